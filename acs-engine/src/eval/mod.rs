@@ -1,0 +1,387 @@
+//! Plan x input -> [`Decision`]. No I/O, no locks, no panics; one rule's error stays in
+//! that rule. Host calls are memoised for the length of one evaluation.
+
+mod ops;
+mod value;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+
+use serde_json::{Map, Value};
+
+pub use ops::values_equal;
+pub(crate) use value::number;
+use value::{Val, View};
+
+use crate::decision::{Decision, RenderedAction, RuleError, RuleMatch, Verdict};
+use crate::functions::{builtins, text_contains_pii, Builtin, FunctionError};
+use crate::plan::{merge_sorted, Callee, Node, Plan, Root, RulePlan, TemplatePlan, TextPlan};
+use crate::source::Span;
+use crate::syntax::BinaryOp;
+
+/// An evaluation error, placed at the node that failed.
+#[derive(Debug)]
+pub(crate) struct EvalError {
+    pub message: String,
+    pub span: Span,
+}
+
+type Result<T> = std::result::Result<T, EvalError>;
+
+struct MemoEntry {
+    slot: u32,
+    args: Vec<Value>,
+    result: std::result::Result<Rc<Value>, FunctionError>,
+}
+
+pub(crate) struct Evaluator<'a> {
+    roots: [Option<&'a Value>; 4],
+    memo: Vec<MemoEntry>,
+    now: Option<f64>,
+}
+
+/// Evaluate every candidate rule of `plan` against `input`.
+pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
+    let mut evaluator = Evaluator::new(input);
+    let event_type = input
+        .get("event")
+        .and_then(|e| e.get("type"))
+        .and_then(Value::as_str);
+    let gated: &[u32] = event_type
+        .and_then(|t| plan.by_type.get(t))
+        .map_or(&[], |v| v);
+    let mut decision = Decision {
+        verdict: Verdict::Allowed,
+        matched: Vec::new(),
+        errors: Vec::new(),
+        rules_evaluated: 0,
+        ruleset_hash: plan.content_hash.clone(),
+    };
+    for index in merge_sorted(gated, &plan.ungated) {
+        let Some(rule) = plan.rules.get(index as usize) else {
+            continue;
+        };
+        if !rule.enabled {
+            continue;
+        }
+        decision.rules_evaluated += 1;
+        match evaluator.eval(&rule.condition) {
+            Ok(value) if value.truthy() => {
+                let matched = evaluator.render_match(plan, rule, &mut decision.errors);
+                if matches!(decision.verdict, Verdict::Allowed) {
+                    if let Some(reject) = rule.reject_action.and_then(|i| matched.actions.get(i)) {
+                        decision.verdict = Verdict::Rejected {
+                            rule_id: rule.id.clone(),
+                            code: reject.params.get("code").map(display),
+                            message: reject.params.get("message").map(display),
+                        };
+                    }
+                }
+                decision.matched.push(matched);
+            }
+            Ok(_) => {}
+            Err(error) => decision.errors.push(rule_error(plan, rule, error)),
+        }
+    }
+    decision
+}
+
+fn rule_error(plan: &Plan, rule: &RulePlan, error: EvalError) -> RuleError {
+    RuleError {
+        rule_id: rule.id.clone(),
+        message: error.message,
+        location: plan.sources.location(error.span),
+    }
+}
+
+/// A value as text inside a string: strings raw, null empty, numbers without `.0`,
+/// arrays and objects as JSON.
+fn display(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Evaluate one compiled expression to a JSON value.
+pub(crate) fn evaluate_node(node: &Node, input: &Value) -> Result<Value> {
+    Evaluator::new(input).eval(node).map(|v| v.to_value())
+}
+
+/// Fold a node whose operands are all constants into a constant, when it evaluates cleanly.
+pub(crate) fn fold_constant(node: Node) -> Node {
+    let foldable = match &node {
+        Node::Array(items) | Node::And(items) | Node::Or(items) => items.iter().all(is_const),
+        Node::Not(x) | Node::Neg(x, _) => is_const(x),
+        Node::Binary { lhs, rhs, .. } => is_const(lhs) && is_const(rhs),
+        Node::Index { base, index } => is_const(base) && is_const(index),
+        Node::Get { base, .. } => is_const(base),
+        _ => false,
+    };
+    if !foldable {
+        return node;
+    }
+    let empty = Value::Null;
+    let mut evaluator = Evaluator::new(&empty);
+    let folded = evaluator.eval(&node).map(|v| v.to_value());
+    match folded {
+        Ok(value) => Node::Const(value),
+        Err(_) => node,
+    }
+}
+
+fn is_const(node: &Node) -> bool {
+    matches!(node, Node::Const(_))
+}
+
+impl<'a> Evaluator<'a> {
+    pub(crate) fn new(input: &'a Value) -> Self {
+        Evaluator {
+            roots: Root::ALL.map(|root| input.get(root.name())),
+            memo: Vec::new(),
+            now: None,
+        }
+    }
+
+    pub(crate) fn eval(&mut self, node: &'a Node) -> Result<Val<'a>> {
+        match node {
+            Node::Const(value) => Ok(Val::from_ref(value)),
+            Node::Path { root, keys } => {
+                let mut current = self.roots.get(*root as usize).copied().flatten();
+                for key in keys.iter() {
+                    current = current.and_then(|v| v.get(&**key));
+                }
+                Ok(current.map_or(Val::Null, Val::from_ref))
+            }
+            Node::Get { base, keys } => {
+                let mut value = self.eval(base)?;
+                for key in keys.iter() {
+                    value = value.member(key);
+                }
+                Ok(value)
+            }
+            Node::Index { base, index } => {
+                let base = self.eval(base)?;
+                let index = self.eval(index)?;
+                Ok(base.index(&index))
+            }
+            Node::Array(items) => {
+                let mut values = Vec::with_capacity(items.len());
+                for item in items.iter() {
+                    values.push(self.eval(item)?.to_value());
+                }
+                Ok(Val::Owned(Rc::new(Value::Array(values))))
+            }
+            Node::Not(operand) => Ok(Val::Bool(!self.eval(operand)?.truthy())),
+            Node::Neg(operand, span) => match self.eval(operand)? {
+                Val::Num(n) => Ok(Val::Num(-n)),
+                Val::Null => Ok(Val::Null),
+                other => Err(EvalError {
+                    message: format!("cannot negate a {}", other.view().type_name()),
+                    span: *span,
+                }),
+            },
+            Node::And(items) => {
+                for item in items.iter() {
+                    if !self.eval(item)?.truthy() {
+                        return Ok(Val::Bool(false));
+                    }
+                }
+                Ok(Val::Bool(true))
+            }
+            Node::Or(items) => {
+                for item in items.iter() {
+                    if self.eval(item)?.truthy() {
+                        return Ok(Val::Bool(true));
+                    }
+                }
+                Ok(Val::Bool(false))
+            }
+            Node::Binary { op, lhs, rhs, span } => {
+                let a = self.eval(lhs)?;
+                let b = self.eval(rhs)?;
+                let fail = |message: String| EvalError {
+                    message,
+                    span: *span,
+                };
+                Ok(match op {
+                    BinaryOp::Eq => Val::Bool(ops::equal(a.view(), b.view())),
+                    BinaryOp::Ne => Val::Bool(!ops::equal(a.view(), b.view())),
+                    BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
+                        Val::Bool(ops::ordered(*op, a.view(), b.view()))
+                    }
+                    BinaryOp::In => Val::Bool(ops::contains(a.view(), b.view()).map_err(fail)?),
+                    BinaryOp::Add
+                    | BinaryOp::Sub
+                    | BinaryOp::Mul
+                    | BinaryOp::Div
+                    | BinaryOp::Rem => ops::arithmetic(*op, &a, &b).map_err(fail)?,
+                })
+            }
+            Node::Call { callee, args, span } => self.call(callee, args, *span),
+        }
+    }
+
+    fn arg(&mut self, args: &'a [Node], i: usize, span: Span) -> Result<Val<'a>> {
+        match args.get(i) {
+            Some(node) => self.eval(node),
+            None => Err(EvalError {
+                message: "missing argument".to_owned(),
+                span,
+            }),
+        }
+    }
+
+    fn call(&mut self, callee: &'a Callee, args: &'a [Node], span: Span) -> Result<Val<'a>> {
+        let fail = |message: String| EvalError { message, span };
+        match callee {
+            Callee::Builtin(Builtin::TextContainsPii) => match self.arg(args, 0, span)?.view() {
+                View::Str(text) => Ok(Val::Bool(text_contains_pii(text))),
+                View::Null => Ok(Val::Bool(false)),
+                other => Err(fail(format!(
+                    "`textContainsPII` needs a string, found {}",
+                    other.type_name()
+                ))),
+            },
+            Callee::Builtin(Builtin::Distance) => {
+                let a = self.arg(args, 0, span)?;
+                let b = self.arg(args, 1, span)?;
+                let distance = builtins::distance(&a.to_value(), &b.to_value()).map_err(fail)?;
+                Ok(distance.map_or(Val::Null, Val::Num))
+            }
+            Callee::Builtin(Builtin::Matches) => {
+                let text = self.arg(args, 0, span)?;
+                let pattern = self.arg(args, 1, span)?;
+                let View::Str(pattern) = pattern.view() else {
+                    return Err(fail("the pattern of `matches` must be a string".to_owned()));
+                };
+                let regex = regex::RegexBuilder::new(pattern)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|e| fail(format!("invalid regular expression `{pattern}`: {e}")))?;
+                matches_text(&regex, text.view()).map_err(fail)
+            }
+            Callee::MatchesLiteral(regex) => {
+                let text = self.arg(args, 0, span)?;
+                matches_text(regex, text.view()).map_err(fail)
+            }
+            Callee::Builtin(Builtin::Now) => {
+                Ok(Val::Num(*self.now.get_or_insert_with(builtins::now_millis)))
+            }
+            Callee::Unregistered(name) => Err(fail(format!("function `{name}` is not registered"))),
+            Callee::Host {
+                slot,
+                name,
+                function,
+            } => {
+                let mut values = Vec::with_capacity(args.len());
+                for arg in args.iter() {
+                    values.push(self.eval(arg)?.to_value());
+                }
+                let cached = self
+                    .memo
+                    .iter()
+                    .find(|entry| entry.slot == *slot && entry.args == values)
+                    .map(|entry| entry.result.clone());
+                let result = match cached {
+                    Some(result) => result,
+                    None => {
+                        let result = catch_unwind(AssertUnwindSafe(|| function.call(&values)))
+                            .unwrap_or_else(|_| Err(FunctionError::failed("the function panicked")))
+                            .map(Rc::new);
+                        self.memo.push(MemoEntry {
+                            slot: *slot,
+                            args: values,
+                            result: result.clone(),
+                        });
+                        result
+                    }
+                };
+                match result {
+                    Ok(value) => Ok(Val::from_owned(Rc::unwrap_or_clone(value))),
+                    Err(FunctionError::NotRegistered) => Err(fail(format!(
+                        "function `{name}` is not registered for these arguments"
+                    ))),
+                    Err(FunctionError::Failed(message)) => {
+                        Err(fail(format!("`{name}` failed: {message}")))
+                    }
+                }
+            }
+        }
+    }
+
+    fn render_match(
+        &mut self,
+        plan: &Plan,
+        rule: &'a RulePlan,
+        errors: &mut Vec<RuleError>,
+    ) -> RuleMatch {
+        let mut actions = Vec::with_capacity(rule.actions.len());
+        for action in rule.actions.iter() {
+            let params = match self.render(&action.params) {
+                Ok(params) => params,
+                Err(error) => {
+                    errors.push(rule_error(plan, rule, error));
+                    Value::Null
+                }
+            };
+            actions.push(RenderedAction {
+                name: action.name.clone(),
+                params,
+            });
+        }
+        RuleMatch {
+            id: rule.id.clone(),
+            priority: rule.priority,
+            severity: rule.severity,
+            audit: rule.audit,
+            actions,
+        }
+    }
+
+    fn render(&mut self, template: &'a TemplatePlan) -> Result<Value> {
+        Ok(match template {
+            TemplatePlan::Value(value) => value.clone(),
+            TemplatePlan::Expr(node) => self.eval(node)?.to_value(),
+            TemplatePlan::Text(parts) => {
+                let mut text = String::new();
+                for part in parts.iter() {
+                    match part {
+                        TextPlan::Literal(literal) => text.push_str(literal),
+                        TextPlan::Expr(node) => match self.eval(node)? {
+                            Val::Str(s) => text.push_str(s),
+                            other => text.push_str(&display(&other.to_value())),
+                        },
+                    }
+                }
+                Value::String(text)
+            }
+            TemplatePlan::Array(items) => {
+                let mut values = Vec::with_capacity(items.len());
+                for item in items.iter() {
+                    values.push(self.render(item)?);
+                }
+                Value::Array(values)
+            }
+            TemplatePlan::Object(entries) => {
+                let mut map = Map::new();
+                for (key, item) in entries.iter() {
+                    map.insert(key.to_string(), self.render(item)?);
+                }
+                Value::Object(map)
+            }
+        })
+    }
+}
+
+fn matches_text<'a>(regex: &regex::Regex, text: View<'_>) -> std::result::Result<Val<'a>, String> {
+    match text {
+        View::Str(text) => Ok(Val::Bool(regex.is_match(text))),
+        View::Null => Ok(Val::Bool(false)),
+        other => Err(format!(
+            "`matches` needs a string, found {}",
+            other.type_name()
+        )),
+    }
+}

@@ -1,0 +1,156 @@
+//! Values during evaluation: borrowed from the input or the plan where possible, so a
+//! condition over input fields allocates nothing.
+
+use std::rc::Rc;
+
+use serde_json::{Map, Number, Value};
+
+/// A value produced while evaluating.
+#[derive(Debug, Clone)]
+pub(crate) enum Val<'a> {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(&'a str),
+    /// A borrowed array or object.
+    Ref(&'a Value),
+    /// A computed string, array or object (function results, concatenations).
+    Owned(Rc<Value>),
+}
+
+/// A borrowed view of any [`Val`], for operators that do not care who owns it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum View<'v> {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(&'v str),
+    Array(&'v [Value]),
+    Object(&'v Map<String, Value>),
+}
+
+impl<'v> View<'v> {
+    pub fn of(value: &'v Value) -> View<'v> {
+        match value {
+            Value::Null => View::Null,
+            Value::Bool(b) => View::Bool(*b),
+            Value::Number(n) => View::Num(n.as_f64().unwrap_or(f64::NAN)),
+            Value::String(s) => View::Str(s),
+            Value::Array(a) => View::Array(a),
+            Value::Object(o) => View::Object(o),
+        }
+    }
+
+    pub fn type_name(self) -> &'static str {
+        match self {
+            View::Null => "null",
+            View::Bool(_) => "boolean",
+            View::Num(_) => "number",
+            View::Str(_) => "string",
+            View::Array(_) => "array",
+            View::Object(_) => "object",
+        }
+    }
+}
+
+impl<'a> Val<'a> {
+    pub fn from_ref(value: &'a Value) -> Val<'a> {
+        match value {
+            Value::Null => Val::Null,
+            Value::Bool(b) => Val::Bool(*b),
+            Value::Number(n) => Val::Num(n.as_f64().unwrap_or(f64::NAN)),
+            Value::String(s) => Val::Str(s),
+            Value::Array(_) | Value::Object(_) => Val::Ref(value),
+        }
+    }
+
+    pub fn from_owned(value: Value) -> Val<'a> {
+        match value {
+            Value::Null => Val::Null,
+            Value::Bool(b) => Val::Bool(b),
+            Value::Number(n) => Val::Num(n.as_f64().unwrap_or(f64::NAN)),
+            other => Val::Owned(Rc::new(other)),
+        }
+    }
+
+    pub fn view(&self) -> View<'_> {
+        match self {
+            Val::Null => View::Null,
+            Val::Bool(b) => View::Bool(*b),
+            Val::Num(n) => View::Num(*n),
+            Val::Str(s) => View::Str(s),
+            Val::Ref(v) => View::of(v),
+            Val::Owned(v) => View::of(v),
+        }
+    }
+
+    pub fn truthy(&self) -> bool {
+        match self.view() {
+            View::Null => false,
+            View::Bool(b) => b,
+            View::Num(n) => n != 0.0 && !n.is_nan(),
+            View::Str(s) => !s.is_empty(),
+            View::Array(_) | View::Object(_) => true,
+        }
+    }
+
+    pub fn to_value(&self) -> Value {
+        match self {
+            Val::Null => Value::Null,
+            Val::Bool(b) => Value::Bool(*b),
+            Val::Num(n) => number(*n),
+            Val::Str(s) => Value::String((*s).to_owned()),
+            Val::Ref(v) => (*v).clone(),
+            Val::Owned(v) => (**v).clone(),
+        }
+    }
+
+    /// `self.key`: a field of an object, null for anything else.
+    pub fn member(&self, key: &str) -> Val<'a> {
+        match self {
+            Val::Ref(v) => v.get(key).map_or(Val::Null, Val::from_ref),
+            Val::Owned(v) => v.get(key).cloned().map_or(Val::Null, Val::from_owned),
+            _ => Val::Null,
+        }
+    }
+
+    /// `self[index]`: an array element by integer index or an object field by string key.
+    pub fn index(&self, index: &Val<'_>) -> Val<'a> {
+        let element = |value: &Value| -> Option<Value> {
+            match (value, index.view()) {
+                (Value::Array(items), View::Num(n)) => {
+                    as_index(n).and_then(|i| items.get(i)).cloned()
+                }
+                (Value::Object(map), View::Str(key)) => map.get(key).cloned(),
+                _ => None,
+            }
+        };
+        match self {
+            Val::Ref(v) => match (v, index.view()) {
+                (Value::Array(items), View::Num(n)) => as_index(n)
+                    .and_then(|i| items.get(i))
+                    .map_or(Val::Null, Val::from_ref),
+                (Value::Object(map), View::Str(key)) => {
+                    map.get(key).map_or(Val::Null, Val::from_ref)
+                }
+                _ => Val::Null,
+            },
+            Val::Owned(v) => element(v).map_or(Val::Null, Val::from_owned),
+            _ => Val::Null,
+        }
+    }
+}
+
+fn as_index(n: f64) -> Option<usize> {
+    (n >= 0.0 && n.fract() == 0.0 && n < usize::MAX as f64).then_some(n as usize)
+}
+
+/// A JSON number for `n`: integral values as integers (`12`, not `12.0`); NaN and
+/// infinities, which JSON cannot hold, as null.
+pub(crate) fn number(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+        Value::Number(Number::from(n as i64))
+    } else {
+        Number::from_f64(n).map_or(Value::Null, Value::Number)
+    }
+}

@@ -1,0 +1,122 @@
+//! Functions a condition can call: the host's, registered under dotted names, and the
+//! built-ins. Host functions override built-ins of the same name (a test can pin `now`).
+
+pub(crate) mod builtins;
+mod pii;
+mod stubs;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+pub(crate) use builtins::Builtin;
+pub use pii::text_contains_pii;
+pub use stubs::StubError;
+
+/// What a function call can fail with; the calling rule reports it and does not match.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FunctionError {
+    /// The function ran and failed (a database error, a bad argument).
+    #[error("{0}")]
+    Failed(String),
+    /// Nothing answers this call (a stub table with no entry for these arguments).
+    #[error("not registered for these arguments")]
+    NotRegistered,
+}
+
+impl FunctionError {
+    /// A failure with a message.
+    pub fn failed(message: impl Into<String>) -> Self {
+        FunctionError::Failed(message.into())
+    }
+}
+
+/// A function the host lends to conditions: takes argument values, returns a value.
+///
+/// Any `Fn(&[Value]) -> Result<Value, FunctionError> + Send + Sync` closure is one.
+pub trait HostFunction: Send + Sync {
+    /// Run the function.
+    fn call(&self, args: &[Value]) -> Result<Value, FunctionError>;
+}
+
+impl<F> HostFunction for F
+where
+    F: Fn(&[Value]) -> Result<Value, FunctionError> + Send + Sync,
+{
+    fn call(&self, args: &[Value]) -> Result<Value, FunctionError> {
+        self(args)
+    }
+}
+
+/// The host functions available to a rule set, by dotted name.
+#[derive(Clone, Default)]
+pub struct Functions {
+    host: HashMap<String, Arc<dyn HostFunction>>,
+}
+
+impl fmt::Debug for Functions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<&String> = self.host.keys().collect();
+        names.sort();
+        f.debug_struct("Functions").field("host", &names).finish()
+    }
+}
+
+impl Functions {
+    /// No host functions; the built-ins are always there.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Register (or replace) the function called as `name`, e.g. `db.count.trucksByOperator`.
+    pub fn register(
+        &mut self,
+        name: impl Into<String>,
+        function: impl HostFunction + 'static,
+    ) -> &mut Self {
+        self.host.insert(name.into(), Arc::new(function));
+        self
+    }
+
+    /// [`Functions::register`], by value, for chaining.
+    #[must_use]
+    pub fn with(mut self, name: impl Into<String>, function: impl HostFunction + 'static) -> Self {
+        self.register(name, function);
+        self
+    }
+
+    /// Functions answering from a stub table: `{"name": [[[args...], result], ...]}`.
+    ///
+    /// A call whose arguments are in the table returns that result; any other call of a
+    /// stubbed name is unregistered. A stub named like a built-in (`now`) replaces it.
+    pub fn from_stubs(table: &Value) -> Result<Self, StubError> {
+        stubs::from_stubs(table)
+    }
+
+    /// Merge `other` into `self`; `other` wins on equal names.
+    pub fn extend(&mut self, other: Functions) {
+        self.host.extend(other.host);
+    }
+
+    /// The names of the registered host functions, sorted.
+    pub fn host_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.host.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Every callable name: host functions and built-ins, sorted.
+    pub fn all_names(&self) -> Vec<&str> {
+        let mut names = self.host_names();
+        names.extend(Builtin::ALL.iter().map(|b| b.name()));
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    pub(crate) fn host(&self, name: &str) -> Option<&Arc<dyn HostFunction>> {
+        self.host.get(name)
+    }
+}

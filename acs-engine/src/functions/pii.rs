@@ -1,0 +1,147 @@
+//! `textContainsPII`: contact details and identity numbers in free text.
+//!
+//! Detected (docs/LANGUAGE.md lists the same):
+//! - e-mail addresses `local@domain.tld`;
+//! - Indian mobile numbers: 10 digits starting with 6-9, optionally prefixed by `+91`
+//!   with an optional space or hyphen, not touching other digits;
+//! - Aadhaar numbers: 12 digits starting with 2-9, optionally grouped 4-4-4 by spaces or
+//!   hyphens, not touching other digits, and passing the Verhoeff checksum (which turns
+//!   away nine in ten random 12-digit numbers);
+//! - PAN: five letters, four digits, a letter, the fourth letter a holder type
+//!   (`[ABCFGHLJPT]`), upper case, as a whole word.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+fn compile(pattern: &str) -> Option<Regex> {
+    Regex::new(pattern).ok()
+}
+
+static EMAIL: LazyLock<Option<Regex>> =
+    LazyLock::new(|| compile(r"(?i)[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}"));
+static MOBILE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| compile(r"(?:^|[^0-9+])(?:\+91[ -]?)?[6-9][0-9]{9}(?:$|[^0-9])"));
+static AADHAAR: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    compile(r"(?:^|[^0-9])(?P<n>[2-9][0-9]{3}[ -]?[0-9]{4}[ -]?[0-9]{4})(?:$|[^0-9])")
+});
+static PAN: LazyLock<Option<Regex>> =
+    LazyLock::new(|| compile(r"\b[A-Z]{3}[ABCFGHLJPT][A-Z][0-9]{4}[A-Z]\b"));
+
+fn found(regex: &LazyLock<Option<Regex>>, text: &str) -> bool {
+    regex.as_ref().is_some_and(|r| r.is_match(text))
+}
+
+/// Whether `text` contains an e-mail address, Indian mobile number, Aadhaar or PAN.
+pub fn text_contains_pii(text: &str) -> bool {
+    found(&EMAIL, text) || found(&MOBILE, text) || contains_aadhaar(text) || found(&PAN, text)
+}
+
+fn contains_aadhaar(text: &str) -> bool {
+    let Some(regex) = AADHAAR.as_ref() else {
+        return false;
+    };
+    let mut from = 0;
+    while let Some(caps) = regex.captures_at(text, from) {
+        let Some(number) = caps.name("n") else { break };
+        if verhoeff_valid(number.as_str()) {
+            return true;
+        }
+        // The boundary character is consumed; retry just after the failed candidate's start.
+        from = number.start() + 1;
+    }
+    false
+}
+
+const VERHOEFF_D: [[u8; 10]; 10] = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+    [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+    [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+    [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+    [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+    [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+    [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+    [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+    [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+];
+
+const VERHOEFF_P: [[u8; 10]; 8] = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+    [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+    [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+    [9, 4, 5, 3, 1, 2, 8, 7, 6, 0],
+    [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+    [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
+    [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+];
+
+/// The Verhoeff check used by Aadhaar (the last digit is the check digit).
+fn verhoeff_valid(number: &str) -> bool {
+    let mut check = 0u8;
+    for (i, c) in number
+        .chars()
+        .filter(char::is_ascii_digit)
+        .rev()
+        .enumerate()
+    {
+        let digit = c as usize - '0' as usize;
+        let permuted = VERHOEFF_P
+            .get(i % 8)
+            .and_then(|row| row.get(digit))
+            .copied()
+            .unwrap_or(0);
+        check = VERHOEFF_D
+            .get(check as usize)
+            .and_then(|row| row.get(permuted as usize))
+            .copied()
+            .unwrap_or(0);
+    }
+    check == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_contact_details() {
+        for text in [
+            "mail me at ravi.k@example.co.in",
+            "call 9876543210",
+            "call +91 9876543210 now",
+            "call +91-9876543210",
+            "+919876543210",
+            "(9876543210)",
+            "aadhaar 2345 6789 0124",
+            "aadhaar 234567890124",
+            "pan ABCPE1234F",
+        ] {
+            assert!(text_contains_pii(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn ordinary_bid_and_chat_text_is_clean() {
+        for text in [
+            "",
+            "Can deliver by 5pm, rate 45000 INR for 12 tonnes",
+            "bid 1234567890",             // starts with 1: not a mobile number
+            "order 98765432101",          // 11 digits: touches another digit
+            "ref 19876543210",            // touches a digit on the left
+            "invoice 234567890123",       // 12 digits, fails the Verhoeff check
+            "truck MH12AB1234 at gate 5", // vehicle registration, not a PAN
+            "reach @ 10 am, email later",
+            "ABCDE1234F is lower-risk", // fourth letter E is no PAN holder type
+        ] {
+            assert!(!text_contains_pii(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn verhoeff_known_values() {
+        assert!(verhoeff_valid("2363"));
+        assert!(!verhoeff_valid("2364"));
+    }
+}

@@ -1,0 +1,72 @@
+//! Stub tables (`{"name": [[[args...], result], ...]}`): host functions answered from data,
+//! for the CLI, rule tests and backtests.
+
+use serde_json::Value;
+
+use super::{FunctionError, Functions};
+use crate::eval::values_equal;
+
+/// A stub table that is not of the expected shape.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StubError {
+    /// The table is not a JSON object.
+    #[error("a stub table is an object of function names, found {0}")]
+    NotAnObject(&'static str),
+    /// A function's entry is malformed.
+    #[error("stubs of `{function}`: entry {index} must be `[[args...], result]`")]
+    BadEntry {
+        /// The function name.
+        function: String,
+        /// 0-based index of the entry.
+        index: usize,
+    },
+    /// A function's stubs are not a list.
+    #[error("stubs of `{0}` must be a list of `[[args...], result]` entries")]
+    NotAList(String),
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+pub(super) fn from_stubs(table: &Value) -> Result<Functions, StubError> {
+    let Value::Object(entries) = table else {
+        return Err(StubError::NotAnObject(kind(table)));
+    };
+    let mut functions = Functions::new();
+    for (name, cases) in entries {
+        let Value::Array(cases) = cases else {
+            return Err(StubError::NotAList(name.clone()));
+        };
+        let mut table: Vec<(Vec<Value>, Value)> = Vec::with_capacity(cases.len());
+        for (index, case) in cases.iter().enumerate() {
+            match case.as_array().map(Vec::as_slice) {
+                Some([Value::Array(args), result]) => table.push((args.clone(), result.clone())),
+                _ => {
+                    return Err(StubError::BadEntry {
+                        function: name.clone(),
+                        index,
+                    })
+                }
+            }
+        }
+        functions.register(name.clone(), move |args: &[Value]| {
+            table
+                .iter()
+                .find(|(want, _)| {
+                    want.len() == args.len()
+                        && want.iter().zip(args).all(|(a, b)| values_equal(a, b))
+                })
+                .map(|(_, result)| result.clone())
+                .ok_or(FunctionError::NotRegistered)
+        });
+    }
+    Ok(functions)
+}

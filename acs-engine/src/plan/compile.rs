@@ -1,0 +1,315 @@
+//! AST -> [`Node`]: resolve names, bind functions, fold constants, compile regexes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use regex::RegexBuilder;
+use serde_json::Value;
+
+use super::gate::event_type_gate;
+use super::{ActionPlan, Callee, Node, Plan, Root, RulePlan, TemplatePlan, TextPlan};
+use crate::diagnostic::Diagnostic;
+use crate::eval::fold_constant;
+use crate::functions::{Builtin, Functions};
+use crate::ruleset::{RuleSet, SourceExpr, Template, TextPart};
+use crate::source::SourceMap;
+use crate::syntax::{Expr, ExprKind, UnaryOp};
+
+/// Largest compiled size of a regex literal, so a pattern cannot eat the host's memory.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Compile a rule set against the host's functions. Returns the plan and its warnings, or
+/// every error found.
+pub fn compile(
+    rule_set: &RuleSet,
+    functions: &Functions,
+) -> Result<(Plan, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut compiler = Compiler {
+        functions,
+        sources: &rule_set.sources,
+        diagnostics: Vec::new(),
+        host_slots: HashMap::new(),
+        rule_id: String::new(),
+    };
+    let mut order: Vec<usize> = (0..rule_set.rules.len()).collect();
+    // A stable sort: equal priorities keep file order.
+    order.sort_by_key(|&i| {
+        std::cmp::Reverse(rule_set.rules.get(i).map_or(i64::MIN, |r| r.priority))
+    });
+    let mut rules = Vec::with_capacity(rule_set.rules.len());
+    for rule in order.iter().filter_map(|&i| rule_set.rules.get(i)) {
+        compiler.rule_id.clone_from(&rule.id);
+        let condition = compiler.expr(&rule.condition, &rule.condition.expr);
+        let actions: Box<[ActionPlan]> = rule
+            .actions
+            .iter()
+            .map(|action| ActionPlan {
+                name: action.name.as_str().into(),
+                params: compiler.template(&action.params),
+            })
+            .collect();
+        let reject_action = actions.iter().position(|a| &*a.name == "rejectRequest");
+        let gate = event_type_gate(&condition).map(Vec::into_boxed_slice);
+        rules.push(RulePlan {
+            id: rule.id.as_str().into(),
+            priority: rule.priority,
+            severity: rule.severity,
+            audit: rule.audit,
+            enabled: rule.enabled,
+            condition,
+            actions,
+            reject_action,
+            gate,
+        });
+    }
+    if compiler.diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(compiler.diagnostics);
+    }
+    let mut by_type: HashMap<Box<str>, Vec<u32>> = HashMap::new();
+    let mut ungated = Vec::new();
+    for (index, rule) in rules.iter().enumerate() {
+        let index = u32::try_from(index).unwrap_or(u32::MAX);
+        match &rule.gate {
+            None => ungated.push(index),
+            Some(types) => {
+                for t in types.iter() {
+                    by_type.entry(t.clone()).or_default().push(index);
+                }
+            }
+        }
+    }
+    let plan = Plan {
+        rules: rules.into_boxed_slice(),
+        by_type: by_type
+            .into_iter()
+            .map(|(k, v)| (k, v.into_boxed_slice()))
+            .collect(),
+        ungated: ungated.into_boxed_slice(),
+        content_hash: rule_set.content_hash.as_str().into(),
+        sources: Arc::clone(&rule_set.sources),
+        warnings: Box::new([]),
+    };
+    Ok((plan, compiler.diagnostics))
+}
+
+/// Compile one expression (not part of a rule set), e.g. for tools and tests.
+pub(crate) fn compile_expression(
+    source: &SourceExpr,
+    sources: &SourceMap,
+    functions: &Functions,
+) -> Result<(Node, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut compiler = Compiler {
+        functions,
+        sources,
+        diagnostics: Vec::new(),
+        host_slots: HashMap::new(),
+        rule_id: String::new(),
+    };
+    let node = compiler.expr(source, &source.expr);
+    for diagnostic in &mut compiler.diagnostics {
+        diagnostic.rule_id = None;
+    }
+    if compiler.diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(compiler.diagnostics);
+    }
+    Ok((node, compiler.diagnostics))
+}
+
+struct Compiler<'a> {
+    functions: &'a Functions,
+    sources: &'a SourceMap,
+    diagnostics: Vec<Diagnostic>,
+    host_slots: HashMap<String, u32>,
+    rule_id: String,
+}
+
+impl Compiler<'_> {
+    fn report(&mut self, diagnostic: Diagnostic) {
+        let diagnostic = diagnostic.for_rule(Some(&self.rule_id));
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn expr(&mut self, source: &SourceExpr, expr: &Expr) -> Node {
+        let span = source.span(expr.span);
+        let node = match &expr.kind {
+            ExprKind::Null => Node::Const(Value::Null),
+            ExprKind::Bool(b) => Node::Const(Value::Bool(*b)),
+            ExprKind::Number(n) => Node::Const(crate::eval::number(*n)),
+            ExprKind::String(s) => Node::Const(Value::String(s.clone())),
+            ExprKind::Array(items) => {
+                Node::Array(items.iter().map(|i| self.expr(source, i)).collect())
+            }
+            ExprKind::Name(name) => match Root::by_name(name) {
+                Some(root) => Node::Path {
+                    root,
+                    keys: Box::new([]),
+                },
+                None => Node::Path {
+                    root: Root::Event,
+                    keys: Box::new([name.as_str().into()]),
+                },
+            },
+            ExprKind::Member(base, field) => match self.expr(source, base) {
+                Node::Path { root, keys } => Node::Path {
+                    root,
+                    keys: append(keys, field),
+                },
+                Node::Get { base, keys } => Node::Get {
+                    base,
+                    keys: append(keys, field),
+                },
+                other => Node::Get {
+                    base: Box::new(other),
+                    keys: Box::new([field.as_str().into()]),
+                },
+            },
+            ExprKind::Index(base, index) => Node::Index {
+                base: Box::new(self.expr(source, base)),
+                index: Box::new(self.expr(source, index)),
+            },
+            ExprKind::Call {
+                name,
+                name_span,
+                args,
+            } => {
+                let args: Box<[Node]> = args.iter().map(|a| self.expr(source, a)).collect();
+                let callee = self.callee(source, name, source.span(*name_span), &args, expr);
+                Node::Call { callee, args, span }
+            }
+            ExprKind::Unary(UnaryOp::Not, operand) => {
+                Node::Not(Box::new(self.expr(source, operand)))
+            }
+            ExprKind::Unary(UnaryOp::Neg, operand) => {
+                Node::Neg(Box::new(self.expr(source, operand)), span)
+            }
+            ExprKind::Binary(op, lhs, rhs) => Node::Binary {
+                op: *op,
+                lhs: Box::new(self.expr(source, lhs)),
+                rhs: Box::new(self.expr(source, rhs)),
+                span,
+            },
+            ExprKind::And(items) => Node::And(items.iter().map(|i| self.expr(source, i)).collect()),
+            ExprKind::Or(items) => Node::Or(items.iter().map(|i| self.expr(source, i)).collect()),
+        };
+        fold_constant(node)
+    }
+
+    fn callee(
+        &mut self,
+        source: &SourceExpr,
+        name: &str,
+        name_span: crate::source::Span,
+        args: &[Node],
+        call: &Expr,
+    ) -> Callee {
+        if let Some(function) = self.functions.host(name) {
+            let next = u32::try_from(self.host_slots.len()).unwrap_or(u32::MAX);
+            let slot = *self.host_slots.entry(name.to_owned()).or_insert(next);
+            return Callee::Host {
+                slot,
+                name: name.into(),
+                function: Arc::clone(function),
+            };
+        }
+        let Some(builtin) = Builtin::by_name(name) else {
+            let mut diagnostic = Diagnostic::warning("ACS401", format!("function `{name}` is not registered"))
+                .at(self.sources, name_span)
+                .with_help("calls to it fail at evaluation and the rule reports an error; register it with the engine");
+            if let Some(near) = crate::ruleset::suggest_name(name, &self.functions.all_names()) {
+                diagnostic = diagnostic.with_help(format!(
+                    "did you mean `{near}`? (calls to `{name}` fail at evaluation)"
+                ));
+            }
+            self.report(diagnostic);
+            return Callee::Unregistered(name.into());
+        };
+        if args.len() != builtin.arity() {
+            self.report(
+                Diagnostic::error(
+                    "ACS302",
+                    format!(
+                        "`{name}` takes {} argument{}, found {}",
+                        builtin.arity(),
+                        if builtin.arity() == 1 { "" } else { "s" },
+                        args.len()
+                    ),
+                )
+                .at(self.sources, source.span(call.span)),
+            );
+            return Callee::Builtin(builtin);
+        }
+        if builtin == Builtin::Matches {
+            if let (Some(Node::Const(pattern)), Some(pattern_expr)) =
+                (args.get(1), call_args(call).get(1))
+            {
+                let pattern_span = source.span(pattern_expr.span);
+                let Value::String(pattern) = pattern else {
+                    self.report(
+                        Diagnostic::error("ACS303", "the pattern of `matches` must be a string")
+                            .at(self.sources, pattern_span),
+                    );
+                    return Callee::Builtin(builtin);
+                };
+                match RegexBuilder::new(pattern)
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+                {
+                    Ok(regex) => return Callee::MatchesLiteral(regex),
+                    Err(error) => {
+                        let detail = error.to_string();
+                        let last = detail
+                            .lines()
+                            .filter(|l| !l.trim().is_empty())
+                            .last()
+                            .unwrap_or("")
+                            .trim();
+                        self.report(
+                            Diagnostic::error("ACS303", format!("invalid regular expression: {}", last.trim_start_matches("error: ")))
+                                .at(self.sources, pattern_span)
+                                .with_help("the syntax is that of the Rust `regex` crate (no look-around, no backreferences)"),
+                        );
+                    }
+                }
+            }
+        }
+        Callee::Builtin(builtin)
+    }
+
+    fn template(&mut self, template: &Template) -> TemplatePlan {
+        match template {
+            Template::Value(v) => TemplatePlan::Value(v.clone()),
+            Template::Expr(e) => TemplatePlan::Expr(self.expr(e, &e.expr)),
+            Template::Text(parts) => TemplatePlan::Text(
+                parts
+                    .iter()
+                    .map(|part| match part {
+                        TextPart::Literal(text) => TextPlan::Literal(text.as_str().into()),
+                        TextPart::Expr(e) => TextPlan::Expr(self.expr(e, &e.expr)),
+                    })
+                    .collect(),
+            ),
+            Template::Array(items) => {
+                TemplatePlan::Array(items.iter().map(|t| self.template(t)).collect())
+            }
+            Template::Object(entries) => TemplatePlan::Object(
+                entries
+                    .iter()
+                    .map(|(k, t)| (k.as_str().into(), self.template(t)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+fn call_args(call: &Expr) -> &[Expr] {
+    match &call.kind {
+        ExprKind::Call { args, .. } => args,
+        _ => &[],
+    }
+}
+
+fn append(keys: Box<[Box<str>]>, field: &str) -> Box<[Box<str>]> {
+    let mut keys = keys.into_vec();
+    keys.push(field.into());
+    keys.into_boxed_slice()
+}

@@ -1,0 +1,56 @@
+//! The `event.type` gate of a rule: the types named by its top-level
+//! `event.type == 'x'` / `event.type in [...]` conjuncts.
+
+use serde_json::Value;
+
+use super::{Node, Root};
+use crate::syntax::BinaryOp;
+
+/// `None` when the condition has no gate; `Some(types)` (possibly empty: the rule can never
+/// match) when it has one or more.
+pub(crate) fn event_type_gate(condition: &Node) -> Option<Vec<Box<str>>> {
+    let conjuncts: &[Node] = match condition {
+        Node::And(items) => items,
+        single => std::slice::from_ref(single),
+    };
+    let mut gate: Option<Vec<Box<str>>> = None;
+    for conjunct in conjuncts {
+        let Some(types) = gate_of(conjunct) else {
+            continue;
+        };
+        gate = Some(match gate {
+            None => types,
+            Some(previous) => previous.into_iter().filter(|t| types.contains(t)).collect(),
+        });
+    }
+    gate.map(|mut types| {
+        types.sort_unstable();
+        types.dedup();
+        types
+    })
+}
+
+fn is_event_type(node: &Node) -> bool {
+    matches!(node, Node::Path { root: Root::Event, keys } if keys.len() == 1 && keys.first().is_some_and(|k| &**k == "type"))
+}
+
+fn gate_of(node: &Node) -> Option<Vec<Box<str>>> {
+    let Node::Binary { op, lhs, rhs, .. } = node else {
+        return None;
+    };
+    match (op, &**lhs, &**rhs) {
+        (BinaryOp::Eq, path, Node::Const(Value::String(t)))
+        | (BinaryOp::Eq, Node::Const(Value::String(t)), path)
+            if is_event_type(path) =>
+        {
+            Some(vec![t.as_str().into()])
+        }
+        // Only all-string lists gate: the index is keyed by string types, and a list with
+        // other values could match an event whose `type` is not a string.
+        (BinaryOp::In, path, Node::Const(Value::Array(items))) if is_event_type(path) => items
+            .iter()
+            .map(|item| item.as_str().map(Into::into))
+            .collect(),
+        _ => None,
+    }
+}

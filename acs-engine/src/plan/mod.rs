@@ -1,0 +1,217 @@
+//! RuleSet -> [`Plan`]: names resolved to root + key paths, functions bound, constants
+//! folded, regexes and templates compiled, rules ordered by priority and indexed by the
+//! `event.type` values that can match them. Built once per load, read by every request.
+
+mod compile;
+mod gate;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use regex::Regex;
+use serde_json::Value;
+
+pub use compile::compile;
+pub(crate) use compile::compile_expression;
+
+use crate::diagnostic::Diagnostic;
+use crate::functions::{Builtin, HostFunction};
+use crate::ruleset::RuleSeverity;
+use crate::source::{SourceMap, Span};
+use crate::syntax::BinaryOp;
+
+/// The top-level documents of an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Root {
+    Event = 0,
+    Ctx = 1,
+    System = 2,
+    Db = 3,
+}
+
+impl Root {
+    pub const ALL: [Root; 4] = [Root::Event, Root::Ctx, Root::System, Root::Db];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Root::Event => "event",
+            Root::Ctx => "ctx",
+            Root::System => "system",
+            Root::Db => "db",
+        }
+    }
+
+    pub fn by_name(name: &str) -> Option<Root> {
+        Root::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+/// A compiled expression.
+pub(crate) enum Node {
+    Const(Value),
+    /// `root.k1.k2...`, read straight from the input.
+    Path {
+        root: Root,
+        keys: Box<[Box<str>]>,
+    },
+    /// `(expr).k1.k2...`
+    Get {
+        base: Box<Node>,
+        keys: Box<[Box<str>]>,
+    },
+    Index {
+        base: Box<Node>,
+        index: Box<Node>,
+    },
+    Array(Box<[Node]>),
+    Call {
+        callee: Callee,
+        args: Box<[Node]>,
+        span: Span,
+    },
+    Not(Box<Node>),
+    Neg(Box<Node>, Span),
+    Binary {
+        op: BinaryOp,
+        lhs: Box<Node>,
+        rhs: Box<Node>,
+        span: Span,
+    },
+    And(Box<[Node]>),
+    Or(Box<[Node]>),
+}
+
+/// What a call site calls, decided at compile time.
+pub(crate) enum Callee {
+    Builtin(Builtin),
+    /// `matches(text, 'literal')`: the regex compiled at load.
+    MatchesLiteral(Regex),
+    Host {
+        /// Index for per-evaluation memoisation.
+        slot: u32,
+        name: Box<str>,
+        function: Arc<dyn HostFunction>,
+    },
+    Unregistered(Box<str>),
+}
+
+/// A compiled action parameter tree.
+pub(crate) enum TemplatePlan {
+    Value(Value),
+    Expr(Node),
+    Text(Box<[TextPlan]>),
+    Array(Box<[TemplatePlan]>),
+    Object(Box<[(Box<str>, TemplatePlan)]>),
+}
+
+pub(crate) enum TextPlan {
+    Literal(Box<str>),
+    Expr(Node),
+}
+
+pub(crate) struct ActionPlan {
+    pub name: Arc<str>,
+    pub params: TemplatePlan,
+}
+
+pub(crate) struct RulePlan {
+    pub id: Arc<str>,
+    pub priority: i64,
+    pub severity: RuleSeverity,
+    pub audit: bool,
+    pub enabled: bool,
+    pub condition: Node,
+    pub actions: Box<[ActionPlan]>,
+    /// Index of the first `rejectRequest` action, if any.
+    pub reject_action: Option<usize>,
+    /// `None`: runs on every event; `Some(types)`: only on these `event.type`s.
+    pub gate: Option<Box<[Box<str>]>>,
+}
+
+/// A compiled, immutable rule set, ready to evaluate inputs.
+pub struct Plan {
+    /// Sorted by priority (descending), then file order.
+    pub(crate) rules: Box<[RulePlan]>,
+    /// `event.type` -> indices (ascending) of the rules gated on it.
+    pub(crate) by_type: HashMap<Box<str>, Box<[u32]>>,
+    /// Indices (ascending) of the rules without a gate.
+    pub(crate) ungated: Box<[u32]>,
+    pub(crate) content_hash: Arc<str>,
+    pub(crate) sources: Arc<SourceMap>,
+    pub(crate) warnings: Box<[Diagnostic]>,
+}
+
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plan")
+            .field("rules", &self.rules.len())
+            .field("event_types", &self.by_type.len())
+            .field("ungated", &self.ungated.len())
+            .field("content_hash", &self.content_hash)
+            .finish()
+    }
+}
+
+impl Plan {
+    /// Number of rules (enabled or not).
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// `sha256:<hex>` of the rules files this plan was compiled from.
+    pub fn content_hash(&self) -> &str {
+        &self.content_hash
+    }
+
+    /// Rule ids in evaluation order.
+    pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| &*r.id)
+    }
+
+    /// The `event.type` values this plan indexes, sorted.
+    pub fn event_types(&self) -> Vec<&str> {
+        let mut types: Vec<&str> = self.by_type.keys().map(|k| &**k).collect();
+        types.sort_unstable();
+        types
+    }
+
+    /// The ids of the rules an event of type `event_type` is checked against, in order.
+    pub fn candidate_rules(&self, event_type: Option<&str>) -> Vec<&str> {
+        let gated: &[u32] = event_type
+            .and_then(|t| self.by_type.get(t))
+            .map_or(&[], |v| v);
+        merge_sorted(gated, &self.ungated)
+            .filter_map(|i| self.rules.get(i as usize).map(|r| &*r.id))
+            .collect()
+    }
+
+    /// Warnings found while loading (errors stop a load and never reach a plan).
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
+    }
+
+    /// The source files behind the plan.
+    pub fn sources(&self) -> &SourceMap {
+        &self.sources
+    }
+}
+
+/// Merge two ascending index lists into one ascending sequence, without allocating.
+pub(crate) fn merge_sorted<'a>(a: &'a [u32], b: &'a [u32]) -> impl Iterator<Item = u32> + 'a {
+    let (mut i, mut j) = (0, 0);
+    std::iter::from_fn(move || match (a.get(i), b.get(j)) {
+        (Some(&x), Some(&y)) if x <= y => {
+            i += 1;
+            Some(x)
+        }
+        (_, Some(&y)) => {
+            j += 1;
+            Some(y)
+        }
+        (Some(&x), None) => {
+            i += 1;
+            Some(x)
+        }
+        (None, None) => None,
+    })
+}

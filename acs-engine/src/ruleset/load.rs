@@ -1,0 +1,455 @@
+//! Rules-file nodes -> [`Rule`]s, collecting every problem of every file before giving up.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use saphyr_parser::ScalarStyle;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::scalar_map::ScalarMap;
+use super::template::compile_template;
+use super::yaml::{parse_document, Node, NodeKind};
+use super::{Action, Rule, RuleSet, RuleSeverity, SourceExpr};
+use crate::diagnostic::Diagnostic;
+use crate::source::{FileId, SourceMap, Span};
+use crate::syntax::parse_condition;
+
+/// The keys a rule may have.
+pub const RULE_KEYS: [&str; 9] = [
+    "id",
+    "priority",
+    "severity",
+    "description",
+    "condition",
+    "action",
+    "audit",
+    "enabled",
+    "tags",
+];
+
+const REQUIRED_KEYS: [&str; 5] = ["id", "priority", "severity", "condition", "action"];
+
+/// Parse every file of `sources` into one rule set. The rule set holds only the rules that
+/// loaded cleanly; any error diagnostic means the set must not be used.
+pub fn load_rule_set(sources: SourceMap) -> (RuleSet, Vec<Diagnostic>) {
+    let mut problems = Vec::new();
+    let mut rules: Vec<Rule> = Vec::new();
+    let mut ids: Vec<(String, Span)> = Vec::new();
+    for index in 0..sources.files().len() {
+        let file = FileId(u32::try_from(index).unwrap_or(u32::MAX));
+        match parse_document(&sources, file, &mut problems) {
+            Ok(Some(root)) => load_file(&root, &sources, &mut rules, &mut ids, &mut problems),
+            Ok(None) => {}
+            Err(diagnostic) => problems.push(diagnostic),
+        }
+    }
+    check_unique_ids(&ids, &sources, &mut problems);
+    let content_hash = content_hash(&sources);
+    let rule_set = RuleSet {
+        rules,
+        sources: Arc::new(sources),
+        content_hash,
+    };
+    (rule_set, problems)
+}
+
+/// `sha256:` over each file's name and bytes, so a decision names the exact rules behind it.
+fn content_hash(sources: &SourceMap) -> String {
+    let mut hasher = Sha256::new();
+    for file in sources.files() {
+        let name = std::path::Path::new(file.name()).file_name().map_or_else(
+            || file.name().to_owned(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        hasher.update((name.len() as u64).to_le_bytes());
+        hasher.update(name.as_bytes());
+        hasher.update((file.text().len() as u64).to_le_bytes());
+        hasher.update(file.text().as_bytes());
+    }
+    let digest = hasher.finalize();
+    let mut out = String::from("sha256:");
+    for byte in digest {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+fn load_file(
+    root: &Node,
+    sources: &SourceMap,
+    rules: &mut Vec<Rule>,
+    ids: &mut Vec<(String, Span)>,
+    problems: &mut Vec<Diagnostic>,
+) {
+    let NodeKind::Seq(items) = &root.kind else {
+        if matches!(root.kind, NodeKind::Scalar { ref value, .. } if value.is_empty()) {
+            return;
+        }
+        problems.push(
+            Diagnostic::error(
+                "ACS203",
+                format!("a rules file is a list of rules, found {}", root.describe()),
+            )
+            .at(sources, root.span)
+            .with_help("start each rule with `- id: ...`"),
+        );
+        return;
+    };
+    for item in items {
+        // Ids are collected from broken rules too, so duplicates are reported with the rest.
+        if let NodeKind::Map(entries) = &item.kind {
+            if let Some((_, id)) = entries.iter().find(|(k, _)| k.scalar_text() == Some("id")) {
+                if let Some(text) = id.scalar_text() {
+                    ids.push((text.to_owned(), id.span));
+                }
+            }
+        }
+        if let Some(rule) = load_rule(item, sources, problems) {
+            rules.push(rule);
+        }
+    }
+}
+
+struct Fields<'a> {
+    found: HashMap<&'static str, &'a Node>,
+}
+
+impl<'a> Fields<'a> {
+    fn get(&self, key: &str) -> Option<&'a Node> {
+        self.found.get(key).copied()
+    }
+}
+
+fn load_rule(item: &Node, sources: &SourceMap, problems: &mut Vec<Diagnostic>) -> Option<Rule> {
+    let NodeKind::Map(entries) = &item.kind else {
+        problems.push(
+            Diagnostic::error(
+                "ACS203",
+                format!("a rule is a mapping of keys, found {}", item.describe()),
+            )
+            .at(sources, item.span),
+        );
+        return None;
+    };
+    let id_text = entries
+        .iter()
+        .find(|(k, _)| k.scalar_text() == Some("id"))
+        .and_then(|(_, v)| v.scalar_text())
+        .map(str::to_owned);
+    let rule_id = id_text.as_deref();
+    let before = problems.len();
+    let mut fields = Fields {
+        found: HashMap::new(),
+    };
+    for (key, value) in entries {
+        let name = key.scalar_text().unwrap_or_default();
+        match RULE_KEYS.iter().find(|k| **k == name) {
+            Some(known) => {
+                fields.found.insert(known, value);
+            }
+            None => {
+                let mut diagnostic = Diagnostic::error("ACS204", format!("unknown key `{name}`"))
+                    .at(sources, key.span)
+                    .for_rule(rule_id);
+                diagnostic = match suggest(name, &RULE_KEYS) {
+                    Some(near) => diagnostic.with_help(format!("did you mean `{near}`?")),
+                    None => {
+                        diagnostic.with_help(format!("a rule has the keys {}", list(&RULE_KEYS)))
+                    }
+                };
+                problems.push(diagnostic);
+            }
+        }
+    }
+    for key in REQUIRED_KEYS {
+        if fields.get(key).is_none() {
+            problems.push(
+                Diagnostic::error("ACS208", format!("rule is missing `{key}`"))
+                    .at(
+                        sources,
+                        Span {
+                            end: item.span.start + 1,
+                            ..item.span
+                        },
+                    )
+                    .for_rule(rule_id),
+            );
+        }
+    }
+    let mut ctx = RuleContext {
+        sources,
+        problems,
+        rule_id,
+    };
+    let id = fields.get("id").and_then(|n| ctx.string(n, "id"));
+    let priority = fields
+        .get("priority")
+        .and_then(|n| ctx.integer(n, "priority"));
+    let severity = fields.get("severity").and_then(|n| ctx.severity(n));
+    let description = fields
+        .get("description")
+        .and_then(|n| ctx.string(n, "description"));
+    let condition = fields.get("condition").and_then(|n| ctx.condition(n));
+    let actions = fields.get("action").and_then(|n| ctx.actions(n));
+    let audit = fields
+        .get("audit")
+        .map_or(Some(false), |n| ctx.boolean(n, "audit"));
+    let enabled = fields
+        .get("enabled")
+        .map_or(Some(true), |n| ctx.boolean(n, "enabled"));
+    let tags = fields.get("tags").map_or(Some(Vec::new()), |n| ctx.tags(n));
+    if problems.len() > before {
+        return None;
+    }
+    Some(Rule {
+        id: id?,
+        priority: priority?,
+        severity: severity?,
+        description: description.unwrap_or_default(),
+        condition: condition?,
+        actions: actions?,
+        audit: audit?,
+        enabled: enabled?,
+        tags: tags?,
+        span: item.span,
+        id_span: fields.get("id").map_or(item.span, |n| n.span),
+    })
+}
+
+struct RuleContext<'a> {
+    sources: &'a SourceMap,
+    problems: &'a mut Vec<Diagnostic>,
+    rule_id: Option<&'a str>,
+}
+
+impl RuleContext<'_> {
+    fn wrong_type(&mut self, node: &Node, key: &str, wanted: &str) {
+        self.problems.push(
+            Diagnostic::error(
+                "ACS205",
+                format!("`{key}` must be {wanted}, found {}", node.describe()),
+            )
+            .at(self.sources, node.span)
+            .for_rule(self.rule_id),
+        );
+    }
+
+    fn string(&mut self, node: &Node, key: &str) -> Option<String> {
+        match &node.kind {
+            NodeKind::Scalar { value, style }
+                if !(value.is_empty() && *style == ScalarStyle::Plain) =>
+            {
+                Some(value.clone())
+            }
+            _ => {
+                self.wrong_type(node, key, "a string");
+                None
+            }
+        }
+    }
+
+    fn integer(&mut self, node: &Node, key: &str) -> Option<i64> {
+        let value = node.to_json();
+        match (value.as_i64(), &node.kind) {
+            (
+                Some(i),
+                NodeKind::Scalar {
+                    style: ScalarStyle::Plain,
+                    ..
+                },
+            ) => Some(i),
+            _ => {
+                self.wrong_type(node, key, "an integer");
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, node: &Node, key: &str) -> Option<bool> {
+        match (node.to_json(), &node.kind) {
+            (
+                Value::Bool(b),
+                NodeKind::Scalar {
+                    style: ScalarStyle::Plain,
+                    ..
+                },
+            ) => Some(b),
+            _ => {
+                self.wrong_type(node, key, "`true` or `false`");
+                None
+            }
+        }
+    }
+
+    fn severity(&mut self, node: &Node) -> Option<RuleSeverity> {
+        let text = self.string(node, "severity")?;
+        let severity = RuleSeverity::parse(&text);
+        if severity.is_none() {
+            let mut diagnostic = Diagnostic::error("ACS206", format!("unknown severity `{text}`"))
+                .at(self.sources, node.span)
+                .for_rule(self.rule_id);
+            diagnostic = match suggest(&text, &RuleSeverity::NAMES) {
+                Some(near) => diagnostic.with_help(format!("did you mean `{near}`?")),
+                None => diagnostic
+                    .with_help(format!("severity is one of {}", list(&RuleSeverity::NAMES))),
+            };
+            self.problems.push(diagnostic);
+        }
+        severity
+    }
+
+    fn tags(&mut self, node: &Node) -> Option<Vec<String>> {
+        let NodeKind::Seq(items) = &node.kind else {
+            self.wrong_type(node, "tags", "a list of strings");
+            return None;
+        };
+        items
+            .iter()
+            .map(|item| match item.scalar_text() {
+                Some(text) => Some(text.to_owned()),
+                None => {
+                    self.wrong_type(item, "tags", "a list of strings");
+                    None
+                }
+            })
+            .collect()
+    }
+
+    fn condition(&mut self, node: &Node) -> Option<SourceExpr> {
+        let NodeKind::Scalar { value, style } = &node.kind else {
+            self.wrong_type(node, "condition", "a string");
+            return None;
+        };
+        let file_text = self.sources.file(node.span.file).map_or("", |f| f.text());
+        let map = ScalarMap::build(
+            node.span.file,
+            file_text,
+            node.span.start as usize,
+            node.span.end as usize,
+            *style,
+            value,
+        );
+        match parse_condition(value) {
+            Ok(expr) => Some(SourceExpr {
+                text: value.clone(),
+                expr,
+                map,
+            }),
+            Err(error) => {
+                let mut diagnostic =
+                    Diagnostic::error("ACS101", format!("invalid condition: {}", error.message))
+                        .at(self.sources, map.span(error.span))
+                        .for_rule(self.rule_id);
+                if let Some(help) = error.help {
+                    diagnostic = diagnostic.with_help(help);
+                }
+                self.problems.push(diagnostic);
+                None
+            }
+        }
+    }
+
+    fn actions(&mut self, node: &Node) -> Option<Vec<Action>> {
+        let NodeKind::Seq(items) = &node.kind else {
+            self.wrong_type(node, "action", "a list of `{name: {params}}` entries");
+            return None;
+        };
+        let mut actions = Vec::new();
+        let mut ok = true;
+        for item in items {
+            match &item.kind {
+                NodeKind::Map(entries) if entries.len() == 1 => {
+                    let Some((name_node, params)) = entries.first() else {
+                        continue;
+                    };
+                    let Some(name) = name_node.scalar_text().filter(|n| !n.is_empty()) else {
+                        self.wrong_type(name_node, "action name", "a string");
+                        ok = false;
+                        continue;
+                    };
+                    let params_ok = match &params.kind {
+                        NodeKind::Map(_) => true,
+                        NodeKind::Scalar { value, style } => {
+                            value.is_empty() && *style == ScalarStyle::Plain
+                        }
+                        NodeKind::Seq(_) => false,
+                    };
+                    if !params_ok {
+                        self.wrong_type(params, "action parameters", "a mapping");
+                        ok = false;
+                        continue;
+                    }
+                    let params = if matches!(params.kind, NodeKind::Map(_)) {
+                        let before = self.problems.len();
+                        let template = compile_template(params, self.sources, self.problems);
+                        for d in self.problems.iter_mut().skip(before) {
+                            d.rule_id = self.rule_id.map(str::to_owned);
+                        }
+                        template
+                    } else {
+                        super::Template::Value(Value::Object(serde_json::Map::new()))
+                    };
+                    actions.push(Action {
+                        name: name.to_owned(),
+                        name_span: name_node.span,
+                        params,
+                    });
+                }
+                _ => {
+                    self.problems.push(
+                        Diagnostic::error(
+                            "ACS207",
+                            "each action is a single-key mapping `{name: {params}}`",
+                        )
+                        .at(self.sources, item.span)
+                        .for_rule(self.rule_id)
+                        .with_help(
+                            "write e.g. `- rejectRequest: { code: \"X\", message: \"...\" }`",
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(actions)
+    }
+}
+
+fn check_unique_ids(ids: &[(String, Span)], sources: &SourceMap, problems: &mut Vec<Diagnostic>) {
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    for (id, span) in ids {
+        if let Some(first) = seen.get(id.as_str()) {
+            let first_at = sources
+                .location(*first)
+                .map(|l| l.to_string())
+                .unwrap_or_default();
+            problems.push(
+                Diagnostic::error("ACS209", format!("duplicate rule id `{id}`"))
+                    .at(sources, *span)
+                    .for_rule(Some(id))
+                    .with_help(format!("`{id}` is first defined at {first_at}")),
+            );
+        } else {
+            seen.insert(id, *span);
+        }
+    }
+}
+
+/// The closest known word to a misspelling, if any is close enough.
+pub(crate) fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(word, k), *k))
+        .filter(|(distance, k)| *distance <= 2.max(k.len() / 3))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, k)| k)
+}
+
+fn list(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|w| format!("`{w}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

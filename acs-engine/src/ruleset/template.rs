@@ -1,0 +1,212 @@
+//! `{{expr}}` templates in action parameters, parsed at load time.
+
+use serde_json::Value;
+
+use super::scalar_map::ScalarMap;
+use super::yaml::{Node, NodeKind};
+use super::SourceExpr;
+use crate::diagnostic::Diagnostic;
+use crate::source::SourceMap;
+use crate::syntax::{parse_condition, LocalSpan};
+
+/// An action parameter tree with its templates parsed.
+#[derive(Debug, Clone)]
+pub enum Template {
+    /// No template inside: used as is.
+    Value(Value),
+    /// A string that is exactly `{{expr}}`: renders to the value itself, keeping its type.
+    Expr(Box<SourceExpr>),
+    /// A string with text around templates: renders to a string.
+    Text(Vec<TextPart>),
+    /// A list with templates somewhere inside.
+    Array(Vec<Template>),
+    /// A mapping with templates somewhere inside.
+    Object(Vec<(String, Template)>),
+}
+
+/// A piece of an interpolated string.
+#[derive(Debug, Clone)]
+pub enum TextPart {
+    /// Text copied as is.
+    Literal(String),
+    /// A value rendered into the text.
+    Expr(SourceExpr),
+}
+
+impl Template {
+    /// Every template expression inside, in order.
+    pub fn expressions(&self) -> Vec<&SourceExpr> {
+        let mut out = Vec::new();
+        self.collect(&mut out);
+        out
+    }
+
+    fn collect<'a>(&'a self, out: &mut Vec<&'a SourceExpr>) {
+        match self {
+            Template::Value(_) => {}
+            Template::Expr(e) => out.push(e),
+            Template::Text(parts) => out.extend(parts.iter().filter_map(|p| match p {
+                TextPart::Expr(e) => Some(e),
+                TextPart::Literal(_) => None,
+            })),
+            Template::Array(items) => items.iter().for_each(|t| t.collect(out)),
+            Template::Object(entries) => entries.iter().for_each(|(_, t)| t.collect(out)),
+        }
+    }
+}
+
+/// Parse the templates in a parameter tree; problems go to `problems`.
+pub(crate) fn compile_template(
+    node: &Node,
+    sources: &SourceMap,
+    problems: &mut Vec<Diagnostic>,
+) -> Template {
+    match &node.kind {
+        NodeKind::Scalar { value, style } => {
+            if !value.contains("{{") {
+                return Template::Value(node.to_json());
+            }
+            let text = sources.file(node.span.file).map_or("", |f| f.text());
+            let map = ScalarMap::build(
+                node.span.file,
+                text,
+                node.span.start as usize,
+                node.span.end as usize,
+                *style,
+                value,
+            );
+            compile_string(value, &map, sources, problems)
+        }
+        NodeKind::Seq(items) => {
+            let items: Vec<Template> = items
+                .iter()
+                .map(|n| compile_template(n, sources, problems))
+                .collect();
+            if items.iter().all(|t| matches!(t, Template::Value(_))) {
+                Template::Value(node.to_json())
+            } else {
+                Template::Array(items)
+            }
+        }
+        NodeKind::Map(entries) => {
+            let entries: Vec<(String, Template)> = entries
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.scalar_text().unwrap_or_default().to_owned(),
+                        compile_template(v, sources, problems),
+                    )
+                })
+                .collect();
+            if entries.iter().all(|(_, t)| matches!(t, Template::Value(_))) {
+                Template::Value(node.to_json())
+            } else {
+                Template::Object(entries)
+            }
+        }
+    }
+}
+
+fn compile_string(
+    value: &str,
+    map: &ScalarMap,
+    sources: &SourceMap,
+    problems: &mut Vec<Diagnostic>,
+) -> Template {
+    let mut parts = Vec::new();
+    let mut rest_start = 0;
+    while let Some(open) = value
+        .get(rest_start..)
+        .and_then(|r| r.find("{{"))
+        .map(|i| i + rest_start)
+    {
+        if open > rest_start {
+            parts.push(TextPart::Literal(
+                value.get(rest_start..open).unwrap_or_default().to_owned(),
+            ));
+        }
+        let body_start = open + 2;
+        let Some(close) = find_close(value, body_start) else {
+            problems.push(
+                Diagnostic::error("ACS301", "unclosed `{{` in template")
+                    .at(
+                        sources,
+                        map.span(LocalSpan {
+                            start: open,
+                            end: open + 2,
+                        }),
+                    )
+                    .with_help("close the template with `}}`"),
+            );
+            return Template::Value(Value::String(value.to_owned()));
+        };
+        let body = value.get(body_start..close).unwrap_or_default();
+        let body_map = map.shifted(body_start);
+        match parse_condition(body) {
+            Ok(expr) => parts.push(TextPart::Expr(SourceExpr {
+                text: body.to_owned(),
+                expr,
+                map: body_map,
+            })),
+            Err(error) => {
+                let span = if body.trim().is_empty() {
+                    map.span(LocalSpan {
+                        start: open,
+                        end: close + 2,
+                    })
+                } else {
+                    body_map.span(error.span)
+                };
+                let message = if body.trim().is_empty() {
+                    "empty template `{{}}`".to_owned()
+                } else {
+                    format!("invalid template expression: {}", error.message)
+                };
+                let mut diagnostic = Diagnostic::error("ACS102", message).at(sources, span);
+                if let Some(help) = error.help {
+                    diagnostic = diagnostic.with_help(help);
+                }
+                problems.push(diagnostic);
+            }
+        }
+        rest_start = close + 2;
+    }
+    if rest_start < value.len() {
+        parts.push(TextPart::Literal(
+            value.get(rest_start..).unwrap_or_default().to_owned(),
+        ));
+    }
+    match parts.as_slice() {
+        [TextPart::Expr(_)] => match parts.pop() {
+            Some(TextPart::Expr(e)) => Template::Expr(Box::new(e)),
+            _ => Template::Text(parts),
+        },
+        _ => Template::Text(parts),
+    }
+}
+
+/// The offset of the `}}` closing a template body, skipping quoted strings in it.
+fn find_close(value: &str, from: usize) -> Option<usize> {
+    let body = value.get(from..)?;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut chars = body.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '}' if chars.peek().is_some_and(|&(_, n)| n == '}') => return Some(from + i),
+            _ => {}
+        }
+    }
+    None
+}

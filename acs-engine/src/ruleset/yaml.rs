@@ -1,0 +1,220 @@
+//! YAML text -> a small tree of nodes that remember their byte spans and scalar styles.
+//!
+//! Built iteratively from saphyr's event stream (no recursion, bounded depth); aliases are
+//! refused so a small file cannot expand into a huge one.
+
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle};
+use serde_json::{Number, Value};
+
+use crate::diagnostic::Diagnostic;
+use crate::source::{FileId, SourceFile, SourceMap, Span};
+
+/// Deepest nesting of sequences and mappings accepted in a rules file.
+pub const MAX_YAML_DEPTH: usize = 64;
+
+/// A YAML node with its span in the file.
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    pub kind: NodeKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum NodeKind {
+    Scalar { value: String, style: ScalarStyle },
+    Seq(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+impl Node {
+    pub fn describe(&self) -> &'static str {
+        match &self.kind {
+            NodeKind::Scalar { .. } => match self.to_json() {
+                Value::Null => "null",
+                Value::Bool(_) => "a boolean",
+                Value::Number(_) => "a number",
+                _ => "a string",
+            },
+            NodeKind::Seq(_) => "a list",
+            NodeKind::Map(_) => "a mapping",
+        }
+    }
+
+    /// The node as JSON, typing plain scalars by the YAML 1.2 core schema.
+    pub fn to_json(&self) -> Value {
+        match &self.kind {
+            NodeKind::Scalar { value, style } => scalar_to_json(value, *style),
+            NodeKind::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            NodeKind::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.scalar_text().unwrap_or_default().to_owned(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+
+    pub fn scalar_text(&self) -> Option<&str> {
+        match &self.kind {
+            NodeKind::Scalar { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// YAML 1.2 core schema typing of a scalar; quoted and block scalars are always strings.
+pub(crate) fn scalar_to_json(value: &str, style: ScalarStyle) -> Value {
+    if style != ScalarStyle::Plain {
+        return Value::String(value.to_owned());
+    }
+    match value {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "-.inf" | ".nan" | ".NaN" | ".NAN" => {
+            return Value::String(value.to_owned())
+        }
+        _ => {}
+    }
+    let looks_numeric = value
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+' || c == '.');
+    if looks_numeric {
+        if let Ok(i) = value.parse::<i64>() {
+            return Value::Number(i.into());
+        }
+        if let Some(hex) = value.strip_prefix("0x") {
+            if let Ok(i) = i64::from_str_radix(hex, 16) {
+                return Value::Number(i.into());
+            }
+        }
+        if let Some(oct) = value.strip_prefix("0o") {
+            if let Ok(i) = i64::from_str_radix(oct, 8) {
+                return Value::Number(i.into());
+            }
+        }
+        if let Some(n) = value.parse::<f64>().ok().and_then(Number::from_f64) {
+            return Value::Number(n);
+        }
+    }
+    Value::String(value.to_owned())
+}
+
+enum Open {
+    Seq(Vec<Node>, usize),
+    Map(Vec<(Node, Node)>, Option<Node>, usize),
+}
+
+fn byte_offset(file: &SourceFile, marker: &Marker) -> usize {
+    file.offset_of(marker.line(), marker.col())
+}
+
+/// Parse one file's text into its single document's root node (`None` when empty).
+///
+/// A syntax error ends the parse (`Err`); duplicate keys are reported in `problems` and the
+/// first occurrence is kept, so the caller can go on finding further errors.
+pub(crate) fn parse_document(
+    sources: &SourceMap,
+    file_id: FileId,
+    problems: &mut Vec<Diagnostic>,
+) -> Result<Option<Node>, Diagnostic> {
+    let Some(file) = sources.file(file_id) else {
+        return Ok(None);
+    };
+    let mut stack: Vec<Open> = Vec::new();
+    let mut root: Option<Node> = None;
+    let mut documents = 0;
+    for event in Parser::new_from_str(file.text()) {
+        let (event, span) = event.map_err(|error| {
+            let at = byte_offset(file, error.marker());
+            Diagnostic::error("ACS201", format!("invalid YAML: {}", error.info()))
+                .at(sources, Span::new(file_id, at, at + 1))
+        })?;
+        let start = byte_offset(file, &span.start);
+        let end = byte_offset(file, &span.end).max(start);
+        let here = Span::new(file_id, start, end);
+        let finished = match event {
+            Event::DocumentStart(_) => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(Diagnostic::error("ACS201", "a rules file holds one YAML document")
+                        .at(sources, here)
+                        .with_help("remove the `---` separator, or put the rules in separate files of a directory"));
+                }
+                None
+            }
+            Event::Alias(_) => {
+                return Err(Diagnostic::error(
+                    "ACS201",
+                    "YAML aliases are not supported in rules files",
+                )
+                .at(sources, here)
+                .with_help("write the value out in full"));
+            }
+            Event::Scalar(value, style, _, _) => Some(Node {
+                kind: NodeKind::Scalar {
+                    value: value.into_owned(),
+                    style,
+                },
+                span: here,
+            }),
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                if stack.len() >= MAX_YAML_DEPTH {
+                    return Err(Diagnostic::error(
+                        "ACS201",
+                        format!("YAML nested more than {MAX_YAML_DEPTH} levels deep"),
+                    )
+                    .at(sources, here));
+                }
+                stack.push(if matches!(event, Event::SequenceStart(..)) {
+                    Open::Seq(Vec::new(), start)
+                } else {
+                    Open::Map(Vec::new(), None, start)
+                });
+                None
+            }
+            Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
+                Some(Open::Seq(items, from)) => Some(Node {
+                    kind: NodeKind::Seq(items),
+                    span: Span::new(file_id, from, end.max(from)),
+                }),
+                Some(Open::Map(entries, _, from)) => Some(Node {
+                    kind: NodeKind::Map(entries),
+                    span: Span::new(file_id, from, end.max(from)),
+                }),
+                None => None,
+            },
+            _ => None,
+        };
+        let Some(node) = finished else { continue };
+        match stack.last_mut() {
+            Some(Open::Seq(items, _)) => items.push(node),
+            Some(Open::Map(entries, pending_key, _)) => match pending_key.take() {
+                None => *pending_key = Some(node),
+                Some(key) => {
+                    let duplicate = key.scalar_text().and_then(|name| {
+                        entries
+                            .iter()
+                            .find(|(k, _)| k.scalar_text() == Some(name))
+                            .map(|(first, _)| (name, first.span))
+                    });
+                    if let Some((name, first)) = duplicate {
+                        let line = sources
+                            .file(first.file)
+                            .map_or(0, |f| f.line_col(first.start as usize).line);
+                        problems.push(
+                            Diagnostic::error("ACS202", format!("duplicate key `{name}`"))
+                                .at(sources, key.span)
+                                .with_help(format!("the key is first set on line {line}")),
+                        );
+                    } else {
+                        entries.push((key, node));
+                    }
+                }
+            },
+            None => root = Some(node),
+        }
+    }
+    Ok(root)
+}
