@@ -259,8 +259,7 @@ impl Compiler<'_> {
                         let detail = error.to_string();
                         let last = detail
                             .lines()
-                            .filter(|l| !l.trim().is_empty())
-                            .last()
+                            .rfind(|l| !l.trim().is_empty())
                             .unwrap_or("")
                             .trim();
                         self.report(

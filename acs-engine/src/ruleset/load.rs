@@ -41,7 +41,7 @@ pub fn load_rule_set(sources: SourceMap) -> (RuleSet, Vec<Diagnostic>) {
         match parse_document(&sources, file, &mut problems) {
             Ok(Some(root)) => load_file(&root, &sources, &mut rules, &mut ids, &mut problems),
             Ok(None) => {}
-            Err(diagnostic) => problems.push(diagnostic),
+            Err(diagnostic) => problems.push(*diagnostic),
         }
     }
     check_unique_ids(&ids, &sources, &mut problems);

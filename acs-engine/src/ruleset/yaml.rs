@@ -118,7 +118,7 @@ pub(crate) fn parse_document(
     sources: &SourceMap,
     file_id: FileId,
     problems: &mut Vec<Diagnostic>,
-) -> Result<Option<Node>, Diagnostic> {
+) -> Result<Option<Node>, Box<Diagnostic>> {
     let Some(file) = sources.file(file_id) else {
         return Ok(None);
     };
@@ -128,8 +128,10 @@ pub(crate) fn parse_document(
     for event in Parser::new_from_str(file.text()) {
         let (event, span) = event.map_err(|error| {
             let at = byte_offset(file, error.marker());
-            Diagnostic::error("ACS201", format!("invalid YAML: {}", error.info()))
-                .at(sources, Span::new(file_id, at, at + 1))
+            Box::new(
+                Diagnostic::error("ACS201", format!("invalid YAML: {}", error.info()))
+                    .at(sources, Span::new(file_id, at, at + 1)),
+            )
         })?;
         let start = byte_offset(file, &span.start);
         let end = byte_offset(file, &span.end).max(start);
@@ -138,19 +140,18 @@ pub(crate) fn parse_document(
             Event::DocumentStart(_) => {
                 documents += 1;
                 if documents > 1 {
-                    return Err(Diagnostic::error("ACS201", "a rules file holds one YAML document")
+                    return Err(Box::new(Diagnostic::error("ACS201", "a rules file holds one YAML document")
                         .at(sources, here)
-                        .with_help("remove the `---` separator, or put the rules in separate files of a directory"));
+                        .with_help("remove the `---` separator, or put the rules in separate files of a directory")));
                 }
                 None
             }
             Event::Alias(_) => {
-                return Err(Diagnostic::error(
-                    "ACS201",
-                    "YAML aliases are not supported in rules files",
-                )
-                .at(sources, here)
-                .with_help("write the value out in full"));
+                return Err(Box::new(
+                    Diagnostic::error("ACS201", "YAML aliases are not supported in rules files")
+                        .at(sources, here)
+                        .with_help("write the value out in full"),
+                ));
             }
             Event::Scalar(value, style, _, _) => Some(Node {
                 kind: NodeKind::Scalar {
@@ -161,11 +162,13 @@ pub(crate) fn parse_document(
             }),
             Event::SequenceStart(..) | Event::MappingStart(..) => {
                 if stack.len() >= MAX_YAML_DEPTH {
-                    return Err(Diagnostic::error(
-                        "ACS201",
-                        format!("YAML nested more than {MAX_YAML_DEPTH} levels deep"),
-                    )
-                    .at(sources, here));
+                    return Err(Box::new(
+                        Diagnostic::error(
+                            "ACS201",
+                            format!("YAML nested more than {MAX_YAML_DEPTH} levels deep"),
+                        )
+                        .at(sources, here),
+                    ));
                 }
                 stack.push(if matches!(event, Event::SequenceStart(..)) {
                     Open::Seq(Vec::new(), start)
