@@ -13,6 +13,8 @@ pub struct ScalarMap {
     file: FileId,
     /// `offsets[i]` is the file offset of decoded byte `i`; one extra entry for the end.
     offsets: Vec<u32>,
+    /// `ends[i]` is the file offset just past the raw text of decoded byte `i`'s character.
+    ends: Vec<u32>,
 }
 
 impl ScalarMap {
@@ -39,6 +41,7 @@ impl ScalarMap {
         let single = style == ScalarStyle::SingleQuoted;
         let at = |r: usize| raw.get(r..).and_then(|s| s.chars().next());
         let mut offsets = vec![0u32; decoded.len() + 1];
+        let mut ends = vec![0u32; decoded.len()];
         for (i, d) in decoded.char_indices() {
             // Skip what decoding removed: line continuations, folded breaks, indentation.
             loop {
@@ -68,14 +71,22 @@ impl ScalarMap {
             }
             r = r.min(end);
             let offset = u32::try_from(position).unwrap_or(u32::MAX);
+            let past = u32::try_from(r.max(position + 1)).unwrap_or(u32::MAX);
             for slot in offsets.iter_mut().skip(i).take(d.len_utf8()) {
                 *slot = offset;
+            }
+            for slot in ends.iter_mut().skip(i).take(d.len_utf8()) {
+                *slot = past;
             }
         }
         if let Some(last) = offsets.last_mut() {
             *last = u32::try_from(r).unwrap_or(u32::MAX);
         }
-        ScalarMap { file, offsets }
+        ScalarMap {
+            file,
+            offsets,
+            ends,
+        }
     }
 
     /// The file span of a span inside the decoded scalar.
@@ -86,7 +97,8 @@ impl ScalarMap {
         };
         let start = lookup(local.start);
         let end = if local.end > local.start {
-            lookup(local.end - 1) + 1
+            let last = (local.end - 1).min(self.ends.len().saturating_sub(1));
+            self.ends.get(last).map_or(start + 1, |&e| e as usize)
         } else {
             start
         };
@@ -102,6 +114,7 @@ impl ScalarMap {
         ScalarMap {
             file: self.file,
             offsets: self.offsets.get(base..).unwrap_or(&[]).to_vec(),
+            ends: self.ends.get(base..).unwrap_or(&[]).to_vec(),
         }
     }
 }
