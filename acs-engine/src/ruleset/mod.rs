@@ -14,6 +14,7 @@ pub(crate) use load::suggest as suggest_name;
 pub use load::{load_rule_set, RULE_KEYS};
 pub use scalar_map::ScalarMap;
 pub use template::{Template, TextPart};
+pub use yaml::yaml_to_json;
 
 use crate::source::{SourceMap, Span};
 use crate::syntax::{Expr, LocalSpan};

@@ -221,3 +221,19 @@ pub(crate) fn parse_document(
     }
     Ok(root)
 }
+
+/// Parse a YAML document (rule test files, case files) into JSON, typing plain scalars by
+/// the YAML 1.2 core schema. Errors name `name`, the line and the column.
+pub fn yaml_to_json(name: &str, text: &str) -> Result<Value, Vec<Diagnostic>> {
+    let mut sources = SourceMap::default();
+    let file = sources.add(SourceFile::new(name, text));
+    let mut problems = Vec::new();
+    match parse_document(&sources, file, &mut problems) {
+        Ok(root) if problems.is_empty() => Ok(root.map_or(Value::Null, |node| node.to_json())),
+        Ok(_) => Err(problems),
+        Err(error) => {
+            problems.insert(0, *error);
+            Err(problems)
+        }
+    }
+}

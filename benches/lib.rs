@@ -1,0 +1,1 @@
+//! Benchmark support: representative inputs and a deterministic synthetic rule generator.
