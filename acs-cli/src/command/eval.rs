@@ -28,7 +28,7 @@ pub fn run(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> u8 {
-    match evaluate(args, stdin) {
+    match evaluate(args, stdin, stderr) {
         Ok(json) => {
             if writeln!(stdout, "{json}").is_err() {
                 return EXIT_USAGE;
@@ -42,7 +42,7 @@ pub fn run(
     }
 }
 
-fn evaluate(args: &EvalArgs, stdin: &mut dyn Read) -> Result<String, String> {
+fn evaluate(args: &EvalArgs, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Result<String, String> {
     let functions = match &args.functions {
         Some(path) => {
             let text = std::fs::read(path)
@@ -58,6 +58,9 @@ fn evaluate(args: &EvalArgs, stdin: &mut dyn Read) -> Result<String, String> {
         .functions(functions)
         .load_path(&args.rules)
         .map_err(|e| e.to_string())?;
+    for warning in engine.plan().warnings() {
+        let _ = writeln!(stderr, "{warning}\n");
+    }
     let input_name;
     let input = match args.input.as_deref() {
         Some(path) if path.as_os_str() != "-" => {

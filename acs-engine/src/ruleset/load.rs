@@ -28,7 +28,9 @@ pub const RULE_KEYS: [&str; 9] = [
     "tags",
 ];
 
-const REQUIRED_KEYS: [&str; 5] = ["id", "priority", "severity", "condition", "action"];
+/// Every key but `enabled` and `tags` must be written out: an analyst states the audit flag
+/// and the description rather than inheriting a default.
+const REQUIRED_KEYS: [&str; 7] = ["id", "priority", "severity", "description", "condition", "action", "audit"];
 
 /// Parse every file of `sources` into one rule set. The rule set holds only the rules that
 /// loaded cleanly; any error diagnostic means the set must not be used.
@@ -206,7 +208,7 @@ fn load_rule(item: &Node, sources: &SourceMap, problems: &mut Vec<Diagnostic>) -
         id: id?,
         priority: priority?,
         severity: severity?,
-        description: description.unwrap_or_default(),
+        description: description?,
         condition: condition?,
         actions: actions?,
         audit: audit?,
