@@ -1,0 +1,62 @@
+//! Snapshots of the rendered diagnostics for each load error code: one fixture file per
+//! code in `tests/load_errors/`, one snapshot each.
+
+use std::path::Path;
+
+use acs_engine::{Engine, Functions};
+
+fn render(file: &str) -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/load_errors");
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
+    let functions = Functions::new().with("db.count.trucksByOperator", |_: &[serde_json::Value]| Ok(12.into()));
+    match Engine::builder().functions(functions).load_str(format!("rules/{file}"), text) {
+        Ok(engine) => {
+            let warnings: Vec<String> = engine.plan().warnings().iter().map(ToString::to_string).collect();
+            format!("loaded with warnings:\n\n{}", warnings.join("\n\n"))
+        }
+        Err(error) => error.to_string(),
+    }
+}
+
+macro_rules! snapshot_tests {
+    ($($name:ident => $file:literal,)*) => {$(
+        #[test]
+        fn $name() {
+            insta::assert_snapshot!(stringify!($name), render($file));
+        }
+    )*};
+}
+
+snapshot_tests! {
+    acs101_condition_syntax => "acs101_condition_syntax.yaml",
+    acs102_template_syntax => "acs102_template_syntax.yaml",
+    acs201_yaml_syntax => "acs201_yaml_syntax.yaml",
+    acs202_duplicate_key => "acs202_duplicate_key.yaml",
+    acs203_not_a_list => "acs203_not_a_list.yaml",
+    acs204_unknown_key => "acs204_unknown_key.yaml",
+    acs205_wrong_type => "acs205_wrong_type.yaml",
+    acs206_severity => "acs206_severity.yaml",
+    acs207_action_shape => "acs207_action_shape.yaml",
+    acs208_missing_key => "acs208_missing_key.yaml",
+    acs209_duplicate_id => "acs209_duplicate_id.yaml",
+    acs301_unclosed_template => "acs301_unclosed_template.yaml",
+    acs302_builtin_arity => "acs302_builtin_arity.yaml",
+    acs303_regex => "acs303_regex.yaml",
+    acs401_unregistered_function => "acs401_unregistered_function.yaml",
+    multiline_condition => "multiline_condition.yaml",
+}
+
+#[test]
+fn io_errors_name_the_path() {
+    let error = Engine::from_path("/nonexistent/rules.yaml").unwrap_err();
+    assert!(error.to_string().starts_with("cannot read `/nonexistent/rules.yaml`"), "{error}");
+}
+
+#[test]
+fn an_empty_directory_is_an_error_not_an_empty_rule_set() {
+    let dir = std::env::temp_dir().join(format!("acs-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let error = Engine::from_path(&dir).unwrap_err();
+    assert!(error.to_string().contains("holds no `*.yaml` rules files"), "{error}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
