@@ -1,6 +1,11 @@
 //! Snapshots of the rendered diagnostics for each load error code: one fixture file per
 //! code in `tests/load_errors/`, one snapshot each.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed step should stop the test"
+)]
+
 use std::path::Path;
 
 use acs_engine::{Engine, Functions};
@@ -8,10 +13,21 @@ use acs_engine::{Engine, Functions};
 fn render(file: &str) -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/load_errors");
     let text = std::fs::read_to_string(dir.join(file)).unwrap();
-    let functions = Functions::new().with("db.count.trucksByOperator", |_: &[serde_json::Value]| Ok(12.into()));
-    match Engine::builder().functions(functions).load_str(format!("rules/{file}"), text) {
+    let functions = Functions::new()
+        .with("db.count.trucksByOperator", |_: &[serde_json::Value]| {
+            Ok(12.into())
+        });
+    match Engine::builder()
+        .functions(functions)
+        .load_str(format!("rules/{file}"), text)
+    {
         Ok(engine) => {
-            let warnings: Vec<String> = engine.plan().warnings().iter().map(ToString::to_string).collect();
+            let warnings: Vec<String> = engine
+                .plan()
+                .warnings()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             format!("loaded with warnings:\n\n{}", warnings.join("\n\n"))
         }
         Err(error) => error.to_string(),
@@ -49,7 +65,12 @@ snapshot_tests! {
 #[test]
 fn io_errors_name_the_path() {
     let error = Engine::from_path("/nonexistent/rules.yaml").unwrap_err();
-    assert!(error.to_string().starts_with("cannot read `/nonexistent/rules.yaml`"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with("cannot read `/nonexistent/rules.yaml`"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -57,6 +78,9 @@ fn an_empty_directory_is_an_error_not_an_empty_rule_set() {
     let dir = std::env::temp_dir().join(format!("acs-empty-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let error = Engine::from_path(&dir).unwrap_err();
-    assert!(error.to_string().contains("holds no `*.yaml` rules files"), "{error}");
+    assert!(
+        error.to_string().contains("holds no `*.yaml` rules files"),
+        "{error}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

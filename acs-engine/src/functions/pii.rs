@@ -22,9 +22,8 @@ static EMAIL: LazyLock<Option<Regex>> =
     LazyLock::new(|| compile(r"(?i)[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}"));
 static MOBILE: LazyLock<Option<Regex>> =
     LazyLock::new(|| compile(r"(?:^|[^0-9+])(?:\+91[ -]?)?[6-9][0-9]{9}(?:$|[^0-9])"));
-static AADHAAR: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    compile(r"(?:^|[^0-9])(?P<n>[2-9][0-9]{3}[ -]?[0-9]{4}[ -]?[0-9]{4})(?:$|[^0-9])")
-});
+static AADHAAR: LazyLock<Option<Regex>> =
+    LazyLock::new(|| compile(r"(?:^|[^0-9])[2-9][0-9]{3}[ -]?[0-9]{4}[ -]?[0-9]{4}(?:$|[^0-9])"));
 static PAN: LazyLock<Option<Regex>> =
     LazyLock::new(|| compile(r"\b[A-Z]{3}[ABCFGHLJPT][A-Z][0-9]{4}[A-Z]\b"));
 
@@ -41,14 +40,19 @@ fn contains_aadhaar(text: &str) -> bool {
     let Some(regex) = AADHAAR.as_ref() else {
         return false;
     };
+    // `find_at` rather than captures: it does not allocate on the request path.
     let mut from = 0;
-    while let Some(caps) = regex.captures_at(text, from) {
-        let Some(number) = caps.name("n") else { break };
-        if verhoeff_valid(number.as_str()) {
+    while let Some(found) = regex.find_at(text, from) {
+        let candidate = found.as_str();
+        let leading = candidate.len()
+            - candidate
+                .trim_start_matches(|c: char| !c.is_ascii_digit())
+                .len();
+        if verhoeff_valid(candidate) {
             return true;
         }
-        // The boundary character is consumed; retry just after the failed candidate's start.
-        from = number.start() + 1;
+        // The boundary character is consumed; retry just after the failed candidate's first digit.
+        from = found.start() + leading + 1;
     }
     false
 }
