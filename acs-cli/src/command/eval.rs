@@ -42,7 +42,11 @@ pub fn run(
     }
 }
 
-fn evaluate(args: &EvalArgs, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Result<String, String> {
+fn evaluate(
+    args: &EvalArgs,
+    stdin: &mut dyn Read,
+    stderr: &mut dyn Write,
+) -> Result<String, String> {
     let functions = match &args.functions {
         Some(path) => {
             let text = std::fs::read(path)
@@ -57,7 +61,10 @@ fn evaluate(args: &EvalArgs, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Re
     let engine = Engine::builder()
         .functions(functions)
         .load_path(&args.rules)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            acs_engine::LoadError::Io { .. } => format!("error: {e}"),
+            acs_engine::LoadError::Invalid { .. } => e.to_string(),
+        })?;
     for warning in engine.plan().warnings() {
         let _ = writeln!(stderr, "{warning}\n");
     }
