@@ -42,7 +42,11 @@ pub fn run(
     }
 }
 
-fn evaluate(args: &EvalArgs, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Result<String, String> {
+fn evaluate(
+    args: &EvalArgs,
+    stdin: &mut dyn Read,
+    stderr: &mut dyn Write,
+) -> Result<String, String> {
     let functions = match &args.functions {
         Some(path) => {
             let text = std::fs::read(path)
