@@ -397,8 +397,8 @@ impl Engine {
     /// Parse JSON bytes and evaluate them.
     pub fn evaluate_json(&self, input: &[u8]) -> Result<Decision, InputError> {
         let value: Value = serde_json::from_slice(input).map_err(|e| InputError::Json {
-            line: e.line(),
-            column: e.column(),
+            line: e.line().max(1),
+            column: e.column().max(1),
             message: e
                 .to_string()
                 .split(" at line ")

@@ -61,7 +61,10 @@ fn evaluate(
     let engine = Engine::builder()
         .functions(functions)
         .load_path(&args.rules)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            acs_engine::LoadError::Io { .. } => format!("error: {e}"),
+            acs_engine::LoadError::Invalid { .. } => e.to_string(),
+        })?;
     for warning in engine.plan().warnings() {
         let _ = writeln!(stderr, "{warning}\n");
     }

@@ -15,6 +15,7 @@ pub(crate) fn equal(a: View<'_>, b: View<'_>) -> bool {
         (View::Null, View::Null) => true,
         (View::Bool(x), View::Bool(y)) => x == y,
         (View::Num(x), View::Num(y)) => x == y,
+        (View::BigInt(x), View::BigInt(y)) => x == y,
         (View::Str(x), View::Str(y)) => x == y,
         (View::Array(x), View::Array(y)) => {
             x.len() == y.len()
@@ -55,6 +56,7 @@ pub(crate) fn timestamp_millis(text: &str) -> Option<f64> {
 fn numeric(view: View<'_>) -> Option<f64> {
     match view {
         View::Num(n) => Some(n),
+        View::BigInt(i) => Some(i as f64),
         View::Str(s) => timestamp_millis(s),
         _ => None,
     }
@@ -65,6 +67,10 @@ fn numeric(view: View<'_>) -> Option<f64> {
 pub(crate) fn ordered(op: BinaryOp, a: View<'_>, b: View<'_>) -> bool {
     let ordering = match (a, b) {
         (View::Num(x), View::Num(y)) => x.partial_cmp(&y),
+        (View::BigInt(x), View::BigInt(y)) => Some(x.cmp(&y)),
+        (View::BigInt(_), View::Num(_)) | (View::Num(_), View::BigInt(_)) => numeric(a)
+            .zip(numeric(b))
+            .and_then(|(x, y)| x.partial_cmp(&y)),
         (View::Str(x), View::Str(y)) => Some(x.cmp(y)),
         (View::Num(_), View::Str(_)) | (View::Str(_), View::Num(_)) => {
             match (numeric(a), numeric(b)) {

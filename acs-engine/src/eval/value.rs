@@ -24,6 +24,9 @@ pub(crate) enum View<'v> {
     Null,
     Bool(bool),
     Num(f64),
+    /// An integer that an `f64` cannot hold exactly (beyond 2^53): ids, not quantities.
+    /// Compared exactly; arithmetic and ordering use its nearest `f64`.
+    BigInt(i128),
     Str(&'v str),
     Array(&'v [Value]),
     Object(&'v Map<String, Value>),
@@ -34,7 +37,7 @@ impl<'v> View<'v> {
         match value {
             Value::Null => View::Null,
             Value::Bool(b) => View::Bool(*b),
-            Value::Number(n) => View::Num(n.as_f64().unwrap_or(f64::NAN)),
+            Value::Number(n) => number_view(n),
             Value::String(s) => View::Str(s),
             Value::Array(a) => View::Array(a),
             Value::Object(o) => View::Object(o),
@@ -45,7 +48,7 @@ impl<'v> View<'v> {
         match self {
             View::Null => "null",
             View::Bool(_) => "boolean",
-            View::Num(_) => "number",
+            View::Num(_) | View::BigInt(_) => "number",
             View::Str(_) => "string",
             View::Array(_) => "array",
             View::Object(_) => "object",
@@ -58,7 +61,11 @@ impl<'a> Val<'a> {
         match value {
             Value::Null => Val::Null,
             Value::Bool(b) => Val::Bool(*b),
-            Value::Number(n) => Val::Num(n.as_f64().unwrap_or(f64::NAN)),
+            Value::Number(n) => match number_view(n) {
+                View::Num(f) => Val::Num(f),
+                // Kept borrowed so templates, host calls and equality see every digit.
+                _ => Val::Ref(value),
+            },
             Value::String(s) => Val::Str(s),
             Value::Array(_) | Value::Object(_) => Val::Ref(value),
         }
@@ -68,7 +75,9 @@ impl<'a> Val<'a> {
         match value {
             Value::Null => Val::Null,
             Value::Bool(b) => Val::Bool(b),
-            Value::Number(n) => Val::Num(n.as_f64().unwrap_or(f64::NAN)),
+            Value::Number(ref n) if matches!(number_view(n), View::Num(_)) => {
+                Val::Num(n.as_f64().unwrap_or(f64::NAN))
+            }
             other => Val::Owned(Rc::new(other)),
         }
     }
@@ -89,6 +98,7 @@ impl<'a> Val<'a> {
             View::Null => false,
             View::Bool(b) => b,
             View::Num(n) => n != 0.0 && !n.is_nan(),
+            View::BigInt(_) => true,
             View::Str(s) => !s.is_empty(),
             View::Array(_) | View::Object(_) => true,
         }
@@ -141,14 +151,31 @@ impl<'a> Val<'a> {
     }
 }
 
+/// A JSON number as a view: exact integers beyond 2^53 stay integers.
+fn number_view(n: &Number) -> View<'static> {
+    if n.is_f64() {
+        return View::Num(n.as_f64().unwrap_or(f64::NAN));
+    }
+    let exact = n
+        .as_i64()
+        .map(i128::from)
+        .or_else(|| n.as_u64().map(i128::from));
+    match exact {
+        Some(i) if (i as f64) as i128 == i => View::Num(i as f64),
+        Some(i) => View::BigInt(i),
+        None => View::Num(n.as_f64().unwrap_or(f64::NAN)),
+    }
+}
+
 fn as_index(n: f64) -> Option<usize> {
     (n >= 0.0 && n.fract() == 0.0 && n < usize::MAX as f64).then_some(n as usize)
 }
 
-/// A JSON number for `n`: integral values as integers (`12`, not `12.0`); NaN and
-/// infinities, which JSON cannot hold, as null.
+/// A JSON number for `n`: integral values as integers (`12`, not `12.0`; every integral
+/// float below 2^63 converts to `i64` exactly); NaN and infinities, which JSON cannot
+/// hold, as null.
 pub(crate) fn number(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+    if n.fract() == 0.0 && n.abs() < 9_223_372_036_854_775_808.0 {
         Value::Number(Number::from(n as i64))
     } else {
         Number::from_f64(n).map_or(Value::Null, Value::Number)

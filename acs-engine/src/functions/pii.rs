@@ -2,8 +2,11 @@
 //!
 //! Detected (docs/LANGUAGE.md lists the same):
 //! - e-mail addresses `local@domain.tld`;
-//! - Indian mobile numbers: 10 digits starting with 6-9, optionally prefixed by `+91`
-//!   with an optional space or hyphen, not touching other digits;
+//! - Indian mobile numbers: 10 digits starting with 6-9, not touching other digits,
+//!   either written together (`9876543210`) or after a `+91` (optionally followed by a
+//!   space or hyphen) or `0` (optionally followed by a space) prefix, where the 10 digits
+//!   may also be grouped 5+5 by a space or hyphen (`+91 98765 43210`, `098765-43210`).
+//!   Unprefixed 5+5 groups are not reported: they read like price ranges (`75000-80000`);
 //! - Aadhaar numbers: 12 digits starting with 2-9, optionally grouped 4-4-4 by spaces or
 //!   hyphens, not touching other digits, and passing the Verhoeff checksum (which turns
 //!   away nine in ten random 12-digit numbers);
@@ -20,8 +23,11 @@ fn compile(pattern: &str) -> Option<Regex> {
 
 static EMAIL: LazyLock<Option<Regex>> =
     LazyLock::new(|| compile(r"(?i)[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}"));
-static MOBILE: LazyLock<Option<Regex>> =
-    LazyLock::new(|| compile(r"(?:^|[^0-9+])(?:\+91[ -]?)?[6-9][0-9]{9}(?:$|[^0-9])"));
+static MOBILE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    compile(
+        r"(?:^|[^0-9+])(?:[6-9][0-9]{9}|(?:\+91[ -]?|0 ?)[6-9][0-9]{4}[ -]?[0-9]{5})(?:$|[^0-9])",
+    )
+});
 static AADHAAR: LazyLock<Option<Regex>> =
     LazyLock::new(|| compile(r"(?:^|[^0-9])[2-9][0-9]{3}[ -]?[0-9]{4}[ -]?[0-9]{4}(?:$|[^0-9])"));
 static PAN: LazyLock<Option<Regex>> =
@@ -118,6 +124,9 @@ mod tests {
             "call +91-9876543210",
             "+919876543210",
             "(9876543210)",
+            "call 09876543210",
+            "call 0 98765 43210",
+            "call +91 98765-43210",
             "aadhaar 2345 6789 0124",
             "aadhaar 234567890124",
             "pan ABCPE1234F",
