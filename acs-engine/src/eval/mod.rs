@@ -164,6 +164,12 @@ pub(crate) fn fold_constant(node: Node) -> Node {
     }
 }
 
+/// "a string", "an array".
+fn article(type_name: &str) -> String {
+    let vowel = type_name.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {type_name}", if vowel { "an" } else { "a" })
+}
+
 fn is_const(node: &Node) -> bool {
     matches!(node, Node::Const(_))
 }
@@ -207,14 +213,24 @@ impl<'a> Evaluator<'a> {
                 Ok(Val::Owned(Rc::new(Value::Array(values))))
             }
             Node::Not(operand) => Ok(Val::Bool(!self.eval(operand)?.truthy())),
-            Node::Neg(operand, span) => match self.eval(operand)? {
-                Val::Num(n) => Ok(Val::Num(-n)),
-                Val::Null => Ok(Val::Null),
-                other => Err(EvalError {
-                    message: format!("cannot negate a {}", other.view().type_name()),
-                    span: *span,
-                }),
-            },
+            Node::Neg(operand, span) => {
+                let operand = self.eval(operand)?;
+                match operand.view() {
+                    View::Num(n) => Ok(Val::Num(-n)),
+                    View::BigInt(i) => {
+                        Ok(Val::from_owned(Value::Number(match i64::try_from(-i) {
+                            Ok(n) => n.into(),
+                            Err(_) => serde_json::Number::from_f64(-(i as f64))
+                                .unwrap_or_else(|| 0.into()),
+                        })))
+                    }
+                    View::Null => Ok(Val::Null),
+                    other => Err(EvalError {
+                        message: format!("cannot negate {}", article(other.type_name())),
+                        span: *span,
+                    }),
+                }
+            }
             Node::And(items) => {
                 for item in items.iter() {
                     if !self.eval(item)?.truthy() {

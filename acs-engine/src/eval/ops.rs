@@ -125,6 +125,11 @@ pub(crate) fn arithmetic<'a>(op: BinaryOp, a: &Val<'a>, b: &Val<'a>) -> Result<V
         BinaryOp::Rem => p % q,
         _ => return Err(format!("`{}` is not arithmetic", op.symbol())),
     };
+    // An overflow is null, as JSON has no infinity: kept as a number it would be truthy
+    // and ordered at run time, but null once folded into a constant or returned.
+    if !result.is_finite() {
+        return Ok(Val::Null);
+    }
     Ok(Val::Num(result))
 }
 

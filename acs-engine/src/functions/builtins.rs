@@ -72,6 +72,7 @@ fn coordinates(point: &Value, which: &str) -> Result<(f64, f64), String> {
     let lat = point.get("lat").and_then(Value::as_f64);
     let lng = point
         .get("lng")
+        .filter(|v| !v.is_null())
         .or_else(|| point.get("lon"))
         .and_then(Value::as_f64);
     match (lat, lng) {

@@ -145,7 +145,37 @@ fn internal(pair: &Pair<'_, Rule>) -> SyntaxError {
     SyntaxError::new("malformed expression", span_of(pair))
 }
 
+/// Skip the precedence levels that hold a single operand: a bracketed expression passes
+/// through all of them, and recursing level by level costs about a dozen stack frames per
+/// bracket, enough to overflow a 2 MiB thread at [`MAX_NESTING`] in debug builds.
+fn skip_single(mut pair: Pair<'_, Rule>) -> Pair<'_, Rule> {
+    loop {
+        let passes_through = matches!(
+            pair.as_rule(),
+            Rule::or_expr
+                | Rule::and_expr
+                | Rule::in_expr
+                | Rule::eq_expr
+                | Rule::rel_expr
+                | Rule::add_expr
+                | Rule::mul_expr
+                | Rule::unary
+                | Rule::postfix
+                | Rule::paren
+        );
+        if !passes_through {
+            return pair;
+        }
+        let mut inner = pair.clone().into_inner();
+        match (inner.next(), inner.next()) {
+            (Some(only), None) => pair = only,
+            _ => return pair,
+        }
+    }
+}
+
 fn build(pair: Pair<'_, Rule>) -> Result<(Expr, usize)> {
+    let pair = skip_single(pair);
     let span = span_of(&pair);
     match pair.as_rule() {
         Rule::or_expr | Rule::and_expr => build_nary(pair),
