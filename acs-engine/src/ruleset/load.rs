@@ -329,7 +329,12 @@ impl RuleContext<'_> {
                 Diagnostic::error("ACS210", format!("unknown mode `{text}`"))
                     .at(self.sources, node.span)
                     .for_rule(self.rule_id)
-                    .with_help("mode is `enforce` (the default) or `shadow`"),
+                    .with_help(match suggest(&text, &["enforce", "shadow"]) {
+                        Some(near) => format!(
+                            "did you mean `{near}`? (mode is `enforce`, the default, or `shadow`)"
+                        ),
+                        None => "mode is `enforce` (the default) or `shadow`".to_owned(),
+                    }),
             );
         }
         mode
