@@ -16,7 +16,7 @@ use crate::decision::Decision;
 use crate::diagnostic::{render_all, Diagnostic, Severity};
 use crate::eval;
 use crate::functions::{Functions, HostFunction};
-use crate::metrics::{MetricsSnapshot, Totals};
+use crate::metrics::{MetricsSnapshot, PlanCounters, Totals};
 use crate::plan::{compile, Plan};
 use crate::ruleset::load_rule_set;
 use crate::source::{SourceFile, SourceMap};
@@ -232,6 +232,7 @@ pub(crate) struct Shared {
     functions: Functions,
     last_error: ArcSwapOption<ReloadFailure>,
     reload_failures: AtomicU64,
+    metrics: bool,
     /// Serialises reloads and kill-switch changes. `evaluate` never takes it.
     control: Mutex<Control>,
 }
@@ -318,9 +319,19 @@ fn rfc3339(time: SystemTime) -> String {
 }
 
 /// Configures an [`Engine`]: host functions first, then the rules.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EngineBuilder {
     functions: Functions,
+    metrics: bool,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder {
+            functions: Functions::default(),
+            metrics: true,
+        }
+    }
 }
 
 impl EngineBuilder {
@@ -339,6 +350,14 @@ impl EngineBuilder {
     #[must_use]
     pub fn functions(mut self, functions: Functions) -> Self {
         self.functions.extend(functions);
+        self
+    }
+
+    /// Keep per-rule counters and the latency histogram (on by default). Off, the request
+    /// path skips them entirely and [`Engine::metrics`] reports zeros.
+    #[must_use]
+    pub fn metrics(mut self, enabled: bool) -> Self {
+        self.metrics = enabled;
         self
     }
 
@@ -363,6 +382,9 @@ impl EngineBuilder {
     pub fn load(self, source: RulesSource) -> Result<Engine, LoadError> {
         let mut plan = load_plan(&source, &self.functions)?;
         plan.generation = 1;
+        if !self.metrics {
+            plan.counters = PlanCounters::disabled();
+        }
         tracing::info!(generation = 1, rules = plan.rule_count(), hash = %plan.content_hash(), "acs rules loaded");
         Ok(Engine {
             shared: Arc::new(Shared {
@@ -371,6 +393,7 @@ impl EngineBuilder {
                 functions: self.functions,
                 last_error: ArcSwapOption::empty(),
                 reload_failures: AtomicU64::new(0),
+                metrics: self.metrics,
                 control: Mutex::new(Control::default()),
             }),
         })
@@ -529,6 +552,9 @@ impl Shared {
             }
             Ok(mut plan) => {
                 plan.generation = current.generation + 1;
+                if !self.metrics {
+                    plan.counters = PlanCounters::disabled();
+                }
                 plan.apply_overrides(&control.overrides);
                 let plan = Arc::new(plan);
                 self.plan.store(Arc::clone(&plan));

@@ -118,7 +118,14 @@ impl PlanCounters {
         PlanCounters { shards }
     }
 
-    /// This thread's shard.
+    /// No counters at all: for hosts that switch metrics off.
+    pub fn disabled() -> Self {
+        PlanCounters {
+            shards: Box::new([]),
+        }
+    }
+
+    /// This thread's shard (`None` when metrics are off).
     #[inline]
     pub fn shard(&self) -> Option<&Shard> {
         let index = SHARD_INDEX.with(|i| *i);

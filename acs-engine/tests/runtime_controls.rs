@@ -239,3 +239,18 @@ fn the_engine_handle_is_cheap_to_clone_and_shares_the_plan() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Engine>();
 }
+
+#[test]
+fn metrics_can_be_switched_off() {
+    let engine = Engine::builder()
+        .metrics(false)
+        .load_str("rules.yaml", RULES)
+        .unwrap();
+    engine.evaluate(&bid(150_000, "OP-1"));
+    engine.reload().unwrap();
+    engine.evaluate(&bid(150_000, "OP-1"));
+    let metrics = engine.metrics();
+    assert_eq!(metrics.evaluations, 0);
+    assert_eq!(metrics.latency_count, 0);
+    assert!(metrics.rules.iter().all(|r| r.evaluations == 0));
+}
