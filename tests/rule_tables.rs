@@ -961,12 +961,25 @@ fn rf16_detects_indian_mobile_numbers_in_their_common_written_forms() {
     let clean = ["range 75000-80000 per trip", "between 65000 70000 INR"];
     for (bundle, engine) in all_engines() {
         let fires = |text: &str| {
-            let doc = input("message.send", json!({}), json!({ "payload": { "text": text } }));
-            engine.evaluate(&doc).matched_ids().contains(&"RF16_PII_LEAK_REDACTION")
+            let doc = input(
+                "message.send",
+                json!({}),
+                json!({ "payload": { "text": text } }),
+            );
+            engine
+                .evaluate(&doc)
+                .matched_ids()
+                .contains(&"RF16_PII_LEAK_REDACTION")
         };
         let missed: Vec<&str> = texts.iter().copied().filter(|t| !fires(t)).collect();
-        assert!(missed.is_empty(), "{bundle}: RF16 let these through: {missed:?}");
+        assert!(
+            missed.is_empty(),
+            "{bundle}: RF16 let these through: {missed:?}"
+        );
         let flagged: Vec<&str> = clean.iter().copied().filter(|t| fires(t)).collect();
-        assert!(flagged.is_empty(), "{bundle}: RF16 flagged ordinary text: {flagged:?}");
+        assert!(
+            flagged.is_empty(),
+            "{bundle}: RF16 flagged ordinary text: {flagged:?}"
+        );
     }
 }

@@ -16,10 +16,14 @@ pub struct Decision {
     pub verdict: Verdict,
     /// Matched rules, highest priority first (file order on ties).
     pub matched: Vec<RuleMatch>,
+    /// Matched `mode: shadow` rules: reported and counted, never part of the verdict.
+    pub shadow_matched: Vec<RuleMatch>,
     /// Rules whose evaluation failed (they did not match).
     pub errors: Vec<RuleError>,
     /// How many rules were checked (the others were skipped by their `event.type` gate).
     pub rules_evaluated: u32,
+    /// The generation of the plan that decided (it increases with every reload).
+    pub generation: u64,
     /// `sha256:<hex>` of the rules files that decided.
     pub ruleset_hash: Arc<str>,
 }

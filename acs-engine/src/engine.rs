@@ -1,20 +1,26 @@
 //! The engine handle: reads rules files, builds a plan off to the side and swaps it in
 //! atomically; evaluation takes one `ArcSwap::load` and no lock.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::decision::Decision;
 use crate::diagnostic::{render_all, Diagnostic, Severity};
 use crate::eval;
 use crate::functions::{Functions, HostFunction};
+use crate::metrics::{MetricsSnapshot, PlanCounters, Totals};
 use crate::plan::{compile, Plan};
 use crate::ruleset::load_rule_set;
 use crate::source::{SourceFile, SourceMap};
+use crate::watch::{WatchError, WatchOptions, Watcher};
 
 /// Largest rules file accepted, in bytes.
 pub const MAX_RULES_FILE_BYTES: u64 = 32 * 1024 * 1024;
@@ -215,26 +221,117 @@ fn is_rules_file(path: &Path) -> bool {
 /// assert_eq!(decision.matched_ids(), ["MAX_TRUCKS"]);
 /// # Ok::<(), acs_engine::LoadError>(())
 /// ```
+#[derive(Clone)]
 pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
     plan: ArcSwap<Plan>,
     source: RulesSource,
     functions: Functions,
+    last_error: ArcSwapOption<ReloadFailure>,
+    reload_failures: AtomicU64,
+    metrics: bool,
+    /// Serialises reloads and kill-switch changes. `evaluate` never takes it.
+    control: Mutex<Control>,
 }
+
+#[derive(Default)]
+struct Control {
+    /// Kill switch: rule id -> enabled, surviving reloads.
+    overrides: HashMap<String, bool>,
+    /// Plans replaced by a reload that may still be evaluating somewhere.
+    retired: Vec<Arc<Plan>>,
+    /// Counters of retired plans nobody uses any more.
+    retired_totals: Totals,
+    subscribers: Vec<Arc<ReloadCallback>>,
+}
+
+type ReloadCallback = dyn Fn(&ReloadEvent) + Send + Sync;
 
 impl fmt::Debug for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Engine")
-            .field("source", &self.source)
-            .field("plan", &*self.plan.load())
-            .field("functions", &self.functions)
+            .field("source", &self.shared.source)
+            .field("plan", &*self.shared.plan.load())
+            .field("functions", &self.shared.functions)
             .finish()
     }
 }
 
+/// What a reload did, for subscribers (see [`Engine::on_reload`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "lowercase")]
+pub enum ReloadEvent {
+    /// A new plan serves.
+    Loaded {
+        /// Its generation.
+        generation: u64,
+        /// Its rule count.
+        rule_count: usize,
+        /// Its content hash.
+        content_hash: String,
+    },
+    /// The files did not load; the previous plan keeps serving.
+    Failed(ReloadFailure),
+}
+
+/// A reload that failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReloadFailure {
+    /// The generation still serving.
+    pub generation: u64,
+    /// When it failed (RFC 3339).
+    pub failed_at: String,
+    /// The rendered error, with file:line:col.
+    pub message: String,
+    /// The diagnostics behind it.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// What the engine serves now, for health checks and dashboards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// Generation of the serving plan (1 for the first load, +1 per successful reload).
+    pub generation: u64,
+    /// `sha256:<hex>` of the serving rules.
+    pub content_hash: String,
+    /// Rules in the serving plan.
+    pub rule_count: usize,
+    /// When the serving plan was built (RFC 3339).
+    pub loaded_at: String,
+    /// Where the rules come from.
+    pub source: String,
+    /// The last reload failure, cleared by the next successful reload.
+    pub last_error: Option<ReloadFailure>,
+    /// Kill-switch overrides in force: rule id -> enabled.
+    pub overrides: BTreeMap<String, bool>,
+}
+
+/// A kill-switch request for a rule the serving plan does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no rule `{0}` in the serving rules")]
+pub struct UnknownRule(pub String);
+
+fn rfc3339(time: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// Configures an [`Engine`]: host functions first, then the rules.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EngineBuilder {
     functions: Functions,
+    metrics: bool,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder {
+            functions: Functions::default(),
+            metrics: true,
+        }
+    }
 }
 
 impl EngineBuilder {
@@ -253,6 +350,14 @@ impl EngineBuilder {
     #[must_use]
     pub fn functions(mut self, functions: Functions) -> Self {
         self.functions.extend(functions);
+        self
+    }
+
+    /// Keep per-rule counters and the latency histogram (on by default). Off, the request
+    /// path skips them entirely and [`Engine::metrics`] reports zeros.
+    #[must_use]
+    pub fn metrics(mut self, enabled: bool) -> Self {
+        self.metrics = enabled;
         self
     }
 
@@ -275,11 +380,22 @@ impl EngineBuilder {
 
     /// Load rules from `source`.
     pub fn load(self, source: RulesSource) -> Result<Engine, LoadError> {
-        let plan = load_plan(&source, &self.functions)?;
+        let mut plan = load_plan(&source, &self.functions)?;
+        plan.generation = 1;
+        if !self.metrics {
+            plan.counters = PlanCounters::disabled();
+        }
+        tracing::info!(generation = 1, rules = plan.rule_count(), hash = %plan.content_hash(), "acs rules loaded");
         Ok(Engine {
-            plan: ArcSwap::from_pointee(plan),
-            source,
-            functions: self.functions,
+            shared: Arc::new(Shared {
+                plan: ArcSwap::from_pointee(plan),
+                source,
+                functions: self.functions,
+                last_error: ArcSwapOption::empty(),
+                reload_failures: AtomicU64::new(0),
+                metrics: self.metrics,
+                control: Mutex::new(Control::default()),
+            }),
         })
     }
 }
@@ -298,7 +414,7 @@ impl Engine {
     /// Evaluate one input document (`{"event": ..., "ctx": ..., "system": ..., "db": ...}`).
     /// A non-object input has no fields: every path in it is null.
     pub fn evaluate(&self, input: &Value) -> Decision {
-        eval::evaluate(&self.plan.load(), input)
+        eval::evaluate(&self.shared.plan.load(), input)
     }
 
     /// Parse JSON bytes and evaluate them.
@@ -318,19 +434,175 @@ impl Engine {
 
     /// The plan serving now.
     pub fn plan(&self) -> Arc<Plan> {
-        self.plan.load_full()
+        self.shared.plan.load_full()
     }
 
     /// Where the rules come from.
     pub fn source(&self) -> &RulesSource {
+        &self.shared.source
+    }
+
+    /// Read and compile the rules again, even if unchanged; on success swap the new plan in
+    /// (with the next generation) and return it, on failure keep serving the old one.
+    pub fn reload(&self) -> Result<Arc<Plan>, LoadError> {
+        match self.shared.reload(true) {
+            Ok(Some(plan)) => Ok(plan),
+            Ok(None) => Ok(self.plan()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Call `callback` after every reload attempt, successful or not (from the thread that
+    /// reloaded: keep it short and do not reload from inside it).
+    pub fn on_reload(&self, callback: impl Fn(&ReloadEvent) + Send + Sync + 'static) {
+        self.shared.lock().subscribers.push(Arc::new(callback));
+    }
+
+    /// What the engine serves now.
+    pub fn status(&self) -> Status {
+        let plan = self.plan();
+        let overrides = self
+            .shared
+            .lock()
+            .overrides
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        Status {
+            generation: plan.generation,
+            content_hash: plan.content_hash().to_owned(),
+            rule_count: plan.rule_count(),
+            loaded_at: rfc3339(plan.loaded_at),
+            source: match &self.shared.source {
+                RulesSource::Path(path) => path.display().to_string(),
+                RulesSource::Text { name, .. } => name.clone(),
+            },
+            last_error: self.shared.last_error.load_full().map(|e| (*e).clone()),
+            overrides,
+        }
+    }
+
+    /// Kill switch: switch a rule on or off at run time, without editing the file. The
+    /// setting survives reloads until changed or cleared, and wins over `enabled:` in the
+    /// file.
+    pub fn set_rule_enabled(&self, id: &str, enabled: bool) -> Result<(), UnknownRule> {
+        let mut control = self.shared.lock();
+        let plan = self.plan();
+        if !plan.ids.iter().any(|i| &**i == id) {
+            return Err(UnknownRule(id.to_owned()));
+        }
+        control.overrides.insert(id.to_owned(), enabled);
+        plan.apply_overrides(&control.overrides);
+        tracing::info!(rule = id, enabled, "acs rule switched");
+        Ok(())
+    }
+
+    /// Drop the kill-switch override of a rule: the file's `enabled:` applies again.
+    pub fn clear_rule_override(&self, id: &str) {
+        let mut control = self.shared.lock();
+        control.overrides.remove(id);
+        self.plan().apply_overrides(&control.overrides);
+    }
+
+    /// Counters since the engine started, summed over every plan it served.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        let mut control = self.shared.lock();
+        control.fold_retired();
+        let mut totals = control.retired_totals.clone();
+        for plan in &control.retired {
+            plan.counters.add_to(&plan.ids, &mut totals);
+        }
+        let plan = self.plan();
+        plan.counters.add_to(&plan.ids, &mut totals);
+        let failures = self.shared.reload_failures.load(Ordering::Relaxed);
+        MetricsSnapshot::from_totals(plan.generation, &plan.ids, &totals, failures)
+    }
+
+    /// Watch the rules path and reload when it changes (see [`crate::watch`]). Watching
+    /// stops when the returned handle is dropped or closed, or when the engine is dropped.
+    pub fn watch(&self) -> Result<Watcher, WatchError> {
+        self.watch_with(WatchOptions::default())
+    }
+
+    /// [`Engine::watch`] with explicit options.
+    pub fn watch_with(&self, options: WatchOptions) -> Result<Watcher, WatchError> {
+        crate::watch::start(Arc::downgrade(&self.shared), options)
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Control> {
+        // A panicking subscriber must not disable reloads: the data stays consistent.
+        self.control.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn source(&self) -> &RulesSource {
         &self.source
     }
 
-    /// Read and compile the rules again; on success swap the new plan in and return it, on
-    /// failure keep serving the old one.
-    pub fn reload(&self) -> Result<Arc<Plan>, LoadError> {
-        let plan = Arc::new(load_plan(&self.source, &self.functions)?);
-        self.plan.store(Arc::clone(&plan));
-        Ok(plan)
+    /// Rebuild the plan; swap it in unless `force` is off and the content is unchanged.
+    pub(crate) fn reload(&self, force: bool) -> Result<Option<Arc<Plan>>, LoadError> {
+        let mut control = self.lock();
+        let current = self.plan.load_full();
+        let (event, result) = match load_plan(&self.source, &self.functions) {
+            Ok(plan) if !force && plan.content_hash == current.content_hash => {
+                self.last_error.store(None);
+                tracing::debug!(generation = current.generation, "acs rules unchanged");
+                return Ok(None);
+            }
+            Ok(mut plan) => {
+                plan.generation = current.generation + 1;
+                if !self.metrics {
+                    plan.counters = PlanCounters::disabled();
+                }
+                plan.apply_overrides(&control.overrides);
+                let plan = Arc::new(plan);
+                self.plan.store(Arc::clone(&plan));
+                self.last_error.store(None);
+                control.retired.push(current);
+                control.fold_retired();
+                tracing::info!(generation = plan.generation, rules = plan.rule_count(), hash = %plan.content_hash(), "acs rules reloaded");
+                let event = ReloadEvent::Loaded {
+                    generation: plan.generation,
+                    rule_count: plan.rule_count(),
+                    content_hash: plan.content_hash().to_owned(),
+                };
+                (event, Ok(Some(plan)))
+            }
+            Err(error) => {
+                self.reload_failures.fetch_add(1, Ordering::Relaxed);
+                let failure = ReloadFailure {
+                    generation: current.generation,
+                    failed_at: rfc3339(SystemTime::now()),
+                    message: error.to_string(),
+                    diagnostics: error.diagnostics(),
+                };
+                tracing::error!(generation = current.generation, error = %failure.message, "acs rules reload failed; previous rules keep serving");
+                self.last_error.store(Some(Arc::new(failure.clone())));
+                (ReloadEvent::Failed(failure), Err(error))
+            }
+        };
+        let subscribers = control.subscribers.clone();
+        drop(control);
+        for subscriber in subscribers {
+            subscriber(&event);
+        }
+        result
+    }
+}
+
+impl Control {
+    /// Fold the counters of retired plans no evaluation holds any more, and drop them.
+    fn fold_retired(&mut self) {
+        let retired = std::mem::take(&mut self.retired);
+        for plan in retired {
+            // `ArcSwap::store` pays outstanding read guards into the strong count, so 1 means
+            // only this list holds the plan.
+            if Arc::strong_count(&plan) == 1 {
+                plan.counters.add_to(&plan.ids, &mut self.retired_totals);
+            } else {
+                self.retired.push(plan);
+            }
+        }
     }
 }

@@ -7,19 +7,23 @@ mod engine;
 pub mod eval;
 mod expression;
 pub mod functions;
+pub mod metrics;
 pub mod plan;
 pub mod ruleset;
 pub mod source;
 pub mod syntax;
+pub mod watch;
 
 pub use decision::{Decision, RenderedAction, RuleError, RuleMatch, Verdict};
 pub use diagnostic::{Diagnostic, Severity};
 pub use engine::{
-    load_plan, read_sources, Engine, EngineBuilder, InputError, LoadError, RulesSource,
-    MAX_RULES_FILE_BYTES,
+    load_plan, read_sources, Engine, EngineBuilder, InputError, LoadError, ReloadEvent,
+    ReloadFailure, RulesSource, Status, UnknownRule, MAX_RULES_FILE_BYTES,
 };
 pub use expression::{Expression, ExpressionError};
 pub use functions::{FunctionError, Functions, HostFunction};
+pub use metrics::MetricsSnapshot;
 pub use plan::Plan;
-pub use ruleset::RuleSeverity;
+pub use ruleset::{RuleMode, RuleSeverity};
 pub use source::Location;
+pub use watch::{WatchError, WatchOptions, Watcher};

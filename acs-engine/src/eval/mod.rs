@@ -6,6 +6,8 @@ mod value;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use serde_json::{Map, Value};
 
@@ -15,6 +17,7 @@ use value::{Val, View};
 
 use crate::decision::{Decision, RenderedAction, RuleError, RuleMatch, Verdict};
 use crate::functions::{builtins, text_contains_pii, Builtin, FunctionError};
+use crate::metrics;
 use crate::plan::{merge_sorted, Callee, Node, Plan, Root, RulePlan, TemplatePlan, TextPlan};
 use crate::source::Span;
 use crate::syntax::BinaryOp;
@@ -42,6 +45,8 @@ pub(crate) struct Evaluator<'a> {
 
 /// Evaluate every candidate rule of `plan` against `input`.
 pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
+    let shard = plan.counters.shard();
+    let started = (shard.is_some() && metrics::sample_latency()).then(Instant::now);
     let mut evaluator = Evaluator::new(input);
     let event_type = input
         .get("event")
@@ -53,21 +58,38 @@ pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
     let mut decision = Decision {
         verdict: Verdict::Allowed,
         matched: Vec::new(),
+        shadow_matched: Vec::new(),
         errors: Vec::new(),
         rules_evaluated: 0,
+        generation: plan.generation,
         ruleset_hash: plan.content_hash.clone(),
     };
     for index in merge_sorted(gated, &plan.ungated) {
-        let Some(rule) = plan.rules.get(index as usize) else {
+        let index = index as usize;
+        let Some(rule) = plan.rules.get(index) else {
             continue;
         };
-        if !rule.enabled {
+        if plan
+            .switched_off
+            .get(index)
+            .is_none_or(|off| off.load(Ordering::Relaxed))
+        {
             continue;
         }
         decision.rules_evaluated += 1;
+        if let Some(shard) = shard {
+            shard.rule_evaluated(index);
+        }
         match evaluator.eval(&rule.condition) {
             Ok(value) if value.truthy() => {
+                if let Some(shard) = shard {
+                    shard.rule_matched(index);
+                }
                 let matched = evaluator.render_match(plan, rule, &mut decision.errors);
+                if rule.shadow {
+                    decision.shadow_matched.push(matched);
+                    continue;
+                }
                 if matches!(decision.verdict, Verdict::Allowed) {
                     if let Some(reject) = rule.reject_action.and_then(|i| matched.actions.get(i)) {
                         decision.verdict = Verdict::Rejected {
@@ -80,7 +102,18 @@ pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
                 decision.matched.push(matched);
             }
             Ok(_) => {}
-            Err(error) => decision.errors.push(rule_error(plan, rule, error)),
+            Err(error) => {
+                if let Some(shard) = shard {
+                    shard.rule_errored(index);
+                }
+                decision.errors.push(rule_error(plan, rule, error));
+            }
+        }
+    }
+    if let Some(shard) = shard {
+        shard.evaluation_done();
+        if let Some(started) = started {
+            shard.record_latency(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
         }
     }
     decision

@@ -1,7 +1,9 @@
 //! AST -> [`Node`]: resolve names, bind functions, fold constants, compile regexes.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use regex::RegexBuilder;
 use serde_json::Value;
@@ -11,6 +13,7 @@ use super::{ActionPlan, Callee, Node, Plan, Root, RulePlan, TemplatePlan, TextPl
 use crate::diagnostic::Diagnostic;
 use crate::eval::fold_constant;
 use crate::functions::{Builtin, Functions};
+use crate::metrics::PlanCounters;
 use crate::ruleset::{RuleSet, SourceExpr, Template, TextPart};
 use crate::source::SourceMap;
 use crate::syntax::{Expr, ExprKind, UnaryOp};
@@ -56,6 +59,7 @@ pub fn compile(
             severity: rule.severity,
             audit: rule.audit,
             enabled: rule.enabled,
+            shadow: rule.mode == crate::ruleset::RuleMode::Shadow,
             condition,
             actions,
             reject_action,
@@ -78,6 +82,9 @@ pub fn compile(
             }
         }
     }
+    let ids: Box<[Arc<str>]> = rules.iter().map(|r| r.id.clone()).collect();
+    let switched_off = rules.iter().map(|r| AtomicBool::new(!r.enabled)).collect();
+    let counters = PlanCounters::new(rules.len());
     let plan = Plan {
         rules: rules.into_boxed_slice(),
         by_type: by_type
@@ -88,6 +95,11 @@ pub fn compile(
         content_hash: rule_set.content_hash.as_str().into(),
         sources: Arc::clone(&rule_set.sources),
         warnings: Box::new([]),
+        generation: 0,
+        loaded_at: SystemTime::now(),
+        ids,
+        switched_off,
+        counters,
     };
     Ok((plan, compiler.diagnostics))
 }

@@ -6,7 +6,9 @@ mod compile;
 mod gate;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use regex::Regex;
 use serde_json::Value;
@@ -16,6 +18,7 @@ pub(crate) use compile::compile_expression;
 
 use crate::diagnostic::Diagnostic;
 use crate::functions::{Builtin, HostFunction};
+use crate::metrics::PlanCounters;
 use crate::ruleset::RuleSeverity;
 use crate::source::{SourceMap, Span};
 use crate::syntax::BinaryOp;
@@ -120,6 +123,7 @@ pub(crate) struct RulePlan {
     pub severity: RuleSeverity,
     pub audit: bool,
     pub enabled: bool,
+    pub shadow: bool,
     pub condition: Node,
     pub actions: Box<[ActionPlan]>,
     /// Index of the first `rejectRequest` action, if any.
@@ -139,6 +143,14 @@ pub struct Plan {
     pub(crate) content_hash: Arc<str>,
     pub(crate) sources: Arc<SourceMap>,
     pub(crate) warnings: Box<[Diagnostic]>,
+    /// Set by the engine when the plan is swapped in.
+    pub(crate) generation: u64,
+    pub(crate) loaded_at: SystemTime,
+    /// Rule ids in plan order, for counters and lookups.
+    pub(crate) ids: Box<[Arc<str>]>,
+    /// The engine's kill switch, per rule (true: skip the rule).
+    pub(crate) switched_off: Box<[AtomicBool]>,
+    pub(crate) counters: PlanCounters,
 }
 
 impl std::fmt::Debug for Plan {
@@ -166,6 +178,38 @@ impl Plan {
     /// Rule ids in evaluation order.
     pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
         self.rules.iter().map(|r| &*r.id)
+    }
+
+    /// The generation number the engine gave this plan (0 before it served).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// When the plan was built.
+    pub fn loaded_at(&self) -> SystemTime {
+        self.loaded_at
+    }
+
+    /// Whether the rule is switched on: enabled in the file (or by the engine's override)
+    /// and present. `None` when no rule has this id.
+    pub fn rule_active(&self, id: &str) -> Option<bool> {
+        let index = self.ids.iter().position(|i| &**i == id)?;
+        let rule = self.rules.get(index)?;
+        let off = self
+            .switched_off
+            .get(index)
+            .is_some_and(|f| f.load(Ordering::Relaxed));
+        Some(rule.enabled && !off)
+    }
+
+    /// Apply the engine's kill-switch overrides (`id -> enabled`) to this plan.
+    pub(crate) fn apply_overrides(&self, overrides: &HashMap<String, bool>) {
+        for (index, rule) in self.rules.iter().enumerate() {
+            let enabled = overrides.get(&*rule.id).copied().unwrap_or(rule.enabled);
+            if let Some(flag) = self.switched_off.get(index) {
+                flag.store(!enabled, Ordering::Relaxed);
+            }
+        }
     }
 
     /// The `event.type` values this plan indexes, sorted.

@@ -10,13 +10,13 @@ use sha2::{Digest, Sha256};
 use super::scalar_map::ScalarMap;
 use super::template::compile_template;
 use super::yaml::{parse_document, Node, NodeKind};
-use super::{Action, Rule, RuleSet, RuleSeverity, SourceExpr};
+use super::{Action, Rule, RuleMode, RuleSet, RuleSeverity, SourceExpr};
 use crate::diagnostic::Diagnostic;
 use crate::source::{FileId, SourceMap, Span};
 use crate::syntax::parse_condition;
 
 /// The keys a rule may have.
-pub const RULE_KEYS: [&str; 9] = [
+pub const RULE_KEYS: [&str; 10] = [
     "id",
     "priority",
     "severity",
@@ -26,11 +26,20 @@ pub const RULE_KEYS: [&str; 9] = [
     "audit",
     "enabled",
     "tags",
+    "mode",
 ];
 
 /// Every key but `enabled` and `tags` must be written out: an analyst states the audit flag
 /// and the description rather than inheriting a default.
-const REQUIRED_KEYS: [&str; 7] = ["id", "priority", "severity", "description", "condition", "action", "audit"];
+const REQUIRED_KEYS: [&str; 7] = [
+    "id",
+    "priority",
+    "severity",
+    "description",
+    "condition",
+    "action",
+    "audit",
+];
 
 /// Parse every file of `sources` into one rule set. The rule set holds only the rules that
 /// loaded cleanly; any error diagnostic means the set must not be used.
@@ -42,7 +51,9 @@ pub fn load_rule_set(sources: SourceMap) -> (RuleSet, Vec<Diagnostic>) {
         let file = FileId(u32::try_from(index).unwrap_or(u32::MAX));
         match parse_document(&sources, file, &mut problems) {
             Ok(Some(root)) => load_file(&root, &sources, &mut rules, &mut ids, &mut problems),
-            Ok(None) => {}
+            // An empty file is what a reader sees mid-way through a truncate-and-write: it
+            // must never load as "no rules".
+            Ok(None) => problems.push(empty_file(&sources, file)),
             Err(diagnostic) => problems.push(*diagnostic),
         }
     }
@@ -86,6 +97,7 @@ fn load_file(
 ) {
     let NodeKind::Seq(items) = &root.kind else {
         if matches!(root.kind, NodeKind::Scalar { ref value, .. } if value.is_empty()) {
+            problems.push(empty_file(sources, root.span.file));
             return;
         }
         problems.push(
@@ -201,6 +213,9 @@ fn load_rule(item: &Node, sources: &SourceMap, problems: &mut Vec<Diagnostic>) -
         .get("enabled")
         .map_or(Some(true), |n| ctx.boolean(n, "enabled"));
     let tags = fields.get("tags").map_or(Some(Vec::new()), |n| ctx.tags(n));
+    let mode = fields
+        .get("mode")
+        .map_or(Some(RuleMode::Enforce), |n| ctx.mode(n));
     if problems.len() > before {
         return None;
     }
@@ -214,6 +229,7 @@ fn load_rule(item: &Node, sources: &SourceMap, problems: &mut Vec<Diagnostic>) -
         audit: audit?,
         enabled: enabled?,
         tags: tags?,
+        mode: mode?,
         span: item.span,
         id_span: fields.get("id").map_or(item.span, |n| n.span),
     })
@@ -299,6 +315,29 @@ impl RuleContext<'_> {
             self.problems.push(diagnostic);
         }
         severity
+    }
+
+    fn mode(&mut self, node: &Node) -> Option<RuleMode> {
+        let text = self.string(node, "mode")?;
+        let mode = match text.as_str() {
+            "enforce" => Some(RuleMode::Enforce),
+            "shadow" => Some(RuleMode::Shadow),
+            _ => None,
+        };
+        if mode.is_none() {
+            self.problems.push(
+                Diagnostic::error("ACS210", format!("unknown mode `{text}`"))
+                    .at(self.sources, node.span)
+                    .for_rule(self.rule_id)
+                    .with_help(match suggest(&text, &["enforce", "shadow"]) {
+                        Some(near) => format!(
+                            "did you mean `{near}`? (mode is `enforce`, the default, or `shadow`)"
+                        ),
+                        None => "mode is `enforce` (the default) or `shadow`".to_owned(),
+                    }),
+            );
+        }
+        mode
     }
 
     fn tags(&mut self, node: &Node) -> Option<Vec<String>> {
@@ -416,6 +455,12 @@ impl RuleContext<'_> {
         }
         ok.then_some(actions)
     }
+}
+
+fn empty_file(sources: &SourceMap, file: FileId) -> Diagnostic {
+    Diagnostic::error("ACS203", "the rules file holds no rules")
+        .at(sources, Span::new(file, 0, 0))
+        .with_help("a rules file is a list of rules; an empty file is refused so a half-written file never removes every rule")
 }
 
 fn check_unique_ids(ids: &[(String, Span)], sources: &SourceMap, problems: &mut Vec<Diagnostic>) {

@@ -59,6 +59,18 @@ impl RuleSeverity {
     }
 }
 
+/// Whether a rule's matches count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleMode {
+    /// Matches are reported and can reject the request (the default).
+    #[default]
+    Enforce,
+    /// Evaluated, counted and reported in `Decision::shadow_matched`, but never affects
+    /// the verdict: how analysts try a rule on live traffic before enforcing it.
+    Shadow,
+}
+
 /// One rule as written.
 #[derive(Debug)]
 pub struct Rule {
@@ -80,6 +92,8 @@ pub struct Rule {
     pub enabled: bool,
     /// Free labels.
     pub tags: Vec<String>,
+    /// `mode: shadow` rules never affect the verdict.
+    pub mode: RuleMode,
     /// The rule's mapping in the file.
     pub span: Span,
     /// The `id` value in the file.

@@ -1,0 +1,323 @@
+//! Per-rule counters (evaluations, matches, errors) and the evaluation-latency histogram.
+//!
+//! Counters live with each plan, split into cache-line-aligned shards; a thread always
+//! writes the same shard, so two threads evaluating at once never write the same cache
+//! line and no lock is taken. Reading sums the shards. Latency is timed on one evaluation
+//! in [`LATENCY_SAMPLE_EVERY`] per thread, which keeps the clock off most requests.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+const SHARDS: usize = 16;
+
+/// One evaluation in this many (per thread) is timed for the latency histogram.
+pub const LATENCY_SAMPLE_EVERY: u32 = 8;
+
+/// Upper bounds of the latency buckets, in nanoseconds (the last bucket is +Inf).
+const BUCKET_BOUNDS_NS: [u64; 12] = [
+    250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 1_000_000, 10_000_000,
+];
+const BUCKETS: usize = BUCKET_BOUNDS_NS.len() + 1;
+
+const EVALUATIONS: usize = 0;
+const MATCHES: usize = 1;
+const ERRORS: usize = 2;
+const PER_RULE: usize = 3;
+
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static SHARD_INDEX: usize = NEXT_SHARD.fetch_add(1, Relaxed) % SHARDS;
+    static SAMPLE_COUNTDOWN: Cell<u32> = const { Cell::new(0) };
+}
+
+/// One thread's counters. Aligned so neighbouring shards never share a cache line.
+#[repr(align(128))]
+pub(crate) struct Shard {
+    rules: Box<[AtomicU64]>,
+    evaluations: AtomicU64,
+    latency_buckets: [AtomicU64; BUCKETS],
+    latency_sum_ns: AtomicU64,
+}
+
+impl Shard {
+    #[inline]
+    fn bump(&self, rule: usize, which: usize) {
+        if let Some(counter) = self.rules.get(rule * PER_RULE + which) {
+            counter.fetch_add(1, Relaxed);
+        }
+    }
+
+    #[inline]
+    pub fn rule_evaluated(&self, rule: usize) {
+        self.bump(rule, EVALUATIONS);
+    }
+
+    #[inline]
+    pub fn rule_matched(&self, rule: usize) {
+        self.bump(rule, MATCHES);
+    }
+
+    #[inline]
+    pub fn rule_errored(&self, rule: usize) {
+        self.bump(rule, ERRORS);
+    }
+
+    #[inline]
+    pub fn evaluation_done(&self) {
+        self.evaluations.fetch_add(1, Relaxed);
+    }
+
+    pub fn record_latency(&self, nanos: u64) {
+        let bucket = BUCKET_BOUNDS_NS
+            .iter()
+            .position(|&b| nanos <= b)
+            .unwrap_or(BUCKETS - 1);
+        if let Some(counter) = self.latency_buckets.get(bucket) {
+            counter.fetch_add(1, Relaxed);
+        }
+        self.latency_sum_ns.fetch_add(nanos, Relaxed);
+    }
+}
+
+/// Whether this evaluation, on this thread, is one to time.
+#[inline]
+pub(crate) fn sample_latency() -> bool {
+    SAMPLE_COUNTDOWN.with(|countdown| {
+        let left = countdown.get();
+        if left == 0 {
+            countdown.set(LATENCY_SAMPLE_EVERY - 1);
+            true
+        } else {
+            countdown.set(left - 1);
+            false
+        }
+    })
+}
+
+/// The counters of one plan.
+pub(crate) struct PlanCounters {
+    shards: Box<[Shard]>,
+}
+
+impl PlanCounters {
+    pub fn new(rules: usize) -> Self {
+        let shards = (0..SHARDS)
+            .map(|_| Shard {
+                rules: (0..rules * PER_RULE).map(|_| AtomicU64::new(0)).collect(),
+                evaluations: AtomicU64::new(0),
+                latency_buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+                latency_sum_ns: AtomicU64::new(0),
+            })
+            .collect();
+        PlanCounters { shards }
+    }
+
+    /// No counters at all: for hosts that switch metrics off.
+    pub fn disabled() -> Self {
+        PlanCounters {
+            shards: Box::new([]),
+        }
+    }
+
+    /// This thread's shard (`None` when metrics are off).
+    #[inline]
+    pub fn shard(&self) -> Option<&Shard> {
+        let index = SHARD_INDEX.with(|i| *i);
+        self.shards.get(index)
+    }
+
+    /// Add this plan's counts into `totals`, naming rules by `ids` (in plan order).
+    pub fn add_to(&self, ids: &[Arc<str>], totals: &mut Totals) {
+        for shard in self.shards.iter() {
+            totals.evaluations += shard.evaluations.load(Relaxed);
+            totals.latency_sum_ns += shard.latency_sum_ns.load(Relaxed);
+            for (total, bucket) in totals
+                .latency_buckets
+                .iter_mut()
+                .zip(&shard.latency_buckets)
+            {
+                *total += bucket.load(Relaxed);
+            }
+            for (index, id) in ids.iter().enumerate() {
+                let entry = totals.rules.entry(id.clone()).or_default();
+                for (which, slot) in entry.iter_mut().enumerate() {
+                    *slot += shard
+                        .rules
+                        .get(index * PER_RULE + which)
+                        .map_or(0, |c| c.load(Relaxed));
+                }
+            }
+        }
+    }
+}
+
+/// Counts summed over shards and plans.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Totals {
+    pub evaluations: u64,
+    pub rules: HashMap<Arc<str>, [u64; PER_RULE]>,
+    pub latency_buckets: [u64; BUCKETS],
+    pub latency_sum_ns: u64,
+}
+
+/// Counters of one rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleCounters {
+    /// Rule id.
+    pub id: String,
+    /// Times the condition was evaluated (the event passed the rule's gate).
+    pub evaluations: u64,
+    /// Times it matched.
+    pub matches: u64,
+    /// Times its evaluation failed.
+    pub errors: u64,
+}
+
+/// A latency histogram bucket: how many sampled evaluations took at most `le_seconds`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencyBucket {
+    /// Upper bound in seconds; `None` is +Inf.
+    pub le_seconds: Option<f64>,
+    /// Cumulative count.
+    pub count: u64,
+}
+
+/// A point-in-time copy of the engine's counters, summed over every plan it has served.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsSnapshot {
+    /// The generation serving when the snapshot was taken.
+    pub generation: u64,
+    /// Evaluations since the engine started.
+    pub evaluations: u64,
+    /// Per-rule counters for the rules of the serving plan, in evaluation order.
+    pub rules: Vec<RuleCounters>,
+    /// Cumulative latency buckets over the sampled evaluations.
+    pub latency_buckets: Vec<LatencyBucket>,
+    /// Sum of the sampled latencies, in seconds.
+    pub latency_sum_seconds: f64,
+    /// Number of sampled evaluations.
+    pub latency_count: u64,
+    /// One evaluation in this many per thread is timed.
+    pub latency_sample_every: u32,
+    /// Reloads that failed (the old plan kept serving).
+    pub reload_failures: u64,
+}
+
+impl MetricsSnapshot {
+    pub(crate) fn from_totals(
+        generation: u64,
+        order: &[Arc<str>],
+        totals: &Totals,
+        reload_failures: u64,
+    ) -> Self {
+        let rules = order
+            .iter()
+            .map(|id| {
+                let [evaluations, matches, errors] =
+                    totals.rules.get(id).copied().unwrap_or_default();
+                RuleCounters {
+                    id: id.to_string(),
+                    evaluations,
+                    matches,
+                    errors,
+                }
+            })
+            .collect();
+        let mut cumulative = 0;
+        let latency_buckets = totals
+            .latency_buckets
+            .iter()
+            .enumerate()
+            .map(|(i, count)| {
+                cumulative += count;
+                LatencyBucket {
+                    le_seconds: BUCKET_BOUNDS_NS.get(i).map(|&ns| ns as f64 / 1e9),
+                    count: cumulative,
+                }
+            })
+            .collect();
+        MetricsSnapshot {
+            generation,
+            evaluations: totals.evaluations,
+            rules,
+            latency_buckets,
+            latency_sum_seconds: totals.latency_sum_ns as f64 / 1e9,
+            latency_count: cumulative,
+            latency_sample_every: LATENCY_SAMPLE_EVERY,
+            reload_failures,
+        }
+    }
+
+    /// The Prometheus text exposition format (version 0.0.4), ready to serve at `/metrics`.
+    pub fn to_prometheus(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP acs_evaluations_total Inputs evaluated.");
+        let _ = writeln!(out, "# TYPE acs_evaluations_total counter");
+        let _ = writeln!(out, "acs_evaluations_total {}", self.evaluations);
+        let _ = writeln!(
+            out,
+            "# HELP acs_rules_generation Generation of the serving rules plan."
+        );
+        let _ = writeln!(out, "# TYPE acs_rules_generation gauge");
+        let _ = writeln!(out, "acs_rules_generation {}", self.generation);
+        let _ = writeln!(
+            out,
+            "# HELP acs_reload_failures_total Reloads that failed; the previous plan kept serving."
+        );
+        let _ = writeln!(out, "# TYPE acs_reload_failures_total counter");
+        let _ = writeln!(out, "acs_reload_failures_total {}", self.reload_failures);
+        type Field = fn(&RuleCounters) -> u64;
+        let per_rule: [(&str, &str, Field); 3] = [
+            (
+                "acs_rule_evaluations_total",
+                "Rule conditions evaluated.",
+                |r| r.evaluations,
+            ),
+            ("acs_rule_matches_total", "Rule matches.", |r| r.matches),
+            ("acs_rule_errors_total", "Rule evaluation errors.", |r| {
+                r.errors
+            }),
+        ];
+        for (name, help, value) in per_rule {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            for rule in &self.rules {
+                let _ = writeln!(
+                    out,
+                    "{name}{{rule=\"{}\"}} {}",
+                    escape_label(&rule.id),
+                    value(rule)
+                );
+            }
+        }
+        let name = "acs_evaluation_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Evaluation latency, sampled on one evaluation in {} per thread.",
+            self.latency_sample_every
+        );
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for bucket in &self.latency_buckets {
+            let le = bucket
+                .le_seconds
+                .map_or_else(|| "+Inf".to_owned(), |s| format!("{s}"));
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {}", bucket.count);
+        }
+        let _ = writeln!(out, "{name}_sum {}", self.latency_sum_seconds);
+        let _ = writeln!(out, "{name}_count {}", self.latency_count);
+        out
+    }
+}
+
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}

@@ -1,0 +1,429 @@
+//! Hot reload on real files in temporary directories: every way a rules file changes in
+//! production, the guarantee that a bad file never replaces a good plan, and a storm of
+//! rewrites under concurrent evaluation.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failed step should stop the test"
+)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use acs_engine::{Engine, ReloadEvent, WatchOptions};
+use serde_json::json;
+
+/// A rules file with one always-matching rule whose id carries `version`.
+fn rules(version: u32) -> String {
+    format!(
+        r#"- id: VERSION_{version}
+  priority: 10
+  severity: low
+  description: "marks version {version}"
+  condition: "true"
+  action:
+    - emitEvent: {{ name: "version", version: {version} }}
+  audit: false
+"#
+    )
+}
+
+/// The same file, cut in the middle of a condition: fails to parse.
+fn truncated(version: u32) -> String {
+    let full = rules(version);
+    full[..full.find("condition").unwrap() + 15].to_owned()
+}
+
+const BROKEN: &str = "- id: BROKEN\n  priority: [\n";
+
+fn fast() -> WatchOptions {
+    WatchOptions {
+        quiet: Duration::from_millis(40),
+        max_delay: Duration::from_millis(400),
+    }
+}
+
+fn version_of(engine: &Engine) -> String {
+    engine.evaluate(&json!({})).matched_ids().join(",")
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Nothing happens for a while (long enough for a debounced reload to have run).
+fn settle() {
+    std::thread::sleep(Duration::from_millis(500));
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+fn watched_file() -> (tempfile::TempDir, PathBuf, Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.yaml");
+    write(&path, &rules(1));
+    let engine = Engine::from_path(&path).unwrap();
+    (dir, path, engine)
+}
+
+#[test]
+fn in_place_writes_are_picked_up() {
+    let (_dir, path, engine) = watched_file();
+    let _watch = engine.watch_with(fast()).unwrap();
+    write(&path, &rules(2));
+    wait_for("version 2", || version_of(&engine) == "VERSION_2");
+    assert_eq!(engine.status().generation, 2);
+}
+
+#[test]
+fn a_write_caught_half_done_keeps_the_old_plan_until_complete() {
+    let (_dir, path, engine) = watched_file();
+    let _watch = engine.watch_with(fast()).unwrap();
+    write(&path, &truncated(2));
+    wait_for("the failure to be reported", || {
+        engine.status().last_error.is_some()
+    });
+    assert_eq!(version_of(&engine), "VERSION_1");
+    let error = engine.status().last_error.unwrap();
+    assert!(error.message.contains("rules.yaml:"), "{}", error.message);
+    assert_eq!(error.generation, 1);
+    write(&path, &rules(2));
+    wait_for("version 2", || version_of(&engine) == "VERSION_2");
+    assert!(engine.status().last_error.is_none());
+}
+
+#[test]
+fn editors_that_write_a_temp_file_and_rename_it_are_picked_up() {
+    let (dir, path, engine) = watched_file();
+    let _watch = engine.watch_with(fast()).unwrap();
+    let temp = dir.path().join(".rules.yaml.swp");
+    write(&temp, &rules(2));
+    std::fs::rename(&temp, &path).unwrap();
+    wait_for("version 2", || version_of(&engine) == "VERSION_2");
+}
+
+#[test]
+fn delete_then_recreate_keeps_serving_then_reloads() {
+    let (_dir, path, engine) = watched_file();
+    let _watch = engine.watch_with(fast()).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    wait_for("the missing file to be reported", || {
+        engine.status().last_error.is_some()
+    });
+    assert_eq!(version_of(&engine), "VERSION_1");
+    write(&path, &rules(2));
+    wait_for("version 2", || version_of(&engine) == "VERSION_2");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_kubernetes_configmap_symlink_swap_is_picked_up() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let first = root.join("..2026_11_21_12_00_00.123");
+    std::fs::create_dir(&first).unwrap();
+    write(&first.join("rules.yaml"), &rules(1));
+    symlink("..2026_11_21_12_00_00.123", root.join("..data")).unwrap();
+    symlink("..data/rules.yaml", root.join("rules.yaml")).unwrap();
+    let engine = Engine::from_path(root.join("rules.yaml")).unwrap();
+    let _watch = engine.watch_with(fast()).unwrap();
+
+    // What kubelet's atomic writer does: new timestamped dir, new link, rename over `..data`.
+    let second = root.join("..2026_11_21_12_05_00.456");
+    std::fs::create_dir(&second).unwrap();
+    write(&second.join("rules.yaml"), &rules(2));
+    symlink("..2026_11_21_12_05_00.456", root.join("..data_tmp")).unwrap();
+    std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
+    std::fs::remove_dir_all(&first).unwrap();
+    wait_for("version 2", || version_of(&engine) == "VERSION_2");
+}
+
+fn count_reloads(engine: &Engine) -> Arc<AtomicUsize> {
+    let loaded = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&loaded);
+    engine.on_reload(move |event| {
+        if matches!(event, ReloadEvent::Loaded { .. }) {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    loaded
+}
+
+#[test]
+fn a_directory_bundle_reloads_as_one_set_and_a_burst_is_one_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, version) in [("a.yaml", 1), ("b.yaml", 2), ("c.yml", 3)] {
+        write(&dir.path().join(name), &rules(version));
+    }
+    let engine = Engine::from_path(dir.path()).unwrap();
+    assert_eq!(version_of(&engine), "VERSION_1,VERSION_2,VERSION_3");
+    let reloads = count_reloads(&engine);
+    let _watch = engine
+        .watch_with(WatchOptions {
+            quiet: Duration::from_millis(200),
+            max_delay: Duration::from_secs(2),
+        })
+        .unwrap();
+
+    // One file changes: the whole directory is reloaded as one rule set.
+    write(&dir.path().join("b.yaml"), &rules(20));
+    wait_for("b to change", || {
+        version_of(&engine) == "VERSION_1,VERSION_20,VERSION_3"
+    });
+    settle();
+    assert_eq!(reloads.load(Ordering::SeqCst), 1);
+
+    // A `git pull` touching every file: one reload, never a half-updated set.
+    for (name, version) in [("a.yaml", 11), ("b.yaml", 21), ("c.yml", 31)] {
+        write(&dir.path().join(name), &rules(version));
+    }
+    wait_for("all three to change", || {
+        version_of(&engine) == "VERSION_11,VERSION_21,VERSION_31"
+    });
+    settle();
+    assert_eq!(reloads.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn unrelated_files_in_the_directory_do_not_reload() {
+    let (dir, _path, engine) = watched_file();
+    let reloads = count_reloads(&engine);
+    let failures = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&failures);
+    engine.on_reload(move |event| {
+        if matches!(event, ReloadEvent::Failed(_)) {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let _watch = engine.watch_with(fast()).unwrap();
+    write(&dir.path().join("README.md"), "notes");
+    write(&dir.path().join(".rules.yaml.swp"), "garbage");
+    write(&dir.path().join("other.json"), "{}");
+    settle();
+    assert_eq!(reloads.load(Ordering::SeqCst), 0);
+    assert_eq!(failures.load(Ordering::SeqCst), 0);
+    assert_eq!(engine.status().generation, 1);
+}
+
+#[test]
+fn unrelated_files_in_a_bundle_directory_do_not_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("a.yaml"), &rules(1));
+    let engine = Engine::from_path(dir.path()).unwrap();
+    let reloads = count_reloads(&engine);
+    let _watch = engine.watch_with(fast()).unwrap();
+    write(&dir.path().join("README.md"), "notes");
+    write(&dir.path().join(".a.yaml.swp"), "garbage");
+    settle();
+    assert_eq!(reloads.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn reload_forces_a_rebuild_and_a_new_generation() {
+    let (_dir, path, engine) = watched_file();
+    let first = engine.plan();
+    let second = engine.reload().unwrap();
+    assert_eq!(second.generation(), 2);
+    assert_eq!(first.content_hash(), second.content_hash());
+    write(&path, BROKEN);
+    let error = engine.reload().unwrap_err();
+    assert!(error.to_string().contains("rules.yaml:"), "{error}");
+    assert_eq!(engine.status().generation, 2);
+    assert_eq!(version_of(&engine), "VERSION_1");
+}
+
+#[test]
+fn a_bad_file_is_reported_through_status_and_subscribers() {
+    let (_dir, path, engine) = watched_file();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    engine.on_reload(move |event| sink.lock().unwrap().push(event.clone()));
+    let _watch = engine.watch_with(fast()).unwrap();
+    write(&path, "- id: A\n  priority: 1\n  severity: hgh\n");
+    wait_for("the failure", || !events.lock().unwrap().is_empty());
+    let ReloadEvent::Failed(failure) = events.lock().unwrap()[0].clone() else {
+        panic!("expected a failure");
+    };
+    assert_eq!(failure.generation, 1);
+    let unknown = failure
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "ACS206")
+        .unwrap();
+    let location = unknown.location.as_ref().unwrap();
+    assert_eq!((location.line, location.column), (3, 13));
+    assert!(location.file.ends_with("rules.yaml"));
+    assert_eq!(engine.status().last_error.unwrap(), failure);
+
+    write(&path, &rules(2));
+    wait_for("the reload", || events.lock().unwrap().len() >= 2);
+    assert!(matches!(
+        events.lock().unwrap()[1],
+        ReloadEvent::Loaded {
+            generation: 2,
+            rule_count: 1,
+            ..
+        }
+    ));
+}
+
+fn watch_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(Result::ok)
+                .filter(|task| {
+                    std::fs::read_to_string(task.path().join("comm"))
+                        .is_ok_and(|name| name.trim() == "acs-rules-watch")
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn watching_stops_when_the_handle_is_closed_or_dropped() {
+    let (_dir, path, engine) = watched_file();
+    let before = watch_threads();
+    let watch = engine.watch_with(fast()).unwrap();
+    watch.close();
+    let dropped = engine.watch_with(fast()).unwrap();
+    drop(dropped);
+    write(&path, &rules(2));
+    settle();
+    assert_eq!(
+        version_of(&engine),
+        "VERSION_1",
+        "a closed watch must not reload"
+    );
+    // Other tests run watchers in parallel: count ours by comparing with the baseline.
+    assert!(watch_threads() <= before, "watch threads leaked");
+}
+
+#[test]
+fn watching_stops_when_the_engine_is_dropped() {
+    let (_dir, _path, engine) = watched_file();
+    let watch = engine.watch_with(fast()).unwrap();
+    drop(engine);
+    // The thread notices within its idle check; closing then joins it promptly.
+    let started = Instant::now();
+    watch.close();
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn text_sources_cannot_be_watched() {
+    let engine = Engine::builder().load_str("inline.yaml", rules(1)).unwrap();
+    assert!(engine.watch().is_err());
+}
+
+/// Several threads evaluate without pause while the file is rewritten 1000 times,
+/// alternating valid and invalid content, with the watcher and explicit reloads racing.
+#[test]
+fn a_reload_storm_never_fails_an_evaluation_nor_serves_a_mix_or_a_bad_plan() {
+    let (_dir, path, engine) = watched_file();
+    let generations: Arc<Mutex<HashMap<u64, String>>> = Arc::new(Mutex::new(HashMap::new()));
+    generations
+        .lock()
+        .unwrap()
+        .insert(1, engine.plan().content_hash().to_owned());
+    let sink = Arc::clone(&generations);
+    engine.on_reload(move |event| {
+        if let ReloadEvent::Loaded {
+            generation,
+            content_hash,
+            ..
+        } = event
+        {
+            sink.lock()
+                .unwrap()
+                .insert(*generation, content_hash.clone());
+        }
+    });
+    let _watch = engine.watch_with(fast()).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let evaluators: Vec<_> = (0..3)
+        .map(|_| {
+            let engine = engine.clone();
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut evaluations = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let decision = engine.evaluate(&json!({"event": {"type": "any"}}));
+                    evaluations += 1;
+                    assert!(decision.errors.is_empty(), "{:?}", decision.errors);
+                    let ids = decision.matched_ids();
+                    assert_eq!(ids.len(), 1, "exactly one version's rule: {ids:?}");
+                    let id = ids[0];
+                    assert!(!id.starts_with("INVALID"), "invalid content became active");
+                    let version: u64 = id.trim_start_matches("VERSION_").parse().unwrap();
+                    let emitted = &decision.matched[0].actions[0].params["version"];
+                    assert_eq!(
+                        emitted,
+                        &json!(version),
+                        "rules and actions from different files"
+                    );
+                    seen.push((
+                        decision.generation,
+                        decision.ruleset_hash.to_string(),
+                        version,
+                    ));
+                }
+                (seen, evaluations)
+            })
+        })
+        .collect();
+
+    let invalid = |version: u32| {
+        format!(
+            "{}- id: INVALID_{version}\n  priority: [\n",
+            rules(version + 1_000_000)
+        )
+    };
+    for round in 0..500u32 {
+        let version = round + 2;
+        write(&path, &rules(version));
+        engine.reload().expect("a complete valid file loads");
+        write(&path, &invalid(version));
+        assert!(engine.reload().is_err());
+    }
+    stop.store(true, Ordering::Relaxed);
+
+    let generations = generations.lock().unwrap().clone();
+    let mut total = 0;
+    let mut by_generation: HashMap<u64, u64> = HashMap::new();
+    for evaluator in evaluators {
+        let (seen, evaluations) = evaluator.join().unwrap();
+        total += evaluations;
+        for (generation, hash, version) in seen {
+            assert_eq!(
+                generations.get(&generation),
+                Some(&hash),
+                "decision hash is its generation's"
+            );
+            let first = *by_generation.entry(generation).or_insert(version);
+            assert_eq!(
+                first, version,
+                "generation {generation} served two rule sets"
+            );
+        }
+    }
+    assert!(total > 1000, "evaluators ran {total} times");
+    assert!(engine.status().generation >= 501);
+    let status = engine.status();
+    assert!(status.last_error.is_some(), "the last write was invalid");
+}

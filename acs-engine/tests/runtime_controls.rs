@@ -1,0 +1,256 @@
+//! Run-time controls of a live engine: the kill switch, shadow mode, status and metrics.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "test code: a failed step should stop the test"
+)]
+
+use acs_engine::{Engine, Functions, Verdict};
+use serde_json::{json, Value};
+
+const RULES: &str = r#"
+- id: BLOCK_BIG_BIDS
+  priority: 100
+  severity: high
+  description: "Reject very large bids."
+  condition: "event.type == 'bid.create' && bid.amount > 100000"
+  action:
+    - rejectRequest: { code: "TOO_BIG", message: "bid too large" }
+  audit: true
+- id: TRY_NEW_LIMIT
+  priority: 200
+  severity: medium
+  description: "A stricter limit, tried in shadow mode before it is enforced."
+  mode: shadow
+  condition: "event.type == 'bid.create' && bid.amount > 50000"
+  action:
+    - rejectRequest: { code: "NEW_LIMIT", message: "bid above the new limit" }
+  audit: false
+- id: DORMANT
+  priority: 50
+  severity: low
+  description: "Loaded but switched off in the file."
+  enabled: false
+  condition: "event.type == 'bid.create'"
+  action:
+    - flagWatchlist: { reason: "dormant" }
+  audit: false
+- id: LOOKUP
+  priority: 10
+  severity: low
+  description: "Calls a host function that fails for one operator."
+  condition: "event.type == 'bid.create' && risk.score(ctx.operatorId) > 5"
+  action:
+    - flagWatchlist: { reason: "risky" }
+  audit: false
+"#;
+
+fn engine() -> Engine {
+    let functions = Functions::new().with("risk.score", |args: &[Value]| {
+        if args[0] == json!("OP-BAD") {
+            Err(acs_engine::FunctionError::failed("risk service timeout"))
+        } else {
+            Ok(json!(9))
+        }
+    });
+    Engine::builder()
+        .functions(functions)
+        .load_str("rules.yaml", RULES)
+        .unwrap()
+}
+
+fn bid(amount: u64, operator: &str) -> Value {
+    json!({"event": {"type": "bid.create", "bid": {"amount": amount}}, "ctx": {"operatorId": operator}})
+}
+
+#[test]
+fn shadow_rules_are_reported_apart_and_never_decide() {
+    let decision = engine().evaluate(&bid(75_000, "OP-1"));
+    assert_eq!(decision.verdict, Verdict::Allowed);
+    assert_eq!(decision.matched_ids(), ["LOOKUP"]);
+    let shadow: Vec<&str> = decision.shadow_matched.iter().map(|m| &*m.id).collect();
+    assert_eq!(shadow, ["TRY_NEW_LIMIT"]);
+
+    // When both match, the enforced rule decides even though the shadow rule ranks higher.
+    let decision = engine().evaluate(&bid(150_000, "OP-1"));
+    assert!(
+        matches!(&decision.verdict, Verdict::Rejected { rule_id, .. } if &**rule_id == "BLOCK_BIG_BIDS")
+    );
+}
+
+#[test]
+fn the_kill_switch_turns_rules_off_and_on_and_survives_reloads() {
+    let engine = engine();
+    assert!(engine.evaluate(&bid(150_000, "OP-1")).is_rejected());
+    engine.set_rule_enabled("BLOCK_BIG_BIDS", false).unwrap();
+    assert!(!engine.evaluate(&bid(150_000, "OP-1")).is_rejected());
+    assert_eq!(engine.plan().rule_active("BLOCK_BIG_BIDS"), Some(false));
+
+    engine.reload().unwrap();
+    assert!(
+        !engine.evaluate(&bid(150_000, "OP-1")).is_rejected(),
+        "the override survives a reload"
+    );
+    assert_eq!(
+        engine.status().overrides.get("BLOCK_BIG_BIDS"),
+        Some(&false)
+    );
+
+    // An override can also switch on a rule the file disables.
+    engine.set_rule_enabled("DORMANT", true).unwrap();
+    assert!(engine
+        .evaluate(&bid(10, "OP-1"))
+        .matched_ids()
+        .contains(&"DORMANT"));
+
+    engine.clear_rule_override("BLOCK_BIG_BIDS");
+    engine.clear_rule_override("DORMANT");
+    let decision = engine.evaluate(&bid(150_000, "OP-1"));
+    assert!(decision.is_rejected());
+    assert!(!decision.matched_ids().contains(&"DORMANT"));
+    assert!(engine.status().overrides.is_empty());
+}
+
+#[test]
+fn the_kill_switch_refuses_unknown_rules() {
+    let error = engine()
+        .set_rule_enabled("NO_SUCH_RULE", false)
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "no rule `NO_SUCH_RULE` in the serving rules"
+    );
+}
+
+#[test]
+fn enabled_false_in_the_file_disables_a_rule_at_load() {
+    let engine = engine();
+    assert_eq!(engine.plan().rule_active("DORMANT"), Some(false));
+    assert!(!engine
+        .evaluate(&bid(10, "OP-1"))
+        .matched_ids()
+        .contains(&"DORMANT"));
+}
+
+#[test]
+fn status_describes_the_serving_plan() {
+    let engine = engine();
+    let status = engine.status();
+    assert_eq!(status.generation, 1);
+    assert_eq!(status.rule_count, 4);
+    assert_eq!(status.source, "rules.yaml");
+    assert!(status.content_hash.starts_with("sha256:"));
+    assert!(status.loaded_at.ends_with('Z'), "{}", status.loaded_at);
+    assert!(status.last_error.is_none());
+    assert_eq!(engine.reload().unwrap().generation(), 2);
+    assert_eq!(engine.evaluate(&bid(1, "OP-1")).generation, 2);
+}
+
+#[test]
+fn metrics_count_evaluations_matches_and_errors_per_rule_across_reloads() {
+    let engine = engine();
+    for _ in 0..10 {
+        engine.evaluate(&bid(150_000, "OP-1"));
+    }
+    engine.evaluate(&bid(10, "OP-BAD"));
+    engine.reload().unwrap();
+    engine.evaluate(&json!({"event": {"type": "other"}}));
+    engine.evaluate(&bid(150_000, "OP-1"));
+
+    let metrics = engine.metrics();
+    assert_eq!(metrics.generation, 2);
+    assert_eq!(metrics.evaluations, 13);
+    let rule = |id: &str| metrics.rules.iter().find(|r| r.id == id).unwrap().clone();
+    let big = rule("BLOCK_BIG_BIDS");
+    assert_eq!((big.evaluations, big.matches, big.errors), (12, 11, 0));
+    let shadow = rule("TRY_NEW_LIMIT");
+    assert_eq!((shadow.evaluations, shadow.matches), (12, 11));
+    let lookup = rule("LOOKUP");
+    assert_eq!(
+        (lookup.evaluations, lookup.matches, lookup.errors),
+        (12, 11, 1)
+    );
+    assert_eq!(rule("DORMANT").evaluations, 0);
+    assert!(
+        metrics.latency_count >= 1,
+        "at least one evaluation per thread is timed"
+    );
+}
+
+#[test]
+fn metrics_render_in_the_prometheus_text_format() {
+    let engine = engine();
+    engine.evaluate(&bid(150_000, "OP-1"));
+    let text = engine.metrics().to_prometheus();
+    for line in [
+        "# TYPE acs_evaluations_total counter",
+        "acs_evaluations_total 1",
+        "acs_rules_generation 1",
+        "acs_rule_matches_total{rule=\"BLOCK_BIG_BIDS\"} 1",
+        "acs_rule_evaluations_total{rule=\"DORMANT\"} 0",
+        "# TYPE acs_evaluation_duration_seconds histogram",
+        "acs_evaluation_duration_seconds_bucket{le=\"+Inf\"} 1",
+        "acs_evaluation_duration_seconds_count 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing `{line}` in:\n{text}"
+        );
+    }
+    // Every sample line is `name{labels} value` or `name value`.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+    }
+}
+
+#[test]
+fn counters_are_exact_under_concurrent_evaluation() {
+    let engine = engine();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..2_500 {
+                    engine.evaluate(&bid(150_000, "OP-1"));
+                }
+            });
+        }
+    });
+    let metrics = engine.metrics();
+    assert_eq!(metrics.evaluations, 10_000);
+    assert_eq!(
+        metrics
+            .rules
+            .iter()
+            .find(|r| r.id == "BLOCK_BIG_BIDS")
+            .unwrap()
+            .matches,
+        10_000
+    );
+}
+
+#[test]
+fn the_engine_handle_is_cheap_to_clone_and_shares_the_plan() {
+    let engine = engine();
+    let clone = engine.clone();
+    engine.reload().unwrap();
+    assert_eq!(clone.status().generation, 2);
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+}
+
+#[test]
+fn metrics_can_be_switched_off() {
+    let engine = Engine::builder()
+        .metrics(false)
+        .load_str("rules.yaml", RULES)
+        .unwrap();
+    engine.evaluate(&bid(150_000, "OP-1"));
+    engine.reload().unwrap();
+    engine.evaluate(&bid(150_000, "OP-1"));
+    let metrics = engine.metrics();
+    assert_eq!(metrics.evaluations, 0);
+    assert_eq!(metrics.latency_count, 0);
+    assert!(metrics.rules.iter().all(|r| r.evaluations == 0));
+}
