@@ -1,0 +1,191 @@
+//! Hot-reload figures that criterion's per-iteration model does not fit: evaluation
+//! throughput on 1 and 2 threads with and without a reload storm, the cost of the
+//! per-rule counters, and the time from a file write to the new plan serving.
+//!
+//! Run: `cargo bench -p acs-benches --bench reload`. Prints a Markdown table.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    reason = "a benchmark program: failures should stop it, results go to stdout"
+)]
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use acs_engine::{Engine, Functions, WatchOptions};
+use serde_json::Value;
+
+const RUN: Duration = Duration::from_millis(1500);
+
+fn workspace() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+fn stubs() -> Functions {
+    let text = std::fs::read(workspace().join("rules/examples/stubs.json")).unwrap();
+    Functions::from_stubs(&serde_json::from_slice(&text).unwrap()).unwrap()
+}
+
+fn events() -> Vec<Value> {
+    let mut events: Vec<Value> = std::fs::read_dir(workspace().join("rules/examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "stubs.json"))
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect();
+    events.sort_by_key(|e| e.to_string());
+    events
+}
+
+fn bundle() -> String {
+    std::fs::read_to_string(workspace().join("rules/acs_rules_top25.yaml")).unwrap()
+}
+
+/// The bundle plus one marker rule, so every version differs.
+fn version(n: u64) -> String {
+    format!(
+        "{}\n- id: BENCH_VERSION_{n}\n  priority: 1\n  severity: low\n  description: \"version marker\"\n  condition: \"event.type == 'bench.version'\"\n  action: []\n  audit: false\n",
+        bundle()
+    )
+}
+
+/// Evaluations per second over `RUN` on `threads` threads; with `storm`, another thread
+/// rewrites the rules file and reloads without pause. Returns (evaluations/s, reloads).
+fn throughput(engine: &Engine, path: &Path, threads: usize, storm: bool) -> (f64, u64) {
+    let events = events();
+    let stop = AtomicBool::new(false);
+    let total = AtomicU64::new(0);
+    let reloads = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let (engine, events, stop, total) = (engine.clone(), &events, &stop, &total);
+            scope.spawn(move || {
+                let mut count = 0u64;
+                let mut i = t;
+                while !stop.load(Ordering::Relaxed) {
+                    for _ in 0..64 {
+                        let decision = engine.evaluate(&events[i % events.len()]);
+                        assert!(decision.errors.is_empty());
+                        i += 1;
+                    }
+                    count += 64;
+                }
+                total.fetch_add(count, Ordering::Relaxed);
+            });
+        }
+        if storm {
+            let (engine, stop, reloads) = (engine.clone(), &stop, &reloads);
+            scope.spawn(move || {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    std::fs::write(path, version(n)).unwrap();
+                    engine.reload().unwrap();
+                    reloads.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        std::thread::sleep(RUN);
+        stop.store(true, Ordering::Relaxed);
+    });
+    (
+        total.load(Ordering::Relaxed) as f64 / RUN.as_secs_f64(),
+        reloads.load(Ordering::Relaxed),
+    )
+}
+
+/// Time from the end of a file write to the new plan serving, through the watcher.
+fn write_to_serve(path: &Path, options: WatchOptions, samples: usize) -> Vec<Duration> {
+    let engine = Engine::builder()
+        .functions(stubs())
+        .load_path(path)
+        .unwrap();
+    let _watch = engine.watch_with(options).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut times = Vec::with_capacity(samples);
+    for n in 0..samples as u64 {
+        let before = engine.plan().generation();
+        let temp = path.with_extension("yaml.tmp");
+        std::fs::write(&temp, version(1_000_000 + n)).unwrap();
+        std::fs::rename(&temp, path).unwrap();
+        let written = Instant::now();
+        while engine.plan().generation() == before {
+            assert!(
+                written.elapsed() < Duration::from_secs(10),
+                "reload never came"
+            );
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        times.push(written.elapsed());
+        // Let the debounce window close before the next write.
+        std::thread::sleep(options.quiet * 2);
+    }
+    times.sort();
+    times
+}
+
+fn median(times: &[Duration]) -> Duration {
+    times[times.len() / 2]
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: run quickly then.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.yaml");
+    std::fs::write(&path, version(0)).unwrap();
+
+    if quick {
+        let engine = Engine::builder()
+            .functions(stubs())
+            .load_path(&path)
+            .unwrap();
+        let _ = throughput(&engine, &path, 1, true);
+        return;
+    }
+
+    println!("| scenario | threads | evaluations/s | reloads | ratio |");
+    println!("|---|---|---|---|---|");
+    for threads in [1, 2] {
+        let on = Engine::builder()
+            .functions(stubs())
+            .load_path(&path)
+            .unwrap();
+        let off = Engine::builder()
+            .functions(stubs())
+            .metrics(false)
+            .load_path(&path)
+            .unwrap();
+        let (base, _) = throughput(&on, &path, threads, false);
+        let (no_metrics, _) = throughput(&off, &path, threads, false);
+        let (stormy, reloads) = throughput(&on, &path, threads, true);
+        println!("| no reloads, metrics on | {threads} | {base:.0} | 0 | 1.00 |");
+        println!(
+            "| no reloads, metrics off | {threads} | {no_metrics:.0} | 0 | {:.2} |",
+            no_metrics / base
+        );
+        println!("| reload storm (rewrite + reload in a loop) | {threads} | {stormy:.0} | {reloads} | {:.2} |", stormy / base);
+    }
+    for (label, options) in [
+        ("default (quiet 50 ms)", WatchOptions::default()),
+        (
+            "quiet 5 ms",
+            WatchOptions {
+                quiet: Duration::from_millis(5),
+                max_delay: Duration::from_millis(100),
+            },
+        ),
+    ] {
+        let times = write_to_serve(&path, options, 25);
+        println!(
+            "\nwrite -> new plan serving, watcher {label}: median {:.1} ms, min {:.1} ms, max {:.1} ms (25 writes)",
+            median(&times).as_secs_f64() * 1e3,
+            times[0].as_secs_f64() * 1e3,
+            times[times.len() - 1].as_secs_f64() * 1e3
+        );
+    }
+}
