@@ -1,14 +1,15 @@
 //! Per-rule counters (evaluations, matches, errors) and the evaluation-latency histogram.
 //!
-//! Counters live with each plan, split into cache-line-aligned shards; a thread always
-//! writes the same shard, so two threads evaluating at once never write the same cache
-//! line and no lock is taken. Reading sums the shards. Latency is timed on one evaluation
+//! Counters live with each plan, split into cache-line-aligned shards. A thread claims a
+//! shard index for its lifetime and is then its only writer, so it counts with a plain
+//! load and store (no locked instruction, no shared cache line); threads beyond the
+//! shard count share an overflow shard with atomic adds. Reading sums the shards. Latency is timed on one evaluation
 //! in [`LATENCY_SAMPLE_EVERY`] per thread, which keeps the clock off most requests.
 
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, Ordering::Relaxed};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -29,16 +30,51 @@ const MATCHES: usize = 1;
 const ERRORS: usize = 2;
 const PER_RULE: usize = 3;
 
-static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+/// Which shard indices are claimed by a live thread.
+static CLAIMED: [AtomicBool; SHARDS] = [const { AtomicBool::new(false) }; SHARDS];
+
+/// A thread's claim on one shard index; released when the thread ends.
+struct Claim(usize);
+
+impl Claim {
+    fn take() -> Claim {
+        for (index, flag) in CLAIMED.iter().enumerate() {
+            // Acquire pairs with the Release of the previous owner, so its counts are seen.
+            if flag
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Claim(index);
+            }
+        }
+        Claim(SHARDS)
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(flag) = CLAIMED.get(self.0) {
+            flag.store(false, Ordering::Release);
+        }
+    }
+}
 
 thread_local! {
-    static SHARD_INDEX: usize = NEXT_SHARD.fetch_add(1, Relaxed) % SHARDS;
+    static CLAIM: Claim = Claim::take();
     static SAMPLE_COUNTDOWN: Cell<u32> = const { Cell::new(0) };
+}
+
+/// This thread's shard index: its own (`< SHARDS`) or the shared overflow shard.
+#[inline]
+fn shard_index() -> usize {
+    CLAIM.try_with(|claim| claim.0).unwrap_or(SHARDS)
 }
 
 /// One thread's counters. Aligned so neighbouring shards never share a cache line.
 #[repr(align(128))]
 pub(crate) struct Shard {
+    /// Only one thread writes this shard: plain load + store, no locked instruction.
+    exclusive: bool,
     rules: Box<[AtomicU64]>,
     evaluations: AtomicU64,
     latency_buckets: [AtomicU64; BUCKETS],
@@ -47,9 +83,18 @@ pub(crate) struct Shard {
 
 impl Shard {
     #[inline]
+    fn add(&self, counter: &AtomicU64, amount: u64) {
+        if self.exclusive {
+            counter.store(counter.load(Relaxed).wrapping_add(amount), Relaxed);
+        } else {
+            counter.fetch_add(amount, Relaxed);
+        }
+    }
+
+    #[inline]
     fn bump(&self, rule: usize, which: usize) {
         if let Some(counter) = self.rules.get(rule * PER_RULE + which) {
-            counter.fetch_add(1, Relaxed);
+            self.add(counter, 1);
         }
     }
 
@@ -107,8 +152,10 @@ pub(crate) struct PlanCounters {
 
 impl PlanCounters {
     pub fn new(rules: usize) -> Self {
-        let shards = (0..SHARDS)
-            .map(|_| Shard {
+        // One shard per claimable index, plus the shared overflow shard at `SHARDS`.
+        let shards = (0..=SHARDS)
+            .map(|index| Shard {
+                exclusive: index < SHARDS,
                 rules: (0..rules * PER_RULE).map(|_| AtomicU64::new(0)).collect(),
                 evaluations: AtomicU64::new(0),
                 latency_buckets: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -128,8 +175,7 @@ impl PlanCounters {
     /// This thread's shard (`None` when metrics are off).
     #[inline]
     pub fn shard(&self) -> Option<&Shard> {
-        let index = SHARD_INDEX.with(|i| *i);
-        self.shards.get(index)
+        self.shards.get(shard_index())
     }
 
     /// Add this plan's counts into `totals`, naming rules by `ids` (in plan order).

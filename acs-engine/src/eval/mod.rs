@@ -320,6 +320,7 @@ impl<'a> Evaluator<'a> {
             }
             Callee::Unregistered(name) => Err(fail(format!("function `{name}` is not registered"))),
             Callee::Host {
+                memoize,
                 slot,
                 name,
                 function,
@@ -328,27 +329,33 @@ impl<'a> Evaluator<'a> {
                 for arg in args.iter() {
                     values.push(self.eval(arg)?.to_value());
                 }
-                let cached = self
-                    .memo
-                    .iter()
-                    .find(|entry| entry.slot == *slot && entry.args == values)
-                    .map(|entry| entry.result.clone());
-                let result = match cached {
-                    Some(result) => result,
-                    None => {
-                        let result = catch_unwind(AssertUnwindSafe(|| function.call(&values)))
-                            .unwrap_or_else(|_| Err(FunctionError::failed("the function panicked")))
-                            .map(Rc::new);
-                        self.memo.push(MemoEntry {
-                            slot: *slot,
-                            args: values,
-                            result: result.clone(),
-                        });
-                        result
+                let call = |values: &[Value]| {
+                    catch_unwind(AssertUnwindSafe(|| function.call(values)))
+                        .unwrap_or_else(|_| Err(FunctionError::failed("the function panicked")))
+                };
+                let result = if *memoize {
+                    let cached = self
+                        .memo
+                        .iter()
+                        .find(|entry| entry.slot == *slot && entry.args == values)
+                        .map(|entry| entry.result.clone());
+                    match cached {
+                        Some(result) => result,
+                        None => {
+                            let result = call(&values).map(Rc::new);
+                            self.memo.push(MemoEntry {
+                                slot: *slot,
+                                args: values,
+                                result: result.clone(),
+                            });
+                            result
+                        }
                     }
+                } else {
+                    call(&values).map(Rc::new)
                 };
                 match result {
-                    Ok(value) => Ok(Val::from_owned(Rc::unwrap_or_clone(value))),
+                    Ok(value) => Ok(Val::from_rc(value)),
                     Err(FunctionError::NotRegistered) => Err(fail(format!(
                         "function `{name}` is not registered for these arguments"
                     ))),

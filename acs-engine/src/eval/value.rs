@@ -82,6 +82,18 @@ impl<'a> Val<'a> {
         }
     }
 
+    /// A shared computed value (a memoised function result) without copying it.
+    pub fn from_rc(value: Rc<Value>) -> Val<'a> {
+        match &*value {
+            Value::Null => Val::Null,
+            Value::Bool(b) => Val::Bool(*b),
+            Value::Number(n) if matches!(number_view(n), View::Num(_)) => {
+                Val::Num(n.as_f64().unwrap_or(f64::NAN))
+            }
+            _ => Val::Owned(value),
+        }
+    }
+
     pub fn view(&self) -> View<'_> {
         match self {
             Val::Null => View::Null,

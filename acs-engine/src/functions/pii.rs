@@ -39,7 +39,33 @@ fn found(regex: &LazyLock<Option<Regex>>, text: &str) -> bool {
 
 /// Whether `text` contains an e-mail address, Indian mobile number, Aadhaar or PAN.
 pub fn text_contains_pii(text: &str) -> bool {
-    found(&EMAIL, text) || found(&MOBILE, text) || contains_aadhaar(text) || found(&PAN, text)
+    may_contain_pii(text)
+        && (found(&EMAIL, text)
+            || found(&MOBILE, text)
+            || contains_aadhaar(text)
+            || found(&PAN, text))
+}
+
+/// One cheap pass over the bytes: every pattern needs an `@`, ten digits, or five capital
+/// letters followed by a digit, so ordinary text skips the regexes.
+fn may_contain_pii(text: &str) -> bool {
+    let mut digits = 0;
+    let mut capitals = 0;
+    for &byte in text.as_bytes() {
+        match byte {
+            b'@' => return true,
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits >= 10 || capitals >= 5 {
+                    return true;
+                }
+                capitals = 0;
+            }
+            b'A'..=b'Z' => capitals += 1,
+            _ => capitals = 0,
+        }
+    }
+    false
 }
 
 fn contains_aadhaar(text: &str) -> bool {

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use regex::RegexBuilder;
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 
-use super::gate::event_type_gate;
+use super::gate::{event_type_gate, without_gate};
 use super::{ActionPlan, Callee, Node, Plan, Root, RulePlan, TemplatePlan, TextPlan};
 use crate::diagnostic::Diagnostic;
 use crate::eval::fold_constant;
@@ -27,11 +28,21 @@ pub fn compile(
     rule_set: &RuleSet,
     functions: &Functions,
 ) -> Result<(Plan, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut call_sites = HashMap::new();
+    for rule in &rule_set.rules {
+        count_calls(&rule.condition.expr, &mut call_sites);
+        for action in &rule.actions {
+            for template in action.params.expressions() {
+                count_calls(&template.expr, &mut call_sites);
+            }
+        }
+    }
     let mut compiler = Compiler {
         functions,
         sources: &rule_set.sources,
         diagnostics: Vec::new(),
         host_slots: HashMap::new(),
+        call_sites,
         rule_id: String::new(),
     };
     let mut order: Vec<usize> = (0..rule_set.rules.len()).collect();
@@ -53,6 +64,11 @@ pub fn compile(
             .collect();
         let reject_action = actions.iter().position(|a| &*a.name == "rejectRequest");
         let gate = event_type_gate(&condition).map(Vec::into_boxed_slice);
+        let condition = if gate.is_some() {
+            without_gate(condition)
+        } else {
+            condition
+        };
         rules.push(RulePlan {
             id: rule.id.as_str().into(),
             priority: rule.priority,
@@ -69,7 +85,7 @@ pub fn compile(
     if compiler.diagnostics.iter().any(Diagnostic::is_error) {
         return Err(compiler.diagnostics);
     }
-    let mut by_type: HashMap<Box<str>, Vec<u32>> = HashMap::new();
+    let mut by_type: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
     let mut ungated = Vec::new();
     for (index, rule) in rules.iter().enumerate() {
         let index = u32::try_from(index).unwrap_or(u32::MAX);
@@ -110,11 +126,14 @@ pub(crate) fn compile_expression(
     sources: &SourceMap,
     functions: &Functions,
 ) -> Result<(Node, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut call_sites = HashMap::new();
+    count_calls(&source.expr, &mut call_sites);
     let mut compiler = Compiler {
         functions,
         sources,
         diagnostics: Vec::new(),
         host_slots: HashMap::new(),
+        call_sites,
         rule_id: String::new(),
     };
     let node = compiler.expr(source, &source.expr);
@@ -132,6 +151,8 @@ struct Compiler<'a> {
     sources: &'a SourceMap,
     diagnostics: Vec<Diagnostic>,
     host_slots: HashMap<String, u32>,
+    /// How many call sites each function name has in the whole rule set.
+    call_sites: HashMap<String, usize>,
     rule_id: String,
 }
 
@@ -218,6 +239,8 @@ impl Compiler<'_> {
             let next = u32::try_from(self.host_slots.len()).unwrap_or(u32::MAX);
             let slot = *self.host_slots.entry(name.to_owned()).or_insert(next);
             return Callee::Host {
+                // One call site runs at most once per evaluation: nothing to remember.
+                memoize: self.call_sites.get(name).copied().unwrap_or(0) > 1,
                 slot,
                 name: name.into(),
                 function: Arc::clone(function),
@@ -309,6 +332,29 @@ impl Compiler<'_> {
                     .collect(),
             ),
         }
+    }
+}
+
+/// Count the call sites of each function name in `expr`.
+fn count_calls(expr: &Expr, counts: &mut HashMap<String, usize>) {
+    match &expr.kind {
+        ExprKind::Call { name, args, .. } => {
+            *counts.entry(name.clone()).or_default() += 1;
+            args.iter().for_each(|a| count_calls(a, counts));
+        }
+        ExprKind::Array(items) | ExprKind::And(items) | ExprKind::Or(items) => {
+            items.iter().for_each(|i| count_calls(i, counts));
+        }
+        ExprKind::Member(base, _) | ExprKind::Unary(_, base) => count_calls(base, counts),
+        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
+            count_calls(a, counts);
+            count_calls(b, counts);
+        }
+        ExprKind::Null
+        | ExprKind::Bool(_)
+        | ExprKind::Number(_)
+        | ExprKind::String(_)
+        | ExprKind::Name(_) => {}
     }
 }
 

@@ -54,3 +54,24 @@ fn gate_of(node: &Node) -> Option<Vec<Box<str>>> {
         _ => None,
     }
 }
+
+/// The condition without its gate conjuncts: once the index has picked a rule for an
+/// event, the event's type is known to pass every gate, so checking again is waste.
+pub(crate) fn without_gate(condition: Node) -> Node {
+    match condition {
+        Node::And(items) => {
+            let mut rest: Vec<Node> = items
+                .into_vec()
+                .into_iter()
+                .filter(|n| gate_of(n).is_none())
+                .collect();
+            match rest.len() {
+                0 => Node::Const(Value::Bool(true)),
+                1 => rest.pop().unwrap_or(Node::Const(Value::Bool(true))),
+                _ => Node::And(rest.into_boxed_slice()),
+            }
+        }
+        single if gate_of(&single).is_some() => Node::Const(Value::Bool(true)),
+        other => other,
+    }
+}

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use regex::Regex;
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 pub use compile::compile;
@@ -90,6 +91,9 @@ pub(crate) enum Callee {
     /// `matches(text, 'literal')`: the regex compiled at load.
     MatchesLiteral(Regex),
     Host {
+        /// Whether calls are remembered for the evaluation (the function has several
+        /// call sites in the rule set).
+        memoize: bool,
         /// Index for per-evaluation memoisation.
         slot: u32,
         name: Box<str>,
@@ -137,7 +141,7 @@ pub struct Plan {
     /// Sorted by priority (descending), then file order.
     pub(crate) rules: Box<[RulePlan]>,
     /// `event.type` -> indices (ascending) of the rules gated on it.
-    pub(crate) by_type: HashMap<Box<str>, Box<[u32]>>,
+    pub(crate) by_type: FxHashMap<Box<str>, Box<[u32]>>,
     /// Indices (ascending) of the rules without a gate.
     pub(crate) ungated: Box<[u32]>,
     pub(crate) content_hash: Arc<str>,
