@@ -14,8 +14,8 @@ pub const BUNDLE_YAML: &str = include_str!("../rules/acs_rules_top25.yaml");
 /// The name the bundle is loaded under, for diagnostics.
 pub const BUNDLE_NAME: &str = "rules/acs_rules_top25.yaml";
 
-fn first_str(args: &[Value]) -> Option<&str> {
-    args.first().and_then(Value::as_str)
+fn first_str<'a>(args: &[&'a Value]) -> Option<&'a str> {
+    args.first().copied().and_then(Value::as_str)
 }
 
 /// The host functions the bundle calls (its header lists them), as cheap closures with
@@ -31,21 +31,21 @@ fn first_str(args: &[Value]) -> Option<&str> {
 /// `now` is left to the built-in (the system clock), as in production.
 pub fn host_functions() -> Functions {
     Functions::new()
-        .with("db.count.trucksByOperator", |args: &[Value]| {
+        .with("db.count.trucksByOperator", |args: &[&Value]| {
             Ok(json!(if first_str(args) == Some("OP-1") {
                 12
             } else {
                 3
             }))
         })
-        .with("db.count.driverAccountsByDevice", |_: &[Value]| {
+        .with("db.count.driverAccountsByDevice", |_: &[&Value]| {
             Ok(json!(1))
         })
-        .with("overlappingAcceptExists", |_: &[Value]| {
+        .with("overlappingAcceptExists", |_: &[&Value]| {
             Ok(Value::Bool(false))
         })
-        .with("rate.limitExceeded", |_: &[Value]| Ok(Value::Bool(false)))
-        .with("priceEstimator.lowerBound", |args: &[Value]| {
+        .with("rate.limitExceeded", |_: &[&Value]| Ok(Value::Bool(false)))
+        .with("priceEstimator.lowerBound", |args: &[&Value]| {
             let km = args
                 .first()
                 .and_then(|booking| booking.get("distanceKm"))
@@ -54,7 +54,7 @@ pub fn host_functions() -> Functions {
         })
         .with(
             "operator.maintenanceWindowActive",
-            |args: &[Value]| -> Result<Value, FunctionError> {
+            |args: &[&Value]| -> Result<Value, FunctionError> {
                 match first_str(args) {
                     Some(_) => Ok(Value::Bool(false)),
                     None => Err(FunctionError::failed("operatorId must be a string")),

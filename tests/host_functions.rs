@@ -161,7 +161,7 @@ fn a_missing_function_breaks_only_the_rules_that_call_it() {
         .functions(host_functions())
         .function(
             "rate.limitExceeded",
-            |_: &[Value]| -> Result<Value, FunctionError> { Err(FunctionError::NotRegistered) },
+            |_: &[&Value]| -> Result<Value, FunctionError> { Err(FunctionError::NotRegistered) },
         )
         .load_path(PROJECT_BUNDLE)
         .unwrap();
@@ -194,13 +194,13 @@ fn a_failing_or_panicking_function_is_an_error_of_its_rule_only() {
         .functions(host_functions())
         .function(
             "priceEstimator.lowerBound",
-            |_: &[Value]| -> Result<Value, FunctionError> {
+            |_: &[&Value]| -> Result<Value, FunctionError> {
                 Err(FunctionError::failed("estimator timed out"))
             },
         )
         .function(
             "operator.maintenanceWindowActive",
-            |_: &[Value]| -> Result<Value, FunctionError> {
+            |_: &[&Value]| -> Result<Value, FunctionError> {
                 panic!("maintenance service exploded")
             },
         )
@@ -261,7 +261,7 @@ fn a_function_called_by_two_rules_with_equal_args_runs_once_per_evaluation() {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&calls);
     let engine = Engine::builder()
-        .function("db.count.trucksByOperator", move |args: &[Value]| {
+        .function("db.count.trucksByOperator", move |args: &[&Value]| {
             counter.fetch_add(1, Ordering::SeqCst);
             trucks_by_operator(args)
         })
@@ -306,7 +306,7 @@ fn each_bundle_function_runs_once_when_every_bid_rule_needs_it() {
             .chain([("now", pinned_now as HostFn)])
         {
             let log = Arc::clone(&calls);
-            functions.register(name, move |args: &[Value]| {
+            functions.register(name, move |args: &[&Value]| {
                 log.lock().unwrap().push(name.to_owned());
                 function(args)
             });
@@ -381,17 +381,18 @@ fn rf22_passes_the_host_clock_to_the_maintenance_check() {
         let log = Arc::clone(&log);
         let mut builder = Engine::builder().function(
             "operator.maintenanceWindowActive",
-            move |args: &[Value]| -> Result<Value, FunctionError> {
+            move |args: &[&Value]| -> Result<Value, FunctionError> {
                 log.lock()
                     .unwrap()
-                    .push(args.get(1).cloned().unwrap_or(Value::Null));
+                    .push(args.get(1).map_or(Value::Null, |v| (*v).clone()));
                 maintenance_window_active(args)
             },
         );
         if let Some(now) = now {
-            builder = builder.function("now", move |_: &[Value]| -> Result<Value, FunctionError> {
-                Ok(json!(now))
-            });
+            builder = builder
+                .function("now", move |_: &[&Value]| -> Result<Value, FunctionError> {
+                    Ok(json!(now))
+                });
         }
         builder.load_path(PROJECT_BUNDLE).unwrap()
     };
@@ -431,9 +432,12 @@ fn project_bundle_never_asks_the_host_about_missing_values_but_the_legacy_bundle
         let log = Arc::clone(&calls);
         strict.register(
             name,
-            move |args: &[Value]| -> Result<Value, FunctionError> {
-                log.lock().unwrap().push((name.to_owned(), args.to_vec()));
-                if args.iter().any(Value::is_null) {
+            move |args: &[&Value]| -> Result<Value, FunctionError> {
+                log.lock().unwrap().push((
+                    name.to_owned(),
+                    args.iter().map(|v| (*v).clone()).collect::<Vec<Value>>(),
+                ));
+                if args.iter().any(|v| v.is_null()) {
                     Err(FunctionError::failed("called with null"))
                 } else {
                     Ok(json!(false))

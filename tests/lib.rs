@@ -175,13 +175,13 @@ pub fn temp_dir(label: &str) -> PathBuf {
 // Host functions
 // ---------------------------------------------------------------------------------------
 
-fn arg_str(args: &[Value], i: usize) -> Option<&str> {
-    args.get(i).and_then(Value::as_str)
+fn arg_str<'a>(args: &[&'a Value], i: usize) -> Option<&'a str> {
+    args.get(i).copied().and_then(Value::as_str)
 }
 
 /// `db.count.trucksByOperator(operatorId)`: 12 for [`OPERATOR_AT_LIMIT`], 3 for any other
 /// operator, 0 for a missing one.
-pub fn trucks_by_operator(args: &[Value]) -> Result<Value, FunctionError> {
+pub fn trucks_by_operator(args: &[&Value]) -> Result<Value, FunctionError> {
     Ok(json!(match arg_str(args, 0) {
         Some(OPERATOR_AT_LIMIT) => 12,
         Some(_) => 3,
@@ -190,7 +190,7 @@ pub fn trucks_by_operator(args: &[Value]) -> Result<Value, FunctionError> {
 }
 
 /// `db.count.driverAccountsByDevice(deviceId)`: 3 for [`SHARED_DEVICE`], else 1.
-pub fn driver_accounts_by_device(args: &[Value]) -> Result<Value, FunctionError> {
+pub fn driver_accounts_by_device(args: &[&Value]) -> Result<Value, FunctionError> {
     Ok(json!(if arg_str(args, 0) == Some(SHARED_DEVICE) {
         3
     } else {
@@ -199,14 +199,14 @@ pub fn driver_accounts_by_device(args: &[Value]) -> Result<Value, FunctionError>
 }
 
 /// `overlappingAcceptExists(deviceId, timeWindow)`: true for [`SHARED_DEVICE`] with a window.
-pub fn overlapping_accept_exists(args: &[Value]) -> Result<Value, FunctionError> {
-    let window = args.get(1).is_some_and(Value::is_object);
+pub fn overlapping_accept_exists(args: &[&Value]) -> Result<Value, FunctionError> {
+    let window = args.get(1).copied().is_some_and(Value::is_object);
     Ok(json!(arg_str(args, 0) == Some(SHARED_DEVICE) && window))
 }
 
 /// `rate.limitExceeded(userId, action, limit)`: true for [`FLOODING_USER`] on a numeric limit.
-pub fn rate_limit_exceeded(args: &[Value]) -> Result<Value, FunctionError> {
-    let limited = args.get(2).is_some_and(Value::is_number);
+pub fn rate_limit_exceeded(args: &[&Value]) -> Result<Value, FunctionError> {
+    let limited = args.get(2).copied().is_some_and(Value::is_number);
     Ok(json!(
         arg_str(args, 0) == Some(FLOODING_USER)
             && arg_str(args, 1) == Some("bid.modify")
@@ -215,7 +215,7 @@ pub fn rate_limit_exceeded(args: &[Value]) -> Result<Value, FunctionError> {
 }
 
 /// `priceEstimator.lowerBound(booking)`: `distanceKm * 70`, or null without a distance.
-pub fn price_lower_bound(args: &[Value]) -> Result<Value, FunctionError> {
+pub fn price_lower_bound(args: &[&Value]) -> Result<Value, FunctionError> {
     Ok(args
         .first()
         .and_then(|b| b.get("distanceKm"))
@@ -225,20 +225,20 @@ pub fn price_lower_bound(args: &[Value]) -> Result<Value, FunctionError> {
 
 /// `operator.maintenanceWindowActive(operatorId, nowMillis)`: true for
 /// [`OPERATOR_IN_MAINTENANCE`] at exactly [`NOW_MS`].
-pub fn maintenance_window_active(args: &[Value]) -> Result<Value, FunctionError> {
-    let at_now = args.get(1).and_then(Value::as_i64) == Some(NOW_MS);
+pub fn maintenance_window_active(args: &[&Value]) -> Result<Value, FunctionError> {
+    let at_now = args.get(1).copied().and_then(Value::as_i64) == Some(NOW_MS);
     Ok(json!(
         arg_str(args, 0) == Some(OPERATOR_IN_MAINTENANCE) && at_now
     ))
 }
 
 /// The pinned clock.
-pub fn pinned_now(_: &[Value]) -> Result<Value, FunctionError> {
+pub fn pinned_now(_: &[&Value]) -> Result<Value, FunctionError> {
     Ok(json!(NOW_MS))
 }
 
 /// The signature of the host functions above.
-pub type HostFn = fn(&[Value]) -> Result<Value, FunctionError>;
+pub type HostFn = fn(&[&Value]) -> Result<Value, FunctionError>;
 
 /// The host functions the bundles call, by dotted name (without `now`).
 pub const HOST_FUNCTIONS: [(&str, HostFn); 6] = [

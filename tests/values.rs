@@ -135,8 +135,10 @@ fn host_functions_receive_large_integer_arguments_exactly() {
         .functions(host_functions())
         .function(
             "db.count.trucksByOperator",
-            move |args: &[Value]| -> Result<Value, FunctionError> {
-                log.lock().unwrap().extend(args.iter().cloned());
+            move |args: &[&Value]| -> Result<Value, FunctionError> {
+                log.lock()
+                    .unwrap()
+                    .extend(args.iter().map(|v| (*v).clone()));
                 Ok(json!(0))
             },
         )

@@ -207,8 +207,8 @@ fn is_rules_file(path: &Path) -> bool {
 ///   audit: true
 /// "#;
 /// let engine = Engine::builder()
-///     .function("db.count.trucksByOperator", |args: &[serde_json::Value]| {
-///         Ok(json!(if args[0] == "OP-1" { 12 } else { 3 }))
+///     .function("db.count.trucksByOperator", |args: &[&serde_json::Value]| {
+///         Ok(json!(if *args[0] == "OP-1" { 12 } else { 3 }))
 ///     })
 ///     .load_str("rules.yaml", rules)?;
 ///

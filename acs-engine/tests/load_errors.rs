@@ -14,7 +14,7 @@ fn render(file: &str) -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/load_errors");
     let text = std::fs::read_to_string(dir.join(file)).unwrap();
     let functions = Functions::new()
-        .with("db.count.trucksByOperator", |_: &[serde_json::Value]| {
+        .with("db.count.trucksByOperator", |_: &[&serde_json::Value]| {
             Ok(12.into())
         });
     match Engine::builder()

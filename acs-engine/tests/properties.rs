@@ -176,12 +176,16 @@ fn input() -> impl Strategy<Value = Value> {
 )]
 fn functions() -> Functions {
     Functions::new()
-        .with("f", |args: &[Value]| Ok(Value::Array(args.to_vec())))
-        .with("db.count.trucks", |args: &[Value]| match args {
+        .with("f", |args: &[&Value]| {
+            Ok(Value::Array(
+                args.iter().map(|v| (*v).clone()).collect::<Vec<Value>>(),
+            ))
+        })
+        .with("db.count.trucks", |args: &[&Value]| match args {
             [Value::String(s)] => Ok(json!(s.len())),
             _ => Err(FunctionError::failed("wants one string")),
         })
-        .with("a.in", |_: &[Value]| -> Result<Value, FunctionError> {
+        .with("a.in", |_: &[&Value]| -> Result<Value, FunctionError> {
             panic!("a host function that panics")
         })
 }

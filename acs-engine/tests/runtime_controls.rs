@@ -47,8 +47,8 @@ const RULES: &str = r#"
 "#;
 
 fn engine() -> Engine {
-    let functions = Functions::new().with("risk.score", |args: &[Value]| {
-        if args[0] == json!("OP-BAD") {
+    let functions = Functions::new().with("risk.score", |args: &[&Value]| {
+        if *args[0] == json!("OP-BAD") {
             Err(acs_engine::FunctionError::failed("risk service timeout"))
         } else {
             Ok(json!(9))

@@ -579,9 +579,9 @@ fn a_host_function_runs_once_per_evaluation_for_the_same_arguments() {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&calls);
     let engine = Engine::builder()
-        .function("db.count.trucks", move |args: &[Value]| {
+        .function("db.count.trucks", move |args: &[&Value]| {
             counter.fetch_add(1, Ordering::SeqCst);
-            Ok(json!(if args.first() == Some(&json!("OP-1")) {
+            Ok(json!(if args.first().copied() == Some(&json!("OP-1")) {
                 7
             } else {
                 3
@@ -609,7 +609,7 @@ fn a_failing_host_call_is_also_made_once() {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&calls);
     let engine = Engine::builder()
-        .function("db.count.trucks", move |_: &[Value]| {
+        .function("db.count.trucks", move |_: &[&Value]| {
             counter.fetch_add(1, Ordering::SeqCst);
             Err(FunctionError::failed("database is down"))
         })
@@ -644,7 +644,7 @@ fn a_panicking_host_function_fails_only_its_rule() {
     let engine = Engine::builder()
         .function(
             "risk.score",
-            |_: &[Value]| -> Result<Value, FunctionError> { panic!("host bug") },
+            |_: &[&Value]| -> Result<Value, FunctionError> { panic!("host bug") },
         )
         .load_str("rules.yaml", rules)
         .expect("rules load");
@@ -685,7 +685,7 @@ fn now_is_the_clock_unless_the_host_registers_now() {
         "{before} <= {clock} <= {after}"
     );
 
-    let pinned = Functions::new().with("now", |_: &[Value]| Ok(json!(1_767_225_600_000_i64)));
+    let pinned = Functions::new().with("now", |_: &[&Value]| Ok(json!(1_767_225_600_000_i64)));
     let value = Expression::compile("now() - '2026-01-01T00:00:00Z'", &pinned)
         .expect("compiles")
         .evaluate(&json!({}))

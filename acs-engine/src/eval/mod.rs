@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 
 pub use ops::values_equal;
 pub(crate) use value::number;
@@ -30,6 +31,25 @@ pub(crate) struct EvalError {
 }
 
 type Result<T> = std::result::Result<T, EvalError>;
+
+static NULL: Value = Value::Null;
+
+/// Keeps a host-function argument alive for the length of the call.
+enum Arg<'a> {
+    Borrowed(&'a Value),
+    Shared(Rc<Value>),
+    Temp(Value),
+}
+
+impl Arg<'_> {
+    fn get(&self) -> &Value {
+        match self {
+            Arg::Borrowed(value) => value,
+            Arg::Shared(value) => value,
+            Arg::Temp(value) => value,
+        }
+    }
+}
 
 struct MemoEntry {
     slot: u32,
@@ -294,9 +314,11 @@ impl<'a> Evaluator<'a> {
                 ))),
             },
             Callee::Builtin(Builtin::Distance) => {
-                let a = self.arg(args, 0, span)?;
-                let b = self.arg(args, 1, span)?;
-                let distance = builtins::distance(&a.to_value(), &b.to_value()).map_err(fail)?;
+                let (Some(a), Some(b)) = (args.first(), args.get(1)) else {
+                    return Err(fail("`distance` takes 2 arguments".to_owned()));
+                };
+                let (a, b) = (self.arg_value(a)?, self.arg_value(b)?);
+                let distance = builtins::distance(a.get(), b.get()).map_err(fail)?;
                 Ok(distance.map_or(Val::Null, Val::Num))
             }
             Callee::Builtin(Builtin::Matches) => {
@@ -325,34 +347,39 @@ impl<'a> Evaluator<'a> {
                 name,
                 function,
             } => {
-                let mut values = Vec::with_capacity(args.len());
+                let mut held: SmallVec<[Arg<'a>; 4]> = SmallVec::with_capacity(args.len());
                 for arg in args.iter() {
-                    values.push(self.eval(arg)?.to_value());
+                    held.push(self.arg_value(arg)?);
                 }
-                let call = |values: &[Value]| {
-                    catch_unwind(AssertUnwindSafe(|| function.call(values)))
+                let values: SmallVec<[&Value; 4]> = held.iter().map(Arg::get).collect();
+                let call = || {
+                    catch_unwind(AssertUnwindSafe(|| function.call(&values)))
                         .unwrap_or_else(|_| Err(FunctionError::failed("the function panicked")))
                 };
                 let result = if *memoize {
                     let cached = self
                         .memo
                         .iter()
-                        .find(|entry| entry.slot == *slot && entry.args == values)
+                        .find(|entry| {
+                            entry.slot == *slot
+                                && entry.args.len() == values.len()
+                                && entry.args.iter().zip(&values).all(|(a, b)| a == *b)
+                        })
                         .map(|entry| entry.result.clone());
                     match cached {
                         Some(result) => result,
                         None => {
-                            let result = call(&values).map(Rc::new);
+                            let result = call().map(Rc::new);
                             self.memo.push(MemoEntry {
                                 slot: *slot,
-                                args: values,
+                                args: values.iter().map(|v| (*v).clone()).collect(),
                                 result: result.clone(),
                             });
                             result
                         }
                     }
                 } else {
-                    call(&values).map(Rc::new)
+                    call().map(Rc::new)
                 };
                 match result {
                     Ok(value) => Ok(Val::from_rc(value)),
@@ -365,6 +392,26 @@ impl<'a> Evaluator<'a> {
                 }
             }
         }
+    }
+
+    /// An argument for a host function, borrowed from the input or the plan when it comes
+    /// from there (paths and constants, the usual case), so nothing is copied.
+    fn arg_value(&mut self, node: &'a Node) -> Result<Arg<'a>> {
+        Ok(match node {
+            Node::Const(value) => Arg::Borrowed(value),
+            Node::Path { root, keys } => {
+                let mut current = self.roots.get(*root as usize).copied().flatten();
+                for key in keys.iter() {
+                    current = current.and_then(|v| v.get(&**key));
+                }
+                Arg::Borrowed(current.unwrap_or(&NULL))
+            }
+            other => match self.eval(other)? {
+                Val::Ref(value) => Arg::Borrowed(value),
+                Val::Owned(value) => Arg::Shared(value),
+                scalar => Arg::Temp(scalar.to_value()),
+            },
+        })
     }
 
     fn render_match(

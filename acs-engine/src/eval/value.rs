@@ -168,6 +168,17 @@ fn number_view(n: &Number) -> View<'static> {
     if n.is_f64() {
         return View::Num(n.as_f64().unwrap_or(f64::NAN));
     }
+    // Every integer up to 2^53 in magnitude is an exact f64: the common, cheap case.
+    const EXACT: u64 = 1 << 53;
+    if let Some(i) = n.as_i64() {
+        if i.unsigned_abs() <= EXACT {
+            return View::Num(i as f64);
+        }
+    } else if let Some(u) = n.as_u64() {
+        if u <= EXACT {
+            return View::Num(u as f64);
+        }
+    }
     let exact = n
         .as_i64()
         .map(i128::from)

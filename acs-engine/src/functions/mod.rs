@@ -35,17 +35,19 @@ impl FunctionError {
 
 /// A function the host lends to conditions: takes argument values, returns a value.
 ///
-/// Any `Fn(&[Value]) -> Result<Value, FunctionError> + Send + Sync` closure is one.
+/// Any `Fn(&[&Value]) -> Result<Value, FunctionError> + Send + Sync` closure is one. The
+/// arguments are borrowed straight from the input document where they come from it, so
+/// passing a whole object (`priceEstimator.lowerBound(booking)`) copies nothing.
 pub trait HostFunction: Send + Sync {
     /// Run the function.
-    fn call(&self, args: &[Value]) -> Result<Value, FunctionError>;
+    fn call(&self, args: &[&Value]) -> Result<Value, FunctionError>;
 }
 
 impl<F> HostFunction for F
 where
-    F: Fn(&[Value]) -> Result<Value, FunctionError> + Send + Sync,
+    F: Fn(&[&Value]) -> Result<Value, FunctionError> + Send + Sync,
 {
-    fn call(&self, args: &[Value]) -> Result<Value, FunctionError> {
+    fn call(&self, args: &[&Value]) -> Result<Value, FunctionError> {
         self(args)
     }
 }

@@ -57,7 +57,7 @@ pub(super) fn from_stubs(table: &Value) -> Result<Functions, StubError> {
                 }
             }
         }
-        functions.register(name.clone(), move |args: &[Value]| {
+        functions.register(name.clone(), move |args: &[&Value]| {
             table
                 .iter()
                 .find(|(want, _)| {
