@@ -197,7 +197,7 @@ fn is_const(node: &Node) -> bool {
 impl<'a> Evaluator<'a> {
     pub(crate) fn new(input: &'a Value) -> Self {
         Evaluator {
-            roots: Root::ALL.map(|root| input.get(root.name())),
+            roots: Root::ALL.map(|root| value::field(input, root.name())),
             memo: Vec::new(),
             now: None,
         }
@@ -209,7 +209,7 @@ impl<'a> Evaluator<'a> {
             Node::Path { root, keys } => {
                 let mut current = self.roots.get(*root as usize).copied().flatten();
                 for key in keys.iter() {
-                    current = current.and_then(|v| v.get(&**key));
+                    current = current.and_then(|v| value::field(v, key));
                 }
                 Ok(current.map_or(Val::Null, Val::from_ref))
             }
@@ -402,7 +402,7 @@ impl<'a> Evaluator<'a> {
             Node::Path { root, keys } => {
                 let mut current = self.roots.get(*root as usize).copied().flatten();
                 for key in keys.iter() {
-                    current = current.and_then(|v| v.get(&**key));
+                    current = current.and_then(|v| value::field(v, key));
                 }
                 Arg::Borrowed(current.unwrap_or(&NULL))
             }
