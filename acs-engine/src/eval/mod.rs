@@ -203,15 +203,21 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Follow `root.k1.k2...` in the input; `None` where it is missing.
+    #[inline]
+    fn path(&self, root: Root, keys: &[Box<str>]) -> Option<&'a Value> {
+        let mut current = self.roots.get(root as usize).copied().flatten();
+        for key in keys {
+            current = value::field(current?, key);
+        }
+        current
+    }
+
     pub(crate) fn eval(&mut self, node: &'a Node) -> Result<Val<'a>> {
         match node {
             Node::Const(value) => Ok(Val::from_ref(value)),
             Node::Path { root, keys } => {
-                let mut current = self.roots.get(*root as usize).copied().flatten();
-                for key in keys.iter() {
-                    current = current.and_then(|v| value::field(v, key));
-                }
-                Ok(current.map_or(Val::Null, Val::from_ref))
+                Ok(self.path(*root, keys).map_or(Val::Null, Val::from_ref))
             }
             Node::Get { base, keys } => {
                 let mut value = self.eval(base)?;
@@ -289,6 +295,25 @@ impl<'a> Evaluator<'a> {
                 })
             }
             Node::Call { callee, args, span } => self.call(callee, args, *span),
+            Node::PathCompare {
+                root,
+                keys,
+                op,
+                constant,
+                span,
+            } => {
+                let value = self.path(*root, keys);
+                let (a, b) = (value.map_or(View::Null, View::of), View::of(constant));
+                Ok(Val::Bool(match op {
+                    BinaryOp::Eq => ops::equal(a, b),
+                    BinaryOp::Ne => !ops::equal(a, b),
+                    BinaryOp::In => ops::contains(a, b).map_err(|message| EvalError {
+                        message,
+                        span: *span,
+                    })?,
+                    _ => ops::ordered(*op, a, b),
+                }))
+            }
         }
     }
 
@@ -399,13 +424,7 @@ impl<'a> Evaluator<'a> {
     fn arg_value(&mut self, node: &'a Node) -> Result<Arg<'a>> {
         Ok(match node {
             Node::Const(value) => Arg::Borrowed(value),
-            Node::Path { root, keys } => {
-                let mut current = self.roots.get(*root as usize).copied().flatten();
-                for key in keys.iter() {
-                    current = current.and_then(|v| value::field(v, key));
-                }
-                Arg::Borrowed(current.unwrap_or(&NULL))
-            }
+            Node::Path { root, keys } => Arg::Borrowed(self.path(*root, keys).unwrap_or(&NULL)),
             other => match self.eval(other)? {
                 Val::Ref(value) => Arg::Borrowed(value),
                 Val::Owned(value) => Arg::Shared(value),

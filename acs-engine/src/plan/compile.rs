@@ -17,7 +17,7 @@ use crate::functions::{Builtin, Functions};
 use crate::metrics::PlanCounters;
 use crate::ruleset::{RuleSet, SourceExpr, Template, TextPart};
 use crate::source::SourceMap;
-use crate::syntax::{Expr, ExprKind, UnaryOp};
+use crate::syntax::{BinaryOp, Expr, ExprKind, UnaryOp};
 
 /// Largest compiled size of a regex literal, so a pattern cannot eat the host's memory.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -224,7 +224,7 @@ impl Compiler<'_> {
             ExprKind::And(items) => Node::And(items.iter().map(|i| self.expr(source, i)).collect()),
             ExprKind::Or(items) => Node::Or(items.iter().map(|i| self.expr(source, i)).collect()),
         };
-        fold_constant(node)
+        specialize(fold_constant(node))
     }
 
     fn callee(
@@ -332,6 +332,49 @@ impl Compiler<'_> {
                     .collect(),
             ),
         }
+    }
+}
+
+/// Rewrite `path op constant` (and `constant ==/!= path`) into one [`Node::PathCompare`].
+fn specialize(node: Node) -> Node {
+    let Node::Binary { op, lhs, rhs, span } = node else {
+        return node;
+    };
+    let comparison = matches!(
+        op,
+        BinaryOp::Eq
+            | BinaryOp::Ne
+            | BinaryOp::Lt
+            | BinaryOp::Le
+            | BinaryOp::Gt
+            | BinaryOp::Ge
+            | BinaryOp::In
+    );
+    match (*lhs, *rhs) {
+        (Node::Path { root, keys }, Node::Const(constant)) if comparison => Node::PathCompare {
+            root,
+            keys,
+            op,
+            constant,
+            span,
+        },
+        (Node::Const(constant), Node::Path { root, keys })
+            if matches!(op, BinaryOp::Eq | BinaryOp::Ne) =>
+        {
+            Node::PathCompare {
+                root,
+                keys,
+                op,
+                constant,
+                span,
+            }
+        }
+        (lhs, rhs) => Node::Binary {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+            span,
+        },
     }
 }
 

@@ -30,24 +30,29 @@ pub(crate) fn event_type_gate(condition: &Node) -> Option<Vec<Box<str>>> {
     })
 }
 
-fn is_event_type(node: &Node) -> bool {
-    matches!(node, Node::Path { root: Root::Event, keys } if keys.len() == 1 && keys.first().is_some_and(|k| &**k == "type"))
+fn is_event_type(root: Root, keys: &[Box<str>]) -> bool {
+    root == Root::Event && keys.len() == 1 && keys.first().is_some_and(|k| &**k == "type")
 }
 
 fn gate_of(node: &Node) -> Option<Vec<Box<str>>> {
-    let Node::Binary { op, lhs, rhs, .. } = node else {
+    let Node::PathCompare {
+        root,
+        keys,
+        op,
+        constant,
+        ..
+    } = node
+    else {
         return None;
     };
-    match (op, &**lhs, &**rhs) {
-        (BinaryOp::Eq, path, Node::Const(Value::String(t)))
-        | (BinaryOp::Eq, Node::Const(Value::String(t)), path)
-            if is_event_type(path) =>
-        {
-            Some(vec![t.as_str().into()])
-        }
+    if !is_event_type(*root, keys) {
+        return None;
+    }
+    match (op, constant) {
+        (BinaryOp::Eq, Value::String(t)) => Some(vec![t.as_str().into()]),
         // Only all-string lists gate: the index is keyed by string types, and a list with
         // other values could match an event whose `type` is not a string.
-        (BinaryOp::In, path, Node::Const(Value::Array(items))) if is_event_type(path) => items
+        (BinaryOp::In, Value::Array(items)) => items
             .iter()
             .map(|item| item.as_str().map(Into::into))
             .collect(),

@@ -81,6 +81,15 @@ pub(crate) enum Node {
         rhs: Box<Node>,
         span: Span,
     },
+    /// `root.k1.k2 op constant` (`==`, `!=`, `<`, `<=`, `>`, `>=`, `in`): the commonest
+    /// shape of all, evaluated in one step without recursion.
+    PathCompare {
+        root: Root,
+        keys: Box<[Box<str>]>,
+        op: BinaryOp,
+        constant: Value,
+        span: Span,
+    },
     And(Box<[Node]>),
     Or(Box<[Node]>),
 }
