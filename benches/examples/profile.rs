@@ -1,16 +1,23 @@
 //! Evaluate one representative event many times, for profilers:
 //! `cargo build --release -p acs-benches --example profile` then
 //! `valgrind --tool=callgrind target/release/examples/profile bid_create_clean 10000`.
+//! A third argument `no-metrics` builds the engine with metrics off, so the counters'
+//! cost shows as an exact instruction difference.
 
 #![allow(clippy::print_stdout, reason = "a profiling helper prints its result")]
 
-use acs_benches::{bundle_engine, cases};
+use acs_benches::{cases, host_functions, BUNDLE_NAME, BUNDLE_YAML};
+use acs_engine::Engine;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let name = args.next().unwrap_or_else(|| "bid_create_clean".to_owned());
     let rounds: u64 = args.next().map_or(Ok(100_000), |r| r.parse())?;
-    let engine = bundle_engine()?;
+    let metrics = args.next().as_deref() != Some("no-metrics");
+    let engine = Engine::builder()
+        .functions(host_functions())
+        .metrics(metrics)
+        .load_str(BUNDLE_NAME, BUNDLE_YAML)?;
     let case = cases()
         .into_iter()
         .find(|c| c.name == name)
