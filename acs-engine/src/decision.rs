@@ -77,8 +77,9 @@ pub struct RuleMatch {
 pub struct RenderedAction {
     /// The action name, e.g. `rejectRequest`.
     pub name: Arc<str>,
-    /// The parameters (an object).
-    pub params: Value,
+    /// The parameters (an object). Shared with the plan when they hold no template, so
+    /// a match does not copy them.
+    pub params: Arc<Value>,
 }
 
 /// A failure inside one rule: the rule did not match (or rendered incompletely); the

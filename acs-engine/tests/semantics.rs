@@ -367,7 +367,7 @@ fn as_rule_and_template(
         .iter()
         .find(|m| &*m.id == "TEMPLATE")
         .and_then(|m| m.actions.first())
-        .map(|a| a.params.clone());
+        .map(|a| (*a.params).clone());
     match want {
         Want::Value(expected) => {
             if condition_matched != truthy(expected) {

@@ -7,6 +7,7 @@ mod value;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Map, Value};
@@ -30,7 +31,8 @@ pub(crate) struct EvalError {
     pub span: Span,
 }
 
-type Result<T> = std::result::Result<T, EvalError>;
+/// Errors are rare: boxed, they keep `Result<Val>` as small as `Val` on the hot path.
+type Result<T> = std::result::Result<T, Box<EvalError>>;
 
 static NULL: Value = Value::Null;
 
@@ -139,7 +141,7 @@ pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
     decision
 }
 
-fn rule_error(plan: &Plan, rule: &RulePlan, error: EvalError) -> RuleError {
+fn rule_error(plan: &Plan, rule: &RulePlan, error: Box<EvalError>) -> RuleError {
     RuleError {
         rule_id: rule.id.clone(),
         message: error.message,
@@ -181,6 +183,16 @@ pub(crate) fn fold_constant(node: Node) -> Node {
     match folded {
         Ok(value) => Node::Const(value),
         Err(_) => node,
+    }
+}
+
+/// The message of a failed host call.
+fn host_error(name: &str, error: FunctionError) -> String {
+    match error {
+        FunctionError::NotRegistered => {
+            format!("function `{name}` is not registered for these arguments")
+        }
+        FunctionError::Failed(message) => format!("`{name}` failed: {message}"),
     }
 }
 
@@ -251,10 +263,10 @@ impl<'a> Evaluator<'a> {
                         })))
                     }
                     View::Null => Ok(Val::Null),
-                    other => Err(EvalError {
+                    other => Err(Box::new(EvalError {
                         message: format!("cannot negate {}", article(other.type_name())),
                         span: *span,
-                    }),
+                    })),
                 }
             }
             Node::And(items) => {
@@ -276,9 +288,11 @@ impl<'a> Evaluator<'a> {
             Node::Binary { op, lhs, rhs, span } => {
                 let a = self.eval(lhs)?;
                 let b = self.eval(rhs)?;
-                let fail = |message: String| EvalError {
-                    message,
-                    span: *span,
+                let fail = |message: String| {
+                    Box::new(EvalError {
+                        message,
+                        span: *span,
+                    })
                 };
                 Ok(match op {
                     BinaryOp::Eq => Val::Bool(ops::equal(a.view(), b.view())),
@@ -307,9 +321,11 @@ impl<'a> Evaluator<'a> {
                 Ok(Val::Bool(match op {
                     BinaryOp::Eq => ops::equal(a, b),
                     BinaryOp::Ne => !ops::equal(a, b),
-                    BinaryOp::In => ops::contains(a, b).map_err(|message| EvalError {
-                        message,
-                        span: *span,
+                    BinaryOp::In => ops::contains(a, b).map_err(|message| {
+                        Box::new(EvalError {
+                            message,
+                            span: *span,
+                        })
                     })?,
                     _ => ops::ordered(*op, a, b),
                 }))
@@ -320,15 +336,15 @@ impl<'a> Evaluator<'a> {
     fn arg(&mut self, args: &'a [Node], i: usize, span: Span) -> Result<Val<'a>> {
         match args.get(i) {
             Some(node) => self.eval(node),
-            None => Err(EvalError {
+            None => Err(Box::new(EvalError {
                 message: "missing argument".to_owned(),
                 span,
-            }),
+            })),
         }
     }
 
     fn call(&mut self, callee: &'a Callee, args: &'a [Node], span: Span) -> Result<Val<'a>> {
-        let fail = |message: String| EvalError { message, span };
+        let fail = |message: String| Box::new(EvalError { message, span });
         match callee {
             Callee::Builtin(Builtin::TextContainsPii) => match self.arg(args, 0, span)?.view() {
                 View::Str(text) => Ok(Val::Bool(text_contains_pii(text))),
@@ -404,16 +420,15 @@ impl<'a> Evaluator<'a> {
                         }
                     }
                 } else {
-                    call().map(Rc::new)
+                    // Called once: no need to share the result.
+                    return match call() {
+                        Ok(value) => Ok(Val::from_owned(value)),
+                        Err(error) => Err(fail(host_error(name, error))),
+                    };
                 };
                 match result {
                     Ok(value) => Ok(Val::from_rc(value)),
-                    Err(FunctionError::NotRegistered) => Err(fail(format!(
-                        "function `{name}` is not registered for these arguments"
-                    ))),
-                    Err(FunctionError::Failed(message)) => {
-                        Err(fail(format!("`{name}` failed: {message}")))
-                    }
+                    Err(error) => Err(fail(host_error(name, error))),
                 }
             }
         }
@@ -441,12 +456,16 @@ impl<'a> Evaluator<'a> {
     ) -> RuleMatch {
         let mut actions = Vec::with_capacity(rule.actions.len());
         for action in rule.actions.iter() {
-            let params = match self.render(&action.params) {
-                Ok(params) => params,
-                Err(error) => {
-                    errors.push(rule_error(plan, rule, error));
-                    Value::Null
-                }
+            let params = match &action.params {
+                // No template inside: share the plan's copy.
+                TemplatePlan::Value(constant) => Arc::clone(constant),
+                template => match self.render(template) {
+                    Ok(params) => Arc::new(params),
+                    Err(error) => {
+                        errors.push(rule_error(plan, rule, error));
+                        Arc::new(Value::Null)
+                    }
+                },
             };
             actions.push(RenderedAction {
                 name: action.name.clone(),
@@ -464,7 +483,7 @@ impl<'a> Evaluator<'a> {
 
     fn render(&mut self, template: &'a TemplatePlan) -> Result<Value> {
         Ok(match template {
-            TemplatePlan::Value(value) => value.clone(),
+            TemplatePlan::Value(value) => (**value).clone(),
             TemplatePlan::Expr(node) => self.eval(node)?.to_value(),
             TemplatePlan::Text(parts) => {
                 let mut text = String::new();
@@ -473,6 +492,12 @@ impl<'a> Evaluator<'a> {
                         TextPlan::Literal(literal) => text.push_str(literal),
                         TextPlan::Expr(node) => match self.eval(node)? {
                             Val::Str(s) => text.push_str(s),
+                            Val::Null => {}
+                            Val::Num(n)
+                                if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 =>
+                            {
+                                text.push_str(itoa::Buffer::new().format(n as i64));
+                            }
                             other => text.push_str(&display(&other.to_value())),
                         },
                     }

@@ -311,7 +311,7 @@ impl Compiler<'_> {
 
     fn template(&mut self, template: &Template) -> TemplatePlan {
         match template {
-            Template::Value(v) => TemplatePlan::Value(v.clone()),
+            Template::Value(v) => TemplatePlan::Value(Arc::new(v.clone())),
             Template::Expr(e) => TemplatePlan::Expr(self.expr(e, &e.expr)),
             Template::Text(parts) => TemplatePlan::Text(
                 parts

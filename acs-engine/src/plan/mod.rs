@@ -113,7 +113,7 @@ pub(crate) enum Callee {
 
 /// A compiled action parameter tree.
 pub(crate) enum TemplatePlan {
-    Value(Value),
+    Value(Arc<Value>),
     Expr(Node),
     Text(Box<[TextPlan]>),
     Array(Box<[TemplatePlan]>),
