@@ -128,7 +128,7 @@ pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
                 if let Some(shard) = shard {
                     shard.rule_errored(index);
                 }
-                decision.errors.push(rule_error(plan, rule, error));
+                decision.errors.push(rule_error(plan, rule, *error));
             }
         }
     }
@@ -141,7 +141,7 @@ pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
     decision
 }
 
-fn rule_error(plan: &Plan, rule: &RulePlan, error: Box<EvalError>) -> RuleError {
+fn rule_error(plan: &Plan, rule: &RulePlan, error: EvalError) -> RuleError {
     RuleError {
         rule_id: rule.id.clone(),
         message: error.message,
@@ -462,7 +462,7 @@ impl<'a> Evaluator<'a> {
                 template => match self.render(template) {
                     Ok(params) => Arc::new(params),
                     Err(error) => {
-                        errors.push(rule_error(plan, rule, error));
+                        errors.push(rule_error(plan, rule, *error));
                         Arc::new(Value::Null)
                     }
                 },
