@@ -514,7 +514,7 @@ impl<'a> Evaluator<'a> {
             TemplatePlan::Object(entries) => {
                 let mut map = Map::new();
                 for (key, item) in entries.iter() {
-                    map.insert(key.to_string(), self.render(item)?);
+                    map.insert(String::from(&**key), self.render(item)?);
                 }
                 Value::Object(map)
             }
