@@ -50,12 +50,13 @@ pub fn text_contains_pii(text: &str) -> bool {
 /// needs an `@`, ten digits, or (a PAN) five capital letters and four digits. Ordinary
 /// text fails them all and never reaches the regexes.
 fn may_contain_pii(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let digits = bytes.iter().filter(|b| b.is_ascii_digit()).count();
-    if digits >= 10 || bytes.contains(&b'@') {
-        return true;
+    let (mut digits, mut capitals, mut at) = (0u32, 0u32, false);
+    for &byte in text.as_bytes() {
+        digits += u32::from(byte.is_ascii_digit());
+        capitals += u32::from(byte.is_ascii_uppercase());
+        at |= byte == b'@';
     }
-    digits >= 4 && bytes.iter().filter(|b| b.is_ascii_uppercase()).count() >= 5
+    at || digits >= 10 || (digits >= 4 && capitals >= 5)
 }
 
 fn contains_aadhaar(text: &str) -> bool {

@@ -29,7 +29,7 @@ pub const RULE_KEYS: [&str; 10] = [
     "mode",
 ];
 
-/// Every key but `enabled` and `tags` must be written out: an analyst states the audit flag
+/// Every key but `enabled`, `tags` and `mode` must be written out: an analyst states the audit flag
 /// and the description rather than inheriting a default.
 const REQUIRED_KEYS: [&str; 7] = [
     "id",
