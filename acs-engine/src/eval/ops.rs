@@ -47,9 +47,99 @@ pub(crate) fn timestamp_millis(text: &str) -> Option<f64> {
     {
         return None;
     }
+    // The usual shape (`2026-11-21T10:15:00Z`, `...00.250+05:30`) is read directly; chrono
+    // stays the reference for everything else (leap seconds, long fractions, `t`/`z`).
+    if let Some(millis) = common_rfc3339_millis(bytes) {
+        return Some(millis as f64);
+    }
     chrono::DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|t| t.timestamp_millis() as f64)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM)` as epoch milliseconds; `None` for any other
+/// shape or an invalid date, which then goes to chrono.
+fn common_rfc3339_millis(b: &[u8]) -> Option<i64> {
+    fn digits(b: &[u8], from: usize, len: usize) -> Option<i64> {
+        let mut value = 0i64;
+        for &c in b.get(from..from + len)? {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + i64::from(c - b'0');
+        }
+        Some(value)
+    }
+    let punctuation = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')];
+    if punctuation.iter().any(|&(i, c)| b.get(i) != Some(&c)) {
+        return None;
+    }
+    let (year, month, day) = (digits(b, 0, 4)?, digits(b, 5, 2)?, digits(b, 8, 2)?);
+    let (hour, minute, second) = (digits(b, 11, 2)?, digits(b, 14, 2)?, digits(b, 17, 2)?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let valid_day = usize::try_from(month - 1)
+        .ok()
+        .and_then(|m| month_days.get(m))
+        .is_some_and(|&days| (1..=days).contains(&day));
+    if !valid_day || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let mut at = 19;
+    let mut millis = 0;
+    if b.get(at) == Some(&b'.') {
+        let start = at + 1;
+        let mut end = start;
+        while b.get(end).is_some_and(u8::is_ascii_digit) {
+            end += 1;
+        }
+        if end == start || end - start > 9 {
+            return None;
+        }
+        // Milliseconds are the first three fraction digits, truncated like chrono's.
+        let kept = (end - start).min(3);
+        millis = digits(b, start, kept)? * 10i64.pow(3 - kept as u32);
+        at = end;
+    }
+    let offset_seconds = match b.get(at..)? {
+        [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let hours = digits(&[*h1, *h2], 0, 2)?;
+            let minutes = digits(&[*m1, *m2], 0, 2)?;
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let seconds = hours * 3600 + minutes * 60;
+            if *sign == b'+' {
+                seconds
+            } else {
+                -seconds
+            }
+        }
+        _ => return None,
+    };
+    // Days since 1970-01-01 (Howard Hinnant's days_from_civil).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_seconds;
+    Some(seconds * 1000 + millis)
 }
 
 /// A number, or a timestamp string read as epoch milliseconds.
@@ -145,5 +235,63 @@ pub(crate) fn contains(needle: View<'_>, haystack: View<'_>) -> Result<bool, Str
             "`in` needs an array, string or object on the right, found {}",
             other.type_name()
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chrono_millis(text: &str) -> Option<i64> {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| t.timestamp_millis())
+    }
+
+    #[test]
+    fn the_fast_timestamp_path_agrees_with_chrono() {
+        let mut checked = 0;
+        for year in [1, 1969, 1970, 2000, 2024, 2026, 2100, 9999] {
+            for month in 1..=12 {
+                for day in [1, 15, 28, 29, 30, 31] {
+                    for (time, fraction, offset) in [
+                        ("00:00:00", "", "Z"),
+                        ("23:59:59", ".999", "+05:30"),
+                        ("12:34:56", ".5", "-08:00"),
+                        ("06:07:08", ".123456789", "+00:00"),
+                        ("18:00:00", ".0001", "-23:59"),
+                    ] {
+                        let text =
+                            format!("{year:04}-{month:02}-{day:02}T{time}{fraction}{offset}");
+                        assert_eq!(
+                            common_rfc3339_millis(text.as_bytes()),
+                            chrono_millis(&text),
+                            "{text}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 2000);
+    }
+
+    #[test]
+    fn unusual_shapes_fall_back_to_chrono() {
+        for text in [
+            "2026-11-21t10:15:00z",
+            "2026-11-21T10:15:60Z",
+            "2026-11-21T10:15:00.1234567890Z",
+            "2026-02-30T00:00:00Z",
+            "2026-11-21T10:15:00+0530",
+            "2026-11-21 10:15:00Z",
+        ] {
+            assert_eq!(common_rfc3339_millis(text.as_bytes()), None, "{text}");
+            assert_eq!(
+                timestamp_millis(text),
+                chrono_millis(text).map(|m| m as f64),
+                "{text}"
+            );
+        }
     }
 }
