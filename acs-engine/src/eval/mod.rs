@@ -20,7 +20,9 @@ use value::{Val, View};
 use crate::decision::{Decision, RenderedAction, RuleError, RuleMatch, Verdict};
 use crate::functions::{builtins, text_contains_pii, Builtin, FunctionError};
 use crate::metrics;
-use crate::plan::{merge_sorted, Callee, Node, Plan, Root, RulePlan, TemplatePlan, TextPlan};
+use crate::plan::{
+    merge_sorted, Callee, Node, Plan, Root, RulePlan, TemplatePlan, TextPlan, PATH_SLOTS,
+};
 use crate::source::Span;
 use crate::syntax::BinaryOp;
 
@@ -61,6 +63,9 @@ struct MemoEntry {
 
 pub(crate) struct Evaluator<'a> {
     roots: [Option<&'a Value>; 4],
+    /// Per-rule path cache (see `assign_path_slots`); `filled` marks the valid slots.
+    slots: [Option<&'a Value>; PATH_SLOTS],
+    filled: u8,
     memo: Vec<MemoEntry>,
     now: Option<f64>,
 }
@@ -102,6 +107,7 @@ pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
         if let Some(shard) = shard {
             shard.rule_evaluated(index);
         }
+        evaluator.start_rule();
         match evaluator.eval(&rule.condition) {
             Ok(value) if value.truthy() => {
                 if let Some(shard) = shard {
@@ -210,27 +216,44 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn new(input: &'a Value) -> Self {
         Evaluator {
             roots: Root::ALL.map(|root| value::field(input, root.name())),
+            slots: [None; PATH_SLOTS],
+            filled: 0,
             memo: Vec::new(),
             now: None,
         }
     }
 
-    /// Follow `root.k1.k2...` in the input; `None` where it is missing.
+    /// Follow `root.k1.k2...` in the input; `None` where it is missing. A path with a
+    /// slot is looked up once per rule and then read from the slot.
     #[inline]
-    fn path(&self, root: Root, keys: &[Box<str>]) -> Option<&'a Value> {
+    fn path(&mut self, root: Root, keys: &[Box<str>], slot: u8) -> Option<&'a Value> {
+        let cached = usize::from(slot);
+        if cached < PATH_SLOTS && self.filled & (1 << cached) != 0 {
+            return self.slots.get(cached).copied().flatten();
+        }
         let mut current = self.roots.get(root as usize).copied().flatten();
         for key in keys {
-            current = value::field(current?, key);
+            current = current.and_then(|v| value::field(v, key));
+        }
+        if let Some(entry) = self.slots.get_mut(cached) {
+            *entry = current;
+            self.filled |= 1 << cached;
         }
         current
+    }
+
+    /// Forget cached paths: they belong to one rule.
+    #[inline]
+    fn start_rule(&mut self) {
+        self.filled = 0;
     }
 
     pub(crate) fn eval(&mut self, node: &'a Node) -> Result<Val<'a>> {
         match node {
             Node::Const(value) => Ok(Val::from_ref(value)),
-            Node::Path { root, keys } => {
-                Ok(self.path(*root, keys).map_or(Val::Null, Val::from_ref))
-            }
+            Node::Path { root, keys, slot } => Ok(self
+                .path(*root, keys, *slot)
+                .map_or(Val::Null, Val::from_ref)),
             Node::Get { base, keys } => {
                 let mut value = self.eval(base)?;
                 for key in keys.iter() {
@@ -312,11 +335,12 @@ impl<'a> Evaluator<'a> {
             Node::PathCompare {
                 root,
                 keys,
+                slot,
                 op,
                 constant,
                 span,
             } => {
-                let value = self.path(*root, keys);
+                let value = self.path(*root, keys, *slot);
                 let (a, b) = (value.map_or(View::Null, View::of), View::of(constant));
                 Ok(Val::Bool(match op {
                     BinaryOp::Eq => ops::equal(a, b),
@@ -439,7 +463,9 @@ impl<'a> Evaluator<'a> {
     fn arg_value(&mut self, node: &'a Node) -> Result<Arg<'a>> {
         Ok(match node {
             Node::Const(value) => Arg::Borrowed(value),
-            Node::Path { root, keys } => Arg::Borrowed(self.path(*root, keys).unwrap_or(&NULL)),
+            Node::Path { root, keys, slot } => {
+                Arg::Borrowed(self.path(*root, keys, *slot).unwrap_or(&NULL))
+            }
             other => match self.eval(other)? {
                 Val::Ref(value) => Arg::Borrowed(value),
                 Val::Owned(value) => Arg::Shared(value),

@@ -10,7 +10,9 @@ use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use super::gate::{event_type_gate, without_gate};
-use super::{ActionPlan, Callee, Node, Plan, Root, RulePlan, TemplatePlan, TextPlan};
+use super::{
+    ActionPlan, Callee, Node, Plan, Root, RulePlan, TemplatePlan, TextPlan, NO_SLOT, PATH_SLOTS,
+};
 use crate::diagnostic::Diagnostic;
 use crate::eval::fold_constant;
 use crate::functions::{Builtin, Functions};
@@ -62,6 +64,9 @@ pub fn compile(
                 params: compiler.template(&action.params),
             })
             .collect();
+        let mut condition = condition;
+        let mut actions = actions;
+        assign_path_slots(&mut condition, &mut actions);
         let reject_action = actions.iter().position(|a| &*a.name == "rejectRequest");
         let gate = event_type_gate(&condition).map(Vec::into_boxed_slice);
         let condition = if gate.is_some() {
@@ -176,16 +181,19 @@ impl Compiler<'_> {
                 Some(root) => Node::Path {
                     root,
                     keys: Box::new([]),
+                    slot: NO_SLOT,
                 },
                 None => Node::Path {
                     root: Root::Event,
                     keys: Box::new([name.as_str().into()]),
+                    slot: NO_SLOT,
                 },
             },
             ExprKind::Member(base, field) => match self.expr(source, base) {
-                Node::Path { root, keys } => Node::Path {
+                Node::Path { root, keys, .. } => Node::Path {
                     root,
                     keys: append(keys, field),
+                    slot: NO_SLOT,
                 },
                 Node::Get { base, keys } => Node::Get {
                     base,
@@ -335,6 +343,84 @@ impl Compiler<'_> {
     }
 }
 
+/// Give the paths a rule reads more than once (in its condition or its templates) a
+/// cache slot, so each is looked up once per evaluation of the rule.
+fn assign_path_slots(condition: &mut Node, actions: &mut [ActionPlan]) {
+    let mut counts: HashMap<(Root, Vec<Box<str>>), usize> = HashMap::new();
+    let mut count = |root: Root, keys: &[Box<str>], _: &mut u8| {
+        *counts.entry((root, keys.to_vec())).or_default() += 1;
+    };
+    visit_paths(condition, &mut count);
+    for action in actions.iter_mut() {
+        visit_template_paths(&mut action.params, &mut count);
+    }
+    let mut slots: HashMap<(Root, Vec<Box<str>>), u8> = HashMap::new();
+    let mut assign = |root: Root, keys: &[Box<str>], slot: &mut u8| {
+        let key = (root, keys.to_vec());
+        if counts.get(&key).copied().unwrap_or(0) < 2 {
+            return;
+        }
+        let next = slots.len();
+        if let Some(&existing) = slots.get(&key) {
+            *slot = existing;
+        } else if next < PATH_SLOTS {
+            let id = u8::try_from(next).unwrap_or(NO_SLOT);
+            slots.insert(key, id);
+            *slot = id;
+        }
+    };
+    visit_paths(condition, &mut assign);
+    for action in actions.iter_mut() {
+        visit_template_paths(&mut action.params, &mut assign);
+    }
+}
+
+fn visit_template_paths(
+    template: &mut TemplatePlan,
+    f: &mut impl FnMut(Root, &[Box<str>], &mut u8),
+) {
+    match template {
+        TemplatePlan::Value(_) => {}
+        TemplatePlan::Expr(node) => visit_paths(node, f),
+        TemplatePlan::Text(parts) => {
+            for part in parts.iter_mut() {
+                if let TextPlan::Expr(node) = part {
+                    visit_paths(node, f);
+                }
+            }
+        }
+        TemplatePlan::Array(items) => items.iter_mut().for_each(|t| visit_template_paths(t, f)),
+        TemplatePlan::Object(entries) => entries
+            .iter_mut()
+            .for_each(|(_, t)| visit_template_paths(t, f)),
+    }
+}
+
+fn visit_paths(node: &mut Node, f: &mut impl FnMut(Root, &[Box<str>], &mut u8)) {
+    match node {
+        Node::Path { root, keys, slot }
+        | Node::PathCompare {
+            root, keys, slot, ..
+        } => f(*root, keys, slot),
+        Node::Const(_) => {}
+        Node::Get { base, .. } | Node::Not(base) | Node::Neg(base, _) => visit_paths(base, f),
+        Node::Index { base, index } => {
+            visit_paths(base, f);
+            visit_paths(index, f);
+        }
+        Node::Binary { lhs, rhs, .. } => {
+            visit_paths(lhs, f);
+            visit_paths(rhs, f);
+        }
+        Node::Array(items)
+        | Node::And(items)
+        | Node::Or(items)
+        | Node::Call { args: items, .. } => {
+            items.iter_mut().for_each(|n| visit_paths(n, f));
+        }
+    }
+}
+
 /// Rewrite `path op constant` (and `constant ==/!= path`) into one [`Node::PathCompare`].
 fn specialize(node: Node) -> Node {
     let Node::Binary { op, lhs, rhs, span } = node else {
@@ -351,19 +437,23 @@ fn specialize(node: Node) -> Node {
             | BinaryOp::In
     );
     match (*lhs, *rhs) {
-        (Node::Path { root, keys }, Node::Const(constant)) if comparison => Node::PathCompare {
-            root,
-            keys,
-            op,
-            constant,
-            span,
-        },
-        (Node::Const(constant), Node::Path { root, keys })
+        (Node::Path { root, keys, slot }, Node::Const(constant)) if comparison => {
+            Node::PathCompare {
+                root,
+                keys,
+                slot,
+                op,
+                constant,
+                span,
+            }
+        }
+        (Node::Const(constant), Node::Path { root, keys, slot })
             if matches!(op, BinaryOp::Eq | BinaryOp::Ne) =>
         {
             Node::PathCompare {
                 root,
                 keys,
+                slot,
                 op,
                 constant,
                 span,

@@ -25,7 +25,7 @@ use crate::source::{SourceMap, Span};
 use crate::syntax::BinaryOp;
 
 /// The top-level documents of an input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Root {
     Event = 0,
     Ctx = 1,
@@ -57,6 +57,8 @@ pub(crate) enum Node {
     Path {
         root: Root,
         keys: Box<[Box<str>]>,
+        /// A per-rule cache slot when the rule reads this path more than once.
+        slot: u8,
     },
     /// `(expr).k1.k2...`
     Get {
@@ -86,6 +88,7 @@ pub(crate) enum Node {
     PathCompare {
         root: Root,
         keys: Box<[Box<str>]>,
+        slot: u8,
         op: BinaryOp,
         constant: Value,
         span: Span,
@@ -93,6 +96,11 @@ pub(crate) enum Node {
     And(Box<[Node]>),
     Or(Box<[Node]>),
 }
+
+/// A path read once per rule: not cached.
+pub(crate) const NO_SLOT: u8 = u8::MAX;
+/// Paths a rule may cache (the ones it reads more than once).
+pub(crate) const PATH_SLOTS: usize = 8;
 
 /// What a call site calls, decided at compile time.
 pub(crate) enum Callee {
