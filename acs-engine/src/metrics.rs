@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 const SHARDS: usize = 16;
 
 /// One evaluation in this many (per thread) is timed for the latency histogram.
-pub const LATENCY_SAMPLE_EVERY: u32 = 8;
+pub const LATENCY_SAMPLE_EVERY: u32 = 64;
 
 /// Upper bounds of the latency buckets, in nanoseconds (the last bucket is +Inf).
 const BUCKET_BOUNDS_NS: [u64; 12] = [
