@@ -75,9 +75,9 @@ pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
     let shard = plan.counters.shard();
     let started = (shard.is_some() && metrics::sample_latency()).then(Instant::now);
     let mut evaluator = Evaluator::new(input);
-    let event_type = input
-        .get("event")
-        .and_then(|e| e.get("type"))
+    let event_type = evaluator
+        .path(Root::Event, &[], crate::plan::NO_SLOT)
+        .and_then(|event| value::field(event, "type"))
         .and_then(Value::as_str);
     let gated: &[u32] = event_type
         .and_then(|t| plan.by_type.get(t))
