@@ -11,22 +11,34 @@ use crate::syntax::BinaryOp;
 
 /// Deep, type-strict equality; numbers compare numerically (`1 == 1.0`).
 pub(crate) fn equal(a: View<'_>, b: View<'_>) -> bool {
+    equal_within(a, b, MAX_COMPARE_DEPTH)
+}
+
+/// How deep `==` follows nested arrays and objects. A host can hand the engine a
+/// `Value` of any depth (only parsed JSON is limited to 128 levels); beyond this depth
+/// values compare unequal rather than exhaust the stack.
+const MAX_COMPARE_DEPTH: usize = 256;
+
+fn equal_within(a: View<'_>, b: View<'_>, depth: usize) -> bool {
     match (a, b) {
         (View::Null, View::Null) => true,
         (View::Bool(x), View::Bool(y)) => x == y,
         (View::Num(x), View::Num(y)) => x == y,
         (View::BigInt(x), View::BigInt(y)) => x == y,
         (View::Str(x), View::Str(y)) => x == y,
+        (View::Array(_) | View::Object(_), _) if depth == 0 => false,
         (View::Array(x), View::Array(y)) => {
             x.len() == y.len()
                 && x.iter()
                     .zip(y)
-                    .all(|(p, q)| equal(View::of(p), View::of(q)))
+                    .all(|(p, q)| equal_within(View::of(p), View::of(q), depth - 1))
         }
         (View::Object(x), View::Object(y)) => {
             x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| equal(View::of(v), View::of(w))))
+                && x.iter().all(|(k, v)| {
+                    y.get(k)
+                        .is_some_and(|w| equal_within(View::of(v), View::of(w), depth - 1))
+                })
         }
         _ => false,
     }
@@ -293,5 +305,25 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn equality_of_absurdly_deep_values_stops_instead_of_overflowing() {
+        let mut deep = serde_json::Value::Null;
+        for _ in 0..10_000 {
+            deep = serde_json::Value::Array(vec![deep]);
+        }
+        let result = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let equal = values_equal(&deep, &deep);
+                // Dropping a value this deep is recursive in serde_json itself; leak it.
+                std::mem::forget(deep);
+                equal
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(!result);
     }
 }
