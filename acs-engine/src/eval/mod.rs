@@ -1,28 +1,27 @@
 //! Plan x input -> [`Decision`]. No I/O, no locks, no panics; one rule's error stays in
 //! that rule. Host calls are memoised for the length of one evaluation.
 
+mod call;
 mod ops;
+mod render;
 mod value;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::{Map, Value};
-use smallvec::SmallVec;
+use serde_json::Value;
 
 pub use ops::values_equal;
 pub(crate) use value::number;
 use value::{Val, View};
 
-use crate::decision::{Decision, RenderedAction, RuleError, RuleMatch, Verdict};
-use crate::functions::{builtins, text_contains_pii, Builtin, FunctionError};
+use call::MemoEntry;
+use render::display;
+
+use crate::decision::{Decision, RuleError, Verdict};
 use crate::metrics;
-use crate::plan::{
-    merge_sorted, Callee, Node, Plan, Root, RulePlan, TemplatePlan, TextPlan, PATH_SLOTS,
-};
+use crate::plan::{merge_sorted, Node, Plan, Root, RulePlan, PATH_SLOTS};
 use crate::source::Span;
 use crate::syntax::BinaryOp;
 
@@ -35,31 +34,6 @@ pub(crate) struct EvalError {
 
 /// Errors are rare: boxed, they keep `Result<Val>` as small as `Val` on the hot path.
 type Result<T> = std::result::Result<T, Box<EvalError>>;
-
-static NULL: Value = Value::Null;
-
-/// Keeps a host-function argument alive for the length of the call.
-enum Arg<'a> {
-    Borrowed(&'a Value),
-    Shared(Rc<Value>),
-    Temp(Value),
-}
-
-impl Arg<'_> {
-    fn get(&self) -> &Value {
-        match self {
-            Arg::Borrowed(value) => value,
-            Arg::Shared(value) => value,
-            Arg::Temp(value) => value,
-        }
-    }
-}
-
-struct MemoEntry {
-    slot: u32,
-    args: Vec<Value>,
-    result: std::result::Result<Rc<Value>, FunctionError>,
-}
 
 pub(crate) struct Evaluator<'a> {
     roots: [Option<&'a Value>; 4],
@@ -155,16 +129,6 @@ fn rule_error(plan: &Plan, rule: &RulePlan, error: EvalError) -> RuleError {
     }
 }
 
-/// A value as text inside a string: strings raw, null empty, numbers without `.0`,
-/// arrays and objects as JSON.
-fn display(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// Evaluate one compiled expression to a JSON value.
 pub(crate) fn evaluate_node(node: &Node, input: &Value) -> Result<Value> {
     Evaluator::new(input).eval(node).map(|v| v.to_value())
@@ -189,16 +153,6 @@ pub(crate) fn fold_constant(node: Node) -> Node {
     match folded {
         Ok(value) => Node::Const(value),
         Err(_) => node,
-    }
-}
-
-/// The message of a failed host call.
-fn host_error(name: &str, error: FunctionError) -> String {
-    match error {
-        FunctionError::NotRegistered => {
-            format!("function `{name}` is not registered for these arguments")
-        }
-        FunctionError::Failed(message) => format!("`{name}` failed: {message}"),
     }
 }
 
@@ -355,206 +309,5 @@ impl<'a> Evaluator<'a> {
                 }))
             }
         }
-    }
-
-    fn arg(&mut self, args: &'a [Node], i: usize, span: Span) -> Result<Val<'a>> {
-        match args.get(i) {
-            Some(node) => self.eval(node),
-            None => Err(Box::new(EvalError {
-                message: "missing argument".to_owned(),
-                span,
-            })),
-        }
-    }
-
-    fn call(&mut self, callee: &'a Callee, args: &'a [Node], span: Span) -> Result<Val<'a>> {
-        let fail = |message: String| Box::new(EvalError { message, span });
-        match callee {
-            Callee::Builtin(Builtin::TextContainsPii) => match self.arg(args, 0, span)?.view() {
-                View::Str(text) => Ok(Val::Bool(text_contains_pii(text))),
-                View::Null => Ok(Val::Bool(false)),
-                other => Err(fail(format!(
-                    "`textContainsPII` needs a string, found {}",
-                    other.type_name()
-                ))),
-            },
-            Callee::Builtin(Builtin::Distance) => {
-                let (Some(a), Some(b)) = (args.first(), args.get(1)) else {
-                    return Err(fail("`distance` takes 2 arguments".to_owned()));
-                };
-                let (a, b) = (self.arg_value(a)?, self.arg_value(b)?);
-                let distance = builtins::distance(a.get(), b.get()).map_err(fail)?;
-                Ok(distance.map_or(Val::Null, Val::Num))
-            }
-            Callee::Builtin(Builtin::Matches) => {
-                let text = self.arg(args, 0, span)?;
-                let pattern = self.arg(args, 1, span)?;
-                let View::Str(pattern) = pattern.view() else {
-                    return Err(fail("the pattern of `matches` must be a string".to_owned()));
-                };
-                let regex = regex::RegexBuilder::new(pattern)
-                    .size_limit(1 << 20)
-                    .build()
-                    .map_err(|e| fail(format!("invalid regular expression `{pattern}`: {e}")))?;
-                matches_text(&regex, text.view()).map_err(fail)
-            }
-            Callee::MatchesLiteral(regex) => {
-                let text = self.arg(args, 0, span)?;
-                matches_text(regex, text.view()).map_err(fail)
-            }
-            Callee::Builtin(Builtin::Now) => {
-                Ok(Val::Num(*self.now.get_or_insert_with(builtins::now_millis)))
-            }
-            Callee::Unregistered(name) => Err(fail(format!("function `{name}` is not registered"))),
-            Callee::Host {
-                memoize,
-                slot,
-                name,
-                function,
-            } => {
-                let mut held: SmallVec<[Arg<'a>; 4]> = SmallVec::with_capacity(args.len());
-                for arg in args.iter() {
-                    held.push(self.arg_value(arg)?);
-                }
-                let values: SmallVec<[&Value; 4]> = held.iter().map(Arg::get).collect();
-                let call = || {
-                    catch_unwind(AssertUnwindSafe(|| function.call(&values)))
-                        .unwrap_or_else(|_| Err(FunctionError::failed("the function panicked")))
-                };
-                let result = if *memoize {
-                    let cached = self
-                        .memo
-                        .iter()
-                        .find(|entry| {
-                            entry.slot == *slot
-                                && entry.args.len() == values.len()
-                                && entry.args.iter().zip(&values).all(|(a, b)| a == *b)
-                        })
-                        .map(|entry| entry.result.clone());
-                    match cached {
-                        Some(result) => result,
-                        None => {
-                            let result = call().map(Rc::new);
-                            self.memo.push(MemoEntry {
-                                slot: *slot,
-                                args: values.iter().map(|v| (*v).clone()).collect(),
-                                result: result.clone(),
-                            });
-                            result
-                        }
-                    }
-                } else {
-                    // Called once: no need to share the result.
-                    return match call() {
-                        Ok(value) => Ok(Val::from_owned(value)),
-                        Err(error) => Err(fail(host_error(name, error))),
-                    };
-                };
-                match result {
-                    Ok(value) => Ok(Val::from_rc(value)),
-                    Err(error) => Err(fail(host_error(name, error))),
-                }
-            }
-        }
-    }
-
-    /// An argument for a host function, borrowed from the input or the plan when it comes
-    /// from there (paths and constants, the usual case), so nothing is copied.
-    fn arg_value(&mut self, node: &'a Node) -> Result<Arg<'a>> {
-        Ok(match node {
-            Node::Const(value) => Arg::Borrowed(value),
-            Node::Path { root, keys, slot } => {
-                Arg::Borrowed(self.path(*root, keys, *slot).unwrap_or(&NULL))
-            }
-            other => match self.eval(other)? {
-                Val::Ref(value) => Arg::Borrowed(value),
-                Val::Owned(value) => Arg::Shared(value),
-                scalar => Arg::Temp(scalar.to_value()),
-            },
-        })
-    }
-
-    fn render_match(
-        &mut self,
-        plan: &Plan,
-        rule: &'a RulePlan,
-        errors: &mut Vec<RuleError>,
-    ) -> RuleMatch {
-        let mut actions = Vec::with_capacity(rule.actions.len());
-        for action in rule.actions.iter() {
-            let params = match &action.params {
-                // No template inside: share the plan's copy.
-                TemplatePlan::Value(constant) => Arc::clone(constant),
-                template => match self.render(template) {
-                    Ok(params) => Arc::new(params),
-                    Err(error) => {
-                        errors.push(rule_error(plan, rule, *error));
-                        Arc::new(Value::Null)
-                    }
-                },
-            };
-            actions.push(RenderedAction {
-                name: action.name.clone(),
-                params,
-            });
-        }
-        RuleMatch {
-            id: rule.id.clone(),
-            priority: rule.priority,
-            severity: rule.severity,
-            audit: rule.audit,
-            actions,
-        }
-    }
-
-    fn render(&mut self, template: &'a TemplatePlan) -> Result<Value> {
-        Ok(match template {
-            TemplatePlan::Value(value) => (**value).clone(),
-            TemplatePlan::Expr(node) => self.eval(node)?.to_value(),
-            TemplatePlan::Text(parts) => {
-                let mut text = String::new();
-                for part in parts.iter() {
-                    match part {
-                        TextPlan::Literal(literal) => text.push_str(literal),
-                        TextPlan::Expr(node) => match self.eval(node)? {
-                            Val::Str(s) => text.push_str(s),
-                            Val::Null => {}
-                            Val::Num(n)
-                                if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 =>
-                            {
-                                text.push_str(itoa::Buffer::new().format(n as i64));
-                            }
-                            other => text.push_str(&display(&other.to_value())),
-                        },
-                    }
-                }
-                Value::String(text)
-            }
-            TemplatePlan::Array(items) => {
-                let mut values = Vec::with_capacity(items.len());
-                for item in items.iter() {
-                    values.push(self.render(item)?);
-                }
-                Value::Array(values)
-            }
-            TemplatePlan::Object(entries) => {
-                let mut map = Map::new();
-                for (key, item) in entries.iter() {
-                    map.insert(String::from(&**key), self.render(item)?);
-                }
-                Value::Object(map)
-            }
-        })
-    }
-}
-
-fn matches_text<'a>(regex: &regex::Regex, text: View<'_>) -> std::result::Result<Val<'a>, String> {
-    match text {
-        View::Str(text) => Ok(Val::Bool(regex.is_match(text))),
-        View::Null => Ok(Val::Bool(false)),
-        other => Err(format!(
-            "`matches` needs a string, found {}",
-            other.type_name()
-        )),
     }
 }

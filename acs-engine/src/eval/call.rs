@@ -1,0 +1,184 @@
+//! Function calls: built-ins inline, host functions with borrowed arguments, memoised
+//! for the evaluation when the rule set calls them from several places.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+
+use serde_json::Value;
+use smallvec::SmallVec;
+
+use super::value::{Val, View};
+use super::{EvalError, Evaluator, Result};
+use crate::functions::{builtins, text_contains_pii, Builtin, FunctionError};
+use crate::plan::{Callee, Node};
+use crate::source::Span;
+
+static NULL: Value = Value::Null;
+
+/// Keeps a host-function argument alive for the length of the call.
+enum Arg<'a> {
+    Borrowed(&'a Value),
+    Shared(Rc<Value>),
+    Temp(Value),
+}
+
+impl Arg<'_> {
+    fn get(&self) -> &Value {
+        match self {
+            Arg::Borrowed(value) => value,
+            Arg::Shared(value) => value,
+            Arg::Temp(value) => value,
+        }
+    }
+}
+
+pub(super) struct MemoEntry {
+    slot: u32,
+    args: Vec<Value>,
+    result: std::result::Result<Rc<Value>, FunctionError>,
+}
+
+/// The message of a failed host call.
+fn host_error(name: &str, error: FunctionError) -> String {
+    match error {
+        FunctionError::NotRegistered => {
+            format!("function `{name}` is not registered for these arguments")
+        }
+        FunctionError::Failed(message) => format!("`{name}` failed: {message}"),
+    }
+}
+
+impl<'a> Evaluator<'a> {
+    fn arg(&mut self, args: &'a [Node], i: usize, span: Span) -> Result<Val<'a>> {
+        match args.get(i) {
+            Some(node) => self.eval(node),
+            None => Err(Box::new(EvalError {
+                message: "missing argument".to_owned(),
+                span,
+            })),
+        }
+    }
+
+    pub(super) fn call(
+        &mut self,
+        callee: &'a Callee,
+        args: &'a [Node],
+        span: Span,
+    ) -> Result<Val<'a>> {
+        let fail = |message: String| Box::new(EvalError { message, span });
+        match callee {
+            Callee::Builtin(Builtin::TextContainsPii) => match self.arg(args, 0, span)?.view() {
+                View::Str(text) => Ok(Val::Bool(text_contains_pii(text))),
+                View::Null => Ok(Val::Bool(false)),
+                other => Err(fail(format!(
+                    "`textContainsPII` needs a string, found {}",
+                    other.type_name()
+                ))),
+            },
+            Callee::Builtin(Builtin::Distance) => {
+                let (Some(a), Some(b)) = (args.first(), args.get(1)) else {
+                    return Err(fail("`distance` takes 2 arguments".to_owned()));
+                };
+                let (a, b) = (self.arg_value(a)?, self.arg_value(b)?);
+                let distance = builtins::distance(a.get(), b.get()).map_err(fail)?;
+                Ok(distance.map_or(Val::Null, Val::Num))
+            }
+            Callee::Builtin(Builtin::Matches) => {
+                let text = self.arg(args, 0, span)?;
+                let pattern = self.arg(args, 1, span)?;
+                let View::Str(pattern) = pattern.view() else {
+                    return Err(fail("the pattern of `matches` must be a string".to_owned()));
+                };
+                let regex = regex::RegexBuilder::new(pattern)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|e| fail(format!("invalid regular expression `{pattern}`: {e}")))?;
+                matches_text(&regex, text.view()).map_err(fail)
+            }
+            Callee::MatchesLiteral(regex) => {
+                let text = self.arg(args, 0, span)?;
+                matches_text(regex, text.view()).map_err(fail)
+            }
+            Callee::Builtin(Builtin::Now) => {
+                Ok(Val::Num(*self.now.get_or_insert_with(builtins::now_millis)))
+            }
+            Callee::Unregistered(name) => Err(fail(format!("function `{name}` is not registered"))),
+            Callee::Host {
+                memoize,
+                slot,
+                name,
+                function,
+            } => {
+                let mut held: SmallVec<[Arg<'a>; 4]> = SmallVec::with_capacity(args.len());
+                for arg in args.iter() {
+                    held.push(self.arg_value(arg)?);
+                }
+                let values: SmallVec<[&Value; 4]> = held.iter().map(Arg::get).collect();
+                let call = || {
+                    catch_unwind(AssertUnwindSafe(|| function.call(&values)))
+                        .unwrap_or_else(|_| Err(FunctionError::failed("the function panicked")))
+                };
+                let result = if *memoize {
+                    let cached = self
+                        .memo
+                        .iter()
+                        .find(|entry| {
+                            entry.slot == *slot
+                                && entry.args.len() == values.len()
+                                && entry.args.iter().zip(&values).all(|(a, b)| a == *b)
+                        })
+                        .map(|entry| entry.result.clone());
+                    match cached {
+                        Some(result) => result,
+                        None => {
+                            let result = call().map(Rc::new);
+                            self.memo.push(MemoEntry {
+                                slot: *slot,
+                                args: values.iter().map(|v| (*v).clone()).collect(),
+                                result: result.clone(),
+                            });
+                            result
+                        }
+                    }
+                } else {
+                    // Called once: no need to share the result.
+                    return match call() {
+                        Ok(value) => Ok(Val::from_owned(value)),
+                        Err(error) => Err(fail(host_error(name, error))),
+                    };
+                };
+                match result {
+                    Ok(value) => Ok(Val::from_rc(value)),
+                    Err(error) => Err(fail(host_error(name, error))),
+                }
+            }
+        }
+    }
+
+    /// An argument for a host function, borrowed from the input or the plan when it comes
+    /// from there (paths and constants, the usual case), so nothing is copied.
+    fn arg_value(&mut self, node: &'a Node) -> Result<Arg<'a>> {
+        Ok(match node {
+            Node::Const(value) => Arg::Borrowed(value),
+            Node::Path { root, keys, slot } => {
+                Arg::Borrowed(self.path(*root, keys, *slot).unwrap_or(&NULL))
+            }
+            other => match self.eval(other)? {
+                Val::Ref(value) => Arg::Borrowed(value),
+                Val::Owned(value) => Arg::Shared(value),
+                scalar => Arg::Temp(scalar.to_value()),
+            },
+        })
+    }
+}
+
+fn matches_text<'a>(regex: &regex::Regex, text: View<'_>) -> std::result::Result<Val<'a>, String> {
+    match text {
+        View::Str(text) => Ok(Val::Bool(regex.is_match(text))),
+        View::Null => Ok(Val::Bool(false)),
+        other => Err(format!(
+            "`matches` needs a string, found {}",
+            other.type_name()
+        )),
+    }
+}
