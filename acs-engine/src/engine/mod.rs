@@ -1,194 +1,30 @@
-//! The engine handle: reads rules files, builds a plan off to the side and swaps it in
-//! atomically; evaluation takes one `ArcSwap::load` and no lock.
+//! The engine handle: builds a plan off to the side and swaps it in atomically;
+//! evaluation takes one `ArcSwap::load` and no lock. `load` reads the files, `status`
+//! holds what reloads report.
 
-use std::collections::{BTreeMap, HashMap};
+mod load;
+mod status;
+
+pub use load::{load_plan, read_sources, InputError, LoadError, RulesSource, MAX_RULES_FILE_BYTES};
+use status::rfc3339;
+pub use status::{ReloadEvent, ReloadFailure, Status, UnknownRule};
+
+use std::collections::HashMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::decision::Decision;
-use crate::diagnostic::{render_all, Diagnostic, Severity};
 use crate::eval;
 use crate::functions::{Functions, HostFunction};
 use crate::metrics::{MetricsSnapshot, PlanCounters, Totals};
-use crate::plan::{compile, Plan};
-use crate::ruleset::load_rule_set;
-use crate::source::{SourceFile, SourceMap};
+use crate::plan::Plan;
 use crate::watch::{WatchError, WatchOptions, Watcher};
-
-/// Largest rules file accepted, in bytes.
-pub const MAX_RULES_FILE_BYTES: u64 = 32 * 1024 * 1024;
-
-/// Where an engine's rules come from; kept so [`Engine::reload`] can read them again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RulesSource {
-    /// A rules file, or a directory whose `*.yaml` / `*.yml` files form one rule set.
-    Path(PathBuf),
-    /// Rules given as text, with a name for diagnostics.
-    Text {
-        /// Shown in diagnostics in place of a file name.
-        name: String,
-        /// The YAML.
-        text: String,
-    },
-}
-
-/// Why rules could not be loaded. Nothing already loaded is affected.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// A file or directory could not be read.
-    #[error("cannot read `{}`: {message}", path.display())]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// What the system said.
-        message: String,
-    },
-    /// The rules have errors; every one found is listed.
-    #[error("{}\n\n{}", render_all(diagnostics), summary(diagnostics))]
-    Invalid {
-        /// All diagnostics, errors and warnings.
-        diagnostics: Vec<Diagnostic>,
-    },
-}
-
-fn summary(diagnostics: &[Diagnostic]) -> String {
-    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-    format!(
-        "could not load rules: {errors} error{}",
-        if errors == 1 { "" } else { "s" }
-    )
-}
-
-impl LoadError {
-    /// The diagnostics behind the error (one synthesised for I/O errors).
-    pub fn diagnostics(&self) -> Vec<Diagnostic> {
-        match self {
-            LoadError::Io { path, message } => {
-                vec![
-                    Diagnostic::error("ACS200", format!("cannot read rules: {message}"))
-                        .in_file(&path.display().to_string()),
-                ]
-            }
-            LoadError::Invalid { diagnostics } => diagnostics.clone(),
-        }
-    }
-}
-
-/// An input that is not valid JSON.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InputError {
-    /// The bytes do not parse as JSON (or nest deeper than 128 levels).
-    #[error("invalid JSON input at line {line}, column {column}: {message}")]
-    Json {
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What the parser said.
-        message: String,
-    },
-}
-
-/// Read rules from `source` and compile them against `functions`, without touching any
-/// engine. Returns the plan (with its warnings in [`Plan::warnings`]) or every error.
-pub fn load_plan(source: &RulesSource, functions: &Functions) -> Result<Plan, LoadError> {
-    let sources = read_sources(source)?;
-    let (rule_set, mut diagnostics) = load_rule_set(sources);
-    // Compile even when loading failed, so compile errors of the rules that did load are
-    // reported in the same pass.
-    match compile(&rule_set, functions) {
-        Ok(_) if diagnostics.iter().any(Diagnostic::is_error) => {
-            Err(LoadError::Invalid { diagnostics })
-        }
-        Ok((mut plan, warnings)) => {
-            diagnostics.extend(warnings);
-            plan.warnings = diagnostics.into_boxed_slice();
-            Ok(plan)
-        }
-        Err(errors) => {
-            diagnostics.extend(errors);
-            // Errors first; the sort is stable, so each group keeps file order.
-            diagnostics.sort_by_key(|d| d.severity != Severity::Error);
-            Err(LoadError::Invalid { diagnostics })
-        }
-    }
-}
-
-/// Read the files behind `source` into a source map.
-pub fn read_sources(source: &RulesSource) -> Result<SourceMap, LoadError> {
-    let mut sources = SourceMap::default();
-    match source {
-        RulesSource::Text { name, text } => {
-            sources.add(SourceFile::new(name.clone(), text.clone()));
-        }
-        RulesSource::Path(path) => {
-            let io = |path: &Path, message: String| LoadError::Io {
-                path: path.to_owned(),
-                message,
-            };
-            let metadata = std::fs::metadata(path).map_err(|e| io(path, e.to_string()))?;
-            let files = if metadata.is_dir() {
-                let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-                    .map_err(|e| io(path, e.to_string()))?
-                    .filter_map(|entry| entry.ok().map(|e| e.path()))
-                    .filter(|p| is_rules_file(p))
-                    .collect();
-                files.sort();
-                if files.is_empty() {
-                    return Err(io(
-                        path,
-                        "the directory holds no `*.yaml` rules files".to_owned(),
-                    ));
-                }
-                files
-            } else {
-                vec![path.to_owned()]
-            };
-            for file in files {
-                let size = std::fs::metadata(&file)
-                    .map_err(|e| io(&file, e.to_string()))?
-                    .len();
-                if size > MAX_RULES_FILE_BYTES {
-                    return Err(io(
-                        &file,
-                        format!("the file is {size} bytes, more than the limit of {MAX_RULES_FILE_BYTES}"),
-                    ));
-                }
-                let bytes = std::fs::read(&file).map_err(|e| io(&file, e.to_string()))?;
-                let text = String::from_utf8(bytes).map_err(|e| {
-                    io(
-                        &file,
-                        format!(
-                            "the file is not UTF-8 (byte {})",
-                            e.utf8_error().valid_up_to()
-                        ),
-                    )
-                })?;
-                sources.add(SourceFile::new(file.display().to_string(), text));
-            }
-        }
-    }
-    Ok(sources)
-}
-
-fn is_rules_file(path: &Path) -> bool {
-    let visible = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| !n.starts_with('.'));
-    let yaml = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e == "yaml" || e == "yml");
-    visible && yaml && path.is_file()
-}
 
 /// A loaded rule set, ready to evaluate inputs from any number of threads.
 ///
@@ -258,64 +94,6 @@ impl fmt::Debug for Engine {
             .field("functions", &self.shared.functions)
             .finish()
     }
-}
-
-/// What a reload did, for subscribers (see [`Engine::on_reload`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "lowercase")]
-pub enum ReloadEvent {
-    /// A new plan serves.
-    Loaded {
-        /// Its generation.
-        generation: u64,
-        /// Its rule count.
-        rule_count: usize,
-        /// Its content hash.
-        content_hash: String,
-    },
-    /// The files did not load; the previous plan keeps serving.
-    Failed(ReloadFailure),
-}
-
-/// A reload that failed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReloadFailure {
-    /// The generation still serving.
-    pub generation: u64,
-    /// When it failed (RFC 3339).
-    pub failed_at: String,
-    /// The rendered error, with file:line:col.
-    pub message: String,
-    /// The diagnostics behind it.
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-/// What the engine serves now, for health checks and dashboards.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Status {
-    /// Generation of the serving plan (1 for the first load, +1 per successful reload).
-    pub generation: u64,
-    /// `sha256:<hex>` of the serving rules.
-    pub content_hash: String,
-    /// Rules in the serving plan.
-    pub rule_count: usize,
-    /// When the serving plan was built (RFC 3339).
-    pub loaded_at: String,
-    /// Where the rules come from.
-    pub source: String,
-    /// The last reload failure, cleared by the next successful reload.
-    pub last_error: Option<ReloadFailure>,
-    /// Kill-switch overrides in force: rule id -> enabled.
-    pub overrides: BTreeMap<String, bool>,
-}
-
-/// A kill-switch request for a rule the serving plan does not have.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("no rule `{0}` in the serving rules")]
-pub struct UnknownRule(pub String);
-
-fn rfc3339(time: SystemTime) -> String {
-    chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Configures an [`Engine`]: host functions first, then the rules.

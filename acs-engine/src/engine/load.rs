@@ -1,0 +1,179 @@
+//! Reading rules from files, directories or text, and the whole load pipeline
+//! (read -> YAML -> rules -> plan) behind one function. The only place that reads rules
+//! from the filesystem.
+
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::{render_all, Diagnostic, Severity};
+use crate::functions::Functions;
+use crate::plan::{compile, Plan};
+use crate::ruleset::load_rule_set;
+use crate::source::{SourceFile, SourceMap};
+
+/// Largest rules file accepted, in bytes.
+pub const MAX_RULES_FILE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Where an engine's rules come from; kept so [`Engine::reload`] can read them again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RulesSource {
+    /// A rules file, or a directory whose `*.yaml` / `*.yml` files form one rule set.
+    Path(PathBuf),
+    /// Rules given as text, with a name for diagnostics.
+    Text {
+        /// Shown in diagnostics in place of a file name.
+        name: String,
+        /// The YAML.
+        text: String,
+    },
+}
+
+/// Why rules could not be loaded. Nothing already loaded is affected.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A file or directory could not be read.
+    #[error("cannot read `{}`: {message}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// What the system said.
+        message: String,
+    },
+    /// The rules have errors; every one found is listed.
+    #[error("{}\n\n{}", render_all(diagnostics), summary(diagnostics))]
+    Invalid {
+        /// All diagnostics, errors and warnings.
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+fn summary(diagnostics: &[Diagnostic]) -> String {
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    format!(
+        "could not load rules: {errors} error{}",
+        if errors == 1 { "" } else { "s" }
+    )
+}
+
+impl LoadError {
+    /// The diagnostics behind the error (one synthesised for I/O errors).
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        match self {
+            LoadError::Io { path, message } => {
+                vec![
+                    Diagnostic::error("ACS200", format!("cannot read rules: {message}"))
+                        .in_file(&path.display().to_string()),
+                ]
+            }
+            LoadError::Invalid { diagnostics } => diagnostics.clone(),
+        }
+    }
+}
+
+/// An input that is not valid JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// The bytes do not parse as JSON (or nest deeper than 128 levels).
+    #[error("invalid JSON input at line {line}, column {column}: {message}")]
+    Json {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+}
+
+/// Read rules from `source` and compile them against `functions`, without touching any
+/// engine. Returns the plan (with its warnings in [`Plan::warnings`]) or every error.
+pub fn load_plan(source: &RulesSource, functions: &Functions) -> Result<Plan, LoadError> {
+    let sources = read_sources(source)?;
+    let (rule_set, mut diagnostics) = load_rule_set(sources);
+    // Compile even when loading failed, so compile errors of the rules that did load are
+    // reported in the same pass.
+    match compile(&rule_set, functions) {
+        Ok(_) if diagnostics.iter().any(Diagnostic::is_error) => {
+            Err(LoadError::Invalid { diagnostics })
+        }
+        Ok((mut plan, warnings)) => {
+            diagnostics.extend(warnings);
+            plan.warnings = diagnostics.into_boxed_slice();
+            Ok(plan)
+        }
+        Err(errors) => {
+            diagnostics.extend(errors);
+            // Errors first; the sort is stable, so each group keeps file order.
+            diagnostics.sort_by_key(|d| d.severity != Severity::Error);
+            Err(LoadError::Invalid { diagnostics })
+        }
+    }
+}
+
+/// Read the files behind `source` into a source map.
+pub fn read_sources(source: &RulesSource) -> Result<SourceMap, LoadError> {
+    let mut sources = SourceMap::default();
+    match source {
+        RulesSource::Text { name, text } => {
+            sources.add(SourceFile::new(name.clone(), text.clone()));
+        }
+        RulesSource::Path(path) => {
+            let io = |path: &Path, message: String| LoadError::Io {
+                path: path.to_owned(),
+                message,
+            };
+            let metadata = std::fs::metadata(path).map_err(|e| io(path, e.to_string()))?;
+            let files = if metadata.is_dir() {
+                let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                    .map_err(|e| io(path, e.to_string()))?
+                    .filter_map(|entry| entry.ok().map(|e| e.path()))
+                    .filter(|p| is_rules_file(p))
+                    .collect();
+                files.sort();
+                if files.is_empty() {
+                    return Err(io(
+                        path,
+                        "the directory holds no `*.yaml` rules files".to_owned(),
+                    ));
+                }
+                files
+            } else {
+                vec![path.to_owned()]
+            };
+            for file in files {
+                let size = std::fs::metadata(&file)
+                    .map_err(|e| io(&file, e.to_string()))?
+                    .len();
+                if size > MAX_RULES_FILE_BYTES {
+                    return Err(io(
+                        &file,
+                        format!("the file is {size} bytes, more than the limit of {MAX_RULES_FILE_BYTES}"),
+                    ));
+                }
+                let bytes = std::fs::read(&file).map_err(|e| io(&file, e.to_string()))?;
+                let text = String::from_utf8(bytes).map_err(|e| {
+                    io(
+                        &file,
+                        format!(
+                            "the file is not UTF-8 (byte {})",
+                            e.utf8_error().valid_up_to()
+                        ),
+                    )
+                })?;
+                sources.add(SourceFile::new(file.display().to_string(), text));
+            }
+        }
+    }
+    Ok(sources)
+}
+
+fn is_rules_file(path: &Path) -> bool {
+    let visible = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| !n.starts_with('.'));
+    let yaml = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e == "yaml" || e == "yml");
+    visible && yaml && path.is_file()
+}

@@ -1,0 +1,66 @@
+//! What an engine reports about itself: status, reload events and failures.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::Diagnostic;
+
+/// What a reload did, for subscribers (see [`Engine::on_reload`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "lowercase")]
+pub enum ReloadEvent {
+    /// A new plan serves.
+    Loaded {
+        /// Its generation.
+        generation: u64,
+        /// Its rule count.
+        rule_count: usize,
+        /// Its content hash.
+        content_hash: String,
+    },
+    /// The files did not load; the previous plan keeps serving.
+    Failed(ReloadFailure),
+}
+
+/// A reload that failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReloadFailure {
+    /// The generation still serving.
+    pub generation: u64,
+    /// When it failed (RFC 3339).
+    pub failed_at: String,
+    /// The rendered error, with file:line:col.
+    pub message: String,
+    /// The diagnostics behind it.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// What the engine serves now, for health checks and dashboards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// Generation of the serving plan (1 for the first load, +1 per successful reload).
+    pub generation: u64,
+    /// `sha256:<hex>` of the serving rules.
+    pub content_hash: String,
+    /// Rules in the serving plan.
+    pub rule_count: usize,
+    /// When the serving plan was built (RFC 3339).
+    pub loaded_at: String,
+    /// Where the rules come from.
+    pub source: String,
+    /// The last reload failure, cleared by the next successful reload.
+    pub last_error: Option<ReloadFailure>,
+    /// Kill-switch overrides in force: rule id -> enabled.
+    pub overrides: BTreeMap<String, bool>,
+}
+
+/// A kill-switch request for a rule the serving plan does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no rule `{0}` in the serving rules")]
+pub struct UnknownRule(pub String);
+
+pub(super) fn rfc3339(time: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
