@@ -168,8 +168,19 @@ fn is_const(node: &Node) -> bool {
 
 impl<'a> Evaluator<'a> {
     pub(crate) fn new(input: &'a Value) -> Self {
+        // One pass over the input's top level finds all four roots.
+        let mut roots = [None; 4];
+        if let Value::Object(map) = input {
+            for (key, value) in map {
+                if let Some(root) = Root::by_name(key) {
+                    if let Some(slot) = roots.get_mut(root as usize) {
+                        *slot = Some(value);
+                    }
+                }
+            }
+        }
         Evaluator {
-            roots: Root::ALL.map(|root| value::field(input, root.name())),
+            roots,
             slots: [None; PATH_SLOTS],
             filled: 0,
             memo: Vec::new(),
