@@ -66,7 +66,12 @@ fn count(bytes: &[u8], lo: u8, hi: u8) -> u32 {
         word.copy_from_slice(chunk);
         total += in_range(u64::from_le_bytes(word), lo, hi).count_ones();
     }
-    total + chunks.remainder().iter().map(|b| u32::from((lo..=hi).contains(b))).sum::<u32>()
+    total
+        + chunks
+            .remainder()
+            .iter()
+            .map(|b| u32::from((lo..=hi).contains(b)))
+            .sum::<u32>()
 }
 
 /// The high bit of each byte of `word` that is an ASCII byte within `lo..=hi`.
@@ -215,9 +220,21 @@ mod tests {
         for byte in 0..=255u8 {
             let word = u64::from_le_bytes([byte; 8]);
             let expect = |lo: u8, hi: u8| if (lo..=hi).contains(&byte) { 8 } else { 0 };
-            assert_eq!(in_range(word, b'0', b'9').count_ones(), expect(b'0', b'9'), "{byte}");
-            assert_eq!(in_range(word, b'A', b'Z').count_ones(), expect(b'A', b'Z'), "{byte}");
-            assert_eq!(in_range(word, b'@', b'@').count_ones(), expect(b'@', b'@'), "{byte}");
+            assert_eq!(
+                in_range(word, b'0', b'9').count_ones(),
+                expect(b'0', b'9'),
+                "{byte}"
+            );
+            assert_eq!(
+                in_range(word, b'A', b'Z').count_ones(),
+                expect(b'A', b'Z'),
+                "{byte}"
+            );
+            assert_eq!(
+                in_range(word, b'@', b'@').count_ones(),
+                expect(b'@', b'@'),
+                "{byte}"
+            );
         }
     }
 
