@@ -436,6 +436,7 @@ fn specialize(node: Node) -> Node {
             | BinaryOp::Ge
             | BinaryOp::In
     );
+    let symmetric = matches!(op, BinaryOp::Eq | BinaryOp::Ne);
     match (*lhs, *rhs) {
         (Node::Path { root, keys, slot }, Node::Const(constant)) if comparison => {
             Node::PathCompare {
@@ -447,17 +448,14 @@ fn specialize(node: Node) -> Node {
                 span,
             }
         }
-        (Node::Const(constant), Node::Path { root, keys, slot })
-            if matches!(op, BinaryOp::Eq | BinaryOp::Ne) =>
-        {
-            Node::PathCompare {
-                root,
-                keys,
-                slot,
+        // `'x' == path` is `path == 'x'`.
+        (Node::Const(constant), path @ Node::Path { .. }) if symmetric => {
+            specialize(Node::Binary {
                 op,
-                constant,
+                lhs: Box::new(path),
+                rhs: Box::new(Node::Const(constant)),
                 span,
-            }
+            })
         }
         (lhs, rhs) => Node::Binary {
             op,
