@@ -280,24 +280,9 @@ fn a_bad_file_is_reported_through_status_and_subscribers() {
     ));
 }
 
-fn watch_threads() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|tasks| {
-            tasks
-                .filter_map(Result::ok)
-                .filter(|task| {
-                    std::fs::read_to_string(task.path().join("comm"))
-                        .is_ok_and(|name| name.trim() == "acs-rules-watch")
-                })
-                .count()
-        })
-        .unwrap_or(0)
-}
-
 #[test]
-fn watching_stops_when_the_handle_is_closed_or_dropped() {
+fn a_closed_or_dropped_watch_no_longer_reloads() {
     let (_dir, path, engine) = watched_file();
-    let before = watch_threads();
     let watch = engine.watch_with(fast()).unwrap();
     watch.close();
     let dropped = engine.watch_with(fast()).unwrap();
@@ -309,8 +294,6 @@ fn watching_stops_when_the_handle_is_closed_or_dropped() {
         "VERSION_1",
         "a closed watch must not reload"
     );
-    // Other tests run watchers in parallel: count ours by comparing with the baseline.
-    assert!(watch_threads() <= before, "watch threads leaked");
 }
 
 #[test]
