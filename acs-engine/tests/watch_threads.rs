@@ -47,17 +47,19 @@ fn watch_threads_end_with_the_handle_or_the_engine() {
     let options = WatchOptions::default();
 
     let watch = engine.watch_with(options).unwrap();
-    assert_eq!(watch_threads(), 1);
+    wait_for_watch_threads(1, "the watch thread starts");
     watch.close();
     assert_eq!(watch_threads(), 0, "close joins the thread");
 
     let watch = engine.watch_with(options).unwrap();
+    wait_for_watch_threads(1, "the watch thread starts");
     drop(watch);
     assert_eq!(watch_threads(), 0, "drop joins the thread");
 
     // The engine goes away while the handle is still held: the thread ends by itself.
     let watch = engine.watch_with(options).unwrap();
+    wait_for_watch_threads(1, "the watch thread starts");
     drop(engine);
-    wait_for_no_watch_thread();
+    wait_for_watch_threads(0, "a watch thread outlived its engine");
     drop(watch);
 }
