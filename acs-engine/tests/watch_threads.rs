@@ -24,13 +24,11 @@ fn watch_threads() -> usize {
         .unwrap_or(0)
 }
 
-fn wait_for_no_watch_thread() {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while watch_threads() > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "a watch thread outlived its watch"
-        );
+/// Wait until `want` watch threads run (a new thread names itself once it starts).
+fn wait_for_watch_threads(want: usize, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while watch_threads() != want {
+        assert!(Instant::now() < deadline, "{what}");
         std::thread::sleep(Duration::from_millis(10));
     }
 }
