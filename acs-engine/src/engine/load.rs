@@ -13,7 +13,7 @@ use crate::source::{SourceFile, SourceMap};
 /// Largest rules file accepted, in bytes.
 pub const MAX_RULES_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
-/// Where an engine's rules come from; kept so [`Engine::reload`] can read them again.
+/// Where an engine's rules come from; kept so [`Engine::reload`](crate::Engine::reload) can read them again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RulesSource {
     /// A rules file, or a directory whose `*.yaml` / `*.yml` files form one rule set.

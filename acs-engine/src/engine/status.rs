@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::Diagnostic;
 
-/// What a reload did, for subscribers (see [`Engine::on_reload`]).
+/// What a reload did, for subscribers (see [`Engine::on_reload`](crate::Engine::on_reload)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "lowercase")]
 pub enum ReloadEvent {

@@ -44,7 +44,7 @@ fn equal_within(a: View<'_>, b: View<'_>, depth: usize) -> bool {
     }
 }
 
-/// [`equal`] over JSON values.
+/// Deep, type-strict equality of two JSON values, numbers compared numerically (`1 == 1.0`): the semantics of `==` in conditions.
 pub fn values_equal(a: &Value, b: &Value) -> bool {
     equal(View::of(a), View::of(b))
 }
