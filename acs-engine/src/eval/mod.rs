@@ -82,8 +82,8 @@ pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
             shard.rule_evaluated(index);
         }
         evaluator.start_rule();
-        match evaluator.eval(&rule.condition) {
-            Ok(value) if value.truthy() => {
+        match evaluator.test(&rule.condition) {
+            Ok(true) => {
                 if let Some(shard) = shard {
                     shard.rule_matched(index);
                 }
@@ -103,7 +103,7 @@ pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
                 }
                 decision.matched.push(matched);
             }
-            Ok(_) => {}
+            Ok(false) => {}
             Err(error) => {
                 if let Some(shard) = shard {
                     shard.rule_errored(index);
@@ -213,6 +213,53 @@ impl<'a> Evaluator<'a> {
         self.filled = 0;
     }
 
+    /// `node` in a boolean context (a condition, an operand of `&&`, `||`, `!`): the
+    /// truth value without building a value first.
+    pub(crate) fn test(&mut self, node: &'a Node) -> Result<bool> {
+        match node {
+            Node::And(items) => {
+                for item in items.iter() {
+                    if !self.test(item)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Node::Or(items) => {
+                for item in items.iter() {
+                    if self.test(item)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Node::Not(operand) => Ok(!self.test(operand)?),
+            Node::PathCompare {
+                root,
+                keys,
+                slot,
+                op,
+                constant,
+                span,
+            } => {
+                let value = self.path(*root, keys, *slot);
+                let (a, b) = (value.map_or(View::Null, View::of), View::of(constant));
+                Ok(match op {
+                    BinaryOp::Eq => ops::equal(a, b),
+                    BinaryOp::Ne => !ops::equal(a, b),
+                    BinaryOp::In => ops::contains(a, b).map_err(|message| {
+                        Box::new(EvalError {
+                            message,
+                            span: *span,
+                        })
+                    })?,
+                    _ => ops::ordered(*op, a, b),
+                })
+            }
+            other => Ok(self.eval(other)?.truthy()),
+        }
+    }
+
     pub(crate) fn eval(&mut self, node: &'a Node) -> Result<Val<'a>> {
         match node {
             Node::Const(value) => Ok(Val::from_ref(value)),
@@ -238,7 +285,7 @@ impl<'a> Evaluator<'a> {
                 }
                 Ok(Val::Owned(Rc::new(Value::Array(values))))
             }
-            Node::Not(operand) => Ok(Val::Bool(!self.eval(operand)?.truthy())),
+            Node::Not(operand) => Ok(Val::Bool(!self.test(operand)?)),
             Node::Neg(operand, span) => {
                 let operand = self.eval(operand)?;
                 match operand.view() {
@@ -257,21 +304,8 @@ impl<'a> Evaluator<'a> {
                     })),
                 }
             }
-            Node::And(items) => {
-                for item in items.iter() {
-                    if !self.eval(item)?.truthy() {
-                        return Ok(Val::Bool(false));
-                    }
-                }
-                Ok(Val::Bool(true))
-            }
-            Node::Or(items) => {
-                for item in items.iter() {
-                    if self.eval(item)?.truthy() {
-                        return Ok(Val::Bool(true));
-                    }
-                }
-                Ok(Val::Bool(false))
+            Node::And(_) | Node::Or(_) | Node::PathCompare { .. } => {
+                Ok(Val::Bool(self.test(node)?))
             }
             Node::Binary { op, lhs, rhs, span } => {
                 let a = self.eval(lhs)?;
@@ -297,28 +331,6 @@ impl<'a> Evaluator<'a> {
                 })
             }
             Node::Call { callee, args, span } => self.call(callee, args, *span),
-            Node::PathCompare {
-                root,
-                keys,
-                slot,
-                op,
-                constant,
-                span,
-            } => {
-                let value = self.path(*root, keys, *slot);
-                let (a, b) = (value.map_or(View::Null, View::of), View::of(constant));
-                Ok(Val::Bool(match op {
-                    BinaryOp::Eq => ops::equal(a, b),
-                    BinaryOp::Ne => !ops::equal(a, b),
-                    BinaryOp::In => ops::contains(a, b).map_err(|message| {
-                        Box::new(EvalError {
-                            message,
-                            span: *span,
-                        })
-                    })?,
-                    _ => ops::ordered(*op, a, b),
-                }))
-            }
         }
     }
 }
