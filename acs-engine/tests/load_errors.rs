@@ -86,3 +86,30 @@ fn an_empty_directory_is_an_error_not_an_empty_rule_set() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn ids_are_unique_across_the_files_of_a_bundle_directory() {
+    let dir = std::env::temp_dir().join(format!("acs-dup-ids-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rule = |priority: u32| {
+        format!(
+            "- id: SAME\n  priority: {priority}\n  severity: low\n  description: d\n  condition: \"true\"\n  action: []\n  audit: false\n"
+        )
+    };
+    std::fs::write(dir.join("a.yaml"), rule(1)).unwrap();
+    std::fs::write(dir.join("b.yaml"), rule(2)).unwrap();
+    let error = Engine::from_path(&dir).unwrap_err().to_string();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        error.contains("error[ACS209]: duplicate rule id `SAME`"),
+        "{error}"
+    );
+    assert!(
+        error.contains("b.yaml:1:7"),
+        "the second file is named: {error}"
+    );
+    assert!(
+        error.contains("a.yaml:1:7"),
+        "the first definition is named: {error}"
+    );
+}
