@@ -254,3 +254,39 @@ fn metrics_can_be_switched_off() {
     assert_eq!(metrics.latency_count, 0);
     assert!(metrics.rules.iter().all(|r| r.evaluations == 0));
 }
+
+/// A host function written as a type, registered as a trait object.
+struct RiskService {
+    threshold: i64,
+}
+
+impl acs_engine::HostFunction for RiskService {
+    fn call(&self, args: &[&Value]) -> Result<Value, acs_engine::FunctionError> {
+        let amount = args.first().and_then(|v| v.as_i64()).unwrap_or(0);
+        Ok(json!(amount > self.threshold))
+    }
+}
+
+#[test]
+fn trait_objects_register_as_host_functions() {
+    let boxed: Box<dyn acs_engine::HostFunction> = Box::new(RiskService { threshold: 100 });
+    let shared: std::sync::Arc<dyn acs_engine::HostFunction> =
+        std::sync::Arc::new(RiskService { threshold: 1_000 });
+    let rules = r#"
+- id: RISKY
+  priority: 1
+  severity: low
+  description: "two services"
+  condition: "risk.boxed(bid.amount) && !risk.shared(bid.amount)"
+  action: []
+  audit: false
+"#;
+    let engine = Engine::builder()
+        .function("risk.boxed", boxed)
+        .function("risk.shared", shared)
+        .load_str("rules.yaml", rules)
+        .unwrap();
+    let decision = engine.evaluate(&json!({"event": {"bid": {"amount": 500}}}));
+    assert_eq!(decision.matched_ids(), ["RISKY"]);
+    assert!(decision.errors.is_empty());
+}

@@ -52,6 +52,20 @@ where
     }
 }
 
+/// A boxed trait object is a host function too (a host holding `Box<dyn HostFunction>`).
+impl HostFunction for Box<dyn HostFunction> {
+    fn call(&self, args: &[&Value]) -> Result<Value, FunctionError> {
+        (**self).call(args)
+    }
+}
+
+/// A shared trait object is a host function too.
+impl HostFunction for Arc<dyn HostFunction> {
+    fn call(&self, args: &[&Value]) -> Result<Value, FunctionError> {
+        (**self).call(args)
+    }
+}
+
 /// The host functions available to a rule set, by dotted name.
 #[derive(Clone, Default)]
 pub struct Functions {
