@@ -256,6 +256,26 @@ impl<'a> Evaluator<'a> {
                     _ => ops::ordered(*op, a, b),
                 })
             }
+            Node::Binary {
+                op:
+                    op @ (BinaryOp::Eq
+                    | BinaryOp::Ne
+                    | BinaryOp::Lt
+                    | BinaryOp::Le
+                    | BinaryOp::Gt
+                    | BinaryOp::Ge),
+                lhs,
+                rhs,
+                ..
+            } => {
+                let a = self.eval(lhs)?;
+                let b = self.eval(rhs)?;
+                Ok(match op {
+                    BinaryOp::Eq => ops::equal(a.view(), b.view()),
+                    BinaryOp::Ne => !ops::equal(a.view(), b.view()),
+                    _ => ops::ordered(*op, a.view(), b.view()),
+                })
+            }
             other => Ok(self.eval(other)?.truthy()),
         }
     }
