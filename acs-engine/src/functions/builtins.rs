@@ -50,7 +50,10 @@ impl Builtin {
 pub(crate) fn now_millis() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_millis() as f64)
+        // Whole milliseconds without `as_millis`' 128-bit arithmetic.
+        .map_or(0.0, |d| {
+            d.as_secs() as f64 * 1000.0 + f64::from(d.subsec_millis())
+        })
 }
 
 /// Haversine distance in metres between two `{lat, lng|lon}` objects in degrees.
