@@ -109,11 +109,30 @@ impl<'a> Evaluator<'a> {
                 name,
                 function,
             } => {
-                let mut held: SmallVec<[Arg<'a>; 4]> = SmallVec::with_capacity(args.len());
-                for arg in args.iter() {
-                    held.push(self.arg_value(arg)?);
-                }
-                let values: SmallVec<[&Value; 4]> = held.iter().map(Arg::get).collect();
+                // Arguments that are paths or constants (the usual case) are borrowed
+                // straight away; anything computed is kept alive in `held`.
+                let mut held: SmallVec<[Arg<'a>; 4]> = SmallVec::new();
+                let direct = args
+                    .iter()
+                    .all(|a| matches!(a, Node::Const(_) | Node::Path { .. }));
+                let values: SmallVec<[&Value; 4]> = if direct {
+                    let mut values = SmallVec::new();
+                    for arg in args.iter() {
+                        values.push(match arg {
+                            Node::Const(value) => value,
+                            Node::Path { root, keys, slot } => {
+                                self.path(*root, keys, *slot).unwrap_or(&NULL)
+                            }
+                            _ => &NULL,
+                        });
+                    }
+                    values
+                } else {
+                    for arg in args.iter() {
+                        held.push(self.arg_value(arg)?);
+                    }
+                    held.iter().map(Arg::get).collect()
+                };
                 let call = || {
                     catch_unwind(AssertUnwindSafe(|| function.call(&values)))
                         .unwrap_or_else(|_| Err(FunctionError::failed("the function panicked")))

@@ -191,7 +191,7 @@ impl<'a> Evaluator<'a> {
     /// Follow `root.k1.k2...` in the input; `None` where it is missing. A path with a
     /// slot is looked up once per rule and then read from the slot.
     #[inline]
-    fn path(&mut self, root: Root, keys: &[Box<str>], slot: u8) -> Option<&'a Value> {
+    pub(super) fn path(&mut self, root: Root, keys: &[Box<str>], slot: u8) -> Option<&'a Value> {
         let cached = usize::from(slot);
         if cached < PATH_SLOTS && self.filled & (1 << cached) != 0 {
             return self.slots.get(cached).copied().flatten();
