@@ -30,7 +30,9 @@ fn bid_tripping_every_rule() -> Value {
 fn rejected_by(engine: &Engine, doc: &Value) -> Option<(String, Option<String>)> {
     match engine.evaluate(doc).verdict {
         Verdict::Allowed => None,
-        Verdict::Rejected { rule_id, code, .. } => Some((rule_id.to_string(), code)),
+        Verdict::Rejected { rule_id, code, .. } => {
+            Some((rule_id.to_string(), code.map(|c| c.to_string())))
+        }
     }
 }
 
@@ -65,8 +67,8 @@ fn several_matches_are_reported_in_priority_order_and_the_highest_rejection_deci
             decision.verdict,
             Verdict::Rejected {
                 rule_id: "RF01_KYC_MANDATORY".into(),
-                code: Some("KYC_REQUIRED".to_owned()),
-                message: Some("KYC verification required".to_owned()),
+                code: Some("KYC_REQUIRED".into()),
+                message: Some("KYC verification required".into()),
             },
             "{bundle}"
         );

@@ -51,9 +51,9 @@ pub enum Verdict {
         /// The rejecting rule.
         rule_id: Arc<str>,
         /// Its `code` parameter, rendered.
-        code: Option<String>,
+        code: Option<Arc<str>>,
         /// Its `message` parameter, rendered.
-        message: Option<String>,
+        message: Option<Arc<str>>,
     },
 }
 

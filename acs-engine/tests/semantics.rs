@@ -660,7 +660,7 @@ fn a_panicking_host_function_fails_only_its_rule() {
     assert_eq!(location.line, 7);
     assert!(matches!(
         &decision.verdict,
-        Verdict::Rejected { rule_id, code: Some(code), .. } if &**rule_id == "FINE" && code == "FINE"
+        Verdict::Rejected { rule_id, code: Some(code), .. } if &**rule_id == "FINE" && &**code == "FINE"
     ));
 }
 

@@ -8,6 +8,7 @@ mod value;
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -17,7 +18,7 @@ pub(crate) use value::number;
 use value::{Val, View};
 
 use call::MemoEntry;
-use render::display;
+pub(crate) use render::display;
 
 use crate::decision::{Decision, RuleError, Verdict};
 use crate::metrics;
@@ -94,10 +95,17 @@ pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
                 }
                 if matches!(decision.verdict, Verdict::Allowed) {
                     if let Some(reject) = rule.reject_action.and_then(|i| matched.actions.get(i)) {
+                        let (code, message) = match &rule.reject_texts {
+                            Some(texts) => (texts.code.clone(), texts.message.clone()),
+                            None => (
+                                reject.params.get("code").map(|v| Arc::from(display(v))),
+                                reject.params.get("message").map(|v| Arc::from(display(v))),
+                            ),
+                        };
                         decision.verdict = Verdict::Rejected {
                             rule_id: rule.id.clone(),
-                            code: reject.params.get("code").map(display),
-                            message: reject.params.get("message").map(display),
+                            code,
+                            message,
                         };
                     }
                 }

@@ -11,7 +11,7 @@ use crate::plan::{Plan, RulePlan, TemplatePlan, TextPlan};
 
 /// A value as text inside a string: strings raw, null empty, numbers without `.0`,
 /// arrays and objects as JSON.
-pub(super) fn display(value: &Value) -> String {
+pub(crate) fn display(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),

@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use super::gate::{event_type_gate, without_gate};
 use super::{
-    ActionPlan, Callee, Node, Plan, Root, RulePlan, TemplatePlan, TextPlan, NO_SLOT, PATH_SLOTS,
+    ActionPlan, Callee, Node, Plan, RejectTexts, Root, RulePlan, TemplatePlan, TextPlan, NO_SLOT,
+    PATH_SLOTS,
 };
 use crate::diagnostic::Diagnostic;
 use crate::eval::fold_constant;
@@ -68,6 +69,19 @@ pub fn compile(
         let mut actions = actions;
         assign_path_slots(&mut condition, &mut actions);
         let reject_action = actions.iter().position(|a| &*a.name == "rejectRequest");
+        let reject_texts = reject_action
+            .and_then(|i| actions.get(i))
+            .and_then(|action| match &action.params {
+                TemplatePlan::Value(params) => Some(RejectTexts {
+                    code: params
+                        .get("code")
+                        .map(|v| Arc::from(crate::eval::display(v))),
+                    message: params
+                        .get("message")
+                        .map(|v| Arc::from(crate::eval::display(v))),
+                }),
+                _ => None,
+            });
         let gate = event_type_gate(&condition).map(Vec::into_boxed_slice);
         let condition = if gate.is_some() {
             without_gate(condition)
@@ -84,6 +98,7 @@ pub fn compile(
             condition,
             actions,
             reject_action,
+            reject_texts,
             gate,
         });
     }

@@ -138,6 +138,12 @@ pub(crate) struct ActionPlan {
     pub params: TemplatePlan,
 }
 
+/// The `code` and `message` of a constant `rejectRequest`, ready for the verdict.
+pub(crate) struct RejectTexts {
+    pub code: Option<Arc<str>>,
+    pub message: Option<Arc<str>>,
+}
+
 pub(crate) struct RulePlan {
     pub id: Arc<str>,
     pub priority: i64,
@@ -149,6 +155,9 @@ pub(crate) struct RulePlan {
     pub actions: Box<[ActionPlan]>,
     /// Index of the first `rejectRequest` action, if any.
     pub reject_action: Option<usize>,
+    /// Its `code` and `message` when they hold no template: computed once, shared by
+    /// every verdict.
+    pub reject_texts: Option<RejectTexts>,
     /// `None`: runs on every event; `Some(types)`: only on these `event.type`s.
     pub gate: Option<Box<[Box<str>]>>,
 }
