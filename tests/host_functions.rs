@@ -495,30 +495,12 @@ fn shipped_stubs_reproduce_the_readme_example_outcomes() {
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/examples");
     let stubs: Value =
         serde_json::from_slice(&std::fs::read(format!("{examples}/stubs.json")).unwrap()).unwrap();
-    let expectations: [(&str, &[&str], Option<&str>); 4] = [
-        (
-            "bid_create_kyc_missing.json",
-            &["RF01_KYC_MANDATORY"],
-            Some("KYC_REQUIRED"),
-        ),
-        ("bid_create_clean.json", &[], None),
-        (
-            "truck_create_over_limit.json",
-            &["RF12_OPERATOR_MAX_TRUCKS_LIMIT"],
-            Some("MAX_TRUCKS_EXCEEDED"),
-        ),
-        (
-            "shipment_accept_device_collision.json",
-            &["RF17_DEVICE_ACCOUNT_COLLISION"],
-            Some("DEVICE_ACCOUNT_COLLISION"),
-        ),
-    ];
     for path in [PROJECT_BUNDLE, RULES_DIR] {
         let engine = Engine::builder()
             .functions(Functions::from_stubs(&stubs).unwrap())
             .load_path(path)
             .unwrap();
-        for (file, ids, code) in expectations {
+        for (file, ids, code) in EXAMPLE_OUTCOMES {
             let bytes = std::fs::read(format!("{examples}/{file}")).unwrap();
             let decision = engine.evaluate_json(&bytes).unwrap();
             assert_eq!(decision.matched_ids(), ids, "{path}: {file}");

@@ -488,3 +488,25 @@ pub fn check_table(bundle: &str, engine: &Engine, cases: &[RuleCase]) {
         failures.join("\n")
     );
 }
+
+/// Each shipped example in `rules/examples/`, the rule ids it must match with
+/// `rules/examples/stubs.json`, and its rejection code: the outcomes the rules README
+/// promises. The engine tests and the CLI tests both check them.
+pub const EXAMPLE_OUTCOMES: [(&str, &[&str], Option<&str>); 4] = [
+    (
+        "bid_create_kyc_missing.json",
+        &["RF01_KYC_MANDATORY"],
+        Some("KYC_REQUIRED"),
+    ),
+    ("bid_create_clean.json", &[], None),
+    (
+        "truck_create_over_limit.json",
+        &["RF12_OPERATOR_MAX_TRUCKS_LIMIT"],
+        Some("MAX_TRUCKS_EXCEEDED"),
+    ),
+    (
+        "shipment_accept_device_collision.json",
+        &["RF17_DEVICE_ACCOUNT_COLLISION"],
+        Some("DEVICE_ACCOUNT_COLLISION"),
+    ),
+];

@@ -22,25 +22,7 @@ const LEGACY_BUNDLE: &str = concat!(
     "/../../shared/fixtures/acs_rules_top25.yaml"
 );
 
-/// Each shipped example, the rule ids it must match and its rejection code.
-const EXAMPLE_OUTCOMES: [(&str, &[&str], Option<&str>); 4] = [
-    (
-        "bid_create_kyc_missing.json",
-        &["RF01_KYC_MANDATORY"],
-        Some("KYC_REQUIRED"),
-    ),
-    ("bid_create_clean.json", &[], None),
-    (
-        "truck_create_over_limit.json",
-        &["RF12_OPERATOR_MAX_TRUCKS_LIMIT"],
-        Some("MAX_TRUCKS_EXCEEDED"),
-    ),
-    (
-        "shipment_accept_device_collision.json",
-        &["RF17_DEVICE_ACCOUNT_COLLISION"],
-        Some("DEVICE_ACCOUNT_COLLISION"),
-    ),
-];
+use acs_integration_tests::EXAMPLE_OUTCOMES;
 
 fn acs() -> Command {
     Command::cargo_bin("acs").unwrap()

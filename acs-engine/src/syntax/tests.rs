@@ -19,19 +19,24 @@ fn table(texts: &[&str]) -> String {
         .join("\n")
 }
 
-#[test]
-fn fixture_conditions_parse() {
+/// The conditions of the legacy rules file (empty when the fixture is absent).
+fn fixture_conditions() -> Vec<String> {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../shared/fixtures/acs_rules_top25.yaml"
     ));
-    let Ok(text) = text else { return };
-    for line in text.lines() {
-        if let Some(rest) = line.trim().strip_prefix("condition: \"") {
-            let cond = rest.trim_end_matches('"');
-            println!("{}", sexpr(cond));
-            assert!(parse_condition(cond).is_ok(), "{cond}");
-        }
+    let Ok(text) = text else { return Vec::new() };
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("condition: \""))
+        .map(|rest| rest.trim_end_matches('"').to_owned())
+        .collect()
+}
+
+#[test]
+fn fixture_conditions_parse() {
+    for cond in fixture_conditions() {
+        println!("{}", sexpr(&cond));
+        assert!(parse_condition(&cond).is_ok(), "{cond}");
     }
 }
 
@@ -349,17 +354,9 @@ fn spans_are_byte_offsets() {
 /// Every fixture condition prints and parses back to the same tree.
 #[test]
 fn fixture_conditions_round_trip_through_to_source() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/acs_rules_top25.yaml"
-    ));
-    let Ok(text) = text else { return };
-    for line in text.lines() {
-        if let Some(rest) = line.trim().strip_prefix("condition: \"") {
-            let cond = rest.trim_end_matches('"');
-            let expr = parse_condition(cond).expect("fixture condition parses");
-            let again = parse_condition(&to_source(&expr)).expect("printed source parses");
-            assert_eq!(to_sexpr(&again), to_sexpr(&expr), "{cond}");
-        }
+    for cond in fixture_conditions() {
+        let expr = parse_condition(&cond).expect("fixture condition parses");
+        let again = parse_condition(&to_source(&expr)).expect("printed source parses");
+        assert_eq!(to_sexpr(&again), to_sexpr(&expr), "{cond}");
     }
 }
