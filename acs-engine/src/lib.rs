@@ -1,17 +1,21 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod backtest;
 pub mod decision;
 pub mod diagnostic;
 mod engine;
 pub mod eval;
+pub mod explain;
 mod expression;
 pub mod functions;
+pub mod lint;
 pub mod metrics;
 pub mod plan;
 pub mod ruleset;
 pub mod source;
 pub mod syntax;
+pub mod testing;
 pub mod watch;
 
 pub use decision::{Decision, RenderedAction, RuleError, RuleMatch, Verdict};

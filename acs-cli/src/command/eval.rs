@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use acs_engine::{Engine, Functions};
 
-use super::{EXIT_OK, EXIT_USAGE};
+use super::{Io, EXIT_OK, EXIT_USAGE};
 
 /// Arguments of `acs eval`.
 #[derive(Debug, clap::Args)]
@@ -22,21 +22,17 @@ pub struct EvalArgs {
 }
 
 /// Run `acs eval`; returns the exit code.
-pub fn run(
-    args: &EvalArgs,
-    stdin: &mut dyn Read,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> u8 {
-    match evaluate(args, stdin, stderr) {
+pub fn run(args: &EvalArgs, io: &mut Io<'_>) -> u8 {
+    let quiet = io.style.quiet;
+    match evaluate(args, quiet, io.stdin, io.stderr) {
         Ok(json) => {
-            if writeln!(stdout, "{json}").is_err() {
+            if writeln!(io.stdout, "{json}").is_err() {
                 return EXIT_USAGE;
             }
             EXIT_OK
         }
         Err(message) => {
-            let _ = writeln!(stderr, "{message}");
+            let _ = writeln!(io.stderr, "{message}");
             EXIT_USAGE
         }
     }
@@ -44,6 +40,7 @@ pub fn run(
 
 fn evaluate(
     args: &EvalArgs,
+    quiet: bool,
     stdin: &mut dyn Read,
     stderr: &mut dyn Write,
 ) -> Result<String, String> {
@@ -65,8 +62,10 @@ fn evaluate(
             acs_engine::LoadError::Io { .. } => format!("error: {e}"),
             acs_engine::LoadError::Invalid { .. } => e.to_string(),
         })?;
-    for warning in engine.plan().warnings() {
-        let _ = writeln!(stderr, "{warning}\n");
+    if !quiet {
+        for warning in engine.plan().warnings() {
+            let _ = writeln!(stderr, "{warning}\n");
+        }
     }
     let input_name;
     let input = match args.input.as_deref() {

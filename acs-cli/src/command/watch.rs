@@ -1,0 +1,13 @@
+//! `acs watch` (being built).
+
+use super::{Io, EXIT_USAGE};
+
+/// Arguments of `acs watch`.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+/// Run the command; returns the exit code.
+pub fn run(_args: &Args, io: &mut Io<'_>) -> u8 {
+    let _ = writeln!(io.stderr, "error: `acs watch` is not built yet");
+    EXIT_USAGE
+}
