@@ -1,13 +1,192 @@
-//! `acs lint-rules` (being built).
+//! `acs lint-rules`: the gate before a rule ships. Reads the files and `acs.toml`, asks
+//! the engine's linter, prints the findings as text, JSON or SARIF, picks the exit code.
 
-use super::{Io, EXIT_USAGE};
+use std::path::{Path, PathBuf};
+
+use acs_engine::lint::{lint_source, LintConfig, LintReport};
+use acs_engine::{Diagnostic, RulesSource, Severity};
+
+use super::{Io, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use crate::terminal::Style;
+
+/// The name of the project config searched for next to the rules.
+const CONFIG_FILE: &str = "acs.toml";
 
 /// Arguments of `acs lint-rules`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Rules files, or directories of `*.yaml` rules files (each one bundle).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Project config declaring the host's functions and actions; by default the first
+    /// `acs.toml` found in the first FILE's directory or above it.
+    #[arg(long, value_name = "acs.toml")]
+    pub config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
 
-/// Run the command; returns the exit code.
-pub fn run(_args: &Args, io: &mut Io<'_>) -> u8 {
-    let _ = writeln!(io.stderr, "error: `acs lint-rules` is not built yet");
-    EXIT_USAGE
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Compiler-style text with source excerpts.
+    Human,
+    /// The reports as JSON.
+    Json,
+    /// SARIF 2.1.0, for code-scanning views in CI.
+    Sarif,
+}
+
+/// Run `acs lint-rules`; returns the exit code.
+pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
+    let (config, config_path) = match load_config(args) {
+        Ok(found) => found,
+        Err(message) => {
+            let _ = writeln!(io.stderr, "{message}");
+            return EXIT_USAGE;
+        }
+    };
+    if let (Some(path), false, Format::Human) = (&config_path, io.style.quiet, args.format) {
+        let _ = writeln!(io.stderr, "note: using {}", path.display());
+    }
+    let mut reports = Vec::with_capacity(args.files.len());
+    for file in &args.files {
+        match lint_source(&RulesSource::Path(file.clone()), &config) {
+            Ok(report) => reports.push(report),
+            Err(error) => {
+                let _ = writeln!(io.stderr, "error: {error}");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let written = match args.format {
+        Format::Human => write_human(&reports, io),
+        Format::Json => {
+            let errors: usize = reports.iter().map(LintReport::errors).sum();
+            let warnings: usize = reports.iter().map(LintReport::warnings).sum();
+            let json = serde_json::json!({
+                "config": config_path.map(|p| p.display().to_string()),
+                "errors": errors,
+                "warnings": warnings,
+                "reports": reports,
+            });
+            write_json(io, &json)
+        }
+        Format::Sarif => write_json(io, &LintReport::to_sarif(&reports)),
+    };
+    if written.is_err() {
+        return EXIT_USAGE;
+    }
+    let deny = args.deny_warnings || config.lint.deny_warnings;
+    if reports.iter().any(|r| r.fails(deny)) {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    }
+}
+
+fn write_json(io: &mut Io<'_>, json: &serde_json::Value) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(json).map_err(std::io::Error::other)?;
+    writeln!(io.stdout, "{text}")
+}
+
+fn write_human(reports: &[LintReport], io: &mut Io<'_>) -> std::io::Result<()> {
+    let style = io.style;
+    for report in reports {
+        for diagnostic in &report.diagnostics {
+            if style.quiet && !diagnostic.is_error() {
+                continue;
+            }
+            writeln!(io.stdout, "{}\n", paint(&style, diagnostic))?;
+        }
+        if style.quiet {
+            continue;
+        }
+        let (errors, warnings) = (report.errors(), report.warnings());
+        let files = report.files.join(", ");
+        let verdict = match (errors, warnings) {
+            (0, 0) => style.good("ok"),
+            (0, _) => style.warning("ok with warnings"),
+            _ => style.error("failed"),
+        };
+        writeln!(
+            io.stdout,
+            "{verdict}: {files}: {} rule{}, {errors} error{}, {warnings} warning{}",
+            report.rule_count,
+            plural(report.rule_count),
+            plural(errors),
+            plural(warnings),
+        )?;
+    }
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// The diagnostic as the engine renders it, with the `error`/`warning` label coloured.
+fn paint(style: &Style, diagnostic: &Diagnostic) -> String {
+    let text = diagnostic.to_string();
+    if !style.color {
+        return text;
+    }
+    let label = match diagnostic.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    match text.strip_prefix(label) {
+        Some(rest) => {
+            let painted = match diagnostic.severity {
+                Severity::Error => style.error(label),
+                Severity::Warning => style.warning(label),
+            };
+            format!("{painted}{rest}")
+        }
+        None => text,
+    }
+}
+
+/// The config given with `--config`, else the nearest `acs.toml` at or above the first
+/// file's directory, else the defaults (no host functions declared).
+fn load_config(args: &Args) -> Result<(LintConfig, Option<PathBuf>), String> {
+    let path = match &args.config {
+        Some(path) => Some(path.clone()),
+        None => args.files.first().and_then(|f| find_config(f)),
+    };
+    let Some(path) = path else {
+        return Ok((LintConfig::default(), None));
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("error: cannot read `{}`: {e}", path.display()))?;
+    let config = LintConfig::from_toml(&path.display().to_string(), &text)
+        .map_err(|diagnostic| diagnostic.to_string())?;
+    Ok((config, Some(path)))
+}
+
+fn find_config(file: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(file).ok()?;
+    let start = if absolute.is_dir() {
+        absolute.as_path()
+    } else {
+        absolute.parent()?
+    };
+    let found = start
+        .ancestors()
+        .map(|dir| dir.join(CONFIG_FILE))
+        .find(|candidate| candidate.is_file())?;
+    // Show it relative to the working directory when it is below it.
+    let cwd = std::env::current_dir().ok();
+    Some(
+        cwd.and_then(|cwd| found.strip_prefix(&cwd).ok().map(Path::to_path_buf))
+            .unwrap_or(found),
+    )
 }

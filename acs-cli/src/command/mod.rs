@@ -14,7 +14,6 @@ pub mod watch;
 /// Success.
 pub const EXIT_OK: u8 = 0;
 /// The command ran and found problems: lint errors, failing rule tests.
-#[allow(dead_code, reason = "used by lint-rules and test once built")]
 pub const EXIT_FINDINGS: u8 = 1;
 /// Usage, I/O or load errors.
 pub const EXIT_USAGE: u8 = 2;

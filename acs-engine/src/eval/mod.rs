@@ -362,3 +362,8 @@ impl<'a> Evaluator<'a> {
         }
     }
 }
+
+/// Whether a string is an RFC 3339 timestamp, which meets numbers as epoch milliseconds.
+pub(crate) fn is_timestamp(text: &str) -> bool {
+    ops::timestamp_millis(text).is_some()
+}

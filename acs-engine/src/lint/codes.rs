@@ -1,0 +1,107 @@
+//! Every diagnostic code ACS reports, with its default severity and what it means: the
+//! table behind SARIF rule descriptions and the code list in `rules/README.md`.
+
+use crate::diagnostic::Severity;
+
+/// One diagnostic code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Code {
+    /// `ACS101`, ...
+    pub code: &'static str,
+    /// The severity it is reported with (ACS401 becomes an error when the host's
+    /// functions are declared).
+    pub severity: Severity,
+    /// One line: what the code means.
+    pub summary: &'static str,
+}
+
+const fn code(code: &'static str, severity: Severity, summary: &'static str) -> Code {
+    Code {
+        code,
+        severity,
+        summary,
+    }
+}
+
+use Severity::{Error, Warning};
+
+/// All codes, in order.
+pub const CODES: &[Code] = &[
+    code("ACS101", Error, "invalid condition syntax"),
+    code(
+        "ACS102",
+        Error,
+        "invalid expression inside a `{{...}}` template",
+    ),
+    code("ACS200", Error, "a rules file cannot be read"),
+    code(
+        "ACS201",
+        Error,
+        "invalid YAML, or YAML the rules format does not allow",
+    ),
+    code("ACS202", Error, "duplicate key in a mapping"),
+    code("ACS203", Error, "the rules file holds no rules"),
+    code("ACS204", Error, "unknown key"),
+    code("ACS205", Error, "a key has a value of the wrong type"),
+    code("ACS206", Error, "unknown severity"),
+    code("ACS207", Error, "an action is not a single-key mapping"),
+    code("ACS208", Error, "a required key is missing"),
+    code("ACS209", Error, "duplicate rule id"),
+    code("ACS210", Error, "unknown rule mode"),
+    code("ACS301", Error, "unclosed `{{` in a template"),
+    code(
+        "ACS302",
+        Error,
+        "a built-in function called with the wrong number of arguments",
+    ),
+    code("ACS303", Error, "invalid regular expression literal"),
+    code(
+        "ACS401",
+        Warning,
+        "unknown function (an error when acs.toml declares the host's functions)",
+    ),
+    code(
+        "ACS402",
+        Error,
+        "a host function called with a number of arguments other than declared",
+    ),
+    code("ACS410", Error, "unknown action name"),
+    code(
+        "ACS411",
+        Error,
+        "a path whose root cannot exist (a misspelt `event`, `ctx`, `system` or `db`)",
+    ),
+    code("ACS420", Error, "the condition can never be true"),
+    code("ACS421", Error, "the condition is always true"),
+    code(
+        "ACS422",
+        Error,
+        "a comparison between types that can never satisfy it",
+    ),
+    code(
+        "ACS430",
+        Warning,
+        "`!=` or `!` over a path that may be missing: a missing field makes it true",
+    ),
+    code(
+        "ACS440",
+        Warning,
+        "no `event.type` gate: the rule runs on every event",
+    ),
+    code(
+        "ACS441",
+        Warning,
+        "the condition is more complex than the configured threshold",
+    ),
+    code(
+        "ACS442",
+        Warning,
+        "two rules with the same gate and the same condition",
+    ),
+    code("ACS501", Error, "invalid acs.toml"),
+];
+
+/// The entry for `code`, if it is one of ACS's.
+pub fn describe(code: &str) -> Option<&'static Code> {
+    CODES.iter().find(|c| c.code == code)
+}

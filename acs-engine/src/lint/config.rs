@@ -1,0 +1,126 @@
+//! `acs.toml`: what a project tells the linter about its host — the functions it registers
+//! (with their arity), the action names it handles, thresholds and accepted findings.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::Diagnostic;
+use crate::source::{SourceFile, SourceMap, Span};
+
+/// Complexity (condition nodes) above which ACS441 warns, unless the config says otherwise.
+pub const DEFAULT_MAX_COMPLEXITY: usize = 40;
+
+/// The actions every ACS host understands.
+pub const KNOWN_ACTIONS: [&str; 12] = [
+    "freezeShipment",
+    "blockEntity",
+    "flagWatchlist",
+    "emitEvent",
+    "requireManualReview",
+    "redactField",
+    "rejectRequest",
+    "throttle",
+    "createTicket",
+    "suspendAccount",
+    "notifyRole",
+    "proceed",
+];
+
+/// Linter settings, usually read from `acs.toml`.
+///
+/// ```toml
+/// [functions]                       # the host's functions and their arity
+/// "db.count.trucksByOperator" = 1
+///
+/// [actions]
+/// known = ["quarantineLoad"]        # action names beyond the built-in twelve
+///
+/// [lint]
+/// max_complexity = 40
+/// deny_warnings = false
+///
+/// [lint.allow]                      # findings accepted on purpose, per rule id ("*": all)
+/// RF03_SHIPMENT_COMPLETE_WITHOUT_OTP = ["ACS430"]
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LintConfig {
+    /// Host functions by dotted name, with their number of arguments. Present (even
+    /// empty) means the host's functions are declared, so unknown names are errors.
+    pub functions: Option<BTreeMap<String, usize>>,
+    /// Extra action names.
+    pub actions: ActionsConfig,
+    /// Thresholds and accepted findings.
+    pub lint: LintSettings,
+}
+
+/// `[actions]`
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActionsConfig {
+    /// Action names the host handles beyond [`KNOWN_ACTIONS`].
+    pub known: Vec<String>,
+}
+
+/// `[lint]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LintSettings {
+    /// ACS441 warns above this many condition nodes.
+    pub max_complexity: usize,
+    /// Treat warnings as errors (the CLI's `--deny-warnings` also sets it).
+    pub deny_warnings: bool,
+    /// Rule id (or `*`) -> finding codes accepted for it.
+    pub allow: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for LintSettings {
+    fn default() -> Self {
+        LintSettings {
+            max_complexity: DEFAULT_MAX_COMPLEXITY,
+            deny_warnings: false,
+            allow: BTreeMap::new(),
+        }
+    }
+}
+
+impl LintConfig {
+    /// Parse `acs.toml` text; `name` is used in the diagnostic (ACS501, with line and
+    /// column) when it is not valid.
+    pub fn from_toml(name: &str, text: &str) -> Result<LintConfig, Box<Diagnostic>> {
+        toml::from_str(text).map_err(|error| {
+            let mut sources = SourceMap::default();
+            let file = sources.add(SourceFile::new(name, text));
+            let message = error.message().trim_end_matches('\n').to_owned();
+            let diagnostic = Diagnostic::error("ACS501", format!("invalid config: {message}"));
+            Box::new(match error.span() {
+                Some(range) => diagnostic.at(
+                    &sources,
+                    Span::new(file, range.start, range.end.max(range.start)),
+                ),
+                None => diagnostic.in_file(name),
+            })
+        })
+    }
+
+    /// Whether the finding `code` is accepted for `rule_id`.
+    pub fn allows(&self, rule_id: Option<&str>, code: &str) -> bool {
+        let listed = |key: &str| {
+            self.lint
+                .allow
+                .get(key)
+                .is_some_and(|codes| codes.iter().any(|c| c == code))
+        };
+        listed("*") || rule_id.is_some_and(listed)
+    }
+
+    /// Every action name the host handles.
+    pub fn action_names(&self) -> Vec<&str> {
+        KNOWN_ACTIONS
+            .iter()
+            .copied()
+            .chain(self.actions.known.iter().map(String::as_str))
+            .collect()
+    }
+}

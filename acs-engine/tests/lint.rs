@@ -1,0 +1,146 @@
+//! The linter's public API, as hosts and bindings call it: config parsing, accepted
+//! findings, deny-warnings, and the shipped and legacy bundles.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::path::Path;
+
+use acs_engine::lint::{lint_source, lint_sources, LintConfig};
+use acs_engine::source::{SourceFile, SourceMap};
+use acs_engine::{RulesSource, Severity};
+
+const BUNDLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/acs_rules_top25.yaml");
+const BUNDLE_CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/acs.toml");
+const LEGACY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/fixtures/acs_rules_top25.yaml"
+);
+
+fn lint_text(yaml: &str, config: &LintConfig) -> Vec<(String, Severity)> {
+    let mut sources = SourceMap::default();
+    sources.add(SourceFile::new("rules.yaml", yaml));
+    lint_sources(sources, config)
+        .diagnostics
+        .into_iter()
+        .map(|d| (d.code, d.severity))
+        .collect()
+}
+
+fn rule(condition: &str) -> String {
+    format!(
+        "- id: R\n  priority: 1\n  severity: low\n  description: r\n  condition: \"{condition}\"\n  action:\n    - flagWatchlist: {{ reason: x }}\n  audit: false\n"
+    )
+}
+
+#[test]
+fn shipped_bundle_is_clean_under_its_config() {
+    let config =
+        LintConfig::from_toml("acs.toml", &std::fs::read_to_string(BUNDLE_CONFIG).unwrap())
+            .unwrap();
+    let report = lint_source(&RulesSource::Path(BUNDLE.into()), &config).unwrap();
+    assert_eq!(report.rule_count, 25);
+    assert!(report.diagnostics.is_empty(), "{:#?}", report.diagnostics);
+}
+
+#[test]
+fn legacy_bundle_has_warnings_only() {
+    if !Path::new(LEGACY).exists() {
+        return;
+    }
+    let report = lint_source(&RulesSource::Path(LEGACY.into()), &LintConfig::default()).unwrap();
+    assert_eq!(report.errors(), 0, "{:#?}", report.diagnostics);
+    assert!(report.warnings() > 0);
+    assert!(!report.fails(false));
+    assert!(report.fails(true));
+}
+
+#[test]
+fn unreadable_source_is_an_error_not_a_finding() {
+    let missing = RulesSource::Path("/no/such/rules.yaml".into());
+    assert!(lint_source(&missing, &LintConfig::default()).is_err());
+}
+
+#[test]
+fn guards_silence_the_missing_path_warning() {
+    let config = LintConfig::default();
+    let unguarded = lint_text(&rule("event.type == 'a' && x.status != 'OK'"), &config);
+    assert_eq!(unguarded, [("ACS430".to_owned(), Severity::Warning)]);
+    for guarded in [
+        "event.type == 'a' && x.status != null && x.status != 'OK'",
+        "event.type == 'a' && x.status && x.status != 'OK'",
+        "event.type == 'a' && x.status.code == 3 && x.status != 'OK'",
+        "event.type == 'a' && (x.status == null || x.status != 'OK')",
+        "event.type == 'a' && x.status in ['A', 'B'] && x.status != 'A'",
+        "event.type == 'a' && x.status != null",
+    ] {
+        assert_eq!(lint_text(&rule(guarded), &config), [], "{guarded}");
+    }
+}
+
+#[test]
+fn satisfiable_conditions_are_left_alone() {
+    let config = LintConfig::default();
+    for fine in [
+        "event.type == 'a' && x > 1 && x < 2",
+        "event.type == 'a' && x >= 2 && x <= 2",
+        "event.type in ['a', 'b'] && event.type != 'a'",
+        "event.type == 'a' && (x == 'p' || x == 'q')",
+        "event.type == 'a' && ts > 0 && ts == '2024-01-01T00:00:00Z'",
+        "event.type == 'a' && x + 1 == 'a1'",
+        "event.type == 'a' && pod.at < '2024-01-01T00:00:00Z' + 5",
+    ] {
+        assert_eq!(lint_text(&rule(fine), &config), [], "{fine}");
+    }
+    for never in [
+        "event.type == 'a' && x > 2 && x < 2",
+        "event.type == 'a' && x >= 3 && x == 1",
+        "event.type in ['a', 'b'] && event.type != 'a' && event.type != 'b'",
+        "event.type == 'a' && x == null && x > 1",
+    ] {
+        assert_eq!(
+            lint_text(&rule(never), &config),
+            [("ACS420".to_owned(), Severity::Error)],
+            "{never}"
+        );
+    }
+}
+
+#[test]
+fn config_declares_functions_actions_and_accepted_findings() {
+    let config = LintConfig::from_toml(
+        "acs.toml",
+        "[functions]\n\"risk.score\" = 2\n[actions]\nknown = [\"quarantine\"]\n[lint.allow]\n\"*\" = [\"ACS440\"]\n",
+    )
+    .unwrap();
+    let yaml = "- id: R\n  priority: 1\n  severity: low\n  description: r\n  condition: \"risk.score(ctx.userId, 1) > 0.5 && other(1)\"\n  action:\n    - quarantine: { reason: x }\n  audit: false\n";
+    assert_eq!(
+        lint_text(yaml, &config),
+        [("ACS401".to_owned(), Severity::Error)],
+        "`other` is undeclared; the gate warning is accepted for every rule"
+    );
+}
+
+#[test]
+fn deny_warnings_in_the_config_makes_them_errors() {
+    let config = LintConfig::from_toml("acs.toml", "[lint]\ndeny_warnings = true\n").unwrap();
+    assert_eq!(
+        lint_text(&rule("x == 1"), &config),
+        [("ACS440".to_owned(), Severity::Error)]
+    );
+}
+
+#[test]
+fn a_bad_config_names_line_and_column() {
+    let error = LintConfig::from_toml("acs.toml", "[lint]\nmax_complexty = 3\n").unwrap_err();
+    assert_eq!(error.code, "ACS501");
+    let location = error.location.unwrap();
+    assert_eq!(
+        (location.file.as_str(), location.line, location.column),
+        ("acs.toml", 2, 1)
+    );
+    assert!(error.message.contains("max_complexty"), "{}", error.message);
+}
