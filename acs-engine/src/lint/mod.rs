@@ -1,5 +1,5 @@
 //! Static analysis of a rules bundle: everything `acs lint-rules` reports. Loading and
-//! compiling supply the errors that stop a load; the checks in [`checks`] add what a
+//! compiling supply the errors that stop a load; the checks in `checks/` add what a
 //! load accepts but an analyst should hear about (one file per check, one small trait).
 
 mod checks;
