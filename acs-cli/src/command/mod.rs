@@ -2,6 +2,9 @@
 //! exit code, so tests call it in-process.
 
 use std::io::{Read, Write};
+use std::path::Path;
+
+use acs_engine::Functions;
 
 use crate::terminal::Style;
 
@@ -28,4 +31,17 @@ pub struct Io<'a> {
     pub stderr: &'a mut dyn Write,
     /// Colour and quietness.
     pub style: Style,
+}
+
+/// The host functions for a command: the stub table at `path` (see `acs eval --help`),
+/// or none.
+pub fn load_functions(path: Option<&Path>) -> Result<Functions, String> {
+    let Some(path) = path else {
+        return Ok(Functions::new());
+    };
+    let text =
+        std::fs::read(path).map_err(|e| format!("error: cannot read `{}`: {e}", path.display()))?;
+    let table: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| format!("error: `{}` is not valid JSON: {e}", path.display()))?;
+    Functions::from_stubs(&table).map_err(|e| format!("error: `{}`: {e}", path.display()))
 }

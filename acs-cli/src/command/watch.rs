@@ -1,13 +1,136 @@
-//! `acs watch` (being built).
+//! `acs watch`: the hot-reloading engine in a terminal. Loads the rules, watches them
+//! with the engine's own watcher and prints every reload's outcome as it happens.
 
-use super::{Io, EXIT_USAGE};
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use acs_engine::{Engine, ReloadEvent, WatchOptions};
+
+use super::{load_functions, Io, EXIT_OK, EXIT_USAGE};
 
 /// Arguments of `acs watch`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Rules file, or directory of `*.yaml` rules files.
+    #[arg(value_name = "FILE_OR_DIR")]
+    pub rules: PathBuf,
+    /// Stub table for host functions, as for `acs eval`.
+    #[arg(long, value_name = "STUBS.json")]
+    pub functions: Option<PathBuf>,
+    /// Milliseconds without changes before a burst of writes is reloaded.
+    #[arg(long, value_name = "MS", default_value_t = 50)]
+    pub debounce: u64,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Stop after this many reload attempts (default: run until interrupted).
+    #[arg(long, value_name = "N")]
+    pub max_reloads: Option<u64>,
+}
 
-/// Run the command; returns the exit code.
-pub fn run(_args: &Args, io: &mut Io<'_>) -> u8 {
-    let _ = writeln!(io.stderr, "error: `acs watch` is not built yet");
-    EXIT_USAGE
+/// Run `acs watch`; returns the exit code (only when `--max-reloads` is reached or
+/// something fails).
+pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
+    match watch(args, io) {
+        Ok(()) => EXIT_OK,
+        Err(message) => {
+            let _ = writeln!(io.stderr, "{message}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn watch(args: &Args, io: &mut Io<'_>) -> Result<(), String> {
+    let functions = load_functions(args.functions.as_deref())?;
+    let engine = Engine::builder()
+        .functions(functions)
+        .load_path(&args.rules)
+        .map_err(|e| {
+            format!("{e}\n(acs watch needs rules that load to start; fix them and run it again)")
+        })?;
+    let (sender, events) = mpsc::channel();
+    engine.on_reload(move |event| {
+        let _ = sender.send(event.clone());
+    });
+    let quiet = Duration::from_millis(args.debounce);
+    let _watcher = engine
+        .watch_with(WatchOptions {
+            quiet,
+            max_delay: quiet.max(Duration::from_millis(500)),
+        })
+        .map_err(|e| format!("error: cannot watch `{}`: {e}", args.rules.display()))?;
+    let status = engine.status();
+    let first = ReloadEvent::Loaded {
+        generation: status.generation,
+        rule_count: status.rule_count,
+        content_hash: status.content_hash,
+    };
+    print_event(args, io, &engine, &first).map_err(|e| e.to_string())?;
+    if !args.json && !io.style.quiet {
+        let _ = writeln!(
+            io.stderr,
+            "watching {} (Ctrl-C to stop)",
+            args.rules.display()
+        );
+    }
+    let mut reloads = 0;
+    while args.max_reloads.is_none_or(|max| reloads < max) {
+        let Ok(event) = events.recv() else {
+            break;
+        };
+        reloads += 1;
+        print_event(args, io, &engine, &event).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn print_event(
+    args: &Args,
+    io: &mut Io<'_>,
+    engine: &Engine,
+    event: &ReloadEvent,
+) -> std::io::Result<()> {
+    if args.json {
+        let line = serde_json::to_string(event).map_err(std::io::Error::other)?;
+        writeln!(io.stdout, "{line}")?;
+        return io.stdout.flush();
+    }
+    let style = io.style;
+    match event {
+        ReloadEvent::Loaded {
+            generation,
+            rule_count,
+            content_hash,
+        } => {
+            writeln!(
+                io.stdout,
+                "{} generation {generation}: {rule_count} rules serving ({content_hash})",
+                style.good("loaded")
+            )?;
+            let plan = engine.plan();
+            if !style.quiet && plan.generation() == *generation {
+                for warning in plan.warnings() {
+                    writeln!(io.stdout, "{warning}\n")?;
+                }
+            }
+        }
+        ReloadEvent::Unchanged { generation } => {
+            writeln!(
+                io.stdout,
+                "{} generation {generation} keeps serving: the files hold the same rules",
+                style.dim("unchanged")
+            )?;
+        }
+        ReloadEvent::Failed(failure) => {
+            writeln!(
+                io.stdout,
+                "{} generation {} keeps serving; the new rules did not load:\n{}",
+                style.error("rejected"),
+                failure.generation,
+                failure.message
+            )?;
+        }
+    }
+    io.stdout.flush()
 }

@@ -326,7 +326,10 @@ impl Shared {
             Ok(plan) if !force && plan.content_hash == current.content_hash => {
                 self.last_error.store(None);
                 tracing::debug!(generation = current.generation, "acs rules unchanged");
-                return Ok(None);
+                let event = ReloadEvent::Unchanged {
+                    generation: current.generation,
+                };
+                (event, Ok(None))
             }
             Ok(mut plan) => {
                 plan.generation = current.generation + 1;

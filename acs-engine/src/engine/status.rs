@@ -20,6 +20,12 @@ pub enum ReloadEvent {
         /// Its content hash.
         content_hash: String,
     },
+    /// The files loaded but hold the rules already serving (for instance a file restored
+    /// after a failed edit): no new generation, and any earlier failure is cleared.
+    Unchanged {
+        /// The generation still serving.
+        generation: u64,
+    },
     /// The files did not load; the previous plan keeps serving.
     Failed(ReloadFailure),
 }

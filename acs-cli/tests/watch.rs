@@ -1,0 +1,157 @@
+//! `acs watch` end to end: a real process watching a real file, reporting a load, a
+//! rejected edit (with file:line:col), a restored file and a new generation.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+fn rule(id: &str) -> String {
+    format!(
+        "- id: {id}\n  priority: 1\n  severity: low\n  description: d\n  condition: \"event.type == 'a'\"\n  action:\n    - flagWatchlist: {{ reason: x }}\n  audit: false\n"
+    )
+}
+
+fn temp_rules(label: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("acs-watch-{label}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rules.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Lines of a child's stdout, read on a thread so the test can wait with a deadline.
+struct Lines {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Lines {
+    fn spawn(args: &[&str]) -> Lines {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("acs"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                if sender.send(line.unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines { child, lines }
+    }
+
+    /// The next event. The deadline is generous: it only turns a hang into a failure.
+    fn next_json(&self) -> Value {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("acs watch printed nothing");
+        serde_json::from_str(&line).unwrap()
+    }
+}
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn reports_each_reload_as_it_happens() {
+    let path = temp_rules("events", &rule("A"));
+    let mut watch = Lines::spawn(&[
+        "watch",
+        "--json",
+        "--debounce",
+        "10",
+        "--max-reloads",
+        "3",
+        path.to_str().unwrap(),
+    ]);
+    let first = watch.next_json();
+    assert_eq!(first["outcome"], "loaded");
+    assert_eq!(first["generation"], 1);
+    assert_eq!(first["rule_count"], 1);
+
+    write(
+        &path,
+        &rule("A").replace("severity: low", "severity: lowest"),
+    );
+    let failed = watch.next_json();
+    assert_eq!(failed["outcome"], "failed");
+    assert_eq!(failed["generation"], 1);
+    let diagnostic = &failed["diagnostics"][0];
+    assert_eq!(diagnostic["code"], "ACS206");
+    assert_eq!(diagnostic["location"]["line"], 3);
+    assert_eq!(diagnostic["location"]["column"], 13);
+
+    write(&path, &rule("A"));
+    let unchanged = watch.next_json();
+    assert_eq!(unchanged["outcome"], "unchanged");
+    assert_eq!(unchanged["generation"], 1);
+
+    write(&path, &format!("{}{}", rule("A"), rule("B")));
+    let loaded = watch.next_json();
+    assert_eq!(loaded["outcome"], "loaded");
+    assert_eq!(loaded["generation"], 2);
+    assert_eq!(loaded["rule_count"], 2);
+
+    let status = watch.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "stops after --max-reloads");
+}
+
+#[test]
+fn human_output_names_the_failing_line() {
+    let path = temp_rules("human", &rule("A"));
+    let watch = Lines::spawn(&["watch", "--debounce", "10", path.to_str().unwrap()]);
+    let first = watch.lines.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert!(
+        first.starts_with("loaded generation 1: 1 rules serving (sha256:"),
+        "{first}"
+    );
+    write(&path, "- id: A\n  priority: [\n");
+    let mut text = String::new();
+    while !text.contains("could not load rules") {
+        text.push_str(&watch.lines.recv_timeout(Duration::from_secs(30)).unwrap());
+        text.push('\n');
+    }
+    assert!(
+        text.contains("rejected generation 1 keeps serving"),
+        "{text}"
+    );
+    assert!(text.contains("rules.yaml:"), "{text}");
+}
+
+#[test]
+fn rules_that_do_not_load_stop_it_with_exit_2() {
+    let path = temp_rules("broken", "- id: A\n  priority: x\n");
+    let output = Command::new(assert_cmd::cargo::cargo_bin("acs"))
+        .args(["watch", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("rules.yaml:2:"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
