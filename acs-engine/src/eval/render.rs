@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::value::Val;
 use super::{rule_error, Evaluator, Result};
-use crate::decision::{RenderedAction, RuleError, RuleMatch};
+use crate::decision::{Holes, Params, RenderedAction, RuleError, RuleMatch};
 use crate::plan::{Plan, RulePlan, TemplatePlan, TextPlan};
 
 /// A value as text inside a string: strings raw, null empty, numbers without `.0`,
@@ -28,16 +28,19 @@ impl<'a> Evaluator<'a> {
     ) -> RuleMatch {
         let mut actions = Vec::with_capacity(rule.actions.len());
         for action in rule.actions.iter() {
-            let params = match &action.params {
+            let params = match &*action.params {
                 // No template inside: share the plan's copy.
-                TemplatePlan::Value(constant) => Arc::clone(constant),
-                template => match self.render(template) {
-                    Ok(params) => Arc::new(params),
-                    Err(error) => {
-                        errors.push(rule_error(plan, rule, *error));
-                        Arc::new(Value::Null)
+                TemplatePlan::Value(constant) => Params::shared(Arc::clone(constant)),
+                template => {
+                    let mut holes = Holes::new();
+                    match self.fill(template, &mut holes) {
+                        Ok(()) => Params::filled(Arc::clone(&action.params), holes),
+                        Err(error) => {
+                            errors.push(rule_error(plan, rule, *error));
+                            Params::from(Value::Null)
+                        }
                     }
-                },
+                }
             };
             actions.push(RenderedAction {
                 name: action.name.clone(),
@@ -53,10 +56,11 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    fn render(&mut self, template: &'a TemplatePlan) -> Result<Value> {
-        Ok(match template {
-            TemplatePlan::Value(value) => (**value).clone(),
-            TemplatePlan::Expr(node) => self.eval(node)?.to_value(),
+    /// Evaluate the template's holes, in the order `Params` reads them back.
+    fn fill(&mut self, template: &'a TemplatePlan, holes: &mut Holes) -> Result<()> {
+        match template {
+            TemplatePlan::Value(_) => {}
+            TemplatePlan::Expr(node) => holes.push(self.eval(node)?.to_value()),
             TemplatePlan::Text(parts) => {
                 let mut text = String::new();
                 for part in parts.iter() {
@@ -74,22 +78,19 @@ impl<'a> Evaluator<'a> {
                         },
                     }
                 }
-                Value::String(text)
+                holes.push(Value::String(text));
             }
             TemplatePlan::Array(items) => {
-                let mut values = Vec::with_capacity(items.len());
                 for item in items.iter() {
-                    values.push(self.render(item)?);
+                    self.fill(item, holes)?;
                 }
-                Value::Array(values)
             }
             TemplatePlan::Object(entries) => {
-                let mut map = Map::new();
-                for (key, item) in entries.iter() {
-                    map.insert(String::from(&**key), self.render(item)?);
+                for (_, item) in entries.iter() {
+                    self.fill(item, holes)?;
                 }
-                Value::Object(map)
             }
-        })
+        }
+        Ok(())
     }
 }

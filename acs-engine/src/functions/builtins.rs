@@ -72,12 +72,20 @@ pub(crate) fn distance(a: &Value, b: &Value) -> Result<Option<f64>, String> {
 }
 
 fn coordinates(point: &Value, which: &str) -> Result<(f64, f64), String> {
-    let lat = point.get("lat").and_then(Value::as_f64);
-    let lng = point
-        .get("lng")
-        .filter(|v| !v.is_null())
-        .or_else(|| point.get("lon"))
-        .and_then(Value::as_f64);
+    // One pass over the (small) object instead of three map look-ups.
+    let (mut lat, mut lng, mut lon) = (None, None, None);
+    if let Value::Object(map) = point {
+        for (key, value) in map {
+            match key.as_str() {
+                "lat" => lat = value.as_f64(),
+                "lng" if !value.is_null() => lng = value.as_f64().map(Some),
+                "lon" => lon = value.as_f64(),
+                _ => {}
+            }
+        }
+    }
+    // `lng` wins when present and not null, numeric or not; `lon` is the fallback.
+    let lng = lng.unwrap_or(lon);
     match (lat, lng) {
         (Some(lat), Some(lng)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lng) => Ok((lat, lng)),
         (Some(_), Some(_)) => Err(format!("the {which} point of `distance` is out of range")),

@@ -62,7 +62,7 @@ pub fn compile(
             .iter()
             .map(|action| ActionPlan {
                 name: action.name.as_str().into(),
-                params: compiler.template(&action.params),
+                params: Arc::new(compiler.template(&action.params)),
             })
             .collect();
         let mut condition = condition;
@@ -71,7 +71,7 @@ pub fn compile(
         let reject_action = actions.iter().position(|a| &*a.name == "rejectRequest");
         let reject_texts = reject_action
             .and_then(|i| actions.get(i))
-            .and_then(|action| match &action.params {
+            .and_then(|action| match &*action.params {
                 TemplatePlan::Value(params) => Some(RejectTexts {
                     code: params
                         .get("code")
@@ -348,12 +348,16 @@ impl Compiler<'_> {
             Template::Array(items) => {
                 TemplatePlan::Array(items.iter().map(|t| self.template(t)).collect())
             }
-            Template::Object(entries) => TemplatePlan::Object(
-                entries
+            Template::Object(entries) => {
+                let mut entries: Vec<(Box<str>, TemplatePlan)> = entries
                     .iter()
                     .map(|(k, t)| (k.as_str().into(), self.template(t)))
-                    .collect(),
-            ),
+                    .collect();
+                // The order `serde_json::Map` keeps, so rendered params build and
+                // serialize alike (see decision/params.rs).
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                TemplatePlan::Object(entries.into_boxed_slice())
+            }
         }
     }
 }
@@ -367,7 +371,9 @@ fn assign_path_slots(condition: &mut Node, actions: &mut [ActionPlan]) {
     };
     visit_paths(condition, &mut count);
     for action in actions.iter_mut() {
-        visit_template_paths(&mut action.params, &mut count);
+        if let Some(params) = Arc::get_mut(&mut action.params) {
+            visit_template_paths(params, &mut count);
+        }
     }
     let mut slots: HashMap<(Root, Vec<Box<str>>), u8> = HashMap::new();
     let mut assign = |root: Root, keys: &[Box<str>], slot: &mut u8| {
@@ -386,7 +392,9 @@ fn assign_path_slots(condition: &mut Node, actions: &mut [ActionPlan]) {
     };
     visit_paths(condition, &mut assign);
     for action in actions.iter_mut() {
-        visit_template_paths(&mut action.params, &mut assign);
+        if let Some(params) = Arc::get_mut(&mut action.params) {
+            visit_template_paths(params, &mut assign);
+        }
     }
 }
 

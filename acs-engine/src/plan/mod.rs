@@ -119,7 +119,7 @@ pub(crate) enum Callee {
     Unregistered(Box<str>),
 }
 
-/// A compiled action parameter tree.
+/// A compiled action parameter tree. Object entries are sorted by key.
 pub(crate) enum TemplatePlan {
     Value(Arc<Value>),
     Expr(Node),
@@ -135,7 +135,8 @@ pub(crate) enum TextPlan {
 
 pub(crate) struct ActionPlan {
     pub name: Arc<str>,
-    pub params: TemplatePlan,
+    /// Shared with every [`Params`](crate::decision::Params) rendered from it.
+    pub params: Arc<TemplatePlan>,
 }
 
 /// The `code` and `message` of a constant `rejectRequest`, ready for the verdict.

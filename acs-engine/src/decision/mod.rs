@@ -1,10 +1,14 @@
 //! What one evaluation returns: matched rules with rendered actions, the verdict, per-rule
 //! errors and the hash of the rules that decided. Plain serde types, the same for every host.
 
+mod params;
+
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
+pub(crate) use params::Holes;
+pub use params::Params;
 
 use crate::ruleset::RuleSeverity;
 use crate::source::Location;
@@ -77,9 +81,9 @@ pub struct RuleMatch {
 pub struct RenderedAction {
     /// The action name, e.g. `rejectRequest`.
     pub name: Arc<str>,
-    /// The parameters (an object). Shared with the plan when they hold no template, so
-    /// a match does not copy them.
-    pub params: Arc<Value>,
+    /// The parameters (an object; reads as a `serde_json::Value`). Shared with the plan
+    /// when they hold no template; otherwise only the template's holes were computed.
+    pub params: Params,
 }
 
 /// A failure inside one rule: the rule did not match (or rendered incompletely); the
