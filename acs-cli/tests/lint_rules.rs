@@ -266,3 +266,15 @@ fn colour_only_when_asked_or_on_a_terminal() {
         forced.stdout
     );
 }
+
+#[test]
+fn docs_list_every_code() {
+    let docs = std::fs::read_to_string(Path::new(ROOT).join("docs/LINT.md")).unwrap();
+    for code in acs_engine::lint::codes::CODES {
+        assert!(
+            docs.contains(&format!("| {} |", code.code)),
+            "docs/LINT.md does not describe {}",
+            code.code
+        );
+    }
+}

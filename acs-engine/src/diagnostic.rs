@@ -29,7 +29,7 @@ pub struct Excerpt {
 }
 
 /// One finding, with a stable code (`ACS1xx` condition syntax, `ACS2xx` rules file,
-/// `ACS3xx` compilation, `ACS4xx` lint warnings).
+/// `ACS3xx` compilation, `ACS4xx` lint, `ACS5xx` the linter's config; see `docs/LINT.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     /// Stable code, e.g. `ACS101`.

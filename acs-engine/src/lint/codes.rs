@@ -1,5 +1,6 @@
 //! Every diagnostic code ACS reports, with its default severity and what it means: the
-//! table behind SARIF rule descriptions and the code list in `rules/README.md`.
+//! table behind SARIF rule descriptions; `docs/LINT.md` explains each (a test keeps the two
+//! in step).
 
 use crate::diagnostic::Severity;
 
