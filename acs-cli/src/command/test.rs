@@ -332,7 +332,11 @@ fn describe(difference: &Difference, style: &Style) -> String {
             let _ = writeln!(out, "{INDENT}{}", label("errors"));
             let _ = writeln!(out, "{INDENT}  expected:   {}", ids(expected));
             if !missing.is_empty() {
-                let _ = writeln!(out, "{INDENT}  did not fail: {}", missing.join(", "));
+                let _ = writeln!(
+                    out,
+                    "{INDENT}  missing:    {} (did not fail)",
+                    missing.join(", ")
+                );
             }
             for error in unexpected {
                 let _ = writeln!(
