@@ -630,3 +630,79 @@ fn the_shipped_test_file_passes_against_the_unchanged_legacy_bundle() {
     }
     check_shipped_file(LEGACY_BUNDLE);
 }
+
+// ---------------------------------------------------------------------------------------
+// No panics on any text
+// ---------------------------------------------------------------------------------------
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Lines a test file is made of, right and wrong, to be shuffled into near-miss files.
+    fn line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "tests:",
+                "tests: []",
+                "  - name: t",
+                "  - name: [x]",
+                "  -",
+                "    input: { event: { type: pay, amount: 150 }, ctx: { user: U-1 } }",
+                "    input: [1]",
+                "    input_file: missing.json",
+                "    functions: { risk.score: [[[U-1], 9]] }",
+                "    functions: { risk.score: [] }",
+                "    functions: { now: 5 }",
+                "    expect:",
+                "    expect: { matched: [] }",
+                "      matched: [REJECT_HIGH, FLAG_ODD]",
+                "      matched: REJECT_HIGH",
+                "      matched_includes: [NOPE]",
+                "      errors: [LOOKUP]",
+                "      verdict: rejected",
+                "      code: 5",
+                "      rules_evaluated: 4",
+                "      shadow_matched: [TRIAL]",
+                "      actions: { REJECT_HIGH: { notifyRole: { payload: { amount: 150 } } } }",
+                "      actions: { REJECT_HIGH: 1 }",
+                "functions: { now: [[[], 1234]] }",
+                "input_defaults: { ctx: { user: U-2 }, event: { type: pay } }",
+                "rules: ../r.yaml",
+                "- 1",
+                "[",
+                "{",
+                "&a x",
+                "*a",
+                "---",
+            ])
+            .prop_map(str::to_owned),
+            ".{0,30}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Any text parses or fails with placed diagnostics; what parses runs or fails with
+        /// diagnostics; nothing panics.
+        #[test]
+        fn any_test_file_text_parses_and_runs_without_panicking(lines in prop::collection::vec(line(), 0..14)) {
+            let text = lines.join("\n");
+            match parse(&text) {
+                Ok(file) => {
+                    if let Ok(report) = file.run(&bundle()) {
+                        prop_assert_eq!(report.passed + report.failed, file.tests.len());
+                        for test in &report.tests {
+                            prop_assert_eq!(test.passed, test.differences.is_empty());
+                        }
+                    }
+                }
+                Err(diagnostics) => {
+                    prop_assert!(!diagnostics.is_empty());
+                    prop_assert!(diagnostics.iter().all(|d| d.location.is_some()), "{:?}", diagnostics);
+                }
+            }
+        }
+    }
+}
