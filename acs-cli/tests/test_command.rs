@@ -173,6 +173,9 @@ fn the_shipped_file_passes_on_the_rules_directory_and_covers_every_rule() {
         "{stdout}"
     );
     assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    // Named twice, it runs once.
+    let twice = acs_test(&[RULES_DIR, SHIPPED], None);
+    assert!(twice.passed().ends_with(&summary(SHIPPED_TESTS, 0)));
 }
 
 #[test]

@@ -80,9 +80,19 @@ pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
 fn prepare_and_run(args: &Args) -> Result<Report, Vec<String>> {
     let mut errors = Vec::new();
     let mut paths = Vec::new();
+    let mut seen = Vec::new();
     for path in &args.paths {
         match test_files(path) {
-            Ok(found) => paths.extend(found),
+            // A file named twice (`acs test rules/ rules/tests/x.test.yaml`) runs once.
+            Ok(found) => {
+                for file in found {
+                    let key = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+                    if !seen.contains(&key) {
+                        seen.push(key);
+                        paths.push(file);
+                    }
+                }
+            }
             Err(message) => errors.push(message),
         }
     }

@@ -60,6 +60,7 @@ pub struct TestCase {
 /// `errors`: a test fails on any rule error it does not list, since an erroring rule does
 /// not match and would otherwise pass a "does not match" test for the wrong reason.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Expectation {
     /// Exactly these rules match, in this order (highest priority first).
     pub matched: Option<Vec<String>>,
