@@ -328,11 +328,6 @@ impl TestFile {
         parse::parse(name, text, base_dir)
     }
 
-    /// Every rule id the expectations name, in file order, with duplicates.
-    pub fn named_rules(&self) -> impl Iterator<Item = &str> {
-        self.rule_refs.iter().map(|(id, _)| id.as_str())
-    }
-
     /// Rule ids the expectations name that `rules` does not have, each as an error at
     /// the place it is written, with the nearest known id as a hint.
     pub fn check_rule_ids(&self, rules: &TestBundle) -> Vec<Diagnostic> {
