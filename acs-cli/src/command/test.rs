@@ -1,13 +1,393 @@
-//! `acs test` (being built).
+//! `acs test`: run rule test files (the engine's `testing` module) and print what passed,
+//! what differed and which rules no test covers.
 
-use super::{Io, EXIT_USAGE};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use acs_engine::testing::{run_all, Difference, Report, TestBundle, TestFile};
+use acs_engine::{Diagnostic, LoadError, RulesSource};
+
+use super::{Io, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use crate::terminal::Style;
+
+/// How deep `acs test DIR` looks for test files.
+const MAX_DIR_DEPTH: usize = 16;
 
 /// Arguments of `acs test`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "\
+Examples:
+  acs test rules/tests/acs_rules_top25.test.yaml
+  acs test rules/
+  acs test --rules /path/to/other_rules.yaml rules/tests/
+  acs test --quiet --format json rules/ > results.json
 
-/// Run the command; returns the exit code.
-pub fn run(_args: &Args, io: &mut Io<'_>) -> u8 {
-    let _ = writeln!(io.stderr, "error: `acs test` is not built yet");
-    EXIT_USAGE
+Exit status: 0 all tests passed, 1 a test failed, 2 usage errors or invalid rules or test \
+files.
+
+The test-file format is described in rules/README.md (\"Rule tests\").")]
+pub struct Args {
+    /// Test files, or directories searched (with their subdirectories) for `*.test.yaml`.
+    #[arg(value_name = "FILE_OR_DIR", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Rules file or directory to test, instead of each test file's `rules:`.
+    #[arg(long, value_name = "FILE_OR_DIR")]
+    pub rules: Option<PathBuf>,
+    /// Output: `human` lines, or the whole report as JSON.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One line per test, what differed under each failure, a summary line.
+    Human,
+    /// The report as JSON on standard output.
+    Json,
+}
+
+/// Run `acs test`; returns the exit code.
+pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
+    let report = match prepare_and_run(args) {
+        Ok(report) => report,
+        Err(errors) => {
+            for error in errors {
+                let _ = writeln!(io.stderr, "{error}\n");
+            }
+            return EXIT_USAGE;
+        }
+    };
+    let written = match args.format {
+        Format::Json => serde_json::to_string_pretty(&report)
+            .map_err(std::io::Error::other)
+            .and_then(|json| writeln!(io.stdout, "{json}")),
+        Format::Human => print_human(&report, io),
+    };
+    if written.is_err() {
+        return EXIT_USAGE;
+    }
+    if report.all_passed() {
+        EXIT_OK
+    } else {
+        EXIT_FINDINGS
+    }
+}
+
+/// Find, parse and load everything first, so every problem is reported at once and no
+/// test runs against a half-valid setup; then run.
+fn prepare_and_run(args: &Args) -> Result<Report, Vec<String>> {
+    let mut errors = Vec::new();
+    let mut paths = Vec::new();
+    let mut seen = Vec::new();
+    for path in &args.paths {
+        match test_files(path) {
+            // A file named twice (`acs test rules/ rules/tests/x.test.yaml`) runs once.
+            Ok(found) => {
+                for file in found {
+                    let key = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+                    if !seen.contains(&key) {
+                        seen.push(key);
+                        paths.push(file);
+                    }
+                }
+            }
+            Err(message) => errors.push(message),
+        }
+    }
+    let mut files = Vec::new();
+    for path in &paths {
+        match TestFile::read(path) {
+            Ok(file) => files.push(file),
+            Err(error) => errors.push(render(&error.diagnostics())),
+        }
+    }
+    let mut bundles: HashMap<PathBuf, Option<TestBundle>> = HashMap::new();
+    let mut runs_on = Vec::with_capacity(files.len());
+    for file in &files {
+        let Some(rules) = args.rules.clone().or_else(|| file.rules.clone()) else {
+            errors.push(format!(
+                "error: `{}` names no rules\n = help: add `rules: path/to/rules.yaml` to the file, or pass `--rules`",
+                file.name
+            ));
+            continue;
+        };
+        if !bundles.contains_key(&rules) {
+            let loaded = match TestBundle::load(&RulesSource::Path(rules.clone())) {
+                Ok(bundle) => Some(bundle),
+                Err(error @ LoadError::Io { .. }) => {
+                    errors.push(format!("error: {error}"));
+                    None
+                }
+                Err(error) => {
+                    errors.push(error.to_string());
+                    None
+                }
+            };
+            bundles.insert(rules.clone(), loaded);
+        }
+        runs_on.push((file, rules));
+    }
+    let runs: Vec<(&TestFile, &TestBundle)> = runs_on
+        .iter()
+        .filter_map(|(file, rules)| {
+            bundles
+                .get(rules)
+                .and_then(Option::as_ref)
+                .map(|b| (*file, b))
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    run_all(&runs).map_err(|diagnostics| vec![render(&diagnostics)])
+}
+
+/// A file as given, or every `*.test.yaml` / `*.test.yml` under a directory, sorted.
+fn test_files(path: &Path) -> Result<Vec<PathBuf>, String> {
+    let metadata = std::fs::metadata(path)
+        .map_err(|e| format!("error: cannot read `{}`: {e}", path.display()))?;
+    if !metadata.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut found = Vec::new();
+    let mut pending = vec![(path.to_owned(), 0)];
+    while let Some((dir, depth)) = pending.pop() {
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| format!("error: cannot read `{}`: {e}", dir.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            if path.is_dir() {
+                if depth < MAX_DIR_DEPTH {
+                    pending.push((path, depth + 1));
+                }
+            } else if name.ends_with(".test.yaml") || name.ends_with(".test.yml") {
+                found.push(path);
+            }
+        }
+    }
+    if found.is_empty() {
+        return Err(format!(
+            "error: `{}` holds no `*.test.yaml` test files",
+            path.display()
+        ));
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn render(diagnostics: &[Diagnostic]) -> String {
+    acs_engine::diagnostic::render_all(diagnostics)
+}
+
+fn print_human(report: &Report, io: &mut Io<'_>) -> std::io::Result<()> {
+    let style = io.style;
+    for file in &report.files {
+        for test in &file.tests {
+            let place = format!("{}:{}", test.location.file, test.location.line);
+            if test.passed {
+                if !style.quiet {
+                    writeln!(
+                        io.stdout,
+                        "{}      {place}  {}",
+                        style.good("ok"),
+                        test.name
+                    )?;
+                }
+                continue;
+            }
+            writeln!(
+                io.stdout,
+                "{}  {place}  {}",
+                style.error("FAILED"),
+                test.name
+            )?;
+            for difference in &test.differences {
+                write!(io.stdout, "{}", describe(difference, &style))?;
+            }
+        }
+    }
+    let summary = format!("{} passed, {} failed", report.passed, report.failed);
+    let summary = if report.all_passed() {
+        style.good(&summary)
+    } else {
+        style.error(&summary)
+    };
+    writeln!(io.stdout, "\n{summary}")?;
+    if !style.quiet {
+        for coverage in &report.coverage {
+            if coverage.uncovered.is_empty() {
+                continue;
+            }
+            writeln!(
+                io.stderr,
+                "{}: {} of {} rules of `{}` are not expected to match by any test: {}",
+                style.warning("warning"),
+                coverage.uncovered.len(),
+                coverage.rule_count,
+                coverage.rules,
+                coverage.uncovered.join(", ")
+            )?;
+        }
+    }
+    Ok(())
+}
+
+const INDENT: &str = "        ";
+
+fn ids(ids: &[String]) -> String {
+    format!("[{}]", ids.join(", "))
+}
+
+fn or_none(value: Option<&String>) -> String {
+    value.map_or_else(|| "none".to_owned(), |v| format!("`{v}`"))
+}
+
+/// What differed, as indented lines under the FAILED line.
+fn describe(difference: &Difference, style: &Style) -> String {
+    let mut out = String::new();
+    let label = |name: &str| style.bold(name);
+    match difference {
+        Difference::Matched {
+            expected,
+            actual,
+            missing,
+            unexpected,
+        }
+        | Difference::ShadowMatched {
+            expected,
+            actual,
+            missing,
+            unexpected,
+        } => {
+            let name = if matches!(difference, Difference::Matched { .. }) {
+                "matched"
+            } else {
+                "shadow_matched"
+            };
+            let _ = writeln!(out, "{INDENT}{}", label(name));
+            let _ = writeln!(out, "{INDENT}  expected:   {}", ids(expected));
+            let _ = writeln!(out, "{INDENT}  actual:     {}", ids(actual));
+            if !missing.is_empty() {
+                let _ = writeln!(out, "{INDENT}  missing:    {}", missing.join(", "));
+            }
+            if !unexpected.is_empty() {
+                let _ = writeln!(out, "{INDENT}  unexpected: {}", unexpected.join(", "));
+            }
+            if missing.is_empty() && unexpected.is_empty() {
+                let _ = writeln!(out, "{INDENT}  (the same rules in another order)");
+            }
+        }
+        Difference::MissingMatches { missing, actual } => {
+            let _ = writeln!(
+                out,
+                "{INDENT}{}: {} did not match; matched {}",
+                label("matched_includes"),
+                missing.join(", "),
+                ids(actual)
+            );
+        }
+        Difference::UnexpectedMatches { unexpected, actual } => {
+            let _ = writeln!(
+                out,
+                "{INDENT}{}: {} matched; matched {}",
+                label("not_matched"),
+                unexpected.join(", "),
+                ids(actual)
+            );
+        }
+        Difference::Verdict {
+            expected,
+            actual,
+            rejected_by,
+        } => {
+            let by = rejected_by
+                .as_ref()
+                .map(|r| format!(" (by {r})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{INDENT}{}: expected {}, actual {}{by}",
+                label("verdict"),
+                expected.name(),
+                actual.name()
+            );
+        }
+        Difference::Code { expected, actual } => {
+            let _ = writeln!(
+                out,
+                "{INDENT}{}: expected `{expected}`, actual {}",
+                label("code"),
+                or_none(actual.as_ref())
+            );
+        }
+        Difference::RejectedBy { expected, actual } => {
+            let _ = writeln!(
+                out,
+                "{INDENT}{}: expected `{expected}`, actual {}",
+                label("rejected_by"),
+                or_none(actual.as_ref())
+            );
+        }
+        Difference::Errors {
+            expected,
+            missing,
+            unexpected,
+        } => {
+            let _ = writeln!(out, "{INDENT}{}", label("errors"));
+            let _ = writeln!(out, "{INDENT}  expected:   {}", ids(expected));
+            if !missing.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "{INDENT}  missing:    {} (did not fail)",
+                    missing.join(", ")
+                );
+            }
+            for error in unexpected {
+                let _ = writeln!(
+                    out,
+                    "{INDENT}  unexpected: {}: {}",
+                    error.rule_id, error.message
+                );
+            }
+        }
+        Difference::RulesEvaluated { expected, actual } => {
+            let _ = writeln!(
+                out,
+                "{INDENT}{}: expected {expected}, actual {actual}",
+                label("rules_evaluated")
+            );
+        }
+        Difference::Action {
+            rule,
+            action,
+            expected,
+            actual,
+            rule_matched,
+        } => {
+            let name = label(&format!("actions.{rule}.{action}"));
+            let _ = writeln!(out, "{INDENT}{name}");
+            let _ = writeln!(out, "{INDENT}  expected:   {expected}");
+            match actual {
+                Some(actual) => {
+                    let _ = writeln!(out, "{INDENT}  actual:     {actual}");
+                }
+                None if *rule_matched => {
+                    let _ = writeln!(
+                        out,
+                        "{INDENT}  actual:     the rule has no `{action}` action"
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "{INDENT}  actual:     the rule did not match");
+                }
+            }
+        }
+    }
+    out
 }

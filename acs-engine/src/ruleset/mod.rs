@@ -15,6 +15,7 @@ pub use load::{load_rule_set, RULE_KEYS};
 pub use scalar_map::ScalarMap;
 pub use template::{Template, TextPart};
 pub use yaml::yaml_to_json;
+pub(crate) use yaml::{parse_document, Node, NodeKind};
 
 use crate::source::{SourceMap, Span};
 use crate::syntax::{Expr, LocalSpan};
