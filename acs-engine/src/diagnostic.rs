@@ -29,7 +29,8 @@ pub struct Excerpt {
 }
 
 /// One finding, with a stable code (`ACS1xx` condition syntax, `ACS2xx` rules file,
-/// `ACS3xx` compilation, `ACS4xx` lint, `ACS5xx` the linter's config; see `docs/LINT.md`).
+/// `ACS3xx` compilation, `ACS4xx` lint, `ACS5xx` rule test files, `ACS6xx` the linter's config; see
+/// `docs/LINT.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     /// Stable code, e.g. `ACS101`.

@@ -136,7 +136,7 @@ fn deny_warnings_in_the_config_makes_them_errors() {
 #[test]
 fn a_bad_config_names_line_and_column() {
     let error = LintConfig::from_toml("acs.toml", "[lint]\nmax_complexty = 3\n").unwrap_err();
-    assert_eq!(error.code, "ACS501");
+    assert_eq!(error.code, "ACS601");
     let location = error.location.unwrap();
     assert_eq!(
         (location.file.as_str(), location.line, location.column),

@@ -99,7 +99,35 @@ pub const CODES: &[Code] = &[
         Warning,
         "two rules with the same gate and the same condition",
     ),
-    code("ACS501", Error, "invalid acs.toml"),
+    code("ACS500", Error, "a rule test file cannot be read"),
+    code(
+        "ACS501",
+        Error,
+        "a rule test file is not shaped as the format says",
+    ),
+    code("ACS502", Error, "unknown key in a rule test file"),
+    code(
+        "ACS503",
+        Error,
+        "a key of a rule test file has a value of the wrong type",
+    ),
+    code(
+        "ACS504",
+        Error,
+        "a required key of a rule test file is missing or empty",
+    ),
+    code(
+        "ACS505",
+        Error,
+        "a test's `input_file` cannot be read or is not JSON",
+    ),
+    code("ACS506", Error, "an invalid function stub table"),
+    code(
+        "ACS507",
+        Error,
+        "a rule test names a rule the bundle does not have",
+    ),
+    code("ACS601", Error, "invalid acs.toml"),
 ];
 
 /// The entry for `code`, if it is one of ACS's.

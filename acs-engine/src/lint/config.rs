@@ -86,14 +86,14 @@ impl Default for LintSettings {
 }
 
 impl LintConfig {
-    /// Parse `acs.toml` text; `name` is used in the diagnostic (ACS501, with line and
+    /// Parse `acs.toml` text; `name` is used in the diagnostic (ACS601, with line and
     /// column) when it is not valid.
     pub fn from_toml(name: &str, text: &str) -> Result<LintConfig, Box<Diagnostic>> {
         toml::from_str(text).map_err(|error| {
             let mut sources = SourceMap::default();
             let file = sources.add(SourceFile::new(name, text));
             let message = error.message().trim_end_matches('\n').to_owned();
-            let diagnostic = Diagnostic::error("ACS501", format!("invalid config: {message}"));
+            let diagnostic = Diagnostic::error("ACS601", format!("invalid config: {message}"));
             Box::new(match error.span() {
                 Some(range) => diagnostic.at(
                     &sources,
