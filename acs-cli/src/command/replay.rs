@@ -75,14 +75,6 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<(), String> {
         Some(path) => Some(load_rules(path, &functions)?),
         None => None,
     };
-    if !io.style.quiet {
-        for engine in std::iter::once(&engine).chain(&baseline) {
-            for warning in engine.plan().warnings() {
-                let _ = writeln!(io.stderr, "{warning}\n");
-            }
-        }
-    }
-
     let mut backtest = Backtest::new(&engine)
         .threads(args.threads)
         .examples(args.examples);
@@ -108,6 +100,19 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<(), String> {
             .map(|m| m.len());
         (Box::new(BufReader::with_capacity(1 << 18, file)), total)
     };
+
+    if !io.style.quiet {
+        let hash = engine.plan().content_hash().to_owned();
+        // The same rules as a baseline would only repeat the same warnings.
+        let other = baseline
+            .as_ref()
+            .filter(|b| b.plan().content_hash() != hash);
+        for engine in std::iter::once(&engine).chain(other) {
+            for warning in engine.plan().warnings() {
+                let _ = writeln!(io.stderr, "{warning}\n");
+            }
+        }
+    }
 
     let show_progress = io.style.stderr_is_terminal && !io.style.quiet;
     let stderr = &mut *io.stderr;
@@ -233,11 +238,11 @@ fn table(report: &BacktestReport, names: &Names<'_>, style: Style) -> String {
     }
     let _ = writeln!(
         out,
-        "{}     {}: {} lines, {} inputs, {} blank, {} invalid\n",
+        "{}     {}: {}, {}, {} blank, {} invalid\n",
         style.bold("input"),
         names.input,
-        thousands(report.lines),
-        thousands(report.inputs),
+        count(report.lines, "line", "lines"),
+        count(report.inputs, "input", "inputs"),
         thousands(report.blank_lines),
         thousands(report.invalid.count)
     );
@@ -262,9 +267,13 @@ fn table(report: &BacktestReport, names: &Names<'_>, style: Style) -> String {
     if report.invalid.count > 0 {
         let _ = writeln!(
             out,
-            "{} {} not one JSON document each",
+            "{} {}",
             style.warning("invalid:"),
-            count(report.invalid.count, "line is", "lines are")
+            count(
+                report.invalid.count,
+                "line is not JSON",
+                "lines are not JSON"
+            )
         );
         for example in &report.invalid.examples {
             let _ = writeln!(out, "  line {}: {}", example.line, example.message);
@@ -274,14 +283,14 @@ fn table(report: &BacktestReport, names: &Names<'_>, style: Style) -> String {
     let t = &report.throughput;
     let _ = writeln!(
         out,
-        "{} {} inputs, {:.1} MB in {:.2} s: {} inputs/s, {:.1} MB/s on {} threads",
+        "{} {}, {:.1} MB in {:.2} s: {} inputs/s, {:.1} MB/s on {}",
         style.bold("throughput:"),
-        thousands(report.inputs),
+        count(report.inputs, "input", "inputs"),
         t.bytes as f64 / 1e6,
         t.elapsed_seconds,
         thousands(t.inputs_per_second as u64),
         t.megabytes_per_second,
-        t.threads
+        count(t.threads as u64, "thread", "threads")
     );
     out
 }
