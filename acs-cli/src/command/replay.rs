@@ -173,32 +173,35 @@ fn load_rules(path: &Path, functions: &Functions) -> Result<Engine, String> {
         })
 }
 
-/// `replaying [#####.....]  42%  123.4 MB / 290.0 MB  1,234,567 lines  85.3 MB/s`
+/// `[#####.....]  42%  123.4 / 290.0 MB  1,234,567 lines  85.3 MB/s`: at most 75
+/// columns, so it never wraps on an 80-column terminal (a wrapped line defeats `\r`).
 fn progress_line(progress: &Progress, total: Option<u64>) -> String {
-    const WIDTH: usize = 24;
-    let mb = |bytes: u64| bytes as f64 / 1e6;
+    const WIDTH: usize = 20;
     let speed = if progress.elapsed_seconds > 0.0 {
-        mb(progress.bytes) / progress.elapsed_seconds
+        progress.bytes as f64 / 1e6 / progress.elapsed_seconds
     } else {
         0.0
     };
-    let mut line = "replaying ".to_owned();
+    let mut line = String::new();
     match total.filter(|&t| t > 0) {
         Some(total) => {
             let fraction = (progress.bytes as f64 / total as f64).clamp(0.0, 1.0);
             let filled = ((fraction * WIDTH as f64) as usize).min(WIDTH);
+            let total_size = size(total, total);
             let _ = write!(
                 line,
-                "[{}{}] {:>3.0}%  {:.1} / {:.1} MB",
+                "[{}{}] {:>3.0}%  {} / {} {}",
                 "#".repeat(filled),
                 ".".repeat(WIDTH - filled),
                 fraction * 100.0,
-                mb(progress.bytes),
-                mb(total)
+                size(progress.bytes, total).0,
+                total_size.0,
+                total_size.1
             );
         }
         None => {
-            let _ = write!(line, "{:.1} MB", mb(progress.bytes));
+            let (bytes, unit) = size(progress.bytes, progress.bytes);
+            let _ = write!(line, "{bytes} {unit}");
         }
     }
     let _ = write!(
@@ -207,6 +210,16 @@ fn progress_line(progress: &Progress, total: Option<u64>) -> String {
         thousands(progress.lines)
     );
     line
+}
+
+/// `bytes` and a unit: MB, or GB when `scale` reaches a gigabyte, so both sides of `a / b`
+/// share a unit and the numbers stay short.
+fn size(bytes: u64, scale: u64) -> (String, &'static str) {
+    if scale >= 1_000_000_000 {
+        (format!("{:.2}", bytes as f64 / 1e9), "GB")
+    } else {
+        (format!("{:.1}", bytes as f64 / 1e6), "MB")
+    }
 }
 
 struct Names<'a> {
@@ -547,11 +560,21 @@ mod tests {
         };
         assert_eq!(
             progress_line(&progress, Some(200_000_000)),
-            "replaying [######..................]  25%  50.0 / 200.0 MB  123,456 lines  25.0 MB/s"
+            "[#####...............]  25%  50.0 / 200.0 MB  123,456 lines  25.0 MB/s"
         );
         assert_eq!(
             progress_line(&progress, None),
-            "replaying 50.0 MB  123,456 lines  25.0 MB/s"
+            "50.0 MB  123,456 lines  25.0 MB/s"
+        );
+        let huge = Progress {
+            bytes: 999_000_000_000,
+            lines: 9_999_999_999,
+            elapsed_seconds: 1000.0,
+        };
+        let line = progress_line(&huge, Some(999_900_000_000));
+        assert_eq!(
+            line,
+            "[###################.] 100%  999.00 / 999.90 GB  9,999,999,999 lines  999.0 MB/s"
         );
     }
 }
