@@ -366,7 +366,9 @@ impl Backtest {
         let baseline = self.baseline.as_ref().map(Index::new);
         let done = Counters::default();
         let (batch_tx, batch_rx) = mpsc::sync_channel::<Batch>(threads.saturating_mul(2));
-        let batch_rx = Mutex::new(batch_rx);
+        // Only the workers hold the receiver: should they all stop, a blocked `send` fails
+        // instead of waiting forever.
+        let batch_rx = Arc::new(Mutex::new(batch_rx));
         let (tally_tx, tally_rx) = mpsc::channel::<Tally>();
         let mut read = ReadState::default();
 
@@ -380,11 +382,11 @@ impl Backtest {
             };
             for _ in 0..threads {
                 let tally_tx = tally_tx.clone();
-                let batch_rx = &batch_rx;
+                let batch_rx = Arc::clone(&batch_rx);
                 let spawned = std::thread::Builder::new()
                     .name("acs-backtest".to_owned())
                     .spawn_scoped(scope, move || {
-                        let _ = tally_tx.send(worker.run(batch_rx));
+                        let _ = tally_tx.send(worker.run(&batch_rx));
                     });
                 match spawned {
                     Ok(handle) => workers.push(handle),
@@ -396,6 +398,7 @@ impl Backtest {
                 }
             }
             drop(tally_tx);
+            drop(batch_rx);
 
             let mut last_report = started;
             let mut report_progress = |force: bool, bytes: u64, lines: u64| {
