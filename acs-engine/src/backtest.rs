@@ -77,7 +77,8 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(200);
 /// A backtest of one rule set, optionally against a baseline rule set, over JSON lines.
 ///
 /// Both rule sets are pinned when the backtest is created: a reload of the engines while
-/// it runs changes nothing.
+/// it runs changes nothing (the kill switch still applies). Backtest evaluations do not
+/// count in the engines' metrics, so a backtest can run beside live traffic.
 #[derive(Debug, Clone)]
 pub struct Backtest {
     plan: Arc<Plan>,
@@ -812,14 +813,14 @@ impl Worker<'_> {
                 }
             };
             tally.inputs += 1;
-            let after = eval::evaluate(&self.current.plan, &input);
+            let after = eval::evaluate_uncounted(&self.current.plan, &input);
             tally.current.record(self.current, &after, line_number);
             if let (Some(index), Some(before_side), Some(comparison)) = (
                 self.baseline,
                 tally.baseline.as_mut(),
                 tally.comparison.as_mut(),
             ) {
-                let before = eval::evaluate(&index.plan, &input);
+                let before = eval::evaluate_uncounted(&index.plan, &input);
                 before_side.record(index, &before, line_number);
                 comparison.record(&before, &after, line_number, self.examples);
             }

@@ -522,3 +522,14 @@ fn backtest_honours_the_kill_switch_and_reports_rules_switched_off() {
     assert!(!rule(&report, "BIG_BID").enabled);
     assert_eq!(rule(&report, "BIG_BID").matches, 0);
 }
+
+#[test]
+fn backtest_evaluations_do_not_count_in_the_engine_metrics() {
+    let rules = engine(RULES);
+    rules.evaluate_json(bid(5000).as_bytes()).unwrap();
+    let before = rules.metrics();
+    assert_eq!(before.evaluations, 1);
+    let report = run(&Backtest::new(&rules).baseline(&rules), &large_input(300));
+    assert!(report.inputs > 0);
+    assert_eq!(rules.metrics().evaluations, 1);
+}
