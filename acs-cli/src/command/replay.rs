@@ -1,13 +1,580 @@
-//! `acs replay` (being built).
+//! `acs replay`: backtest rules on recorded inputs (JSON lines), optionally against a
+//! baseline rule set. The engine's `backtest` does the work; this file loads the rules,
+//! opens the input, draws the progress line and prints the report as a table or JSON.
 
-use super::{Io, EXIT_USAGE};
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use acs_engine::backtest::{Backtest, BacktestReport, Progress, Transition};
+use acs_engine::{Engine, Functions, LoadError, RuleMode, Verdict};
+
+use super::{Io, EXIT_OK, EXIT_USAGE};
+use crate::terminal::Style;
 
 /// Arguments of `acs replay`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "\
+Examples:
+  acs replay --rules rules/ --functions rules/examples/stubs.json rules/examples/recorded.jsonl
+  acs replay --rules new/ --baseline rules/ --format json events.jsonl > changes.json
+  zcat events.jsonl.gz | acs replay --rules rules/ -
 
-/// Run the command; returns the exit code.
-pub fn run(_args: &Args, io: &mut Io<'_>) -> u8 {
-    let _ = writeln!(io.stderr, "error: `acs replay` is not built yet");
-    EXIT_USAGE
+Reads one input document per line (blank lines are skipped, lines that are not JSON are
+counted and shown); memory stays constant whatever the input's size. Exit status: 0 when
+the input was replayed, 2 on usage, I/O or rules errors.")]
+pub struct Args {
+    /// Rules file, or directory of `*.yaml` rules files, to backtest.
+    #[arg(long, value_name = "FILE_OR_DIR")]
+    pub rules: PathBuf,
+    /// Stub table for host functions: {"name": [[[args...], result], ...]} (both rule sets).
+    #[arg(long, value_name = "STUBS.json")]
+    pub functions: Option<PathBuf>,
+    /// The rules in production: report the verdicts and per-rule counts that would change.
+    #[arg(long, value_name = "OLD_FILE_OR_DIR")]
+    pub baseline: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Worker threads (0: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Examples shown per kind of verdict change and of invalid line.
+    #[arg(long, value_name = "K", default_value_t = 5)]
+    pub examples: usize,
+    /// Recorded inputs, one JSON document per line; `-` reads standard input.
+    #[arg(value_name = "EVENTS.jsonl")]
+    pub input: PathBuf,
+}
+
+/// How `acs replay` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned tables for people.
+    Table,
+    /// The engine's report as JSON, for tools.
+    Json,
+}
+
+/// Run `acs replay`; returns the exit code.
+pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
+    match replay(args, io) {
+        Ok(()) => EXIT_OK,
+        Err(message) => {
+            let _ = writeln!(io.stderr, "{message}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn replay(args: &Args, io: &mut Io<'_>) -> Result<(), String> {
+    let functions = load_functions(args.functions.as_deref())?;
+    let engine = load_rules(&args.rules, &functions)?;
+    let baseline = match &args.baseline {
+        Some(path) => Some(load_rules(path, &functions)?),
+        None => None,
+    };
+    let mut backtest = Backtest::new(&engine)
+        .threads(args.threads)
+        .examples(args.examples);
+    if let Some(baseline) = &baseline {
+        backtest = backtest.baseline(baseline);
+    }
+
+    let from_stdin = args.input.as_os_str() == "-";
+    let input_name = if from_stdin {
+        "<stdin>".to_owned()
+    } else {
+        args.input.display().to_string()
+    };
+    let (reader, total): (Box<dyn BufRead + '_>, Option<u64>) = if from_stdin {
+        (Box::new(BufReader::new(&mut *io.stdin)), None)
+    } else {
+        let file = File::open(&args.input)
+            .map_err(|e| format!("error: cannot read `{input_name}`: {e}"))?;
+        let total = file
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        (Box::new(BufReader::with_capacity(1 << 18, file)), total)
+    };
+
+    if !io.style.quiet {
+        let hash = engine.plan().content_hash().to_owned();
+        // The same rules as a baseline would only repeat the same warnings.
+        let other = baseline
+            .as_ref()
+            .filter(|b| b.plan().content_hash() != hash);
+        for engine in std::iter::once(&engine).chain(other) {
+            for warning in engine.plan().warnings() {
+                let _ = writeln!(io.stderr, "{warning}\n");
+            }
+        }
+    }
+
+    let show_progress = io.style.stderr_is_terminal && !io.style.quiet;
+    let stderr = &mut *io.stderr;
+    let mut drawn = 0;
+    let result = backtest.run(reader, |progress| {
+        if show_progress {
+            let line = progress_line(progress, total);
+            // `\r` and padding redraw the line in place on any terminal, without escapes.
+            let _ = write!(stderr, "\r{line:<drawn$}");
+            let _ = stderr.flush();
+            drawn = drawn.max(line.len());
+        }
+    });
+    if drawn > 0 {
+        let _ = write!(stderr, "\r{:drawn$}\r", "");
+        let _ = stderr.flush();
+    }
+    let report = result.map_err(|e| format!("error: `{input_name}`: {e}"))?;
+
+    let text = match args.format {
+        Format::Json => {
+            serde_json::to_string_pretty(&report).map_err(|e| format!("error: {e}"))? + "\n"
+        }
+        Format::Table => {
+            let names = Names {
+                rules: &args.rules,
+                baseline: args.baseline.as_deref(),
+                input: &input_name,
+            };
+            table(&report, &names, io.style)
+        }
+    };
+    io.stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| io.stdout.flush())
+        .map_err(|e| format!("error: cannot write the report: {e}"))
+}
+
+fn load_functions(path: Option<&Path>) -> Result<Functions, String> {
+    let Some(path) = path else {
+        return Ok(Functions::new());
+    };
+    let text =
+        std::fs::read(path).map_err(|e| format!("error: cannot read `{}`: {e}", path.display()))?;
+    let table: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| format!("error: `{}` is not valid JSON: {e}", path.display()))?;
+    Functions::from_stubs(&table).map_err(|e| format!("error: `{}`: {e}", path.display()))
+}
+
+fn load_rules(path: &Path, functions: &Functions) -> Result<Engine, String> {
+    Engine::builder()
+        .functions(functions.clone())
+        .metrics(false)
+        .load_path(path)
+        .map_err(|e| match e {
+            LoadError::Io { .. } => format!("error: {e}"),
+            LoadError::Invalid { .. } => e.to_string(),
+        })
+}
+
+/// `[#####.....]  42%  123.4 / 290.0 MB  1,234,567 lines  85.3 MB/s`: at most 75
+/// columns, so it never wraps on an 80-column terminal (a wrapped line defeats `\r`).
+fn progress_line(progress: &Progress, total: Option<u64>) -> String {
+    const WIDTH: usize = 20;
+    let speed = if progress.elapsed_seconds > 0.0 {
+        progress.bytes as f64 / 1e6 / progress.elapsed_seconds
+    } else {
+        0.0
+    };
+    let mut line = String::new();
+    match total.filter(|&t| t > 0) {
+        Some(total) => {
+            let fraction = (progress.bytes as f64 / total as f64).clamp(0.0, 1.0);
+            let filled = ((fraction * WIDTH as f64) as usize).min(WIDTH);
+            let total_size = size(total, total);
+            let _ = write!(
+                line,
+                "[{}{}] {:>3.0}%  {} / {} {}",
+                "#".repeat(filled),
+                ".".repeat(WIDTH - filled),
+                fraction * 100.0,
+                size(progress.bytes, total).0,
+                total_size.0,
+                total_size.1
+            );
+        }
+        None => {
+            let (bytes, unit) = size(progress.bytes, progress.bytes);
+            let _ = write!(line, "{bytes} {unit}");
+        }
+    }
+    let _ = write!(
+        line,
+        "  {} lines  {speed:.1} MB/s",
+        thousands(progress.lines)
+    );
+    line
+}
+
+/// `bytes` and a unit: MB, or GB when `scale` reaches a gigabyte, so both sides of `a / b`
+/// share a unit and the numbers stay short.
+fn size(bytes: u64, scale: u64) -> (String, &'static str) {
+    if scale >= 1_000_000_000 {
+        (format!("{:.2}", bytes as f64 / 1e9), "GB")
+    } else {
+        (format!("{:.1}", bytes as f64 / 1e6), "MB")
+    }
+}
+
+struct Names<'a> {
+    rules: &'a Path,
+    baseline: Option<&'a Path>,
+    input: &'a str,
+}
+
+fn table(report: &BacktestReport, names: &Names<'_>, style: Style) -> String {
+    let mut out = String::new();
+    let hash = |h: &str| h.get(..19).unwrap_or(h).to_owned() + "…";
+    let _ = writeln!(
+        out,
+        "{}     {} ({}, {} rules)",
+        style.bold("rules"),
+        names.rules.display(),
+        hash(&report.ruleset_hash),
+        report.rules.len()
+    );
+    if let (Some(path), Some(baseline)) = (names.baseline, &report.baseline) {
+        let _ = writeln!(
+            out,
+            "{}  {} ({}, {} rules)",
+            style.bold("baseline"),
+            path.display(),
+            hash(&baseline.ruleset_hash),
+            baseline.rules.iter().filter(|r| r.before.is_some()).count()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{}     {}: {}, {}, {} blank, {} invalid\n",
+        style.bold("input"),
+        names.input,
+        count(report.lines, "line", "lines"),
+        count(report.inputs, "input", "inputs"),
+        thousands(report.blank_lines),
+        thousands(report.invalid.count)
+    );
+
+    rules_table(&mut out, report, style);
+    verdicts(&mut out, report, style);
+    if let Some(baseline) = &report.baseline {
+        let _ = writeln!(
+            out,
+            "{} {} inputs ({} with different matched rules)",
+            style.bold("verdict changes against the baseline:"),
+            thousands(baseline.inputs_with_changed_verdict),
+            thousands(baseline.inputs_with_changed_matches)
+        );
+        let t = &baseline.transitions;
+        transition(&mut out, "allowed -> rejected", &t.allowed_to_rejected);
+        transition(&mut out, "rejected -> allowed", &t.rejected_to_allowed);
+        transition(&mut out, "rejected with a different code", &t.code_changed);
+        out.push('\n');
+    }
+    rule_errors(&mut out, report, style);
+    if report.invalid.count > 0 {
+        let _ = writeln!(
+            out,
+            "{} {}",
+            style.warning("invalid:"),
+            count(
+                report.invalid.count,
+                "line is not JSON",
+                "lines are not JSON"
+            )
+        );
+        for example in &report.invalid.examples {
+            let _ = writeln!(out, "  line {}: {}", example.line, example.message);
+        }
+        out.push('\n');
+    }
+    let t = &report.throughput;
+    let _ = writeln!(
+        out,
+        "{} {}, {:.1} MB in {:.2} s: {} inputs/s, {:.1} MB/s on {}",
+        style.bold("throughput:"),
+        count(report.inputs, "input", "inputs"),
+        t.bytes as f64 / 1e6,
+        t.elapsed_seconds,
+        thousands(t.inputs_per_second as u64),
+        t.megabytes_per_second,
+        count(t.threads as u64, "thread", "threads")
+    );
+    out
+}
+
+/// One row per rule: counts, and with a baseline, the counts before and the change.
+fn rules_table(out: &mut String, report: &BacktestReport, style: Style) {
+    let percent = |n: u64| {
+        if report.inputs == 0 {
+            "-".to_owned()
+        } else {
+            format!("{:.2}%", n as f64 * 100.0 / report.inputs as f64)
+        }
+    };
+    let mut rows: Vec<[String; 6]> = Vec::new();
+    match &report.baseline {
+        None => {
+            for rule in &report.rules {
+                rows.push([
+                    rule_label(&rule.id, rule.mode, rule.enabled),
+                    String::new(),
+                    thousands(rule.matches),
+                    String::new(),
+                    percent(rule.matches),
+                    thousands(rule.errors),
+                ]);
+            }
+        }
+        Some(baseline) => {
+            let count = |n: Option<u64>| n.map_or_else(|| "-".to_owned(), thousands);
+            for change in &baseline.rules {
+                let current = report.rules.iter().find(|r| r.id == change.id);
+                rows.push([
+                    current.map_or_else(
+                        || format!("{} (removed)", change.id),
+                        |r| rule_label(&r.id, r.mode, r.enabled),
+                    ),
+                    count(change.before),
+                    count(change.after),
+                    match change.change {
+                        0 => "0".to_owned(),
+                        n if n > 0 => format!("+{}", thousands(n.unsigned_abs())),
+                        n => format!("-{}", thousands(n.unsigned_abs())),
+                    },
+                    change.after.map_or_else(|| "-".to_owned(), percent),
+                    current.map_or_else(|| "-".to_owned(), |r| thousands(r.errors)),
+                ]);
+            }
+        }
+    }
+    let headers = if report.baseline.is_some() {
+        ["RULE", "BEFORE", "AFTER", "CHANGE", "RATE", "ERRORS"]
+    } else {
+        ["RULE", "", "MATCHES", "", "RATE", "ERRORS"]
+    };
+    let mut widths = headers.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let render = |cells: [&str; 6]| {
+        let mut line = String::new();
+        for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
+            if width == 0 {
+                continue;
+            }
+            if i == 0 {
+                let _ = write!(line, "{cell:<width$}");
+            } else {
+                let _ = write!(line, "  {cell:>width$}");
+            }
+        }
+        line
+    };
+    let _ = writeln!(out, "{}", style.bold(&render(headers)));
+    for row in &rows {
+        let line = render(row.each_ref().map(String::as_str));
+        let [_, before, after, ..] = row;
+        let quiet_row = after == "0" && (before.is_empty() || before == "0" || before == "-");
+        let _ = writeln!(out, "{}", if quiet_row { style.dim(&line) } else { line });
+    }
+    out.push('\n');
+}
+
+fn rule_label(id: &str, mode: RuleMode, enabled: bool) -> String {
+    match (enabled, mode) {
+        (false, _) => format!("{id} (off)"),
+        (true, RuleMode::Shadow) => format!("{id} (shadow)"),
+        (true, RuleMode::Enforce) => id.to_owned(),
+    }
+}
+
+fn verdicts(out: &mut String, report: &BacktestReport, style: Style) {
+    let share = |n: u64| {
+        if report.inputs == 0 {
+            String::new()
+        } else {
+            format!(" ({:.2}%)", n as f64 * 100.0 / report.inputs as f64)
+        }
+    };
+    let v = &report.verdicts;
+    let _ = writeln!(
+        out,
+        "{} {} allowed{}, {} rejected{}",
+        style.bold("verdicts:"),
+        thousands(v.allowed),
+        share(v.allowed),
+        thousands(v.rejected),
+        share(v.rejected)
+    );
+    let width = v
+        .rejections
+        .iter()
+        .map(|r| r.code.as_deref().unwrap_or("-").len())
+        .max()
+        .unwrap_or(0);
+    let id_width = v
+        .rejections
+        .iter()
+        .map(|r| r.rule_id.len())
+        .max()
+        .unwrap_or(0);
+    for rejection in &v.rejections {
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:<id_width$}  {:>9}",
+            rejection.code.as_deref().unwrap_or("-"),
+            rejection.rule_id,
+            thousands(rejection.count)
+        );
+    }
+    if v.other_rejections > 0 {
+        let _ = writeln!(out, "  (other codes)  {}", thousands(v.other_rejections));
+    }
+    if let Some(baseline) = &report.baseline {
+        let _ = writeln!(
+            out,
+            "  baseline: {} allowed, {} rejected",
+            thousands(baseline.verdicts.allowed),
+            thousands(baseline.verdicts.rejected)
+        );
+    }
+    if report.rules.iter().any(|r| r.mode == RuleMode::Shadow) {
+        let _ = writeln!(
+            out,
+            "  {} matched by shadow rules (never part of the verdict)",
+            count(report.inputs_with_shadow_matches, "input", "inputs")
+        );
+    }
+    out.push('\n');
+}
+
+fn transition(out: &mut String, label: &str, transition: &Transition) {
+    let _ = writeln!(out, "  {label}: {}", thousands(transition.count));
+    let code = |c: &Option<String>| c.as_deref().unwrap_or("allowed").to_owned();
+    for change in &transition.by_code {
+        let _ = writeln!(
+            out,
+            "    {} -> {}: {}",
+            code(&change.from),
+            code(&change.to),
+            thousands(change.count)
+        );
+    }
+    for example in &transition.examples {
+        let _ = writeln!(
+            out,
+            "    e.g. line {}: {} [{}] -> {} [{}]",
+            example.line,
+            verdict_text(&example.before.verdict),
+            example.before.matched.join(", "),
+            verdict_text(&example.after.verdict),
+            example.after.matched.join(", ")
+        );
+    }
+}
+
+fn verdict_text(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Allowed => "allowed".to_owned(),
+        Verdict::Rejected { rule_id, code, .. } => match code {
+            Some(code) => format!("rejected {code}"),
+            None => format!("rejected by {rule_id}"),
+        },
+    }
+}
+
+fn rule_errors(out: &mut String, report: &BacktestReport, style: Style) {
+    if report.inputs_with_errors == 0 {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{} {} rule errors (the rule did not match)",
+        style.warning("errors:"),
+        count(report.inputs_with_errors, "input had", "inputs had")
+    );
+    for rule in report.rules.iter().filter(|r| r.errors > 0) {
+        match &rule.first_error {
+            Some(first) => {
+                let _ = writeln!(
+                    out,
+                    "  {}: {} errors, first on line {}: {}",
+                    rule.id,
+                    thousands(rule.errors),
+                    first.line,
+                    first.message
+                );
+            }
+            None => {
+                let _ = writeln!(out, "  {}: {} errors", rule.id, thousands(rule.errors));
+            }
+        }
+    }
+    out.push('\n');
+}
+
+/// `1 line is`, `2 lines are`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn progress_line_shows_a_bar_with_a_known_total_and_counts_without() {
+        let progress = Progress {
+            bytes: 50_000_000,
+            lines: 123_456,
+            elapsed_seconds: 2.0,
+        };
+        assert_eq!(
+            progress_line(&progress, Some(200_000_000)),
+            "[#####...............]  25%  50.0 / 200.0 MB  123,456 lines  25.0 MB/s"
+        );
+        assert_eq!(
+            progress_line(&progress, None),
+            "50.0 MB  123,456 lines  25.0 MB/s"
+        );
+        let huge = Progress {
+            bytes: 999_000_000_000,
+            lines: 9_999_999_999,
+            elapsed_seconds: 1000.0,
+        };
+        let line = progress_line(&huge, Some(999_900_000_000));
+        assert_eq!(
+            line,
+            "[###################.] 100%  999.00 / 999.90 GB  9,999,999,999 lines  999.0 MB/s"
+        );
+    }
 }

@@ -197,17 +197,7 @@ impl Engine {
 
     /// Parse JSON bytes and evaluate them.
     pub fn evaluate_json(&self, input: &[u8]) -> Result<Decision, InputError> {
-        let value: Value = serde_json::from_slice(input).map_err(|e| InputError::Json {
-            line: e.line().max(1),
-            column: e.column().max(1),
-            message: e
-                .to_string()
-                .split(" at line ")
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        })?;
-        Ok(self.evaluate(&value))
+        Ok(self.evaluate(&parse_input(input)?))
     }
 
     /// The plan serving now.
@@ -306,6 +296,20 @@ impl Engine {
     pub fn watch_with(&self, options: WatchOptions) -> Result<Watcher, WatchError> {
         crate::watch::start(Arc::downgrade(&self.shared), options)
     }
+}
+
+/// Parse an input document, with the parser's position kept apart from its message.
+pub(crate) fn parse_input(input: &[u8]) -> Result<Value, InputError> {
+    serde_json::from_slice(input).map_err(|e| InputError::Json {
+        line: e.line().max(1),
+        column: e.column().max(1),
+        message: e
+            .to_string()
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    })
 }
 
 impl Shared {

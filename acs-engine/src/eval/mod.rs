@@ -47,7 +47,16 @@ pub(crate) struct Evaluator<'a> {
 
 /// Evaluate every candidate rule of `plan` against `input`.
 pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
-    let shard = plan.counters.shard();
+    evaluate_counted(plan, input, plan.counters.shard())
+}
+
+/// [`evaluate`] without touching the plan's metrics: backtests replay recorded traffic
+/// through a live plan and must not show up as requests served.
+pub(crate) fn evaluate_uncounted(plan: &Plan, input: &Value) -> Decision {
+    evaluate_counted(plan, input, None)
+}
+
+fn evaluate_counted(plan: &Plan, input: &Value, shard: Option<&metrics::Shard>) -> Decision {
     let started = (shard.is_some() && metrics::sample_latency()).then(Instant::now);
     let mut evaluator = Evaluator::new(input);
     let event_type = evaluator

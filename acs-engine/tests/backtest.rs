@@ -1,0 +1,535 @@
+//! Backtests over JSON lines: exact counts, line numbers and baseline transitions, whatever
+//! the number of threads and the batch size.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::{self, BufReader, Read};
+
+use acs_engine::backtest::{
+    Backtest, BacktestError, BacktestReport, CodeChange, LineMessage, RuleChange, MAX_LINE_BYTES,
+};
+use acs_engine::{Engine, RuleMode, Verdict};
+use serde_json::json;
+
+const RULES: &str = r#"
+- id: BIG_BID
+  priority: 30
+  severity: high
+  description: Reject big bids
+  condition: "event.type == 'bid.create' && bid.amount > 1000"
+  action:
+    - rejectRequest: { code: BID_TOO_BIG, message: "bid over the limit" }
+  audit: false
+- id: NO_KYC
+  priority: 20
+  severity: critical
+  description: Reject users without KYC
+  condition: "ctx.userKycStatus != 'VERIFIED'"
+  action:
+    - rejectRequest: { code: KYC_REQUIRED, message: "kyc required" }
+  audit: true
+- id: WATCH_TRUCKS
+  priority: 10
+  severity: low
+  description: Flag truck creation
+  condition: "event.type == 'truck.create'"
+  action:
+    - flagWatchlist: { reason: "new truck" }
+  audit: false
+- id: SHADOW_SMALL_BID
+  priority: 5
+  severity: low
+  mode: shadow
+  description: Try rejecting tiny bids
+  condition: "event.type == 'bid.create' && bid.amount < 10"
+  action:
+    - rejectRequest: { code: BID_TOO_SMALL, message: "bid too small" }
+  audit: false
+- id: HOST_LOOKUP
+  priority: 1
+  severity: low
+  description: Calls a host function nobody registered
+  condition: "event.type == 'booking.create' && db.lookup(ctx.userId) == true"
+  action:
+    - flagWatchlist: { reason: "lookup" }
+  audit: false
+"#;
+
+/// The same rules with `BIG_BID` at 2000 and a new code, `WATCH_TRUCKS` gone and a new
+/// `NEW_BOOKINGS` rule: used as a baseline against [`RULES`].
+const BASELINE: &str = r#"
+- id: BIG_BID
+  priority: 30
+  severity: high
+  description: Reject big bids
+  condition: "event.type == 'bid.create' && bid.amount > 2000"
+  action:
+    - rejectRequest: { code: BID_LIMIT, message: "bid over the limit" }
+  audit: false
+- id: NO_KYC
+  priority: 20
+  severity: critical
+  description: Reject users without KYC
+  condition: "ctx.userKycStatus != 'VERIFIED'"
+  action:
+    - rejectRequest: { code: KYC_REQUIRED, message: "kyc required" }
+  audit: true
+- id: OLD_BOOKINGS
+  priority: 15
+  severity: low
+  description: Reject every booking
+  condition: "event.type == 'booking.create'"
+  action:
+    - rejectRequest: { code: NO_BOOKINGS, message: "no bookings" }
+  audit: false
+"#;
+
+fn engine(rules: &str) -> Engine {
+    Engine::builder().load_str("rules.yaml", rules).unwrap()
+}
+
+fn bid(amount: i64) -> String {
+    json!({"event": {"type": "bid.create", "bid": {"amount": amount}}, "ctx": {"userKycStatus": "VERIFIED"}})
+        .to_string()
+}
+
+fn truck() -> String {
+    json!({"event": {"type": "truck.create"}, "ctx": {"userKycStatus": "VERIFIED"}}).to_string()
+}
+
+fn booking() -> String {
+    json!({"event": {"type": "booking.create"}, "ctx": {"userId": "U-1", "userKycStatus": "VERIFIED"}})
+        .to_string()
+}
+
+fn unverified_bid(amount: i64) -> String {
+    json!({"event": {"type": "bid.create", "bid": {"amount": amount}}, "ctx": {}}).to_string()
+}
+
+/// The small known input: 12 lines.
+fn small_input() -> String {
+    [
+        bid(5000),            // 1: BIG_BID rejects
+        bid(500),             // 2: allowed
+        String::new(),        // 3: blank
+        truck(),              // 4: WATCH_TRUCKS, allowed
+        "{not json".into(),   // 5: invalid
+        bid(5),               // 6: shadow match, allowed
+        unverified_bid(50),   // 7: NO_KYC rejects
+        unverified_bid(5000), // 8: BIG_BID and NO_KYC match; BIG_BID rejects
+        "   \t".into(),       // 9: blank
+        booking(),            // 10: HOST_LOOKUP error, allowed
+        "[1, 2".into(),       // 11: invalid
+        bid(1500),            // 12: BIG_BID rejects (under the baseline: allowed)
+    ]
+    .join("\n")
+        + "\n"
+}
+
+fn run(backtest: &Backtest, input: &str) -> BacktestReport {
+    backtest.run(input.as_bytes(), |_| {}).unwrap()
+}
+
+fn rule<'a>(report: &'a BacktestReport, id: &str) -> &'a acs_engine::backtest::RuleCount {
+    report.rules.iter().find(|r| r.id == id).unwrap()
+}
+
+/// The report without the timing, which differs from run to run.
+fn counts(report: &BacktestReport) -> serde_json::Value {
+    let mut value = serde_json::to_value(report).unwrap();
+    let throughput = value["throughput"].as_object_mut().unwrap();
+    throughput.remove("elapsed_seconds");
+    throughput.remove("inputs_per_second");
+    throughput.remove("megabytes_per_second");
+    throughput.remove("threads");
+    value
+}
+
+#[test]
+fn backtest_counts_a_small_known_input_exactly() {
+    let report = run(&Backtest::new(&engine(RULES)).threads(2), &small_input());
+    assert_eq!(report.lines, 12);
+    assert_eq!(report.blank_lines, 2);
+    assert_eq!(report.invalid.count, 2);
+    assert_eq!(report.inputs, 8);
+    assert_eq!(report.throughput.bytes, small_input().len() as u64);
+
+    let ids: Vec<&str> = report.rules.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "BIG_BID",
+            "NO_KYC",
+            "WATCH_TRUCKS",
+            "SHADOW_SMALL_BID",
+            "HOST_LOOKUP"
+        ]
+    );
+    assert_eq!(rule(&report, "BIG_BID").matches, 3);
+    assert_eq!(rule(&report, "BIG_BID").rate, 3.0 / 8.0);
+    assert_eq!(rule(&report, "NO_KYC").matches, 2);
+    assert_eq!(rule(&report, "WATCH_TRUCKS").matches, 1);
+    assert_eq!(rule(&report, "SHADOW_SMALL_BID").matches, 1);
+    assert_eq!(rule(&report, "SHADOW_SMALL_BID").mode, RuleMode::Shadow);
+    assert_eq!(rule(&report, "BIG_BID").mode, RuleMode::Enforce);
+    assert!(report.rules.iter().all(|r| r.enabled));
+    let lookup = rule(&report, "HOST_LOOKUP");
+    assert_eq!((lookup.matches, lookup.errors), (0, 1));
+    let first_error = lookup.first_error.as_ref().unwrap();
+    assert_eq!(first_error.line, 10);
+    assert!(first_error.message.contains("db.lookup"), "{first_error:?}");
+    assert!(report
+        .rules
+        .iter()
+        .filter(|r| r.id != "HOST_LOOKUP")
+        .all(|r| r.errors == 0 && r.first_error.is_none()));
+
+    assert_eq!(report.verdicts.allowed, 4);
+    assert_eq!(report.verdicts.rejected, 4);
+    let rejections: Vec<(&str, Option<&str>, u64)> = report
+        .verdicts
+        .rejections
+        .iter()
+        .map(|r| (r.rule_id.as_str(), r.code.as_deref(), r.count))
+        .collect();
+    assert_eq!(
+        rejections,
+        [
+            ("BIG_BID", Some("BID_TOO_BIG"), 3),
+            ("NO_KYC", Some("KYC_REQUIRED"), 1)
+        ]
+    );
+    assert_eq!(report.verdicts.other_rejections, 0);
+    assert_eq!(report.inputs_with_errors, 1);
+    assert_eq!(report.inputs_with_shadow_matches, 1);
+    assert!(report.baseline.is_none());
+    assert_eq!(report.ruleset_hash, engine(RULES).status().content_hash);
+}
+
+#[test]
+fn backtest_reports_invalid_lines_with_line_numbers_and_the_parser_message() {
+    let report = run(&Backtest::new(&engine(RULES)), &small_input());
+    assert_eq!(report.invalid.count, 2);
+    let lines: Vec<u64> = report.invalid.examples.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [5, 11]);
+    assert!(
+        report.invalid.examples[0]
+            .message
+            .starts_with("invalid JSON at column 2: "),
+        "{:?}",
+        report.invalid.examples[0]
+    );
+}
+
+#[test]
+fn backtest_skips_blank_lines_crlf_a_byte_order_mark_and_a_missing_final_newline() {
+    let input = format!(
+        "\u{feff}{}\r\n\r\n  \r\n\n{}\r\n{}",
+        bid(5000),
+        truck(),
+        bid(1)
+    );
+    let report = run(&Backtest::new(&engine(RULES)), &input);
+    assert_eq!(report.lines, 6);
+    assert_eq!(report.blank_lines, 3);
+    assert_eq!(report.invalid.count, 0, "{:?}", report.invalid);
+    assert_eq!(report.inputs, 3);
+    assert_eq!(rule(&report, "BIG_BID").matches, 1);
+    assert_eq!(rule(&report, "SHADOW_SMALL_BID").matches, 1);
+}
+
+#[test]
+fn backtest_of_an_empty_input_lists_every_rule_with_zero_counts() {
+    let report = run(&Backtest::new(&engine(RULES)), "");
+    assert_eq!((report.lines, report.inputs), (0, 0));
+    assert_eq!(report.rules.len(), 5);
+    assert!(report.rules.iter().all(|r| r.matches == 0 && r.rate == 0.0));
+}
+
+/// A few thousand lines mixing every kind of line, deterministic.
+fn large_input(lines: usize) -> String {
+    let mut out = String::new();
+    for i in 0..lines {
+        let line = match i % 11 {
+            0 => bid((i as i64 * 37) % 3000),
+            1 => truck(),
+            2 => String::new(),
+            3 => unverified_bid((i as i64 * 13) % 2500),
+            4 => booking(),
+            5 => format!("{{\"broken\": {i}"),
+            6 => bid(i as i64 % 12),
+            _ => bid(100 + i as i64),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn backtest_counts_are_identical_with_one_and_four_threads_and_any_batch_size() {
+    let input = large_input(4000);
+    let current = engine(RULES);
+    let baseline = engine(BASELINE);
+    let one = run(
+        &Backtest::new(&current).baseline(&baseline).threads(1),
+        &input,
+    );
+    assert!(one.inputs > 3000);
+    for batch in [1, 300, 4096] {
+        let four = run(
+            &Backtest::new(&current)
+                .baseline(&baseline)
+                .threads(4)
+                .batch_bytes(batch),
+            &input,
+        );
+        assert_eq!(four.throughput.threads, 4);
+        assert_eq!(counts(&one), counts(&four), "batch of {batch} bytes");
+    }
+}
+
+#[test]
+fn backtest_examples_have_exact_line_numbers_across_batches_and_threads() {
+    let input = large_input(4000);
+    let report = run(
+        &Backtest::new(&engine(RULES))
+            .baseline(&engine(BASELINE))
+            .threads(4)
+            .batch_bytes(200)
+            .examples(3),
+        &input,
+    );
+    let invalid: Vec<u64> = report.invalid.examples.iter().map(|e| e.line).collect();
+    // Line n holds element n - 1; element i is broken when i % 11 == 5.
+    assert_eq!(invalid, [6, 17, 28]);
+    assert_eq!(
+        report.invalid.count,
+        (0..4000).filter(|i| i % 11 == 5).count() as u64
+    );
+    let input_lines: Vec<&str> = input.lines().collect();
+    let baseline = report.baseline.unwrap();
+    for transition in [
+        &baseline.transitions.allowed_to_rejected,
+        &baseline.transitions.rejected_to_allowed,
+        &baseline.transitions.code_changed,
+    ] {
+        assert_eq!(transition.examples.len(), 3);
+        let lines: Vec<u64> = transition.examples.iter().map(|e| e.line).collect();
+        assert!(lines.windows(2).all(|w| w[0] < w[1]), "{lines:?}");
+        for example in &transition.examples {
+            // Each example's line really is the input it describes.
+            let line = input_lines[example.line as usize - 1];
+            let decision = engine(RULES).evaluate_json(line.as_bytes()).unwrap();
+            assert_eq!(
+                example.after.verdict, decision.verdict,
+                "line {}",
+                example.line
+            );
+        }
+    }
+    // The first bookings (element 4, line 5) went from rejected to allowed.
+    assert_eq!(baseline.transitions.rejected_to_allowed.examples[0].line, 5);
+}
+
+#[test]
+fn backtest_against_a_baseline_reports_transitions_and_per_rule_changes() {
+    let report = run(
+        &Backtest::new(&engine(RULES)).baseline(&engine(BASELINE)),
+        &small_input(),
+    );
+    let baseline = report.baseline.as_ref().unwrap();
+    assert_eq!(
+        baseline.ruleset_hash,
+        engine(BASELINE).status().content_hash
+    );
+    assert_ne!(baseline.ruleset_hash, report.ruleset_hash);
+
+    let changes: Vec<RuleChange> = baseline.rules.clone();
+    let change = |id: &str, before: Option<u64>, after: Option<u64>, change: i64| RuleChange {
+        id: id.to_owned(),
+        before,
+        after,
+        change,
+    };
+    assert_eq!(
+        changes,
+        [
+            change("BIG_BID", Some(2), Some(3), 1),
+            change("NO_KYC", Some(2), Some(2), 0),
+            change("WATCH_TRUCKS", None, Some(1), 1),
+            change("SHADOW_SMALL_BID", None, Some(1), 1),
+            change("HOST_LOOKUP", None, Some(0), 0),
+            change("OLD_BOOKINGS", Some(1), None, -1),
+        ]
+    );
+
+    // Line 1 and 8: BID_LIMIT -> BID_TOO_BIG; line 12: allowed -> BID_TOO_BIG;
+    // line 10: NO_BOOKINGS -> allowed.
+    let t = &baseline.transitions;
+    assert_eq!(t.allowed_to_rejected.count, 1);
+    assert_eq!(t.allowed_to_rejected.examples[0].line, 12);
+    assert_eq!(
+        t.allowed_to_rejected.examples[0].before.matched,
+        Vec::<String>::new()
+    );
+    assert_eq!(t.allowed_to_rejected.examples[0].after.matched, ["BIG_BID"]);
+    assert_eq!(
+        t.allowed_to_rejected.examples[0].before.verdict,
+        Verdict::Allowed
+    );
+    assert_eq!(
+        t.allowed_to_rejected.by_code,
+        [CodeChange {
+            from: None,
+            to: Some("BID_TOO_BIG".into()),
+            count: 1
+        }]
+    );
+    assert_eq!(t.rejected_to_allowed.count, 1);
+    assert_eq!(t.rejected_to_allowed.examples[0].line, 10);
+    assert_eq!(
+        t.rejected_to_allowed.examples[0].before.matched,
+        ["OLD_BOOKINGS"]
+    );
+    assert_eq!(t.code_changed.count, 2);
+    let lines: Vec<u64> = t.code_changed.examples.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [1, 8]);
+    assert_eq!(
+        t.code_changed.examples[1].before.matched,
+        ["BIG_BID", "NO_KYC"]
+    );
+    assert_eq!(
+        t.code_changed.by_code,
+        [CodeChange {
+            from: Some("BID_LIMIT".into()),
+            to: Some("BID_TOO_BIG".into()),
+            count: 2
+        }]
+    );
+    assert_eq!(baseline.inputs_with_changed_verdict, 4);
+    // Lines 4 (truck watch), 6 (shadow), 10 and 12; lines 1 and 8 match the same rules.
+    assert_eq!(baseline.inputs_with_changed_matches, 4);
+    assert_eq!(baseline.verdicts.allowed, 4);
+    assert_eq!(baseline.verdicts.rejected, 4);
+    assert_eq!(baseline.inputs_with_errors, 0);
+}
+
+#[test]
+fn backtest_against_itself_changes_nothing() {
+    let rules = engine(RULES);
+    let report = run(&Backtest::new(&rules).baseline(&rules), &large_input(500));
+    let baseline = report.baseline.unwrap();
+    assert_eq!(baseline.inputs_with_changed_matches, 0);
+    assert_eq!(baseline.inputs_with_changed_verdict, 0);
+    assert!(baseline
+        .rules
+        .iter()
+        .all(|r| r.change == 0 && r.before == r.after));
+    assert_eq!(baseline.verdicts, report.verdicts);
+}
+
+#[test]
+fn backtest_keeps_no_more_examples_than_asked() {
+    let report = run(
+        &Backtest::new(&engine(RULES)).examples(0),
+        &large_input(200),
+    );
+    assert!(report.invalid.count > 0);
+    assert!(report.invalid.examples.is_empty());
+}
+
+#[test]
+fn backtest_reports_progress_ending_with_the_totals() {
+    let input = large_input(1000);
+    let mut calls = Vec::new();
+    Backtest::new(&engine(RULES))
+        .threads(2)
+        .batch_bytes(100)
+        .run(input.as_bytes(), |p| calls.push(*p))
+        .unwrap();
+    let last = calls.last().unwrap();
+    assert_eq!(last.bytes, input.len() as u64);
+    assert_eq!(last.lines, 1000);
+    assert!(calls.windows(2).all(|w| w[0].bytes <= w[1].bytes));
+}
+
+/// Yields `good` and then fails.
+struct FailingReader {
+    good: io::Cursor<Vec<u8>>,
+}
+
+impl Read for FailingReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.good.read(buf)? {
+            0 => Err(io::Error::other("disk on fire")),
+            n => Ok(n),
+        }
+    }
+}
+
+#[test]
+fn backtest_stops_with_an_error_when_the_input_cannot_be_read() {
+    let reader = BufReader::new(FailingReader {
+        good: io::Cursor::new(format!("{}\n{}\n", bid(1), bid(2)).into_bytes()),
+    });
+    let error = Backtest::new(&engine(RULES))
+        .threads(2)
+        .run(reader, |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(error, BacktestError::Read { line: 2, .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "cannot read the input after line 2: disk on fire"
+    );
+}
+
+#[test]
+fn backtest_reports_a_line_too_long_to_hold_as_invalid() {
+    let long = format!("{{\"pad\": \"{}\"}}", "x".repeat(MAX_LINE_BYTES));
+    let input = format!("{}\n{long}\n{}\n", bid(5000), bid(5000));
+    // A small reader buffer, so the long line arrives in many pieces.
+    let reader = BufReader::with_capacity(4096, input.as_bytes());
+    let report = Backtest::new(&engine(RULES)).run(reader, |_| {}).unwrap();
+    assert_eq!(report.lines, 3);
+    assert_eq!(report.inputs, 2);
+    assert_eq!(report.blank_lines, 0);
+    assert_eq!(rule(&report, "BIG_BID").matches, 2);
+    assert_eq!(
+        report.invalid.examples,
+        [LineMessage {
+            line: 2,
+            message: format!("line longer than {MAX_LINE_BYTES} bytes"),
+        }]
+    );
+    assert_eq!(report.invalid.count, 1);
+}
+
+#[test]
+fn backtest_honours_the_kill_switch_and_reports_rules_switched_off() {
+    let rules = engine(RULES);
+    let backtest = Backtest::new(&rules);
+    // The kill switch belongs to the plan, which the backtest shares.
+    rules.set_rule_enabled("BIG_BID", false).unwrap();
+    let report = run(&backtest, &bid(5000));
+    assert!(!rule(&report, "BIG_BID").enabled);
+    assert_eq!(rule(&report, "BIG_BID").matches, 0);
+}
+
+#[test]
+fn backtest_evaluations_do_not_count_in_the_engine_metrics() {
+    let rules = engine(RULES);
+    rules.evaluate_json(bid(5000).as_bytes()).unwrap();
+    let before = rules.metrics();
+    assert_eq!(before.evaluations, 1);
+    let report = run(&Backtest::new(&rules).baseline(&rules), &large_input(300));
+    assert!(report.inputs > 0);
+    assert_eq!(rules.metrics().evaluations, 1);
+}
