@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use acs_engine::backtest::{Backtest, BacktestReport, Progress, Transition};
 use acs_engine::{Engine, Functions, LoadError, RuleMode, Verdict};
 
-use super::{Io, EXIT_OK, EXIT_USAGE};
+use super::{load_functions, Io, EXIT_OK, EXIT_USAGE};
 use crate::terminal::Style;
 
 /// Arguments of `acs replay`.
@@ -149,17 +149,6 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<(), String> {
         .write_all(text.as_bytes())
         .and_then(|()| io.stdout.flush())
         .map_err(|e| format!("error: cannot write the report: {e}"))
-}
-
-fn load_functions(path: Option<&Path>) -> Result<Functions, String> {
-    let Some(path) = path else {
-        return Ok(Functions::new());
-    };
-    let text =
-        std::fs::read(path).map_err(|e| format!("error: cannot read `{}`: {e}", path.display()))?;
-    let table: serde_json::Value = serde_json::from_slice(&text)
-        .map_err(|e| format!("error: `{}` is not valid JSON: {e}", path.display()))?;
-    Functions::from_stubs(&table).map_err(|e| format!("error: `{}`: {e}", path.display()))
 }
 
 fn load_rules(path: &Path, functions: &Functions) -> Result<Engine, String> {
