@@ -452,22 +452,27 @@ const MAX_VALUE_CHARS: usize = 48;
 /// Longest error message shown.
 const MAX_ERROR_CHARS: usize = 100;
 
-impl fmt::Display for Explanation {
-    /// A summary line, then each rule as [`RuleExplanation`] renders it, a blank line
-    /// between rules.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Explanation {
+    /// The first line of the rendering: how many rules the event's type selects.
+    pub fn summary(&self) -> String {
         let count = self.rules.len();
         let plural = if count == 1 { "" } else { "s" };
         match &self.event_type {
-            Some(event_type) => writeln!(
-                f,
-                "{count} candidate rule{plural} for event type `{event_type}`"
-            )?,
-            None => writeln!(
-                f,
-                "{count} candidate rule{plural} (the input has no string `event.type`)"
-            )?,
+            Some(event_type) => {
+                format!("{count} candidate rule{plural} for event type `{event_type}`")
+            }
+            None => {
+                format!("{count} candidate rule{plural} (the input has no string `event.type`)")
+            }
         }
+    }
+}
+
+impl fmt::Display for Explanation {
+    /// The [summary](Explanation::summary), then each rule as [`RuleExplanation`] renders
+    /// it, a blank line before each.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.summary())?;
         for rule in &self.rules {
             writeln!(f)?;
             write!(f, "{rule}")?;
