@@ -225,16 +225,17 @@ fn remembering(functions: &Functions) -> Functions {
     remembered
 }
 
-type Call = (Vec<Value>, Result<Value, FunctionError>);
+/// Arguments and the answer they got.
+type Answer = (Vec<Value>, Result<Value, FunctionError>);
 
 struct Remembered {
     function: Arc<dyn HostFunction>,
-    calls: Mutex<Vec<Call>>,
+    calls: Mutex<Vec<Answer>>,
 }
 
 impl HostFunction for Remembered {
     fn call(&self, args: &[&Value]) -> Result<Value, FunctionError> {
-        let same = |(seen, _): &&Call| {
+        let same = |(seen, _): &&Answer| {
             seen.len() == args.len() && seen.iter().zip(args).all(|(a, b)| a == *b)
         };
         if let Ok(calls) = self.calls.lock() {
@@ -328,10 +329,9 @@ impl Explainer<'_> {
                         ..
                     })
                 );
-                let stop: fn(&NodeOutcome) -> bool = if unregistered { |_| true } else { is_error };
                 // An unregistered function fails before its arguments are evaluated.
-                let reached = reached && !unregistered;
-                return self.sequence(&args.iter().collect::<Vec<_>>(), reached, stop);
+                let args: Vec<&Expr> = args.iter().collect();
+                return self.sequence(&args, reached && !unregistered, is_error);
             }
             ExprKind::Member(base, _) | ExprKind::Unary(_, base) => (vec![&**base], is_error),
             ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => (vec![&**a, &**b], is_error),
