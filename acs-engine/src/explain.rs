@@ -143,42 +143,31 @@ pub fn explain(plan: &Plan, functions: &Functions, input: &Value) -> Explanation
         .filter_map(|id| {
             let compiled = plan.rules.iter().find(|r| &*r.id == id)?;
             let active = plan.rule_active(id).unwrap_or(false);
-            let written = rule_set.rules.iter().find(|r| r.id == id);
-            let explainer = written.map(|rule| Explainer {
-                sources: &rule_set.sources,
-                functions: &functions,
-                input,
-                now,
-                source: &rule.condition,
-            });
-            let (outcome, location, condition) = match explainer {
-                Some(explainer) => {
-                    let root = &explainer.source.expr;
-                    let condition = explainer.node(root, active);
-                    let outcome = match &condition.outcome {
-                        _ if !active => RuleOutcome::SwitchedOff,
-                        NodeOutcome::Value { value, .. } if truthy(value) => RuleOutcome::Matched,
-                        NodeOutcome::Value { .. } | NodeOutcome::NotEvaluated => {
-                            RuleOutcome::NotMatched
-                        }
-                        NodeOutcome::Error { .. } => RuleOutcome::Error,
-                    };
-                    (outcome, condition.location.clone(), condition)
+            let condition = match rule_set.rules.iter().find(|r| r.id == id) {
+                Some(rule) => Explainer {
+                    sources: &rule_set.sources,
+                    functions: &functions,
+                    input,
+                    now,
+                    source: &rule.condition,
                 }
+                .node(&rule.condition.expr, active),
                 // The plan was compiled from these very sources, so this cannot happen;
                 // say so rather than drop the rule.
-                None => (
-                    RuleOutcome::Error,
-                    None,
-                    ExplainedNode {
-                        text: String::new(),
-                        location: None,
-                        outcome: NodeOutcome::Error {
-                            message: "the rule is not in the plan's sources".to_owned(),
-                        },
-                        children: Vec::new(),
+                None => ExplainedNode {
+                    text: String::new(),
+                    location: None,
+                    outcome: NodeOutcome::Error {
+                        message: "the rule is not in the plan's sources".to_owned(),
                     },
-                ),
+                    children: Vec::new(),
+                },
+            };
+            let outcome = match &condition.outcome {
+                _ if !active => RuleOutcome::SwitchedOff,
+                NodeOutcome::Value { value, .. } if truthy(value) => RuleOutcome::Matched,
+                NodeOutcome::Value { .. } | NodeOutcome::NotEvaluated => RuleOutcome::NotMatched,
+                NodeOutcome::Error { .. } => RuleOutcome::Error,
             };
             Some(RuleExplanation {
                 id: id.to_owned(),
@@ -186,7 +175,7 @@ pub fn explain(plan: &Plan, functions: &Functions, input: &Value) -> Explanation
                 severity: compiled.severity,
                 shadow: compiled.shadow,
                 outcome,
-                location,
+                location: condition.location.clone(),
                 condition,
             })
         })
