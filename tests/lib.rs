@@ -470,7 +470,13 @@ pub fn check_table(bundle: &str, engine: &Engine, cases: &[RuleCase]) {
                 hit.errors
             ));
         }
+        failures.extend(
+            explanation_disagreement(engine, &case.hit).map(|d| format!("{label}: hit: {d}")),
+        );
         let miss = engine.evaluate(&case.miss);
+        failures.extend(
+            explanation_disagreement(engine, &case.miss).map(|d| format!("{label}: miss: {d}")),
+        );
         if miss.matched_ids().contains(&case.id) {
             failures.push(format!("{label}: non-matching input matched"));
         }
@@ -487,6 +493,45 @@ pub fn check_table(bundle: &str, engine: &Engine, cases: &[RuleCase]) {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// How `engine.explain(input)` disagrees with `engine.evaluate(input)` on the matched,
+/// shadow-matched or failed rules or the number of rules evaluated, if it does.
+pub fn explanation_disagreement(engine: &Engine, input: &Value) -> Option<String> {
+    let decision = engine.evaluate(input);
+    let explanation = engine.explain(input);
+    let matched = decision.matched_ids();
+    let shadow: Vec<&str> = decision.shadow_matched.iter().map(|m| &*m.id).collect();
+    // A matched rule whose action failed to render is in `errors` too; the explanation
+    // is about conditions only.
+    let failed: Vec<&str> = error_ids(&decision)
+        .into_iter()
+        .filter(|id| !matched.contains(id) && !shadow.contains(id))
+        .collect();
+    let evaluated = explanation
+        .rules
+        .iter()
+        .filter(|r| r.outcome != acs_engine::explain::RuleOutcome::SwitchedOff)
+        .count();
+    let sides = [
+        ("matched", explanation.matched_ids(), matched),
+        ("shadow-matched", explanation.shadow_matched_ids(), shadow),
+        ("failed", explanation.error_ids(), failed),
+    ];
+    let mut problems: Vec<String> = sides
+        .into_iter()
+        .filter(|(_, explained, decided)| explained != decided)
+        .map(|(what, explained, decided)| {
+            format!("explanation {what} {explained:?}, decision {what} {decided:?}")
+        })
+        .collect();
+    if evaluated != decision.rules_evaluated as usize {
+        problems.push(format!(
+            "explanation evaluated {evaluated} rules, decision {}",
+            decision.rules_evaluated
+        ));
+    }
+    (!problems.is_empty()).then(|| problems.join("; "))
 }
 
 /// Each shipped example in `rules/examples/`, the rule ids it must match with

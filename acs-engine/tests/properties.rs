@@ -367,6 +367,9 @@ proptest! {
                 .chain(decision.errors.iter().map(|e| &*e.rule_id))
                 .collect();
             prop_assert!(touched.len() <= decision.rules_evaluated as usize);
+            // The explanation decides as the engine does.
+            let explanation = engine.explain(&input);
+            prop_assert_eq!(explanation.matched_ids(), decision.matched_ids());
         }
     }
 
@@ -392,6 +395,14 @@ proptest! {
             let decision = engine.evaluate(&input);
             prop_assert!(decision.rules_evaluated <= 1);
             prop_assert!(decision.matched.len() <= 1);
+            // The explanation decides as the engine does (`now()` aside: it reads the clock
+            // again).
+            let explanation = engine.explain(&input);
+            if !to_source(&condition).contains("now(") {
+                prop_assert_eq!(explanation.matched_ids(), decision.matched_ids());
+                let failed = decision.errors.iter().any(|e| decision.matched.is_empty() && &*e.rule_id == "GENERATED");
+                prop_assert_eq!(!explanation.error_ids().is_empty(), failed);
+            }
         }
     }
 

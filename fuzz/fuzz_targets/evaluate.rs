@@ -1,4 +1,5 @@
-//! Compile + evaluate: the shipped bundle against arbitrary JSON bytes never panics.
+//! Compile + evaluate + explain: the shipped bundle against arbitrary JSON bytes never
+//! panics, and the explanation matches the rules the decision matched.
 #![no_main]
 
 use acs_engine::Engine;
@@ -18,5 +19,10 @@ fuzz_target!(|bytes: &[u8]| {
     });
     if let Ok(decision) = engine.evaluate_json(bytes) {
         let _ = serde_json::to_vec(&decision);
+        if let Ok(input) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            let explanation = engine.explain(&input);
+            assert_eq!(explanation.matched_ids(), decision.matched_ids());
+            let _ = explanation.to_string();
+        }
     }
 });

@@ -1,14 +1,21 @@
-//! `acs eval`: one input document in, the decision as JSON out.
+//! `acs eval`: one input document in, the decision as JSON out; with `--explain`, the
+//! engine's explanation of every candidate rule first.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-use acs_engine::{Engine, Functions};
+use acs_engine::explain::{Explanation, RuleExplanation, RuleOutcome};
+use acs_engine::{Decision, Engine, Functions};
 
 use super::{Io, EXIT_OK, EXIT_USAGE};
+use crate::terminal::Style;
 
 /// Arguments of `acs eval`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Explain why each rule matched or not (the value of every part of each condition):
+  acs eval --rules rules/ --functions rules/examples/stubs.json --explain rules/examples/bid_create_kyc_missing.json
+  acs eval --rules rules/ --explain --format json rules/examples/bid_create_clean.json")]
 pub struct EvalArgs {
     /// Rules file, or directory of `*.yaml` rules files.
     #[arg(long, value_name = "FILE_OR_DIR")]
@@ -16,17 +23,36 @@ pub struct EvalArgs {
     /// Stub table for host functions: {"name": [[[args...], result], ...]}.
     #[arg(long, value_name = "STUBS.json")]
     pub functions: Option<PathBuf>,
+    /// Before the decision, show every rule checked for the event's type with the value of
+    /// each part of its condition: why it matched or not.
+    #[arg(long)]
+    pub explain: bool,
+    /// How `--explain` prints: `human` (a tree per rule, then the decision as JSON) or
+    /// `json` (one object: {"decision": ..., "explanation": ...}).
+    #[arg(long, value_enum, default_value_t = Format::Human, requires = "explain")]
+    pub format: Format,
     /// Input document (JSON); `-` or nothing reads standard input.
     #[arg(value_name = "INPUT.json")]
     pub input: Option<PathBuf>,
 }
 
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// The explanation as text, then the decision as JSON.
+    #[default]
+    Human,
+    /// `{"decision": ..., "explanation": ...}`.
+    Json,
+}
+
 /// Run `acs eval`; returns the exit code.
 pub fn run(args: &EvalArgs, io: &mut Io<'_>) -> u8 {
-    let quiet = io.style.quiet;
-    match evaluate(args, quiet, io.stdin, io.stderr) {
-        Ok(json) => {
-            if writeln!(io.stdout, "{json}").is_err() {
+    let result = evaluate(args, io.style.quiet, io.stdin, io.stderr)
+        .and_then(|outcome| render(args, &outcome, io.style));
+    match result {
+        Ok(text) => {
+            if writeln!(io.stdout, "{text}").is_err() {
                 return EXIT_USAGE;
             }
             EXIT_OK
@@ -38,12 +64,63 @@ pub fn run(args: &EvalArgs, io: &mut Io<'_>) -> u8 {
     }
 }
 
+/// What one run computed.
+struct Outcome {
+    decision: Decision,
+    explanation: Option<Explanation>,
+}
+
+fn render(args: &EvalArgs, outcome: &Outcome, style: Style) -> Result<String, String> {
+    let json_error = |e: serde_json::Error| format!("error: {e}");
+    let decision = serde_json::to_string_pretty(&outcome.decision).map_err(json_error)?;
+    let Some(explanation) = &outcome.explanation else {
+        return Ok(decision);
+    };
+    match args.format {
+        Format::Json => {
+            let mut both = serde_json::Map::new();
+            let decision = serde_json::to_value(&outcome.decision).map_err(json_error)?;
+            both.insert("decision".to_owned(), decision);
+            let explanation = serde_json::to_value(explanation).map_err(json_error)?;
+            both.insert("explanation".to_owned(), explanation);
+            serde_json::to_string_pretty(&both).map_err(json_error)
+        }
+        Format::Human => {
+            let mut text = explanation.summary();
+            text.push('\n');
+            for rule in &explanation.rules {
+                text.push('\n');
+                text.push_str(&paint(rule, style));
+            }
+            text.push('\n');
+            text.push_str(&decision);
+            Ok(text)
+        }
+    }
+}
+
+/// A rule's explanation, coloured by outcome when colouring: the header of a match green,
+/// a failure's red, and rules that did not match (or did not run) dimmed.
+fn paint(rule: &RuleExplanation, style: Style) -> String {
+    let text = rule.to_string();
+    let (header, rest) = text.split_once('\n').unwrap_or((&text, ""));
+    let (header, rest) = match rule.outcome {
+        RuleOutcome::Matched => (style.good(header), rest.to_owned()),
+        RuleOutcome::Error => (style.error(header), rest.to_owned()),
+        RuleOutcome::NotMatched | RuleOutcome::SwitchedOff => (
+            style.dim(header),
+            style.dim(rest.trim_end_matches('\n')) + "\n",
+        ),
+    };
+    format!("{header}\n{rest}")
+}
+
 fn evaluate(
     args: &EvalArgs,
     quiet: bool,
     stdin: &mut dyn Read,
     stderr: &mut dyn Write,
-) -> Result<String, String> {
+) -> Result<Outcome, String> {
     let functions = match &args.functions {
         Some(path) => {
             let text = std::fs::read(path)
@@ -85,5 +162,16 @@ fn evaluate(
     let decision = engine
         .evaluate_json(&input)
         .map_err(|e| format!("error: {input_name}: {e}"))?;
-    serde_json::to_string_pretty(&decision).map_err(|e| format!("error: {e}"))
+    let explanation = if args.explain {
+        // `evaluate_json` has just parsed the same bytes, so this cannot fail.
+        let value: serde_json::Value =
+            serde_json::from_slice(&input).map_err(|e| format!("error: {input_name}: {e}"))?;
+        Some(engine.explain(&value))
+    } else {
+        None
+    };
+    Ok(Outcome {
+        decision,
+        explanation,
+    })
 }

@@ -200,6 +200,12 @@ impl Engine {
         Ok(self.evaluate(&parse_input(input)?))
     }
 
+    /// Why the serving plan decides `input` as it does: every candidate rule with the
+    /// value of each part of its condition (see [`crate::explain`]).
+    pub fn explain(&self, input: &Value) -> crate::explain::Explanation {
+        crate::explain::explain(&self.shared.plan.load(), &self.shared.functions, input)
+    }
+
     /// The plan serving now.
     pub fn plan(&self) -> Arc<Plan> {
         self.shared.plan.load_full()

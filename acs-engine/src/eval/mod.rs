@@ -151,6 +151,26 @@ pub(crate) fn evaluate_node(node: &Node, input: &Value) -> Result<Value> {
     Evaluator::new(input).eval(node).map(|v| v.to_value())
 }
 
+/// Evaluate one compiled expression with `now()` fixed, so the separately compiled parts
+/// of one condition that `explain` evaluates see one instant, as a rule does.
+pub(crate) fn evaluate_node_at(node: &Node, input: &Value, now: f64) -> Result<Value> {
+    let mut evaluator = Evaluator::new(input);
+    evaluator.now = Some(now);
+    evaluator.eval(node).map(|v| v.to_value())
+}
+
+/// Whether a condition with this value matches.
+pub(crate) fn truthy(value: &Value) -> bool {
+    Val::from_ref(value).truthy()
+}
+
+/// Whether `root.k1.k2...` is absent from `input` (a missing field, not a `null` one).
+pub(crate) fn path_missing(input: &Value, root: Root, keys: &[Box<str>]) -> bool {
+    Evaluator::new(input)
+        .path(root, keys, crate::plan::NO_SLOT)
+        .is_none()
+}
+
 /// Fold a node whose operands are all constants into a constant, when it evaluates cleanly.
 pub(crate) fn fold_constant(node: Node) -> Node {
     let foldable = match &node {

@@ -225,12 +225,13 @@ impl Plan {
     /// and present. `None` when no rule has this id.
     pub fn rule_active(&self, id: &str) -> Option<bool> {
         let index = self.ids.iter().position(|i| &**i == id)?;
-        let rule = self.rules.get(index)?;
+        // The flag starts as `!enabled` and the kill switch may override it either way;
+        // it is what evaluation reads.
         let off = self
             .switched_off
             .get(index)
-            .is_some_and(|f| f.load(Ordering::Relaxed));
-        Some(rule.enabled && !off)
+            .is_none_or(|f| f.load(Ordering::Relaxed));
+        Some(!off)
     }
 
     /// Apply the engine's kill-switch overrides (`id -> enabled`) to this plan.
