@@ -5,9 +5,9 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use acs_engine::explain::{Explanation, RuleExplanation, RuleOutcome};
-use acs_engine::{Decision, Engine, Functions};
+use acs_engine::Decision;
 
-use super::{Io, EXIT_OK, EXIT_USAGE};
+use super::{load_engine, load_functions, Io, EXIT_OK, EXIT_USAGE};
 use crate::terminal::Style;
 
 /// Arguments of `acs eval`.
@@ -121,24 +121,8 @@ fn evaluate(
     stdin: &mut dyn Read,
     stderr: &mut dyn Write,
 ) -> Result<Outcome, String> {
-    let functions = match &args.functions {
-        Some(path) => {
-            let text = std::fs::read(path)
-                .map_err(|e| format!("error: cannot read `{}`: {e}", path.display()))?;
-            let table: serde_json::Value = serde_json::from_slice(&text)
-                .map_err(|e| format!("error: `{}` is not valid JSON: {e}", path.display()))?;
-            Functions::from_stubs(&table)
-                .map_err(|e| format!("error: `{}`: {e}", path.display()))?
-        }
-        None => Functions::new(),
-    };
-    let engine = Engine::builder()
-        .functions(functions)
-        .load_path(&args.rules)
-        .map_err(|e| match e {
-            acs_engine::LoadError::Io { .. } => format!("error: {e}"),
-            acs_engine::LoadError::Invalid { .. } => e.to_string(),
-        })?;
+    let functions = load_functions(args.functions.as_deref())?;
+    let engine = load_engine(&args.rules, functions)?;
     if !quiet {
         for warning in engine.plan().warnings() {
             let _ = writeln!(stderr, "{warning}\n");

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use acs_engine::Functions;
+use acs_engine::{Engine, Functions, LoadError};
 
 use crate::terminal::Style;
 
@@ -44,4 +44,17 @@ pub fn load_functions(path: Option<&Path>) -> Result<Functions, String> {
     let table: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| format!("error: `{}` is not valid JSON: {e}", path.display()))?;
     Functions::from_stubs(&table).map_err(|e| format!("error: `{}`: {e}", path.display()))
+}
+
+/// An engine over the rules at `rules` (a file or a bundle directory). The CLI keeps no
+/// metrics. Load errors come back rendered with file:line:col and a caret.
+pub fn load_engine(rules: &Path, functions: Functions) -> Result<Engine, String> {
+    Engine::builder()
+        .functions(functions)
+        .metrics(false)
+        .load_path(rules)
+        .map_err(|e| match e {
+            LoadError::Io { .. } => format!("error: {e}"),
+            LoadError::Invalid { .. } => e.to_string(),
+        })
 }

@@ -8,9 +8,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use acs_engine::backtest::{Backtest, BacktestReport, Progress, Transition};
-use acs_engine::{Engine, Functions, LoadError, RuleMode, Verdict};
+use acs_engine::{RuleMode, Verdict};
 
-use super::{load_functions, Io, EXIT_OK, EXIT_USAGE};
+use super::{load_engine, load_functions, Io, EXIT_OK, EXIT_USAGE};
 use crate::terminal::Style;
 
 /// Arguments of `acs replay`.
@@ -70,9 +70,9 @@ pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
 
 fn replay(args: &Args, io: &mut Io<'_>) -> Result<(), String> {
     let functions = load_functions(args.functions.as_deref())?;
-    let engine = load_rules(&args.rules, &functions)?;
+    let engine = load_engine(&args.rules, functions.clone())?;
     let baseline = match &args.baseline {
-        Some(path) => Some(load_rules(path, &functions)?),
+        Some(path) => Some(load_engine(path, functions.clone())?),
         None => None,
     };
     let mut backtest = Backtest::new(&engine)
@@ -149,17 +149,6 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<(), String> {
         .write_all(text.as_bytes())
         .and_then(|()| io.stdout.flush())
         .map_err(|e| format!("error: cannot write the report: {e}"))
-}
-
-fn load_rules(path: &Path, functions: &Functions) -> Result<Engine, String> {
-    Engine::builder()
-        .functions(functions.clone())
-        .metrics(false)
-        .load_path(path)
-        .map_err(|e| match e {
-            LoadError::Io { .. } => format!("error: {e}"),
-            LoadError::Invalid { .. } => e.to_string(),
-        })
 }
 
 /// `[#####.....]  42%  123.4 / 290.0 MB  1,234,567 lines  85.3 MB/s`: at most 75
