@@ -155,3 +155,28 @@ fn rules_that_do_not_load_stop_it_with_exit_2() {
     assert!(stderr.contains("rules.yaml:2:"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn starts_on_the_shipped_and_the_legacy_bundles() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let legacy = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/fixtures/acs_rules_top25.yaml"
+    );
+    let mut bundles = vec![format!("{root}/rules")];
+    if Path::new(legacy).exists() {
+        bundles.push(legacy.to_owned());
+    }
+    for bundle in bundles {
+        let output = Command::new(assert_cmd::cargo::cargo_bin("acs"))
+            .args(["watch", "--quiet", "--max-reloads", "0", &bundle])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{bundle}");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert!(
+            stdout.starts_with("loaded generation 1: 25 rules serving (sha256:"),
+            "{stdout}"
+        );
+    }
+}
