@@ -7,54 +7,20 @@
     clippy::panic
 )]
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod support;
 
-use assert_cmd::Command;
+use support::{
+    acs, run, temp_dir, write, Run, EXAMPLES, LEGACY_BUNDLE, RULES_DIR, RULES_FILE, STUBS,
+};
+
+use std::path::Path;
+
 use serde_json::{json, Value};
-
-const RULES_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/acs_rules_top25.yaml");
-const RULES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules");
-const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/examples");
-const STUBS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/examples/stubs.json");
-const LEGACY_BUNDLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/acs_rules_top25.yaml"
-);
 
 use acs_integration_tests::EXAMPLE_OUTCOMES;
 
-fn acs() -> Command {
-    Command::cargo_bin("acs").unwrap()
-}
-
 fn example(name: &str) -> String {
     format!("{EXAMPLES}/{name}")
-}
-
-/// A fresh, empty, uniquely named directory under the system temp dir.
-fn temp_dir(label: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "acs-cli-test-{label}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 impl Run {
@@ -74,15 +40,6 @@ impl Run {
         );
         assert!(self.stdout.is_empty(), "stdout: {}", self.stdout);
         &self.stderr
-    }
-}
-
-fn run(command: &mut Command) -> Run {
-    let output = command.output().unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
     }
 }
 

@@ -8,6 +8,10 @@
     clippy::panic
 )]
 
+mod support;
+
+use support::{acs, run, Run, LEGACY_BUNDLE};
+
 use std::path::Path;
 
 use assert_cmd::Command;
@@ -18,32 +22,17 @@ use acs_integration_tests::EXAMPLE_OUTCOMES;
 const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 const RULES_FILE: &str = "rules/acs_rules_top25.yaml";
 const STUBS: &str = "rules/examples/stubs.json";
-const LEGACY_BUNDLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/acs_rules_top25.yaml"
-);
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 /// `acs eval --rules RULES --functions stubs.json ARGS... rules/examples/EXAMPLE`, run
 /// from the repository root so files are named as an analyst would type them.
 fn eval(rules: &str, args: &[&str], example: &str) -> Run {
-    let mut command = Command::cargo_bin("acs").unwrap();
+    let mut command = acs();
     command
         .current_dir(REPO)
         .args(["eval", "--rules", rules, "--functions", STUBS])
         .args(args)
         .arg(format!("rules/examples/{example}"));
-    let output = command.output().unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    run(&mut command)
 }
 
 impl Run {

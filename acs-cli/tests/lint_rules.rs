@@ -8,37 +8,18 @@
     clippy::panic
 )]
 
+mod support;
+
+use support::{acs, run, Run, LEGACY_BUNDLE, ROOT};
+
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::Value;
 
 const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lint_cases");
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-const LEGACY_BUNDLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/acs_rules_top25.yaml"
-);
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 fn acs_in(dir: &Path, args: &[&str]) -> Run {
-    let output = Command::cargo_bin("acs")
-        .unwrap()
-        .current_dir(dir)
-        .env_remove("NO_COLOR")
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        code: output.status.code().unwrap(),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    run(acs().current_dir(dir).env_remove("NO_COLOR").args(args))
 }
 
 fn case_files(dir: &str) -> Vec<PathBuf> {

@@ -8,48 +8,20 @@
     clippy::panic
 )]
 
+mod support;
+
+use support::{acs, run, temp_dir, Run, LEGACY_BUNDLE, RULES_DIR, RULES_FILE, STUBS};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use acs_engine::{Engine, Functions};
-use assert_cmd::Command;
 use serde_json::Value;
 
-const RULES_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/acs_rules_top25.yaml");
-const RULES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules");
-const STUBS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/examples/stubs.json");
 const SAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../rules/examples/recorded.jsonl"
 );
-const LEGACY_BUNDLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/acs_rules_top25.yaml"
-);
-
-fn acs() -> Command {
-    Command::cargo_bin("acs").unwrap()
-}
-
-/// A fresh, empty, uniquely named directory under the system temp dir.
-fn temp_dir(label: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "acs-replay-test-{label}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 impl Run {
     fn ok(&self) -> &str {
@@ -85,12 +57,7 @@ fn replay_with(args: &[&str], stdin: Option<Vec<u8>>) -> Run {
     if let Some(stdin) = stdin {
         command.write_stdin(stdin);
     }
-    let output = command.output().unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
+    run(&mut command)
 }
 
 /// Per-rule match counts of `rules` over the sample, computed line by line with the

@@ -8,59 +8,24 @@
     clippy::panic
 )]
 
+mod support;
+
+use support::{acs, run, temp_dir, write, Run, LEGACY_BUNDLE, RULES_DIR, RULES_FILE};
+
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use assert_cmd::Command;
 use serde_json::Value;
 
-const RULES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules");
-const RULES_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/acs_rules_top25.yaml");
 const SHIPPED: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../rules/tests/acs_rules_top25.test.yaml"
-);
-const LEGACY_BUNDLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/acs_rules_top25.yaml"
 );
 
 /// How many tests the shipped file holds.
 const SHIPPED_TESTS: usize = 71;
 
-/// A fresh, empty, uniquely named directory under the system temp dir.
-fn temp_dir(label: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "acs-cli-test-cmd-{label}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 impl Run {
-    fn no_panic(&self) {
-        for text in [&self.stdout, &self.stderr] {
-            assert!(!text.contains("panicked"), "{text}");
-            assert!(!text.contains("RUST_BACKTRACE"), "{text}");
-        }
-    }
-
     fn passed(&self) -> &str {
         assert_eq!(
             self.code, 0,
@@ -84,17 +49,12 @@ impl Run {
 }
 
 fn acs_test(args: &[&str], dir: Option<&Path>) -> Run {
-    let mut command = Command::cargo_bin("acs").unwrap();
+    let mut command = acs();
     command.arg("test").args(args).env_remove("NO_COLOR");
     if let Some(dir) = dir {
         command.current_dir(dir);
     }
-    let output = command.output().unwrap();
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    };
+    let run = run(&mut command);
     run.no_panic();
     run
 }

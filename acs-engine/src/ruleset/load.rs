@@ -493,7 +493,8 @@ pub(crate) fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
         .map(|(_, k)| k)
 }
 
-fn list(words: &[&str]) -> String {
+/// `a`, `b`, `c`: names for a message.
+pub(crate) fn list(words: &[&str]) -> String {
     words
         .iter()
         .map(|w| format!("`{w}`"))

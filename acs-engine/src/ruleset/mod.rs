@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use load::suggest as suggest_name;
+pub(crate) use load::{list as backticked_list, suggest as suggest_name};
 pub use load::{load_rule_set, RULE_KEYS};
 pub use scalar_map::ScalarMap;
 pub use template::{Template, TextPart};

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::{read_text, ActionExpectation, Expectation, TestCase, TestFile, VerdictKind};
 use crate::diagnostic::Diagnostic;
 use crate::functions::Functions;
+use crate::ruleset::backticked_list;
 use crate::ruleset::{parse_document, suggest_name, Node, NodeKind};
 use crate::source::{SourceFile, SourceMap, Span};
 
@@ -108,7 +109,7 @@ impl Reader<'_> {
                 "ACS501",
                 format!("{what} is a mapping, found {}", node.describe()),
                 node.span,
-                Some(&format!("{what} has the keys {}", list(known))),
+                Some(&format!("{what} has the keys {}", backticked_list(known))),
             );
             return None;
         };
@@ -120,7 +121,7 @@ impl Reader<'_> {
                 None => {
                     let help = match suggest_name(name, known) {
                         Some(near) => format!("did you mean `{near}`?"),
-                        None => format!("{what} has the keys {}", list(known)),
+                        None => format!("{what} has the keys {}", backticked_list(known)),
                     };
                     self.error(
                         "ACS502",
@@ -401,7 +402,10 @@ impl Reader<'_> {
                 "ACS504",
                 "`expect` is empty",
                 node.span,
-                Some(&format!("state at least one of {}", list(&EXPECT_KEYS))),
+                Some(&format!(
+                    "state at least one of {}",
+                    backticked_list(&EXPECT_KEYS)
+                )),
             );
         }
         let mut expect = Expectation::default();
@@ -531,12 +535,4 @@ fn normalize(path: &Path) -> PathBuf {
         out.push(".");
     }
     out
-}
-
-fn list(words: &[&str]) -> String {
-    words
-        .iter()
-        .map(|w| format!("`{w}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
