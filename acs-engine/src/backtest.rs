@@ -798,16 +798,20 @@ impl Worker<'_> {
             }
             let input = match parse_input(line) {
                 Ok(input) => input,
-                Err(InputError::Json {
-                    column, message, ..
-                }) => {
+                Err(error) => {
+                    let message = match error {
+                        InputError::Json {
+                            column, message, ..
+                        } => format!("invalid JSON at column {column}: {message}"),
+                        other => other.to_string(),
+                    };
                     tally.invalid.count += 1;
                     tally
                         .invalid
                         .examples
                         .record(line_number, self.examples, || LineMessage {
                             line: line_number,
-                            message: format!("invalid JSON at column {column}: {message}"),
+                            message,
                         });
                     continue;
                 }

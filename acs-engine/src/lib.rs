@@ -9,6 +9,7 @@ pub mod eval;
 pub mod explain;
 mod expression;
 pub mod functions;
+mod limits;
 pub mod lint;
 pub mod metrics;
 pub mod plan;
@@ -21,11 +22,12 @@ pub mod watch;
 pub use decision::{Decision, RenderedAction, RuleError, RuleMatch, Verdict};
 pub use diagnostic::{Diagnostic, Severity};
 pub use engine::{
-    load_plan, read_sources, Engine, EngineBuilder, InputError, LoadError, ReloadEvent,
-    ReloadFailure, RulesSource, Status, UnknownRule, MAX_RULES_FILE_BYTES,
+    load_plan, load_plan_with, read_sources, read_sources_with, Engine, EngineBuilder, InputError,
+    LoadError, ReloadEvent, ReloadFailure, RulesSource, Status, UnknownRule, MAX_RULES_FILE_BYTES,
 };
 pub use expression::{Expression, ExpressionError};
 pub use functions::{FunctionError, Functions, HostFunction};
+pub use limits::{Limits, MAX_INPUT_DEPTH};
 pub use metrics::MetricsSnapshot;
 pub use plan::Plan;
 pub use ruleset::{RuleMode, RuleSeverity};

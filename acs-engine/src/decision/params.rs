@@ -116,7 +116,7 @@ impl<'de> Deserialize<'de> for Params {
 fn build(template: &TemplatePlan, holes: &[Value], next: &Cell<usize>) -> Value {
     match template {
         TemplatePlan::Value(value) => (**value).clone(),
-        TemplatePlan::Expr(_) | TemplatePlan::Text(_) => take(holes, next).clone(),
+        TemplatePlan::Expr(_) | TemplatePlan::Text(..) => take(holes, next).clone(),
         TemplatePlan::Array(items) => {
             Value::Array(items.iter().map(|t| build(t, holes, next)).collect())
         }
@@ -150,7 +150,7 @@ impl Serialize for Fill<'_> {
         };
         match self.template {
             TemplatePlan::Value(value) => value.serialize(serializer),
-            TemplatePlan::Expr(_) | TemplatePlan::Text(_) => {
+            TemplatePlan::Expr(_) | TemplatePlan::Text(..) => {
                 take(self.holes, self.next).serialize(serializer)
             }
             TemplatePlan::Array(items) => {

@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 
 use crate::diagnostic::{render_all, Diagnostic, Severity};
 use crate::functions::Functions;
+use crate::limits::Limits;
 use crate::plan::{compile, Plan};
-use crate::ruleset::load_rule_set;
+use crate::ruleset::load_rule_set_with;
 use crate::source::{SourceFile, SourceMap};
 
-/// Largest rules file accepted, in bytes.
+/// Largest rules file accepted by default, in bytes (see [`Limits`]).
 pub const MAX_RULES_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Where an engine's rules come from; kept so [`Engine::reload`](crate::Engine::reload) can read them again.
@@ -69,9 +70,27 @@ impl LoadError {
     }
 }
 
-/// An input that is not valid JSON.
+/// An input that is not valid JSON, or that is beyond the engine's [`Limits`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
+    /// The input is larger than `Limits::max_input_bytes`.
+    #[error(
+        "the input is {bytes} bytes, more than the limit of {limit} (`Limits::max_input_bytes`)"
+    )]
+    TooLarge {
+        /// Its size.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Arrays and objects nest deeper than `Limits::max_input_depth`.
+    #[error("the input nests arrays and objects more than {limit} deep, at byte {offset} (`Limits::max_input_depth`)")]
+    TooDeep {
+        /// The limit.
+        limit: usize,
+        /// Where the limit was crossed.
+        offset: usize,
+    },
     /// The bytes do not parse as JSON (or nest deeper than 128 levels).
     #[error("invalid JSON input at line {line}, column {column}: {message}")]
     Json {
@@ -87,8 +106,17 @@ pub enum InputError {
 /// Read rules from `source` and compile them against `functions`, without touching any
 /// engine. Returns the plan (with its warnings in [`Plan::warnings`]) or every error.
 pub fn load_plan(source: &RulesSource, functions: &Functions) -> Result<Plan, LoadError> {
-    let sources = read_sources(source)?;
-    let (rule_set, mut diagnostics) = load_rule_set(sources);
+    load_plan_with(source, functions, &Limits::default())
+}
+
+/// [`load_plan`] under the host's [`Limits`].
+pub fn load_plan_with(
+    source: &RulesSource,
+    functions: &Functions,
+    limits: &Limits,
+) -> Result<Plan, LoadError> {
+    let sources = read_sources_with(source, limits.max_rules_file_bytes)?;
+    let (rule_set, mut diagnostics) = load_rule_set_with(sources, &limits.syntax());
     // Compile even when loading failed, so compile errors of the rules that did load are
     // reported in the same pass.
     match compile(&rule_set, functions) {
@@ -96,6 +124,7 @@ pub fn load_plan(source: &RulesSource, functions: &Functions) -> Result<Plan, Lo
             Err(LoadError::Invalid { diagnostics })
         }
         Ok((mut plan, warnings)) => {
+            plan.max_rendered_bytes = limits.max_rendered_bytes;
             diagnostics.extend(warnings);
             plan.warnings = diagnostics.into_boxed_slice();
             Ok(plan)
@@ -109,11 +138,29 @@ pub fn load_plan(source: &RulesSource, functions: &Functions) -> Result<Plan, Lo
     }
 }
 
-/// Read the files behind `source` into a source map.
+/// Read the files behind `source` into a source map, refusing files over the default
+/// size limit.
 pub fn read_sources(source: &RulesSource) -> Result<SourceMap, LoadError> {
+    read_sources_with(source, MAX_RULES_FILE_BYTES)
+}
+
+/// [`read_sources`] with the host's file size limit, in bytes.
+pub fn read_sources_with(
+    source: &RulesSource,
+    max_file_bytes: u64,
+) -> Result<SourceMap, LoadError> {
     let mut sources = SourceMap::default();
     match source {
         RulesSource::Text { name, text } => {
+            if text.len() as u64 > max_file_bytes {
+                return Err(LoadError::Io {
+                    path: name.into(),
+                    message: format!(
+                        "the rules are {} bytes, more than the limit of {max_file_bytes} (`Limits::max_rules_file_bytes`)",
+                        text.len()
+                    ),
+                });
+            }
             sources.add(SourceFile::new(name.clone(), text.clone()));
         }
         RulesSource::Path(path) => {
@@ -143,10 +190,10 @@ pub fn read_sources(source: &RulesSource) -> Result<SourceMap, LoadError> {
                 let size = std::fs::metadata(&file)
                     .map_err(|e| io(&file, e.to_string()))?
                     .len();
-                if size > MAX_RULES_FILE_BYTES {
+                if size > max_file_bytes {
                     return Err(io(
                         &file,
-                        format!("the file is {size} bytes, more than the limit of {MAX_RULES_FILE_BYTES}"),
+                        format!("the file is {size} bytes, more than the limit of {max_file_bytes} (`Limits::max_rules_file_bytes`)"),
                     ));
                 }
                 let bytes = std::fs::read(&file).map_err(|e| io(&file, e.to_string()))?;

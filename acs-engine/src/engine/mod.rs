@@ -5,7 +5,10 @@
 mod load;
 mod status;
 
-pub use load::{load_plan, read_sources, InputError, LoadError, RulesSource, MAX_RULES_FILE_BYTES};
+pub use load::{
+    load_plan, load_plan_with, read_sources, read_sources_with, InputError, LoadError, RulesSource,
+    MAX_RULES_FILE_BYTES,
+};
 use status::rfc3339;
 pub use status::{ReloadEvent, ReloadFailure, Status, UnknownRule};
 
@@ -22,6 +25,7 @@ use serde_json::Value;
 use crate::decision::Decision;
 use crate::eval;
 use crate::functions::{Functions, HostFunction};
+use crate::limits::{json_depth_exceeds, Limits, MAX_INPUT_DEPTH};
 use crate::metrics::{MetricsSnapshot, PlanCounters, Totals};
 use crate::plan::Plan;
 use crate::watch::{WatchError, WatchOptions, Watcher};
@@ -66,6 +70,7 @@ pub(crate) struct Shared {
     plan: ArcSwap<Plan>,
     source: RulesSource,
     functions: Functions,
+    limits: Limits,
     last_error: ArcSwapOption<ReloadFailure>,
     reload_failures: AtomicU64,
     metrics: bool,
@@ -101,6 +106,7 @@ impl fmt::Debug for Engine {
 pub struct EngineBuilder {
     functions: Functions,
     metrics: bool,
+    limits: Limits,
 }
 
 impl Default for EngineBuilder {
@@ -108,6 +114,7 @@ impl Default for EngineBuilder {
         EngineBuilder {
             functions: Functions::default(),
             metrics: true,
+            limits: Limits::default(),
         }
     }
 }
@@ -139,6 +146,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Set the limits on rules files, conditions, inputs and rendered templates (the
+    /// defaults are documented on [`Limits`]). They apply to reloads too.
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Load a rules file or a directory of rules files.
     pub fn load_path(self, path: impl Into<PathBuf>) -> Result<Engine, LoadError> {
         self.load(RulesSource::Path(path.into()))
@@ -158,7 +173,7 @@ impl EngineBuilder {
 
     /// Load rules from `source`.
     pub fn load(self, source: RulesSource) -> Result<Engine, LoadError> {
-        let mut plan = load_plan(&source, &self.functions)?;
+        let mut plan = load_plan_with(&source, &self.functions, &self.limits)?;
         plan.generation = 1;
         if !self.metrics {
             plan.counters = PlanCounters::disabled();
@@ -169,6 +184,7 @@ impl EngineBuilder {
                 plan: ArcSwap::from_pointee(plan),
                 source,
                 functions: self.functions,
+                limits: self.limits,
                 last_error: ArcSwapOption::empty(),
                 reload_failures: AtomicU64::new(0),
                 metrics: self.metrics,
@@ -195,9 +211,31 @@ impl Engine {
         eval::evaluate(&self.shared.plan.load(), input)
     }
 
-    /// Parse JSON bytes and evaluate them.
+    /// Parse JSON bytes and evaluate them. Inputs beyond `Limits::max_input_bytes` or
+    /// `Limits::max_input_depth` are refused before parsing.
     pub fn evaluate_json(&self, input: &[u8]) -> Result<Decision, InputError> {
+        let limits = &self.shared.limits;
+        if input.len() > limits.max_input_bytes {
+            return Err(InputError::TooLarge {
+                bytes: input.len(),
+                limit: limits.max_input_bytes,
+            });
+        }
+        // serde_json enforces its own depth of 128; only a lower limit needs the scan.
+        if limits.max_input_depth < MAX_INPUT_DEPTH {
+            if let Some(offset) = json_depth_exceeds(input, limits.max_input_depth) {
+                return Err(InputError::TooDeep {
+                    limit: limits.max_input_depth,
+                    offset,
+                });
+            }
+        }
         Ok(self.evaluate(&parse_input(input)?))
+    }
+
+    /// The limits this engine enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.shared.limits
     }
 
     /// Why the serving plan decides `input` as it does: every candidate rule with the
@@ -332,7 +370,7 @@ impl Shared {
     pub(crate) fn reload(&self, force: bool) -> Result<Option<Arc<Plan>>, LoadError> {
         let mut control = self.lock();
         let current = self.plan.load_full();
-        let (event, result) = match load_plan(&self.source, &self.functions) {
+        let (event, result) = match load_plan_with(&self.source, &self.functions, &self.limits) {
             Ok(plan) if !force && plan.content_hash == current.content_hash => {
                 self.last_error.store(None);
                 tracing::debug!(generation = current.generation, "acs rules unchanged");

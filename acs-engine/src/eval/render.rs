@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::value::Val;
-use super::{rule_error, Evaluator, Result};
+use super::{rule_error, EvalError, Evaluator, Result};
 use crate::decision::{Holes, Params, RenderedAction, RuleError, RuleMatch};
 use crate::plan::{Plan, RulePlan, TemplatePlan, TextPlan};
 
@@ -33,7 +33,7 @@ impl<'a> Evaluator<'a> {
                 TemplatePlan::Value(constant) => Params::shared(Arc::clone(constant)),
                 template => {
                     let mut holes = Holes::new();
-                    match self.fill(template, &mut holes) {
+                    match self.fill(template, &mut holes, plan.max_rendered_bytes) {
                         Ok(()) => Params::filled(Arc::clone(&action.params), holes),
                         Err(error) => {
                             errors.push(rule_error(plan, rule, *error));
@@ -57,11 +57,16 @@ impl<'a> Evaluator<'a> {
     }
 
     /// Evaluate the template's holes, in the order `Params` reads them back.
-    fn fill(&mut self, template: &'a TemplatePlan, holes: &mut Holes) -> Result<()> {
+    fn fill(
+        &mut self,
+        template: &'a TemplatePlan,
+        holes: &mut Holes,
+        max_bytes: usize,
+    ) -> Result<()> {
         match template {
             TemplatePlan::Value(_) => {}
             TemplatePlan::Expr(node) => holes.push(self.eval(node)?.to_value()),
-            TemplatePlan::Text(parts) => {
+            TemplatePlan::Text(parts, span) => {
                 let mut text = String::new();
                 for part in parts.iter() {
                     match part {
@@ -78,16 +83,25 @@ impl<'a> Evaluator<'a> {
                         },
                     }
                 }
+                if text.len() > max_bytes {
+                    return Err(Box::new(EvalError {
+                        message: format!(
+                            "the rendered text is {} bytes, more than the limit of {max_bytes} (`Limits::max_rendered_bytes`)",
+                            text.len()
+                        ),
+                        span: *span,
+                    }));
+                }
                 holes.push(Value::String(text));
             }
             TemplatePlan::Array(items) => {
                 for item in items.iter() {
-                    self.fill(item, holes)?;
+                    self.fill(item, holes, max_bytes)?;
                 }
             }
             TemplatePlan::Object(entries) => {
                 for (_, item) in entries.iter() {
-                    self.fill(item, holes)?;
+                    self.fill(item, holes, max_bytes)?;
                 }
             }
         }

@@ -131,6 +131,7 @@ pub fn compile(
         content_hash: rule_set.content_hash.as_str().into(),
         sources: Arc::clone(&rule_set.sources),
         warnings: Box::new([]),
+        max_rendered_bytes: crate::Limits::default().max_rendered_bytes,
         generation: 0,
         loaded_at: SystemTime::now(),
         ids,
@@ -336,15 +337,25 @@ impl Compiler<'_> {
         match template {
             Template::Value(v) => TemplatePlan::Value(Arc::new(v.clone())),
             Template::Expr(e) => TemplatePlan::Expr(self.expr(e, &e.expr)),
-            Template::Text(parts) => TemplatePlan::Text(
-                parts
+            Template::Text(parts) => {
+                let span = parts
                     .iter()
-                    .map(|part| match part {
-                        TextPart::Literal(text) => TextPlan::Literal(text.as_str().into()),
-                        TextPart::Expr(e) => TextPlan::Expr(self.expr(e, &e.expr)),
+                    .find_map(|part| match part {
+                        TextPart::Expr(e) => Some(e.span(e.expr.span)),
+                        TextPart::Literal(_) => None,
                     })
-                    .collect(),
-            ),
+                    .unwrap_or_default();
+                TemplatePlan::Text(
+                    parts
+                        .iter()
+                        .map(|part| match part {
+                            TextPart::Literal(text) => TextPlan::Literal(text.as_str().into()),
+                            TextPart::Expr(e) => TextPlan::Expr(self.expr(e, &e.expr)),
+                        })
+                        .collect(),
+                    span,
+                )
+            }
             Template::Array(items) => {
                 TemplatePlan::Array(items.iter().map(|t| self.template(t)).collect())
             }
@@ -405,7 +416,7 @@ fn visit_template_paths(
     match template {
         TemplatePlan::Value(_) => {}
         TemplatePlan::Expr(node) => visit_paths(node, f),
-        TemplatePlan::Text(parts) => {
+        TemplatePlan::Text(parts, _) => {
             for part in parts.iter_mut() {
                 if let TextPlan::Expr(node) = part {
                     visit_paths(node, f);

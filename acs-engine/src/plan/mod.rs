@@ -123,7 +123,8 @@ pub(crate) enum Callee {
 pub(crate) enum TemplatePlan {
     Value(Arc<Value>),
     Expr(Node),
-    Text(Box<[TextPlan]>),
+    /// An interpolated string, and where its first `{{` expression is (for errors).
+    Text(Box<[TextPlan]>, Span),
     Array(Box<[TemplatePlan]>),
     Object(Box<[(Box<str>, TemplatePlan)]>),
 }
@@ -174,6 +175,8 @@ pub struct Plan {
     pub(crate) content_hash: Arc<str>,
     pub(crate) sources: Arc<SourceMap>,
     pub(crate) warnings: Box<[Diagnostic]>,
+    /// `Limits::max_rendered_bytes`, for interpolated templates.
+    pub(crate) max_rendered_bytes: usize,
     /// Set by the engine when the plan is swapped in.
     pub(crate) generation: u64,
     pub(crate) loaded_at: SystemTime,

@@ -13,7 +13,7 @@ use super::yaml::{parse_document, Node, NodeKind};
 use super::{Action, Rule, RuleMode, RuleSet, RuleSeverity, SourceExpr};
 use crate::diagnostic::Diagnostic;
 use crate::source::{FileId, SourceMap, Span};
-use crate::syntax::parse_condition;
+use crate::syntax::{parse_condition_with, SyntaxLimits};
 
 /// The keys a rule may have.
 pub const RULE_KEYS: [&str; 10] = [
@@ -44,13 +44,20 @@ const REQUIRED_KEYS: [&str; 7] = [
 /// Parse every file of `sources` into one rule set. The rule set holds only the rules that
 /// loaded cleanly; any error diagnostic means the set must not be used.
 pub fn load_rule_set(sources: SourceMap) -> (RuleSet, Vec<Diagnostic>) {
+    load_rule_set_with(sources, &SyntaxLimits::default())
+}
+
+/// [`load_rule_set`] with the host's condition limits.
+pub fn load_rule_set_with(sources: SourceMap, syntax: &SyntaxLimits) -> (RuleSet, Vec<Diagnostic>) {
     let mut problems = Vec::new();
     let mut rules: Vec<Rule> = Vec::new();
     let mut ids: Vec<(String, Span)> = Vec::new();
     for index in 0..sources.files().len() {
         let file = FileId(u32::try_from(index).unwrap_or(u32::MAX));
         match parse_document(&sources, file, &mut problems) {
-            Ok(Some(root)) => load_file(&root, &sources, &mut rules, &mut ids, &mut problems),
+            Ok(Some(root)) => {
+                load_file(&root, &sources, syntax, &mut rules, &mut ids, &mut problems)
+            }
             // An empty file is what a reader sees mid-way through a truncate-and-write: it
             // must never load as "no rules".
             Ok(None) => problems.push(empty_file(&sources, file)),
@@ -91,6 +98,7 @@ fn content_hash(sources: &SourceMap) -> String {
 fn load_file(
     root: &Node,
     sources: &SourceMap,
+    syntax: &SyntaxLimits,
     rules: &mut Vec<Rule>,
     ids: &mut Vec<(String, Span)>,
     problems: &mut Vec<Diagnostic>,
@@ -119,7 +127,7 @@ fn load_file(
                 }
             }
         }
-        if let Some(rule) = load_rule(item, sources, problems) {
+        if let Some(rule) = load_rule(item, sources, syntax, problems) {
             rules.push(rule);
         }
     }
@@ -135,7 +143,12 @@ impl<'a> Fields<'a> {
     }
 }
 
-fn load_rule(item: &Node, sources: &SourceMap, problems: &mut Vec<Diagnostic>) -> Option<Rule> {
+fn load_rule(
+    item: &Node,
+    sources: &SourceMap,
+    syntax: &SyntaxLimits,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<Rule> {
     let NodeKind::Map(entries) = &item.kind else {
         problems.push(
             Diagnostic::error(
@@ -193,6 +206,7 @@ fn load_rule(item: &Node, sources: &SourceMap, problems: &mut Vec<Diagnostic>) -
     }
     let mut ctx = RuleContext {
         sources,
+        syntax,
         problems,
         rule_id,
     };
@@ -237,6 +251,7 @@ fn load_rule(item: &Node, sources: &SourceMap, problems: &mut Vec<Diagnostic>) -
 
 struct RuleContext<'a> {
     sources: &'a SourceMap,
+    syntax: &'a SyntaxLimits,
     problems: &'a mut Vec<Diagnostic>,
     rule_id: Option<&'a str>,
 }
@@ -371,7 +386,7 @@ impl RuleContext<'_> {
             *style,
             value,
         );
-        match parse_condition(value) {
+        match parse_condition_with(value, self.syntax) {
             Ok(expr) => Some(SourceExpr {
                 text: value.clone(),
                 expr,
@@ -423,7 +438,8 @@ impl RuleContext<'_> {
                     }
                     let params = if matches!(params.kind, NodeKind::Map(_)) {
                         let before = self.problems.len();
-                        let template = compile_template(params, self.sources, self.problems);
+                        let template =
+                            compile_template(params, self.sources, self.syntax, self.problems);
                         for d in self.problems.iter_mut().skip(before) {
                             d.rule_id = self.rule_id.map(str::to_owned);
                         }

@@ -7,7 +7,7 @@ use super::yaml::{Node, NodeKind};
 use super::SourceExpr;
 use crate::diagnostic::Diagnostic;
 use crate::source::SourceMap;
-use crate::syntax::{parse_condition, LocalSpan};
+use crate::syntax::{parse_condition_with, LocalSpan, SyntaxLimits};
 
 /// An action parameter tree with its templates parsed.
 #[derive(Debug, Clone)]
@@ -59,6 +59,7 @@ impl Template {
 pub(crate) fn compile_template(
     node: &Node,
     sources: &SourceMap,
+    syntax: &SyntaxLimits,
     problems: &mut Vec<Diagnostic>,
 ) -> Template {
     match &node.kind {
@@ -75,12 +76,12 @@ pub(crate) fn compile_template(
                 *style,
                 value,
             );
-            compile_string(value, &map, sources, problems)
+            compile_string(value, &map, sources, syntax, problems)
         }
         NodeKind::Seq(items) => {
             let items: Vec<Template> = items
                 .iter()
-                .map(|n| compile_template(n, sources, problems))
+                .map(|n| compile_template(n, sources, syntax, problems))
                 .collect();
             if items.iter().all(|t| matches!(t, Template::Value(_))) {
                 Template::Value(node.to_json())
@@ -94,7 +95,7 @@ pub(crate) fn compile_template(
                 .map(|(k, v)| {
                     (
                         k.scalar_text().unwrap_or_default().to_owned(),
-                        compile_template(v, sources, problems),
+                        compile_template(v, sources, syntax, problems),
                     )
                 })
                 .collect();
@@ -111,6 +112,7 @@ fn compile_string(
     value: &str,
     map: &ScalarMap,
     sources: &SourceMap,
+    syntax: &SyntaxLimits,
     problems: &mut Vec<Diagnostic>,
 ) -> Template {
     let mut parts = Vec::new();
@@ -142,7 +144,7 @@ fn compile_string(
         };
         let body = value.get(body_start..close).unwrap_or_default();
         let body_map = map.shifted(body_start);
-        match parse_condition(body) {
+        match parse_condition_with(body, syntax) {
             Ok(expr) => parts.push(TextPart::Expr(SourceExpr {
                 text: body.to_owned(),
                 expr,

@@ -5,7 +5,10 @@ mod parse;
 mod print;
 
 pub use ast::{BinaryOp, Expr, ExprKind, LocalSpan, UnaryOp};
-pub use parse::{parse_condition, SyntaxError, MAX_CONDITION_BYTES, MAX_DEPTH, MAX_NESTING};
+pub use parse::{
+    parse_condition, parse_condition_with, SyntaxError, SyntaxLimits, MAX_CONDITION_BYTES,
+    MAX_DEPTH, MAX_NESTING,
+};
 pub use print::{to_sexpr, to_source};
 
 #[cfg(test)]

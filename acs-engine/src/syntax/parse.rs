@@ -19,6 +19,25 @@ pub const MAX_DEPTH: usize = 128;
 /// Longest condition or template expression, in bytes.
 pub const MAX_CONDITION_BYTES: usize = 16 * 1024;
 
+/// How much a condition may ask of the parser (part of [`crate::Limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyntaxLimits {
+    /// Longest condition or template expression, in bytes.
+    pub max_condition_bytes: usize,
+    /// Most brackets that may be open at once (at most [`MAX_NESTING`], which bounds the
+    /// parser's recursion).
+    pub max_nesting: usize,
+}
+
+impl Default for SyntaxLimits {
+    fn default() -> Self {
+        SyntaxLimits {
+            max_condition_bytes: MAX_CONDITION_BYTES,
+            max_nesting: MAX_NESTING,
+        }
+    }
+}
+
 /// A condition that does not parse: one message and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -43,18 +62,27 @@ impl SyntaxError {
 
 type Result<T> = std::result::Result<T, SyntaxError>;
 
-/// Parse one condition (or the inside of a `{{...}}` template).
+/// Parse one condition (or the inside of a `{{...}}` template) with the default limits.
 pub fn parse_condition(text: &str) -> Result<Expr> {
-    if text.len() > MAX_CONDITION_BYTES {
-        return Err(SyntaxError::new(
+    parse_condition_with(text, &SyntaxLimits::default())
+}
+
+/// Parse one condition under `limits`.
+pub fn parse_condition_with(text: &str, limits: &SyntaxLimits) -> Result<Expr> {
+    let max_bytes = limits.max_condition_bytes;
+    if text.len() > max_bytes {
+        let mut error = SyntaxError::new(
             format!(
-                "condition is {} bytes long, the limit is {MAX_CONDITION_BYTES}",
+                "condition is {} bytes long, the limit is {max_bytes}",
                 text.len()
             ),
             LocalSpan { start: 0, end: 0 },
-        ));
+        );
+        error.help =
+            Some("split it into several rules, or raise `Limits::max_condition_bytes`".into());
+        return Err(error);
     }
-    check_nesting(text)?;
+    check_nesting(text, limits.max_nesting.min(MAX_NESTING))?;
     let mut pairs =
         ConditionParser::parse(Rule::condition, text).map_err(|e| from_pest(&e, text))?;
     let condition = pairs.next().ok_or_else(|| empty_error(text))?;
@@ -75,8 +103,8 @@ fn empty_error(text: &str) -> SyntaxError {
     )
 }
 
-/// Reject bracket nesting deeper than [`MAX_NESTING`] before pest recurses into it.
-fn check_nesting(text: &str) -> Result<()> {
+/// Reject bracket nesting deeper than `max_nesting` before pest recurses into it.
+fn check_nesting(text: &str, max_nesting: usize) -> Result<()> {
     let mut depth = 0usize;
     let mut quote: Option<char> = None;
     let mut escaped = false;
@@ -95,9 +123,9 @@ fn check_nesting(text: &str) -> Result<()> {
             '\'' | '"' => quote = Some(c),
             '(' | '[' => {
                 depth += 1;
-                if depth > MAX_NESTING {
+                if depth > max_nesting {
                     let mut error = SyntaxError::new(
-                        format!("brackets nested more than {MAX_NESTING} deep"),
+                        format!("brackets nested more than {max_nesting} deep"),
                         LocalSpan {
                             start: offset,
                             end: offset + 1,
