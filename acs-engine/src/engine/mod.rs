@@ -230,7 +230,10 @@ impl Engine {
                 });
             }
         }
-        Ok(self.evaluate(&parse_input(input)?))
+        // One plan for both steps: the parser keeps exactly what this plan's rules read.
+        let plan = self.shared.plan.load();
+        let document = plan.input_paths.parse(input).map_err(json_error)?;
+        Ok(eval::evaluate(&plan, &document))
     }
 
     /// The limits this engine enforces.
@@ -344,7 +347,11 @@ impl Engine {
 
 /// Parse an input document, with the parser's position kept apart from its message.
 pub(crate) fn parse_input(input: &[u8]) -> Result<Value, InputError> {
-    serde_json::from_slice(input).map_err(|e| InputError::Json {
+    serde_json::from_slice(input).map_err(json_error)
+}
+
+fn json_error(e: serde_json::Error) -> InputError {
+    InputError::Json {
         line: e.line().max(1),
         column: e.column().max(1),
         message: e
@@ -353,7 +360,7 @@ pub(crate) fn parse_input(input: &[u8]) -> Result<Value, InputError> {
             .next()
             .unwrap_or_default()
             .to_owned(),
-    })
+    }
 }
 
 impl Shared {

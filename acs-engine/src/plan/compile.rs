@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use super::gate::{event_type_gate, without_gate};
 use super::{
-    ActionPlan, Callee, Node, Plan, RejectTexts, Root, RulePlan, TemplatePlan, TextPlan, NO_SLOT,
-    PATH_SLOTS,
+    ActionPlan, Callee, InputPaths, Node, Plan, RejectTexts, Root, RulePlan, TemplatePlan,
+    TextPlan, NO_SLOT, PATH_SLOTS,
 };
 use crate::diagnostic::Diagnostic;
 use crate::eval::fold_constant;
@@ -54,6 +54,9 @@ pub fn compile(
         std::cmp::Reverse(rule_set.rules.get(i).map_or(i64::MIN, |r| r.priority))
     });
     let mut rules = Vec::with_capacity(rule_set.rules.len());
+    // The gate index reads `event.type` of every input.
+    let mut input_paths = InputPaths::default();
+    input_paths.insert(Root::Event, &["type".into()]);
     for rule in order.iter().filter_map(|&i| rule_set.rules.get(i)) {
         compiler.rule_id.clone_from(&rule.id);
         let condition = compiler.expr(&rule.condition, &rule.condition.expr);
@@ -68,6 +71,7 @@ pub fn compile(
         let mut condition = condition;
         let mut actions = actions;
         assign_path_slots(&mut condition, &mut actions);
+        record_input_paths(&mut condition, &mut actions, &mut input_paths);
         let reject_action = actions.iter().position(|a| &*a.name == "rejectRequest");
         let reject_texts = reject_action
             .and_then(|i| actions.get(i))
@@ -131,6 +135,7 @@ pub fn compile(
         content_hash: rule_set.content_hash.as_str().into(),
         sources: Arc::clone(&rule_set.sources),
         warnings: Box::new([]),
+        input_paths,
         max_rendered_bytes: crate::Limits::default().max_rendered_bytes,
         generation: 0,
         loaded_at: SystemTime::now(),
@@ -405,6 +410,17 @@ fn assign_path_slots(condition: &mut Node, actions: &mut [ActionPlan]) {
     for action in actions.iter_mut() {
         if let Some(params) = Arc::get_mut(&mut action.params) {
             visit_template_paths(params, &mut assign);
+        }
+    }
+}
+
+/// Every path a rule reads, for the input parser (see `inputs.rs`).
+fn record_input_paths(condition: &mut Node, actions: &mut [ActionPlan], paths: &mut InputPaths) {
+    let mut record = |root: Root, keys: &[Box<str>], _: &mut u8| paths.insert(root, keys);
+    visit_paths(condition, &mut record);
+    for action in actions.iter_mut() {
+        if let Some(params) = Arc::get_mut(&mut action.params) {
+            visit_template_paths(params, &mut record);
         }
     }
 }

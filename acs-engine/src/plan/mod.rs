@@ -4,6 +4,7 @@
 
 mod compile;
 mod gate;
+mod inputs;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +17,7 @@ use serde_json::Value;
 
 pub use compile::compile;
 pub(crate) use compile::compile_expression;
+pub(crate) use inputs::InputPaths;
 
 use crate::diagnostic::Diagnostic;
 use crate::functions::{Builtin, HostFunction};
@@ -175,6 +177,8 @@ pub struct Plan {
     pub(crate) content_hash: Arc<str>,
     pub(crate) sources: Arc<SourceMap>,
     pub(crate) warnings: Box<[Diagnostic]>,
+    /// The parts of an input the rules read: `evaluate_json` builds only those.
+    pub(crate) input_paths: InputPaths,
     /// `Limits::max_rendered_bytes`, for interpolated templates.
     pub(crate) max_rendered_bytes: usize,
     /// Set by the engine when the plan is swapped in.
