@@ -1,6 +1,7 @@
 //! Text -> AST. Knows nothing of YAML, plans or evaluation.
 
 pub mod ast;
+mod fast;
 mod parse;
 mod print;
 

@@ -54,9 +54,16 @@ pub fn parse_condition(text: &str) -> Result<Expr> {
             LocalSpan { start: 0, end: 0 },
         ));
     }
-    if let Some(path) = dotted_path(text) {
-        return Ok(path);
+    // The hand-written parser takes the common subset; pest parses the rest and reports
+    // every error.
+    if let Some(expr) = super::fast::parse(text) {
+        return Ok(expr);
     }
+    parse_with_pest(text)
+}
+
+/// [`parse_condition`] through pest alone: the reference the fast parser is tested against.
+pub(crate) fn parse_with_pest(text: &str) -> Result<Expr> {
     check_nesting(text)?;
     let mut pairs =
         ConditionParser::parse(Rule::condition, text).map_err(|e| from_pest(&e, text))?;
@@ -66,54 +73,6 @@ pub fn parse_condition(text: &str) -> Result<Expr> {
         .find(|pair| pair.as_rule() == Rule::or_expr)
         .ok_or_else(|| empty_error(text))?;
     Ok(build(expr)?.0)
-}
-
-/// A plain dotted path (`ctx.userId`, optionally surrounded by whitespace), the shape of
-/// most `{{...}}` templates, built without pest: pest spends ~25k instructions on even the
-/// shortest expression, which made template parsing an eighth of a 10 000-rule load.
-/// Returns exactly the tree pest builds, or `None` for anything else (pest decides it).
-fn dotted_path(text: &str) -> Option<Expr> {
-    const MAX_SEGMENTS: usize = 64;
-    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-    let bytes = text.as_bytes();
-    let start = bytes.iter().position(|&b| !is_space(b))?;
-    let end = bytes.iter().rposition(|&b| !is_space(b))? + 1;
-    let mut segments = text.get(start..end)?.split('.');
-    let head = segments.next()?;
-    if !is_word(head) || matches!(head, "true" | "false" | "null" | "in") {
-        return None;
-    }
-    let mut expr = Expr {
-        kind: ExprKind::Name(head.to_owned()),
-        span: LocalSpan {
-            start,
-            end: start + head.len(),
-        },
-    };
-    for (n, field) in segments.enumerate() {
-        if n + 1 >= MAX_SEGMENTS || !is_word(field) {
-            return None;
-        }
-        let span = LocalSpan {
-            start,
-            end: expr.span.end + 1 + field.len(),
-        };
-        expr = Expr {
-            kind: ExprKind::Member(Box::new(expr), field.to_owned()),
-            span,
-        };
-    }
-    Some(expr)
-}
-
-/// `(ASCII_ALPHA | "_" | "$") ~ (ASCII_ALPHANUMERIC | "_" | "$")*`, as `name` and
-/// `field_name` in the grammar.
-fn is_word(word: &str) -> bool {
-    let mut bytes = word.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'$')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
 }
 
 fn empty_error(text: &str) -> SyntaxError {
@@ -553,71 +512,5 @@ fn describe_expected(positives: &[Rule]) -> String {
         [] => "an expression".to_owned(),
         [one] => (*one).to_owned(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
-    }
-}
-
-#[cfg(test)]
-mod fast_path_tests {
-    use super::*;
-
-    /// What pest alone builds for `text`.
-    fn with_pest(text: &str) -> Option<Expr> {
-        let mut pairs = ConditionParser::parse(Rule::condition, text).ok()?;
-        let expr = pairs
-            .next()?
-            .into_inner()
-            .find(|pair| pair.as_rule() == Rule::or_expr)?;
-        build(expr).ok().map(|(expr, _)| expr)
-    }
-
-    #[test]
-    fn dotted_paths_build_what_pest_builds() {
-        let mut checked = 0;
-        for text in [
-            "a",
-            "ctx.userId",
-            " ctx.userId ",
-            "\n\tevent.type\r\n",
-            "$x._y.z9",
-            "a.in",
-            "a.null.true",
-            "x.$",
-            "_",
-            "truck.id",
-            "system.config.maxTrucksPerOperator",
-        ] {
-            assert_eq!(dotted_path(text), with_pest(text), "{text:?}");
-            assert!(dotted_path(text).is_some(), "{text:?}");
-            checked += 1;
-        }
-        for text in [
-            "", " ", "in", "true", "null", "false", "in.x", "a.", ".a", "a..b", "a.1", "1a", "a b",
-            "a .b", "a. b", "é", "a.é", "a-b", "a[0]", "f(x)", "a.b()", "true.x", "inx.y", "truex",
-            "a.b.",
-        ] {
-            let fast = dotted_path(text);
-            assert!(
-                fast.is_none() || fast == with_pest(text),
-                "{text:?}: {fast:?} vs {:?}",
-                with_pest(text)
-            );
-            checked += 1;
-        }
-        // Every word made of a few letters, digits, `_`, `$`, `.` and spaces.
-        let alphabet = [b'a', b'1', b'_', b'$', b'.', b' ', b'i', b'n'];
-        for len in 1..=5u32 {
-            for mut code in 0..alphabet.len().pow(len) {
-                let mut text = String::new();
-                for _ in 0..len {
-                    text.push(char::from(alphabet[code % alphabet.len()]));
-                    code /= alphabet.len();
-                }
-                if let Some(fast) = dotted_path(&text) {
-                    assert_eq!(Some(fast), with_pest(&text), "{text:?}");
-                }
-                checked += 1;
-            }
-        }
-        assert!(checked > 30_000);
     }
 }
