@@ -2,6 +2,12 @@
 //! N = 25, 1 000, 10 000 and 100 000 synthetic rules (`benches/synth.rs`), 25 rules per
 //! event type at every N.
 //!
+//! Groups: `evaluate_same` (16 events of the first type: the same 25 rules at every N),
+//! `evaluate_mix` (1 024 events over all types, cycled: at large N neither the events nor
+//! the rules they meet are in cache), `evaluate_mix_fresh` (the same, each event copied
+//! just before it is evaluated, as a host's freshly parsed input), `load` (YAML text to
+//! a serving engine).
+//!
 //! Run: `cargo bench -p acs-benches --bench scale` (about 4 minutes; the 100 000-rule
 //! load takes seconds per sample, so its group runs the minimum of 10 samples).
 //! `cargo bench -p acs-benches --bench scale -- scale/evaluate` skips the loads.
@@ -56,6 +62,18 @@ fn bench_evaluate(c: &mut Criterion) {
         group.bench_function(n.to_string(), |b| {
             let mut next = mix.iter().cycle();
             b.iter(|| engine.evaluate(black_box(next.next().expect("cycle"))))
+        });
+        group.finish();
+        // As a host sees them: each event freshly built (so in cache, as after parsing
+        // it), the plan's rules for its type not. The copy is made outside the timing.
+        let mut group = c.benchmark_group("scale/evaluate_mix_fresh");
+        group.bench_function(n.to_string(), |b| {
+            let mut next = mix.iter().cycle();
+            b.iter_batched_ref(
+                || next.next().expect("cycle").clone(),
+                |event| engine.evaluate(black_box(event)),
+                BatchSize::PerIteration,
+            )
         });
         group.finish();
     }
