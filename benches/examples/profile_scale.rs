@@ -24,8 +24,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut evaluated = 0;
     for event in events.iter().cycle().take(rounds) {
-        evaluated += std::hint::black_box(engine.evaluate(std::hint::black_box(event)))
-            .rules_evaluated;
+        evaluated +=
+            std::hint::black_box(engine.evaluate(std::hint::black_box(event))).rules_evaluated;
     }
     println!("{rounds} events, {evaluated} rule evaluations");
     Ok(())

@@ -122,18 +122,18 @@ impl ScalarMap {
         let plain_bytes = decoded
             .bytes()
             .all(|b| (b.is_ascii_graphic() && b != b'\\' && b != quote) || b == b' ');
-        let last = first.checked_add(decoded.len())?;
-        let written = raw.get(first..last)?;
+        let past = first.checked_add(decoded.len())?;
+        let written = raw.get(first..past)?;
         let single_line = !matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
-        if !single_line || !plain_bytes || last > end || written != decoded {
+        if !single_line || !plain_bytes || past > end || written != decoded {
             return None;
         }
         let first = u32::try_from(first).ok()?;
-        let len = u32::try_from(decoded.len()).ok()?;
+        let last = u32::try_from(past).ok()?;
         Some(ScalarMap {
             file,
-            offsets: (first..=first + len).collect(),
-            ends: (first + 1..=first + len).collect(),
+            offsets: (first..=last).collect(),
+            ends: (first + 1..=last).collect(),
         })
     }
 

@@ -142,7 +142,6 @@ impl<'a> Parser<'a> {
         };
         // pest's pair for the chain runs over the whitespace after its last operand (the
         // operand's own rules consume it looking for an operator).
-        let mut end = end;
         while matches!(self.bytes.get(end), Some(b' ' | b'\t' | b'\r' | b'\n')) {
             end += 1;
         }
