@@ -2,16 +2,17 @@
 //! deterministic, in the shapes of `rules/acs_rules_top25.yaml` (type gates, comparisons,
 //! `in` lists, nested paths, `!= null` guards, host calls, built-ins, templated actions).
 //!
-//! Rule `i` depends only on the seed, `i` and its event type (`i / RULES_PER_TYPE`), and
-//! an event only on the seed, its type and its own number: the first 25 rules of a
-//! 10 000-rule bundle are the whole 25-rule bundle, so an event of the first type does
-//! exactly the same work against both and only the size of the plan differs.
+//! Rule `i` depends only on the seed, `i` and its event type (`i / rules_per_type`), and
+//! an event only on the seed, its type and its own number: with 25 rules per type (the
+//! benches' shape, [`event_types_for`]) the first 25 rules of a 10 000-rule bundle are the
+//! whole 25-rule bundle, so an event of the first type does exactly the same work against
+//! both and only the size of the plan differs.
 
 use std::fmt::Write as _;
 
 use serde_json::{json, Map, Value};
 
-/// How many rules each event type gates (the last type may have fewer).
+/// How many rules each event type gates in the benches' bundles (issue #5: at most 25).
 pub const RULES_PER_TYPE: usize = 25;
 
 /// The number of event types for an `n`-rule bundle with [`RULES_PER_TYPE`] per type.
@@ -130,21 +131,21 @@ fn entities(seed: u64, t: usize) -> [&'static str; 3] {
     [first, second, third].map(|i| NOUNS.get(i).copied().unwrap_or("bid"))
 }
 
-/// A YAML bundle of `rules` rules, [`RULES_PER_TYPE`] per event type (so
-/// [`event_types_for`]`(rules)` types), seeded by `seed`. Every rule is gated on its type
-/// (a quarter on `type in [type, type.v2]`) and calls only [`crate::host_functions`] and the
-/// built-ins.
-pub fn synthetic_bundle(rules: usize, seed: u64) -> String {
+/// A YAML bundle of `rules` rules over `event_types` event types (⌈rules / event_types⌉
+/// consecutive rules per type; [`event_types_for`] gives the benches' 25 per type), seeded
+/// by `seed`. Every rule is gated on its type (a quarter on `type in [type, type.v2]`) and
+/// calls only [`crate::host_functions`] and the built-ins.
+pub fn synthetic_bundle(rules: usize, event_types: usize, seed: u64) -> String {
+    let per_type = rules.div_ceil(event_types.max(1)).max(1);
     let mut yaml = String::with_capacity(rules * 640 + 64);
     yaml.push_str("# Synthetic bundle (benches/synth.rs): generated, do not edit.\n");
     for i in 0..rules {
-        write_rule(&mut yaml, seed, i);
+        write_rule(&mut yaml, seed, i, i / per_type);
     }
     yaml
 }
 
-fn write_rule(yaml: &mut String, seed: u64, i: usize) {
-    let t = i / RULES_PER_TYPE;
+fn write_rule(yaml: &mut String, seed: u64, i: usize, t: usize) {
     let mut rng = Rng::new(seed, STREAM_RULE, i as u64);
     let type_name = event_type_name(seed, t);
     let [e1, e2, e3] = entities(seed, t);
@@ -238,10 +239,10 @@ fn costly_check(rng: &mut Rng, [e1, e2, e3]: [&str; 3], type_name: &str) -> Stri
     }
 }
 
-/// `count` events spread over the types of an `rules`-rule bundle (one in eight on a
-/// type's `.v2` alias), seeded by `seed`.
-pub fn synthetic_events(rules: usize, count: usize, seed: u64) -> Vec<Value> {
-    let types = event_types_for(rules);
+/// `count` events spread over `event_types` types (one in eight on a type's `.v2` alias),
+/// seeded by `seed`.
+pub fn synthetic_events(event_types: usize, count: usize, seed: u64) -> Vec<Value> {
+    let types = event_types.max(1);
     (0..count)
         .map(|j| {
             let mut rng = Rng::new(seed, STREAM_EVENT ^ 0xABCD, j as u64);
@@ -357,18 +358,21 @@ mod tests {
     fn engine(rules: usize, seed: u64) -> Result<Engine, String> {
         Engine::builder()
             .functions(host_functions())
-            .load_str("synthetic.yaml", synthetic_bundle(rules, seed))
+            .load_str(
+                "synthetic.yaml",
+                synthetic_bundle(rules, event_types_for(rules), seed),
+            )
             .map_err(|e| e.to_string())
     }
 
     #[test]
     fn bundles_are_deterministic_and_prefix_stable() {
-        assert_eq!(synthetic_bundle(50, 7), synthetic_bundle(50, 7));
-        assert_ne!(synthetic_bundle(50, 7), synthetic_bundle(50, 8));
-        // The 25-rule bundle is the first type of any larger one.
-        let small = synthetic_bundle(25, 7);
-        assert!(synthetic_bundle(200, 7).starts_with(&small));
-        assert_eq!(synthetic_events(200, 20, 7), synthetic_events(200, 20, 7));
+        assert_eq!(synthetic_bundle(50, 2, 7), synthetic_bundle(50, 2, 7));
+        assert_ne!(synthetic_bundle(50, 2, 7), synthetic_bundle(50, 2, 8));
+        // The 25-rule bundle is the first type of any larger one with 25 per type.
+        let small = synthetic_bundle(25, 1, 7);
+        assert!(synthetic_bundle(200, 8, 7).starts_with(&small));
+        assert_eq!(synthetic_events(8, 20, 7), synthetic_events(8, 20, 7));
         assert_eq!(synthetic_event(7, 0, 3), synthetic_event(7, 0, 3));
     }
 
@@ -399,7 +403,7 @@ mod tests {
     #[test]
     fn events_run_their_types_rules_without_errors_and_sometimes_match() -> Result<(), String> {
         let engine = engine(1000, 42)?;
-        let events = synthetic_events(1000, 400, 42);
+        let events = synthetic_events(event_types_for(1000), 400, 42);
         let (mut evaluated, mut matched, mut rejected) = (0, 0, 0);
         for event in &events {
             let decision = engine.evaluate(event);

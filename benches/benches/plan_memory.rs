@@ -66,7 +66,7 @@ fn main() {
     println!("| rules | event types | YAML | plan, metrics on | plan, metrics off | per rule (on) | blocks (on) | peak during load | read + parse | compile |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &n in sizes {
-        let yaml = synthetic_bundle(n, SEED);
+        let yaml = synthetic_bundle(n, event_types_for(n), SEED);
         // max_bytes is a high-water mark for the whole run: profile each size afresh.
         let profiler = dhat::Profiler::builder().testing().build();
         let (engine, on) = measure(|| {

@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use acs_benches::host_functions;
-use acs_benches::synth::{synthetic_bundle, synthetic_event, synthetic_events};
+use acs_benches::synth::{event_types_for, synthetic_bundle, synthetic_event, synthetic_events};
 use acs_engine::Engine;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use serde_json::Value;
@@ -44,9 +44,9 @@ fn same_events() -> Vec<Value> {
 fn bench_evaluate(c: &mut Criterion) {
     let same = same_events();
     for n in SIZES {
-        let engine = engine(&synthetic_bundle(n, SEED));
+        let engine = engine(&synthetic_bundle(n, event_types_for(n), SEED));
         // Spread over every type: at large N each event meets rules that are not in cache.
-        let mix = synthetic_events(n, 1024, SEED);
+        let mix = synthetic_events(event_types_for(n), 1024, SEED);
         for event in same.iter().chain(&mix) {
             let decision = engine.evaluate(event);
             assert!(decision.errors.is_empty(), "{:?}", decision.errors);
@@ -81,7 +81,7 @@ fn bench_evaluate(c: &mut Criterion) {
 
 fn bench_load(c: &mut Criterion) {
     for n in SIZES {
-        let yaml = synthetic_bundle(n, SEED);
+        let yaml = synthetic_bundle(n, event_types_for(n), SEED);
         let mut group = c.benchmark_group("scale/load");
         if n >= 10_000 {
             group.sample_size(10);

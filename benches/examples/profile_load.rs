@@ -6,7 +6,7 @@
 #![allow(clippy::print_stdout, reason = "a profiling helper prints its result")]
 
 use acs_benches::host_functions;
-use acs_benches::synth::synthetic_bundle;
+use acs_benches::synth::{event_types_for, synthetic_bundle};
 use acs_engine::plan::compile;
 use acs_engine::ruleset::load_rule_set;
 use acs_engine::source::{SourceFile, SourceMap};
@@ -15,7 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let rules: usize = args.next().map_or(Ok(10_000), |r| r.parse())?;
     let parse_only = args.next().as_deref() == Some("parse");
-    let yaml = synthetic_bundle(rules, 42);
+    let yaml = synthetic_bundle(rules, event_types_for(rules), 42);
     let mut sources = SourceMap::default();
     sources.add(SourceFile::new("synthetic.yaml", yaml));
     let (rule_set, diagnostics) = load_rule_set(sources);

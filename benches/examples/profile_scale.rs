@@ -6,7 +6,7 @@
 #![allow(clippy::print_stdout, reason = "a profiling helper prints its result")]
 
 use acs_benches::host_functions;
-use acs_benches::synth::{synthetic_bundle, synthetic_event, synthetic_events};
+use acs_benches::synth::{event_types_for, synthetic_bundle, synthetic_event, synthetic_events};
 use acs_engine::Engine;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -14,13 +14,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rules: usize = args.next().map_or(Ok(10_000), |r| r.parse())?;
     let rounds: usize = args.next().map_or(Ok(100_000), |r| r.parse())?;
     let same = args.next().as_deref() == Some("same");
-    let engine = Engine::builder()
-        .functions(host_functions())
-        .load_str("synthetic.yaml", synthetic_bundle(rules, 42))?;
+    let engine = Engine::builder().functions(host_functions()).load_str(
+        "synthetic.yaml",
+        synthetic_bundle(rules, event_types_for(rules), 42),
+    )?;
     let events = if same {
         (0..16).map(|j| synthetic_event(42, 0, j)).collect()
     } else {
-        synthetic_events(rules, 1024, 42)
+        synthetic_events(event_types_for(rules), 1024, 42)
     };
     let mut evaluated = 0;
     for event in events.iter().cycle().take(rounds) {
