@@ -1,4 +1,5 @@
-//! Condition text -> [`Expr`], through the pest grammar in `condition.pest`.
+//! Condition text -> [`Expr`]: the common subset through the hand-written parser in
+//! `fast.rs`, everything else (and every error) through the pest grammar in `condition.pest`.
 //!
 //! Recursion is bounded before pest sees the text (bracket nesting) and while the AST is
 //! built (expression depth), so no input can overflow the stack here or in later passes.
