@@ -5,6 +5,9 @@
 //! without timing anything, that every input still matches what it says, so a change to
 //! the bundle that makes an input unrepresentative fails `cargo test`.
 
+pub mod floor;
+pub mod synth;
+
 use acs_engine::{Decision, Engine, FunctionError, Functions, LoadError, Verdict};
 use serde_json::{json, Value};
 

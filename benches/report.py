@@ -5,7 +5,8 @@ Usage: python3 benches/report.py [CRITERION_DIR]   (default: target/criterion)
 
 Reads <group>/<event>/new/estimates.json for the groups of benches/benches/evaluate.rs
 and prints, per group, the median and its 95% confidence bounds per event, then the
-ratios computed from those medians. Standard library only.
+ratios computed from those medians; then, when they have run, the engine / floor ratios
+and the scale groups of benches/benches/scale.rs (ratios to N = 25). Standard library only.
 """
 
 import json
@@ -38,6 +39,10 @@ def median(root: Path, directory: str, bench: str):
 
 
 def fmt(ns: float) -> str:
+    if ns >= 1e9:
+        return f"{ns / 1e9:.2f} s"
+    if ns >= 1e6:
+        return f"{ns / 1e6:.1f} ms"
     return f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
 
 
@@ -84,6 +89,36 @@ def main() -> None:
     for event in EVENTS:
         pre = medians[("evaluate_preparsed", event)]
         print(f"| {event} | {fmt(pre)} | {'yes' if pre < TARGET_NS else 'no'} |")
+
+    floor_dir = root / "floor_preparsed"
+    if floor_dir.is_dir():
+        print("\n### Engine / hand-written floor (issue #5 target: at most 3x)\n")
+        print("| event | engine | floor | engine / floor |")
+        print("|---|---:|---:|---:|")
+        for event in EVENTS:
+            pre = medians[("evaluate_preparsed", event)]
+            floor, _, _ = median(root, "floor_preparsed", event)
+            print(f"| {event} | {fmt(pre)} | {fmt(floor)} | {pre / floor:.2f}x |")
+
+    scale_dir = root / "scale_evaluate_same"
+    if scale_dir.is_dir():
+        print("\n### Scale (issue #5): per-event cost and load time against N\n")
+        groups = ["scale_evaluate_same", "scale_evaluate_mix", "scale_evaluate_mix_fresh", "scale_load"]
+        print("| rules | " + " | ".join(g.removeprefix("scale_") for g in groups) + " |")
+        print("|---:|" + "---:|" * len(groups))
+        base = {}
+        for n in ["25", "1000", "10000", "100000"]:
+            cells = []
+            for group in groups:
+                try:
+                    mid, _, _ = median(root, group, n)
+                except FileNotFoundError:
+                    cells.append("")
+                    continue
+                base.setdefault(group, mid)
+                ratio = f" ({mid / base[group]:.2f}x)" if n != "25" else ""
+                cells.append(f"{fmt(mid)}{ratio}")
+            print(f"| {n} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

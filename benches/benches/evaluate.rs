@@ -1,6 +1,7 @@
 //! The first performance figure (issue #2 §10): the 25-rule bundle evaluated on
 //! representative events, pre-parsed and from JSON bytes, with `serde_json` parsing alone
-//! on the same bytes as the reference.
+//! on the same bytes as the reference, and the hand-written floor (`floor.rs`) on the same
+//! inputs (issue #5).
 //!
 //! Run: `cargo bench -p acs-benches` (BENCHMARKS.md has the figures and how to read them).
 
@@ -11,7 +12,8 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use acs_benches::{bundle_engine, cases, check_all, Case};
+use acs_benches::floor::Floor;
+use acs_benches::{bundle_engine, cases, check_all, host_functions, Case};
 use acs_engine::Engine;
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::Value;
@@ -50,6 +52,17 @@ fn bench_evaluate(c: &mut Criterion) {
     }
     group.finish();
 
+    // The hand-written floor on the same inputs, in the same run: the engine / floor
+    // ratio is only meaningful within one run on this shared machine.
+    let floor = Floor::new(&host_functions());
+    let mut group = c.benchmark_group("floor/preparsed");
+    for (case, _) in &cases {
+        group.bench_function(case.name, |b| {
+            b.iter(|| floor.evaluate(black_box(&case.input)))
+        });
+    }
+    group.finish();
+
     let mut group = c.benchmark_group("evaluate/json_bytes");
     for (case, bytes) in &cases {
         group.bench_function(case.name, |b| {
@@ -74,6 +87,13 @@ fn bench_evaluate(c: &mut Criterion) {
         b.iter(|| {
             let input = next.next().expect("a cycle of a non-empty list");
             engine.evaluate(black_box(input))
+        })
+    });
+    group.bench_function("floor", |b| {
+        let mut next = cases.iter().map(|(case, _)| &case.input).cycle();
+        b.iter(|| {
+            let input = next.next().expect("a cycle of a non-empty list");
+            floor.evaluate(black_box(input))
         })
     });
     group.bench_function("json_bytes", |b| {

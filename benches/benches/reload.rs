@@ -34,6 +34,8 @@ fn events() -> Vec<Value> {
     let mut events: Vec<Value> = std::fs::read_dir(workspace().join("rules/examples"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        // One JSON document per `*.json` file (the recorded `.jsonl` sample is for replay).
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .filter(|p| p.file_name().is_some_and(|n| n != "stubs.json"))
         .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
         .collect();

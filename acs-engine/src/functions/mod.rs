@@ -132,6 +132,12 @@ impl Functions {
         names
     }
 
+    /// The host function registered as `name`, for code that calls it directly (a
+    /// hand-written baseline in the benchmarks, a tool that probes a stub table).
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn HostFunction>> {
+        self.host.get(name)
+    }
+
     pub(crate) fn host(&self, name: &str) -> Option<&Arc<dyn HostFunction>> {
         self.host.get(name)
     }

@@ -1,6 +1,5 @@
 //! AST -> [`Node`]: resolve names, bind functions, fold constants, compile regexes.
 
-use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -31,7 +30,7 @@ pub fn compile(
     rule_set: &RuleSet,
     functions: &Functions,
 ) -> Result<(Plan, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let mut call_sites = HashMap::new();
+    let mut call_sites = FxHashMap::default();
     for rule in &rule_set.rules {
         count_calls(&rule.condition.expr, &mut call_sites);
         for action in &rule.actions {
@@ -44,7 +43,7 @@ pub fn compile(
         functions,
         sources: &rule_set.sources,
         diagnostics: Vec::new(),
-        host_slots: HashMap::new(),
+        host_slots: FxHashMap::default(),
         call_sites,
         rule_id: String::new(),
     };
@@ -152,13 +151,13 @@ pub(crate) fn compile_expression(
     sources: &SourceMap,
     functions: &Functions,
 ) -> Result<(Node, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let mut call_sites = HashMap::new();
+    let mut call_sites = FxHashMap::default();
     count_calls(&source.expr, &mut call_sites);
     let mut compiler = Compiler {
         functions,
         sources,
         diagnostics: Vec::new(),
-        host_slots: HashMap::new(),
+        host_slots: FxHashMap::default(),
         call_sites,
         rule_id: String::new(),
     };
@@ -176,9 +175,9 @@ struct Compiler<'a> {
     functions: &'a Functions,
     sources: &'a SourceMap,
     diagnostics: Vec<Diagnostic>,
-    host_slots: HashMap<String, u32>,
+    host_slots: FxHashMap<String, u32>,
     /// How many call sites each function name has in the whole rule set.
-    call_sites: HashMap<String, usize>,
+    call_sites: FxHashMap<String, usize>,
     rule_id: String,
 }
 
@@ -381,7 +380,7 @@ impl Compiler<'_> {
 /// Give the paths a rule reads more than once (in its condition or its templates) a
 /// cache slot, so each is looked up once per evaluation of the rule.
 fn assign_path_slots(condition: &mut Node, actions: &mut [ActionPlan]) {
-    let mut counts: HashMap<(Root, Vec<Box<str>>), usize> = HashMap::new();
+    let mut counts: FxHashMap<(Root, Vec<Box<str>>), usize> = FxHashMap::default();
     let mut count = |root: Root, keys: &[Box<str>], _: &mut u8| {
         *counts.entry((root, keys.to_vec())).or_default() += 1;
     };
@@ -391,7 +390,7 @@ fn assign_path_slots(condition: &mut Node, actions: &mut [ActionPlan]) {
             visit_template_paths(params, &mut count);
         }
     }
-    let mut slots: HashMap<(Root, Vec<Box<str>>), u8> = HashMap::new();
+    let mut slots: FxHashMap<(Root, Vec<Box<str>>), u8> = FxHashMap::default();
     let mut assign = |root: Root, keys: &[Box<str>], slot: &mut u8| {
         let key = (root, keys.to_vec());
         if counts.get(&key).copied().unwrap_or(0) < 2 {
@@ -517,7 +516,7 @@ fn specialize(node: Node) -> Node {
 }
 
 /// Count the call sites of each function name in `expr`.
-fn count_calls(expr: &Expr, counts: &mut HashMap<String, usize>) {
+fn count_calls(expr: &Expr, counts: &mut FxHashMap<String, usize>) {
     match &expr.kind {
         ExprKind::Call { name, args, .. } => {
             *counts.entry(name.clone()).or_default() += 1;

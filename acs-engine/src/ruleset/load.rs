@@ -1,6 +1,6 @@
 //! Rules-file nodes -> [`Rule`]s, collecting every problem of every file before giving up.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use saphyr_parser::ScalarStyle;
@@ -134,7 +134,7 @@ fn load_file(
 }
 
 struct Fields<'a> {
-    found: HashMap<&'static str, &'a Node>,
+    found: FxHashMap<&'static str, &'a Node>,
 }
 
 impl<'a> Fields<'a> {
@@ -167,7 +167,7 @@ fn load_rule(
     let rule_id = id_text.as_deref();
     let before = problems.len();
     let mut fields = Fields {
-        found: HashMap::new(),
+        found: FxHashMap::default(),
     };
     for (key, value) in entries {
         let name = key.scalar_text().unwrap_or_default();
@@ -480,7 +480,7 @@ fn empty_file(sources: &SourceMap, file: FileId) -> Diagnostic {
 }
 
 fn check_unique_ids(ids: &[(String, Span)], sources: &SourceMap, problems: &mut Vec<Diagnostic>) {
-    let mut seen: HashMap<&str, Span> = HashMap::new();
+    let mut seen: FxHashMap<&str, Span> = FxHashMap::default();
     for (id, span) in ids {
         if let Some(first) = seen.get(id.as_str()) {
             let first_at = sources

@@ -29,7 +29,7 @@ impl ScalarMap {
     ) -> Self {
         let end = end.min(file_text.len());
         let raw = file_text.get(..end).unwrap_or(file_text);
-        let mut r = match style {
+        let r = match style {
             ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => start + 1,
             ScalarStyle::Literal | ScalarStyle::Folded => raw
                 .get(start..)
@@ -37,6 +37,19 @@ impl ScalarMap {
                 .map_or(start, |nl| start + nl + 1),
             ScalarStyle::Plain => start,
         };
+        Self::verbatim(file, raw, r, end, style, decoded)
+            .unwrap_or_else(|| Self::walk(file, raw, r, end, style, decoded))
+    }
+
+    /// The general alignment: through escapes, quotes, folding and indentation.
+    fn walk(
+        file: FileId,
+        raw: &str,
+        mut r: usize,
+        end: usize,
+        style: ScalarStyle,
+        decoded: &str,
+    ) -> Self {
         let double = style == ScalarStyle::DoubleQuoted;
         let single = style == ScalarStyle::SingleQuoted;
         let at = |r: usize| raw.get(r..).and_then(|s| s.chars().next());
@@ -87,6 +100,41 @@ impl ScalarMap {
             offsets,
             ends,
         }
+    }
+
+    /// The common case, built in one pass: the scalar is written exactly as it decodes
+    /// (ASCII, on one line, no escape, closing quote or tab), so decoded byte `i` is at
+    /// `first + i`. The general walk above costs ~200 instructions per byte, which was 5%
+    /// of loading 10 000 rules. `None` when the text is not of that kind.
+    fn verbatim(
+        file: FileId,
+        raw: &str,
+        first: usize,
+        end: usize,
+        style: ScalarStyle,
+        decoded: &str,
+    ) -> Option<Self> {
+        // The quote that closes the scalar: inside it, it would have been escaped.
+        let quote = match style {
+            ScalarStyle::SingleQuoted => b'\'',
+            _ => b'"',
+        };
+        let plain_bytes = decoded
+            .bytes()
+            .all(|b| (b.is_ascii_graphic() && b != b'\\' && b != quote) || b == b' ');
+        let past = first.checked_add(decoded.len())?;
+        let written = raw.get(first..past)?;
+        let single_line = !matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+        if !single_line || !plain_bytes || past > end || written != decoded {
+            return None;
+        }
+        let first = u32::try_from(first).ok()?;
+        let last = u32::try_from(past).ok()?;
+        Some(ScalarMap {
+            file,
+            offsets: (first..=last).collect(),
+            ends: (first + 1..=last).collect(),
+        })
     }
 
     /// The file span of a span inside the decoded scalar.
@@ -182,6 +230,46 @@ mod tests {
             ),
             "b"
         );
+    }
+
+    #[test]
+    fn verbatim_scalars_map_as_the_general_walk_does() {
+        let text = concat!(
+            "- c: \"event.type == 'x' && a.b >= 3\"\n",
+            "  d: 'plain single'\n",
+            "  e: plain text here\n",
+            "  f: \"{{ctx.userId}}\"\n",
+        );
+        for (style, decoded) in [
+            (ScalarStyle::DoubleQuoted, "event.type == 'x' && a.b >= 3"),
+            (ScalarStyle::SingleQuoted, "plain single"),
+            (ScalarStyle::Plain, "plain text here"),
+            (ScalarStyle::DoubleQuoted, "{{ctx.userId}}"),
+        ] {
+            let quote = match style {
+                ScalarStyle::DoubleQuoted => "\"",
+                ScalarStyle::SingleQuoted => "'",
+                _ => "",
+            };
+            let start = text.find(&format!("{quote}{decoded}")).unwrap();
+            let first = start + quote.len();
+            let end = first + decoded.len() + quote.len();
+            let fast = ScalarMap::verbatim(FileId(0), text, first, end, style, decoded).unwrap();
+            let slow = ScalarMap::walk(FileId(0), text, first, end, style, decoded);
+            assert_eq!(fast.offsets, slow.offsets, "{decoded}");
+            assert_eq!(fast.ends, slow.ends, "{decoded}");
+        }
+        // Escapes are not verbatim: the general walk maps them.
+        let text = r#"c: "a \"x\"""#;
+        let escaped = ScalarMap::verbatim(
+            FileId(0),
+            text,
+            4,
+            text.len(),
+            ScalarStyle::DoubleQuoted,
+            "a \"x\"",
+        );
+        assert!(escaped.is_none());
     }
 
     #[test]
