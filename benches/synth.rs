@@ -349,6 +349,15 @@ fn entity(rng: &mut Rng, name: &str, k: usize) -> Value {
     Value::Object(fields)
 }
 
+/// Limits for synthetic bundles: the 100 000-rule YAML (58 MiB) is over the default
+/// 32 MiB rules-file limit, which is a defence for production, not a bench constraint.
+pub fn bundle_limits() -> acs_engine::Limits {
+    acs_engine::Limits {
+        max_rules_file_bytes: 1 << 30,
+        ..acs_engine::Limits::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

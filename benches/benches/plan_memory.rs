@@ -72,6 +72,7 @@ fn main() {
         let (engine, on) = measure(|| {
             Engine::builder()
                 .functions(functions.clone())
+                .limits(acs_benches::synth::bundle_limits())
                 .load_str("synthetic.yaml", yaml.clone())
                 .unwrap()
         });
@@ -83,6 +84,7 @@ fn main() {
             measure(|| {
                 Engine::builder()
                     .functions(functions.clone())
+                    .limits(acs_benches::synth::bundle_limits())
                     .metrics(false)
                     .load_str("synthetic.yaml", yaml.clone())
                     .unwrap()

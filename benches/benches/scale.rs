@@ -31,6 +31,7 @@ const SIZES: [usize; 4] = [25, 1_000, 10_000, 100_000];
 fn engine(yaml: &str) -> Engine {
     Engine::builder()
         .functions(host_functions())
+        .limits(acs_benches::synth::bundle_limits())
         .load_str("synthetic.yaml", yaml)
         .expect("the synthetic bundle loads")
 }

@@ -14,10 +14,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rules: usize = args.next().map_or(Ok(10_000), |r| r.parse())?;
     let rounds: usize = args.next().map_or(Ok(100_000), |r| r.parse())?;
     let same = args.next().as_deref() == Some("same");
-    let engine = Engine::builder().functions(host_functions()).load_str(
-        "synthetic.yaml",
-        synthetic_bundle(rules, event_types_for(rules), 42),
-    )?;
+    let engine = Engine::builder()
+        .functions(host_functions())
+        .limits(acs_benches::synth::bundle_limits())
+        .load_str(
+            "synthetic.yaml",
+            synthetic_bundle(rules, event_types_for(rules), 42),
+        )?;
     let events = if same {
         (0..16).map(|j| synthetic_event(42, 0, j)).collect()
     } else {
