@@ -1,0 +1,82 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+//! Inputs the fuzz targets (`fuzz/`) found, fed exactly as found, plus the nesting limits
+//! the campaign checked. One test per finding, named after it.
+
+use std::path::Path;
+
+use acs_engine::syntax::{parse_condition, to_sexpr, to_source};
+use acs_engine::testing::TestFile;
+use acs_engine::Engine;
+
+/// The `condition` target's check: what parses prints to source that parses back to the
+/// same tree.
+fn assert_round_trips(text: &str) {
+    let expr = parse_condition(text).expect("the input parses");
+    let printed = to_source(&expr);
+    let again = parse_condition(&printed)
+        .unwrap_or_else(|e| panic!("printed source `{printed}` does not parse: {e}"));
+    assert_eq!(to_sexpr(&again), to_sexpr(&expr), "printed: {printed}");
+}
+
+/// `condition`, crash-a71cf077: 127 `!` before a number (depth 128, at the limit) printed
+/// as `!(!(...(0)))`, 127 nested brackets, over the bracket limit of 32.
+#[test]
+fn condition_prefix_chain_prints_without_brackets() {
+    assert_round_trips(&format!("{}0", "!".repeat(127)));
+}
+
+/// Found while fixing the above: a left-associative chain printed one bracket per
+/// operator, so 40 `+` did not read back.
+#[test]
+fn condition_operator_chain_prints_without_brackets() {
+    assert_round_trips(&vec!["a"; 41].join(" + "));
+    assert_round_trips(&vec!["a"; 41].join(" in "));
+}
+
+// ---- nesting limits (also in properties.rs, for the parser alone) ------------------------
+
+const DEEP: usize = 100_000;
+
+#[test]
+fn a_hundred_thousand_nested_parentheses_in_a_condition_are_an_error() {
+    let text = format!("{}1{}", "(".repeat(DEEP), ")".repeat(DEEP));
+    assert!(parse_condition(&text).is_err());
+}
+
+#[test]
+fn a_hundred_thousand_nots_in_a_condition_are_an_error() {
+    assert!(parse_condition(&format!("{}x", "!".repeat(DEEP))).is_err());
+}
+
+#[test]
+fn a_hundred_thousand_nested_arrays_in_an_input_are_an_error() {
+    let engine = Engine::builder()
+        .load_str(
+            "rules.yaml",
+            "- { id: R, priority: 1, severity: low, description: d, audit: false, condition: 'true', action: [] }\n",
+        )
+        .unwrap();
+    let json = format!("{{\"event\": {}{}}}", "[".repeat(DEEP), "]".repeat(DEEP));
+    let error = engine.evaluate_json(json.as_bytes()).unwrap_err();
+    assert!(error.to_string().contains("recursion"), "{error}");
+}
+
+#[test]
+fn a_hundred_thousand_nested_lists_in_a_rule_test_file_are_an_error() {
+    let text = format!(
+        "tests:\n  - name: deep\n    input: {}{}\n",
+        "[".repeat(DEEP),
+        "]".repeat(DEEP)
+    );
+    let Err(diagnostics) = TestFile::parse("deep.test.yaml", &text, Path::new(".")) else {
+        panic!("a deep test file parsed");
+    };
+    // The YAML parser's own limit, before the loader's.
+    let message = &diagnostics[0].message;
+    assert!(message.contains("recursion limit"), "{message}");
+}
