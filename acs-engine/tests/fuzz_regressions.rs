@@ -80,3 +80,46 @@ fn a_hundred_thousand_nested_lists_in_a_rule_test_file_are_an_error() {
     let message = &diagnostics[0].message;
     assert!(message.contains("recursion limit"), "{message}");
 }
+
+// ---- huge files --------------------------------------------------------------------------
+
+fn one_line_rules(count: usize, extra: &str) -> String {
+    let rules: Vec<String> = (0..count)
+        .map(|i| {
+            format!("{{ id: R{i}, priority: 1, severity: low, description: d, audit: false, condition: 'true', action: []{extra} }}")
+        })
+        .collect();
+    format!("[{}]", rules.join(", "))
+}
+
+/// Found timing the `rules_file` target's slow inputs: every YAML event's byte offset was
+/// found by walking its line from the start, so a rules file on one line loaded in
+/// quadratic time (400 KB took 26 s, 1.6 MB over 5 minutes, in a release build).
+#[test]
+fn rules_file_on_one_long_line_loads() {
+    let engine = Engine::builder()
+        .load_str("one_line.yaml", one_line_rules(4000, ""))
+        .unwrap();
+    assert_eq!(engine.plan().rule_count(), 4000);
+}
+
+/// Found with the above: every diagnostic copied its whole source line, so 4000 errors on
+/// a 450 KB line rendered to 2.7 GB. Excerpts of long lines are cut around the underline.
+#[test]
+fn errors_on_one_long_line_render_short_excerpts() {
+    let Err(error) =
+        Engine::builder().load_str("one_line.yaml", one_line_rules(4000, ", extra: 1"))
+    else {
+        panic!("unknown keys load");
+    };
+    let text = error.to_string();
+    assert!(text.len() < 4000 * 2000, "{} bytes", text.len());
+    let first = text.split("\n\n").next().unwrap();
+    // The caret still sits under the key it points at.
+    let lines: Vec<&str> = first.lines().collect();
+    let source = lines.iter().find(|l| l.starts_with("1 | ")).unwrap();
+    let caret = lines.iter().find(|l| l.contains('^')).unwrap();
+    let at = caret.find('^').unwrap();
+    assert!(source[at..].starts_with("extra"), "{source}\n{caret}");
+    assert!(source.ends_with('…'), "{source}");
+}
