@@ -123,3 +123,22 @@ fn errors_on_one_long_line_render_short_excerpts() {
     assert!(source[at..].starts_with("extra"), "{source}\n{caret}");
     assert!(source.ends_with('…'), "{source}");
 }
+
+// ---- rendered parameters -----------------------------------------------------------------
+
+/// Found writing the `template` target: a list or mapping used as a mapping key became the
+/// key `""`, so two of them in one action streamed as `{"":1,"":2}` while the parameters
+/// read as `{"":2}`. Such keys are a load error now.
+#[test]
+fn template_complex_mapping_keys_are_an_error() {
+    let rules = "- id: T\n  priority: 1\n  severity: low\n  description: d\n  condition: 'true'\n  audit: false\n  action:\n    - emitEvent:\n        ? [a]\n        : \"{{event.x}}\"\n        ? [b]\n        : 2\n";
+    let Err(error) = Engine::builder().load_str("rules.yaml", rules) else {
+        panic!("complex keys load");
+    };
+    assert!(
+        error.to_string().contains("a mapping key must be a scalar"),
+        "{error}"
+    );
+    let text = "tests:\n  - name: t\n    input: { ? [a] : 1 }\n";
+    assert!(TestFile::parse("t.test.yaml", text, Path::new(".")).is_err());
+}

@@ -229,7 +229,20 @@ pub(crate) fn parse_document(
         match stack.last_mut() {
             Some(Open::Seq(items, _)) => items.push(node),
             Some(Open::Map(entries, pending_key, _)) => match pending_key.take() {
-                None => *pending_key = Some(node),
+                None => {
+                    // JSON has no such keys: they once became `""`, and two of them made
+                    // rendered parameters stream with a duplicate key.
+                    if node.scalar_text().is_none() {
+                        problems.push(
+                            Diagnostic::error(
+                                "ACS201",
+                                "a mapping key must be a scalar, not a list or a mapping",
+                            )
+                            .at(sources, node.span),
+                        );
+                    }
+                    *pending_key = Some(node);
+                }
                 Some(key) => {
                     let duplicate = key.scalar_text().and_then(|name| {
                         entries
