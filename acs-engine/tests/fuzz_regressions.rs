@@ -142,3 +142,22 @@ fn template_complex_mapping_keys_are_an_error() {
     let text = "tests:\n  - name: t\n    input: { ? [a] : 1 }\n";
     assert!(TestFile::parse("t.test.yaml", text, Path::new(".")).is_err());
 }
+
+/// `template`, crash-600278c3: the decision for the template `1/446744073709551308` did not
+/// read back equal, because serde_json's default number parser can miss the nearest
+/// `f64` by one unit in the last place (`2.238418053756088e-18` read as
+/// `2.2384180537560883e-18`). serde_json is built with `float_roundtrip` now, which also
+/// makes input documents read exactly.
+#[test]
+fn template_number_reads_back_exactly() {
+    let rules = "- id: T\n  priority: 1\n  severity: low\n  description: d\n  audit: false\n  condition: \"event.x == 1/446744073709551308\"\n  action:\n    - emitEvent: { zeta: \"{{1/446744073709551308}}\", text: \"<{{1/446744073709551308}}>\" }\n";
+    let engine = Engine::builder().load_str("rules.yaml", rules).unwrap();
+    // The input's number is the quotient, written as the shortest text that reads back.
+    let decision = engine
+        .evaluate_json(br#"{"event": {"x": 2.238418053756088e-18}}"#)
+        .unwrap();
+    assert_eq!(decision.matched_ids(), ["T"]);
+    let streamed = serde_json::to_string(&decision).unwrap();
+    let back: acs_engine::Decision = serde_json::from_str(&streamed).unwrap();
+    assert_eq!(back, decision);
+}
