@@ -20,12 +20,65 @@ pub enum Severity {
 /// The source line under a diagnostic and the columns to underline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Excerpt {
-    /// The whole line, without its line break.
+    /// The line, without its line break. A line longer than [`MAX_EXCERPT_CHARS`] is cut
+    /// to the part around the underline, with `…` where text was left out.
     pub line_text: String,
-    /// 1-based character column where the caret starts.
+    /// 1-based character column in `line_text` where the caret starts.
     pub column: usize,
-    /// How many characters to underline (at least 1).
+    /// How many characters to underline (at least 1, at most to the end of `line_text`).
     pub width: usize,
+}
+
+/// Longest source line an [`Excerpt`] keeps whole. Longer lines are cut: every diagnostic
+/// on a one-line file of megabytes once copied the whole line, gigabytes in all.
+pub const MAX_EXCERPT_CHARS: usize = 1000;
+/// Characters an [`Excerpt`] of a cut line keeps on either side of the underline.
+const EXCERPT_CONTEXT_CHARS: usize = 200;
+
+impl Excerpt {
+    /// The excerpt of `line` underlining `width` characters from 1-based `column`, which
+    /// is byte `at` of the line.
+    fn new(line: &str, column: usize, at: usize, width: usize) -> Self {
+        if line.len() <= MAX_EXCERPT_CHARS {
+            return Excerpt {
+                line_text: line.to_owned(),
+                column,
+                width,
+            };
+        }
+        // Cut by bytes around `at`, so a diagnostic costs the window, not the line.
+        let at = floor_char_boundary(line, at.min(line.len()));
+        let from = floor_char_boundary(line, at.saturating_sub(EXCERPT_CONTEXT_CHARS));
+        let head = line.get(from..at).unwrap_or("");
+        let width = width.min(MAX_EXCERPT_CHARS - 2 * EXCERPT_CONTEXT_CHARS);
+        let mut tail = line.get(at..).unwrap_or("").chars();
+        let mut line_text: String = if from > 0 {
+            "…".into()
+        } else {
+            String::new()
+        };
+        line_text.push_str(head);
+        line_text.extend(tail.by_ref().take(width + EXCERPT_CONTEXT_CHARS));
+        if tail.next().is_some() {
+            line_text.push('…');
+        }
+        let before = usize::from(from > 0) + head.chars().count();
+        let width = width
+            .min(line_text.chars().count().saturating_sub(before))
+            .max(1);
+        Excerpt {
+            line_text,
+            column: before + 1,
+            width,
+        }
+    }
+}
+
+fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
+    while offset > 0 && !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
 }
 
 /// One finding, with a stable code (`ACS1xx` condition syntax, `ACS2xx` rules file,
@@ -79,14 +132,17 @@ impl Diagnostic {
         };
         let start = file.line_col(span.start as usize);
         let end = file.line_col(span.end as usize);
-        let line_text = file.line_text(start.line).to_owned();
+        let line_text = file.line_text(start.line);
+        let line_start = file.offset_of(start.line, 0);
         let width = if end.line == start.line {
             end.column.saturating_sub(start.column).max(1)
         } else {
-            line_text
-                .chars()
-                .count()
-                .saturating_sub(start.column - 1)
+            // To the end of the line, counted from the file's checkpoints: a line can be
+            // megabytes long.
+            let line_end = line_start.saturating_add(line_text.len());
+            file.line_col(line_end)
+                .column
+                .saturating_sub(start.column)
                 .max(1)
         };
         self.location = Some(Location {
@@ -94,11 +150,8 @@ impl Diagnostic {
             line: start.line,
             column: start.column,
         });
-        self.excerpt = Some(Excerpt {
-            line_text,
-            column: start.column,
-            width,
-        });
+        let at = (span.start as usize).saturating_sub(line_start);
+        self.excerpt = Some(Excerpt::new(line_text, start.column, at, width));
         self
     }
 

@@ -33,7 +33,13 @@ pub struct SourceFile {
     name: String,
     text: String,
     line_starts: Vec<usize>,
+    /// `(byte, characters before it)` at every [`CHECKPOINT_BYTES`]-th byte (rounded down
+    /// to a character boundary), so a column on a long line is counted from the nearest
+    /// checkpoint rather than from the start of the line.
+    checkpoints: Vec<(usize, usize)>,
 }
+
+const CHECKPOINT_BYTES: usize = 4096;
 
 /// A 1-based line and column (column counted in characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -51,10 +57,25 @@ impl SourceFile {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
+        let mut checkpoints = Vec::with_capacity(text.len() / CHECKPOINT_BYTES + 1);
+        let (mut byte, mut chars) = (0, 0);
+        while byte <= text.len() {
+            checkpoints.push((byte, chars));
+            let mut next = (byte + CHECKPOINT_BYTES).min(text.len());
+            while !text.is_char_boundary(next) {
+                next -= 1;
+            }
+            if next <= byte {
+                break;
+            }
+            chars += text.get(byte..next).map_or(0, |t| t.chars().count());
+            byte = next;
+        }
         SourceFile {
             name: name.into(),
             text,
             line_starts,
+            checkpoints,
         }
     }
 
@@ -76,10 +97,7 @@ impl SourceFile {
             .partition_point(|&start| start <= offset)
             .saturating_sub(1);
         let line_start = self.line_starts.get(line_index).copied().unwrap_or(0);
-        let column = self
-            .text
-            .get(line_start..offset)
-            .map_or(0, |prefix| prefix.chars().count());
+        let column = self.chars_before(offset) - self.chars_before(line_start);
         LineCol {
             line: line_index + 1,
             column: column + 1,
@@ -123,6 +141,16 @@ impl SourceFile {
                 .char_indices()
                 .nth(char_column)
                 .map_or(rest.len(), |(i, _)| i)
+    }
+
+    /// Characters before byte `offset` (a character boundary).
+    fn chars_before(&self, offset: usize) -> usize {
+        let index = self
+            .checkpoints
+            .partition_point(|&(byte, _)| byte <= offset)
+            .saturating_sub(1);
+        let (byte, chars) = self.checkpoints.get(index).copied().unwrap_or((0, 0));
+        chars + self.text.get(byte..offset).map_or(0, |t| t.chars().count())
     }
 
     fn floor_char_boundary(&self, mut offset: usize) -> usize {

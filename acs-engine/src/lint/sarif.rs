@@ -37,7 +37,7 @@ pub(crate) fn to_sarif(reports: &[LintReport]) -> Value {
                 let end_column = d
                     .excerpt
                     .as_ref()
-                    .map_or(location.column + 1, |e| e.column + e.width);
+                    .map_or(location.column + 1, |e| location.column + e.width);
                 object.insert(
                     "locations".to_owned(),
                     json!([{

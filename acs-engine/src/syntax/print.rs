@@ -1,55 +1,95 @@
-//! AST -> text: fully parenthesised source (parses back to the same tree) and a compact
+//! AST -> text: source with the parentheses it needs (parses back to the same tree) and a compact
 //! S-expression for snapshots and `--explain`.
 
 use std::fmt::Write as _;
 
-use super::ast::{Expr, ExprKind, UnaryOp};
+use super::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 
 /// Source text that parses back to the same tree (spans aside).
+///
+/// Parentheses appear only where the tree needs them, so the text nests no deeper than
+/// the condition it was parsed from and stays within [`MAX_NESTING`](super::MAX_NESTING).
 pub fn to_source(expr: &Expr) -> String {
     let mut out = String::new();
-    write_source(expr, &mut out);
+    write_source(expr, LOOSEST, &mut out);
     out
 }
 
-fn write_list(items: &[Expr], sep: &str, out: &mut String) {
+/// Binding strength, loosest first, as in `condition.pest`.
+const LOOSEST: u8 = 0;
+const OR: u8 = 1;
+const AND: u8 = 2;
+const UNARY: u8 = 8;
+const POSTFIX: u8 = 9;
+
+fn binding(expr: &Expr) -> u8 {
+    match &expr.kind {
+        ExprKind::Or(_) => OR,
+        ExprKind::And(_) => AND,
+        ExprKind::Binary(op, ..) => binary_binding(*op),
+        ExprKind::Unary(..) => UNARY,
+        _ => POSTFIX,
+    }
+}
+
+fn binary_binding(op: BinaryOp) -> u8 {
+    match op {
+        BinaryOp::In => 3,
+        BinaryOp::Eq | BinaryOp::Ne => 4,
+        BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => 5,
+        BinaryOp::Add | BinaryOp::Sub => 6,
+        BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => 7,
+    }
+}
+
+fn write_list(items: &[Expr], sep: &str, min: u8, out: &mut String) {
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push_str(sep);
         }
-        write_source(item, out);
+        write_source(item, min, out);
     }
 }
 
-fn write_source(expr: &Expr, out: &mut String) {
+/// Write `expr` where an operand binding at least `min` is expected: anything looser
+/// goes in parentheses.
+fn write_source(expr: &Expr, min: u8, out: &mut String) {
+    if binding(expr) < min {
+        out.push('(');
+        write_bare(expr, out);
+        out.push(')');
+    } else {
+        write_bare(expr, out);
+    }
+}
+
+fn write_bare(expr: &Expr, out: &mut String) {
     match &expr.kind {
         ExprKind::Null => out.push_str("null"),
         ExprKind::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        ExprKind::Number(n) => {
-            let _ = write!(out, "{n}");
-        }
+        ExprKind::Number(n) => write_number(*n, out),
         ExprKind::String(s) => write_string(s, out),
         ExprKind::Array(items) => {
             out.push('[');
-            write_list(items, ", ", out);
+            write_list(items, ", ", LOOSEST, out);
             out.push(']');
         }
         ExprKind::Name(name) => out.push_str(name),
         ExprKind::Member(base, field) => {
-            write_postfix_base(base, out);
+            write_source(base, POSTFIX, out);
             out.push('.');
             out.push_str(field);
         }
         ExprKind::Index(base, index) => {
-            write_postfix_base(base, out);
+            write_source(base, POSTFIX, out);
             out.push('[');
-            write_source(index, out);
+            write_source(index, LOOSEST, out);
             out.push(']');
         }
         ExprKind::Call { name, args, .. } => {
             out.push_str(name);
             out.push('(');
-            write_list(args, ", ", out);
+            write_list(args, ", ", LOOSEST, out);
             out.push(')');
         }
         ExprKind::Unary(op, operand) => {
@@ -57,48 +97,31 @@ fn write_source(expr: &Expr, out: &mut String) {
                 UnaryOp::Not => "!",
                 UnaryOp::Neg => "-",
             });
-            write_postfix_base(operand, out);
+            write_source(operand, UNARY, out);
         }
         ExprKind::Binary(op, lhs, rhs) => {
-            out.push('(');
-            write_source(lhs, out);
+            // Left-associative: an equal operator on the right needs parentheses.
+            let level = binary_binding(*op);
+            write_source(lhs, level, out);
             let _ = write!(out, " {} ", op.symbol());
-            write_source(rhs, out);
-            out.push(')');
+            write_source(rhs, level + 1, out);
         }
-        ExprKind::And(items) => {
-            out.push('(');
-            write_list(items, " && ", out);
-            out.push(')');
-        }
-        ExprKind::Or(items) => {
-            out.push('(');
-            write_list(items, " || ", out);
-            out.push(')');
-        }
+        // A nested chain of the same kind needs parentheses, or it would flatten.
+        ExprKind::And(items) => write_list(items, " && ", AND + 1, out),
+        ExprKind::Or(items) => write_list(items, " || ", OR + 1, out),
     }
 }
 
-/// Operands of postfix and prefix operators need parentheses unless they are atoms.
-fn write_postfix_base(expr: &Expr, out: &mut String) {
-    let atomic = matches!(
-        expr.kind,
-        ExprKind::Name(_)
-            | ExprKind::Member(..)
-            | ExprKind::Index(..)
-            | ExprKind::Call { .. }
-            | ExprKind::Array(_)
-            | ExprKind::Binary(..)
-            | ExprKind::And(_)
-            | ExprKind::Or(_)
-    );
-    if atomic {
-        write_source(expr, out);
+/// Plain notation, or exponent notation when plain runs long (both read back to the same
+/// `f64`), so `1e300` does not print as 301 digits.
+fn write_number(n: f64, out: &mut String) {
+    let plain = n.to_string();
+    let exponent = format!("{n:e}");
+    out.push_str(if plain.len() > 24 && exponent.len() < plain.len() {
+        &exponent
     } else {
-        out.push('(');
-        write_source(expr, out);
-        out.push(')');
-    }
+        &plain
+    });
 }
 
 fn write_string(s: &str, out: &mut String) {
@@ -164,6 +187,6 @@ fn write_sexpr(expr: &Expr, out: &mut String) {
         ExprKind::And(items) => group("&&", &items.iter().collect::<Vec<_>>(), out),
         ExprKind::Or(items) => group("||", &items.iter().collect::<Vec<_>>(), out),
         ExprKind::Array(items) => group("array", &items.iter().collect::<Vec<_>>(), out),
-        _ => write_source(expr, out),
+        _ => write_source(expr, LOOSEST, out),
     }
 }

@@ -295,9 +295,11 @@ fn limits_are_syntax_errors() {
     assert!(parse_condition(&most_nested).is_ok());
 }
 
-/// `to_source` brackets every binary operation, so it reads back to the same tree.
+/// `to_source` brackets only where the tree needs it, so it reads back to the same tree
+/// and never nests deeper than the text it came from (a chain of 127 `!` once printed as
+/// 127 nested brackets, over the nesting limit).
 #[test]
-fn to_source_brackets_every_operation() {
+fn to_source_brackets_only_where_needed() {
     let printed: Vec<String> = [
         "a || b && !c.d[0]",
         "x == y in list",
@@ -305,6 +307,13 @@ fn to_source_brackets_every_operation() {
         "!(a + b).c",
         "true.x && (1).y",
         "f(x, [1, 'it\\'s'])[0] >= g()",
+        "(a || b) && c",
+        "a && (b && c) || (d || e)",
+        "a - (b - c) - d",
+        "(a in b) in (c in d)",
+        "!!-!(x)",
+        "(-x).y + (!y)[0]",
+        "1e300 * 0.000001",
     ]
     .iter()
     .map(|text| {
@@ -316,12 +325,19 @@ fn to_source_brackets_every_operation() {
     })
     .collect();
     insta::assert_snapshot!(printed.join("\n"), @r"
-    `a || b && !c.d[0]` -> (a || (b && !c.d[0]))
-    `x == y in list` -> ((x == y) in list)
-    `-2 * 3 - -x` -> ((-(2) * 3) - -x)
+    `a || b && !c.d[0]` -> a || b && !c.d[0]
+    `x == y in list` -> x == y in list
+    `-2 * 3 - -x` -> -2 * 3 - -x
     `!(a + b).c` -> !(a + b).c
-    `true.x && (1).y` -> ((true).x && (1).y)
-    `f(x, [1, 'it\'s'])[0] >= g()` -> (f(x, [1, 'it\'s'])[0] >= g())
+    `true.x && (1).y` -> true.x && 1.y
+    `f(x, [1, 'it\'s'])[0] >= g()` -> f(x, [1, 'it\'s'])[0] >= g()
+    `(a || b) && c` -> (a || b) && c
+    `a && (b && c) || (d || e)` -> a && (b && c) || (d || e)
+    `a - (b - c) - d` -> a - (b - c) - d
+    `(a in b) in (c in d)` -> a in b in (c in d)
+    `!!-!(x)` -> !!-!x
+    `(-x).y + (!y)[0]` -> (-x).y + (!y)[0]
+    `1e300 * 0.000001` -> 1e300 * 0.000001
     ");
 }
 
