@@ -12,9 +12,9 @@ use crate::eval::{evaluate_node_at, path_missing, truthy};
 use crate::functions::builtins::now_millis;
 use crate::functions::{FunctionError, Functions, HostFunction};
 use crate::plan::{compile_expression, Callee, Node, Plan};
-use crate::ruleset::{load_rule_set, RuleSet, RuleSeverity, SourceExpr};
+use crate::ruleset::{load_rule_set_with, RuleSet, RuleSeverity, SourceExpr};
 use crate::source::{Location, SourceFile, SourceMap};
-use crate::syntax::{Expr, ExprKind, LocalSpan};
+use crate::syntax::{Expr, ExprKind, LocalSpan, SyntaxLimits};
 
 /// How the candidate rules of a plan fare on one input, node by node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,7 +134,9 @@ pub fn explain(plan: &Plan, functions: &Functions, input: &Value) -> Explanation
         .get("event")
         .and_then(|event| event.get("type"))
         .and_then(Value::as_str);
-    let rule_set = reparse(plan.sources());
+    let rule_set = plan
+        .as_written
+        .get_or_init(|| reparse(plan.sources(), &plan.syntax_limits));
     let functions = remembering(functions);
     let now = now_millis();
     let rules = plan
@@ -188,12 +190,12 @@ pub fn explain(plan: &Plan, functions: &Functions, input: &Value) -> Explanation
 
 /// The rule set behind a plan, parsed again from its sources: the plan keeps compiled
 /// nodes only, and an explanation needs the tree as written, with its spans.
-fn reparse(sources: &SourceMap) -> RuleSet {
+fn reparse(sources: &SourceMap, limits: &SyntaxLimits) -> RuleSet {
     let mut copy = SourceMap::default();
     for file in sources.files() {
         copy.add(SourceFile::new(file.name(), file.text()));
     }
-    load_rule_set(copy).0
+    load_rule_set_with(copy, limits).0
 }
 
 /// The host functions, each remembering its results for the explanation, so every part

@@ -232,3 +232,29 @@ fn a_rendered_text_over_the_limit_is_an_error_of_its_rule() {
     let location = error.location.as_ref().unwrap();
     assert_eq!(location.line, 7, "the error points into the template");
 }
+
+#[test]
+fn explanations_read_the_rules_under_the_same_limits() {
+    // A condition only a raised limit accepts is still explained, node by node.
+    let long = vec!["x == 1"; 3000].join(" || ");
+    assert!(long.len() > Limits::default().max_condition_bytes);
+    let limits = Limits {
+        max_condition_bytes: 64 * 1024,
+        ..Limits::default()
+    };
+    let rules = rule(
+        &format!("event.type == 'a' && ({long})"),
+        "flagWatchlist: { reason: x }",
+    );
+    let engine = engine_with(limits, &rules).unwrap();
+    let input = json!({"event": {"type": "a", "x": 1}});
+    let explanation = engine.explain(&input);
+    assert_eq!(
+        explanation.matched_ids(),
+        engine.evaluate(&input).matched_ids()
+    );
+    let rendered = explanation.to_string();
+    assert!(rendered.contains("x == 1"), "{rendered}");
+    // A second explanation reuses the parsed rules and says the same.
+    assert_eq!(engine.explain(&input).to_string(), rendered);
+}

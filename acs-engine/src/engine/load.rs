@@ -125,6 +125,7 @@ pub fn load_plan_with(
         }
         Ok((mut plan, warnings)) => {
             plan.max_rendered_bytes = limits.max_rendered_bytes;
+            plan.syntax_limits = limits.syntax();
             diagnostics.extend(warnings);
             plan.warnings = diagnostics.into_boxed_slice();
             Ok(plan)

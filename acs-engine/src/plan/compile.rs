@@ -135,6 +135,8 @@ pub fn compile(
         sources: Arc::clone(&rule_set.sources),
         warnings: Box::new([]),
         input_paths,
+        syntax_limits: crate::syntax::SyntaxLimits::default(),
+        as_written: std::sync::OnceLock::new(),
         max_rendered_bytes: crate::Limits::default().max_rendered_bytes,
         generation: 0,
         loaded_at: SystemTime::now(),

@@ -181,6 +181,11 @@ pub struct Plan {
     pub(crate) input_paths: InputPaths,
     /// `Limits::max_rendered_bytes`, for interpolated templates.
     pub(crate) max_rendered_bytes: usize,
+    /// The condition limits the plan was loaded with, to parse its sources again alike.
+    pub(crate) syntax_limits: crate::syntax::SyntaxLimits,
+    /// The rule set as written, parsed again on the first explanation and kept: the
+    /// plan itself holds compiled nodes only.
+    pub(crate) as_written: std::sync::OnceLock<crate::ruleset::RuleSet>,
     /// Set by the engine when the plan is swapped in.
     pub(crate) generation: u64,
     pub(crate) loaded_at: SystemTime,
