@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 
 const SHARDS: usize = 16;
 
+/// How many per-thread slots a plan keeps: one per claimable shard index, plus the
+/// shared overflow slot.
+pub(crate) const THREAD_SLOTS: usize = SHARDS + 1;
+
 /// One evaluation in this many (per thread) is timed for the latency histogram.
 pub const LATENCY_SAMPLE_EVERY: u32 = 64;
 
@@ -66,7 +70,7 @@ thread_local! {
 
 /// This thread's shard index: its own (`< SHARDS`) or the shared overflow shard.
 #[inline]
-fn shard_index() -> usize {
+pub(crate) fn shard_index() -> usize {
     CLAIM.try_with(|claim| claim.0).unwrap_or(SHARDS)
 }
 

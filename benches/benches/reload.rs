@@ -1,6 +1,8 @@
 //! Hot-reload figures that criterion's per-iteration model does not fit: evaluation
 //! throughput on 1 and 2 threads with and without a reload storm, the cost of the
-//! per-rule counters, and the time from a file write to the new plan serving.
+//! per-rule counters, and the time from a file write to the new plan serving. Also the
+//! 2-thread scaling of the engine beside that of the hand-written floor in the same
+//! run: the floor shares nothing, so its ratio is what the machine allows.
 //!
 //! Run: `cargo bench -p acs-benches --bench reload`. Prints a Markdown table.
 
@@ -16,6 +18,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use acs_benches::floor::Floor;
 use acs_engine::{Engine, Functions, WatchOptions};
 use serde_json::Value;
 
@@ -100,6 +103,50 @@ fn throughput(engine: &Engine, path: &Path, threads: usize, storm: bool) -> (f64
     )
 }
 
+/// Calls per second of `evaluate` over the example events on `threads` threads.
+fn calls_per_second(threads: usize, evaluate: &(dyn Fn(&Value) -> usize + Sync)) -> f64 {
+    let events = events();
+    let stop = AtomicBool::new(false);
+    let total = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let (events, stop, total) = (&events, &stop, &total);
+            scope.spawn(move || {
+                let (mut count, mut i, mut sink) = (0u64, t, 0usize);
+                while !stop.load(Ordering::Relaxed) {
+                    for _ in 0..64 {
+                        sink = sink.wrapping_add(evaluate(&events[i % events.len()]));
+                        i += 1;
+                    }
+                    count += 64;
+                }
+                std::hint::black_box(sink);
+                total.fetch_add(count, Ordering::Relaxed);
+            });
+        }
+        std::thread::sleep(RUN);
+        stop.store(true, Ordering::Relaxed);
+    });
+    total.load(Ordering::Relaxed) as f64 / RUN.as_secs_f64()
+}
+
+/// 2-thread over 1-thread throughput of the engine and of the floor, interleaved so that
+/// both see the same machine: `rounds` pairs of ratios.
+fn scaling(engine: &Engine, rounds: usize) -> Vec<(f64, f64)> {
+    let floor = Floor::new(&stubs());
+    let by_engine = |input: &Value| engine.evaluate(input).matched.len();
+    let by_floor = |input: &Value| floor.evaluate(input).matched.len();
+    (0..rounds)
+        .map(|_| {
+            let engine_1 = calls_per_second(1, &by_engine);
+            let floor_1 = calls_per_second(1, &by_floor);
+            let engine_2 = calls_per_second(2, &by_engine);
+            let floor_2 = calls_per_second(2, &by_floor);
+            (engine_2 / engine_1, floor_2 / floor_1)
+        })
+        .collect()
+}
+
 /// Time from the end of a file write to the new plan serving, through the watcher.
 fn write_to_serve(path: &Path, options: WatchOptions, samples: usize) -> Vec<Duration> {
     let engine = Engine::builder()
@@ -171,6 +218,20 @@ fn main() {
             no_metrics / base
         );
         println!("| reload storm (rewrite + reload in a loop) | {threads} | {stormy:.0} | {reloads} | {:.2} |", stormy / base);
+    }
+    let engine = Engine::builder()
+        .functions(stubs())
+        .load_path(&path)
+        .unwrap();
+    println!();
+    println!("| round | engine: 2 threads / 1 | floor: 2 threads / 1 | engine / floor |");
+    println!("|---|---|---|---|");
+    for (round, (engine_ratio, floor_ratio)) in scaling(&engine, 3).into_iter().enumerate() {
+        println!(
+            "| {} | {engine_ratio:.2} | {floor_ratio:.2} | {:.2} |",
+            round + 1,
+            engine_ratio / floor_ratio
+        );
     }
     for (label, options) in [
         ("default (quiet 50 ms)", WatchOptions::default()),

@@ -73,7 +73,11 @@ fn evaluate_counted(plan: &Plan, input: &Value, shard: Option<&metrics::Shard>) 
         errors: Vec::new(),
         rules_evaluated: 0,
         generation: plan.generation,
-        ruleset_hash: plan.content_hash.clone(),
+        ruleset_hash: plan
+            .content_hash_copies
+            .get(metrics::shard_index())
+            .unwrap_or(&plan.content_hash)
+            .clone(),
     };
     for index in merge_sorted(gated, &plan.ungated) {
         let index = index as usize;

@@ -132,6 +132,9 @@ pub fn compile(
             .collect(),
         ungated: ungated.into_boxed_slice(),
         content_hash: rule_set.content_hash.as_str().into(),
+        content_hash_copies: (0..crate::metrics::THREAD_SLOTS)
+            .map(|_| Arc::from(rule_set.content_hash.as_str()))
+            .collect(),
         sources: Arc::clone(&rule_set.sources),
         warnings: Box::new([]),
         input_paths,

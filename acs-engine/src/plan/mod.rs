@@ -175,6 +175,10 @@ pub struct Plan {
     /// Indices (ascending) of the rules without a gate.
     pub(crate) ungated: Box<[u32]>,
     pub(crate) content_hash: Arc<str>,
+    /// One copy of `content_hash` per thread slot (separate allocations): every decision
+    /// carries the hash, and cloning one shared `Arc` from two cores would bounce its
+    /// reference count between them on every evaluation.
+    pub(crate) content_hash_copies: Box<[Arc<str>]>,
     pub(crate) sources: Arc<SourceMap>,
     pub(crate) warnings: Box<[Diagnostic]>,
     /// The parts of an input the rules read: `evaluate_json` builds only those.
