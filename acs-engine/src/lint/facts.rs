@@ -1,47 +1,12 @@
-//! What the checks ask of a condition's AST: canonical paths, literal values, static
-//! types, top-level conjuncts and the `event.type` gate.
+//! What the checks ask of a condition's AST beyond what the compiler's gate already
+//! reads (re-exported here): truthiness, static types and a walk over every node.
 
 use serde_json::Value;
 
-use crate::plan::Root;
+pub(crate) use crate::plan::gate::{
+    compared_with_literal, conjuncts, event_type_gate as gate, gate_of, literal, path_of,
+};
 use crate::syntax::{BinaryOp, Expr, ExprKind, UnaryOp};
-
-/// The canonical dotted path an expression reads (`truck.status` -> `event.truck.status`).
-pub(crate) fn path_of(expr: &Expr) -> Option<String> {
-    let path = expr.as_dotted_path()?;
-    let head = path.split('.').next().unwrap_or("");
-    Some(if Root::by_name(head).is_some() {
-        path
-    } else {
-        format!("event.{path}")
-    })
-}
-
-/// The value of a literal (`'a'`, `-1`, `[1, 'x']`, `null`), if the expression is one.
-pub(crate) fn literal(expr: &Expr) -> Option<Value> {
-    Some(match &expr.kind {
-        ExprKind::Null => Value::Null,
-        ExprKind::Bool(b) => Value::Bool(*b),
-        ExprKind::Number(n) => number(*n)?,
-        ExprKind::String(s) => Value::String(s.clone()),
-        ExprKind::Unary(UnaryOp::Neg, inner) => match &inner.kind {
-            ExprKind::Number(n) => number(-n)?,
-            _ => return None,
-        },
-        ExprKind::Array(items) => Value::Array(items.iter().map(literal).collect::<Option<_>>()?),
-        _ => return None,
-    })
-}
-
-fn number(n: f64) -> Option<Value> {
-    // Integral literals show as written (`5`, not `5.0`) in findings.
-    const EXACT: f64 = 9_007_199_254_740_992.0;
-    if n.fract() == 0.0 && n.abs() < EXACT {
-        #[expect(clippy::cast_possible_truncation, reason = "integral and below 2^53")]
-        return Some(Value::from(n as i64));
-    }
-    serde_json::Number::from_f64(n).map(Value::Number)
-}
 
 /// A canonical path as an analyst reads it: `event.` dropped, except from `event.type`.
 pub(crate) fn shown(path: &str) -> &str {
@@ -60,77 +25,6 @@ pub(crate) fn truthy(value: &Value) -> bool {
         Value::String(s) => !s.is_empty(),
         Value::Array(_) | Value::Object(_) => true,
     }
-}
-
-/// The operands of a top-level `&&` (the expression itself when it is not one).
-pub(crate) fn conjuncts(expr: &Expr) -> &[Expr] {
-    match &expr.kind {
-        ExprKind::And(items) => items,
-        _ => std::slice::from_ref(expr),
-    }
-}
-
-/// The `event.type` values a condition's top-level conjuncts allow: `None` without a gate.
-pub(crate) fn gate(expr: &Expr) -> Option<Vec<String>> {
-    let mut gate: Option<Vec<String>> = None;
-    for conjunct in conjuncts(expr) {
-        let Some(types) = gate_of(conjunct) else {
-            continue;
-        };
-        gate = Some(match gate {
-            None => types,
-            Some(previous) => previous.into_iter().filter(|t| types.contains(t)).collect(),
-        });
-    }
-    gate.map(|mut types| {
-        types.sort_unstable();
-        types.dedup();
-        types
-    })
-}
-
-/// Whether a conjunct is an `event.type == 'x'` / `event.type in [...]` gate.
-pub(crate) fn gate_of(expr: &Expr) -> Option<Vec<String>> {
-    let (path, op, value) = compared_with_literal(expr)?;
-    if path != "event.type" {
-        return None;
-    }
-    match (op, value) {
-        (BinaryOp::Eq, Value::String(t)) => Some(vec![t]),
-        (BinaryOp::In, Value::Array(items)) => items
-            .into_iter()
-            .map(|item| match item {
-                Value::String(s) => Some(s),
-                _ => None,
-            })
-            .collect(),
-        _ => None,
-    }
-}
-
-/// `path op literal`, with the operands flipped (and the operator mirrored) when the
-/// literal is on the left. `in` is only read with the path on the left.
-pub(crate) fn compared_with_literal(expr: &Expr) -> Option<(String, BinaryOp, Value)> {
-    let ExprKind::Binary(op, lhs, rhs) = &expr.kind else {
-        return None;
-    };
-    if let (Some(path), Some(value)) = (path_of(lhs), literal(rhs)) {
-        return Some((path, *op, value));
-    }
-    if *op == BinaryOp::In {
-        return None;
-    }
-    let (Some(value), Some(path)) = (literal(lhs), path_of(rhs)) else {
-        return None;
-    };
-    let mirrored = match op {
-        BinaryOp::Lt => BinaryOp::Gt,
-        BinaryOp::Le => BinaryOp::Ge,
-        BinaryOp::Gt => BinaryOp::Lt,
-        BinaryOp::Ge => BinaryOp::Le,
-        other => *other,
-    };
-    Some((path, mirrored, value))
 }
 
 /// Static types as a bit set.

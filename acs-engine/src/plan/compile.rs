@@ -8,7 +8,7 @@ use regex::RegexBuilder;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
-use super::gate::{event_type_gate, without_gate};
+use super::gate::{conjuncts, event_type_gate, gate_of};
 use super::{
     ActionPlan, Callee, InputPaths, Node, Plan, RejectTexts, Root, RulePlan, TemplatePlan,
     TextPlan, NO_SLOT, PATH_SLOTS,
@@ -58,7 +58,33 @@ pub fn compile(
     input_paths.insert(Root::Event, &["type".into()]);
     for rule in order.iter().filter_map(|&i| rule_set.rules.get(i)) {
         compiler.rule_id.clone_from(&rule.id);
-        let condition = compiler.expr(&rule.condition, &rule.condition.expr);
+        // Once the index has picked a rule for an event, the event's type is known to
+        // pass every gate conjunct: only the others are compiled.
+        let gate = event_type_gate(&rule.condition.expr);
+        let condition = match &gate {
+            None => compiler.expr(&rule.condition, &rule.condition.expr),
+            Some(_) => {
+                let mut rest: Vec<Expr> = conjuncts(&rule.condition.expr)
+                    .iter()
+                    .filter(|c| gate_of(c).is_none())
+                    .cloned()
+                    .collect();
+                match (rest.pop(), rest.is_empty()) {
+                    (None, _) => Node::Const(Value::Bool(true)),
+                    (Some(only), true) => compiler.expr(&rule.condition, &only),
+                    (Some(last), false) => {
+                        rest.push(last);
+                        let and = Expr {
+                            kind: ExprKind::And(rest),
+                            span: rule.condition.expr.span,
+                        };
+                        compiler.expr(&rule.condition, &and)
+                    }
+                }
+            }
+        };
+        let gate: Option<Box<[Box<str>]>> =
+            gate.map(|types| types.into_iter().map(String::into_boxed_str).collect());
         let actions: Box<[ActionPlan]> = rule
             .actions
             .iter()
@@ -85,12 +111,6 @@ pub fn compile(
                 }),
                 _ => None,
             });
-        let gate = event_type_gate(&condition).map(Vec::into_boxed_slice);
-        let condition = if gate.is_some() {
-            without_gate(condition)
-        } else {
-            condition
-        };
         rules.push(RulePlan {
             id: rule.id.as_str().into(),
             priority: rule.priority,

@@ -1,20 +1,63 @@
 //! The `event.type` gate of a rule: the types named by its top-level
-//! `event.type == 'x'` / `event.type in [...]` conjuncts.
+//! `event.type == 'x'` / `event.type in [...]` conjuncts, read from the condition as
+//! written. The compiler indexes rules by it and compiles only the other conjuncts; the
+//! linter reads the same gate (and the helpers below) for its checks.
 
 use serde_json::Value;
 
-use super::{Node, Root};
-use crate::syntax::BinaryOp;
+use super::Root;
+use crate::syntax::{BinaryOp, Expr, ExprKind, UnaryOp};
 
-/// `None` when the condition has no gate; `Some(types)` (possibly empty: the rule can never
-/// match) when it has one or more.
-pub(crate) fn event_type_gate(condition: &Node) -> Option<Vec<Box<str>>> {
-    let conjuncts: &[Node] = match condition {
-        Node::And(items) => items,
-        single => std::slice::from_ref(single),
-    };
-    let mut gate: Option<Vec<Box<str>>> = None;
-    for conjunct in conjuncts {
+/// The canonical dotted path an expression reads (`truck.status` -> `event.truck.status`).
+pub(crate) fn path_of(expr: &Expr) -> Option<String> {
+    let path = expr.as_dotted_path()?;
+    let head = path.split('.').next().unwrap_or("");
+    Some(if Root::by_name(head).is_some() {
+        path
+    } else {
+        format!("event.{path}")
+    })
+}
+
+/// The value of a literal (`'a'`, `-1`, `[1, 'x']`, `null`), if the expression is one.
+pub(crate) fn literal(expr: &Expr) -> Option<Value> {
+    Some(match &expr.kind {
+        ExprKind::Null => Value::Null,
+        ExprKind::Bool(b) => Value::Bool(*b),
+        ExprKind::Number(n) => number(*n)?,
+        ExprKind::String(s) => Value::String(s.clone()),
+        ExprKind::Unary(UnaryOp::Neg, inner) => match &inner.kind {
+            ExprKind::Number(n) => number(-n)?,
+            _ => return None,
+        },
+        ExprKind::Array(items) => Value::Array(items.iter().map(literal).collect::<Option<_>>()?),
+        _ => return None,
+    })
+}
+
+fn number(n: f64) -> Option<Value> {
+    // Integral literals show as written (`5`, not `5.0`) in findings.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    if n.fract() == 0.0 && n.abs() < EXACT {
+        #[expect(clippy::cast_possible_truncation, reason = "integral and below 2^53")]
+        return Some(Value::from(n as i64));
+    }
+    serde_json::Number::from_f64(n).map(Value::Number)
+}
+
+/// The operands of a top-level `&&` (the expression itself when it is not one).
+pub(crate) fn conjuncts(expr: &Expr) -> &[Expr] {
+    match &expr.kind {
+        ExprKind::And(items) => items,
+        _ => std::slice::from_ref(expr),
+    }
+}
+
+/// The `event.type` values a condition's top-level conjuncts allow: `None` without a gate,
+/// `Some(types)` (possibly empty: the rule can never match) with one or more.
+pub(crate) fn event_type_gate(expr: &Expr) -> Option<Vec<String>> {
+    let mut gate: Option<Vec<String>> = None;
+    for conjunct in conjuncts(expr) {
         let Some(types) = gate_of(conjunct) else {
             continue;
         };
@@ -30,53 +73,48 @@ pub(crate) fn event_type_gate(condition: &Node) -> Option<Vec<Box<str>>> {
     })
 }
 
-fn is_event_type(root: Root, keys: &[Box<str>]) -> bool {
-    root == Root::Event && keys.len() == 1 && keys.first().is_some_and(|k| &**k == "type")
-}
-
-fn gate_of(node: &Node) -> Option<Vec<Box<str>>> {
-    let Node::PathCompare {
-        root,
-        keys,
-        op,
-        constant,
-        ..
-    } = node
-    else {
-        return None;
-    };
-    if !is_event_type(*root, keys) {
+/// Whether a conjunct is an `event.type == 'x'` / `event.type in [...]` gate. Only
+/// all-string lists gate: the index is keyed by string types, and a list with other
+/// values could match an event whose `type` is not a string.
+pub(crate) fn gate_of(expr: &Expr) -> Option<Vec<String>> {
+    let (path, op, value) = compared_with_literal(expr)?;
+    if path != "event.type" {
         return None;
     }
-    match (op, constant) {
-        (BinaryOp::Eq, Value::String(t)) => Some(vec![t.as_str().into()]),
-        // Only all-string lists gate: the index is keyed by string types, and a list with
-        // other values could match an event whose `type` is not a string.
+    match (op, value) {
+        (BinaryOp::Eq, Value::String(t)) => Some(vec![t]),
         (BinaryOp::In, Value::Array(items)) => items
-            .iter()
-            .map(|item| item.as_str().map(Into::into))
+            .into_iter()
+            .map(|item| match item {
+                Value::String(s) => Some(s),
+                _ => None,
+            })
             .collect(),
         _ => None,
     }
 }
 
-/// The condition without its gate conjuncts: once the index has picked a rule for an
-/// event, the event's type is known to pass every gate, so checking again is waste.
-pub(crate) fn without_gate(condition: Node) -> Node {
-    match condition {
-        Node::And(items) => {
-            let mut rest: Vec<Node> = items
-                .into_vec()
-                .into_iter()
-                .filter(|n| gate_of(n).is_none())
-                .collect();
-            match rest.len() {
-                0 => Node::Const(Value::Bool(true)),
-                1 => rest.pop().unwrap_or(Node::Const(Value::Bool(true))),
-                _ => Node::And(rest.into_boxed_slice()),
-            }
-        }
-        single if gate_of(&single).is_some() => Node::Const(Value::Bool(true)),
-        other => other,
+/// `path op literal`, with the operands flipped (and the operator mirrored) when the
+/// literal is on the left. `in` is only read with the path on the left.
+pub(crate) fn compared_with_literal(expr: &Expr) -> Option<(String, BinaryOp, Value)> {
+    let ExprKind::Binary(op, lhs, rhs) = &expr.kind else {
+        return None;
+    };
+    if let (Some(path), Some(value)) = (path_of(lhs), literal(rhs)) {
+        return Some((path, *op, value));
     }
+    if *op == BinaryOp::In {
+        return None;
+    }
+    let (Some(value), Some(path)) = (literal(lhs), path_of(rhs)) else {
+        return None;
+    };
+    let mirrored = match op {
+        BinaryOp::Lt => BinaryOp::Gt,
+        BinaryOp::Le => BinaryOp::Ge,
+        BinaryOp::Gt => BinaryOp::Lt,
+        BinaryOp::Ge => BinaryOp::Le,
+        other => *other,
+    };
+    Some((path, mirrored, value))
 }

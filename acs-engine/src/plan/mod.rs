@@ -3,7 +3,7 @@
 //! `event.type` values that can match them. Built once per load, read by every request.
 
 mod compile;
-mod gate;
+pub(crate) mod gate;
 mod inputs;
 
 use std::collections::HashMap;
