@@ -51,7 +51,7 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::decision::{Decision, Verdict};
-use crate::engine::{parse_input, Engine, InputError};
+use crate::engine::{parse_for_plan, parse_input, Engine, InputError};
 use crate::eval;
 use crate::plan::Plan;
 use crate::ruleset::RuleMode;
@@ -796,7 +796,12 @@ impl Worker<'_> {
                 }
                 continue;
             }
-            let input = match parse_input(line) {
+            // One plan reads only its own paths; two plans need the whole document.
+            let parsed = match self.baseline {
+                None => parse_for_plan(&self.current.plan, line),
+                Some(_) => parse_input(line),
+            };
+            let input = match parsed {
                 Ok(input) => input,
                 Err(error) => {
                     let message = match error {

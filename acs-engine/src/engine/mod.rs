@@ -232,7 +232,7 @@ impl Engine {
         }
         // One plan for both steps: the parser keeps exactly what this plan's rules read.
         let plan = self.shared.plan.load();
-        let document = plan.input_paths.parse(input).map_err(json_error)?;
+        let document = parse_for_plan(&plan, input)?;
         Ok(eval::evaluate(&plan, &document))
     }
 
@@ -348,6 +348,12 @@ impl Engine {
 /// Parse an input document, with the parser's position kept apart from its message.
 pub(crate) fn parse_input(input: &[u8]) -> Result<Value, InputError> {
     serde_json::from_slice(input).map_err(json_error)
+}
+
+/// Parse JSON bytes keeping only what `plan`'s rules read (see `plan/inputs.rs`): the
+/// input for that plan alone.
+pub(crate) fn parse_for_plan(plan: &Plan, input: &[u8]) -> Result<Value, InputError> {
+    plan.input_paths.parse(input).map_err(json_error)
 }
 
 fn json_error(e: serde_json::Error) -> InputError {
