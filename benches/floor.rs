@@ -812,7 +812,7 @@ mod tests {
         let ours = floor.evaluate(input);
         let code = match &decision.verdict {
             Verdict::Allowed => None,
-            Verdict::Rejected { code, .. } => code.as_deref(),
+            Verdict::Rejected(rejection) => rejection.code(),
         };
         let errors: Vec<&str> = decision.errors.iter().map(|e| &*e.rule_id).collect();
         if decision.matched_ids() != ours.matched_ids()

@@ -110,7 +110,7 @@ impl Case {
         }
         let code = match &decision.verdict {
             Verdict::Allowed => None,
-            Verdict::Rejected { code, .. } => Some(code.as_deref().unwrap_or_default()),
+            Verdict::Rejected(rejection) => Some(rejection.code().unwrap_or_default()),
         };
         if code != self.rejected_code {
             return Err(format!(

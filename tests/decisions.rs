@@ -8,7 +8,7 @@
     clippy::panic
 )]
 
-use acs_engine::{Engine, Verdict};
+use acs_engine::{Engine, Rejection, Verdict};
 use acs_integration_tests::*;
 use serde_json::{json, Value};
 
@@ -30,9 +30,10 @@ fn bid_tripping_every_rule() -> Value {
 fn rejected_by(engine: &Engine, doc: &Value) -> Option<(String, Option<String>)> {
     match engine.evaluate(doc).verdict {
         Verdict::Allowed => None,
-        Verdict::Rejected { rule_id, code, .. } => {
-            Some((rule_id.to_string(), code.map(|c| c.to_string())))
-        }
+        Verdict::Rejected(rejection) => Some((
+            rejection.rule_id().to_owned(),
+            rejection.code().map(str::to_owned),
+        )),
     }
 }
 
@@ -57,7 +58,7 @@ fn several_matches_are_reported_in_priority_order_and_the_highest_rejection_deci
             ],
             "{bundle}"
         );
-        let priorities: Vec<i64> = decision.matched.iter().map(|m| m.priority).collect();
+        let priorities: Vec<i64> = decision.matched.iter().map(|m| m.priority()).collect();
         assert!(
             priorities.windows(2).all(|w| w[0] > w[1]),
             "{bundle}: {priorities:?}"
@@ -65,11 +66,11 @@ fn several_matches_are_reported_in_priority_order_and_the_highest_rejection_deci
         assert_eq!(decision.rules_evaluated, 6, "{bundle}");
         assert_eq!(
             decision.verdict,
-            Verdict::Rejected {
-                rule_id: "RF01_KYC_MANDATORY".into(),
-                code: Some("KYC_REQUIRED".into()),
-                message: Some("KYC verification required".into()),
-            },
+            Verdict::Rejected(Rejection::new(
+                "RF01_KYC_MANDATORY",
+                Some("KYC_REQUIRED"),
+                Some("KYC verification required"),
+            )),
             "{bundle}"
         );
     }
@@ -192,7 +193,7 @@ fn matches_without_a_reject_action_leave_the_request_allowed_with_their_actions(
         let actions: Vec<&str> = decision
             .matched
             .iter()
-            .flat_map(|m| m.actions.iter().map(|a| &*a.name))
+            .flat_map(|m| m.actions().map(|a| a.name))
             .collect();
         assert_eq!(
             actions,

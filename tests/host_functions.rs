@@ -511,7 +511,7 @@ fn shipped_stubs_reproduce_the_readme_example_outcomes() {
             );
             let got = match &decision.verdict {
                 Verdict::Allowed => None,
-                Verdict::Rejected { code, .. } => code.as_deref(),
+                Verdict::Rejected(rejection) => rejection.code(),
             };
             assert_eq!(got, code, "{path}: {file}");
         }

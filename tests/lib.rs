@@ -377,14 +377,13 @@ pub fn with(mut doc: Value, edits: &[(&str, Value)]) -> Value {
 
 /// The match of rule `id` in `decision`.
 pub fn find_match<'a>(decision: &'a Decision, id: &str) -> Option<&'a RuleMatch> {
-    decision.matched.iter().find(|m| &*m.id == id)
+    decision.matched.iter().find(|m| m.id() == id)
 }
 
 /// The rendered value at `pointer` in the params of the first `action` of a match.
 pub fn action_param<'a>(rule: &'a RuleMatch, action: &str, pointer: &str) -> Option<&'a Value> {
-    rule.actions
-        .iter()
-        .find(|a| &*a.name == action)
+    rule.actions()
+        .find(|a| a.name == action)
         .and_then(|a| a.params.pointer(pointer))
 }
 
@@ -451,7 +450,7 @@ pub fn check_table(bundle: &str, engine: &Engine, cases: &[RuleCase]) {
                 hit.errors
             )),
             Some(rule) => {
-                if !rule.audit {
+                if !rule.audit() {
                     failures.push(format!("{label}: match is not marked for audit"));
                 }
                 for (action, pointer, want) in &case.expect {
@@ -501,7 +500,7 @@ pub fn explanation_disagreement(engine: &Engine, input: &Value) -> Option<String
     let decision = engine.evaluate(input);
     let explanation = engine.explain(input);
     let matched = decision.matched_ids();
-    let shadow: Vec<&str> = decision.shadow_matched.iter().map(|m| &*m.id).collect();
+    let shadow: Vec<&str> = decision.shadow_matched.iter().map(|m| m.id()).collect();
     // A matched rule whose action failed to render is in `errors` too; the explanation
     // is about conditions only.
     let failed: Vec<&str> = error_ids(&decision)

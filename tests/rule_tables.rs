@@ -939,8 +939,8 @@ fn every_match_reports_the_rules_priority_and_audit_flag() {
             let rule = find_match(&decision, row.id)
                 .unwrap_or_else(|| panic!("{bundle}: {} did not match", row.id));
             let priority = RULES.iter().find(|(id, _)| *id == row.id).map(|(_, p)| *p);
-            assert_eq!(Some(rule.priority), priority, "{bundle}: {}", row.id);
-            assert!(rule.audit, "{bundle}: {}", row.id);
+            assert_eq!(Some(rule.priority()), priority, "{bundle}: {}", row.id);
+            assert!(rule.audit(), "{bundle}: {}", row.id);
         }
     }
 }

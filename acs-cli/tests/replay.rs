@@ -76,7 +76,7 @@ fn expected_matches(rules: &str) -> BTreeMap<String, u64> {
     for line in std::fs::read_to_string(SAMPLE).unwrap().lines() {
         if let Ok(decision) = engine.evaluate_json(line.as_bytes()) {
             for matched in decision.matched.iter().chain(&decision.shadow_matched) {
-                *counts.get_mut(&*matched.id).unwrap() += 1;
+                *counts.get_mut(matched.id()).unwrap() += 1;
             }
         }
     }

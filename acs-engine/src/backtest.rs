@@ -50,7 +50,7 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::decision::{Decision, Verdict};
+use crate::decision::{Decision, RuleMatch, Verdict};
 use crate::engine::{parse_for_plan, parse_input, Engine, InputError};
 use crate::eval;
 use crate::plan::Plan;
@@ -920,7 +920,7 @@ impl Side {
     fn record(&mut self, index: &Index, decision: &Decision, line: u64) {
         for matched in decision.matched.iter().chain(&decision.shadow_matched) {
             if let Some(rule) = index
-                .position(&matched.id)
+                .position(matched.id())
                 .and_then(|i| self.rules.get_mut(i))
             {
                 rule.matches += 1;
@@ -976,9 +976,12 @@ impl VerdictTally {
     fn record(&mut self, verdict: &Verdict) {
         match verdict {
             Verdict::Allowed => self.allowed += 1,
-            Verdict::Rejected { rule_id, code, .. } => {
+            Verdict::Rejected(rejection) => {
                 self.rejected += 1;
-                self.rejections.add((rule_id.clone(), code.clone()), 1);
+                self.rejections.add(
+                    (rejection.rule_id().into(), rejection.code().map(Arc::from)),
+                    1,
+                );
             }
         }
     }
@@ -1018,13 +1021,13 @@ struct Comparison {
 
 impl Comparison {
     fn record(&mut self, before: &Decision, after: &Decision, line: u64, keep: usize) {
-        let ids = |d: &Decision| {
+        fn ids(d: &Decision) -> Vec<&str> {
             d.matched
                 .iter()
                 .chain(&d.shadow_matched)
-                .map(|m| m.id.clone())
-                .collect::<Vec<_>>()
-        };
+                .map(RuleMatch::id)
+                .collect()
+        }
         let same_matches = before.matched.len() == after.matched.len()
             && before.shadow_matched.len() == after.shadow_matched.len()
             && ids(before) == ids(after);
@@ -1062,8 +1065,8 @@ impl Comparison {
 fn verdict_code(verdict: &Verdict) -> Option<Arc<str>> {
     match verdict {
         Verdict::Allowed => None,
-        Verdict::Rejected { rule_id, code, .. } => {
-            Some(code.clone().unwrap_or_else(|| rule_id.clone()))
+        Verdict::Rejected(rejection) => {
+            Some(Arc::from(rejection.code().unwrap_or(rejection.rule_id())))
         }
     }
 }
@@ -1071,7 +1074,7 @@ fn verdict_code(verdict: &Verdict) -> Option<Arc<str>> {
 fn outcome(decision: &Decision) -> Outcome {
     Outcome {
         verdict: decision.verdict.clone(),
-        matched: decision.matched.iter().map(|m| m.id.to_string()).collect(),
+        matched: decision.matched.iter().map(|m| m.id().to_owned()).collect(),
     }
 }
 

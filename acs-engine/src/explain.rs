@@ -173,8 +173,8 @@ pub fn explain(plan: &Plan, functions: &Functions, input: &Value) -> Explanation
             };
             Some(RuleExplanation {
                 id: id.to_owned(),
-                priority: compiled.priority,
-                severity: compiled.severity,
+                priority: compiled.facts.priority,
+                severity: compiled.facts.severity,
                 shadow: compiled.shadow,
                 outcome,
                 location: condition.location.clone(),

@@ -19,7 +19,7 @@ pub mod syntax;
 pub mod testing;
 pub mod watch;
 
-pub use decision::{Decision, RenderedAction, RuleError, RuleMatch, Verdict};
+pub use decision::{Action, ContentHash, Decision, Rejection, RuleError, RuleMatch, Verdict};
 pub use diagnostic::{Diagnostic, Severity};
 pub use engine::{
     load_plan, load_plan_with, read_sources, read_sources_with, Engine, EngineBuilder, InputError,

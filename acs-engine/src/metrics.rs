@@ -16,10 +16,6 @@ use serde::{Deserialize, Serialize};
 
 const SHARDS: usize = 16;
 
-/// How many per-thread slots a plan keeps: one per claimable shard index, plus the
-/// shared overflow slot.
-pub(crate) const THREAD_SLOTS: usize = SHARDS + 1;
-
 /// One evaluation in this many (per thread) is timed for the latency histogram.
 pub const LATENCY_SAMPLE_EVERY: u32 = 64;
 
@@ -119,7 +115,7 @@ impl Shard {
 
     #[inline]
     pub fn evaluation_done(&self) {
-        self.evaluations.fetch_add(1, Relaxed);
+        self.add(&self.evaluations, 1);
     }
 
     pub fn record_latency(&self, nanos: u64) {
@@ -128,9 +124,9 @@ impl Shard {
             .position(|&b| nanos <= b)
             .unwrap_or(BUCKETS - 1);
         if let Some(counter) = self.latency_buckets.get(bucket) {
-            counter.fetch_add(1, Relaxed);
+            self.add(counter, 1);
         }
-        self.latency_sum_ns.fetch_add(nanos, Relaxed);
+        self.add(&self.latency_sum_ns, nanos);
     }
 }
 

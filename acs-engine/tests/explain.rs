@@ -64,7 +64,7 @@ fn assert_agrees(engine: &Engine, input: &Value) {
         decision.matched_ids(),
         "input {input}"
     );
-    let shadow: Vec<&str> = decision.shadow_matched.iter().map(|m| &*m.id).collect();
+    let shadow: Vec<&str> = decision.shadow_matched.iter().map(|m| m.id()).collect();
     assert_eq!(explanation.shadow_matched_ids(), shadow, "input {input}");
     let errored: Vec<&str> = decision
         .errors

@@ -354,7 +354,7 @@ fn a_reload_storm_never_fails_an_evaluation_nor_serves_a_mix_or_a_bad_plan() {
                     let id = ids[0];
                     assert!(!id.starts_with("INVALID"), "invalid content became active");
                     let version: u64 = id.trim_start_matches("VERSION_").parse().unwrap();
-                    let emitted = &decision.matched[0].actions[0].params["version"];
+                    let emitted = &decision.matched[0].actions().next().unwrap().params["version"];
                     assert_eq!(
                         emitted,
                         &json!(version),

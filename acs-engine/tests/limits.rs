@@ -209,7 +209,7 @@ fn a_rendered_text_over_the_limit_is_an_error_of_its_rule() {
     let fits = engine.evaluate(&json!({"event": {"type": "a", "s": "1234567"}}));
     assert!(fits.errors.is_empty(), "{:?}", fits.errors);
     assert_eq!(
-        fits.matched[0].actions[0].params["reason"],
+        fits.matched[0].actions().next().unwrap().params["reason"],
         "1234567-1234567"
     );
 

@@ -374,7 +374,7 @@ proptest! {
             let touched: std::collections::HashSet<&str> = decision
                 .matched
                 .iter()
-                .map(|m| &*m.id)
+                .map(|m| m.id())
                 .chain(decision.errors.iter().map(|e| &*e.rule_id))
                 .collect();
             prop_assert!(touched.len() <= decision.rules_evaluated as usize);

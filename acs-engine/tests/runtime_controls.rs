@@ -69,14 +69,12 @@ fn shadow_rules_are_reported_apart_and_never_decide() {
     let decision = engine().evaluate(&bid(75_000, "OP-1"));
     assert_eq!(decision.verdict, Verdict::Allowed);
     assert_eq!(decision.matched_ids(), ["LOOKUP"]);
-    let shadow: Vec<&str> = decision.shadow_matched.iter().map(|m| &*m.id).collect();
+    let shadow: Vec<&str> = decision.shadow_matched.iter().map(|m| m.id()).collect();
     assert_eq!(shadow, ["TRY_NEW_LIMIT"]);
 
     // When both match, the enforced rule decides even though the shadow rule ranks higher.
     let decision = engine().evaluate(&bid(150_000, "OP-1"));
-    assert!(
-        matches!(&decision.verdict, Verdict::Rejected { rule_id, .. } if &**rule_id == "BLOCK_BIG_BIDS")
-    );
+    assert!(matches!(&decision.verdict, Verdict::Rejected(r) if r.rule_id() == "BLOCK_BIG_BIDS"));
 }
 
 #[test]

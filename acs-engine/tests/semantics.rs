@@ -61,7 +61,7 @@ use std::sync::Arc;
 
 use acs_engine::ruleset::yaml_to_json;
 use acs_engine::{
-    Decision, Engine, Expression, FunctionError, Functions, LoadError, RenderedAction, Verdict,
+    Action, Decision, Engine, Expression, FunctionError, Functions, LoadError, Verdict,
 };
 use serde_json::{json, Map, Value};
 
@@ -365,9 +365,9 @@ fn as_rule_and_template(
     let rendered = decision
         .matched
         .iter()
-        .find(|m| &*m.id == "TEMPLATE")
-        .and_then(|m| m.actions.first())
-        .map(|a| (*a.params).clone());
+        .find(|m| m.id() == "TEMPLATE")
+        .and_then(|m| m.actions().next())
+        .map(|a| a.params.clone());
     match want {
         Want::Value(expected) => {
             if condition_matched != truthy(expected) {
@@ -524,10 +524,10 @@ fn check_decision(case: &Map<String, Value>, decision: &Decision) -> Outcome {
             return Err("`want_actions` maps rule ids to lists of actions".to_owned());
         };
         for (id, want_actions) in want {
-            let Some(rule) = decision.matched.iter().find(|m| &*m.id == id) else {
+            let Some(rule) = decision.matched.iter().find(|m| m.id() == id) else {
                 return Err(format!("`want_actions` names {id}, which did not match"));
             };
-            let got = Value::Array(rule.actions.iter().map(action_json).collect());
+            let got = Value::Array(rule.actions().map(action_json).collect());
             if got != *want_actions {
                 return Err(format!("actions of {id}: {got}, want {want_actions}"));
             }
@@ -544,7 +544,7 @@ fn check_decision(case: &Map<String, Value>, decision: &Decision) -> Outcome {
     Ok(())
 }
 
-fn action_json(action: &RenderedAction) -> Value {
+fn action_json(action: Action<'_>) -> Value {
     json!({ action.name.to_string(): action.params })
 }
 
@@ -660,7 +660,7 @@ fn a_panicking_host_function_fails_only_its_rule() {
     assert_eq!(location.line, 7);
     assert!(matches!(
         &decision.verdict,
-        Verdict::Rejected { rule_id, code: Some(code), .. } if &**rule_id == "FINE" && &**code == "FINE"
+        Verdict::Rejected(r) if r.rule_id() == "FINE" && r.code() == Some("FINE")
     ));
 }
 

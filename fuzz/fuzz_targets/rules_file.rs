@@ -28,8 +28,8 @@ fuzz_target!(|text: &str| {
         let decision = engine.evaluate(input);
         let streamed = serde_json::to_string(&decision).expect("a decision serialises");
         for rule in decision.matched.iter().chain(&decision.shadow_matched) {
-            for action in &rule.actions {
-                let _: &Value = &action.params;
+            for action in rule.actions() {
+                let _: &Value = action.params;
             }
         }
         let built = serde_json::to_string(&decision).expect("a decision serialises");

@@ -64,8 +64,8 @@ fn raw_rules(template: &str) -> String {
 fn streamed_then_built(decision: &Decision) -> (String, String) {
     let streamed = serde_json::to_string(decision).expect("a decision serialises");
     for rule in &decision.matched {
-        for action in &rule.actions {
-            let _: &Value = &action.params;
+        for action in rule.actions() {
+            let _: &Value = action.params;
         }
     }
     let built = serde_json::to_string(decision).expect("a decision serialises");

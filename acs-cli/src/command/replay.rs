@@ -462,9 +462,9 @@ fn transition(out: &mut String, label: &str, transition: &Transition) {
 fn verdict_text(verdict: &Verdict) -> String {
     match verdict {
         Verdict::Allowed => "allowed".to_owned(),
-        Verdict::Rejected { rule_id, code, .. } => match code {
+        Verdict::Rejected(rejection) => match rejection.code() {
             Some(code) => format!("rejected {code}"),
-            None => format!("rejected by {rule_id}"),
+            None => format!("rejected by {}", rejection.rule_id()),
         },
     }
 }

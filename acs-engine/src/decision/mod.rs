@@ -1,16 +1,25 @@
 //! What one evaluation returns: matched rules with rendered actions, the verdict, per-rule
 //! errors and the hash of the rules that decided. Plain serde types, the same for every host.
+//!
+//! A decision is built on every request, so it is shaped to cost little: each matched
+//! rule holds one shared reference to what the plan knows about the rule ([`RuleFacts`]:
+//! id, severity, action templates) plus the values of its templates' holes, and the
+//! ruleset hash is stored inline. Every other `Arc` clone would be one more atomic
+//! instruction per match, which on this path costs more than evaluating a condition.
 
+mod hash;
+mod matched;
 mod params;
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use hash::ContentHash;
+pub(crate) use matched::RuleFacts;
+pub use matched::{Action, Actions, Rejection, RuleMatch};
 pub(crate) use params::Holes;
-pub use params::Params;
 
-use crate::ruleset::RuleSeverity;
 use crate::source::Location;
 
 /// The outcome of evaluating one input against a rule set.
@@ -29,61 +38,38 @@ pub struct Decision {
     /// The generation of the plan that decided (it increases with every reload).
     pub generation: u64,
     /// `sha256:<hex>` of the rules files that decided.
-    pub ruleset_hash: Arc<str>,
+    pub ruleset_hash: ContentHash,
 }
 
 impl Decision {
     /// Whether the verdict is a rejection.
     pub fn is_rejected(&self) -> bool {
-        matches!(self.verdict, Verdict::Rejected { .. })
+        matches!(self.verdict, Verdict::Rejected(_))
+    }
+
+    /// The rejection, when the verdict is one.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match &self.verdict {
+            Verdict::Rejected(rejection) => Some(rejection),
+            Verdict::Allowed => None,
+        }
     }
 
     /// Ids of the matched rules, in order.
     pub fn matched_ids(&self) -> Vec<&str> {
-        self.matched.iter().map(|m| &*m.id).collect()
+        self.matched.iter().map(RuleMatch::id).collect()
     }
 }
 
-/// The overall verdict.
+/// The overall verdict. Serialized as `{"outcome": "allowed"}` or
+/// `{"outcome": "rejected", "rule_id": ..., "code": ..., "message": ...}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "lowercase")]
 pub enum Verdict {
     /// No matched rule rejects the request.
     Allowed,
     /// The highest-priority matched rule with a `rejectRequest` action rejects it.
-    Rejected {
-        /// The rejecting rule.
-        rule_id: Arc<str>,
-        /// Its `code` parameter, rendered.
-        code: Option<Arc<str>>,
-        /// Its `message` parameter, rendered.
-        message: Option<Arc<str>>,
-    },
-}
-
-/// One matched rule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RuleMatch {
-    /// Rule id.
-    pub id: Arc<str>,
-    /// Rule priority.
-    pub priority: i64,
-    /// Rule severity.
-    pub severity: RuleSeverity,
-    /// Whether the match belongs in the audit trail.
-    pub audit: bool,
-    /// The rule's actions with their templates rendered.
-    pub actions: Vec<RenderedAction>,
-}
-
-/// An action with its parameters rendered against the input.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RenderedAction {
-    /// The action name, e.g. `rejectRequest`.
-    pub name: Arc<str>,
-    /// The parameters (an object; reads as a `serde_json::Value`). Shared with the plan
-    /// when they hold no template; otherwise only the template's holes were computed.
-    pub params: Params,
+    Rejected(Rejection),
 }
 
 /// A failure inside one rule: the rule did not match (or rendered incompletely); the

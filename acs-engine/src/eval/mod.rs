@@ -8,7 +8,6 @@ mod value;
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -20,7 +19,7 @@ use value::{Val, View};
 use call::MemoEntry;
 pub(crate) use render::display;
 
-use crate::decision::{Decision, RuleError, Verdict};
+use crate::decision::{Decision, Rejection, RuleError, Verdict};
 use crate::metrics;
 use crate::plan::{merge_sorted, Node, Plan, Root, RulePlan, PATH_SLOTS};
 use crate::source::Span;
@@ -73,11 +72,7 @@ fn evaluate_counted(plan: &Plan, input: &Value, shard: Option<&metrics::Shard>) 
         errors: Vec::new(),
         rules_evaluated: 0,
         generation: plan.generation,
-        ruleset_hash: plan
-            .content_hash_copies
-            .get(metrics::shard_index())
-            .unwrap_or(&plan.content_hash)
-            .clone(),
+        ruleset_hash: plan.content_hash,
     };
     for index in merge_sorted(gated, &plan.ungated) {
         let index = index as usize;
@@ -107,19 +102,8 @@ fn evaluate_counted(plan: &Plan, input: &Value, shard: Option<&metrics::Shard>) 
                     continue;
                 }
                 if matches!(decision.verdict, Verdict::Allowed) {
-                    if let Some(reject) = rule.reject_action.and_then(|i| matched.actions.get(i)) {
-                        let (code, message) = match &rule.reject_texts {
-                            Some(texts) => (texts.code.clone(), texts.message.clone()),
-                            None => (
-                                reject.params.get("code").map(|v| Arc::from(display(v))),
-                                reject.params.get("message").map(|v| Arc::from(display(v))),
-                            ),
-                        };
-                        decision.verdict = Verdict::Rejected {
-                            rule_id: rule.id.clone(),
-                            code,
-                            message,
-                        };
+                    if let Some(rejection) = Rejection::by(&matched) {
+                        decision.verdict = Verdict::Rejected(rejection);
                     }
                 }
                 decision.matched.push(matched);

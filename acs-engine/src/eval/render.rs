@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::value::Val;
 use super::{rule_error, EvalError, Evaluator, Result};
-use crate::decision::{Holes, Params, RenderedAction, RuleError, RuleMatch};
+use crate::decision::{Holes, RuleError, RuleMatch};
 use crate::plan::{Plan, RulePlan, TemplatePlan, TextPlan};
 
 /// A value as text inside a string: strings raw, null empty, numbers without `.0`,
@@ -26,34 +26,21 @@ impl<'a> Evaluator<'a> {
         rule: &'a RulePlan,
         errors: &mut Vec<RuleError>,
     ) -> RuleMatch {
-        let mut actions = Vec::with_capacity(rule.actions.len());
-        for action in rule.actions.iter() {
-            let params = match &*action.params {
-                // No template inside: share the plan's copy.
-                TemplatePlan::Value(constant) => Params::shared(Arc::clone(constant)),
-                template => {
-                    let mut holes = Holes::new();
-                    match self.fill(template, &mut holes, plan.max_rendered_bytes) {
-                        Ok(()) => Params::filled(Arc::clone(&action.params), holes),
-                        Err(error) => {
-                            errors.push(rule_error(plan, rule, *error));
-                            Params::from(Value::Null)
-                        }
-                    }
-                }
-            };
-            actions.push(RenderedAction {
-                name: action.name.clone(),
-                params,
-            });
+        let mut holes = Holes::new();
+        let mut failed = Vec::new();
+        for (index, action) in rule.facts.actions.iter().enumerate() {
+            if action.holes == 0 {
+                continue;
+            }
+            if let Err(error) = self.fill(&action.template, &mut holes, plan.max_rendered_bytes) {
+                errors.push(rule_error(plan, rule, *error));
+                // Keep every later action's holes where the layout expects them.
+                holes.truncate(action.first_hole);
+                holes.resize(action.first_hole + action.holes, Value::Null);
+                failed.push(index);
+            }
         }
-        RuleMatch {
-            id: rule.id.clone(),
-            priority: rule.priority,
-            severity: rule.severity,
-            audit: rule.audit,
-            actions,
-        }
+        RuleMatch::new(Arc::clone(&rule.facts), holes, failed)
     }
 
     /// Evaluate the template's holes, in the order `Params` reads them back.

@@ -10,9 +10,9 @@ use serde_json::Value;
 
 use super::gate::{conjuncts, event_type_gate, gate_of};
 use super::{
-    ActionPlan, Callee, InputPaths, Node, Plan, RejectTexts, Root, RulePlan, TemplatePlan,
-    TextPlan, NO_SLOT, PATH_SLOTS,
+    Callee, InputPaths, Node, Plan, Root, RulePlan, TemplatePlan, TextPlan, NO_SLOT, PATH_SLOTS,
 };
+use crate::decision::RuleFacts;
 use crate::diagnostic::Diagnostic;
 use crate::eval::fold_constant;
 use crate::functions::{Builtin, Functions};
@@ -85,43 +85,32 @@ pub fn compile(
         };
         let gate: Option<Box<[Box<str>]>> =
             gate.map(|types| types.into_iter().map(String::into_boxed_str).collect());
-        let actions: Box<[ActionPlan]> = rule
+        let mut actions: Vec<(Box<str>, TemplatePlan)> = rule
             .actions
             .iter()
-            .map(|action| ActionPlan {
-                name: action.name.as_str().into(),
-                params: Arc::new(compiler.template(&action.params)),
+            .map(|action| {
+                (
+                    action.name.as_str().into(),
+                    compiler.template(&action.params),
+                )
             })
             .collect();
         let mut condition = condition;
-        let mut actions = actions;
         assign_path_slots(&mut condition, &mut actions);
         record_input_paths(&mut condition, &mut actions, &mut input_paths);
-        let reject_action = actions.iter().position(|a| &*a.name == "rejectRequest");
-        let reject_texts = reject_action
-            .and_then(|i| actions.get(i))
-            .and_then(|action| match &*action.params {
-                TemplatePlan::Value(params) => Some(RejectTexts {
-                    code: params
-                        .get("code")
-                        .map(|v| Arc::from(crate::eval::display(v))),
-                    message: params
-                        .get("message")
-                        .map(|v| Arc::from(crate::eval::display(v))),
-                }),
-                _ => None,
-            });
+        let id: Arc<str> = rule.id.as_str().into();
         rules.push(RulePlan {
-            id: rule.id.as_str().into(),
-            priority: rule.priority,
-            severity: rule.severity,
-            audit: rule.audit,
+            id: id.clone(),
             enabled: rule.enabled,
             shadow: rule.mode == crate::ruleset::RuleMode::Shadow,
             condition,
-            actions,
-            reject_action,
-            reject_texts,
+            facts: Arc::new(RuleFacts::new(
+                id,
+                rule.priority,
+                rule.severity,
+                rule.audit,
+                actions,
+            )),
             gate,
         });
     }
@@ -151,10 +140,7 @@ pub fn compile(
             .map(|(k, v)| (k, v.into_boxed_slice()))
             .collect(),
         ungated: ungated.into_boxed_slice(),
-        content_hash: rule_set.content_hash.as_str().into(),
-        content_hash_copies: (0..crate::metrics::THREAD_SLOTS)
-            .map(|_| Arc::from(rule_set.content_hash.as_str()))
-            .collect(),
+        content_hash: rule_set.content_hash,
         sources: Arc::clone(&rule_set.sources),
         warnings: Box::new([]),
         input_paths,
@@ -364,7 +350,7 @@ impl Compiler<'_> {
 
     fn template(&mut self, template: &Template) -> TemplatePlan {
         match template {
-            Template::Value(v) => TemplatePlan::Value(Arc::new(v.clone())),
+            Template::Value(v) => TemplatePlan::Value(v.clone()),
             Template::Expr(e) => TemplatePlan::Expr(self.expr(e, &e.expr)),
             Template::Text(parts) => {
                 let span = parts
@@ -404,16 +390,14 @@ impl Compiler<'_> {
 
 /// Give the paths a rule reads more than once (in its condition or its templates) a
 /// cache slot, so each is looked up once per evaluation of the rule.
-fn assign_path_slots(condition: &mut Node, actions: &mut [ActionPlan]) {
+fn assign_path_slots(condition: &mut Node, actions: &mut [(Box<str>, TemplatePlan)]) {
     let mut counts: FxHashMap<(Root, Vec<Box<str>>), usize> = FxHashMap::default();
     let mut count = |root: Root, keys: &[Box<str>], _: &mut u8| {
         *counts.entry((root, keys.to_vec())).or_default() += 1;
     };
     visit_paths(condition, &mut count);
-    for action in actions.iter_mut() {
-        if let Some(params) = Arc::get_mut(&mut action.params) {
-            visit_template_paths(params, &mut count);
-        }
+    for (_, params) in actions.iter_mut() {
+        visit_template_paths(params, &mut count);
     }
     let mut slots: FxHashMap<(Root, Vec<Box<str>>), u8> = FxHashMap::default();
     let mut assign = |root: Root, keys: &[Box<str>], slot: &mut u8| {
@@ -431,21 +415,21 @@ fn assign_path_slots(condition: &mut Node, actions: &mut [ActionPlan]) {
         }
     };
     visit_paths(condition, &mut assign);
-    for action in actions.iter_mut() {
-        if let Some(params) = Arc::get_mut(&mut action.params) {
-            visit_template_paths(params, &mut assign);
-        }
+    for (_, params) in actions.iter_mut() {
+        visit_template_paths(params, &mut assign);
     }
 }
 
 /// Every path a rule reads, for the input parser (see `inputs.rs`).
-fn record_input_paths(condition: &mut Node, actions: &mut [ActionPlan], paths: &mut InputPaths) {
+fn record_input_paths(
+    condition: &mut Node,
+    actions: &mut [(Box<str>, TemplatePlan)],
+    paths: &mut InputPaths,
+) {
     let mut record = |root: Root, keys: &[Box<str>], _: &mut u8| paths.insert(root, keys);
     visit_paths(condition, &mut record);
-    for action in actions.iter_mut() {
-        if let Some(params) = Arc::get_mut(&mut action.params) {
-            visit_template_paths(params, &mut record);
-        }
+    for (_, params) in actions.iter_mut() {
+        visit_template_paths(params, &mut record);
     }
 }
 

@@ -19,10 +19,10 @@ pub use compile::compile;
 pub(crate) use compile::compile_expression;
 pub(crate) use inputs::InputPaths;
 
+use crate::decision::{ContentHash, RuleFacts};
 use crate::diagnostic::Diagnostic;
 use crate::functions::{Builtin, HostFunction};
 use crate::metrics::PlanCounters;
-use crate::ruleset::RuleSeverity;
 use crate::source::{SourceMap, Span};
 use crate::syntax::BinaryOp;
 
@@ -123,7 +123,7 @@ pub(crate) enum Callee {
 
 /// A compiled action parameter tree. Object entries are sorted by key.
 pub(crate) enum TemplatePlan {
-    Value(Arc<Value>),
+    Value(Value),
     Expr(Node),
     /// An interpolated string, and where its first `{{` expression is (for errors).
     Text(Box<[TextPlan]>, Span),
@@ -136,32 +136,14 @@ pub(crate) enum TextPlan {
     Expr(Node),
 }
 
-pub(crate) struct ActionPlan {
-    pub name: Arc<str>,
-    /// Shared with every [`Params`](crate::decision::Params) rendered from it.
-    pub params: Arc<TemplatePlan>,
-}
-
-/// The `code` and `message` of a constant `rejectRequest`, ready for the verdict.
-pub(crate) struct RejectTexts {
-    pub code: Option<Arc<str>>,
-    pub message: Option<Arc<str>>,
-}
-
 pub(crate) struct RulePlan {
     pub id: Arc<str>,
-    pub priority: i64,
-    pub severity: RuleSeverity,
-    pub audit: bool,
     pub enabled: bool,
     pub shadow: bool,
     pub condition: Node,
-    pub actions: Box<[ActionPlan]>,
-    /// Index of the first `rejectRequest` action, if any.
-    pub reject_action: Option<usize>,
-    /// Its `code` and `message` when they hold no template: computed once, shared by
-    /// every verdict.
-    pub reject_texts: Option<RejectTexts>,
+    /// Id, priority, severity, audit flag and action templates: what a match reports,
+    /// shared with every [`RuleMatch`](crate::RuleMatch) of the rule.
+    pub facts: Arc<RuleFacts>,
     /// `None`: runs on every event; `Some(types)`: only on these `event.type`s.
     pub gate: Option<Box<[Box<str>]>>,
 }
@@ -174,11 +156,7 @@ pub struct Plan {
     pub(crate) by_type: FxHashMap<Box<str>, Box<[u32]>>,
     /// Indices (ascending) of the rules without a gate.
     pub(crate) ungated: Box<[u32]>,
-    pub(crate) content_hash: Arc<str>,
-    /// One copy of `content_hash` per thread slot (separate allocations): every decision
-    /// carries the hash, and cloning one shared `Arc` from two cores would bounce its
-    /// reference count between them on every evaluation.
-    pub(crate) content_hash_copies: Box<[Arc<str>]>,
+    pub(crate) content_hash: ContentHash,
     pub(crate) sources: Arc<SourceMap>,
     pub(crate) warnings: Box<[Diagnostic]>,
     /// The parts of an input the rules read: `evaluate_json` builds only those.

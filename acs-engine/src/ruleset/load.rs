@@ -11,6 +11,7 @@ use super::scalar_map::ScalarMap;
 use super::template::compile_template;
 use super::yaml::{parse_document, Node, NodeKind};
 use super::{Action, Rule, RuleMode, RuleSet, RuleSeverity, SourceExpr};
+use crate::decision::ContentHash;
 use crate::diagnostic::Diagnostic;
 use crate::source::{FileId, SourceMap, Span};
 use crate::syntax::{parse_condition_with, SyntaxLimits};
@@ -75,7 +76,7 @@ pub fn load_rule_set_with(sources: SourceMap, syntax: &SyntaxLimits) -> (RuleSet
 }
 
 /// `sha256:` over each file's name and bytes, so a decision names the exact rules behind it.
-fn content_hash(sources: &SourceMap) -> String {
+fn content_hash(sources: &SourceMap) -> ContentHash {
     let mut hasher = Sha256::new();
     for file in sources.files() {
         let name = std::path::Path::new(file.name()).file_name().map_or_else(
@@ -87,12 +88,7 @@ fn content_hash(sources: &SourceMap) -> String {
         hasher.update((file.text().len() as u64).to_le_bytes());
         hasher.update(file.text().as_bytes());
     }
-    let digest = hasher.finalize();
-    let mut out = String::from("sha256:");
-    for byte in digest {
-        out.push_str(&format!("{byte:02x}"));
-    }
-    out
+    ContentHash::of_digest(&hasher.finalize().into())
 }
 
 fn load_file(

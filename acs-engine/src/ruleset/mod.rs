@@ -28,7 +28,7 @@ pub struct RuleSet {
     /// The files the rules came from.
     pub sources: Arc<SourceMap>,
     /// `sha256:<hex>` of the files' names and contents.
-    pub content_hash: String,
+    pub content_hash: crate::decision::ContentHash,
 }
 
 /// How bad a rule's match is.

@@ -42,10 +42,10 @@ pub(super) fn differences(expect: &Expectation, decision: &Decision) -> Vec<Diff
     }
     let (verdict, rejected_by, code) = match &decision.verdict {
         Verdict::Allowed => (VerdictKind::Allowed, None, None),
-        Verdict::Rejected { rule_id, code, .. } => (
+        Verdict::Rejected(rejection) => (
             VerdictKind::Rejected,
-            Some(rule_id.to_string()),
-            code.as_deref().map(str::to_owned),
+            Some(rejection.rule_id().to_owned()),
+            rejection.code().map(str::to_owned),
         ),
     };
     if let Some(expected) = expect.verdict {
@@ -115,13 +115,8 @@ pub(super) fn differences(expect: &Expectation, decision: &Decision) -> Vec<Diff
             .matched
             .iter()
             .chain(&decision.shadow_matched)
-            .find(|m| *m.id == *want.rule);
-        let actual = rule.and_then(|m| {
-            m.actions
-                .iter()
-                .find(|a| *a.name == *want.action)
-                .map(|a| (*a.params).clone())
-        });
+            .find(|m| m.id() == want.rule);
+        let actual = rule.and_then(|m| m.action(&want.action).map(|a| a.params.clone()));
         if !actual
             .as_ref()
             .is_some_and(|got| contains(got, &want.params))
@@ -139,7 +134,7 @@ pub(super) fn differences(expect: &Expectation, decision: &Decision) -> Vec<Diff
 }
 
 fn ids(matches: &[RuleMatch]) -> Vec<String> {
-    matches.iter().map(|m| m.id.to_string()).collect()
+    matches.iter().map(|m| m.id().to_owned()).collect()
 }
 
 /// The ids of `of` that are not in `among`, in `of`'s order.

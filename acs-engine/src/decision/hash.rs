@@ -1,0 +1,127 @@
+//! [`ContentHash`]: the `sha256:<hex>` name of a rule set, stored inline so that stamping
+//! it on every decision is a copy, not a reference count bumped from every core.
+
+use std::fmt;
+use std::ops::Deref;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+const PREFIX: &str = "sha256:";
+const LEN: usize = PREFIX.len() + 64;
+
+/// `sha256:<64 lowercase hex digits>` of the rules files that decided. Reads as a `&str`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContentHash([u8; LEN]);
+
+impl ContentHash {
+    /// Parse `sha256:<64 lowercase hex digits>`; `None` for anything else.
+    pub fn parse(text: &str) -> Option<ContentHash> {
+        let hex = text.strip_prefix(PREFIX)?;
+        let valid = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !valid {
+            return None;
+        }
+        let mut bytes = [0; LEN];
+        bytes.copy_from_slice(text.as_bytes());
+        Some(ContentHash(bytes))
+    }
+
+    /// The hash named by a SHA-256 digest.
+    pub(crate) fn of_digest(digest: &[u8; 32]) -> ContentHash {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut bytes = [0; LEN];
+        let (prefix, hex) = bytes.split_at_mut(PREFIX.len());
+        prefix.copy_from_slice(PREFIX.as_bytes());
+        let digit = |nibble: u8| HEX.get(usize::from(nibble)).copied().unwrap_or(b'0');
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(digest) {
+            if let [high, low] = pair {
+                *high = digit(byte >> 4);
+                *low = digit(byte & 0xf);
+            }
+        }
+        ContentHash(bytes)
+    }
+
+    /// The hash as text.
+    pub fn as_str(&self) -> &str {
+        // Only `parse` builds one, from ASCII: this cannot fail.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl Deref for ContentHash {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq<str> for ContentHash {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ContentHash {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for ContentHash {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ContentHash {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        ContentHash::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "`{text}` is not a content hash (`sha256:` and 64 lowercase hex digits)"
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ContentHash;
+
+    #[test]
+    fn parses_only_sha256_hex() {
+        let text = format!("sha256:{}", "0a".repeat(32));
+        let hash = ContentHash::parse(&text).unwrap();
+        assert_eq!(&*hash, text);
+        assert_eq!(serde_json::to_string(&hash).unwrap(), format!("\"{text}\""));
+        assert_eq!(
+            serde_json::from_str::<ContentHash>(&format!("\"{text}\"")).unwrap(),
+            hash
+        );
+        for bad in [
+            "",
+            "sha256:",
+            "sha256:0A",
+            &text[1..],
+            &format!("{text}0"),
+            &text.replace('a', "A"),
+        ] {
+            assert!(ContentHash::parse(bad).is_none(), "{bad}");
+        }
+        assert!(serde_json::from_str::<ContentHash>("\"md5:00\"").is_err());
+    }
+}
