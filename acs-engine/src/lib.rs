@@ -1,6 +1,10 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+// pest without its `std` feature (see the workspace Cargo.toml) generates parsers that
+// name `alloc` from the crate root.
+extern crate alloc;
+
 pub mod backtest;
 pub mod decision;
 pub mod diagnostic;

@@ -8,7 +8,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::scalar_map::ScalarMap;
-use super::template::compile_template;
+use super::template::{compile_template, TemplateParses};
 use super::yaml::{parse_document, Node, NodeKind};
 use super::{Action, Rule, RuleMode, RuleSet, RuleSeverity, SourceExpr};
 use crate::decision::ContentHash;
@@ -53,12 +53,19 @@ pub fn load_rule_set_with(sources: SourceMap, syntax: &SyntaxLimits) -> (RuleSet
     let mut problems = Vec::new();
     let mut rules: Vec<Rule> = Vec::new();
     let mut ids: Vec<(String, Span)> = Vec::new();
+    let mut holes = TemplateParses::new(syntax);
     for index in 0..sources.files().len() {
         let file = FileId(u32::try_from(index).unwrap_or(u32::MAX));
         match parse_document(&sources, file, &mut problems) {
-            Ok(Some(root)) => {
-                load_file(&root, &sources, syntax, &mut rules, &mut ids, &mut problems)
-            }
+            Ok(Some(root)) => load_file(
+                &root,
+                &sources,
+                syntax,
+                &mut holes,
+                &mut rules,
+                &mut ids,
+                &mut problems,
+            ),
             // An empty file is what a reader sees mid-way through a truncate-and-write: it
             // must never load as "no rules".
             Ok(None) => problems.push(empty_file(&sources, file)),
@@ -95,6 +102,7 @@ fn load_file(
     root: &Node,
     sources: &SourceMap,
     syntax: &SyntaxLimits,
+    holes: &mut TemplateParses,
     rules: &mut Vec<Rule>,
     ids: &mut Vec<(String, Span)>,
     problems: &mut Vec<Diagnostic>,
@@ -123,7 +131,7 @@ fn load_file(
                 }
             }
         }
-        if let Some(rule) = load_rule(item, sources, syntax, problems) {
+        if let Some(rule) = load_rule(item, sources, syntax, holes, problems) {
             rules.push(rule);
         }
     }
@@ -143,6 +151,7 @@ fn load_rule(
     item: &Node,
     sources: &SourceMap,
     syntax: &SyntaxLimits,
+    holes: &mut TemplateParses,
     problems: &mut Vec<Diagnostic>,
 ) -> Option<Rule> {
     let NodeKind::Map(entries) = &item.kind else {
@@ -203,6 +212,7 @@ fn load_rule(
     let mut ctx = RuleContext {
         sources,
         syntax,
+        holes,
         problems,
         rule_id,
     };
@@ -248,6 +258,7 @@ fn load_rule(
 struct RuleContext<'a> {
     sources: &'a SourceMap,
     syntax: &'a SyntaxLimits,
+    holes: &'a mut TemplateParses,
     problems: &'a mut Vec<Diagnostic>,
     rule_id: Option<&'a str>,
 }
@@ -435,7 +446,7 @@ impl RuleContext<'_> {
                     let params = if matches!(params.kind, NodeKind::Map(_)) {
                         let before = self.problems.len();
                         let template =
-                            compile_template(params, self.sources, self.syntax, self.problems);
+                            compile_template(params, self.sources, self.holes, self.problems);
                         for d in self.problems.iter_mut().skip(before) {
                             d.rule_id = self.rule_id.map(str::to_owned);
                         }

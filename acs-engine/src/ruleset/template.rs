@@ -1,5 +1,6 @@
 //! `{{expr}}` templates in action parameters, parsed at load time.
 
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use super::scalar_map::ScalarMap;
@@ -7,7 +8,7 @@ use super::yaml::{Node, NodeKind};
 use super::SourceExpr;
 use crate::diagnostic::Diagnostic;
 use crate::source::SourceMap;
-use crate::syntax::{parse_condition_with, LocalSpan, SyntaxLimits};
+use crate::syntax::{parse_condition_with, Expr, LocalSpan, SyntaxError, SyntaxLimits};
 
 /// An action parameter tree with its templates parsed.
 #[derive(Debug, Clone)]
@@ -55,11 +56,39 @@ impl Template {
     }
 }
 
+/// The template bodies one load has parsed, by text. A rule set repeats the same few
+/// (`{{ctx.userId}}` in rule after rule), and cloning a parsed body costs a small fraction
+/// of parsing it again. A parse depends only on the text and the [`SyntaxLimits`], which
+/// are the same for the whole load.
+#[derive(Debug)]
+pub(crate) struct TemplateParses {
+    syntax: SyntaxLimits,
+    parsed: FxHashMap<String, Result<Expr, SyntaxError>>,
+}
+
+impl TemplateParses {
+    pub(crate) fn new(syntax: &SyntaxLimits) -> Self {
+        TemplateParses {
+            syntax: *syntax,
+            parsed: FxHashMap::default(),
+        }
+    }
+
+    fn parse(&mut self, body: &str) -> Result<Expr, SyntaxError> {
+        if let Some(parsed) = self.parsed.get(body) {
+            return parsed.clone();
+        }
+        let parsed = parse_condition_with(body, &self.syntax);
+        self.parsed.insert(body.to_owned(), parsed.clone());
+        parsed
+    }
+}
+
 /// Parse the templates in a parameter tree; problems go to `problems`.
 pub(crate) fn compile_template(
     node: &Node,
     sources: &SourceMap,
-    syntax: &SyntaxLimits,
+    parses: &mut TemplateParses,
     problems: &mut Vec<Diagnostic>,
 ) -> Template {
     match &node.kind {
@@ -76,12 +105,12 @@ pub(crate) fn compile_template(
                 *style,
                 value,
             );
-            compile_string(value, &map, sources, syntax, problems)
+            compile_string(value, &map, sources, parses, problems)
         }
         NodeKind::Seq(items) => {
             let items: Vec<Template> = items
                 .iter()
-                .map(|n| compile_template(n, sources, syntax, problems))
+                .map(|n| compile_template(n, sources, parses, problems))
                 .collect();
             if items.iter().all(|t| matches!(t, Template::Value(_))) {
                 Template::Value(node.to_json())
@@ -95,7 +124,7 @@ pub(crate) fn compile_template(
                 .map(|(k, v)| {
                     (
                         k.scalar_text().unwrap_or_default().to_owned(),
-                        compile_template(v, sources, syntax, problems),
+                        compile_template(v, sources, parses, problems),
                     )
                 })
                 .collect();
@@ -112,7 +141,7 @@ fn compile_string(
     value: &str,
     map: &ScalarMap,
     sources: &SourceMap,
-    syntax: &SyntaxLimits,
+    parses: &mut TemplateParses,
     problems: &mut Vec<Diagnostic>,
 ) -> Template {
     let mut parts = Vec::new();
@@ -144,7 +173,7 @@ fn compile_string(
         };
         let body = value.get(body_start..close).unwrap_or_default();
         let body_map = map.shifted(body_start);
-        match parse_condition_with(body, syntax) {
+        match parses.parse(body) {
             Ok(expr) => parts.push(TextPart::Expr(SourceExpr {
                 text: body.to_owned(),
                 expr,

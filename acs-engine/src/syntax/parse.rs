@@ -1,9 +1,15 @@
-//! Condition text -> [`Expr`], through the pest grammar in `condition.pest`.
+//! Condition text -> [`Expr`]: the pest grammar in `condition.pest` reads a flat run of
+//! operands and operators, and pest's Pratt parser gives it its tree.
 //!
 //! Recursion is bounded before pest sees the text (bracket nesting) and while the AST is
 //! built (expression depth), so no input can overflow the stack here or in later passes.
+//! The Pratt parser recurses per precedence level, per bracket and per run of prefix
+//! operators (one pair however long), never per operator.
+
+use std::sync::LazyLock;
 
 use pest::iterators::Pair;
+use pest::pratt_parser::{Assoc, Op, PrattParser};
 use pest::Parser as _;
 
 use super::ast::{BinaryOp, Expr, ExprKind, LocalSpan, UnaryOp};
@@ -88,9 +94,9 @@ pub fn parse_condition_with(text: &str, limits: &SyntaxLimits) -> Result<Expr> {
     let condition = pairs.next().ok_or_else(|| empty_error(text))?;
     let expr = condition
         .into_inner()
-        .find(|pair| pair.as_rule() == Rule::or_expr)
+        .find(|pair| pair.as_rule() == Rule::expr)
         .ok_or_else(|| empty_error(text))?;
-    Ok(build(expr)?.0)
+    Ok(build_expr(expr)?.expr)
 }
 
 fn empty_error(text: &str) -> SyntaxError {
@@ -158,6 +164,11 @@ fn join(a: LocalSpan, b: LocalSpan) -> LocalSpan {
 }
 
 fn node(kind: ExprKind, span: LocalSpan, depth: usize) -> Result<(Expr, usize)> {
+    check_depth(span, depth)?;
+    Ok((Expr { kind, span }, depth))
+}
+
+fn check_depth(span: LocalSpan, depth: usize) -> Result<()> {
     if depth > MAX_DEPTH {
         let mut error = SyntaxError::new(
             format!("expression is nested more than {MAX_DEPTH} levels deep"),
@@ -166,58 +177,121 @@ fn node(kind: ExprKind, span: LocalSpan, depth: usize) -> Result<(Expr, usize)> 
         error.help = Some("split the condition into simpler parts".into());
         return Err(error);
     }
-    Ok((Expr { kind, span }, depth))
+    Ok(())
 }
 
 fn internal(pair: &Pair<'_, Rule>) -> SyntaxError {
     SyntaxError::new("malformed expression", span_of(pair))
 }
 
-/// Skip the precedence levels that hold a single operand: a bracketed expression passes
-/// through all of them, and recursing level by level costs about a dozen stack frames per
-/// bracket, enough to overflow a 2 MiB thread at [`MAX_NESTING`] in debug builds.
-fn skip_single(mut pair: Pair<'_, Rule>) -> Pair<'_, Rule> {
-    loop {
-        let passes_through = matches!(
-            pair.as_rule(),
-            Rule::or_expr
-                | Rule::and_expr
-                | Rule::in_expr
-                | Rule::eq_expr
-                | Rule::rel_expr
-                | Rule::add_expr
-                | Rule::mul_expr
-                | Rule::unary
-                | Rule::postfix
-                | Rule::paren
-        );
-        if !passes_through {
-            return pair;
-        }
-        let mut inner = pair.clone().into_inner();
-        match (inner.next(), inner.next()) {
-            (Some(only), None) => pair = only,
-            _ => return pair,
-        }
+/// The operator table, loosest first. Every binary operator is left-associative; a
+/// `prefix` pair is a whole run of `!` / `-` (see [`build_prefix`]).
+static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
+    PrattParser::new()
+        .op(Op::infix(Rule::or_op, Assoc::Left))
+        .op(Op::infix(Rule::and_op, Assoc::Left))
+        .op(Op::infix(Rule::in_op, Assoc::Left))
+        .op(Op::infix(Rule::eq_op, Assoc::Left))
+        .op(Op::infix(Rule::rel_op, Assoc::Left))
+        .op(Op::infix(Rule::add_op, Assoc::Left))
+        .op(Op::infix(Rule::mul_op, Assoc::Left))
+        .op(Op::prefix(Rule::prefix))
+        .op(Op::postfix(Rule::member) | Op::postfix(Rule::index) | Op::postfix(Rule::call_args))
+});
+
+/// Where a built expression's top operator sits in the precedence table, loosest first;
+/// [`OPERAND`] for anything else (a primary, bracketed or not, with its prefix and
+/// postfix operators).
+type Level = u8;
+const OR: Level = 1;
+const AND: Level = 2;
+const OPERAND: Level = 8;
+
+fn level_of(rule: Rule) -> Level {
+    match rule {
+        Rule::or_op => OR,
+        Rule::and_op => AND,
+        Rule::in_op => 3,
+        Rule::eq_op => 4,
+        Rule::rel_op => 5,
+        Rule::add_op => 6,
+        Rule::mul_op => 7,
+        _ => OPERAND,
     }
 }
 
-fn build(pair: Pair<'_, Rule>) -> Result<(Expr, usize)> {
-    let pair = skip_single(pair);
-    let span = span_of(&pair);
-    match pair.as_rule() {
-        Rule::or_expr | Rule::and_expr => build_nary(pair),
-        Rule::in_expr | Rule::eq_expr | Rule::rel_expr | Rule::add_expr | Rule::mul_expr => {
-            build_left_assoc(pair)
+/// An expression being built, with what its parents need to know about the text.
+///
+/// The spans of `&&` / `||` nodes stay what the earlier grammar, one rule per precedence
+/// level, gave them: that rule's match, from the first operand (brackets and prefix
+/// operators included) to the end of the last. pest ends a rule's match after the
+/// whitespace that follows it when its last repetition matched nothing (the whitespace
+/// before the repetition is kept), so the match ended after trailing whitespace unless
+/// every level below ended in an operator of its own and the last operand in a postfix
+/// operator. `outer` and `trailing_ws` carry exactly that.
+struct Built {
+    expr: Expr,
+    depth: usize,
+    /// The text the expression covers, brackets and prefix operators included.
+    outer: LocalSpan,
+    level: Level,
+    /// Whether the earlier grammar's rule for `level` matched the whitespace after it.
+    trailing_ws: bool,
+}
+
+impl Built {
+    fn operand(expr: Expr, depth: usize, outer: LocalSpan, trailing_ws: bool) -> Self {
+        Built {
+            expr,
+            depth,
+            outer,
+            level: OPERAND,
+            trailing_ws,
         }
-        Rule::unary => build_unary(pair),
-        Rule::postfix => build_postfix(pair),
+    }
+
+    /// Whether the earlier grammar's rule for `level` (looser than or as loose as this
+    /// expression's own) matched the whitespace after this expression: it did unless it
+    /// is this expression's own level and that ended tight.
+    fn trailing_ws_at(&self, level: Level) -> bool {
+        self.level != level || self.trailing_ws
+    }
+
+    /// An `&&` / `||` chain is complete once something else takes it as an operand (or it
+    /// is the whole expression): only then is its depth known, and checked.
+    fn finish(self) -> Result<Self> {
+        if matches!(self.level, OR | AND) {
+            check_depth(self.expr.span, self.depth)?;
+        }
+        Ok(self)
+    }
+}
+
+/// Build one `expr` pair. Its children are a flat run of operands and operators; the Pratt
+/// parser recurses only per precedence level and per bracket (bounded by
+/// [`check_nesting`]), never per operator of a chain.
+fn build_expr(pair: Pair<'_, Rule>) -> Result<Built> {
+    // The grammar makes every `expr` an operand, then operators and operands in turn,
+    // which is what the Pratt parser needs to never panic.
+    PRATT
+        .map_primary(build_primary)
+        .map_prefix(build_prefix)
+        .map_postfix(build_postfix)
+        .map_infix(build_infix)
+        .parse(pair.into_inner())?
+        .finish()
+}
+
+fn build_primary(pair: Pair<'_, Rule>) -> Result<Built> {
+    let span = span_of(&pair);
+    let (expr, depth) = match pair.as_rule() {
         Rule::paren => {
             let inner = pair
                 .into_inner()
                 .next()
                 .ok_or(SyntaxError::new("empty parentheses", span))?;
-            build(inner)
+            let inner = build_expr(inner)?;
+            return Ok(Built::operand(inner.expr, inner.depth, span, true));
         }
         Rule::number => {
             let value: f64 = pair
@@ -230,7 +304,7 @@ fn build(pair: Pair<'_, Rule>) -> Result<(Expr, usize)> {
                     span,
                 ));
             }
-            node(ExprKind::Number(value), span, 1)
+            node(ExprKind::Number(value), span, 1)?
         }
         Rule::string => {
             let chars = pair
@@ -238,75 +312,183 @@ fn build(pair: Pair<'_, Rule>) -> Result<(Expr, usize)> {
                 .next()
                 .ok_or(SyntaxError::new("malformed string", span))?;
             let text = decode_escapes(chars.as_str(), chars.as_span().start())?;
-            node(ExprKind::String(text), span, 1)
+            node(ExprKind::String(text), span, 1)?
         }
-        Rule::true_lit => node(ExprKind::Bool(true), span, 1),
-        Rule::false_lit => node(ExprKind::Bool(false), span, 1),
-        Rule::null_lit => node(ExprKind::Null, span, 1),
-        Rule::name => node(ExprKind::Name(pair.as_str().to_owned()), span, 1),
+        Rule::true_lit => node(ExprKind::Bool(true), span, 1)?,
+        Rule::false_lit => node(ExprKind::Bool(false), span, 1)?,
+        Rule::null_lit => node(ExprKind::Null, span, 1)?,
+        Rule::name => node(ExprKind::Name(pair.as_str().to_owned()), span, 1)?,
         Rule::array => {
             let mut depth = 0;
             let mut items = Vec::new();
             for item in pair.into_inner() {
-                let (expr, d) = build(item)?;
-                depth = depth.max(d);
-                items.push(expr);
+                let item = build_expr(item)?;
+                depth = depth.max(item.depth);
+                items.push(item.expr);
             }
-            node(ExprKind::Array(items), span, depth + 1)
+            node(ExprKind::Array(items), span, depth + 1)?
         }
-        _ => Err(internal(&pair)),
-    }
+        _ => return Err(internal(&pair)),
+    };
+    Ok(Built::operand(expr, depth, span, true))
 }
 
-/// `a || b || c` and `a && b && c`: one n-ary node, so long chains stay shallow.
-fn build_nary(pair: Pair<'_, Rule>) -> Result<(Expr, usize)> {
-    let span = span_of(&pair);
-    let is_or = pair.as_rule() == Rule::or_expr;
-    let mut operands = Vec::new();
-    let mut depth = 0;
-    for child in pair.into_inner() {
-        if matches!(child.as_rule(), Rule::or_op | Rule::and_op) {
-            continue;
+/// A run of prefix operators, applied innermost (rightmost) first.
+fn build_prefix(ops: Pair<'_, Rule>, operand: Result<Built>) -> Result<Built> {
+    let operand = operand?;
+    let base = ops.as_span().start();
+    let mut expr = operand.expr;
+    let mut depth = operand.depth;
+    for (offset, symbol) in ops.as_str().char_indices().rev() {
+        let op = match symbol {
+            '!' => UnaryOp::Not,
+            '-' => UnaryOp::Neg,
+            _ => continue, // whitespace between the operators
+        };
+        let span = LocalSpan {
+            start: base + offset,
+            end: expr.span.end,
+        };
+        (expr, depth) = node(ExprKind::Unary(op, Box::new(expr)), span, depth + 1)?;
+    }
+    let outer = LocalSpan {
+        start: base,
+        end: operand.outer.end,
+    };
+    Ok(Built::operand(expr, depth, outer, operand.trailing_ws))
+}
+
+fn build_postfix(base: Result<Built>, op: Pair<'_, Rule>) -> Result<Built> {
+    let base = base?;
+    let op_span = span_of(&op);
+    let expr = base.expr;
+    let span = join(expr.span, op_span);
+    let (kind, child_depth) = match op.as_rule() {
+        Rule::member => {
+            let field = op.as_str().trim_start_matches('.').to_owned();
+            (ExprKind::Member(Box::new(expr), field), base.depth)
         }
-        let (expr, d) = build(child)?;
-        depth = depth.max(d);
-        operands.push(expr);
+        Rule::index => {
+            let inner = op
+                .into_inner()
+                .next()
+                .ok_or(SyntaxError::new("expected an index", op_span))?;
+            let index = build_expr(inner)?;
+            (
+                ExprKind::Index(Box::new(expr), Box::new(index.expr)),
+                base.depth.max(index.depth),
+            )
+        }
+        Rule::call_args => {
+            let Some(name) = expr.as_dotted_path() else {
+                let mut error = SyntaxError::new("only named functions can be called", op_span);
+                error.help =
+                    Some("call a function by its name, e.g. `db.count.trucksByOperator(x)`".into());
+                return Err(error);
+            };
+            let name_span = expr.span;
+            let mut args = Vec::new();
+            let mut depth = 0;
+            for arg in op.into_inner() {
+                let arg = build_expr(arg)?;
+                depth = depth.max(arg.depth);
+                args.push(arg.expr);
+            }
+            (
+                ExprKind::Call {
+                    name,
+                    name_span,
+                    args,
+                },
+                depth,
+            )
+        }
+        _ => return Err(internal(&op)),
+    };
+    let (expr, depth) = node(kind, span, child_depth + 1)?;
+    let outer = LocalSpan {
+        start: base.outer.start,
+        end: op_span.end,
+    };
+    Ok(Built::operand(expr, depth, outer, false))
+}
+
+fn build_infix(lhs: Result<Built>, op: Pair<'_, Rule>, rhs: Result<Built>) -> Result<Built> {
+    let level = level_of(op.as_rule());
+    // Errors in text order: the left operand (a finished `&&` chain included) first.
+    let lhs = lhs?;
+    let lhs = if lhs.level == level {
+        lhs
+    } else {
+        lhs.finish()?
+    };
+    let rhs = rhs?.finish()?;
+    let trailing_ws = rhs.trailing_ws_at(level + 1);
+    if matches!(level, OR | AND) {
+        return Ok(build_chain(lhs, level, rhs, op.get_input(), trailing_ws));
     }
-    if operands.len() == 1 {
-        return operands
-            .pop()
-            .map(|expr| (expr, depth))
-            .ok_or(SyntaxError::new("expected an expression", span));
+    let outer = LocalSpan {
+        start: lhs.outer.start,
+        end: rhs.outer.end,
+    };
+    let op = binary_op(op.as_str()).ok_or_else(|| internal(&op))?;
+    let span = join(lhs.expr.span, rhs.expr.span);
+    let (expr, depth) = node(
+        ExprKind::Binary(op, Box::new(lhs.expr), Box::new(rhs.expr)),
+        span,
+        lhs.depth.max(rhs.depth) + 1,
+    )?;
+    Ok(Built {
+        expr,
+        depth,
+        outer,
+        level,
+        trailing_ws,
+    })
+}
+
+/// `a || b || c` and `a && b && c`: one n-ary node, so long chains stay shallow. The
+/// chain grows on the left (the operators are left-associative); its depth is checked
+/// when it is finished ([`Built::finish`]).
+fn build_chain(lhs: Built, level: Level, rhs: Built, text: &str, trailing_ws: bool) -> Built {
+    let outer = LocalSpan {
+        start: lhs.outer.start,
+        end: rhs.outer.end,
+    };
+    let mut end = outer.end;
+    if trailing_ws {
+        let rest = text.get(end..).unwrap_or_default();
+        end += rest.len() - rest.trim_start_matches([' ', '\t', '\r', '\n']).len();
     }
-    let kind = if is_or {
+    let span = LocalSpan {
+        start: outer.start,
+        end,
+    };
+    let (operands, depth) = match lhs.expr.kind {
+        ExprKind::Or(mut operands) | ExprKind::And(mut operands) if lhs.level == level => {
+            operands.push(rhs.expr);
+            (operands, lhs.depth.max(rhs.depth + 1))
+        }
+        kind => {
+            let first = Expr {
+                kind,
+                span: lhs.expr.span,
+            };
+            (vec![first, rhs.expr], lhs.depth.max(rhs.depth) + 1)
+        }
+    };
+    let kind = if level == OR {
         ExprKind::Or(operands)
     } else {
         ExprKind::And(operands)
     };
-    node(kind, span, depth + 1)
-}
-
-fn build_left_assoc(pair: Pair<'_, Rule>) -> Result<(Expr, usize)> {
-    let span = span_of(&pair);
-    let mut children = pair.into_inner();
-    let first = children
-        .next()
-        .ok_or(SyntaxError::new("expected an expression", span))?;
-    let (mut lhs, mut depth) = build(first)?;
-    while let Some(op_pair) = children.next() {
-        let op = binary_op(op_pair.as_str()).ok_or_else(|| internal(&op_pair))?;
-        let rhs_pair = children.next().ok_or_else(|| internal(&op_pair))?;
-        let (rhs, rhs_depth) = build(rhs_pair)?;
-        let span = join(lhs.span, rhs.span);
-        let (expr, d) = node(
-            ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
-            span,
-            depth.max(rhs_depth) + 1,
-        )?;
-        lhs = expr;
-        depth = d;
+    Built {
+        expr: Expr { kind, span },
+        depth,
+        outer,
+        level,
+        trailing_ws,
     }
-    Ok((lhs, depth))
 }
 
 fn binary_op(symbol: &str) -> Option<BinaryOp> {
@@ -325,97 +507,6 @@ fn binary_op(symbol: &str) -> Option<BinaryOp> {
         "in" => BinaryOp::In,
         _ => return None,
     })
-}
-
-fn build_unary(pair: Pair<'_, Rule>) -> Result<(Expr, usize)> {
-    let mut prefixes = Vec::new();
-    let mut operand = None;
-    for child in pair.into_inner() {
-        if child.as_rule() == Rule::prefix_op {
-            let op = if child.as_str() == "!" {
-                UnaryOp::Not
-            } else {
-                UnaryOp::Neg
-            };
-            prefixes.push((op, child.as_span().start()));
-        } else {
-            operand = Some(build(child)?);
-        }
-    }
-    let (mut expr, mut depth) = operand.ok_or(SyntaxError::new(
-        "expected an expression",
-        LocalSpan::default(),
-    ))?;
-    for (op, start) in prefixes.into_iter().rev() {
-        let span = LocalSpan {
-            start,
-            end: expr.span.end,
-        };
-        let (e, d) = node(ExprKind::Unary(op, Box::new(expr)), span, depth + 1)?;
-        expr = e;
-        depth = d;
-    }
-    Ok((expr, depth))
-}
-
-fn build_postfix(pair: Pair<'_, Rule>) -> Result<(Expr, usize)> {
-    let mut children = pair.into_inner();
-    let first = children.next().ok_or(SyntaxError::new(
-        "expected an expression",
-        LocalSpan::default(),
-    ))?;
-    let (mut expr, mut depth) = build(first)?;
-    for op in children {
-        let op_span = span_of(&op);
-        let span = join(expr.span, op_span);
-        let (kind, child_depth) = match op.as_rule() {
-            Rule::member => {
-                let field = op.as_str().trim_start_matches('.').to_owned();
-                (ExprKind::Member(Box::new(expr), field), depth)
-            }
-            Rule::index => {
-                let inner = op
-                    .into_inner()
-                    .next()
-                    .ok_or(SyntaxError::new("expected an index", op_span))?;
-                let (index, d) = build(inner)?;
-                (
-                    ExprKind::Index(Box::new(expr), Box::new(index)),
-                    depth.max(d),
-                )
-            }
-            Rule::call_args => {
-                let Some(name) = expr.as_dotted_path() else {
-                    let mut error = SyntaxError::new("only named functions can be called", op_span);
-                    error.help = Some(
-                        "call a function by its name, e.g. `db.count.trucksByOperator(x)`".into(),
-                    );
-                    return Err(error);
-                };
-                let name_span = expr.span;
-                let mut args = Vec::new();
-                let mut d = 0;
-                for arg in op.into_inner() {
-                    let (arg, arg_depth) = build(arg)?;
-                    d = d.max(arg_depth);
-                    args.push(arg);
-                }
-                (
-                    ExprKind::Call {
-                        name,
-                        name_span,
-                        args,
-                    },
-                    d,
-                )
-            }
-            _ => return Err(internal(&op)),
-        };
-        let (e, d) = node(kind, span, child_depth + 1)?;
-        expr = e;
-        depth = d;
-    }
-    Ok((expr, depth))
 }
 
 /// Decode backslash escapes; `base` is the offset of `raw` in the condition, for errors.

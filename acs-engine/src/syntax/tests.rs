@@ -376,3 +376,23 @@ fn fixture_conditions_round_trip_through_to_source() {
         assert_eq!(to_sexpr(&again), to_sexpr(&expr), "{cond}");
     }
 }
+
+/// The Pratt parser recurses once per precedence level it climbs and once per bracket, so
+/// the worst text at the bracket limit opens every bracket on the right of a full
+/// operator ladder. It is read to the bottom on a test thread's 2 MiB stack, in debug
+/// builds too.
+#[test]
+fn brackets_at_the_limit_under_every_operator_fit_the_stack() {
+    let ladder = "a || b && c in d == e < f + g * !-";
+    for open in ["(", "[", "f(", "x[", "!("] {
+        let close = if open.ends_with('[') { "]" } else { ")" };
+        let text = format!(
+            "{}x{}",
+            format!("{ladder}{open}").repeat(MAX_NESTING),
+            close.repeat(MAX_NESTING)
+        );
+        // Too deep a tree for the depth limit, which is checked on the way back up.
+        let error = parse_condition(&text).expect_err("deeper than MAX_DEPTH");
+        assert!(error.message.contains("levels deep"), "{open}: {error}");
+    }
+}
