@@ -3,7 +3,8 @@
 //! `valgrind --tool=callgrind target/release/examples/profile bid_create_clean 10000`.
 //! A third argument `no-metrics` builds the engine with metrics off, so the counters'
 //! cost shows as an exact instruction difference; `floor` runs the hand-written floor
-//! (`benches/floor.rs`) instead of the engine, for the engine / floor instruction ratio.
+//! (`benches/floor.rs`) instead of the engine, for the engine / floor instruction ratio;
+//! `plan` evaluates on a pinned `Plan` (no per-request plan lookup).
 
 #![allow(clippy::print_stdout, reason = "a profiling helper prints its result")]
 
@@ -34,6 +35,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .len();
         }
         println!("{name}: {rounds} floor evaluations, {matched} matches");
+        return Ok(());
+    }
+    if mode.as_deref() == Some("plan") {
+        let plan = engine.plan();
+        for _ in 0..rounds {
+            matched += std::hint::black_box(plan.evaluate(std::hint::black_box(&case.input)))
+                .matched
+                .len();
+        }
+        println!("{name}: {rounds} evaluations on a pinned plan, {matched} matches");
         return Ok(());
     }
     for _ in 0..rounds {
