@@ -1,6 +1,7 @@
-//! The bytes-in path, for callgrind: `bytes_path <event> <rounds> engine|parse` runs
-//! `Engine::evaluate_json` or `serde_json::from_slice::<Value>` alone on the event's
-//! compact JSON, so the two instruction counts compare exactly.
+//! The bytes-in path, for callgrind: `bytes_path <event> <rounds> engine|parse|evaluate`
+//! runs `Engine::evaluate_json` or `serde_json::from_slice::<Value>` alone on the event's
+//! compact JSON, so the two instruction counts compare exactly; `evaluate` is
+//! `Engine::evaluate` on the document parsed once, the share of evaluation alone.
 
 #![allow(clippy::print_stdout, reason = "a profiling helper prints its result")]
 
@@ -26,6 +27,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let bytes = std::hint::black_box(bytes.as_slice());
         work += if mode == "parse" {
             usize::from(std::hint::black_box(serde_json::from_slice::<Value>(bytes)?).is_object())
+        } else if mode == "evaluate" {
+            std::hint::black_box(engine.evaluate(std::hint::black_box(&case.input)))
+                .matched
+                .len()
         } else {
             std::hint::black_box(engine.evaluate_json(bytes)?)
                 .matched

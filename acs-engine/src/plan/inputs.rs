@@ -2,6 +2,9 @@
 //! those: everything else is validated and skipped without allocating. Parsing the few
 //! dozen fields the rules read costs less than building the whole document, and the
 //! evaluation cannot tell the difference (a path the plan never reads is never looked at).
+//! The bytes are first scanned with SIMD into a tape (`inputs/tape.rs`); the `serde_json`
+//! parser here is the reference it must agree with, and the one that decides (and words
+//! the error) whenever the tape declines an input.
 
 use std::fmt;
 
@@ -10,6 +13,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::Root;
+
+mod tape;
 
 /// A trie of the paths a plan reads, from the input's top level down.
 #[derive(Debug, Default)]
@@ -51,6 +56,14 @@ impl InputPaths {
     /// Parse `bytes` as JSON, keeping only what the plan reads. Errors are exactly those
     /// of a full parse: the skipped parts are still validated.
     pub(crate) fn parse(&self, bytes: &[u8]) -> Result<Value, serde_json::Error> {
+        match tape::parse(self, bytes) {
+            Some(value) => Ok(value),
+            None => self.parse_serde(bytes),
+        }
+    }
+
+    /// [`InputPaths::parse`] with `serde_json` alone: slower, and the one that words errors.
+    pub(crate) fn parse_serde(&self, bytes: &[u8]) -> Result<Value, serde_json::Error> {
         let mut deserializer = serde_json::Deserializer::from_slice(bytes);
         let value = Pruned(self).deserialize(&mut deserializer)?;
         deserializer.end()?;

@@ -1,0 +1,439 @@
+//! The fast way from JSON bytes to the parts of a document a plan reads: `simd-json`
+//! scans a copy of the bytes into a tape (structure and UTF-8 found with SIMD, strings
+//! unescaped in place, numbers parsed), and only the trie's paths are built into a
+//! `serde_json::Value` from it. It must build exactly what the `serde_json` path builds;
+//! anything it refuses (invalid JSON, nesting as deep as `serde_json` refuses, a number
+//! it cannot read as `serde_json` would) is handed back to that path, which decides and
+//! words the error.
+
+use std::cell::RefCell;
+
+use serde_json::{Map, Number, Value};
+use simd_json::{Buffers, Node, StaticNode, Tape};
+
+use super::InputPaths;
+
+/// `serde_json` refuses the 128th nested container; the tape refuses anything deeper
+/// than this, so an input it accepts is never one `serde_json` would refuse.
+const MAX_DEPTH: usize = 127;
+
+/// Inputs up to this size reuse the thread's buffers; a larger one gets its own, so a
+/// thread does not keep megabytes alive after one large input.
+const REUSE_LIMIT: usize = 64 * 1024;
+
+/// The padded copy of the input (the tape parser writes unescaped strings into it), the
+/// parser's working buffers and the tape itself, kept between calls to save allocations.
+struct Scratch {
+    input: Vec<u8>,
+    buffers: Buffers,
+    tape: Tape<'static>,
+}
+
+impl Scratch {
+    fn new(len: usize) -> Scratch {
+        Scratch {
+            input: Vec::with_capacity(len + simd_json::INPUT_PADDING),
+            buffers: Buffers::with_max_depth(len, MAX_DEPTH),
+            tape: Tape(Vec::new()),
+        }
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new(0));
+}
+
+/// `bytes` parsed keeping what `paths` reads, or `None` when the `serde_json` path must
+/// decide.
+pub(super) fn parse(paths: &InputPaths, bytes: &[u8]) -> Option<Value> {
+    if bytes.len() > REUSE_LIMIT {
+        return parse_with(paths, bytes, &mut Scratch::new(bytes.len()));
+    }
+    SCRATCH
+        .try_with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => parse_with(paths, bytes, &mut scratch),
+            Err(_) => parse_with(paths, bytes, &mut Scratch::new(bytes.len())),
+        })
+        .unwrap_or_else(|_| parse_with(paths, bytes, &mut Scratch::new(bytes.len())))
+}
+
+fn parse_with(paths: &InputPaths, bytes: &[u8], scratch: &mut Scratch) -> Option<Value> {
+    scratch.input.clear();
+    scratch.input.extend_from_slice(bytes);
+    scratch
+        .input
+        .resize(bytes.len() + simd_json::INPUT_PADDING, b' ');
+    let mut tape = std::mem::replace(&mut scratch.tape, Tape(Vec::new())).reset();
+    let value = match simd_json::fill_tape_padded(
+        &mut scratch.input,
+        bytes.len(),
+        &mut scratch.buffers,
+        &mut tape,
+    ) {
+        Ok(()) => Builder {
+            nodes: &tape.0,
+            at: 0,
+        }
+        .pruned(paths),
+        Err(_) => None,
+    };
+    scratch.tape = tape.reset();
+    value
+}
+
+/// Reads the tape from front to back; `at` is the next node.
+struct Builder<'t, 'i> {
+    nodes: &'t [Node<'i>],
+    at: usize,
+}
+
+impl<'i> Builder<'_, 'i> {
+    fn next(&mut self) -> Option<Node<'i>> {
+        let node = *self.nodes.get(self.at)?;
+        self.at += 1;
+        Some(node)
+    }
+
+    /// The next value, keeping what `paths` reads: as `Pruned` in `inputs.rs` does, a
+    /// value other than an object under a partly read path reads as null.
+    fn pruned(&mut self, paths: &InputPaths) -> Option<Value> {
+        if paths.whole {
+            return self.whole();
+        }
+        match self.next()? {
+            Node::Object { len, .. } => {
+                let mut kept = Map::new();
+                for _ in 0..len {
+                    let Node::String(key) = self.next()? else {
+                        return None;
+                    };
+                    match paths.child(key) {
+                        Some(child) => {
+                            let value = self.pruned(child)?;
+                            // Like serde_json, the last of duplicate keys wins.
+                            kept.insert(key.to_owned(), value);
+                        }
+                        None => self.skip()?,
+                    }
+                }
+                Some(Value::Object(kept))
+            }
+            Node::Array { count, .. } => {
+                self.at = self.at.checked_add(count)?;
+                Some(Value::Null)
+            }
+            Node::String(_) | Node::Static(_) => Some(Value::Null),
+        }
+    }
+
+    fn skip(&mut self) -> Option<()> {
+        match self.next()? {
+            // A container's count covers every node inside it, keys included.
+            Node::Object { count, .. } | Node::Array { count, .. } => {
+                self.at = self.at.checked_add(count)?;
+            }
+            Node::String(_) | Node::Static(_) => {}
+        }
+        Some(())
+    }
+
+    fn whole(&mut self) -> Option<Value> {
+        Some(match self.next()? {
+            Node::String(s) => Value::String(s.to_owned()),
+            Node::Static(node) => scalar(node)?,
+            Node::Array { len, .. } => {
+                let mut items = Vec::with_capacity(len);
+                for _ in 0..len {
+                    items.push(self.whole()?);
+                }
+                Value::Array(items)
+            }
+            Node::Object { len, .. } => {
+                let mut map = Map::new();
+                for _ in 0..len {
+                    let Node::String(key) = self.next()? else {
+                        return None;
+                    };
+                    let value = self.whole()?;
+                    map.insert(key.to_owned(), value);
+                }
+                Value::Object(map)
+            }
+        })
+    }
+}
+
+/// A scalar as `serde_json` reads it.
+fn scalar(node: StaticNode) -> Option<Value> {
+    Some(match node {
+        StaticNode::Null => Value::Null,
+        StaticNode::Bool(b) => Value::Bool(b),
+        // Only `-0` gives a signed zero on the tape; serde_json reads it as the float -0.0.
+        StaticNode::I64(0) => Value::Number(Number::from_f64(-0.0)?),
+        StaticNode::I64(i) => Value::Number(i.into()),
+        StaticNode::U64(u) => Value::Number(u.into()),
+        StaticNode::F64(f) => Value::Number(Number::from_f64(f)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use proptest::prelude::*;
+
+    use super::super::{InputPaths, Root};
+
+    fn whole() -> InputPaths {
+        InputPaths {
+            whole: true,
+            children: Vec::new(),
+        }
+    }
+
+    /// The tape path either declines or builds exactly what `serde_json` builds (compared
+    /// as text, so `1`, `1.0` and `-0.0` are all told apart).
+    fn agrees(paths: &InputPaths, bytes: &[u8]) -> Result<(), TestCaseError> {
+        let serde = paths.parse_serde(bytes);
+        if let Some(fast) = super::parse(paths, bytes) {
+            let serde = serde.map_err(|e| {
+                TestCaseError::fail(format!(
+                    "tape accepted what serde_json refuses ({e}): {:?}",
+                    String::from_utf8_lossy(bytes)
+                ))
+            })?;
+            prop_assert_eq!(
+                serde_json::to_string(&fast).unwrap(),
+                serde_json::to_string(&serde).unwrap(),
+                "input {:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        Ok(())
+    }
+
+    fn accepted_and_agrees(bytes: &[u8]) {
+        assert!(
+            super::parse(&whole(), bytes).is_some(),
+            "declined {:?}",
+            String::from_utf8_lossy(bytes)
+        );
+        agrees(&whole(), bytes).unwrap();
+    }
+
+    #[test]
+    fn numbers_read_as_serde_json_reads_them() {
+        for text in [
+            "0",
+            "-0",
+            "-0.0",
+            "0.0",
+            "1",
+            "-1",
+            "1.0",
+            "1e2",
+            "1E+2",
+            "-1e-2",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "18446744073709551615",
+            "18446744073709551616",
+            "0.1",
+            "2.238418053756088e-18",
+            "1.7976931348623157e308",
+            "5e-324",
+            "123456789012345678901234567890",
+            "0.30000000000000004",
+            "3.141592653589793238462643383279",
+            "1234567890.1234567890123456789",
+            "0.000000000000000000000000000001234567890123456789",
+            "9007199254740993",
+            "9007199254740993.0",
+            "1e-400",
+            "0e999",
+        ] {
+            // The count of significant digits once went wrong at some offsets: try many.
+            for pad in 0..70 {
+                let json = format!("[{}{text}]", " ".repeat(pad));
+                agrees(&whole(), json.as_bytes()).unwrap();
+            }
+            agrees(&whole(), text.as_bytes()).unwrap();
+        }
+        // The common forms take the fast path (none is declined for nothing).
+        accepted_and_agrees(b"[0,-0,1.5,-2,1e2,18446744073709551616,-9223372036854775809]");
+    }
+
+    #[test]
+    fn strings_keys_and_duplicates_read_as_serde_json_reads_them() {
+        accepted_and_agrees(br#"{"a":1,"a":2}"#);
+        accepted_and_agrees(br#"{"a":{"x":1},"a":[2]}"#);
+        accepted_and_agrees(
+            r#"{"\u00e9t\u00e9":"caf\u00e9 \ud83d\ude00 \" \\ \/ \b\f\n\r\t","é":"ü","":""}"#
+                .as_bytes(),
+        );
+        accepted_and_agrees(b" \t\r\n{ \"k\" : [ true , false , null ] } \n");
+        accepted_and_agrees(b"\"top\"");
+        accepted_and_agrees(b"12");
+    }
+
+    #[test]
+    fn invalid_json_is_left_to_serde_json() {
+        for invalid in [
+            &br#"{"a":"\ud800"}"#[..],
+            br#"{"a":"\udc00x"}"#,
+            br#"{"a":"\ud800\u0041"}"#,
+            br#"{"a":"\x"}"#,
+            b"{\"a\":\"\x01\"}",
+            b"{\"a\":\"\xff\"}",
+            b"{\"\xc3\":1}",
+            br#"{"a":1,}"#,
+            br#"[1,]"#,
+            br#"{"a" 1}"#,
+            br#"{"a":1"#,
+            br#"{1:1}"#,
+            b"",
+            b"   ",
+            b"{} x",
+            b"{}{}",
+            b"01",
+            b"1.",
+            b"-",
+            b"+1",
+            b".5",
+            b"1e",
+            b"NaN",
+            b"nul",
+            b"tru",
+            b"[1e400]",
+            b"[-1e400]",
+            b"\xef\xbb\xbf{}",
+            b"{}\x00",
+        ] {
+            assert!(
+                super::parse(&whole(), invalid).is_none(),
+                "accepted {:?}",
+                String::from_utf8_lossy(invalid)
+            );
+            assert!(whole().parse_serde(invalid).is_err());
+        }
+    }
+
+    #[test]
+    fn nesting_as_deep_as_serde_json_refuses_is_left_to_it() {
+        for depth in [1, 126, 127, 128, 129, 200] {
+            let json = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            agrees(&whole(), json.as_bytes()).unwrap();
+            let json = format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
+            agrees(&whole(), json.as_bytes()).unwrap();
+        }
+        // serde_json takes 127 levels, and so does the tape.
+        let json = format!("{}{}", "[".repeat(127), "]".repeat(127));
+        assert!(super::parse(&whole(), json.as_bytes()).is_some());
+    }
+
+    #[test]
+    fn a_large_input_parses_on_its_own_buffers() {
+        let pad = "y".repeat(super::REUSE_LIMIT);
+        let big = format!(r#"{{"event":{{"type":"x","pad":"{pad}"}}}}"#);
+        let mut paths = InputPaths::default();
+        paths.insert(Root::Event, &["type".into()]);
+        agrees(&paths, big.as_bytes()).unwrap();
+        assert!(super::parse(&paths, big.as_bytes()).is_some());
+    }
+
+    /// JSON text with the number, string and whitespace forms both parsers must agree on.
+    fn json_text() -> impl Strategy<Value = String> {
+        let number = prop_oneof![
+            "-?(0|[1-9][0-9]{0,25})(\\.[0-9]{1,25})?([eE][-+]?[0-9]{1,3})?",
+            any::<f64>().prop_map(|f| f.to_string()),
+            any::<f64>().prop_map(|f| format!("{f:e}")),
+            any::<i64>().prop_map(|i| i.to_string()),
+            any::<u64>().prop_map(|u| u.to_string()),
+        ];
+        let string = prop_oneof![
+            "[a-c]{0,3}",
+            r#"([a-zé😀 ]|\\[nt\\"/bfr]|\\u[0-9a-fA-F]{4}|\\ud83d\\ude00)*"#,
+        ]
+        .prop_map(|s| format!("\"{s}\""));
+        let ws = "[ \t\r\n]{0,2}";
+        let leaf = prop_oneof![
+            number,
+            string.clone(),
+            Just("true".to_owned()),
+            Just("false".to_owned()),
+            Just("null".to_owned()),
+        ];
+        leaf.prop_recursive(4, 40, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec((inner.clone(), ws), 0..5).prop_map(|items| {
+                    let items: Vec<String> = items
+                        .into_iter()
+                        .map(|(v, w)| format!("{w}{v}{w}"))
+                        .collect();
+                    format!("[{}]", items.join(","))
+                }),
+                prop::collection::vec((string.clone(), inner, ws), 0..5).prop_map(|entries| {
+                    let entries: Vec<String> = entries
+                        .into_iter()
+                        .map(|(k, v, w)| format!("{w}{k}{w}:{w}{v}"))
+                        .collect();
+                    format!("{{{}}}", entries.join(","))
+                }),
+            ]
+        })
+    }
+
+    /// A trie over the keys the generator uses most, some parts read whole.
+    fn paths() -> impl Strategy<Value = InputPaths> {
+        let leaf = any::<bool>().prop_map(|whole| InputPaths {
+            whole,
+            children: Vec::new(),
+        });
+        leaf.prop_recursive(3, 20, 3, |inner| {
+            (
+                any::<bool>(),
+                prop::collection::vec(("[a-c]{0,1}", inner), 0..3),
+            )
+                .prop_map(|(whole, children)| InputPaths {
+                    whole,
+                    children: children
+                        .into_iter()
+                        .map(|(k, c)| (k.into_boxed_str(), c))
+                        .collect(),
+                })
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn the_tape_builds_what_serde_json_builds(text in json_text(), paths in paths()) {
+            agrees(&whole(), text.as_bytes())?;
+            agrees(&paths, text.as_bytes())?;
+        }
+
+        #[test]
+        fn damaged_json_is_refused_as_serde_json_refuses_it(
+            text in json_text(),
+            at in any::<prop::sample::Index>(),
+            byte in prop_oneof![
+                Just(b'"'), Just(b'\\'), Just(b','), Just(b':'), Just(b'}'), Just(b']'),
+                Just(b'0'), Just(b'-'), Just(b'.'), Just(b'e'), any::<u8>(),
+            ],
+            cut in any::<bool>(),
+        ) {
+            let mut bytes = text.into_bytes();
+            if !bytes.is_empty() {
+                let at = at.index(bytes.len());
+                if cut {
+                    bytes.remove(at);
+                } else {
+                    bytes.insert(at, byte);
+                }
+            }
+            agrees(&whole(), &bytes)?;
+        }
+    }
+}
