@@ -8,8 +8,8 @@ use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use super::params::{build, count_holes, Fill, Holes};
-use crate::plan::TemplatePlan;
+use super::params::{build, move_holes, Fill, Holes};
+use crate::plan::{HolePlan, TemplatePlan};
 use crate::ruleset::RuleSeverity;
 
 /// What a decision says about a rule, compiled once with the plan and shared by every
@@ -26,10 +26,12 @@ pub(crate) struct RuleFacts {
 
 pub(crate) struct ActionFacts {
     pub name: Box<str>,
+    /// The parameters, with the holes moved to `holes`.
     pub template: TemplatePlan,
-    /// Where this action's holes start among the match's holes, and how many it has.
+    /// What fills each hole, in the order `template` takes the values back.
+    pub holes: Box<[HolePlan]>,
+    /// Where this action's hole values start among the match's.
     pub first_hole: usize,
-    pub holes: usize,
 }
 
 pub(crate) struct RejectFacts {
@@ -68,15 +70,16 @@ impl RuleFacts {
         let mut first_hole = 0;
         let actions: Box<[ActionFacts]> = actions
             .into_iter()
-            .map(|(name, template)| {
-                let holes = count_holes(&template);
+            .map(|(name, mut template)| {
+                let mut holes = Vec::new();
+                move_holes(&mut template, &mut holes);
                 let action = ActionFacts {
                     name,
                     template,
+                    holes: holes.into_boxed_slice(),
                     first_hole,
-                    holes,
                 };
-                first_hole += holes;
+                first_hole += action.holes.len();
                 action
             })
             .collect();
@@ -214,7 +217,7 @@ impl RuleMatch {
 
     fn action_holes(&self, action: &ActionFacts) -> &[Value] {
         self.holes
-            .get(action.first_hole..action.first_hole + action.holes)
+            .get(action.first_hole..action.first_hole + action.holes.len())
             .unwrap_or_default()
     }
 }

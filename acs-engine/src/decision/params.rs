@@ -9,18 +9,25 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use smallvec::SmallVec;
 
-use crate::plan::TemplatePlan;
+use crate::plan::{HolePlan, TemplatePlan};
 
 /// The values of a match's `{{...}}` holes.
 pub(crate) type Holes = SmallVec<[Value; 2]>;
 
-/// How many holes `template` has: the values rendering it produces.
-pub(crate) fn count_holes(template: &TemplatePlan) -> usize {
+/// Move the plans of `template`'s holes to `holes`, in the order rendering fills them
+/// and reading takes them back: pre-order, object entries sorted by key.
+pub(crate) fn move_holes(template: &mut TemplatePlan, holes: &mut Vec<HolePlan>) {
     match template {
-        TemplatePlan::Value(_) => 0,
-        TemplatePlan::Expr(_) | TemplatePlan::Text(..) => 1,
-        TemplatePlan::Array(items) => items.iter().map(count_holes).sum(),
-        TemplatePlan::Object(entries) => entries.iter().map(|(_, t)| count_holes(t)).sum(),
+        TemplatePlan::Value(_) | TemplatePlan::Moved => {}
+        TemplatePlan::Hole(_) => {
+            if let TemplatePlan::Hole(hole) = std::mem::replace(template, TemplatePlan::Moved) {
+                holes.push(hole);
+            }
+        }
+        TemplatePlan::Array(items) => items.iter_mut().for_each(|t| move_holes(t, holes)),
+        TemplatePlan::Object(entries) => {
+            entries.iter_mut().for_each(|(_, t)| move_holes(t, holes));
+        }
     }
 }
 
@@ -36,7 +43,7 @@ pub(crate) fn build(template: &TemplatePlan, holes: &[Value]) -> Value {
 fn build_from(template: &TemplatePlan, holes: &[Value], next: &Cell<usize>) -> Value {
     match template {
         TemplatePlan::Value(value) => value.clone(),
-        TemplatePlan::Expr(_) | TemplatePlan::Text(..) => take(holes, next).clone(),
+        TemplatePlan::Hole(_) | TemplatePlan::Moved => take(holes, next).clone(),
         TemplatePlan::Array(items) => {
             Value::Array(items.iter().map(|t| build_from(t, holes, next)).collect())
         }
@@ -100,7 +107,7 @@ impl Serialize for Node<'_> {
         };
         match self.template {
             TemplatePlan::Value(value) => value.serialize(serializer),
-            TemplatePlan::Expr(_) | TemplatePlan::Text(..) => {
+            TemplatePlan::Hole(_) | TemplatePlan::Moved => {
                 take(self.holes, self.next).serialize(serializer)
             }
             TemplatePlan::Array(items) => {

@@ -268,6 +268,14 @@ impl<'a> Evaluator<'a> {
                 span,
             } => {
                 let value = self.path(*root, keys, *slot);
+                // `x != null` guards most conditions: no value views needed.
+                if constant.is_null() {
+                    match op {
+                        BinaryOp::Eq => return Ok(value.is_none_or(Value::is_null)),
+                        BinaryOp::Ne => return Ok(!value.is_none_or(Value::is_null)),
+                        _ => {}
+                    }
+                }
                 let (a, b) = (value.map_or(View::Null, View::of), View::of(constant));
                 Ok(match op {
                     BinaryOp::Eq => ops::equal(a, b),

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::value::Val;
 use super::{rule_error, EvalError, Evaluator, Result};
 use crate::decision::{Holes, RuleError, RuleMatch};
-use crate::plan::{Plan, RulePlan, TemplatePlan, TextPlan};
+use crate::plan::{HolePlan, Plan, RulePlan, TextPlan};
 
 /// A value as text inside a string: strings raw, null empty, numbers without `.0`,
 /// arrays and objects as JSON.
@@ -29,31 +29,25 @@ impl<'a> Evaluator<'a> {
         let mut holes = Holes::new();
         let mut failed = Vec::new();
         for (index, action) in rule.facts.actions.iter().enumerate() {
-            if action.holes == 0 {
-                continue;
-            }
-            if let Err(error) = self.fill(&action.template, &mut holes, plan.max_rendered_bytes) {
-                errors.push(rule_error(plan, rule, *error));
-                // Keep every later action's holes where the layout expects them.
-                holes.truncate(action.first_hole);
-                holes.resize(action.first_hole + action.holes, Value::Null);
-                failed.push(index);
+            for hole in action.holes.iter() {
+                if let Err(error) = self.fill(hole, &mut holes, plan.max_rendered_bytes) {
+                    errors.push(rule_error(plan, rule, *error));
+                    // Keep every later action's holes where the layout expects them.
+                    holes.truncate(action.first_hole);
+                    holes.resize(action.first_hole + action.holes.len(), Value::Null);
+                    failed.push(index);
+                    break;
+                }
             }
         }
         RuleMatch::new(Arc::clone(&rule.facts), holes, failed)
     }
 
-    /// Evaluate the template's holes, in the order `Params` reads them back.
-    fn fill(
-        &mut self,
-        template: &'a TemplatePlan,
-        holes: &mut Holes,
-        max_bytes: usize,
-    ) -> Result<()> {
-        match template {
-            TemplatePlan::Value(_) => {}
-            TemplatePlan::Expr(node) => holes.push(self.eval(node)?.to_value()),
-            TemplatePlan::Text(parts, span) => {
+    /// Evaluate one hole of a template.
+    fn fill(&mut self, hole: &'a HolePlan, holes: &mut Holes, max_bytes: usize) -> Result<()> {
+        match hole {
+            HolePlan::Expr(node) => holes.push(self.eval(node)?.to_value()),
+            HolePlan::Text(parts, span) => {
                 let mut text = String::new();
                 for part in parts.iter() {
                     match part {
@@ -80,16 +74,6 @@ impl<'a> Evaluator<'a> {
                     }));
                 }
                 holes.push(Value::String(text));
-            }
-            TemplatePlan::Array(items) => {
-                for item in items.iter() {
-                    self.fill(item, holes, max_bytes)?;
-                }
-            }
-            TemplatePlan::Object(entries) => {
-                for (_, item) in entries.iter() {
-                    self.fill(item, holes, max_bytes)?;
-                }
             }
         }
         Ok(())

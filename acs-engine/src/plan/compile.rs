@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use super::gate::{conjuncts, event_type_gate, gate_of};
 use super::{
-    Callee, InputPaths, Node, Plan, Root, RulePlan, TemplatePlan, TextPlan, NO_SLOT, PATH_SLOTS,
+    Callee, HolePlan, InputPaths, Node, Plan, Root, RulePlan, TemplatePlan, TextPlan, NO_SLOT,
+    PATH_SLOTS,
 };
 use crate::decision::RuleFacts;
 use crate::diagnostic::Diagnostic;
@@ -351,7 +352,7 @@ impl Compiler<'_> {
     fn template(&mut self, template: &Template) -> TemplatePlan {
         match template {
             Template::Value(v) => TemplatePlan::Value(v.clone()),
-            Template::Expr(e) => TemplatePlan::Expr(self.expr(e, &e.expr)),
+            Template::Expr(e) => TemplatePlan::Hole(HolePlan::Expr(self.expr(e, &e.expr))),
             Template::Text(parts) => {
                 let span = parts
                     .iter()
@@ -360,7 +361,7 @@ impl Compiler<'_> {
                         TextPart::Literal(_) => None,
                     })
                     .unwrap_or_default();
-                TemplatePlan::Text(
+                TemplatePlan::Hole(HolePlan::Text(
                     parts
                         .iter()
                         .map(|part| match part {
@@ -369,7 +370,7 @@ impl Compiler<'_> {
                         })
                         .collect(),
                     span,
-                )
+                ))
             }
             Template::Array(items) => {
                 TemplatePlan::Array(items.iter().map(|t| self.template(t)).collect())
@@ -438,9 +439,9 @@ fn visit_template_paths(
     f: &mut impl FnMut(Root, &[Box<str>], &mut u8),
 ) {
     match template {
-        TemplatePlan::Value(_) => {}
-        TemplatePlan::Expr(node) => visit_paths(node, f),
-        TemplatePlan::Text(parts, _) => {
+        TemplatePlan::Value(_) | TemplatePlan::Moved => {}
+        TemplatePlan::Hole(HolePlan::Expr(node)) => visit_paths(node, f),
+        TemplatePlan::Hole(HolePlan::Text(parts, _)) => {
             for part in parts.iter_mut() {
                 if let TextPlan::Expr(node) = part {
                     visit_paths(node, f);

@@ -124,11 +124,21 @@ pub(crate) enum Callee {
 /// A compiled action parameter tree. Object entries are sorted by key.
 pub(crate) enum TemplatePlan {
     Value(Value),
+    /// A `{{...}}` hole, as compiled.
+    Hole(HolePlan),
+    /// A hole whose plan was moved to its action's list of holes (see
+    /// [`RuleFacts`](crate::decision::RuleFacts)), which renders them in this order.
+    Moved,
+    Array(Box<[TemplatePlan]>),
+    Object(Box<[(Box<str>, TemplatePlan)]>),
+}
+
+/// What fills one hole of a template.
+pub(crate) enum HolePlan {
+    /// `"{{expr}}"`: the value, with its type.
     Expr(Node),
     /// An interpolated string, and where its first `{{` expression is (for errors).
     Text(Box<[TextPlan]>, Span),
-    Array(Box<[TemplatePlan]>),
-    Object(Box<[(Box<str>, TemplatePlan)]>),
 }
 
 pub(crate) enum TextPlan {
