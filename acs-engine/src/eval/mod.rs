@@ -301,6 +301,12 @@ impl<'a> Evaluator<'a> {
                 rhs,
                 ..
             } => {
+                // `f(x) == true`: a boolean equals only a boolean.
+                if let (Node::Const(Value::Bool(want)), BinaryOp::Eq | BinaryOp::Ne) = (&**rhs, op)
+                {
+                    let equal = matches!(self.eval(lhs)?, Val::Bool(b) if b == *want);
+                    return Ok(equal == (*op == BinaryOp::Eq));
+                }
                 let a = self.eval(lhs)?;
                 let b = self.eval(rhs)?;
                 Ok(match op {
