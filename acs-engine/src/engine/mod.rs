@@ -230,9 +230,13 @@ impl Engine {
                 });
             }
         }
-        // One plan for both steps: the parser keeps exactly what this plan's rules read.
         let plan = self.shared.plan.load();
-        let document = parse_for_plan(&plan, input)?;
+        // Read in place from a tape; what the tape refuses, serde_json decides (and words
+        // the error), keeping only what this plan's rules read.
+        if let Some(decision) = eval::evaluate_bytes(&plan, input) {
+            return Ok(decision);
+        }
+        let document = plan.input_paths.parse_serde(input).map_err(json_error)?;
         Ok(eval::evaluate(&plan, &document))
     }
 

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use serde_json::Value;
 use smallvec::SmallVec;
 
+use super::doc::Doc;
 use super::value::{Val, View};
 use super::{EvalError, Evaluator, Result};
 use crate::functions::{builtins, text_contains_pii, Builtin, FunctionError};
@@ -48,7 +49,7 @@ fn host_error(name: &str, error: FunctionError) -> String {
     }
 }
 
-impl<'a> Evaluator<'a> {
+impl<'a, D: Doc<'a>> Evaluator<'a, D> {
     fn arg(&mut self, args: &'a [Node], i: usize, span: Span) -> Result<Val<'a>> {
         match args.get(i) {
             Some(node) => self.eval(node),
@@ -112,17 +113,19 @@ impl<'a> Evaluator<'a> {
                 // Arguments that are paths or constants (the usual case) are borrowed
                 // straight away; anything computed is kept alive in `held`.
                 let mut held: SmallVec<[Arg<'a>; 4]> = SmallVec::new();
-                let direct = args
-                    .iter()
-                    .all(|a| matches!(a, Node::Const(_) | Node::Path { .. }));
+                let direct = D::BORROWS
+                    && args
+                        .iter()
+                        .all(|a| matches!(a, Node::Const(_) | Node::Path { .. }));
                 let values: SmallVec<[&Value; 4]> = if direct {
                     let mut values = SmallVec::new();
                     for arg in args.iter() {
                         values.push(match arg {
                             Node::Const(value) => value,
-                            Node::Path { root, keys, slot } => {
-                                self.path(*root, keys, *slot).unwrap_or(&NULL)
-                            }
+                            Node::Path { root, keys, slot } => self
+                                .path(*root, keys, *slot)
+                                .and_then(Doc::borrowed)
+                                .unwrap_or(&NULL),
                             _ => &NULL,
                         });
                     }
@@ -179,9 +182,14 @@ impl<'a> Evaluator<'a> {
     fn arg_value(&mut self, node: &'a Node) -> Result<Arg<'a>> {
         Ok(match node {
             Node::Const(value) => Arg::Borrowed(value),
-            Node::Path { root, keys, slot } => {
-                Arg::Borrowed(self.path(*root, keys, *slot).unwrap_or(&NULL))
-            }
+            // Built from the document, not from its evaluated value: `1.0` stays a float.
+            Node::Path { root, keys, slot } => match self.path(*root, keys, *slot) {
+                None => Arg::Borrowed(&NULL),
+                Some(doc) => match doc.borrowed() {
+                    Some(value) => Arg::Borrowed(value),
+                    None => Arg::Temp(doc.to_value()),
+                },
+            },
             other => match self.eval(other)? {
                 Val::Ref(value) => Arg::Borrowed(value),
                 Val::Owned(value) => Arg::Shared(value),

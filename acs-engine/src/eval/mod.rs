@@ -2,6 +2,7 @@
 //! that rule. Host calls are memoised for the length of one evaluation.
 
 mod call;
+mod doc;
 mod ops;
 mod render;
 mod value;
@@ -12,6 +13,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use doc::{Doc, TapeRef};
 pub use ops::values_equal;
 pub(crate) use value::number;
 use value::{Val, View};
@@ -35,13 +37,17 @@ pub(crate) struct EvalError {
 /// Errors are rare: boxed, they keep `Result<Val>` as small as `Val` on the hot path.
 type Result<T> = std::result::Result<T, Box<EvalError>>;
 
-pub(crate) struct Evaluator<'a> {
-    roots: [Option<&'a Value>; 4],
+/// Evaluates over a document `D`: a `&Value`, or a place on a simd-json tape (see `doc`).
+/// Generic rather than an enum, so the `Value` form pays nothing for the tape's.
+pub(crate) struct Evaluator<'a, D = &'a Value> {
+    roots: [Option<D>; 4],
     /// Per-rule path cache (see `assign_path_slots`); `filled` marks the valid slots.
-    slots: [Option<&'a Value>; PATH_SLOTS],
+    slots: [Option<D>; PATH_SLOTS],
     filled: u8,
     memo: Vec<MemoEntry>,
     now: Option<f64>,
+    /// Values borrowed from the document and the plan live for `'a`.
+    lifetime: std::marker::PhantomData<&'a ()>,
 }
 
 /// Evaluate every candidate rule of `plan` against `input`.
@@ -55,13 +61,26 @@ pub(crate) fn evaluate_uncounted(plan: &Plan, input: &Value) -> Decision {
     evaluate_counted(plan, input, None)
 }
 
-fn evaluate_counted(plan: &Plan, input: &Value, shard: Option<&metrics::Shard>) -> Decision {
+/// Evaluate every candidate rule of `plan` against JSON `bytes`, read in place from a
+/// simd-json tape; `None` when the tape refuses them (invalid JSON, too deep), for the
+/// `serde_json` path to decide and word the error.
+pub(crate) fn evaluate_bytes(plan: &Plan, bytes: &[u8]) -> Option<Decision> {
+    crate::plan::tape::with_tape(bytes, |tape| {
+        evaluate_counted(plan, TapeRef::root(tape), plan.counters.shard())
+    })
+}
+
+fn evaluate_counted<'a, D: Doc<'a>>(
+    plan: &'a Plan,
+    input: D,
+    shard: Option<&metrics::Shard>,
+) -> Decision {
     let started = (shard.is_some() && metrics::sample_latency()).then(Instant::now);
-    let mut evaluator = Evaluator::new(input);
+    let mut evaluator = Evaluator::over(input);
     let event_type = evaluator
         .path(Root::Event, &[], crate::plan::NO_SLOT)
-        .and_then(|event| value::field(event, "type"))
-        .and_then(Value::as_str);
+        .and_then(|event| event.field("type"))
+        .and_then(Doc::as_str);
     let gated: &[u32] = event_type
         .and_then(|t| plan.by_type.get(t))
         .map_or(&[], |v| v);
@@ -193,43 +212,55 @@ fn is_const(node: &Node) -> bool {
 
 impl<'a> Evaluator<'a> {
     pub(crate) fn new(input: &'a Value) -> Self {
-        // One pass over the input's top level finds all four roots.
+        Evaluator::over(input)
+    }
+}
+
+impl<'a, D: Doc<'a>> Evaluator<'a, D> {
+    pub(crate) fn over(input: D) -> Self {
+        // One pass over the input's top level finds all four roots (the last of
+        // duplicate keys wins, as in a parse).
         let mut roots = [None; 4];
-        if let Value::Object(map) = input {
-            for (key, value) in map {
-                if let Some(root) = Root::by_name(key) {
-                    if let Some(slot) = roots.get_mut(root as usize) {
-                        *slot = Some(value);
-                    }
+        input.each_entry(|key, value| {
+            if let Some(root) = Root::by_name(key) {
+                if let Some(slot) = roots.get_mut(root as usize) {
+                    *slot = Some(value);
                 }
             }
-        }
+        });
         Evaluator {
             roots,
             slots: [None; PATH_SLOTS],
             filled: 0,
             memo: Vec::new(),
             now: None,
+            lifetime: std::marker::PhantomData,
         }
     }
 
     /// Follow `root.k1.k2...` in the input; `None` where it is missing. A path with a
     /// slot is looked up once per rule and then read from the slot.
     #[inline]
-    pub(super) fn path(&mut self, root: Root, keys: &[Box<str>], slot: u8) -> Option<&'a Value> {
+    pub(super) fn path(&mut self, root: Root, keys: &[Box<str>], slot: u8) -> Option<D> {
         let cached = usize::from(slot);
         if cached < PATH_SLOTS && self.filled & (1 << cached) != 0 {
             return self.slots.get(cached).copied().flatten();
         }
-        let mut current = self.roots.get(root as usize).copied().flatten();
-        for key in keys {
-            current = current.and_then(|v| value::field(v, key));
-        }
+        let current = self.lookup(root, keys);
         if let Some(entry) = self.slots.get_mut(cached) {
             *entry = current;
             self.filled |= 1 << cached;
         }
         current
+    }
+
+    #[inline]
+    fn lookup(&self, root: Root, keys: &[Box<str>]) -> Option<D> {
+        let mut current = self.roots.get(root as usize).copied().flatten()?;
+        for key in keys {
+            current = current.field(key)?;
+        }
+        Some(current)
     }
 
     /// Forget cached paths: they belong to one rule.
@@ -271,12 +302,12 @@ impl<'a> Evaluator<'a> {
                 // `x != null` guards most conditions: no value views needed.
                 if constant.is_null() {
                     match op {
-                        BinaryOp::Eq => return Ok(value.is_none_or(Value::is_null)),
-                        BinaryOp::Ne => return Ok(!value.is_none_or(Value::is_null)),
+                        BinaryOp::Eq => return Ok(value.is_none_or(Doc::is_null)),
+                        BinaryOp::Ne => return Ok(!value.is_none_or(Doc::is_null)),
                         _ => {}
                     }
                 }
-                let (a, b) = (value.map_or(View::Null, View::of), View::of(constant));
+                let (a, b) = (value.map_or(View::Null, Doc::view), View::of(constant));
                 Ok(match op {
                     BinaryOp::Eq => ops::equal(a, b),
                     BinaryOp::Ne => !ops::equal(a, b),
@@ -322,9 +353,9 @@ impl<'a> Evaluator<'a> {
     pub(crate) fn eval(&mut self, node: &'a Node) -> Result<Val<'a>> {
         match node {
             Node::Const(value) => Ok(Val::from_ref(value)),
-            Node::Path { root, keys, slot } => Ok(self
-                .path(*root, keys, *slot)
-                .map_or(Val::Null, Val::from_ref)),
+            Node::Path { root, keys, slot } => {
+                Ok(self.path(*root, keys, *slot).map_or(Val::Null, Doc::val))
+            }
             Node::Get { base, keys } => {
                 let mut value = self.eval(base)?;
                 for key in keys.iter() {

@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use serde_json::Value;
 
+use super::doc::Doc;
 use super::value::{Val, View};
 use crate::syntax::BinaryOp;
 
@@ -26,7 +27,9 @@ fn equal_within(a: View<'_>, b: View<'_>, depth: usize) -> bool {
         (View::Num(x), View::Num(y)) => x == y,
         (View::BigInt(x), View::BigInt(y)) => x == y,
         (View::Str(x), View::Str(y)) => x == y,
-        (View::Array(_) | View::Object(_), _) if depth == 0 => false,
+        (View::Array(_) | View::Object(_) | View::Tape(_), _) if depth == 0 => false,
+        (View::Tape(_), View::Array(_) | View::Object(_) | View::Tape(_))
+        | (View::Array(_) | View::Object(_), View::Tape(_)) => equal_built(a, b, depth),
         (View::Array(x), View::Array(y)) => {
             x.len() == y.len()
                 && x.iter()
@@ -41,6 +44,18 @@ fn equal_within(a: View<'_>, b: View<'_>, depth: usize) -> bool {
                 })
         }
         _ => false,
+    }
+}
+
+/// `==` with a container on the tape: compared built, as rare as `==` between containers
+/// is. Kept out of line so the recursion's frames stay small.
+#[cold]
+#[inline(never)]
+fn equal_built(a: View<'_>, b: View<'_>, depth: usize) -> bool {
+    match (a, b) {
+        (View::Tape(x), _) => equal_within(View::of(&x.build()), b, depth),
+        (_, View::Tape(y)) => equal_within(a, View::of(&y.build()), depth),
+        _ => equal_within(a, b, depth),
     }
 }
 
@@ -243,6 +258,13 @@ pub(crate) fn contains(needle: View<'_>, haystack: View<'_>) -> Result<bool, Str
         View::Array(items) => Ok(items.iter().any(|item| equal(needle, View::of(item)))),
         View::Str(text) => Ok(matches!(needle, View::Str(part) if text.contains(part))),
         View::Object(map) => Ok(matches!(needle, View::Str(key) if map.contains_key(key))),
+        View::Tape(tape) if tape.is_array() => {
+            Ok(tape.elements().any(|item| equal(needle, item.view())))
+        }
+        View::Tape(tape) => Ok(match needle {
+            View::Str(key) => tape.entries().any(|(k, _)| k == key),
+            _ => false,
+        }),
         other => Err(format!(
             "`in` needs an array, string or object on the right, found {}",
             other.type_name()

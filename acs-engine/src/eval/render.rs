@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::doc::Doc;
 use super::value::Val;
 use super::{rule_error, EvalError, Evaluator, Result};
 use crate::decision::{Holes, RuleError, RuleMatch};
@@ -19,7 +20,7 @@ pub(crate) fn display(value: &Value) -> String {
     }
 }
 
-impl<'a> Evaluator<'a> {
+impl<'a, D: Doc<'a>> Evaluator<'a, D> {
     pub(super) fn render_match(
         &mut self,
         plan: &Plan,

@@ -5,6 +5,8 @@ use std::rc::Rc;
 
 use serde_json::{Map, Number, Value};
 
+use super::doc::{Doc, TapeRef};
+
 /// A value produced while evaluating.
 #[derive(Debug, Clone)]
 pub(crate) enum Val<'a> {
@@ -16,6 +18,8 @@ pub(crate) enum Val<'a> {
     Ref(&'a Value),
     /// A computed string, array or object (function results, concatenations).
     Owned(Rc<Value>),
+    /// An array, object or integer beyond 2^53 on the input's tape, read in place.
+    Tape(TapeRef<'a>),
 }
 
 /// A borrowed view of any [`Val`], for operators that do not care who owns it.
@@ -30,6 +34,8 @@ pub(crate) enum View<'v> {
     Str(&'v str),
     Array(&'v [Value]),
     Object(&'v Map<String, Value>),
+    /// An array or object on the input's tape.
+    Tape(TapeRef<'v>),
 }
 
 impl<'v> View<'v> {
@@ -53,6 +59,8 @@ impl<'v> View<'v> {
             View::Str(_) => "string",
             View::Array(_) => "array",
             View::Object(_) => "object",
+            View::Tape(t) if t.is_array() => "array",
+            View::Tape(_) => "object",
         }
     }
 }
@@ -105,6 +113,7 @@ impl<'a> Val<'a> {
             Val::Str(s) => View::Str(s),
             Val::Ref(v) => View::of(v),
             Val::Owned(v) => View::of(v),
+            Val::Tape(t) => t.view(),
         }
     }
 
@@ -115,7 +124,7 @@ impl<'a> Val<'a> {
             View::Num(n) => n != 0.0 && !n.is_nan(),
             View::BigInt(_) => true,
             View::Str(s) => !s.is_empty(),
-            View::Array(_) | View::Object(_) => true,
+            View::Array(_) | View::Object(_) | View::Tape(_) => true,
         }
     }
 
@@ -127,6 +136,7 @@ impl<'a> Val<'a> {
             Val::Str(s) => Value::String((*s).to_owned()),
             Val::Ref(v) => (*v).clone(),
             Val::Owned(v) => (**v).clone(),
+            Val::Tape(t) => t.build(),
         }
     }
 
@@ -135,6 +145,7 @@ impl<'a> Val<'a> {
         match self {
             Val::Ref(v) => field(v, key).map_or(Val::Null, Val::from_ref),
             Val::Owned(v) => v.get(key).cloned().map_or(Val::Null, Val::from_owned),
+            Val::Tape(t) => t.field(key).map_or(Val::Null, Doc::val),
             _ => Val::Null,
         }
     }
@@ -161,6 +172,13 @@ impl<'a> Val<'a> {
                 _ => Val::Null,
             },
             Val::Owned(v) => element(v).map_or(Val::Null, Val::from_owned),
+            Val::Tape(t) => match index.view() {
+                View::Num(n) if t.is_array() => as_index(n)
+                    .and_then(|i| t.elements().nth(i))
+                    .map_or(Val::Null, Doc::val),
+                View::Str(key) => t.field(key).map_or(Val::Null, Doc::val),
+                _ => Val::Null,
+            },
             _ => Val::Null,
         }
     }
@@ -184,7 +202,7 @@ pub(crate) fn field<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
 
 /// A JSON number as a view: exact integers beyond 2^53 stay integers.
 #[inline]
-fn number_view(n: &Number) -> View<'static> {
+pub(super) fn number_view(n: &Number) -> View<'static> {
     if n.is_f64() {
         return View::Num(n.as_f64().unwrap_or(f64::NAN));
     }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::Root;
 
-mod tape;
+pub(crate) mod tape;
 
 /// A trie of the paths a plan reads, from the input's top level down.
 #[derive(Debug, Default)]

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 pub use compile::compile;
 pub(crate) use compile::compile_expression;
-pub(crate) use inputs::InputPaths;
+pub(crate) use inputs::{tape, InputPaths};
 
 use crate::decision::{ContentHash, RuleFacts};
 use crate::diagnostic::Diagnostic;

@@ -46,39 +46,57 @@ thread_local! {
 /// `bytes` parsed keeping what `paths` reads, or `None` when the `serde_json` path must
 /// decide.
 pub(super) fn parse(paths: &InputPaths, bytes: &[u8]) -> Option<Value> {
-    if bytes.len() > REUSE_LIMIT {
-        return parse_with(paths, bytes, &mut Scratch::new(bytes.len()));
-    }
-    SCRATCH
-        .try_with(|scratch| match scratch.try_borrow_mut() {
-            Ok(mut scratch) => parse_with(paths, bytes, &mut scratch),
-            Err(_) => parse_with(paths, bytes, &mut Scratch::new(bytes.len())),
-        })
-        .unwrap_or_else(|_| parse_with(paths, bytes, &mut Scratch::new(bytes.len())))
+    with_tape(bytes, |tape| {
+        Builder {
+            nodes: &tape.0,
+            at: 0,
+        }
+        .pruned(paths)
+    })
+    .flatten()
 }
 
-fn parse_with(paths: &InputPaths, bytes: &[u8], scratch: &mut Scratch) -> Option<Value> {
+/// `f` run on the tape of `bytes`, or `None` when the `serde_json` path must decide. The
+/// tape borrows the thread's buffers for the length of `f`; a call made from inside `f`
+/// (a host function evaluating bytes itself) scans into buffers of its own.
+pub(crate) fn with_tape<R>(bytes: &[u8], f: impl FnOnce(&Tape<'_>) -> R) -> Option<R> {
+    if bytes.len() > REUSE_LIMIT {
+        return scan(bytes, &mut Scratch::new(bytes.len()), f);
+    }
+    let mut f = Some(f);
+    let mut run = |scratch: &mut Scratch| scan(bytes, scratch, f.take()?);
+    SCRATCH
+        .try_with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => run(&mut scratch),
+            Err(_) => run(&mut Scratch::new(bytes.len())),
+        })
+        .unwrap_or_else(|_| run(&mut Scratch::new(bytes.len())))
+}
+
+fn scan<R>(bytes: &[u8], scratch: &mut Scratch, f: impl FnOnce(&Tape<'_>) -> R) -> Option<R> {
     scratch.input.clear();
     scratch.input.extend_from_slice(bytes);
     scratch
         .input
         .resize(bytes.len() + simd_json::INPUT_PADDING, b' ');
     let mut tape = std::mem::replace(&mut scratch.tape, Tape(Vec::new())).reset();
-    let value = match simd_json::fill_tape_padded(
+    let result = match simd_json::fill_tape_padded(
         &mut scratch.input,
         bytes.len(),
         &mut scratch.buffers,
         &mut tape,
     ) {
-        Ok(()) => Builder {
-            nodes: &tape.0,
-            at: 0,
-        }
-        .pruned(paths),
+        Ok(()) => Some(f(&tape)),
         Err(_) => None,
     };
     scratch.tape = tape.reset();
-    value
+    result
+}
+
+/// The value at node `at` built whole, as `serde_json` builds it (`None` only for a tape
+/// that does not hold a value there).
+pub(crate) fn build(nodes: &[Node<'_>], at: usize) -> Option<Value> {
+    Builder { nodes, at }.whole()
 }
 
 /// Reads the tape from front to back; `at` is the next node.
@@ -164,7 +182,7 @@ impl<'i> Builder<'_, 'i> {
 }
 
 /// A scalar as `serde_json` reads it.
-fn scalar(node: StaticNode) -> Option<Value> {
+pub(crate) fn scalar(node: StaticNode) -> Option<Value> {
     Some(match node {
         StaticNode::Null => Value::Null,
         StaticNode::Bool(b) => Value::Bool(b),
