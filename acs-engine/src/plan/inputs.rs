@@ -2,9 +2,10 @@
 //! those: everything else is validated and skipped without allocating. Parsing the few
 //! dozen fields the rules read costs less than building the whole document, and the
 //! evaluation cannot tell the difference (a path the plan never reads is never looked at).
-//! The bytes are first scanned with SIMD into a tape (`inputs/tape.rs`); the `serde_json`
-//! parser here is the reference it must agree with, and the one that decides (and words
-//! the error) whenever the tape declines an input.
+//! The bytes are first scanned with SIMD into a tape (`inputs/tape.rs`), which requests
+//! evaluate from directly; the `serde_json` parser here is the reference it must agree
+//! with, and the one that decides (and words the error) whenever the tape declines an
+//! input.
 
 use std::fmt;
 

@@ -1,7 +1,9 @@
 //! The fast way from JSON bytes to the parts of a document a plan reads: `simd-json`
 //! scans a copy of the bytes into a tape (structure and UTF-8 found with SIMD, strings
-//! unescaped in place, numbers parsed), and only the trie's paths are built into a
-//! `serde_json::Value` from it. It must build exactly what the `serde_json` path builds;
+//! unescaped in place, numbers parsed). `Engine::evaluate_json` evaluates straight from
+//! the tape (`eval/doc.rs`, which builds values with `build` when it needs them whole);
+//! backtests build only the trie's paths into a `serde_json::Value` from it
+//! (`parse`). It must build exactly what the `serde_json` path builds;
 //! anything it refuses (invalid JSON, nesting as deep as `serde_json` refuses, a number
 //! it cannot read as `serde_json` would) is handed back to that path, which decides and
 //! words the error.
