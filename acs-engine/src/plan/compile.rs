@@ -221,6 +221,7 @@ impl Compiler<'_> {
                     slot: NO_SLOT,
                 },
             },
+            ExprKind::Member(..) if dotted_len(expr).is_some() => dotted_path(expr),
             ExprKind::Member(base, field) => match self.expr(source, base) {
                 Node::Path { root, keys, .. } => Node::Path {
                     root,
@@ -391,27 +392,40 @@ impl Compiler<'_> {
 
 /// Give the paths a rule reads more than once (in its condition or its templates) a
 /// cache slot, so each is looked up once per evaluation of the rule.
+///
+/// The paths are counted by reference and the slots decided per occurrence before any is
+/// written, so no key list is copied (this ran for every path of every rule at load).
 fn assign_path_slots(condition: &mut Node, actions: &mut [(Box<str>, TemplatePlan)]) {
-    let mut counts: FxHashMap<(Root, Vec<Box<str>>), usize> = FxHashMap::default();
-    let mut count = |root: Root, keys: &[Box<str>], _: &mut u8| {
-        *counts.entry((root, keys.to_vec())).or_default() += 1;
-    };
-    visit_paths(condition, &mut count);
-    for (_, params) in actions.iter_mut() {
-        visit_template_paths(params, &mut count);
+    let occurrences = paths_read(condition, actions);
+    let mut counts: FxHashMap<(Root, &[Box<str>]), usize> = FxHashMap::default();
+    for &path in &occurrences {
+        *counts.entry(path).or_default() += 1;
     }
-    let mut slots: FxHashMap<(Root, Vec<Box<str>>), u8> = FxHashMap::default();
-    let mut assign = |root: Root, keys: &[Box<str>], slot: &mut u8| {
-        let key = (root, keys.to_vec());
-        if counts.get(&key).copied().unwrap_or(0) < 2 {
-            return;
-        }
-        let next = slots.len();
-        if let Some(&existing) = slots.get(&key) {
-            *slot = existing;
-        } else if next < PATH_SLOTS {
-            let id = u8::try_from(next).unwrap_or(NO_SLOT);
-            slots.insert(key, id);
+    let mut slots: FxHashMap<(Root, &[Box<str>]), u8> = FxHashMap::default();
+    let decided: Vec<Option<u8>> = occurrences
+        .iter()
+        .map(|&path| {
+            if counts.get(&path).copied().unwrap_or(0) < 2 {
+                return None;
+            }
+            let next = slots.len();
+            if let Some(&existing) = slots.get(&path) {
+                Some(existing)
+            } else if next < PATH_SLOTS {
+                let id = u8::try_from(next).unwrap_or(NO_SLOT);
+                slots.insert(path, id);
+                Some(id)
+            } else {
+                None
+            }
+        })
+        .collect();
+    if decided.iter().all(Option::is_none) {
+        return;
+    }
+    let mut next = decided.into_iter();
+    let mut assign = |_: Root, _: &[Box<str>], slot: &mut u8| {
+        if let Some(Some(id)) = next.next() {
             *slot = id;
         }
     };
@@ -476,6 +490,65 @@ fn visit_paths(node: &mut Node, f: &mut impl FnMut(Root, &[Box<str>], &mut u8)) 
         | Node::Or(items)
         | Node::Call { args: items, .. } => {
             items.iter_mut().for_each(|n| visit_paths(n, f));
+        }
+    }
+}
+
+/// Every path occurrence of a rule, in [`visit_paths`] order.
+fn paths_read<'a>(
+    condition: &'a Node,
+    actions: &'a [(Box<str>, TemplatePlan)],
+) -> Vec<(Root, &'a [Box<str>])> {
+    let mut occurrences = Vec::new();
+    let mut record = |root: Root, keys: &'a [Box<str>]| occurrences.push((root, keys));
+    visit_paths_ref(condition, &mut record);
+    for (_, params) in actions {
+        visit_template_paths_ref(params, &mut record);
+    }
+    occurrences
+}
+
+/// [`visit_template_paths`] for reading: the same paths in the same order.
+fn visit_template_paths_ref<'a>(
+    template: &'a TemplatePlan,
+    f: &mut impl FnMut(Root, &'a [Box<str>]),
+) {
+    match template {
+        TemplatePlan::Value(_) | TemplatePlan::Moved => {}
+        TemplatePlan::Hole(HolePlan::Expr(node)) => visit_paths_ref(node, f),
+        TemplatePlan::Hole(HolePlan::Text(parts, _)) => {
+            for part in parts.iter() {
+                if let TextPlan::Expr(node) = part {
+                    visit_paths_ref(node, f);
+                }
+            }
+        }
+        TemplatePlan::Array(items) => items.iter().for_each(|t| visit_template_paths_ref(t, f)),
+        TemplatePlan::Object(entries) => entries
+            .iter()
+            .for_each(|(_, t)| visit_template_paths_ref(t, f)),
+    }
+}
+
+/// [`visit_paths`] for reading: the same paths in the same order.
+fn visit_paths_ref<'a>(node: &'a Node, f: &mut impl FnMut(Root, &'a [Box<str>])) {
+    match node {
+        Node::Path { root, keys, .. } | Node::PathCompare { root, keys, .. } => f(*root, keys),
+        Node::Const(_) => {}
+        Node::Get { base, .. } | Node::Not(base) | Node::Neg(base, _) => visit_paths_ref(base, f),
+        Node::Index { base, index } => {
+            visit_paths_ref(base, f);
+            visit_paths_ref(index, f);
+        }
+        Node::Binary { lhs, rhs, .. } => {
+            visit_paths_ref(lhs, f);
+            visit_paths_ref(rhs, f);
+        }
+        Node::Array(items)
+        | Node::And(items)
+        | Node::Or(items)
+        | Node::Call { args: items, .. } => {
+            items.iter().for_each(|n| visit_paths_ref(n, f));
         }
     }
 }
@@ -552,6 +625,46 @@ fn call_args(call: &Expr) -> &[Expr] {
     match &call.kind {
         ExprKind::Call { args, .. } => args,
         _ => &[],
+    }
+}
+
+/// How many names `a.b.c` has (3), when the expression is a plain dotted path.
+fn dotted_len(expr: &Expr) -> Option<usize> {
+    match &expr.kind {
+        ExprKind::Name(_) => Some(1),
+        ExprKind::Member(base, _) => dotted_len(base).map(|n| n + 1),
+        _ => None,
+    }
+}
+
+/// `a.b.c` as one [`Node::Path`], its keys collected once: what compiling it member by
+/// member gives (a path folds and specializes to itself), without copying the key list
+/// at every member.
+fn dotted_path(expr: &Expr) -> Node {
+    let mut names: Vec<&str> = Vec::with_capacity(dotted_len(expr).unwrap_or(0));
+    let mut at = expr;
+    loop {
+        match &at.kind {
+            ExprKind::Member(base, field) => {
+                names.push(field);
+                at = base;
+            }
+            ExprKind::Name(name) => {
+                names.push(name);
+                break;
+            }
+            _ => break,
+        }
+    }
+    names.reverse();
+    let (root, skip) = match names.first().and_then(|head| Root::by_name(head)) {
+        Some(root) => (root, 1),
+        None => (Root::Event, 0),
+    };
+    Node::Path {
+        root,
+        keys: names.iter().skip(skip).map(|&k| k.into()).collect(),
+        slot: NO_SLOT,
     }
 }
 

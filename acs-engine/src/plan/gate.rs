@@ -77,6 +77,11 @@ pub(crate) fn event_type_gate(expr: &Expr) -> Option<Vec<String>> {
 /// all-string lists gate: the index is keyed by string types, and a list with other
 /// values could match an event whose `type` is not a string.
 pub(crate) fn gate_of(expr: &Expr) -> Option<Vec<String>> {
+    // Most conjuncts are not gates: tell those apart without building their path and
+    // literal (the compiler asks twice per conjunct of every rule).
+    if !may_gate(expr) {
+        return None;
+    }
     let (path, op, value) = compared_with_literal(expr)?;
     if path != "event.type" {
         return None;
@@ -91,6 +96,27 @@ pub(crate) fn gate_of(expr: &Expr) -> Option<Vec<String>> {
             })
             .collect(),
         _ => None,
+    }
+}
+
+/// A necessary condition for [`gate_of`]: `event.type == x`, `x == event.type` or
+/// `event.type in x`, without allocating.
+fn may_gate(expr: &Expr) -> bool {
+    match &expr.kind {
+        ExprKind::Binary(BinaryOp::Eq, lhs, rhs) => is_event_type(lhs) || is_event_type(rhs),
+        ExprKind::Binary(BinaryOp::In, lhs, _) => is_event_type(lhs),
+        _ => false,
+    }
+}
+
+/// Whether [`path_of`] would be `event.type`: `type` or `event.type`.
+fn is_event_type(expr: &Expr) -> bool {
+    match &expr.kind {
+        ExprKind::Name(name) => name == "type",
+        ExprKind::Member(base, field) => {
+            field == "type" && matches!(&base.kind, ExprKind::Name(name) if name == "event")
+        }
+        _ => false,
     }
 }
 
