@@ -338,6 +338,32 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     let equal = matches!(self.eval(lhs)?, Val::Bool(b) if b == *want);
                     return Ok(equal == (*op == BinaryOp::Eq));
                 }
+                // `a.x < b.y`: two fields compared as they lie in the input.
+                if let (
+                    Node::Path {
+                        root: lroot,
+                        keys: lkeys,
+                        slot: lslot,
+                    },
+                    Node::Path {
+                        root: rroot,
+                        keys: rkeys,
+                        slot: rslot,
+                    },
+                ) = (&**lhs, &**rhs)
+                {
+                    let a = self
+                        .path(*lroot, lkeys, *lslot)
+                        .map_or(View::Null, Doc::view);
+                    let b = self
+                        .path(*rroot, rkeys, *rslot)
+                        .map_or(View::Null, Doc::view);
+                    return Ok(match op {
+                        BinaryOp::Eq => ops::equal(a, b),
+                        BinaryOp::Ne => !ops::equal(a, b),
+                        _ => ops::ordered(*op, a, b),
+                    });
+                }
                 let a = self.eval(lhs)?;
                 let b = self.eval(rhs)?;
                 Ok(match op {
