@@ -49,7 +49,15 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
         match hole {
             HolePlan::Expr(node) => holes.push(self.eval(node)?.to_value()),
             HolePlan::Text(parts, span) => {
-                let mut text = String::new();
+                // Sized for the literals and a short value per hole: one allocation.
+                let capacity = parts
+                    .iter()
+                    .map(|part| match part {
+                        TextPlan::Literal(literal) => literal.len(),
+                        TextPlan::Expr(_) => 16,
+                    })
+                    .sum();
+                let mut text = String::with_capacity(capacity);
                 for part in parts.iter() {
                     match part {
                         TextPlan::Literal(literal) => text.push_str(literal),
