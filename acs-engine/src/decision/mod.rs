@@ -2,7 +2,7 @@
 //! errors and the hash of the rules that decided. Plain serde types, the same for every host.
 //!
 //! A decision is built on every request, so it is shaped to cost little: each matched
-//! rule holds one shared reference to what the plan knows about the rule ([`RuleFacts`]:
+//! rule holds one shared reference to what the plan knows about the rule (`RuleFacts`:
 //! id, severity, action templates) plus the values of its templates' holes, and the
 //! ruleset hash is stored inline. Every other `Arc` clone would be one more atomic
 //! instruction per match, which on this path costs more than evaluating a condition.
