@@ -483,6 +483,21 @@ fn decisions_serialise_with_the_documented_shape() {
     assert_eq!(value["errors"], json!([]));
     assert_eq!(value["rules_evaluated"], 6);
     assert_eq!(value["ruleset_hash"], json!(engine.plan().content_hash()));
+    // What the bindings and the CLI hand out reads back as the same decision, verdict
+    // texts, rendered parameters and hash included.
+    let back: acs_engine::Decision = serde_json::from_value(value.clone()).unwrap();
+    assert_eq!(back, decision);
+    assert_eq!(serde_json::to_value(&back).unwrap(), value);
+    assert_eq!(
+        back.rejection().and_then(|r| r.code()),
+        Some("KYC_REQUIRED")
+    );
+    assert_eq!(
+        back.matched[0]
+            .action("emitEvent")
+            .map(|a| a.params["payload"]["reason"].clone()),
+        Some(json!("KYC_MISSING"))
+    );
 }
 
 #[test]
