@@ -51,7 +51,7 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::decision::{Decision, RuleMatch, Verdict};
-use crate::engine::{parse_for_plan, parse_input, Engine, InputError};
+use crate::engine::{evaluate_bytes, parse_input, Engine, InputError};
 use crate::eval;
 use crate::plan::Plan;
 use crate::ruleset::RuleMode;
@@ -796,13 +796,17 @@ impl Worker<'_> {
                 }
                 continue;
             }
-            // One plan reads only its own paths; two plans need the whole document.
-            let parsed = match self.baseline {
-                None => parse_for_plan(&self.current.plan, line),
-                Some(_) => parse_input(line),
+            // One plan reads the bytes in place, as requests are read; two plans need the
+            // whole document.
+            let decided = match self.baseline {
+                None => evaluate_bytes(&self.current.plan, line, false).map(|after| (after, None)),
+                Some(_) => parse_input(line).map(|input| {
+                    let after = eval::evaluate_uncounted(&self.current.plan, &input);
+                    (after, Some(input))
+                }),
             };
-            let input = match parsed {
-                Ok(input) => input,
+            let (after, input) = match decided {
+                Ok(decided) => decided,
                 Err(error) => {
                     let message = match error {
                         InputError::Json {
@@ -822,10 +826,10 @@ impl Worker<'_> {
                 }
             };
             tally.inputs += 1;
-            let after = eval::evaluate_uncounted(&self.current.plan, &input);
             tally.current.record(self.current, &after, line_number);
-            if let (Some(index), Some(before_side), Some(comparison)) = (
+            if let (Some(index), Some(input), Some(before_side), Some(comparison)) = (
                 self.baseline,
+                input,
                 tally.baseline.as_mut(),
                 tally.comparison.as_mut(),
             ) {

@@ -230,14 +230,7 @@ impl Engine {
                 });
             }
         }
-        let plan = self.shared.plan.load();
-        // Read in place from a tape; what the tape refuses, serde_json decides (and words
-        // the error), keeping only what this plan's rules read.
-        if let Some(decision) = eval::evaluate_bytes(&plan, input) {
-            return Ok(decision);
-        }
-        let document = plan.input_paths.parse_serde(input).map_err(json_error)?;
-        Ok(eval::evaluate(&plan, &document))
+        evaluate_bytes(&self.shared.plan.load(), input, true)
     }
 
     /// The limits this engine enforces.
@@ -354,10 +347,23 @@ pub(crate) fn parse_input(input: &[u8]) -> Result<Value, InputError> {
     serde_json::from_slice(input).map_err(json_error)
 }
 
-/// Parse JSON bytes keeping only what `plan`'s rules read (see `plan/inputs.rs`): the
-/// input for that plan alone.
-pub(crate) fn parse_for_plan(plan: &Plan, input: &[u8]) -> Result<Value, InputError> {
-    plan.input_paths.parse(input).map_err(json_error)
+/// `plan`'s decision on JSON `input`: read in place from a simd-json tape; what the tape
+/// refuses, `serde_json` decides (and words the error), keeping only what the plan's
+/// rules read. One path for requests (`counted`) and backtests (not counted).
+pub(crate) fn evaluate_bytes(
+    plan: &Plan,
+    input: &[u8],
+    counted: bool,
+) -> Result<Decision, InputError> {
+    if let Some(decision) = eval::evaluate_bytes(plan, input, counted) {
+        return Ok(decision);
+    }
+    let document = plan.input_paths.parse(input).map_err(json_error)?;
+    Ok(if counted {
+        eval::evaluate(plan, &document)
+    } else {
+        eval::evaluate_uncounted(plan, &document)
+    })
 }
 
 fn json_error(e: serde_json::Error) -> InputError {

@@ -63,10 +63,12 @@ pub(crate) fn evaluate_uncounted(plan: &Plan, input: &Value) -> Decision {
 
 /// Evaluate every candidate rule of `plan` against JSON `bytes`, read in place from a
 /// simd-json tape; `None` when the tape refuses them (invalid JSON, too deep), for the
-/// `serde_json` path to decide and word the error.
-pub(crate) fn evaluate_bytes(plan: &Plan, bytes: &[u8]) -> Option<Decision> {
+/// `serde_json` path to decide and word the error. `counted`: as a request served (see
+/// [`evaluate_uncounted`]).
+pub(crate) fn evaluate_bytes(plan: &Plan, bytes: &[u8], counted: bool) -> Option<Decision> {
+    let shard = if counted { plan.counters.shard() } else { None };
     crate::plan::tape::with_tape(bytes, |tape| {
-        evaluate_counted(plan, TapeRef::root(tape), plan.counters.shard())
+        evaluate_counted(plan, TapeRef::root(tape), shard)
     })
 }
 

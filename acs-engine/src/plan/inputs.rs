@@ -54,17 +54,10 @@ impl InputPaths {
             .map(|(_, child)| child)
     }
 
-    /// Parse `bytes` as JSON, keeping only what the plan reads. Errors are exactly those
+    /// Parse `bytes` as JSON with `serde_json`, keeping only what the plan reads: the path
+    /// for what the tape refuses, and the one that words errors. Errors are exactly those
     /// of a full parse: the skipped parts are still validated.
     pub(crate) fn parse(&self, bytes: &[u8]) -> Result<Value, serde_json::Error> {
-        match tape::parse(self, bytes) {
-            Some(value) => Ok(value),
-            None => self.parse_serde(bytes),
-        }
-    }
-
-    /// [`InputPaths::parse`] with `serde_json` alone: slower, and the one that words errors.
-    pub(crate) fn parse_serde(&self, bytes: &[u8]) -> Result<Value, serde_json::Error> {
         let mut deserializer = serde_json::Deserializer::from_slice(bytes);
         let value = Pruned(self).deserialize(&mut deserializer)?;
         deserializer.end()?;

@@ -1,10 +1,8 @@
-//! The fast way from JSON bytes to the parts of a document a plan reads: `simd-json`
-//! scans a copy of the bytes into a tape (structure and UTF-8 found with SIMD, strings
-//! unescaped in place, numbers parsed). `Engine::evaluate_json` evaluates straight from
-//! the tape (`eval/doc.rs`, which builds values with `build` when it needs them whole);
-//! backtests build only the trie's paths into a `serde_json::Value` from it
-//! (`parse`). It must build exactly what the `serde_json` path builds;
-//! anything it refuses (invalid JSON, nesting as deep as `serde_json` refuses, a number
+//! The fast way from JSON bytes to a decision: `simd-json` scans a copy of the bytes
+//! into a tape (structure and UTF-8 found with SIMD, strings unescaped in place, numbers
+//! parsed), and requests and backtests alike evaluate straight from it (`eval/doc.rs`,
+//! which builds a value with `build` when it needs one whole). What it reads must be
+//! exactly what the `serde_json` path reads; anything it refuses (invalid JSON, nesting as deep as `serde_json` refuses, a number
 //! it cannot read as `serde_json` would) is handed back to that path, which decides and
 //! words the error.
 
@@ -12,8 +10,6 @@ use std::cell::RefCell;
 
 use serde_json::{Map, Number, Value};
 use simd_json::{Buffers, Node, StaticNode, Tape};
-
-use super::InputPaths;
 
 /// `serde_json` refuses the 128th nested container; the tape refuses anything deeper
 /// than this, so an input it accepts is never one `serde_json` would refuse.
@@ -43,19 +39,6 @@ impl Scratch {
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new(0));
-}
-
-/// `bytes` parsed keeping what `paths` reads, or `None` when the `serde_json` path must
-/// decide.
-pub(super) fn parse(paths: &InputPaths, bytes: &[u8]) -> Option<Value> {
-    with_tape(bytes, |tape| {
-        Builder {
-            nodes: &tape.0,
-            at: 0,
-        }
-        .pruned(paths)
-    })
-    .flatten()
 }
 
 /// `f` run on the tape of `bytes`, or `None` when the `serde_json` path must decide. The
@@ -114,49 +97,6 @@ impl<'i> Builder<'_, 'i> {
         Some(node)
     }
 
-    /// The next value, keeping what `paths` reads: as `Pruned` in `inputs.rs` does, a
-    /// value other than an object under a partly read path reads as null.
-    fn pruned(&mut self, paths: &InputPaths) -> Option<Value> {
-        if paths.whole {
-            return self.whole();
-        }
-        match self.next()? {
-            Node::Object { len, .. } => {
-                let mut kept = Map::new();
-                for _ in 0..len {
-                    let Node::String(key) = self.next()? else {
-                        return None;
-                    };
-                    match paths.child(key) {
-                        Some(child) => {
-                            let value = self.pruned(child)?;
-                            // Like serde_json, the last of duplicate keys wins.
-                            kept.insert(key.to_owned(), value);
-                        }
-                        None => self.skip()?,
-                    }
-                }
-                Some(Value::Object(kept))
-            }
-            Node::Array { count, .. } => {
-                self.at = self.at.checked_add(count)?;
-                Some(Value::Null)
-            }
-            Node::String(_) | Node::Static(_) => Some(Value::Null),
-        }
-    }
-
-    fn skip(&mut self) -> Option<()> {
-        match self.next()? {
-            // A container's count covers every node inside it, keys included.
-            Node::Object { count, .. } | Node::Array { count, .. } => {
-                self.at = self.at.checked_add(count)?;
-            }
-            Node::String(_) | Node::Static(_) => {}
-        }
-        Some(())
-    }
-
     fn whole(&mut self) -> Option<Value> {
         Some(match self.next()? {
             Node::String(s) => Value::String(s.to_owned()),
@@ -202,20 +142,18 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::super::{InputPaths, Root};
+    use serde_json::Value;
 
-    fn whole() -> InputPaths {
-        InputPaths {
-            whole: true,
-            children: Vec::new(),
-        }
+    /// The document as the tape path builds it whole, or `None` when it declines.
+    fn tape_value(bytes: &[u8]) -> Option<Value> {
+        super::with_tape(bytes, |tape| super::build(&tape.0, 0)).flatten()
     }
 
     /// The tape path either declines or builds exactly what `serde_json` builds (compared
     /// as text, so `1`, `1.0` and `-0.0` are all told apart).
-    fn agrees(paths: &InputPaths, bytes: &[u8]) -> Result<(), TestCaseError> {
-        let serde = paths.parse_serde(bytes);
-        if let Some(fast) = super::parse(paths, bytes) {
+    fn agrees(bytes: &[u8]) -> Result<(), TestCaseError> {
+        let serde = serde_json::from_slice::<Value>(bytes);
+        if let Some(fast) = tape_value(bytes) {
             let serde = serde.map_err(|e| {
                 TestCaseError::fail(format!(
                     "tape accepted what serde_json refuses ({e}): {:?}",
@@ -234,11 +172,11 @@ mod tests {
 
     fn accepted_and_agrees(bytes: &[u8]) {
         assert!(
-            super::parse(&whole(), bytes).is_some(),
+            tape_value(bytes).is_some(),
             "declined {:?}",
             String::from_utf8_lossy(bytes)
         );
-        agrees(&whole(), bytes).unwrap();
+        agrees(bytes).unwrap();
     }
 
     #[test]
@@ -276,9 +214,9 @@ mod tests {
             // The count of significant digits once went wrong at some offsets: try many.
             for pad in 0..70 {
                 let json = format!("[{}{text}]", " ".repeat(pad));
-                agrees(&whole(), json.as_bytes()).unwrap();
+                agrees(json.as_bytes()).unwrap();
             }
-            agrees(&whole(), text.as_bytes()).unwrap();
+            agrees(text.as_bytes()).unwrap();
         }
         // The common forms take the fast path (none is declined for nothing).
         accepted_and_agrees(b"[0,-0,1.5,-2,1e2,18446744073709551616,-9223372036854775809]");
@@ -331,11 +269,11 @@ mod tests {
             b"{}\x00",
         ] {
             assert!(
-                super::parse(&whole(), invalid).is_none(),
+                tape_value(invalid).is_none(),
                 "accepted {:?}",
                 String::from_utf8_lossy(invalid)
             );
-            assert!(whole().parse_serde(invalid).is_err());
+            assert!(serde_json::from_slice::<Value>(invalid).is_err());
         }
     }
 
@@ -343,23 +281,21 @@ mod tests {
     fn nesting_as_deep_as_serde_json_refuses_is_left_to_it() {
         for depth in [1, 126, 127, 128, 129, 200] {
             let json = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-            agrees(&whole(), json.as_bytes()).unwrap();
+            agrees(json.as_bytes()).unwrap();
             let json = format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
-            agrees(&whole(), json.as_bytes()).unwrap();
+            agrees(json.as_bytes()).unwrap();
         }
         // serde_json takes 127 levels, and so does the tape.
         let json = format!("{}{}", "[".repeat(127), "]".repeat(127));
-        assert!(super::parse(&whole(), json.as_bytes()).is_some());
+        assert!(tape_value(json.as_bytes()).is_some());
     }
 
     #[test]
     fn a_large_input_parses_on_its_own_buffers() {
         let pad = "y".repeat(super::REUSE_LIMIT);
         let big = format!(r#"{{"event":{{"type":"x","pad":"{pad}"}}}}"#);
-        let mut paths = InputPaths::default();
-        paths.insert(Root::Event, &["type".into()]);
-        agrees(&paths, big.as_bytes()).unwrap();
-        assert!(super::parse(&paths, big.as_bytes()).is_some());
+        agrees(big.as_bytes()).unwrap();
+        assert!(tape_value(big.as_bytes()).is_some());
     }
 
     /// JSON text with the number, string and whitespace forms both parsers must agree on.
@@ -404,34 +340,12 @@ mod tests {
         })
     }
 
-    /// A trie over the keys the generator uses most, some parts read whole.
-    fn paths() -> impl Strategy<Value = InputPaths> {
-        let leaf = any::<bool>().prop_map(|whole| InputPaths {
-            whole,
-            children: Vec::new(),
-        });
-        leaf.prop_recursive(3, 20, 3, |inner| {
-            (
-                any::<bool>(),
-                prop::collection::vec(("[a-c]{0,1}", inner), 0..3),
-            )
-                .prop_map(|(whole, children)| InputPaths {
-                    whole,
-                    children: children
-                        .into_iter()
-                        .map(|(k, c)| (k.into_boxed_str(), c))
-                        .collect(),
-                })
-        })
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
         #[test]
-        fn the_tape_builds_what_serde_json_builds(text in json_text(), paths in paths()) {
-            agrees(&whole(), text.as_bytes())?;
-            agrees(&paths, text.as_bytes())?;
+        fn the_tape_builds_what_serde_json_builds(text in json_text()) {
+            agrees(text.as_bytes())?;
         }
 
         #[test]
@@ -453,7 +367,7 @@ mod tests {
                     bytes.insert(at, byte);
                 }
             }
-            agrees(&whole(), &bytes)?;
+            agrees(&bytes)?;
         }
     }
 }
