@@ -322,6 +322,27 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     _ => ops::ordered(*op, a, b),
                 })
             }
+            Node::PathPair { op, lhs, rhs } => {
+                let a = self.path(lhs.root, &lhs.keys, lhs.slot);
+                let b = self.path(rhs.root, &rhs.keys, rhs.slot);
+                let (a, b) = (
+                    a.map_or(View::Null, Doc::view),
+                    b.map_or(View::Null, Doc::view),
+                );
+                Ok(match op {
+                    BinaryOp::Eq => ops::equal(a, b),
+                    BinaryOp::Ne => !ops::equal(a, b),
+                    _ => ops::ordered(*op, a, b),
+                })
+            }
+            Node::BoolCompare {
+                operand,
+                want,
+                equal,
+            } => {
+                let is = matches!(self.eval(operand)?, Val::Bool(b) if b == *want);
+                Ok(is == *equal)
+            }
             Node::Binary {
                 op:
                     op @ (BinaryOp::Eq
@@ -334,38 +355,6 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                 rhs,
                 ..
             } => {
-                // `f(x) == true`: a boolean equals only a boolean.
-                if let (Node::Const(Value::Bool(want)), BinaryOp::Eq | BinaryOp::Ne) = (&**rhs, op)
-                {
-                    let equal = matches!(self.eval(lhs)?, Val::Bool(b) if b == *want);
-                    return Ok(equal == (*op == BinaryOp::Eq));
-                }
-                // `a.x < b.y`: two fields compared as they lie in the input.
-                if let (
-                    Node::Path {
-                        root: lroot,
-                        keys: lkeys,
-                        slot: lslot,
-                    },
-                    Node::Path {
-                        root: rroot,
-                        keys: rkeys,
-                        slot: rslot,
-                    },
-                ) = (&**lhs, &**rhs)
-                {
-                    let a = self
-                        .path(*lroot, lkeys, *lslot)
-                        .map_or(View::Null, Doc::view);
-                    let b = self
-                        .path(*rroot, rkeys, *rslot)
-                        .map_or(View::Null, Doc::view);
-                    return Ok(match op {
-                        BinaryOp::Eq => ops::equal(a, b),
-                        BinaryOp::Ne => !ops::equal(a, b),
-                        _ => ops::ordered(*op, a, b),
-                    });
-                }
                 let a = self.eval(lhs)?;
                 let b = self.eval(rhs)?;
                 Ok(match op {
@@ -422,9 +411,11 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     })),
                 }
             }
-            Node::And(_) | Node::Or(_) | Node::PathCompare { .. } => {
-                Ok(Val::Bool(self.test(node)?))
-            }
+            Node::And(_)
+            | Node::Or(_)
+            | Node::PathCompare { .. }
+            | Node::PathPair { .. }
+            | Node::BoolCompare { .. } => Ok(Val::Bool(self.test(node)?)),
             Node::Binary { op, lhs, rhs, span } => {
                 let a = self.eval(lhs)?;
                 let b = self.eval(rhs)?;

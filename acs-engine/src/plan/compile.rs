@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::gate::{conjuncts, event_type_gate, gate_of};
 use super::{
-    Callee, HolePlan, InputPaths, Node, Plan, Root, RulePlan, TemplatePlan, TextPlan, NO_SLOT,
-    PATH_SLOTS,
+    Callee, FieldPath, HolePlan, InputPaths, Node, Plan, Root, RulePlan, TemplatePlan, TextPlan,
+    NO_SLOT, PATH_SLOTS,
 };
 use crate::decision::RuleFacts;
 use crate::diagnostic::Diagnostic;
@@ -475,8 +475,15 @@ fn visit_paths(node: &mut Node, f: &mut impl FnMut(Root, &[Box<str>], &mut u8)) 
         | Node::PathCompare {
             root, keys, slot, ..
         } => f(*root, keys, slot),
+        Node::PathPair { lhs, rhs, .. } => {
+            f(lhs.root, &lhs.keys, &mut lhs.slot);
+            f(rhs.root, &rhs.keys, &mut rhs.slot);
+        }
         Node::Const(_) => {}
-        Node::Get { base, .. } | Node::Not(base) | Node::Neg(base, _) => visit_paths(base, f),
+        Node::Get { base, .. }
+        | Node::Not(base)
+        | Node::Neg(base, _)
+        | Node::BoolCompare { operand: base, .. } => visit_paths(base, f),
         Node::Index { base, index } => {
             visit_paths(base, f);
             visit_paths(index, f);
@@ -534,8 +541,15 @@ fn visit_template_paths_ref<'a>(
 fn visit_paths_ref<'a>(node: &'a Node, f: &mut impl FnMut(Root, &'a [Box<str>])) {
     match node {
         Node::Path { root, keys, .. } | Node::PathCompare { root, keys, .. } => f(*root, keys),
+        Node::PathPair { lhs, rhs, .. } => {
+            f(lhs.root, &lhs.keys);
+            f(rhs.root, &rhs.keys);
+        }
         Node::Const(_) => {}
-        Node::Get { base, .. } | Node::Not(base) | Node::Neg(base, _) => visit_paths_ref(base, f),
+        Node::Get { base, .. }
+        | Node::Not(base)
+        | Node::Neg(base, _)
+        | Node::BoolCompare { operand: base, .. } => visit_paths_ref(base, f),
         Node::Index { base, index } => {
             visit_paths_ref(base, f);
             visit_paths_ref(index, f);
@@ -553,7 +567,9 @@ fn visit_paths_ref<'a>(node: &'a Node, f: &mut impl FnMut(Root, &'a [Box<str>]))
     }
 }
 
-/// Rewrite `path op constant` (and `constant ==/!= path`) into one [`Node::PathCompare`].
+/// Rewrite the commonest comparisons into nodes evaluated in one step: `path op constant`
+/// (and `constant ==/!= path`) into [`Node::PathCompare`], `path op path` into
+/// [`Node::PathPair`], `expr ==/!= true|false` into [`Node::BoolCompare`].
 fn specialize(node: Node) -> Node {
     let Node::Binary { op, lhs, rhs, span } = node else {
         return node;
@@ -580,6 +596,27 @@ fn specialize(node: Node) -> Node {
                 span,
             }
         }
+        (
+            Node::Path { root, keys, slot },
+            Node::Path {
+                root: rroot,
+                keys: rkeys,
+                slot: rslot,
+            },
+        ) if comparison && op != BinaryOp::In => Node::PathPair {
+            op,
+            lhs: FieldPath { root, keys, slot },
+            rhs: FieldPath {
+                root: rroot,
+                keys: rkeys,
+                slot: rslot,
+            },
+        },
+        (operand, Node::Const(Value::Bool(want))) if symmetric => Node::BoolCompare {
+            operand: Box::new(operand),
+            want,
+            equal: op == BinaryOp::Eq,
+        },
         // `'x' == path` is `path == 'x'`.
         (Node::Const(constant), path @ Node::Path { .. }) if symmetric => {
             specialize(Node::Binary {

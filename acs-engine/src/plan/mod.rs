@@ -95,8 +95,29 @@ pub(crate) enum Node {
         constant: Value,
         span: Span,
     },
+    /// `a.x op b.y` (`==`, `!=`, `<`, `<=`, `>`, `>=`): two input fields compared where
+    /// they lie, without building values.
+    PathPair {
+        op: BinaryOp,
+        lhs: FieldPath,
+        rhs: FieldPath,
+    },
+    /// `expr == true`, `expr != false`, ...: a boolean equals only a boolean, so this is
+    /// `expr` being the boolean `want`, or (`equal` false) not being it.
+    BoolCompare {
+        operand: Box<Node>,
+        want: bool,
+        equal: bool,
+    },
     And(Box<[Node]>),
     Or(Box<[Node]>),
+}
+
+/// `root.k1.k2...` with its cache slot, as in [`Node::Path`].
+pub(crate) struct FieldPath {
+    pub root: Root,
+    pub keys: Box<[Box<str>]>,
+    pub slot: u8,
 }
 
 /// A path read once per rule: not cached.
