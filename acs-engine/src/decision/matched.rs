@@ -308,18 +308,17 @@ impl Serialize for StreamedAction<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut out = serializer.serialize_struct("Action", 2)?;
         out.serialize_field("name", &*self.action.name)?;
-        let built = self.matched.built.get().is_some();
-        match &self.action.template {
-            TemplatePlan::Value(_) => {
-                out.serialize_field("params", self.matched.params(self.index))?
-            }
-            _ if built || self.matched.failed.contains(&self.index) => {
-                out.serialize_field("params", self.matched.params(self.index))?
-            }
-            template => out.serialize_field(
-                "params",
-                &Fill::new(template, self.matched.action_holes(self.action)),
-            )?,
+        // Constant parameters, ones already built and failed ones are values as they
+        // are; the rest stream from the template and its holes.
+        let template = &self.action.template;
+        let ready = matches!(template, TemplatePlan::Value(_))
+            || self.matched.built.get().is_some()
+            || self.matched.failed.contains(&self.index);
+        if ready {
+            out.serialize_field("params", self.matched.params(self.index))?;
+        } else {
+            let holes = self.matched.action_holes(self.action);
+            out.serialize_field("params", &Fill::new(template, holes))?;
         }
         out.end()
     }

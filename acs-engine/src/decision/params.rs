@@ -80,7 +80,7 @@ impl<'a> Fill<'a> {
 }
 
 /// One node of a [`Fill`], sharing its cursor over the holes.
-struct Node<'a> {
+struct FillNode<'a> {
     template: &'a TemplatePlan,
     holes: &'a [Value],
     next: &'a Cell<usize>,
@@ -89,7 +89,7 @@ struct Node<'a> {
 impl Serialize for Fill<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.next.set(0);
-        Node {
+        FillNode {
             template: self.template,
             holes: self.holes,
             next: &self.next,
@@ -98,9 +98,9 @@ impl Serialize for Fill<'_> {
     }
 }
 
-impl Serialize for Node<'_> {
+impl Serialize for FillNode<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let nested = |template| Node {
+        let nested = |template| FillNode {
             template,
             holes: self.holes,
             next: self.next,
