@@ -110,32 +110,26 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                 name,
                 function,
             } => {
-                // Arguments that are paths or constants (the usual case) are borrowed
-                // straight away; anything computed is kept alive in `held`.
-                let mut held: SmallVec<[Arg<'a>; 4]> = SmallVec::new();
-                let direct = D::BORROWS
-                    && args
-                        .iter()
-                        .all(|a| matches!(a, Node::Const(_) | Node::Path { .. }));
-                let values: SmallVec<[&Value; 4]> = if direct {
-                    let mut values = SmallVec::new();
-                    for arg in args.iter() {
-                        values.push(match arg {
-                            Node::Const(value) => value,
-                            Node::Path { root, keys, slot } => self
-                                .path(*root, keys, *slot)
-                                .and_then(Doc::borrowed)
-                                .unwrap_or(&NULL),
-                            _ => &NULL,
-                        });
-                    }
-                    values
-                } else {
-                    for arg in args.iter() {
+                // Paths and constants (the usual arguments) are borrowed where they lie;
+                // only computed arguments are evaluated first and kept alive in `held`.
+                let mut held: SmallVec<[Arg<'a>; 2]> = SmallVec::new();
+                for arg in args.iter() {
+                    if !Self::borrows(arg) {
                         held.push(self.arg_value(arg)?);
                     }
-                    held.iter().map(Arg::get).collect()
-                };
+                }
+                let mut computed = held.iter();
+                let mut values: SmallVec<[&Value; 4]> = SmallVec::new();
+                for arg in args.iter() {
+                    values.push(match arg {
+                        Node::Const(value) => value,
+                        Node::Path { root, keys, slot } if D::BORROWS => self
+                            .path(*root, keys, *slot)
+                            .and_then(Doc::borrowed)
+                            .unwrap_or(&NULL),
+                        _ => computed.next().map_or(&NULL, Arg::get),
+                    });
+                }
                 let call = || {
                     catch_unwind(AssertUnwindSafe(|| function.call(&values)))
                         .unwrap_or_else(|_| Err(FunctionError::failed("the function panicked")))
@@ -174,6 +168,17 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     Err(error) => Err(fail(host_error(name, error))),
                 }
             }
+        }
+    }
+
+    /// Whether a host-call argument is read in place: a constant, or a path into a
+    /// document of `Value`s.
+    #[inline]
+    fn borrows(arg: &Node) -> bool {
+        match arg {
+            Node::Const(_) => true,
+            Node::Path { .. } => D::BORROWS,
+            _ => false,
         }
     }
 

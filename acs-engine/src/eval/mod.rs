@@ -277,7 +277,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
         match node {
             Node::And(items) => {
                 for item in items.iter() {
-                    if !self.test(item)? {
+                    if !self.test_operand(item)? {
                         return Ok(false);
                     }
                 }
@@ -285,12 +285,22 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
             }
             Node::Or(items) => {
                 for item in items.iter() {
-                    if self.test(item)? {
+                    if self.test_operand(item)? {
                         return Ok(true);
                     }
                 }
                 Ok(false)
             }
+            other => self.test_operand(other),
+        }
+    }
+
+    /// [`Evaluator::test`] for an operand of `&&` or `||`: comparisons, the usual
+    /// operands, are decided here without another call into `test`.
+    #[inline(always)]
+    fn test_operand(&mut self, node: &'a Node) -> Result<bool> {
+        match node {
+            Node::And(_) | Node::Or(_) => self.test(node),
             Node::Not(operand) => Ok(!self.test(operand)?),
             Node::PathCompare {
                 root,

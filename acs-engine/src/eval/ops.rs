@@ -255,6 +255,13 @@ pub(crate) fn arithmetic<'a>(op: BinaryOp, a: &Val<'a>, b: &Val<'a>) -> Result<V
 pub(crate) fn contains(needle: View<'_>, haystack: View<'_>) -> Result<bool, String> {
     match haystack {
         View::Null => Ok(false),
+        // A string among string constants, the usual `in` list: no views needed.
+        View::Array(items) if matches!(needle, View::Str(_)) => Ok(match needle {
+            View::Str(part) => items
+                .iter()
+                .any(|item| matches!(item, Value::String(s) if s.len() == part.len() && s == part)),
+            _ => false,
+        }),
         View::Array(items) => Ok(items.iter().any(|item| equal(needle, View::of(item)))),
         View::Str(text) => Ok(matches!(needle, View::Str(part) if text.contains(part))),
         View::Object(map) => Ok(matches!(needle, View::Str(key) if map.contains_key(key))),
