@@ -1,5 +1,6 @@
 //! The request path allocates nothing per rule: evaluating an event whose candidate rules
 //! do not match performs no heap allocation at all (dhat counts every block).
+// Not a module of `tests/it`: dhat counts the whole process's allocations, other tests' too.
 
 #![allow(
     clippy::unwrap_used,

@@ -1,0 +1,260 @@
+//! `acs lint-rules`: one fixture file per finding code with a snapshot of the human
+//! output, the shipped and legacy bundles, formats, config discovery and exit codes.
+// Test code: helpers outside #[test] fns panic on failed expectations like the tests do.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use crate::support::{acs, run, Run, LEGACY_BUNDLE, ROOT};
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lint_cases");
+
+fn acs_in(dir: &Path, args: &[&str]) -> Run {
+    run(acs().current_dir(dir).env_remove("NO_COLOR").args(args))
+}
+
+fn case_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(CASES).join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Every fixture, linted from its own directory so paths in the output are short, and
+/// snapshotted. A fixture named after a code must report that code.
+#[test]
+fn every_finding_kind_matches_its_snapshot() {
+    for dir in ["plain", "with_config", "bad_config"] {
+        for file in case_files(dir) {
+            let name = file.file_name().unwrap().to_str().unwrap().to_owned();
+            let run = acs_in(file.parent().unwrap(), &["lint-rules", &name]);
+            if let Some(code) = name.split('_').next().filter(|c| c.starts_with("ACS")) {
+                assert!(
+                    run.stdout.contains(&format!("[{code}]")),
+                    "{dir}/{name} does not report {code}:\n{}",
+                    run.stdout
+                );
+            }
+            let stem = name.trim_end_matches(".yaml");
+            insta::assert_snapshot!(
+                format!("{dir}__{stem}"),
+                format!(
+                    "$ acs lint-rules {name}\nexit: {}\n--- stdout\n{}--- stderr\n{}",
+                    run.code, run.stdout, run.stderr
+                )
+            );
+        }
+    }
+}
+
+/// Every code the linter can report has a fixture.
+#[test]
+fn every_code_has_a_fixture() {
+    let mut names: Vec<String> = ["plain", "with_config"]
+        .into_iter()
+        .flat_map(case_files)
+        .map(|p| p.file_name().unwrap().to_str().unwrap().to_owned())
+        .collect();
+    names.push("ACS601 (bad_config/acs.toml)".to_owned());
+    for code in acs_engine::lint::codes::CODES {
+        // ACS200 (an unreadable file) is `missing_file_is_a_usage_error`; ACS5xx belong
+        // to rule test files (acs-engine/tests/it/testing.rs).
+        if code.code == "ACS200" || code.code.starts_with("ACS5") {
+            continue;
+        }
+        assert!(
+            names.iter().any(|n| n.starts_with(code.code)),
+            "no lint fixture for {}",
+            code.code
+        );
+    }
+}
+
+#[test]
+fn the_shipped_bundle_is_clean() {
+    let root = Path::new(ROOT);
+    for target in ["rules/acs_rules_top25.yaml", "rules/"] {
+        let run = acs_in(root, &["lint-rules", "--deny-warnings", target]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains("25 rules, 0 errors, 0 warnings"),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            run.stderr.contains("note: using rules/acs.toml"),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn the_legacy_bundle_lints_with_warnings_and_exit_0() {
+    if !Path::new(LEGACY_BUNDLE).exists() {
+        return;
+    }
+    let run = acs_in(Path::new(ROOT), &["lint-rules", LEGACY_BUNDLE]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("25 rules, 0 errors,"), "{}", run.stdout);
+    assert!(run.stdout.contains("warning[ACS401]"), "{}", run.stdout);
+    assert!(run.stdout.contains("warning[ACS430]"), "{}", run.stdout);
+    let denied = acs_in(
+        Path::new(ROOT),
+        &["lint-rules", "--deny-warnings", LEGACY_BUNDLE],
+    );
+    assert_eq!(denied.code, 1);
+}
+
+#[test]
+fn json_format_carries_every_finding() {
+    let dir = Path::new(CASES).join("plain");
+    let run = acs_in(
+        &dir,
+        &["lint-rules", "--format", "json", "ACS420_never_true.yaml"],
+    );
+    assert_eq!(run.code, 1);
+    let json: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["errors"], 4);
+    assert_eq!(json["warnings"], 0);
+    let diagnostics = json["reports"][0]["diagnostics"].as_array().unwrap();
+    assert_eq!(diagnostics.len(), 4);
+    let first = &diagnostics[0];
+    assert_eq!(first["code"], "ACS420");
+    assert_eq!(first["severity"], "error");
+    assert_eq!(first["rule_id"], "TWO_VALUES");
+    assert_eq!(first["location"]["file"], "ACS420_never_true.yaml");
+    assert_eq!(first["location"]["line"], 5);
+    assert_eq!(first["location"]["column"], 69);
+}
+
+#[test]
+fn sarif_format_is_sarif_2_1_0() {
+    let dir = Path::new(CASES).join("plain");
+    let run = acs_in(
+        &dir,
+        &[
+            "lint-rules",
+            "--format",
+            "sarif",
+            "ACS430_negated_missing.yaml",
+            "clean.yaml",
+        ],
+    );
+    assert_eq!(run.code, 0, "warnings alone pass");
+    let sarif: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let run0 = &sarif["runs"][0];
+    let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
+    let results = run0["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    for result in results {
+        assert_eq!(result["ruleId"], "ACS430");
+        assert_eq!(result["level"], "warning");
+        let index = result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], "ACS430");
+        let location = &result["locations"][0]["physicalLocation"];
+        assert_eq!(
+            location["artifactLocation"]["uri"],
+            "ACS430_negated_missing.yaml"
+        );
+        assert!(location["region"]["startLine"].as_u64().unwrap() > 0);
+        assert!(
+            location["region"]["endColumn"].as_u64().unwrap()
+                > location["region"]["startColumn"].as_u64().unwrap()
+        );
+    }
+}
+
+#[test]
+fn deny_warnings_turns_warnings_into_a_failure() {
+    let dir = Path::new(CASES).join("plain");
+    assert_eq!(acs_in(&dir, &["lint-rules", "ACS440_no_gate.yaml"]).code, 0);
+    assert_eq!(
+        acs_in(
+            &dir,
+            &["lint-rules", "--deny-warnings", "ACS440_no_gate.yaml"]
+        )
+        .code,
+        1
+    );
+}
+
+#[test]
+fn missing_file_is_a_usage_error() {
+    let run = acs_in(Path::new(CASES), &["lint-rules", "no/such/rules.yaml"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no/such/rules.yaml"), "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+#[test]
+fn explicit_config_wins_over_discovery() {
+    let plain = Path::new(CASES).join("plain");
+    let config = Path::new(CASES).join("with_config/acs.toml");
+    let run = acs_in(
+        &plain,
+        &[
+            "lint-rules",
+            "--config",
+            config.to_str().unwrap(),
+            "ACS401_unknown_function_warning.yaml",
+        ],
+    );
+    // Declared in that config: no finding at all.
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(!run.stdout.contains("[ACS401]"), "{}", run.stdout);
+}
+
+#[test]
+fn quiet_prints_errors_only() {
+    let dir = Path::new(CASES).join("plain");
+    let run = acs_in(&dir, &["lint-rules", "--quiet", "ACS421_always_true.yaml"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("error[ACS421]"));
+    assert!(!run.stdout.contains("warning"), "{}", run.stdout);
+    assert!(!run.stdout.contains("rules,"), "no summary: {}", run.stdout);
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let dir = Path::new(CASES).join("plain");
+    let piped = acs_in(&dir, &["lint-rules", "ACS410_unknown_action.yaml"]);
+    assert!(!piped.stdout.contains('\u{1b}'), "no colour into a pipe");
+    let forced = acs_in(
+        &dir,
+        &[
+            "--color",
+            "always",
+            "lint-rules",
+            "ACS410_unknown_action.yaml",
+        ],
+    );
+    assert!(
+        forced.stdout.contains("\u{1b}[1;31merror\u{1b}[0m[ACS410]"),
+        "{}",
+        forced.stdout
+    );
+}
+
+#[test]
+fn docs_list_every_code() {
+    let docs = std::fs::read_to_string(Path::new(ROOT).join("docs/LINT.md")).unwrap();
+    for code in acs_engine::lint::codes::CODES {
+        assert!(
+            docs.contains(&format!("| {} |", code.code)),
+            "docs/LINT.md does not describe {}",
+            code.code
+        );
+    }
+}

@@ -1,0 +1,491 @@
+//! `acs replay` end to end: the recorded sample as a table and as JSON, against a baseline,
+//! on the legacy bundle, from standard input, and every way it exits 2.
+// Test code: helpers outside #[test] fns panic on failed expectations like the tests do.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use crate::support::{acs, run, temp_dir, Run, LEGACY_BUNDLE, RULES_DIR, RULES_FILE, STUBS};
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use acs_engine::{Engine, Functions};
+use serde_json::Value;
+
+const SAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../rules/examples/recorded.jsonl"
+);
+
+impl Run {
+    fn report(&self) -> Value {
+        serde_json::from_str(self.ok())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+
+    /// Check the run failed with exit code 2, printed nothing on stdout and no panic.
+    fn failed_without_panic(&self) -> &str {
+        assert_eq!(
+            self.code, 2,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(self.stdout.is_empty(), "stdout: {}", self.stdout);
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        &self.stderr
+    }
+}
+
+fn replay(args: &[&str]) -> Run {
+    replay_with(args, None)
+}
+
+fn replay_with(args: &[&str], stdin: Option<Vec<u8>>) -> Run {
+    let mut command = acs();
+    command.arg("replay").args(args).env_remove("NO_COLOR");
+    if let Some(stdin) = stdin {
+        command.write_stdin(stdin);
+    }
+    run(&mut command)
+}
+
+/// Per-rule match counts of `rules` over the sample, computed line by line with the
+/// engine directly: what the report must say.
+fn expected_matches(rules: &str) -> BTreeMap<String, u64> {
+    let stubs: Value = serde_json::from_str(&std::fs::read_to_string(STUBS).unwrap()).unwrap();
+    let engine = Engine::builder()
+        .functions(Functions::from_stubs(&stubs).unwrap())
+        .load_path(rules)
+        .unwrap();
+    let mut counts: BTreeMap<String, u64> = engine
+        .plan()
+        .rule_ids()
+        .map(|id| (id.to_owned(), 0))
+        .collect();
+    for line in std::fs::read_to_string(SAMPLE).unwrap().lines() {
+        if let Ok(decision) = engine.evaluate_json(line.as_bytes()) {
+            for matched in decision.matched.iter().chain(&decision.shadow_matched) {
+                *counts.get_mut(matched.id()).unwrap() += 1;
+            }
+        }
+    }
+    counts
+}
+
+fn reported_matches(report: &Value) -> BTreeMap<String, u64> {
+    report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_owned(),
+                r["matches"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A copy of the project bundle in a temp directory with `edits` (from, to) applied.
+fn edited_bundle(label: &str, edits: &[(&str, &str)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(RULES_FILE).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "`{from}` is not in the bundle");
+        text = text.replacen(from, to, 1);
+    }
+    let dir = temp_dir(label);
+    std::fs::write(dir.join("acs_rules_top25.yaml"), text).unwrap();
+    dir
+}
+
+fn sample_json(extra: &[&str]) -> Value {
+    let mut args = vec![
+        "--rules",
+        RULES_DIR,
+        "--functions",
+        STUBS,
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    args.push(SAMPLE);
+    replay(&args).report()
+}
+
+#[test]
+fn replay_json_report_of_the_sample_counts_every_line_and_rule() {
+    let report = sample_json(&[]);
+    assert_eq!(report["lines"], 300);
+    assert_eq!(report["blank_lines"], 1);
+    assert_eq!(report["inputs"], 298);
+    assert_eq!(report["invalid"]["count"], 1);
+    assert_eq!(report["invalid"]["examples"][0]["line"], 261);
+    assert_eq!(reported_matches(&report), expected_matches(RULES_DIR));
+    assert_eq!(report["rules"].as_array().unwrap().len(), 25);
+    // Every rejection is counted once, by its rule and code.
+    let verdicts = &report["verdicts"];
+    let by_code: u64 = verdicts["rejections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(by_code, verdicts["rejected"].as_u64().unwrap());
+    assert_eq!(
+        verdicts["allowed"].as_u64().unwrap() + verdicts["rejected"].as_u64().unwrap(),
+        298
+    );
+    // Three truck creations by an operator the stubs do not know.
+    assert_eq!(report["inputs_with_errors"], 3);
+    assert_eq!(report["rules"][11]["id"], "RF12_OPERATOR_MAX_TRUCKS_LIMIT");
+    assert_eq!(report["rules"][11]["errors"], 3);
+    assert_eq!(report["rules"][11]["first_error"]["line"], 42);
+    assert!(report["baseline"].is_null());
+    assert_eq!(
+        report["throughput"]["bytes"],
+        std::fs::metadata(SAMPLE).unwrap().len()
+    );
+}
+
+#[test]
+fn replay_counts_do_not_depend_on_the_number_of_threads() {
+    let strip = |mut report: Value| {
+        report.as_object_mut().unwrap().remove("throughput");
+        report
+    };
+    let one = strip(sample_json(&["--threads", "1"]));
+    let three = strip(sample_json(&["--threads", "3"]));
+    assert_eq!(one, three);
+}
+
+#[test]
+fn replay_table_of_the_sample_shows_rules_verdicts_errors_invalid_lines_and_throughput() {
+    let run = replay(&["--rules", RULES_DIR, "--functions", STUBS, SAMPLE]);
+    let out = run.ok();
+    let expected = expected_matches(RULES_DIR);
+    assert!(out.contains("RULE"), "{out}");
+    assert!(out.contains("MATCHES"), "{out}");
+    for (id, count) in &expected {
+        let row = out
+            .lines()
+            .find(|l| l.starts_with(id.as_str()))
+            .unwrap_or_else(|| panic!("no row for {id}:\n{out}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[1], count.to_string(), "{row}");
+    }
+    assert!(
+        out.contains("300 lines, 298 inputs, 1 blank, 1 invalid"),
+        "{out}"
+    );
+    assert!(out.contains("verdicts: "), "{out}");
+    assert!(out.contains("KYC_REQUIRED"), "{out}");
+    assert!(
+        out.contains("RF12_OPERATOR_MAX_TRUCKS_LIMIT: 3 errors, first on line 42"),
+        "{out}"
+    );
+    assert!(out.contains("invalid: 1 line is not JSON"), "{out}");
+    assert!(out.contains("line 261: invalid JSON at column"), "{out}");
+    assert!(out.contains("throughput: 298 inputs"), "{out}");
+    // Not a terminal: plain text, and no progress line on stderr.
+    assert!(!out.contains('\x1b'), "{out}");
+    assert!(!run.stderr.contains('\r'), "{}", run.stderr);
+}
+
+#[test]
+fn replay_against_a_baseline_reports_verdict_transitions_and_rule_changes() {
+    // RF01 gets a new code, RF05 a lower threshold, RF25 a new id.
+    let changed = edited_bundle(
+        "changed",
+        &[
+            ("code: \"KYC_REQUIRED\"", "code: \"KYC_MISSING\""),
+            ("gps.deltaDistanceKm >= 200", "gps.deltaDistanceKm >= 2"),
+            ("id: RF25_BATCH_KYC_INGEST_INCONSISTENT", "id: RF26_RENAMED"),
+        ],
+    );
+    let changed = changed.to_str().unwrap();
+    let report = replay(&[
+        "--rules",
+        changed,
+        "--baseline",
+        RULES_DIR,
+        "--functions",
+        STUBS,
+        "--format",
+        "json",
+        "--examples",
+        "2",
+        SAMPLE,
+    ])
+    .report();
+    let baseline = &report["baseline"];
+    let before = expected_matches(RULES_DIR);
+    let after = expected_matches(changed);
+    let kyc = before["RF01_KYC_MANDATORY"];
+    assert!(kyc > 0);
+    let transitions = &baseline["transitions"];
+    assert_eq!(transitions["code_changed"]["count"], kyc);
+    assert_eq!(
+        transitions["code_changed"]["by_code"][0]["from"],
+        "KYC_REQUIRED"
+    );
+    assert_eq!(
+        transitions["code_changed"]["by_code"][0]["to"],
+        "KYC_MISSING"
+    );
+    assert_eq!(
+        transitions["code_changed"]["examples"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(transitions["allowed_to_rejected"]["count"], 0);
+    assert_eq!(transitions["rejected_to_allowed"]["count"], 0);
+    assert_eq!(baseline["inputs_with_changed_verdict"], kyc);
+    // RF05 matches more, without rejecting anything.
+    let gps_more = after["RF05_GPS_JUMP_ANOMALY"] - before["RF05_GPS_JUMP_ANOMALY"];
+    assert!(gps_more > 0);
+    let rules = baseline["rules"].as_array().unwrap();
+    let rf05 = rules
+        .iter()
+        .find(|r| r["id"] == "RF05_GPS_JUMP_ANOMALY")
+        .unwrap();
+    assert_eq!(rf05["change"], gps_more);
+    assert_eq!(rf05["before"], before["RF05_GPS_JUMP_ANOMALY"]);
+    let renamed = rules.iter().find(|r| r["id"] == "RF26_RENAMED").unwrap();
+    assert!(renamed["before"].is_null());
+    let gone = rules
+        .iter()
+        .find(|r| r["id"] == "RF25_BATCH_KYC_INGEST_INCONSISTENT")
+        .unwrap();
+    assert!(gone["after"].is_null());
+    assert_eq!(rules.len(), 26);
+    assert_ne!(baseline["ruleset_hash"], report["ruleset_hash"]);
+
+    let table = replay(&[
+        "--rules",
+        changed,
+        "--baseline",
+        RULES_DIR,
+        "--functions",
+        STUBS,
+        SAMPLE,
+    ]);
+    let out = table.ok();
+    assert!(out.contains("BEFORE"), "{out}");
+    assert!(out.contains("CHANGE"), "{out}");
+    assert!(out.contains(&format!("+{gps_more}")), "{out}");
+    assert!(
+        out.contains("RF25_BATCH_KYC_INGEST_INCONSISTENT (removed)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("rejected with a different code: {kyc}")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("KYC_REQUIRED -> KYC_MISSING: {kyc}")),
+        "{out}"
+    );
+    assert!(out.contains("e.g. line "), "{out}");
+}
+
+#[test]
+fn replay_against_itself_changes_nothing() {
+    let report = sample_json(&["--baseline", RULES_FILE]);
+    let baseline = &report["baseline"];
+    assert_eq!(baseline["inputs_with_changed_verdict"], 0);
+    assert_eq!(baseline["inputs_with_changed_matches"], 0);
+    assert!(baseline["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["change"] == 0));
+}
+
+#[test]
+fn replay_runs_on_the_unchanged_legacy_bundle() {
+    if !Path::new(LEGACY_BUNDLE).is_file() {
+        eprintln!("note: skipping: legacy fixture `{LEGACY_BUNDLE}` is not present");
+        return;
+    }
+    let report = replay(&[
+        "--rules",
+        LEGACY_BUNDLE,
+        "--functions",
+        STUBS,
+        "--format",
+        "json",
+        SAMPLE,
+    ])
+    .report();
+    assert_eq!(report["inputs"], 298);
+    assert_eq!(reported_matches(&report), expected_matches(LEGACY_BUNDLE));
+
+    let against = sample_json(&["--baseline", LEGACY_BUNDLE]);
+    assert_eq!(against["baseline"]["rules"].as_array().unwrap().len(), 25);
+    let table = replay(&[
+        "--rules",
+        RULES_DIR,
+        "--baseline",
+        LEGACY_BUNDLE,
+        "--functions",
+        STUBS,
+        SAMPLE,
+    ]);
+    assert!(table.ok().contains("verdict changes against the baseline"));
+}
+
+#[test]
+fn replay_reads_standard_input_given_a_dash() {
+    let input = std::fs::read(SAMPLE).unwrap();
+    let run = replay_with(
+        &[
+            "--rules",
+            RULES_DIR,
+            "--functions",
+            STUBS,
+            "--format",
+            "json",
+            "-",
+        ],
+        Some(input),
+    );
+    let report = run.report();
+    assert_eq!(report["inputs"], 298);
+    assert_eq!(reported_matches(&report), expected_matches(RULES_DIR));
+    let table = replay_with(
+        &["--rules", RULES_DIR, "-"],
+        Some(b"{\"event\": {}}\n".to_vec()),
+    );
+    assert!(
+        table.ok().contains("<stdin>: 1 line, 1 input,"),
+        "{}",
+        table.stdout
+    );
+}
+
+#[test]
+fn replay_of_a_missing_input_file_exits_2() {
+    let stderr = replay(&["--rules", RULES_DIR, "/no/such/events.jsonl"])
+        .failed_without_panic()
+        .to_owned();
+    assert!(
+        stderr.contains("error: cannot read `/no/such/events.jsonl`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn replay_of_a_directory_as_input_exits_2() {
+    let dir = temp_dir("input-dir");
+    let stderr = replay(&["--rules", RULES_DIR, dir.to_str().unwrap()])
+        .failed_without_panic()
+        .to_owned();
+    assert!(stderr.contains("cannot read the input"), "{stderr}");
+}
+
+#[test]
+fn replay_of_broken_rules_exits_2_with_file_line_and_column() {
+    let broken = edited_bundle(
+        "broken",
+        &[(
+            "gps.deltaDistanceKm >= 200",
+            "gps.deltaDistanceKm >= >= 200",
+        )],
+    );
+    let broken_file = broken.join("acs_rules_top25.yaml");
+    for args in [
+        vec!["--rules", broken_file.to_str().unwrap(), SAMPLE],
+        vec![
+            "--rules",
+            RULES_DIR,
+            "--baseline",
+            broken_file.to_str().unwrap(),
+            SAMPLE,
+        ],
+    ] {
+        let run = replay(&args);
+        let stderr = run.failed_without_panic();
+        assert!(stderr.contains("error[ACS101]"), "{stderr}");
+        assert!(stderr.contains("acs_rules_top25.yaml:83:"), "{stderr}");
+    }
+}
+
+#[test]
+fn replay_of_a_missing_rules_path_or_bad_stubs_exits_2() {
+    let stderr = replay(&["--rules", "/no/such/rules", SAMPLE])
+        .failed_without_panic()
+        .to_owned();
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    let dir = temp_dir("stubs");
+    let stubs = dir.join("stubs.json");
+    std::fs::write(&stubs, "{not json").unwrap();
+    let stderr = replay(&[
+        "--rules",
+        RULES_DIR,
+        "--functions",
+        stubs.to_str().unwrap(),
+        SAMPLE,
+    ])
+    .failed_without_panic()
+    .to_owned();
+    assert!(stderr.contains("is not valid JSON"), "{stderr}");
+}
+
+#[test]
+fn replay_without_an_input_argument_exits_2_with_usage() {
+    let run = replay(&["--rules", RULES_DIR]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("Usage"), "{}", run.stderr);
+}
+
+#[test]
+fn replay_quiet_prints_no_warnings() {
+    // Without stubs, the bundle's host functions are unregistered: warnings on stderr.
+    let loud = replay(&["--rules", RULES_DIR, SAMPLE]);
+    assert!(loud.stderr.contains("warning[ACS401]"), "{}", loud.stderr);
+    let quiet = replay(&["--quiet", "--rules", RULES_DIR, SAMPLE]);
+    quiet.ok();
+    assert_eq!(quiet.stderr, "");
+}
+
+#[test]
+fn replay_colours_only_when_asked_and_never_with_no_color() {
+    let args = [
+        "--color",
+        "always",
+        "--rules",
+        RULES_DIR,
+        "--functions",
+        STUBS,
+        SAMPLE,
+    ];
+    let coloured = replay(&args);
+    assert!(coloured.ok().contains("\x1b[1m"), "{}", coloured.stdout);
+    let mut command = acs();
+    let output = command
+        .arg("replay")
+        .args(&args[2..])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(!String::from_utf8(output.stdout).unwrap().contains('\x1b'));
+}
+
+#[test]
+fn replay_help_shows_an_example() {
+    let output = acs().args(["replay", "--help"]).output().unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success());
+    assert!(
+        help.contains("acs replay --rules rules/ --functions rules/examples/stubs.json rules/examples/recorded.jsonl"),
+        "{help}"
+    );
+    assert!(help.contains("--baseline"), "{help}");
+}

@@ -1,0 +1,391 @@
+//! `acs test` end to end: the shipped test file on the project rules (file and directory)
+//! and on the legacy fixture, what a failing test prints, and every way it exits 2.
+// Test code: helpers outside #[test] fns panic on failed expectations like the tests do.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use crate::support::{acs, run, temp_dir, write, Run, LEGACY_BUNDLE, RULES_DIR, RULES_FILE};
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const SHIPPED: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../rules/tests/acs_rules_top25.test.yaml"
+);
+
+/// How many tests the shipped file holds.
+const SHIPPED_TESTS: usize = 71;
+
+impl Run {
+    fn passed(&self) -> &str {
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        &self.stdout
+    }
+
+    /// Exit 2, nothing on stdout; returns stderr.
+    fn usage_error(&self) -> &str {
+        assert_eq!(
+            self.code, 2,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(self.stdout.is_empty(), "stdout: {}", self.stdout);
+        self.no_panic();
+        &self.stderr
+    }
+}
+
+fn acs_test(args: &[&str], dir: Option<&Path>) -> Run {
+    let mut command = acs();
+    command.arg("test").args(args).env_remove("NO_COLOR");
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let run = run(&mut command);
+    run.no_panic();
+    run
+}
+
+fn summary(passed: usize, failed: usize) -> String {
+    format!("\n{passed} passed, {failed} failed\n")
+}
+
+const FAILING: &str = r#"rules: RULES
+functions:
+  now: [[[], 1763726400000]]
+  db.count.trucksByOperator: [[["OP-1"], 12]]
+tests:
+  - name: the truck limit rejects OP-1
+    input:
+      event: { type: truck.create }
+      ctx: { operatorId: OP-1 }
+      system: { config: { maxTrucksPerOperator: 10 } }
+    functions:
+      operator.maintenanceWindowActive: [[["OP-1", 1763726400000], false]]
+    expect:
+      matched: [RF12_OPERATOR_MAX_TRUCKS_LIMIT]
+      code: MAX_TRUCKS_EXCEEDED
+  - name: a wrong expectation of everything
+    input:
+      event: { type: truck.create }
+      ctx: { operatorId: OP-1 }
+      system: { config: { maxTrucksPerOperator: 10 } }
+    expect:
+      matched: [RF22_MAINTENANCE_WINDOW_BLOCK, RF12_OPERATOR_MAX_TRUCKS_LIMIT]
+      verdict: allowed
+      code: KYC_REQUIRED
+      rejected_by: RF22_MAINTENANCE_WINDOW_BLOCK
+      rules_evaluated: 1
+      actions:
+        RF12_OPERATOR_MAX_TRUCKS_LIMIT:
+          notifyRole: { message: "Max trucks allowed: 11" }
+  - name: the right rules in the wrong order
+    input:
+      event: { type: truck.create }
+      ctx: { operatorId: OP-1 }
+      system: { config: { maxTrucksPerOperator: 10 } }
+    functions:
+      operator.maintenanceWindowActive: [[["OP-1", 1763726400000], true]]
+    expect:
+      matched: [RF22_MAINTENANCE_WINDOW_BLOCK, RF12_OPERATOR_MAX_TRUCKS_LIMIT]
+  - name: includes, excludes and expected errors
+    input:
+      event: { type: inspection.uploaded, inspection: { id: I-1 }, image: { hash: h1 } }
+      db: { indexes: { inspection_image_hashes: { h1: { truckId: T-2 } } } }
+    expect:
+      matched_includes: [RF24_INSPECTION_OUT_OF_ZONE]
+      not_matched: [RF09_INSPECTION_GEO_MISSING]
+      errors: [RF10_INSPECTION_DUPLICATE_PHOTO]
+"#;
+
+fn failing_file(dir: &Path) -> PathBuf {
+    write(
+        dir,
+        "failing.test.yaml",
+        &FAILING.replace("RULES", RULES_FILE),
+    )
+}
+
+#[test]
+fn the_shipped_file_passes_on_the_rules_directory_and_covers_every_rule() {
+    let run = acs_test(&[RULES_DIR], None);
+    let stdout = run.passed();
+    assert!(stdout.ends_with(&summary(SHIPPED_TESTS, 0)), "{stdout}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("ok ")).count(),
+        SHIPPED_TESTS
+    );
+    assert!(
+        stdout.contains("rules/tests/acs_rules_top25.test.yaml:75  RF01 a bid by an operator"),
+        "{stdout}"
+    );
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    // Named twice, it runs once.
+    let twice = acs_test(&[RULES_DIR, SHIPPED], None);
+    assert!(twice.passed().ends_with(&summary(SHIPPED_TESTS, 0)));
+}
+
+#[test]
+fn the_shipped_file_passes_with_the_rules_given_as_file_or_directory() {
+    for rules in [RULES_FILE, RULES_DIR] {
+        let run = acs_test(&["--rules", rules, SHIPPED], None);
+        assert!(
+            run.passed().ends_with(&summary(SHIPPED_TESTS, 0)),
+            "{rules}"
+        );
+    }
+}
+
+#[test]
+fn the_shipped_file_passes_on_the_unchanged_legacy_bundle() {
+    if !Path::new(LEGACY_BUNDLE).is_file() {
+        eprintln!("note: skipping: legacy fixture `{LEGACY_BUNDLE}` is not present");
+        return;
+    }
+    let run = acs_test(&["--rules", LEGACY_BUNDLE, SHIPPED], None);
+    assert!(run.passed().ends_with(&summary(SHIPPED_TESTS, 0)));
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+}
+
+#[test]
+fn a_failing_test_exits_1_and_shows_what_differed() {
+    let dir = temp_dir("failing");
+    failing_file(&dir);
+    let run = acs_test(&["failing.test.yaml"], Some(&dir));
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    insta::assert_snapshot!("failure_output", run.stdout);
+    assert!(
+        run.stderr.contains("warning: 22 of 25 rules of `"),
+        "{}",
+        run.stderr
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn quiet_prints_only_failures_and_the_summary_line() {
+    let dir = temp_dir("quiet");
+    failing_file(&dir);
+    let run = acs_test(&["--quiet", "failing.test.yaml"], Some(&dir));
+    assert_eq!(run.code, 1);
+    assert!(!run.stdout.contains("ok "), "{}", run.stdout);
+    assert_eq!(run.stdout.matches("FAILED").count(), 3, "{}", run.stdout);
+    assert!(run.stdout.ends_with(&summary(1, 3)), "{}", run.stdout);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+
+    let shipped = acs_test(&["-q", SHIPPED], None);
+    assert_eq!(shipped.passed(), summary(SHIPPED_TESTS, 0));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let dir = temp_dir("colour");
+    failing_file(&dir);
+    let piped = acs_test(&["failing.test.yaml"], Some(&dir));
+    assert!(!piped.stdout.contains('\x1b'), "{}", piped.stdout);
+    let forced = acs_test(&["--color", "always", "failing.test.yaml"], Some(&dir));
+    assert!(
+        forced.stdout.contains("\x1b[1;31mFAILED\x1b[0m"),
+        "{}",
+        forced.stdout
+    );
+    assert!(
+        forced.stdout.contains("\x1b[32mok\x1b[0m"),
+        "{}",
+        forced.stdout
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn json_format_prints_the_report() {
+    let dir = temp_dir("json");
+    failing_file(&dir);
+    let run = acs_test(&["--format", "json", "failing.test.yaml"], Some(&dir));
+    assert_eq!(run.code, 1);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["passed"], 1);
+    assert_eq!(report["failed"], 3);
+    let test = &report["files"][0]["tests"][1];
+    assert_eq!(test["passed"], false);
+    assert_eq!(test["location"]["line"], 16);
+    assert_eq!(test["differences"][0]["kind"], "matched");
+    assert_eq!(
+        test["differences"][0]["missing"][0],
+        "RF22_MAINTENANCE_WINDOW_BLOCK"
+    );
+    assert_eq!(report["coverage"][0]["rule_count"], 25);
+
+    let shipped = acs_test(&["--format", "json", SHIPPED], None);
+    let report: Value = serde_json::from_str(shipped.passed()).unwrap();
+    assert_eq!(report["failed"], 0);
+    assert_eq!(report["coverage"][0]["uncovered"], serde_json::json!([]));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_invalid_test_file_exits_2_with_every_error_and_its_position() {
+    let dir = temp_dir("invalid");
+    let text = format!(
+        "rules: {RULES_FILE}\ntests:\n  - name: t\n    input: {{ event: {{ type: x }} }}\n    expect:\n      matchd: []\n      verdict: maybe\n"
+    );
+    let file = write(&dir, "bad.test.yaml", &text);
+    let stderr = acs_test(&[file.to_str().unwrap()], None)
+        .usage_error()
+        .to_owned();
+    assert!(
+        stderr.contains(&format!("{}:6:7", file.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("unknown key `matchd` in `expect`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("did you mean `matched`?"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:7:16", file.display())),
+        "{stderr}"
+    );
+
+    let yaml = write(&dir, "yaml.test.yaml", "tests: [\n");
+    let stderr = acs_test(&[yaml.to_str().unwrap()], None)
+        .usage_error()
+        .to_owned();
+    assert!(stderr.contains("ACS201"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:2:1", yaml.display())),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn an_unknown_rule_id_exits_2_with_a_suggestion() {
+    let dir = temp_dir("unknown-id");
+    let file = write(
+        &dir,
+        "ids.test.yaml",
+        &format!("rules: {RULES_FILE}\ntests:\n  - name: t\n    input: {{}}\n    expect: {{ matched: [RF01_KYC_MANDATROY] }}\n"),
+    );
+    let stderr = acs_test(&[file.to_str().unwrap()], None)
+        .usage_error()
+        .to_owned();
+    assert!(
+        stderr.contains("unknown rule `RF01_KYC_MANDATROY`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("did you mean `RF01_KYC_MANDATORY`?"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{}:5:25", file.display())),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn invalid_or_missing_rules_exit_2() {
+    let dir = temp_dir("bad-rules");
+    let broken = write(
+        &dir,
+        "broken.yaml",
+        "- id: BROKEN\n  priority: 1\n  severity: low\n  description: Broken.\n  condition: \"event.type == 'x' && (\"\n  action:\n    - proceed: { outcome: x }\n  audit: false\n",
+    );
+    let stderr = acs_test(&["--rules", broken.to_str().unwrap(), SHIPPED], None)
+        .usage_error()
+        .to_owned();
+    assert!(stderr.contains("ACS101"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:5:", broken.display())),
+        "{stderr}"
+    );
+
+    let missing = dir.join("missing.yaml");
+    let stderr = acs_test(&["--rules", missing.to_str().unwrap(), SHIPPED], None)
+        .usage_error()
+        .to_owned();
+    assert!(
+        stderr.contains("cannot read") && stderr.contains("missing.yaml"),
+        "{stderr}"
+    );
+
+    let unnamed = write(
+        &dir,
+        "unnamed.test.yaml",
+        "tests:\n  - name: t\n    input: {}\n    expect: { matched: [] }\n",
+    );
+    let stderr = acs_test(&[unnamed.to_str().unwrap()], None)
+        .usage_error()
+        .to_owned();
+    assert!(stderr.contains("names no rules"), "{stderr}");
+    assert!(stderr.contains("--rules"), "{stderr}");
+    // `--rules` supplies them.
+    acs_test(&["--rules", RULES_FILE, unnamed.to_str().unwrap()], None).passed();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn missing_paths_and_directories_without_test_files_exit_2() {
+    let dir = temp_dir("no-tests");
+    let stderr = acs_test(&[dir.join("nope.test.yaml").to_str().unwrap()], None)
+        .usage_error()
+        .to_owned();
+    assert!(stderr.contains("nope.test.yaml"), "{stderr}");
+    write(&dir, "rules.yaml", "[]\n");
+    let stderr = acs_test(&[dir.to_str().unwrap()], None)
+        .usage_error()
+        .to_owned();
+    assert!(
+        stderr.contains("holds no `*.test.yaml` test files"),
+        "{stderr}"
+    );
+    let usage = acs_test(&[], None);
+    assert_eq!(usage.code, 2);
+    assert!(usage.stderr.contains("FILE_OR_DIR"), "{}", usage.stderr);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn directories_are_searched_for_test_files_in_name_order() {
+    let dir = temp_dir("search");
+    std::fs::create_dir_all(dir.join("b/deeper")).unwrap();
+    let test = |name: &str| {
+        format!("rules: {RULES_FILE}\ntests:\n  - name: {name}\n    input: {{}}\n    expect: {{ matched: [] }}\n")
+    };
+    write(&dir, "b/deeper/z.test.yaml", &test("deep"));
+    write(&dir, "a.test.yml", &test("first"));
+    write(&dir, "not-a-test.yaml", "this: is ignored\n");
+    write(&dir, ".hidden.test.yaml", "ignored: [\n");
+    let run = acs_test(&[dir.to_str().unwrap()], None);
+    let names: Vec<&str> = run
+        .passed()
+        .lines()
+        .filter_map(|l| l.rsplit("  ").next().filter(|_| l.starts_with("ok")))
+        .collect();
+    assert_eq!(names, ["first", "deep"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn help_shows_an_example() {
+    let mut command = Command::cargo_bin("acs").unwrap();
+    let output = command.args(["test", "--help"]).output().unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    assert!(help.contains("acs test rules/"), "{help}");
+    assert!(help.contains("--rules"), "{help}");
+    assert!(help.contains("Exit status"), "{help}");
+}

@@ -1,0 +1,21 @@
+//! The engine's integration tests, one test binary (`cargo test -p acs-engine --test it`):
+//! each module was a test crate of its own, and every one of them linked its own copy of
+//! the engine and its dependencies. Snapshots are named after the module path
+//! (`snapshots/it__<module>__<name>.snap`).
+//!
+//! A new test file goes here, as a module. Only a test that observes the whole process
+//! belongs directly in `tests/`, a binary of its own: `tests/allocations.rs` (a counting
+//! global allocator) and `tests/watch_threads.rs` (counts the process's watch threads).
+
+mod backtest;
+mod explain;
+mod fuzz_regressions;
+mod hot_reload;
+mod limits;
+mod lint;
+mod load_errors;
+mod properties;
+mod runtime_controls;
+mod semantics;
+mod tape_eval;
+mod testing;

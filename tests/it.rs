@@ -1,0 +1,12 @@
+//! The shipped rules bundle and the legacy fixture end to end, one test binary
+//! (`cargo test -p acs-integration-tests --test it`): each module, a file beside this one,
+//! was a test crate of its own, and every one of them linked its own copy of the engine.
+//! A new test file goes beside them and is declared here (`autotests = false`: Cargo
+//! finds no test file by itself).
+
+mod content_hash;
+mod decisions;
+mod explain;
+mod host_functions;
+mod rule_tables;
+mod values;
