@@ -103,6 +103,13 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// A sort key putting diagnostics in file, line and column order (unplaced first).
+    pub(crate) fn file_order(&self) -> (String, usize, usize) {
+        self.location.as_ref().map_or((String::new(), 0, 0), |l| {
+            (l.file.clone(), l.line, l.column)
+        })
+    }
+
     /// An error with a code and message, not yet placed.
     pub fn error(code: &str, message: impl Into<String>) -> Self {
         Self::new(Severity::Error, code, message)

@@ -88,19 +88,13 @@ pub fn lint_sources(sources: SourceMap, config: &LintConfig) -> LintReport {
             diagnostic.severity = Severity::Error;
         }
     }
-    diagnostics.sort_by_key(position);
+    diagnostics.sort_by_key(Diagnostic::file_order);
     diagnostics.dedup();
     LintReport {
         files,
         rule_count: rule_set.rules.len(),
         diagnostics,
     }
-}
-
-fn position(d: &Diagnostic) -> (String, usize, usize) {
-    d.location.as_ref().map_or((String::new(), 0, 0), |l| {
-        (l.file.clone(), l.line, l.column)
-    })
 }
 
 /// The functions a linted bundle may call: the built-ins plus the host's, as declared

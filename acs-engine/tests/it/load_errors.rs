@@ -113,3 +113,31 @@ fn ids_are_unique_across_the_files_of_a_bundle_directory() {
         "the first definition is named: {error}"
     );
 }
+
+#[test]
+fn compile_errors_come_in_file_order_whatever_the_priorities_and_types() {
+    let rule = |id: &str, priority: u32, event_type: &str| {
+        format!(
+            "- id: {id}\n  priority: {priority}\n  severity: low\n  description: d\n  condition: \"event.type == '{event_type}' && matches(x, '(')\"\n  action: []\n  audit: false\n"
+        )
+    };
+    let text = [
+        rule("FIRST", 1, "z"),
+        rule("SECOND", 9, "a"),
+        rule("THIRD", 5, "m"),
+    ]
+    .concat();
+    let error = Engine::builder()
+        .load_str("order.yaml", text)
+        .unwrap_err()
+        .to_string();
+    let lines: Vec<usize> = ["order.yaml:5:", "order.yaml:12:", "order.yaml:19:"]
+        .iter()
+        .map(|place| {
+            error
+                .find(place)
+                .unwrap_or_else(|| panic!("{place} in {error}"))
+        })
+        .collect();
+    assert!(lines.windows(2).all(|w| w[0] < w[1]), "{error}");
+}
