@@ -288,3 +288,52 @@ fn trait_objects_register_as_host_functions() {
     assert_eq!(decision.matched_ids(), ["RISKY"]);
     assert!(decision.errors.is_empty());
 }
+
+/// Rules are compiled grouped by gate type, not in priority order: counters, the kill
+/// switch and the reported order must still follow the rule ids and priorities.
+#[test]
+fn counters_and_the_kill_switch_follow_each_rule_whatever_the_layout() {
+    let rule = |id: &str, priority: u32, condition: &str| {
+        format!(
+            "- {{ id: {id}, priority: {priority}, severity: low, description: d, audit: false, condition: \"{condition}\", action: [] }}\n"
+        )
+    };
+    let text = [
+        rule("Z_LOW", 1, "event.type == 'z'"),
+        rule("A_HIGH", 9, "event.type == 'a'"),
+        rule("ANY_MID", 5, "true"),
+        rule("Z_HIGH", 8, "event.type in ['z', 'a'] && x == 1"),
+        rule("A_LOW", 2, "event.type == 'a' && x == 2"),
+    ]
+    .concat();
+    let engine = Engine::builder().load_str("layout.yaml", text).unwrap();
+    let plan = engine.plan();
+    assert_eq!(
+        plan.rule_ids().collect::<Vec<_>>(),
+        ["A_HIGH", "Z_HIGH", "ANY_MID", "A_LOW", "Z_LOW"]
+    );
+    let decision = engine.evaluate(&json!({ "event": { "type": "a", "x": 1 } }));
+    assert_eq!(decision.matched_ids(), ["A_HIGH", "Z_HIGH", "ANY_MID"]);
+    engine.evaluate(&json!({ "event": { "type": "z", "x": 2 } }));
+    engine.set_rule_enabled("Z_HIGH", false).unwrap();
+    let decision = engine.evaluate(&json!({ "event": { "type": "a", "x": 1 } }));
+    assert_eq!(decision.matched_ids(), ["A_HIGH", "ANY_MID"]);
+    let counts: Vec<(String, u64, u64)> = engine
+        .metrics()
+        .rules
+        .into_iter()
+        .map(|r| (r.id, r.evaluations, r.matches))
+        .collect();
+    let want = [
+        ("A_HIGH", 2, 2),
+        ("Z_HIGH", 2, 1),
+        ("ANY_MID", 3, 3),
+        ("A_LOW", 2, 0),
+        ("Z_LOW", 1, 1),
+    ];
+    let want: Vec<(String, u64, u64)> = want
+        .iter()
+        .map(|&(id, evaluations, matches)| (id.to_owned(), evaluations, matches))
+        .collect();
+    assert_eq!(counts, want);
+}
