@@ -60,7 +60,7 @@ pub fn compile(
     // rules an event runs then lie together in memory instead of spread over the whole
     // plan, which is what a large plan's cost per event is made of (BENCHMARKS.md,
     // "fresh events"). The plan keeps them in priority order all the same.
-    let gates: Vec<Option<Vec<String>>> = order
+    let mut gates: Vec<Option<Vec<String>>> = order
         .iter()
         .map(|&i| {
             rule_set
@@ -83,7 +83,7 @@ pub fn compile(
         compiler.rule_id.clone_from(&rule.id);
         // Once the index has picked a rule for an event, the event's type is known to
         // pass every gate conjunct: only the others are compiled.
-        let gate = gates.get(position).cloned().flatten();
+        let gate = gates.get_mut(position).and_then(Option::take);
         let condition = match &gate {
             None => compiler.expr(&rule.condition, &rule.condition.expr),
             Some(_) => {
@@ -122,7 +122,7 @@ pub fn compile(
         assign_path_slots(&mut condition, &mut actions);
         record_input_paths(&mut condition, &mut actions, &mut input_paths);
         let id: Arc<str> = rule.id.as_str().into();
-        let plan = RulePlan {
+        let compiled = RulePlan {
             id: id.clone(),
             enabled: rule.enabled,
             shadow: rule.mode == crate::ruleset::RuleMode::Shadow,
@@ -137,7 +137,7 @@ pub fn compile(
             gate,
         };
         if let Some(slot) = placed.get_mut(position) {
-            *slot = Some(plan);
+            *slot = Some(compiled);
         }
     }
     let rules: Vec<RulePlan> = placed.into_iter().flatten().collect();
