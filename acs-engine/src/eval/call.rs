@@ -111,25 +111,28 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                 function,
             } => {
                 // Paths and constants (the usual arguments) are borrowed where they lie;
-                // only computed arguments are evaluated first and kept alive in `held`.
+                // only computed arguments are kept alive, in `held`, in argument order.
                 let mut held: SmallVec<[Arg<'a>; 2]> = SmallVec::new();
+                let mut in_place: SmallVec<[Option<&'a Value>; 4]> = SmallVec::new();
                 for arg in args.iter() {
-                    if !Self::borrows(arg) {
-                        held.push(self.arg_value(arg)?);
-                    }
-                }
-                let mut computed = held.iter();
-                let mut values: SmallVec<[&Value; 4]> = SmallVec::new();
-                for arg in args.iter() {
-                    values.push(match arg {
-                        Node::Const(value) => value,
-                        Node::Path { root, keys, slot } if D::BORROWS => self
-                            .path(*root, keys, *slot)
-                            .and_then(Doc::borrowed)
-                            .unwrap_or(&NULL),
-                        _ => computed.next().map_or(&NULL, Arg::get),
+                    in_place.push(match arg {
+                        Node::Const(value) => Some(value),
+                        Node::Path { root, keys, slot } if D::BORROWS => Some(
+                            self.path(*root, keys, *slot)
+                                .and_then(Doc::borrowed)
+                                .unwrap_or(&NULL),
+                        ),
+                        computed => {
+                            held.push(self.arg_value(computed)?);
+                            None
+                        }
                     });
                 }
+                let mut computed = held.iter();
+                let values: SmallVec<[&Value; 4]> = in_place
+                    .iter()
+                    .map(|value| value.unwrap_or_else(|| computed.next().map_or(&NULL, Arg::get)))
+                    .collect();
                 let call = || {
                     catch_unwind(AssertUnwindSafe(|| function.call(&values)))
                         .unwrap_or_else(|_| Err(FunctionError::failed("the function panicked")))
@@ -168,17 +171,6 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     Err(error) => Err(fail(host_error(name, error))),
                 }
             }
-        }
-    }
-
-    /// Whether a host-call argument is read in place: a constant, or a path into a
-    /// document of `Value`s.
-    #[inline]
-    fn borrows(arg: &Node) -> bool {
-        match arg {
-            Node::Const(_) => true,
-            Node::Path { .. } => D::BORROWS,
-            _ => false,
         }
     }
 

@@ -255,14 +255,14 @@ pub(crate) fn arithmetic<'a>(op: BinaryOp, a: &Val<'a>, b: &Val<'a>) -> Result<V
 pub(crate) fn contains(needle: View<'_>, haystack: View<'_>) -> Result<bool, String> {
     match haystack {
         View::Null => Ok(false),
-        // A string among string constants, the usual `in` list: no views needed.
-        View::Array(items) if matches!(needle, View::Str(_)) => Ok(match needle {
+        View::Array(items) => Ok(match needle {
+            // A string among strings, the usual `in` list: no views needed (a string
+            // equals nothing else).
             View::Str(part) => items
                 .iter()
-                .any(|item| matches!(item, Value::String(s) if s.len() == part.len() && s == part)),
-            _ => false,
+                .any(|item| matches!(item, Value::String(s) if s == part)),
+            _ => items.iter().any(|item| equal(needle, View::of(item))),
         }),
-        View::Array(items) => Ok(items.iter().any(|item| equal(needle, View::of(item)))),
         View::Str(text) => Ok(matches!(needle, View::Str(part) if text.contains(part))),
         View::Object(map) => Ok(matches!(needle, View::Str(key) if map.contains_key(key))),
         View::Tape(tape) if tape.is_array() => {
