@@ -10,6 +10,8 @@ use std::path::Path;
 
 use acs_engine::{Engine, Functions};
 
+use crate::support::rule_line;
+
 fn render(file: &str) -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/load_errors");
     let text = std::fs::read_to_string(dir.join(file)).unwrap();
@@ -116,22 +118,18 @@ fn ids_are_unique_across_the_files_of_a_bundle_directory() {
 
 #[test]
 fn compile_errors_come_in_file_order_whatever_the_priorities_and_types() {
-    let rule = |id: &str, priority: u32, event_type: &str| {
-        format!(
-            "- id: {id}\n  priority: {priority}\n  severity: low\n  description: d\n  condition: \"event.type == '{event_type}' && matches(x, '(')\"\n  action: []\n  audit: false\n"
-        )
-    };
+    let bad = |event_type: &str| format!("event.type == '{event_type}' && matches(x, '(')");
     let text = [
-        rule("FIRST", 1, "z"),
-        rule("SECOND", 9, "a"),
-        rule("THIRD", 5, "m"),
+        rule_line("FIRST", 1, &bad("z")),
+        rule_line("SECOND", 9, &bad("a")),
+        rule_line("THIRD", 5, &bad("m")),
     ]
     .concat();
     let error = Engine::builder()
         .load_str("order.yaml", text)
         .unwrap_err()
         .to_string();
-    let lines: Vec<usize> = ["order.yaml:5:", "order.yaml:12:", "order.yaml:19:"]
+    let lines: Vec<usize> = ["order.yaml:1:", "order.yaml:2:", "order.yaml:3:"]
         .iter()
         .map(|place| {
             error

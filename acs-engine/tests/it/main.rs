@@ -17,5 +17,6 @@ mod load_errors;
 mod properties;
 mod runtime_controls;
 mod semantics;
+mod support;
 mod tape_eval;
 mod testing;

@@ -9,6 +9,8 @@
 use acs_engine::{Engine, Functions, Verdict};
 use serde_json::{json, Value};
 
+use crate::support::rule_line;
+
 const RULES: &str = r#"
 - id: BLOCK_BIG_BIDS
   priority: 100
@@ -293,17 +295,12 @@ fn trait_objects_register_as_host_functions() {
 /// switch and the reported order must still follow the rule ids and priorities.
 #[test]
 fn counters_and_the_kill_switch_follow_each_rule_whatever_the_layout() {
-    let rule = |id: &str, priority: u32, condition: &str| {
-        format!(
-            "- {{ id: {id}, priority: {priority}, severity: low, description: d, audit: false, condition: \"{condition}\", action: [] }}\n"
-        )
-    };
     let text = [
-        rule("Z_LOW", 1, "event.type == 'z'"),
-        rule("A_HIGH", 9, "event.type == 'a'"),
-        rule("ANY_MID", 5, "true"),
-        rule("Z_HIGH", 8, "event.type in ['z', 'a'] && x == 1"),
-        rule("A_LOW", 2, "event.type == 'a' && x == 2"),
+        rule_line("Z_LOW", 1, "event.type == 'z'"),
+        rule_line("A_HIGH", 9, "event.type == 'a'"),
+        rule_line("ANY_MID", 5, "true"),
+        rule_line("Z_HIGH", 8, "event.type in ['z', 'a'] && x == 1"),
+        rule_line("A_LOW", 2, "event.type == 'a' && x == 2"),
     ]
     .concat();
     let engine = Engine::builder().load_str("layout.yaml", text).unwrap();
