@@ -111,28 +111,28 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                 function,
             } => {
                 // Paths and constants (the usual arguments) are borrowed where they lie;
-                // only computed arguments are kept alive, in `held`, in argument order.
-                let mut held: SmallVec<[Arg<'a>; 2]> = SmallVec::new();
-                let mut in_place: SmallVec<[Option<&'a Value>; 4]> = SmallVec::new();
-                for arg in args.iter() {
-                    in_place.push(match arg {
-                        Node::Const(value) => Some(value),
-                        Node::Path { root, keys, slot } if D::BORROWS => Some(
-                            self.path(*root, keys, *slot)
-                                .and_then(Doc::borrowed)
-                                .unwrap_or(&NULL),
-                        ),
+                // computed ones are evaluated in turn, kept alive in `held`, and put in
+                // their places once all are done.
+                let mut held: SmallVec<[(usize, Arg<'a>); 2]> = SmallVec::new();
+                let mut values: SmallVec<[&Value; 4]> = SmallVec::new();
+                for (position, arg) in args.iter().enumerate() {
+                    values.push(match arg {
+                        Node::Const(value) => value,
+                        Node::Path { root, keys, slot } if D::BORROWS => self
+                            .path(*root, keys, *slot)
+                            .and_then(Doc::borrowed)
+                            .unwrap_or(&NULL),
                         computed => {
-                            held.push(self.arg_value(computed)?);
-                            None
+                            held.push((position, self.arg_value(computed)?));
+                            &NULL
                         }
                     });
                 }
-                let mut computed = held.iter();
-                let values: SmallVec<[&Value; 4]> = in_place
-                    .iter()
-                    .map(|value| value.unwrap_or_else(|| computed.next().map_or(&NULL, Arg::get)))
-                    .collect();
+                for (position, arg) in held.iter() {
+                    if let Some(value) = values.get_mut(*position) {
+                        *value = arg.get();
+                    }
+                }
                 let call = || {
                     catch_unwind(AssertUnwindSafe(|| function.call(&values)))
                         .unwrap_or_else(|_| Err(FunctionError::failed("the function panicked")))
