@@ -83,21 +83,44 @@ def main() -> None:
         )
     print()
 
+    floor_dir = root / "floor_preparsed"
+    floors = {}
+    if floor_dir.is_dir():
+        floors = {event: median(root, "floor_preparsed", event)[0] for event in EVENTS}
+
+    # The floor is hand-written Rust doing the same work on the same input: when it is
+    # itself over the line, the machine is too slow to show the target, whatever the
+    # engine does. Machines of one kind have differed 2-3x in speed between days.
     print(f"### Target: median < {TARGET_NS:.0f} ns per pre-parsed evaluation\n")
-    print("| event | median | target met |")
-    print("|---|---:|:---:|")
+    if floors:
+        print("| event | median | target met | floor | floor under the line |")
+        print("|---|---:|:---:|---:|:---:|")
+    else:
+        print("| event | median | target met |")
+        print("|---|---:|:---:|")
     for event in EVENTS:
         pre = medians[("evaluate_preparsed", event)]
-        print(f"| {event} | {fmt(pre)} | {'yes' if pre < TARGET_NS else 'no'} |")
+        met = "yes" if pre < TARGET_NS else "no"
+        if floors:
+            floor = floors[event]
+            print(f"| {event} | {fmt(pre)} | {met} | {fmt(floor)} | {'yes' if floor < TARGET_NS else 'no'} |")
+        else:
+            print(f"| {event} | {fmt(pre)} | {met} |")
+    over = [event for event, floor in floors.items() if floor >= TARGET_NS]
+    if over:
+        print(
+            f"\nThe hand-written floor itself takes {TARGET_NS:.0f} ns or more for "
+            f"{', '.join(over)}: this machine cannot show the target for "
+            f"{'that event' if len(over) == 1 else 'those events'}."
+        )
 
-    floor_dir = root / "floor_preparsed"
-    if floor_dir.is_dir():
+    if floors:
         print("\n### Engine / hand-written floor (issue #5 target: at most 3x)\n")
         print("| event | engine | floor | engine / floor |")
         print("|---|---:|---:|---:|")
         for event in EVENTS:
             pre = medians[("evaluate_preparsed", event)]
-            floor, _, _ = median(root, "floor_preparsed", event)
+            floor = floors[event]
             print(f"| {event} | {fmt(pre)} | {fmt(floor)} | {pre / floor:.2f}x |")
 
     scale_dir = root / "scale_evaluate_same"

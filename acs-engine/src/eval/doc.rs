@@ -227,7 +227,7 @@ impl<'a> Doc<'a> for TapeRef<'a> {
         // Like serde_json, the last of duplicate keys wins: read to the end.
         let mut found = None;
         for (k, value) in self.entries() {
-            if k.len() == key.len() && k == key {
+            if super::value::same_key(k, key) {
                 found = Some(value);
             }
         }

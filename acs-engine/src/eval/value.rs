@@ -191,13 +191,36 @@ impl<'a> Val<'a> {
 #[inline]
 pub(crate) fn field<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
     match value {
-        Value::Object(map) if map.len() <= 12 => map
-            .iter()
-            .find(|(k, _)| k.len() == key.len() && k.as_str() == key)
-            .map(|(_, v)| v),
+        Value::Object(map) if map.len() <= 12 => {
+            map.iter().find(|(k, _)| same_key(k, key)).map(|(_, v)| v)
+        }
         Value::Object(map) => map.get(key),
         _ => None,
     }
+}
+
+/// `a == b` for object keys. Keys are short and most differ in length; two overlapping
+/// word loads compare equal-length keys of up to 16 bytes without a call to `memcmp`,
+/// which costs more than the comparison itself at these sizes.
+#[inline(always)]
+pub(crate) fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    match a.len() {
+        8..=16 => same_words::<8>(a, b),
+        4..=7 => same_words::<4>(a, b),
+        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        _ => a == b,
+    }
+}
+
+/// The first and the last `N` bytes of two slices of one length from `N` to `2N` are
+/// equal: together they cover every byte.
+#[inline(always)]
+fn same_words<const N: usize>(a: &[u8], b: &[u8]) -> bool {
+    a.first_chunk::<N>() == b.first_chunk::<N>() && a.last_chunk::<N>() == b.last_chunk::<N>()
 }
 
 /// A JSON number as a view: exact integers beyond 2^53 stay integers.
@@ -240,5 +263,36 @@ pub(crate) fn number(n: f64) -> Value {
         Value::Number(Number::from(n as i64))
     } else {
         Number::from_f64(n).map_or(Value::Null, Value::Number)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::same_key;
+
+    #[test]
+    fn same_key_tells_apart_keys_differing_in_any_one_byte_at_every_length() {
+        for len in 0..40 {
+            let key = "k".repeat(len);
+            assert!(same_key(&key, &key.clone()));
+            assert!(!same_key(&key, &format!("{key}k")));
+            for at in 0..len {
+                let mut other = key.clone().into_bytes();
+                if let Some(byte) = other.get_mut(at) {
+                    *byte = b'j';
+                }
+                let other = String::from_utf8(other).unwrap_or_default();
+                assert!(!same_key(&key, &other), "length {len}, byte {at}");
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn same_key_is_string_equality(a in "[ab]{0,20}", b in "[ab]{0,20}") {
+            prop_assert_eq!(same_key(&a, &b), a == b);
+        }
     }
 }

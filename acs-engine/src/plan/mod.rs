@@ -36,6 +36,7 @@ pub(crate) enum Root {
 }
 
 impl Root {
+    #[cfg(test)]
     pub const ALL: [Root; 4] = [Root::Event, Root::Ctx, Root::System, Root::Db];
 
     pub fn name(self) -> &'static str {
@@ -47,8 +48,18 @@ impl Root {
         }
     }
 
+    /// The root called `name`. Every input's top-level keys go through here, so the four
+    /// names, whose lengths differ, are told apart by length and one fixed-size compare.
+    #[inline]
     pub fn by_name(name: &str) -> Option<Root> {
-        Root::ALL.into_iter().find(|r| r.name() == name)
+        let name = name.as_bytes();
+        match name.len() {
+            5 => (name == b"event").then_some(Root::Event),
+            3 => (name == b"ctx").then_some(Root::Ctx),
+            6 => (name == b"system").then_some(Root::System),
+            2 => (name == b"db").then_some(Root::Db),
+            _ => None,
+        }
     }
 }
 
@@ -323,4 +334,21 @@ pub(crate) fn merge_sorted<'a>(a: &'a [u32], b: &'a [u32]) -> impl Iterator<Item
         }
         (None, None) => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Root;
+
+    #[test]
+    fn roots_are_found_by_their_exact_names_only() {
+        for root in Root::ALL {
+            assert_eq!(Root::by_name(root.name()), Some(root));
+        }
+        for other in [
+            "", "Event", "evenT", "ctxx", "cts", "systen", "DB", "d", "events",
+        ] {
+            assert_eq!(Root::by_name(other), None, "{other}");
+        }
+    }
 }
