@@ -23,7 +23,7 @@ pub(crate) use render::display;
 
 use crate::decision::{Decision, Rejection, RuleError, Verdict};
 use crate::metrics;
-use crate::plan::{merge_sorted, Node, Plan, Root, RulePlan, PATH_SLOTS};
+use crate::plan::{merge_sorted, Node, PathTest, Plan, Root, RulePlan, PATH_SLOTS};
 use crate::source::Span;
 use crate::syntax::BinaryOp;
 
@@ -306,31 +306,33 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                 root,
                 keys,
                 slot,
-                op,
-                constant,
+                test,
                 span,
             } => {
                 let value = self.path(*root, keys, *slot);
-                // `x != null` guards most conditions: no value views needed.
-                if constant.is_null() {
-                    match op {
-                        BinaryOp::Eq => return Ok(value.is_none_or(Doc::is_null)),
-                        BinaryOp::Ne => return Ok(!value.is_none_or(Doc::is_null)),
-                        _ => {}
+                match test {
+                    PathTest::Null { equal } => Ok(value.is_none_or(Doc::is_null) == *equal),
+                    PathTest::Text { text, equal } => {
+                        Ok((value.and_then(Doc::as_str) == Some(&**text)) == *equal)
+                    }
+                    PathTest::AmongTexts(texts) => Ok(value
+                        .and_then(Doc::as_str)
+                        .is_some_and(|found| texts.iter().any(|text| **text == *found))),
+                    PathTest::Other { op, constant } => {
+                        let (a, b) = (value.map_or(View::Null, Doc::view), View::of(constant));
+                        Ok(match op {
+                            BinaryOp::Eq => ops::equal(a, b),
+                            BinaryOp::Ne => !ops::equal(a, b),
+                            BinaryOp::In => ops::contains(a, b).map_err(|message| {
+                                Box::new(EvalError {
+                                    message,
+                                    span: *span,
+                                })
+                            })?,
+                            _ => ops::ordered(*op, a, b),
+                        })
                     }
                 }
-                let (a, b) = (value.map_or(View::Null, Doc::view), View::of(constant));
-                Ok(match op {
-                    BinaryOp::Eq => ops::equal(a, b),
-                    BinaryOp::Ne => !ops::equal(a, b),
-                    BinaryOp::In => ops::contains(a, b).map_err(|message| {
-                        Box::new(EvalError {
-                            message,
-                            span: *span,
-                        })
-                    })?,
-                    _ => ops::ordered(*op, a, b),
-                })
             }
             Node::PathPair { op, lhs, rhs } => {
                 let a = self.path(lhs.root, &lhs.keys, lhs.slot);

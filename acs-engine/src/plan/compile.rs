@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::gate::{conjuncts, event_type_gate, gate_of};
 use super::{
-    Callee, FieldPath, HolePlan, InputPaths, Node, Plan, Root, RulePlan, TemplatePlan, TextPlan,
-    NO_SLOT, PATH_SLOTS,
+    Callee, FieldPath, HolePlan, InputPaths, Node, PathTest, Plan, Root, RulePlan, TemplatePlan,
+    TextPlan, NO_SLOT, PATH_SLOTS,
 };
 use crate::decision::RuleFacts;
 use crate::diagnostic::Diagnostic;
@@ -619,8 +619,7 @@ fn specialize(node: Node) -> Node {
                 root,
                 keys,
                 slot,
-                op,
-                constant,
+                test: PathTest::new(op, constant),
                 span,
             }
         }

@@ -102,8 +102,7 @@ pub(crate) enum Node {
         root: Root,
         keys: Box<[Box<str>]>,
         slot: u8,
-        op: BinaryOp,
-        constant: Value,
+        test: PathTest,
         span: Span,
     },
     /// `a.x op b.y` (`==`, `!=`, `<`, `<=`, `>`, `>=`): two input fields compared where
@@ -122,6 +121,52 @@ pub(crate) enum Node {
     },
     And(Box<[Node]>),
     Or(Box<[Node]>),
+}
+
+/// What a [`Node::PathCompare`] checks, decided at compile time from its operator and
+/// constant: evaluation then branches once, instead of on the operator, the constant's
+/// type and the pair of types in turn (each an indirect jump that the processor often
+/// mispredicts, the same jump serving every comparison of every rule).
+pub(crate) enum PathTest {
+    /// `== null` (`equal`) or `!= null`; a missing field is null.
+    Null { equal: bool },
+    /// `== 'text'` (`equal`) or `!= 'text'`: a string equals only a string.
+    Text { text: Box<str>, equal: bool },
+    /// `in ['a', 'b', ...]`: only a string is among strings.
+    AmongTexts(Box<[Box<str>]>),
+    /// Any other `op constant`, by the operators' general rules.
+    Other { op: BinaryOp, constant: Value },
+}
+
+impl PathTest {
+    pub(crate) fn new(op: BinaryOp, constant: Value) -> PathTest {
+        let equal = match op {
+            BinaryOp::Eq => Some(true),
+            BinaryOp::Ne => Some(false),
+            _ => None,
+        };
+        match (equal, constant) {
+            (Some(equal), Value::Null) => PathTest::Null { equal },
+            (Some(equal), Value::String(text)) => PathTest::Text {
+                text: text.into_boxed_str(),
+                equal,
+            },
+            (None, Value::Array(items))
+                if op == BinaryOp::In && items.iter().all(Value::is_string) =>
+            {
+                PathTest::AmongTexts(
+                    items
+                        .into_iter()
+                        .filter_map(|item| match item {
+                            Value::String(text) => Some(text.into_boxed_str()),
+                            _ => None,
+                        })
+                        .collect(),
+                )
+            }
+            (_, constant) => PathTest::Other { op, constant },
+        }
+    }
 }
 
 /// `root.k1.k2...` with its cache slot, as in [`Node::Path`].

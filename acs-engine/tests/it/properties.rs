@@ -341,6 +341,73 @@ fn rules_from(condition: &Expr, template: &Expr) -> String {
     )
 }
 
+/// `path op constant`, which the compiler evaluates in one step (`PathTest`), beside
+/// `[path][0] op constant`, the same comparison by the general operators.
+fn comparison_rules(path: &str, op: &str, constant: &str) -> String {
+    let rule = |id: &str, condition: String| {
+        format!(
+            "- id: {id}\n  priority: 1\n  severity: low\n  description: d\n  audit: false\n  \
+             condition: {}\n  action: []\n",
+            Value::String(condition)
+        )
+    };
+    rule("ONE_STEP", format!("{path} {op} {constant}"))
+        + &rule("GENERAL", format!("[{path}][0] {op} {constant}"))
+}
+
+/// Short texts that often equal, contain or prefix one another.
+fn comparison_text() -> impl Strategy<Value = String> + Clone {
+    prop_oneof![
+        prop::sample::select(&FIELDS[..]).prop_map(str::to_owned),
+        Just(String::new()),
+        Just("2026-11-21T10:15:00Z".to_owned()),
+        "[ab]{0,3}",
+    ]
+}
+
+/// Constants of every kind a one-step comparison is specialised on, and some it is not.
+fn comparison_constant() -> impl Strategy<Value = String> {
+    let text = comparison_text();
+    prop_oneof![
+        1 => Just("null".to_owned()),
+        1 => Just("true".to_owned()),
+        1 => (-3i32..20).prop_map(|n| n.to_string()),
+        3 => text.clone().prop_map(|t| Value::String(t).to_string()),
+        3 => prop::collection::vec(text.clone(), 0..4).prop_map(|items| Value::from(items).to_string()),
+        1 => (text, -3i32..3).prop_map(|(t, n)| json!([t, n, null]).to_string()),
+    ]
+}
+
+/// What a compared field holds, when the test puts it there.
+fn compared_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        1 => Just(Value::Null),
+        1 => any::<bool>().prop_map(Value::Bool),
+        1 => (-3i32..20).prop_map(Value::from),
+        6 => comparison_text().prop_map(Value::String),
+        1 => prop::collection::vec(comparison_text(), 0..3).prop_map(Value::from),
+    ]
+}
+
+/// Put `value` at `head.field` of `input` (under `event` for a head that is not a root).
+fn plant(input: &mut Value, head: &str, field: &str, value: Value) {
+    let roots = ["event", "ctx", "system", "db"];
+    let Some(map) = input.as_object_mut() else {
+        return;
+    };
+    let object = if roots.contains(&head) {
+        map.entry(head).or_insert_with(|| json!({}))
+    } else {
+        match map.entry("event").or_insert_with(|| json!({})) {
+            Value::Object(event) => event.entry(head).or_insert_with(|| json!({})),
+            _ => return,
+        }
+    };
+    if let Value::Object(object) = object {
+        object.insert(field.to_owned(), value);
+    }
+}
+
 // ---- properties -------------------------------------------------------------------------
 
 proptest! {
@@ -624,4 +691,44 @@ fn brackets_at_the_limit_fit_in_a_small_stack() {
         .join()
         .expect("no panic");
     assert_eq!(outcome, Ok(json!(2)));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    /// A comparison of a path with a constant decides as the general operators do, on a
+    /// parsed document and on the tape alike.
+    #[test]
+    fn one_step_comparisons_agree_with_the_general_operators(
+        head in prop::sample::select(&NAMES[..]),
+        field in prop::sample::select(&FIELDS[..]),
+        op in prop::sample::select(&["==", "!=", "in", "<", ">="][..]),
+        constant in comparison_constant(),
+        planted in prop::option::weighted(0.7, compared_value()),
+        input in input(),
+    ) {
+        let mut input = input;
+        if let Some(value) = planted {
+            plant(&mut input, head, field, value);
+        }
+        let rules = comparison_rules(&format!("{head}.{field}"), op, &constant);
+        let engine = Engine::builder()
+            .functions(functions())
+            .load_str("comparisons.yaml", rules)
+            .map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        let decision = engine.evaluate(&input);
+        let matched = decision.matched_ids();
+        prop_assert_eq!(
+            matched.contains(&"ONE_STEP"),
+            matched.contains(&"GENERAL"),
+            "{}.{} {} {} on {}", head, field, op, constant, input
+        );
+        let failed: Vec<&str> = decision.errors.iter().map(|e| &*e.rule_id).collect();
+        prop_assert_eq!(failed.contains(&"ONE_STEP"), failed.contains(&"GENERAL"));
+        let bytes = serde_json::to_vec(&input).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let from_bytes = engine
+            .evaluate_json(&bytes)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(same_decision(&from_bytes, &decision));
+    }
 }
