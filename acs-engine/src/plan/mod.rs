@@ -125,8 +125,8 @@ pub(crate) enum Node {
 
 /// What a [`Node::PathCompare`] checks, decided at compile time from its operator and
 /// constant: evaluation then branches once, instead of on the operator, the constant's
-/// type and the pair of types in turn (each an indirect jump that the processor often
-/// mispredicts, the same jump serving every comparison of every rule).
+/// type and the pair of types in turn. Most comparisons in rules are one of the three
+/// special cases.
 pub(crate) enum PathTest {
     /// `== null` (`equal`) or `!= null`; a missing field is null.
     Null { equal: bool },
