@@ -14,6 +14,8 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde_json::{json, Value};
 
+use crate::support::rule_line;
+
 // ---- strategies -------------------------------------------------------------------------
 
 /// Heads of paths: the four roots and names that resolve under `event`.
@@ -344,15 +346,8 @@ fn rules_from(condition: &Expr, template: &Expr) -> String {
 /// `path op constant`, which the compiler evaluates in one step (`PathTest`), beside
 /// `[path][0] op constant`, the same comparison by the general operators.
 fn comparison_rules(path: &str, op: &str, constant: &str) -> String {
-    let rule = |id: &str, condition: String| {
-        format!(
-            "- id: {id}\n  priority: 1\n  severity: low\n  description: d\n  audit: false\n  \
-             condition: {}\n  action: []\n",
-            Value::String(condition)
-        )
-    };
-    rule("ONE_STEP", format!("{path} {op} {constant}"))
-        + &rule("GENERAL", format!("[{path}][0] {op} {constant}"))
+    rule_line("ONE_STEP", 1, &format!("{path} {op} {constant}"))
+        + &rule_line("GENERAL", 1, &format!("[{path}][0] {op} {constant}"))
 }
 
 /// Short texts that often equal, contain or prefix one another.
