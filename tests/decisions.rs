@@ -482,7 +482,7 @@ fn decisions_serialise_with_the_documented_shape() {
     assert_eq!(value["matched"][0]["actions"][0]["name"], "rejectRequest");
     assert_eq!(value["errors"], json!([]));
     assert_eq!(value["rules_evaluated"], 6);
-    assert_eq!(value["ruleset_hash"], json!(engine.plan().content_hash()));
+    assert_eq!(value["ruleset_hash"], json!(engine.plan().ruleset_hash()));
     // What the bindings and the CLI hand out reads back as the same decision, verdict
     // texts, rendered parameters and hash included.
     let back: acs_engine::Decision = serde_json::from_value(value.clone()).unwrap();

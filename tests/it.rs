@@ -4,7 +4,7 @@
 //! A new test file goes beside them and is declared here (`autotests = false`: Cargo
 //! finds no test file by itself).
 
-mod content_hash;
+mod ruleset_hash;
 mod decisions;
 mod explain;
 mod host_functions;

@@ -55,6 +55,7 @@ use crate::engine::{evaluate_bytes, parse_input, Engine, InputError};
 use crate::eval;
 use crate::plan::Plan;
 use crate::ruleset::RuleMode;
+use crate::source::RulesetHash;
 
 /// Bytes of input handed to a worker at a time, unless [`Backtest::batch_bytes`] says
 /// otherwise.
@@ -122,7 +123,7 @@ pub enum BacktestError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BacktestReport {
     /// `sha256:<hex>` of the rules under test.
-    pub ruleset_hash: String,
+    pub ruleset_hash: RulesetHash,
     /// Lines read, blank and invalid ones included.
     pub lines: u64,
     /// Lines holding only whitespace: skipped, not errors.
@@ -210,7 +211,7 @@ pub struct RejectionCount {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BaselineComparison {
     /// `sha256:<hex>` of the baseline rules.
-    pub ruleset_hash: String,
+    pub ruleset_hash: RulesetHash,
     /// Verdicts of the baseline rule set.
     pub verdicts: VerdictCounts,
     /// Inputs for which at least one baseline rule failed to evaluate.
@@ -507,7 +508,7 @@ impl Backtest {
             .collect();
         let baseline = match (baseline, before, comparison) {
             (Some(index), Some(before), Some(comparison)) => Some(BaselineComparison {
-                ruleset_hash: index.hash.clone(),
+                ruleset_hash: index.hash,
                 verdicts: before.verdicts.report(),
                 inputs_with_errors: before.inputs_with_errors,
                 rules: rule_changes(current, &now, index, &before),
@@ -526,7 +527,7 @@ impl Backtest {
             _ => None,
         };
         BacktestReport {
-            ruleset_hash: current.hash.clone(),
+            ruleset_hash: current.hash,
             lines: read.lines(),
             blank_lines: blank,
             inputs,
@@ -694,7 +695,7 @@ impl ReadState {
 /// A plan with its rules' positions by id.
 struct Index {
     plan: Arc<Plan>,
-    hash: String,
+    hash: RulesetHash,
     rules: Vec<RuleInfo>,
     positions: FxHashMap<Arc<str>, usize>,
 }
@@ -727,7 +728,7 @@ impl Index {
             .collect();
         Index {
             plan: plan.clone(),
-            hash: plan.content_hash().to_owned(),
+            hash: plan.ruleset_hash(),
             rules,
             positions,
         }

@@ -23,7 +23,7 @@ pub mod syntax;
 pub mod testing;
 pub mod watch;
 
-pub use decision::{Action, ContentHash, Decision, Rejection, RuleError, RuleMatch, Verdict};
+pub use decision::{Action, Decision, Rejection, RuleError, RuleMatch, Verdict};
 pub use diagnostic::{Diagnostic, Severity};
 pub use engine::{
     load_plan, load_plan_with, read_sources, read_sources_with, Engine, EngineBuilder, InputError,
@@ -35,5 +35,5 @@ pub use limits::{Limits, MAX_INPUT_DEPTH};
 pub use metrics::MetricsSnapshot;
 pub use plan::Plan;
 pub use ruleset::{RuleMode, RuleSeverity};
-pub use source::Location;
+pub use source::{Location, RulesetHash};
 pub use watch::{WatchError, WatchOptions, Watcher};

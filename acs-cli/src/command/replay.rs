@@ -102,11 +102,11 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<(), String> {
     };
 
     if !io.style.quiet {
-        let hash = engine.plan().content_hash().to_owned();
+        let hash = engine.plan().ruleset_hash().to_owned();
         // The same rules as a baseline would only repeat the same warnings.
         let other = baseline
             .as_ref()
-            .filter(|b| b.plan().content_hash() != hash);
+            .filter(|b| b.plan().ruleset_hash() != hash);
         for engine in std::iter::once(&engine).chain(other) {
             for warning in engine.plan().warnings() {
                 let _ = writeln!(io.stderr, "{warning}\n");

@@ -64,7 +64,7 @@ fn watch(args: &Args, io: &mut Io<'_>) -> Result<(), String> {
     let first = ReloadEvent::Loaded {
         generation: status.generation,
         rule_count: status.rule_count,
-        content_hash: status.content_hash,
+        ruleset_hash: status.ruleset_hash,
     };
     print_event(args, io, &engine, &first).map_err(|e| e.to_string())?;
     if !args.json && !io.style.quiet {
@@ -101,11 +101,11 @@ fn print_event(
         ReloadEvent::Loaded {
             generation,
             rule_count,
-            content_hash,
+            ruleset_hash,
         } => {
             writeln!(
                 io.stdout,
-                "{} generation {generation}: {rule_count} rules serving ({content_hash})",
+                "{} generation {generation}: {rule_count} rules serving ({ruleset_hash})",
                 style.good("loaded")
             )?;
             let plan = engine.plan();

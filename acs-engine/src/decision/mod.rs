@@ -7,7 +7,6 @@
 //! ruleset hash is stored inline. Every other `Arc` clone would be one more atomic
 //! instruction per match, which on this path costs more than evaluating a condition.
 
-mod hash;
 mod matched;
 mod params;
 
@@ -15,12 +14,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use hash::ContentHash;
 pub(crate) use matched::RuleFacts;
 pub use matched::{Action, Actions, Rejection, RuleMatch};
 pub(crate) use params::Holes;
 
-use crate::source::Location;
+use crate::source::{Location, RulesetHash};
 
 /// The outcome of evaluating one input against a rule set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,7 +36,7 @@ pub struct Decision {
     /// The generation of the plan that decided (it increases with every reload).
     pub generation: u64,
     /// `sha256:<hex>` of the rules files that decided.
-    pub ruleset_hash: ContentHash,
+    pub ruleset_hash: RulesetHash,
 }
 
 impl Decision {

@@ -178,7 +178,7 @@ impl EngineBuilder {
         if !self.metrics {
             plan.counters = PlanCounters::disabled();
         }
-        tracing::info!(generation = 1, rules = plan.rule_count(), hash = %plan.content_hash(), "acs rules loaded");
+        tracing::info!(generation = 1, rules = plan.rule_count(), hash = %plan.ruleset_hash(), "acs rules loaded");
         Ok(Engine {
             shared: Arc::new(Shared {
                 plan: ArcSwap::from_pointee(plan),
@@ -282,7 +282,7 @@ impl Engine {
             .collect();
         Status {
             generation: plan.generation,
-            content_hash: plan.content_hash().to_owned(),
+            ruleset_hash: plan.ruleset_hash(),
             rule_count: plan.rule_count(),
             loaded_at: rfc3339(plan.loaded_at),
             source: match &self.shared.source {
@@ -394,7 +394,7 @@ impl Shared {
         let mut control = self.lock();
         let current = self.plan.load_full();
         let (event, result) = match load_plan_with(&self.source, &self.functions, &self.limits) {
-            Ok(plan) if !force && plan.content_hash == current.content_hash => {
+            Ok(plan) if !force && plan.ruleset_hash == current.ruleset_hash => {
                 self.last_error.store(None);
                 tracing::debug!(generation = current.generation, "acs rules unchanged");
                 let event = ReloadEvent::Unchanged {
@@ -413,11 +413,11 @@ impl Shared {
                 self.last_error.store(None);
                 control.retired.push(current);
                 control.fold_retired();
-                tracing::info!(generation = plan.generation, rules = plan.rule_count(), hash = %plan.content_hash(), "acs rules reloaded");
+                tracing::info!(generation = plan.generation, rules = plan.rule_count(), hash = %plan.ruleset_hash(), "acs rules reloaded");
                 let event = ReloadEvent::Loaded {
                     generation: plan.generation,
                     rule_count: plan.rule_count(),
-                    content_hash: plan.content_hash().to_owned(),
+                    ruleset_hash: plan.ruleset_hash(),
                 };
                 (event, Ok(Some(plan)))
             }

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::Diagnostic;
+use crate::source::RulesetHash;
 
 /// What a reload did, for subscribers (see [`Engine::on_reload`](crate::Engine::on_reload)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,8 +18,8 @@ pub enum ReloadEvent {
         generation: u64,
         /// Its rule count.
         rule_count: usize,
-        /// Its content hash.
-        content_hash: String,
+        /// Its ruleset hash.
+        ruleset_hash: RulesetHash,
     },
     /// The files loaded but hold the rules already serving (for instance a file restored
     /// after a failed edit): no new generation, and any earlier failure is cleared.
@@ -49,7 +50,7 @@ pub struct Status {
     /// Generation of the serving plan (1 for the first load, +1 per successful reload).
     pub generation: u64,
     /// `sha256:<hex>` of the serving rules.
-    pub content_hash: String,
+    pub ruleset_hash: RulesetHash,
     /// Rules in the serving plan.
     pub rule_count: usize,
     /// When the serving plan was built (RFC 3339).

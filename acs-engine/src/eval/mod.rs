@@ -93,7 +93,7 @@ fn evaluate_counted<'a, D: Doc<'a>>(
         errors: Vec::new(),
         rules_evaluated: 0,
         generation: plan.generation,
-        ruleset_hash: plan.content_hash,
+        ruleset_hash: plan.ruleset_hash,
     };
     for index in merge_sorted(gated, &plan.ungated) {
         let index = index as usize;

@@ -169,7 +169,7 @@ pub fn compile(
             .map(|(k, v)| (k, v.into_boxed_slice()))
             .collect(),
         ungated: ungated.into_boxed_slice(),
-        content_hash: rule_set.content_hash,
+        ruleset_hash: rule_set.ruleset_hash,
         sources: Arc::clone(&rule_set.sources),
         warnings: Box::new([]),
         input_paths,

@@ -19,11 +19,11 @@ pub use compile::compile;
 pub(crate) use compile::compile_expression;
 pub(crate) use inputs::{tape, InputPaths};
 
-use crate::decision::{ContentHash, RuleFacts};
+use crate::decision::RuleFacts;
 use crate::diagnostic::Diagnostic;
 use crate::functions::{Builtin, HostFunction};
 use crate::metrics::PlanCounters;
-use crate::source::{SourceMap, Span};
+use crate::source::{RulesetHash, SourceMap, Span};
 use crate::syntax::BinaryOp;
 
 /// The top-level documents of an input.
@@ -243,7 +243,7 @@ pub struct Plan {
     pub(crate) by_type: FxHashMap<Box<str>, Box<[u32]>>,
     /// Indices (ascending) of the rules without a gate.
     pub(crate) ungated: Box<[u32]>,
-    pub(crate) content_hash: ContentHash,
+    pub(crate) ruleset_hash: RulesetHash,
     pub(crate) sources: Arc<SourceMap>,
     pub(crate) warnings: Box<[Diagnostic]>,
     /// The parts of an input the rules read: `evaluate_json` builds only those.
@@ -271,7 +271,7 @@ impl std::fmt::Debug for Plan {
             .field("rules", &self.rules.len())
             .field("event_types", &self.by_type.len())
             .field("ungated", &self.ungated.len())
-            .field("content_hash", &self.content_hash)
+            .field("ruleset_hash", &self.ruleset_hash)
             .finish()
     }
 }
@@ -283,8 +283,8 @@ impl Plan {
     }
 
     /// `sha256:<hex>` of the rules files this plan was compiled from.
-    pub fn content_hash(&self) -> &str {
-        &self.content_hash
+    pub fn ruleset_hash(&self) -> RulesetHash {
+        self.ruleset_hash
     }
 
     /// Rule ids in evaluation order.

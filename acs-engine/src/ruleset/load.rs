@@ -5,15 +5,13 @@ use std::sync::Arc;
 
 use saphyr_parser::ScalarStyle;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::scalar_map::ScalarMap;
 use super::template::{compile_template, TemplateParses};
 use super::yaml::{parse_document, Node, NodeKind};
 use super::{Action, Rule, RuleMode, RuleSet, RuleSeverity, SourceExpr};
-use crate::decision::ContentHash;
 use crate::diagnostic::Diagnostic;
-use crate::source::{FileId, SourceMap, Span};
+use crate::source::{RulesetHash, FileId, SourceMap, Span};
 use crate::syntax::{parse_condition_with, SyntaxLimits};
 
 /// The keys a rule may have.
@@ -73,29 +71,13 @@ pub fn load_rule_set_with(sources: SourceMap, syntax: &SyntaxLimits) -> (RuleSet
         }
     }
     check_unique_ids(&ids, &sources, &mut problems);
-    let content_hash = content_hash(&sources);
+    let ruleset_hash = RulesetHash::of_sources(&sources);
     let rule_set = RuleSet {
         rules,
         sources: Arc::new(sources),
-        content_hash,
+        ruleset_hash,
     };
     (rule_set, problems)
-}
-
-/// `sha256:` over each file's name and bytes, so a decision names the exact rules behind it.
-fn content_hash(sources: &SourceMap) -> ContentHash {
-    let mut hasher = Sha256::new();
-    for file in sources.files() {
-        let name = std::path::Path::new(file.name()).file_name().map_or_else(
-            || file.name().to_owned(),
-            |n| n.to_string_lossy().into_owned(),
-        );
-        hasher.update((name.len() as u64).to_le_bytes());
-        hasher.update(name.as_bytes());
-        hasher.update((file.text().len() as u64).to_le_bytes());
-        hasher.update(file.text().as_bytes());
-    }
-    ContentHash::of_digest(&hasher.finalize().into())
 }
 
 fn load_file(

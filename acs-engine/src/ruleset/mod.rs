@@ -17,7 +17,7 @@ pub use template::{Template, TextPart};
 pub use yaml::yaml_to_json;
 pub(crate) use yaml::{parse_document, Node, NodeKind};
 
-use crate::source::{SourceMap, Span};
+use crate::source::{RulesetHash, SourceMap, Span};
 use crate::syntax::{Expr, LocalSpan};
 
 /// A parsed, not yet compiled, set of rules from one file or one directory.
@@ -28,7 +28,7 @@ pub struct RuleSet {
     /// The files the rules came from.
     pub sources: Arc<SourceMap>,
     /// `sha256:<hex>` of the files' names and contents.
-    pub content_hash: crate::decision::ContentHash,
+    pub ruleset_hash: RulesetHash,
 }
 
 /// How bad a rule's match is.

@@ -207,7 +207,7 @@ fn backtest_counts_a_small_known_input_exactly() {
     assert_eq!(report.inputs_with_errors, 1);
     assert_eq!(report.inputs_with_shadow_matches, 1);
     assert!(report.baseline.is_none());
-    assert_eq!(report.ruleset_hash, engine(RULES).status().content_hash);
+    assert_eq!(report.ruleset_hash, engine(RULES).status().ruleset_hash);
 }
 
 #[test]
@@ -345,7 +345,7 @@ fn backtest_against_a_baseline_reports_transitions_and_per_rule_changes() {
     let baseline = report.baseline.as_ref().unwrap();
     assert_eq!(
         baseline.ruleset_hash,
-        engine(BASELINE).status().content_hash
+        engine(BASELINE).status().ruleset_hash
     );
     assert_ne!(baseline.ruleset_hash, report.ruleset_hash);
 

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use acs_engine::{Engine, ReloadEvent, WatchOptions};
+use acs_engine::{Engine, ReloadEvent, RulesetHash, WatchOptions};
 use serde_json::json;
 
 /// A rules file with one always-matching rule whose id carries `version`.
@@ -237,7 +237,7 @@ fn reload_forces_a_rebuild_and_a_new_generation() {
     let first = engine.plan();
     let second = engine.reload().unwrap();
     assert_eq!(second.generation(), 2);
-    assert_eq!(first.content_hash(), second.content_hash());
+    assert_eq!(first.ruleset_hash(), second.ruleset_hash());
     write(&path, BROKEN);
     let error = engine.reload().unwrap_err();
     assert!(error.to_string().contains("rules.yaml:"), "{error}");
@@ -318,22 +318,22 @@ fn text_sources_cannot_be_watched() {
 #[test]
 fn a_reload_storm_never_fails_an_evaluation_nor_serves_a_mix_or_a_bad_plan() {
     let (_dir, path, engine) = watched_file();
-    let generations: Arc<Mutex<HashMap<u64, String>>> = Arc::new(Mutex::new(HashMap::new()));
+    let generations: Arc<Mutex<HashMap<u64, RulesetHash>>> = Arc::new(Mutex::new(HashMap::new()));
     generations
         .lock()
         .unwrap()
-        .insert(1, engine.plan().content_hash().to_owned());
+        .insert(1, engine.plan().ruleset_hash());
     let sink = Arc::clone(&generations);
     engine.on_reload(move |event| {
         if let ReloadEvent::Loaded {
             generation,
-            content_hash,
+            ruleset_hash,
             ..
         } = event
         {
             sink.lock()
                 .unwrap()
-                .insert(*generation, content_hash.clone());
+                .insert(*generation, *ruleset_hash);
         }
     });
     let _watch = engine.watch_with(fast()).unwrap();
@@ -362,7 +362,7 @@ fn a_reload_storm_never_fails_an_evaluation_nor_serves_a_mix_or_a_bad_plan() {
                     );
                     seen.push((
                         decision.generation,
-                        decision.ruleset_hash.to_string(),
+                        decision.ruleset_hash,
                         version,
                     ));
                 }

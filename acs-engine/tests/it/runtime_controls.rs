@@ -140,7 +140,7 @@ fn status_describes_the_serving_plan() {
     assert_eq!(status.generation, 1);
     assert_eq!(status.rule_count, 4);
     assert_eq!(status.source, "rules.yaml");
-    assert!(status.content_hash.starts_with("sha256:"));
+    assert!(status.ruleset_hash.starts_with("sha256:"));
     assert!(status.loaded_at.ends_with('Z'), "{}", status.loaded_at);
     assert!(status.last_error.is_none());
     assert_eq!(engine.reload().unwrap().generation(), 2);

@@ -1,7 +1,11 @@
 //! Rules-file text and positions: every span in the crate is a byte range into one
 //! [`SourceFile`] of a [`SourceMap`], so one line/column lookup serves every stage.
 
+mod hash;
+
 use std::sync::Arc;
+
+pub use hash::RulesetHash;
 
 /// Index of a file inside a [`SourceMap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
