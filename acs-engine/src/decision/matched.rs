@@ -1,5 +1,6 @@
 //! A matched rule ([`RuleMatch`]), its rendered actions ([`Action`]) and a rejection
-//! ([`Rejection`]): one shared [`RuleFacts`] from the plan plus what this input filled in.
+//! ([`Rejection`]): one shared [`RuleFacts`] (plain data: what a decision says about the
+//! rule) plus the hole values this input gave its templates.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -8,12 +9,13 @@ use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use super::params::{build, move_holes, Fill, Holes};
-use crate::plan::{HolePlan, TemplatePlan};
+use super::params::{build, display, Fill, Holes, ParamTemplate};
 use crate::ruleset::RuleSeverity;
 
-/// What a decision says about a rule, compiled once with the plan and shared by every
-/// match of the rule.
+/// What a decision says about a rule: built once per plan and shared by every match of the
+/// rule. Plain data: a decision kept after a reload keeps this alive, and nothing of the
+/// plan (no compiled programs, no host functions).
+#[derive(Debug)]
 pub(crate) struct RuleFacts {
     pub id: Arc<str>,
     pub priority: i64,
@@ -24,16 +26,18 @@ pub(crate) struct RuleFacts {
     pub reject: Option<RejectFacts>,
 }
 
+#[derive(Debug)]
 pub(crate) struct ActionFacts {
     pub name: Box<str>,
-    /// The parameters, with the holes moved to `holes`.
-    pub template: TemplatePlan,
-    /// What fills each hole, in the order `template` takes the values back.
-    pub holes: Box<[HolePlan]>,
+    /// The parameters, with the place of each hole marked.
+    pub template: ParamTemplate,
     /// Where this action's hole values start among the match's.
     pub first_hole: usize,
+    /// How many holes `template` has.
+    pub hole_count: usize,
 }
 
+#[derive(Debug)]
 pub(crate) struct RejectFacts {
     /// Index of the `rejectRequest` action.
     pub action: usize,
@@ -43,7 +47,7 @@ pub(crate) struct RejectFacts {
 }
 
 /// The `code` and `message` of a `rejectRequest`, as verdict text.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub(crate) struct RejectTexts {
     code: Option<Box<str>>,
     message: Option<Box<str>>,
@@ -65,21 +69,20 @@ impl RuleFacts {
         priority: i64,
         severity: RuleSeverity,
         audit: bool,
-        actions: Vec<(Box<str>, TemplatePlan)>,
+        actions: Vec<(Box<str>, ParamTemplate)>,
     ) -> RuleFacts {
         let mut first_hole = 0;
         let actions: Box<[ActionFacts]> = actions
             .into_iter()
-            .map(|(name, mut template)| {
-                let mut holes = Vec::new();
-                move_holes(&mut template, &mut holes);
+            .map(|(name, template)| {
+                let hole_count = template.hole_count();
                 let action = ActionFacts {
                     name,
                     template,
-                    holes: holes.into_boxed_slice(),
                     first_hole,
+                    hole_count,
                 };
-                first_hole += action.holes.len();
+                first_hole += hole_count;
                 action
             })
             .collect();
@@ -91,7 +94,7 @@ impl RuleFacts {
                 constant: actions
                     .get(index)
                     .and_then(|a| match &a.template {
-                        TemplatePlan::Value(params) => Some(params),
+                        ParamTemplate::Value(params) => Some(params),
                         _ => None,
                     })
                     .map(RejectTexts::of),
@@ -116,7 +119,7 @@ impl RuleFacts {
             record
                 .actions
                 .into_iter()
-                .map(|a| (a.name.into_boxed_str(), TemplatePlan::Value(a.params)))
+                .map(|a| (a.name.into_boxed_str(), ParamTemplate::Value(a.params)))
                 .collect(),
         )
     }
@@ -126,7 +129,7 @@ impl RuleFacts {
 fn text_param(params: &Value, key: &str) -> Option<Box<str>> {
     params
         .get(key)
-        .map(|v| crate::eval::display(v).into_boxed_str())
+        .map(|v| display(v).into_boxed_str())
 }
 
 static NULL: Value = Value::Null;
@@ -195,7 +198,7 @@ impl RuleMatch {
             return &NULL;
         }
         match &action.template {
-            TemplatePlan::Value(constant) => constant,
+            ParamTemplate::Value(constant) => constant,
             _ => self
                 .built
                 .get_or_init(|| self.build_all())
@@ -209,7 +212,7 @@ impl RuleMatch {
             .actions
             .iter()
             .map(|action| match &action.template {
-                TemplatePlan::Value(_) => Value::Null,
+                ParamTemplate::Value(_) => Value::Null,
                 template => build(template, self.action_holes(action)),
             })
             .collect()
@@ -217,7 +220,7 @@ impl RuleMatch {
 
     fn action_holes(&self, action: &ActionFacts) -> &[Value] {
         self.holes
-            .get(action.first_hole..action.first_hole + action.holes.len())
+            .get(action.first_hole..action.first_hole + action.hole_count)
             .unwrap_or_default()
     }
 }
@@ -311,7 +314,7 @@ impl Serialize for StreamedAction<'_> {
         // Constant parameters, ones already built and failed ones are values as they
         // are; the rest stream from the template and its holes.
         let template = &self.action.template;
-        let ready = matches!(template, TemplatePlan::Value(_))
+        let ready = matches!(template, ParamTemplate::Value(_))
             || self.matched.built.get().is_some()
             || self.matched.failed.contains(&self.index);
         if ready {

@@ -1,11 +1,14 @@
 //! What one evaluation returns: matched rules with rendered actions, the verdict, per-rule
 //! errors and the hash of the rules that decided. Plain serde types, the same for every host.
 //!
-//! A decision is built on every request, so it is shaped to cost little: each matched
-//! rule holds one shared reference to what the plan knows about the rule (`RuleFacts`:
-//! id, severity, action templates) plus the values of its templates' holes, and the
-//! ruleset hash is stored inline. Every other `Arc` clone would be one more atomic
-//! instruction per match, which on this path costs more than evaluating a condition.
+//! A decision is plain data: it holds what a caller reads and nothing of the plan, so a
+//! decision kept after a reload keeps neither the old plan's programs nor the host's
+//! functions alive. It is built on every request, so it is shaped to cost little: each
+//! matched rule holds one shared reference to the rule's plain facts (`RuleFacts`: id,
+//! severity, action names and parameter templates) plus the values of its templates'
+//! holes, and the ruleset hash is stored inline. Every other `Arc` clone would be one
+//! more atomic instruction per match, which on this path costs more than evaluating a
+//! condition.
 
 mod matched;
 mod params;
@@ -16,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use matched::RuleFacts;
 pub use matched::{Action, Actions, Rejection, RuleMatch};
-pub(crate) use params::Holes;
+pub(crate) use params::{display, Holes, ParamTemplate};
 
 use crate::source::{Location, RulesetHash};
 

@@ -1,6 +1,7 @@
-//! Template parameters from a template and the values of its holes: assembled into a
-//! [`Value`] on first read, or streamed straight into a serializer. Rendering a match only
-//! evaluates the holes; the parameter object costs nothing until someone looks at it.
+//! Action parameters as a caller reads them: a [`ParamTemplate`] (plain data: the
+//! parameters as written, with a marker where each `{{...}}` hole goes) and the values
+//! this input gave the holes. Assembled into a [`Value`] on first read, or streamed
+//! straight into a serializer; rendering a match only computes the hole values.
 
 use std::cell::Cell;
 
@@ -9,45 +10,59 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use smallvec::SmallVec;
 
-use crate::plan::{HolePlan, TemplatePlan};
-
 /// The values of a match's `{{...}}` holes.
 pub(crate) type Holes = SmallVec<[Value; 2]>;
 
-/// Move the plans of `template`'s holes to `holes`, in the order rendering fills them
-/// and reading takes them back: pre-order, object entries sorted by key.
-pub(crate) fn move_holes(template: &mut TemplatePlan, holes: &mut Vec<HolePlan>) {
-    match template {
-        TemplatePlan::Value(_) | TemplatePlan::Moved => {}
-        TemplatePlan::Hole(_) => {
-            if let TemplatePlan::Hole(hole) = std::mem::replace(template, TemplatePlan::Moved) {
-                holes.push(hole);
-            }
-        }
-        TemplatePlan::Array(items) => items.iter_mut().for_each(|t| move_holes(t, holes)),
-        TemplatePlan::Object(entries) => {
-            entries.iter_mut().for_each(|(_, t)| move_holes(t, holes));
+/// An action's parameters with the place of each hole marked. Object entries are sorted
+/// by key.
+// INVARIANT: holes are filled in the template's pre-order with object entries sorted by
+// key (the order `serde_json::Map` keeps), and building and serializing take them back
+// in that same order; the compiler lays out each rule's hole programs in that order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ParamTemplate {
+    Value(Value),
+    /// Takes the next hole value.
+    Hole,
+    Array(Box<[ParamTemplate]>),
+    Object(Box<[(Box<str>, ParamTemplate)]>),
+}
+
+impl ParamTemplate {
+    /// How many holes the template has.
+    pub(crate) fn hole_count(&self) -> usize {
+        match self {
+            ParamTemplate::Value(_) => 0,
+            ParamTemplate::Hole => 1,
+            ParamTemplate::Array(items) => items.iter().map(ParamTemplate::hole_count).sum(),
+            ParamTemplate::Object(entries) => entries.iter().map(|(_, t)| t.hole_count()).sum(),
         }
     }
 }
 
+/// A value as text inside a string: strings raw, null empty, numbers without `.0`,
+/// arrays and objects as JSON. The one rendering of a value as text, for interpolated
+/// templates and for a rejection's `code` and `message`.
+pub(crate) fn display(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// The parameters `template` renders to with these hole values.
-pub(crate) fn build(template: &TemplatePlan, holes: &[Value]) -> Value {
+pub(crate) fn build(template: &ParamTemplate, holes: &[Value]) -> Value {
     build_from(template, holes, &Cell::new(0))
 }
 
-// INVARIANT: holes are consumed in the order the renderer produced them, which is the
-// template's pre-order with object entries sorted by key (the order `serde_json::Map`
-// keeps), so building and serializing agree.
-
-fn build_from(template: &TemplatePlan, holes: &[Value], next: &Cell<usize>) -> Value {
+fn build_from(template: &ParamTemplate, holes: &[Value], next: &Cell<usize>) -> Value {
     match template {
-        TemplatePlan::Value(value) => value.clone(),
-        TemplatePlan::Hole(_) | TemplatePlan::Moved => take(holes, next).clone(),
-        TemplatePlan::Array(items) => {
+        ParamTemplate::Value(value) => value.clone(),
+        ParamTemplate::Hole => take(holes, next).clone(),
+        ParamTemplate::Array(items) => {
             Value::Array(items.iter().map(|t| build_from(t, holes, next)).collect())
         }
-        TemplatePlan::Object(entries) => Value::Object(
+        ParamTemplate::Object(entries) => Value::Object(
             entries
                 .iter()
                 .map(|(key, t)| (String::from(&**key), build_from(t, holes, next)))
@@ -64,13 +79,13 @@ fn take<'a>(holes: &'a [Value], next: &Cell<usize>) -> &'a Value {
 
 /// Serializes `template` filled with `holes`, without building the value.
 pub(crate) struct Fill<'a> {
-    template: &'a TemplatePlan,
+    template: &'a ParamTemplate,
     holes: &'a [Value],
     next: Cell<usize>,
 }
 
 impl<'a> Fill<'a> {
-    pub(crate) fn new(template: &'a TemplatePlan, holes: &'a [Value]) -> Fill<'a> {
+    pub(crate) fn new(template: &'a ParamTemplate, holes: &'a [Value]) -> Fill<'a> {
         Fill {
             template,
             holes,
@@ -81,7 +96,7 @@ impl<'a> Fill<'a> {
 
 /// One node of a [`Fill`], sharing its cursor over the holes.
 struct FillNode<'a> {
-    template: &'a TemplatePlan,
+    template: &'a ParamTemplate,
     holes: &'a [Value],
     next: &'a Cell<usize>,
 }
@@ -106,18 +121,16 @@ impl Serialize for FillNode<'_> {
             next: self.next,
         };
         match self.template {
-            TemplatePlan::Value(value) => value.serialize(serializer),
-            TemplatePlan::Hole(_) | TemplatePlan::Moved => {
-                take(self.holes, self.next).serialize(serializer)
-            }
-            TemplatePlan::Array(items) => {
+            ParamTemplate::Value(value) => value.serialize(serializer),
+            ParamTemplate::Hole => take(self.holes, self.next).serialize(serializer),
+            ParamTemplate::Array(items) => {
                 let mut seq = serializer.serialize_seq(Some(items.len()))?;
                 for item in items.iter() {
                     seq.serialize_element(&nested(item))?;
                 }
                 seq.end()
             }
-            TemplatePlan::Object(entries) => {
+            ParamTemplate::Object(entries) => {
                 let mut map = serializer.serialize_map(Some(entries.len()))?;
                 for (key, item) in entries.iter() {
                     map.serialize_entry(&**key, &nested(item))?;

@@ -19,7 +19,6 @@ pub(crate) use value::number;
 use value::{Val, View};
 
 use call::MemoEntry;
-pub(crate) use render::display;
 
 use crate::decision::{Decision, Rejection, RuleError, Verdict};
 use crate::metrics;

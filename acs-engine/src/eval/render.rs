@@ -7,18 +7,8 @@ use serde_json::Value;
 use super::doc::Doc;
 use super::value::Val;
 use super::{rule_error, EvalError, Evaluator, Result};
-use crate::decision::{Holes, RuleError, RuleMatch};
+use crate::decision::{display, Holes, RuleError, RuleMatch};
 use crate::plan::{HolePlan, Plan, RulePlan, TextPlan};
-
-/// A value as text inside a string: strings raw, null empty, numbers without `.0`,
-/// arrays and objects as JSON.
-pub(crate) fn display(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
 
 impl<'a, D: Doc<'a>> Evaluator<'a, D> {
     pub(super) fn render_match(
@@ -30,12 +20,16 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
         let mut holes = Holes::new();
         let mut failed = Vec::new();
         for (index, action) in rule.facts.actions.iter().enumerate() {
-            for hole in action.holes.iter() {
+            let programs = rule
+                .holes
+                .get(action.first_hole..action.first_hole + action.hole_count)
+                .unwrap_or_default();
+            for hole in programs {
                 if let Err(error) = self.fill(hole, &mut holes, plan.max_rendered_bytes) {
                     errors.push(rule_error(plan, rule, *error));
                     // Keep every later action's holes where the layout expects them.
                     holes.truncate(action.first_hole);
-                    holes.resize(action.first_hole + action.holes.len(), Value::Null);
+                    holes.resize(action.first_hole + action.hole_count, Value::Null);
                     failed.push(index);
                     break;
                 }

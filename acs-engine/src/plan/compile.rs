@@ -10,10 +10,10 @@ use serde_json::Value;
 
 use super::gate::{conjuncts, event_type_gate, gate_of};
 use super::{
-    Callee, FieldPath, HolePlan, InputPaths, Node, PathTest, Plan, Root, RulePlan, TemplatePlan,
+    Callee, FieldPath, HolePlan, InputPaths, Node, PathTest, Plan, Root, RulePlan,
     TextPlan, NO_SLOT, PATH_SLOTS,
 };
-use crate::decision::RuleFacts;
+use crate::decision::{ParamTemplate, RuleFacts};
 use crate::diagnostic::Diagnostic;
 use crate::eval::fold_constant;
 use crate::functions::{Builtin, Functions};
@@ -108,19 +108,20 @@ pub fn compile(
         };
         let gate: Option<Box<[Box<str>]>> =
             gate.map(|types| types.into_iter().map(String::into_boxed_str).collect());
-        let mut actions: Vec<(Box<str>, TemplatePlan)> = rule
+        let mut holes = Vec::new();
+        let actions: Vec<(Box<str>, ParamTemplate)> = rule
             .actions
             .iter()
             .map(|action| {
                 (
                     action.name.as_str().into(),
-                    compiler.template(&action.params),
+                    compiler.template(&action.params, &mut holes),
                 )
             })
             .collect();
         let mut condition = condition;
-        assign_path_slots(&mut condition, &mut actions);
-        record_input_paths(&mut condition, &mut actions, &mut input_paths);
+        assign_path_slots(&mut condition, &mut holes);
+        record_input_paths(&mut condition, &mut holes, &mut input_paths);
         let id: Arc<str> = rule.id.as_str().into();
         let compiled = RulePlan {
             id: id.clone(),
@@ -134,6 +135,7 @@ pub fn compile(
                 rule.audit,
                 actions,
             )),
+            holes: holes.into_boxed_slice(),
             gate,
         };
         if let Some(slot) = placed.get_mut(position) {
@@ -378,10 +380,15 @@ impl Compiler<'_> {
         Callee::Builtin(builtin)
     }
 
-    fn template(&mut self, template: &Template) -> TemplatePlan {
+    /// `template` as a decision reports it, with the program of each of its holes pushed
+    /// to `holes` in the order the template takes their values back.
+    fn template(&mut self, template: &Template, holes: &mut Vec<HolePlan>) -> ParamTemplate {
         match template {
-            Template::Value(v) => TemplatePlan::Value(v.clone()),
-            Template::Expr(e) => TemplatePlan::Hole(HolePlan::Expr(self.expr(e, &e.expr))),
+            Template::Value(v) => ParamTemplate::Value(v.clone()),
+            Template::Expr(e) => {
+                holes.push(HolePlan::Expr(self.expr(e, &e.expr)));
+                ParamTemplate::Hole
+            }
             Template::Text(parts) => {
                 let span = parts
                     .iter()
@@ -390,7 +397,7 @@ impl Compiler<'_> {
                         TextPart::Literal(_) => None,
                     })
                     .unwrap_or_default();
-                TemplatePlan::Hole(HolePlan::Text(
+                holes.push(HolePlan::Text(
                     parts
                         .iter()
                         .map(|part| match part {
@@ -399,20 +406,23 @@ impl Compiler<'_> {
                         })
                         .collect(),
                     span,
-                ))
+                ));
+                ParamTemplate::Hole
             }
             Template::Array(items) => {
-                TemplatePlan::Array(items.iter().map(|t| self.template(t)).collect())
+                ParamTemplate::Array(items.iter().map(|t| self.template(t, holes)).collect())
             }
             Template::Object(entries) => {
-                let mut entries: Vec<(Box<str>, TemplatePlan)> = entries
-                    .iter()
-                    .map(|(k, t)| (k.as_str().into(), self.template(t)))
+                // Compiled in key order, the order `serde_json::Map` keeps, so that the
+                // holes are laid out as building and serializing take them back (see
+                // `ParamTemplate`).
+                let mut sorted: Vec<&(String, Template)> = entries.iter().collect();
+                sorted.sort_by(|a, b| a.0.cmp(&b.0));
+                let entries: Box<[(Box<str>, ParamTemplate)]> = sorted
+                    .into_iter()
+                    .map(|(k, t)| (k.as_str().into(), self.template(t, holes)))
                     .collect();
-                // The order `serde_json::Map` keeps, so rendered params build and
-                // serialize alike (see decision/params.rs).
-                entries.sort_by(|a, b| a.0.cmp(&b.0));
-                TemplatePlan::Object(entries.into_boxed_slice())
+                ParamTemplate::Object(entries)
             }
         }
     }
@@ -423,8 +433,8 @@ impl Compiler<'_> {
 ///
 /// The paths are counted by reference and the slots decided per occurrence before any is
 /// written, so no key list is copied (this ran for every path of every rule at load).
-fn assign_path_slots(condition: &mut Node, actions: &mut [(Box<str>, TemplatePlan)]) {
-    let occurrences = paths_read(condition, actions);
+fn assign_path_slots(condition: &mut Node, holes: &mut [HolePlan]) {
+    let occurrences = paths_read(condition, holes);
     let mut counts: FxHashMap<(Root, &[Box<str>]), usize> = FxHashMap::default();
     for &path in &occurrences {
         *counts.entry(path).or_default() += 1;
@@ -458,42 +468,30 @@ fn assign_path_slots(condition: &mut Node, actions: &mut [(Box<str>, TemplatePla
         }
     };
     visit_paths(condition, &mut assign);
-    for (_, params) in actions.iter_mut() {
-        visit_template_paths(params, &mut assign);
+    for hole in holes.iter_mut() {
+        visit_hole_paths(hole, &mut assign);
     }
 }
 
 /// Every path a rule reads, for the input parser (see `inputs.rs`).
-fn record_input_paths(
-    condition: &mut Node,
-    actions: &mut [(Box<str>, TemplatePlan)],
-    paths: &mut InputPaths,
-) {
+fn record_input_paths(condition: &mut Node, holes: &mut [HolePlan], paths: &mut InputPaths) {
     let mut record = |root: Root, keys: &[Box<str>], _: &mut u8| paths.insert(root, keys);
     visit_paths(condition, &mut record);
-    for (_, params) in actions.iter_mut() {
-        visit_template_paths(params, &mut record);
+    for hole in holes.iter_mut() {
+        visit_hole_paths(hole, &mut record);
     }
 }
 
-fn visit_template_paths(
-    template: &mut TemplatePlan,
-    f: &mut impl FnMut(Root, &[Box<str>], &mut u8),
-) {
-    match template {
-        TemplatePlan::Value(_) | TemplatePlan::Moved => {}
-        TemplatePlan::Hole(HolePlan::Expr(node)) => visit_paths(node, f),
-        TemplatePlan::Hole(HolePlan::Text(parts, _)) => {
+fn visit_hole_paths(hole: &mut HolePlan, f: &mut impl FnMut(Root, &[Box<str>], &mut u8)) {
+    match hole {
+        HolePlan::Expr(node) => visit_paths(node, f),
+        HolePlan::Text(parts, _) => {
             for part in parts.iter_mut() {
                 if let TextPlan::Expr(node) = part {
                     visit_paths(node, f);
                 }
             }
         }
-        TemplatePlan::Array(items) => items.iter_mut().for_each(|t| visit_template_paths(t, f)),
-        TemplatePlan::Object(entries) => entries
-            .iter_mut()
-            .for_each(|(_, t)| visit_template_paths(t, f)),
     }
 }
 
@@ -530,38 +528,27 @@ fn visit_paths(node: &mut Node, f: &mut impl FnMut(Root, &[Box<str>], &mut u8)) 
 }
 
 /// Every path occurrence of a rule, in [`visit_paths`] order.
-fn paths_read<'a>(
-    condition: &'a Node,
-    actions: &'a [(Box<str>, TemplatePlan)],
-) -> Vec<(Root, &'a [Box<str>])> {
+fn paths_read<'a>(condition: &'a Node, holes: &'a [HolePlan]) -> Vec<(Root, &'a [Box<str>])> {
     let mut occurrences = Vec::new();
     let mut record = |root: Root, keys: &'a [Box<str>]| occurrences.push((root, keys));
     visit_paths_ref(condition, &mut record);
-    for (_, params) in actions {
-        visit_template_paths_ref(params, &mut record);
+    for hole in holes {
+        visit_hole_paths_ref(hole, &mut record);
     }
     occurrences
 }
 
-/// [`visit_template_paths`] for reading: the same paths in the same order.
-fn visit_template_paths_ref<'a>(
-    template: &'a TemplatePlan,
-    f: &mut impl FnMut(Root, &'a [Box<str>]),
-) {
-    match template {
-        TemplatePlan::Value(_) | TemplatePlan::Moved => {}
-        TemplatePlan::Hole(HolePlan::Expr(node)) => visit_paths_ref(node, f),
-        TemplatePlan::Hole(HolePlan::Text(parts, _)) => {
+/// [`visit_hole_paths`] for reading: the same paths in the same order.
+fn visit_hole_paths_ref<'a>(hole: &'a HolePlan, f: &mut impl FnMut(Root, &'a [Box<str>])) {
+    match hole {
+        HolePlan::Expr(node) => visit_paths_ref(node, f),
+        HolePlan::Text(parts, _) => {
             for part in parts.iter() {
                 if let TextPlan::Expr(node) = part {
                     visit_paths_ref(node, f);
                 }
             }
         }
-        TemplatePlan::Array(items) => items.iter().for_each(|t| visit_template_paths_ref(t, f)),
-        TemplatePlan::Object(entries) => entries
-            .iter()
-            .for_each(|(_, t)| visit_template_paths_ref(t, f)),
     }
 }
 

@@ -198,19 +198,7 @@ pub(crate) enum Callee {
     Unregistered(Box<str>),
 }
 
-/// A compiled action parameter tree. Object entries are sorted by key.
-pub(crate) enum TemplatePlan {
-    Value(Value),
-    /// A `{{...}}` hole, as compiled.
-    Hole(HolePlan),
-    /// A hole whose plan was moved to its action's list of holes (see
-    /// [`RuleFacts`](crate::decision::RuleFacts)), which renders them in this order.
-    Moved,
-    Array(Box<[TemplatePlan]>),
-    Object(Box<[(Box<str>, TemplatePlan)]>),
-}
-
-/// What fills one hole of a template.
+/// What fills one `{{...}}` hole of an action's parameters.
 pub(crate) enum HolePlan {
     /// `"{{expr}}"`: the value, with its type.
     Expr(Node),
@@ -231,6 +219,10 @@ pub(crate) struct RulePlan {
     /// Id, priority, severity, audit flag and action templates: what a match reports,
     /// shared with every [`RuleMatch`](crate::RuleMatch) of the rule.
     pub facts: Arc<RuleFacts>,
+    /// What fills the holes of the rule's action templates, action after action, each
+    /// action's in the order its [`ParamTemplate`](crate::decision::ParamTemplate) takes
+    /// them (see `RuleFacts::actions[..].first_hole`).
+    pub holes: Box<[HolePlan]>,
     /// `None`: runs on every event; `Some(types)`: only on these `event.type`s.
     pub gate: Option<Box<[Box<str>]>>,
 }
