@@ -14,6 +14,7 @@ mod hot_reload;
 mod limits;
 mod lint;
 mod load_errors;
+mod plain_decisions;
 mod properties;
 mod runtime_controls;
 mod semantics;
