@@ -13,6 +13,7 @@ pub mod eval;
 pub mod explain;
 mod expression;
 pub mod functions;
+mod input;
 mod limits;
 pub mod lint;
 pub mod metrics;
@@ -26,11 +27,12 @@ pub mod watch;
 pub use decision::{Action, Decision, Rejection, RuleError, RuleMatch, Verdict};
 pub use diagnostic::{Diagnostic, Severity};
 pub use engine::{
-    load_plan, load_plan_with, read_sources, read_sources_with, Engine, EngineBuilder, InputError,
+    load_plan, load_plan_with, read_sources, read_sources_with, Engine, EngineBuilder,
     LoadError, ReloadEvent, ReloadFailure, RulesSource, Status, UnknownRule, MAX_RULES_FILE_BYTES,
 };
 pub use expression::{Expression, ExpressionError};
 pub use functions::{FunctionError, Functions, HostFunction};
+pub use input::InputError;
 pub use limits::{Limits, MAX_INPUT_DEPTH};
 pub use metrics::MetricsSnapshot;
 pub use plan::Plan;

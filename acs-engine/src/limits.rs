@@ -62,34 +62,3 @@ impl Limits {
         }
     }
 }
-
-/// The deepest array/object nesting of JSON text, if it exceeds `limit`: a byte scan
-/// that skips strings, run before parsing so a limit below `serde_json`'s is enforced.
-pub(crate) fn json_depth_exceeds(bytes: &[u8], limit: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for (offset, &byte) in bytes.iter().enumerate() {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > limit {
-                    return Some(offset);
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    None
-}

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Mutex, PoisonError};
 
-use crate::engine::{evaluate_bytes, parse_input, InputError};
+use crate::eval::evaluate_json;
+use crate::input::{self, InputError};
 use crate::eval;
 
 use super::read::Batch;
@@ -73,8 +74,8 @@ impl Worker<'_> {
             // One plan reads the bytes in place, as requests are read; two plans need the
             // whole document.
             let decided = match self.baseline {
-                None => evaluate_bytes(&self.current.plan, line, false).map(|after| (after, None)),
-                Some(_) => parse_input(line).map(|input| {
+                None => evaluate_json(&self.current.plan, line, false).map(|after| (after, None)),
+                Some(_) => input::parse(line).map(|input| {
                     let after = eval::evaluate_uncounted(&self.current.plan, &input);
                     (after, Some(input))
                 }),

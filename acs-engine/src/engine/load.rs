@@ -70,39 +70,6 @@ impl LoadError {
     }
 }
 
-/// An input that is not valid JSON, or that is beyond the engine's [`Limits`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InputError {
-    /// The input is larger than `Limits::max_input_bytes`.
-    #[error(
-        "the input is {bytes} bytes, more than the limit of {limit} (`Limits::max_input_bytes`)"
-    )]
-    TooLarge {
-        /// Its size.
-        bytes: usize,
-        /// The limit.
-        limit: usize,
-    },
-    /// Arrays and objects nest deeper than `Limits::max_input_depth`.
-    #[error("the input nests arrays and objects more than {limit} deep, at byte {offset} (`Limits::max_input_depth`)")]
-    TooDeep {
-        /// The limit.
-        limit: usize,
-        /// Where the limit was crossed.
-        offset: usize,
-    },
-    /// The bytes do not parse as JSON (or nest deeper than 128 levels).
-    #[error("invalid JSON input at line {line}, column {column}: {message}")]
-    Json {
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What the parser said.
-        message: String,
-    },
-}
-
 /// Read rules from `source` and compile them against `functions`, without touching any
 /// engine. Returns the plan (with its warnings in [`Plan::warnings`]) or every error.
 pub fn load_plan(source: &RulesSource, functions: &Functions) -> Result<Plan, LoadError> {

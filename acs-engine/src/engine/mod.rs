@@ -6,7 +6,7 @@ mod load;
 mod status;
 
 pub use load::{
-    load_plan, load_plan_with, read_sources, read_sources_with, InputError, LoadError, RulesSource,
+    load_plan, load_plan_with, read_sources, read_sources_with, LoadError, RulesSource,
     MAX_RULES_FILE_BYTES,
 };
 use status::rfc3339;
@@ -25,7 +25,8 @@ use serde_json::Value;
 use crate::decision::Decision;
 use crate::eval;
 use crate::functions::{Functions, HostFunction};
-use crate::limits::{json_depth_exceeds, Limits, MAX_INPUT_DEPTH};
+use crate::input::{self, InputError};
+use crate::limits::Limits;
 use crate::metrics::{MetricsSnapshot, PlanCounters, Totals};
 use crate::plan::Plan;
 use crate::watch::{WatchError, WatchOptions, Watcher};
@@ -213,24 +214,9 @@ impl Engine {
 
     /// Parse JSON bytes and evaluate them. Inputs beyond `Limits::max_input_bytes` or
     /// `Limits::max_input_depth` are refused before parsing.
-    pub fn evaluate_json(&self, input: &[u8]) -> Result<Decision, InputError> {
-        let limits = &self.shared.limits;
-        if input.len() > limits.max_input_bytes {
-            return Err(InputError::TooLarge {
-                bytes: input.len(),
-                limit: limits.max_input_bytes,
-            });
-        }
-        // serde_json enforces its own depth of 128; only a lower limit needs the scan.
-        if limits.max_input_depth < MAX_INPUT_DEPTH {
-            if let Some(offset) = json_depth_exceeds(input, limits.max_input_depth) {
-                return Err(InputError::TooDeep {
-                    limit: limits.max_input_depth,
-                    offset,
-                });
-            }
-        }
-        evaluate_bytes(&self.shared.plan.load(), input, true)
+    pub fn evaluate_json(&self, json: &[u8]) -> Result<Decision, InputError> {
+        input::check_limits(json, &self.shared.limits)?;
+        eval::evaluate_json(&self.shared.plan.load(), json, true)
     }
 
     /// The limits this engine enforces.
@@ -342,42 +328,6 @@ impl Engine {
     }
 }
 
-/// Parse an input document, with the parser's position kept apart from its message.
-pub(crate) fn parse_input(input: &[u8]) -> Result<Value, InputError> {
-    serde_json::from_slice(input).map_err(json_error)
-}
-
-/// `plan`'s decision on JSON `input`: read in place from a simd-json tape; what the tape
-/// refuses, `serde_json` decides (and words the error), keeping only what the plan's
-/// rules read. One path for requests (`counted`) and backtests (not counted).
-pub(crate) fn evaluate_bytes(
-    plan: &Plan,
-    input: &[u8],
-    counted: bool,
-) -> Result<Decision, InputError> {
-    if let Some(decision) = eval::evaluate_bytes(plan, input, counted) {
-        return Ok(decision);
-    }
-    let document = plan.input_paths.parse(input).map_err(json_error)?;
-    Ok(if counted {
-        eval::evaluate(plan, &document)
-    } else {
-        eval::evaluate_uncounted(plan, &document)
-    })
-}
-
-fn json_error(e: serde_json::Error) -> InputError {
-    InputError::Json {
-        line: e.line().max(1),
-        column: e.column().max(1),
-        message: e
-            .to_string()
-            .split(" at line ")
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
-    }
-}
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Control> {

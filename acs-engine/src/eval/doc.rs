@@ -10,7 +10,7 @@ use serde_json::{Number, Value};
 use simd_json::{Node, StaticNode, Tape};
 
 use super::value::{number_view, Val, View};
-use crate::plan::tape;
+use crate::input::tape;
 
 /// A place in the input document. `Copy` and small: paths are cached per rule as these.
 pub(crate) trait Doc<'a>: Copy {

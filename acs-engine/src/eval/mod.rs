@@ -22,7 +22,8 @@ use call::MemoEntry;
 
 use crate::decision::{Decision, Rejection, RuleError, Verdict};
 use crate::metrics;
-use crate::plan::{merge_sorted, Node, PathTest, Plan, Root, RulePlan, PATH_SLOTS};
+use crate::input::{self, InputError, Root};
+use crate::plan::{merge_sorted, Node, PathTest, Plan, RulePlan, PATH_SLOTS};
 use crate::source::Span;
 use crate::syntax::BinaryOp;
 
@@ -60,15 +61,27 @@ pub(crate) fn evaluate_uncounted(plan: &Plan, input: &Value) -> Decision {
     evaluate_counted(plan, input, None)
 }
 
-/// Evaluate every candidate rule of `plan` against JSON `bytes`, read in place from a
-/// simd-json tape; `None` when the tape refuses them (invalid JSON, too deep), for the
-/// `serde_json` path to decide and word the error. `counted`: as a request served (see
-/// [`evaluate_uncounted`]).
-pub(crate) fn evaluate_bytes(plan: &Plan, bytes: &[u8], counted: bool) -> Option<Decision> {
+/// `plan`'s decision on the JSON document `bytes`: read in place from a simd-json tape;
+/// what the tape declines, `serde_json` parses whole (and words the error). One path for
+/// requests (`counted`: in the plan's metrics) and backtests (not counted, see
+/// [`evaluate_uncounted`]). The caller has checked `bytes` against its limits.
+pub(crate) fn evaluate_json(
+    plan: &Plan,
+    bytes: &[u8],
+    counted: bool,
+) -> std::result::Result<Decision, InputError> {
     let shard = if counted { plan.counters.shard() } else { None };
-    crate::plan::tape::with_tape(bytes, |tape| {
-        evaluate_counted(plan, TapeRef::root(tape), shard)
-    })
+    if let Some(decision) = evaluate_tape(plan, bytes, shard) {
+        return Ok(decision);
+    }
+    let document = input::parse(bytes)?;
+    Ok(evaluate_counted(plan, &document, shard))
+}
+
+/// `plan`'s decision on `bytes` read from a simd-json tape, or `None` when the tape
+/// declines them (invalid JSON, too deep, a number it cannot read as `serde_json` does).
+fn evaluate_tape(plan: &Plan, bytes: &[u8], shard: Option<&metrics::Shard>) -> Option<Decision> {
+    input::tape::with_tape(bytes, |tape| evaluate_counted(plan, TapeRef::root(tape), shard))
 }
 
 fn evaluate_counted<'a, D: Doc<'a>>(

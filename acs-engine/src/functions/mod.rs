@@ -3,7 +3,6 @@
 
 pub(crate) mod builtins;
 mod pii;
-mod stubs;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -13,7 +12,6 @@ use serde_json::Value;
 
 pub(crate) use builtins::Builtin;
 pub use pii::text_contains_pii;
-pub use stubs::StubError;
 
 /// What a function call can fail with; the calling rule reports it and does not match.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,14 +99,6 @@ impl Functions {
     pub fn with(mut self, name: impl Into<String>, function: impl HostFunction + 'static) -> Self {
         self.register(name, function);
         self
-    }
-
-    /// Functions answering from a stub table: `{"name": [[[args...], result], ...]}`.
-    ///
-    /// A call whose arguments are in the table returns that result; any other call of a
-    /// stubbed name is unregistered. A stub named like a built-in (`now`) replaces it.
-    pub fn from_stubs(table: &Value) -> Result<Self, StubError> {
-        stubs::from_stubs(table)
     }
 
     /// Merge `other` into `self`; `other` wins on equal names.

@@ -10,13 +10,14 @@ use serde_json::Value;
 
 use super::gate::{conjuncts, event_type_gate, gate_of};
 use super::{
-    Callee, FieldPath, HolePlan, InputPaths, Node, PathTest, Plan, Root, RulePlan,
+    Callee, FieldPath, HolePlan, Node, PathTest, Plan, RulePlan,
     TextPlan, NO_SLOT, PATH_SLOTS,
 };
 use crate::decision::{ParamTemplate, RuleFacts};
 use crate::diagnostic::Diagnostic;
 use crate::eval::fold_constant;
 use crate::functions::{Builtin, Functions};
+use crate::input::Root;
 use crate::metrics::PlanCounters;
 use crate::ruleset::{RuleSet, SourceExpr, Template, TextPart};
 use crate::source::SourceMap;
@@ -53,9 +54,6 @@ pub fn compile(
     order.sort_by_key(|&i| {
         std::cmp::Reverse(rule_set.rules.get(i).map_or(i64::MIN, |r| r.priority))
     });
-    // The gate index reads `event.type` of every input.
-    let mut input_paths = InputPaths::default();
-    input_paths.insert(Root::Event, &["type".into()]);
     // Rules are compiled, and so allocated, grouped by their first `event.type`: the
     // rules an event runs then lie together in memory instead of spread over the whole
     // plan, which is what a large plan's cost per event is made of (BENCHMARKS.md,
@@ -121,7 +119,6 @@ pub fn compile(
             .collect();
         let mut condition = condition;
         assign_path_slots(&mut condition, &mut holes);
-        record_input_paths(&mut condition, &mut holes, &mut input_paths);
         let id: Arc<str> = rule.id.as_str().into();
         let compiled = RulePlan {
             id: id.clone(),
@@ -174,7 +171,6 @@ pub fn compile(
         ruleset_hash: rule_set.ruleset_hash,
         sources: Arc::clone(&rule_set.sources),
         warnings: Box::new([]),
-        input_paths,
         syntax_limits: crate::syntax::SyntaxLimits::default(),
         as_written: std::sync::OnceLock::new(),
         max_rendered_bytes: crate::Limits::default().max_rendered_bytes,
@@ -470,15 +466,6 @@ fn assign_path_slots(condition: &mut Node, holes: &mut [HolePlan]) {
     visit_paths(condition, &mut assign);
     for hole in holes.iter_mut() {
         visit_hole_paths(hole, &mut assign);
-    }
-}
-
-/// Every path a rule reads, for the input parser (see `inputs.rs`).
-fn record_input_paths(condition: &mut Node, holes: &mut [HolePlan], paths: &mut InputPaths) {
-    let mut record = |root: Root, keys: &[Box<str>], _: &mut u8| paths.insert(root, keys);
-    visit_paths(condition, &mut record);
-    for hole in holes.iter_mut() {
-        visit_hole_paths(hole, &mut record);
     }
 }
 

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::Root;
+use crate::input::Root;
 use crate::syntax::{BinaryOp, Expr, ExprKind, UnaryOp};
 
 /// The canonical dotted path an expression reads (`truck.status` -> `event.truck.status`).

@@ -4,7 +4,6 @@
 
 mod compile;
 pub(crate) mod gate;
-mod inputs;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,51 +16,14 @@ use serde_json::Value;
 
 pub use compile::compile;
 pub(crate) use compile::compile_expression;
-pub(crate) use inputs::{tape, InputPaths};
 
 use crate::decision::RuleFacts;
 use crate::diagnostic::Diagnostic;
 use crate::functions::{Builtin, HostFunction};
+use crate::input::Root;
 use crate::metrics::PlanCounters;
 use crate::source::{RulesetHash, SourceMap, Span};
 use crate::syntax::BinaryOp;
-
-/// The top-level documents of an input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Root {
-    Event = 0,
-    Ctx = 1,
-    System = 2,
-    Db = 3,
-}
-
-impl Root {
-    #[cfg(test)]
-    pub const ALL: [Root; 4] = [Root::Event, Root::Ctx, Root::System, Root::Db];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Root::Event => "event",
-            Root::Ctx => "ctx",
-            Root::System => "system",
-            Root::Db => "db",
-        }
-    }
-
-    /// The root called `name`. Every input's top-level keys go through here, so the four
-    /// names, whose lengths differ, are told apart by length and one fixed-size compare.
-    #[inline]
-    pub fn by_name(name: &str) -> Option<Root> {
-        let name = name.as_bytes();
-        match name.len() {
-            5 => (name == b"event").then_some(Root::Event),
-            3 => (name == b"ctx").then_some(Root::Ctx),
-            6 => (name == b"system").then_some(Root::System),
-            2 => (name == b"db").then_some(Root::Db),
-            _ => None,
-        }
-    }
-}
 
 /// A compiled expression.
 pub(crate) enum Node {
@@ -238,8 +200,6 @@ pub struct Plan {
     pub(crate) ruleset_hash: RulesetHash,
     pub(crate) sources: Arc<SourceMap>,
     pub(crate) warnings: Box<[Diagnostic]>,
-    /// The parts of an input the rules read: `evaluate_json` builds only those.
-    pub(crate) input_paths: InputPaths,
     /// `Limits::max_rendered_bytes`, for interpolated templates.
     pub(crate) max_rendered_bytes: usize,
     /// The condition limits the plan was loaded with, to parse its sources again alike.
@@ -371,21 +331,4 @@ pub(crate) fn merge_sorted<'a>(a: &'a [u32], b: &'a [u32]) -> impl Iterator<Item
         }
         (None, None) => None,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Root;
-
-    #[test]
-    fn roots_are_found_by_their_exact_names_only() {
-        for root in Root::ALL {
-            assert_eq!(Root::by_name(root.name()), Some(root));
-        }
-        for other in [
-            "", "Event", "evenT", "ctxx", "cts", "systen", "DB", "d", "events",
-        ] {
-            assert_eq!(Root::by_name(other), None, "{other}");
-        }
-    }
 }

@@ -4,6 +4,7 @@
 
 mod check;
 mod parse;
+mod stubs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use crate::ruleset::{load_rule_set, suggest_name, RuleSet};
 use crate::source::{Location, SourceMap, Span};
 
 pub use parse::{EXPECT_KEYS, TEST_FILE_KEYS, TEST_KEYS};
+pub use stubs::StubError;
 
 /// Largest rule test file (and `input_file`) accepted, in bytes.
 pub const MAX_TEST_FILE_BYTES: u64 = 32 * 1024 * 1024;

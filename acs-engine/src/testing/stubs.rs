@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::{FunctionError, Functions};
 use crate::eval::values_equal;
+use crate::functions::{FunctionError, Functions};
 
 /// A stub table that is not of the expected shape.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,7 +36,18 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-pub(super) fn from_stubs(table: &Value) -> Result<Functions, StubError> {
+impl Functions {
+    /// Functions answering from a stub table: `{"name": [[[args...], result], ...]}`.
+    ///
+    /// A call whose arguments are in the table returns that result; any other call of a
+    /// stubbed name is unregistered. A stub named like a built-in (`now`) replaces it.
+    /// Arguments are matched with the condition language's `==`.
+    pub fn from_stubs(table: &Value) -> Result<Functions, StubError> {
+        from_stubs(table)
+    }
+}
+
+fn from_stubs(table: &Value) -> Result<Functions, StubError> {
     let Value::Object(entries) = table else {
         return Err(StubError::NotAnObject(kind(table)));
     };
