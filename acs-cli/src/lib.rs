@@ -1,15 +1,36 @@
-//! `acs`: the command-line face of the ACS engine. Arguments, files, terminal and exit
-//! codes live here; every semantic decision is the engine's.
+//! The `acs` command as a library: its arguments ([`Cli`]), its commands as plain
+//! functions over streams ([`Io`]), its terminal styles and exit codes. Every semantic
+//! decision, down to which files a command reads, is the engine's.
+//!
+//! The binary (`src/main.rs`) parses the process's arguments and calls [`execute`];
+//! tests and other hosts call [`run`] with an argument list and in-memory streams, or a
+//! command's own `run` (for example [`eval::run`]) with its arguments built in code:
+//!
+//! ```
+//! use acs_cli::{Io, Style, EXIT_USAGE};
+//!
+//! let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+//! let mut io = Io {
+//!     stdin: &mut std::io::empty(),
+//!     stdout: &mut stdout,
+//!     stderr: &mut stderr,
+//!     style: Style::plain(),
+//! };
+//! let code = acs_cli::run(["acs", "eval", "--rules", "no/such/rules/"], &mut io);
+//! assert_eq!(code, EXIT_USAGE);
+//! assert!(String::from_utf8_lossy(&stderr).contains("no/such/rules"));
+//! ```
 
-mod command;
-mod terminal;
+pub mod command;
+pub mod terminal;
 
-use std::process::ExitCode;
+use std::ffi::OsString;
 
 use clap::{Parser, Subcommand};
 
-use command::Io;
-use terminal::{ColorChoice, Style};
+pub use command::{eval, lint_rules, replay, test, watch};
+pub use command::{Io, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+pub use terminal::{ColorChoice, Style};
 
 /// ACS fraud rules: lint, evaluate, test and backtest rules bundles.
 ///
@@ -17,19 +38,21 @@ use terminal::{ColorChoice, Style};
 /// recorded events (with `--baseline` against the rules in production), ship it.
 #[derive(Debug, Parser)]
 #[command(name = "acs", version, about, long_about)]
-struct Cli {
+pub struct Cli {
+    /// The subcommand and its arguments.
     #[command(subcommand)]
-    command: Command,
+    pub command: Command,
     /// Print only results and errors: no warnings, summaries or progress.
     #[arg(long, short, global = true)]
-    quiet: bool,
+    pub quiet: bool,
     /// When to colour the output (`NO_COLOR` set means never, under `auto`).
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
-    color: ColorChoice,
+    pub color: ColorChoice,
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
-enum Command {
+pub enum Command {
     /// Check rules files before they ship: every finding with a code, file:line:col and
     /// a caret under the exact character.
     ///
@@ -63,28 +86,44 @@ enum Command {
     Watch(command::watch::Args),
 }
 
-fn main() -> ExitCode {
-    // The commands never panic by design; should one ever, say so in one line rather than
-    // print a Rust panic message and backtrace at an analyst.
-    std::panic::set_hook(Box::new(|info| {
-        eprintln!("error: internal error in acs: {info}");
-    }));
-    let cli = Cli::parse();
-    let mut stdin = std::io::stdin().lock();
-    let mut stdout = std::io::stdout().lock();
-    let mut stderr = std::io::stderr().lock();
-    let mut io = Io {
-        stdin: &mut stdin,
-        stdout: &mut stdout,
-        stderr: &mut stderr,
-        style: Style::detect(cli.color, cli.quiet),
+/// Run `acs` with the argument list `args` (the program name first, as in
+/// `std::env::args_os()`) over the streams of `io`; returns the exit code
+/// ([`EXIT_OK`], [`EXIT_FINDINGS`] or [`EXIT_USAGE`]).
+///
+/// `io.style` is the output shape of the environment, as `--color auto` without
+/// `--quiet` would give it (`Style::plain()` for pipes and buffers); `--color` and
+/// `--quiet` among `args` are applied to it. Help and `--version` go to `io.stdout` with
+/// exit 0, usage errors to `io.stderr` with exit 2, as clap words them.
+pub fn run<I, T>(args: I, io: &mut Io<'_>) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let text = error.render().to_string();
+            let stream = if error.use_stderr() {
+                &mut *io.stderr
+            } else {
+                &mut *io.stdout
+            };
+            let _ = write!(stream, "{text}");
+            return u8::try_from(error.exit_code()).unwrap_or(EXIT_USAGE);
+        }
     };
-    let code = match &cli.command {
-        Command::LintRules(args) => command::lint_rules::run(args, &mut io),
-        Command::Eval(args) => command::eval::run(args, &mut io),
-        Command::Test(args) => command::test::run(args, &mut io),
-        Command::Replay(args) => command::replay::run(args, &mut io),
-        Command::Watch(args) => command::watch::run(args, &mut io),
-    };
-    ExitCode::from(code)
+    io.style = io.style.with_flags(cli.color, cli.quiet);
+    execute(&cli, io)
+}
+
+/// Run the parsed command line `cli` over `io`, whose style already reflects `--color`
+/// and `--quiet`; returns the exit code.
+pub fn execute(cli: &Cli, io: &mut Io<'_>) -> u8 {
+    match &cli.command {
+        Command::LintRules(args) => lint_rules::run(args, io),
+        Command::Eval(args) => eval::run(args, io),
+        Command::Test(args) => test::run(args, io),
+        Command::Replay(args) => replay::run(args, io),
+        Command::Watch(args) => watch::run(args, io),
+    }
 }
