@@ -129,6 +129,7 @@ pub fn legacy_bundle() -> Option<&'static Path> {
 
 /// [`legacy_bundle`]'s rule for the fixture at `path`.
 pub fn legacy_fixture(path: &Path) -> Option<&Path> {
+    use std::io::Write as _;
     thread_local! {
         // libtest runs each test on a thread of its own, named after the test.
         static REPORTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -145,7 +146,10 @@ pub fn legacy_fixture(path: &Path) -> Option<&Path> {
         path.display()
     );
     if !REPORTED.replace(true) {
-        eprintln!(
+        // Written to the stream itself: libtest keeps what `eprintln!` prints from a passing
+        // test, and `scripts/test-all` must see the line.
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED {test}: legacy fixture {} not found",
             path.display()
         );

@@ -170,12 +170,13 @@ mod tests {
                 path: dir.path().to_owned()
             }
         );
-        assert!(error.to_string().ends_with("holds no `*.test.yaml` test files"));
+        assert!(error
+            .to_string()
+            .ends_with("holds no `*.test.yaml` test files"));
     }
 
     #[test]
-    fn a_file_reached_twice_is_kept_once_where_first_reached_and_errors_do_not_stop_the_search(
-    ) {
+    fn a_file_reached_twice_is_kept_once_where_first_reached_and_errors_do_not_stop_the_search() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let a = write(root, "a.test.yaml");
