@@ -27,7 +27,7 @@ fn eval(rules: &str, args: &[&str], example: &str) -> Run {
     let mut all = vec!["eval", "--rules", &rules, "--functions", &stubs];
     all.extend(args);
     all.push(&input);
-    acs_lib(&all, b"").from_dir(root)
+    acs_lib(&all, b"").seen_from(root)
 }
 
 impl Run {

@@ -24,7 +24,7 @@ fn lint_in(dir: &Path, flags: &[&str], files: &[&str]) -> Run {
     let mut args = vec!["lint-rules"];
     args.extend(flags);
     args.extend(files.iter().map(String::as_str));
-    acs_lib(&args, b"").from_dir(dir)
+    acs_lib(&args, b"").seen_from(dir)
 }
 
 fn case_files(dir: &str) -> Vec<PathBuf> {

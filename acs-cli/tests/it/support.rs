@@ -100,7 +100,7 @@ impl Run {
     /// [`in_dir`] builds them, or found and shown relative to the test's working
     /// directory) lose the `dir/` in front. In-process runs share one working directory,
     /// so they name files by full path and this gives the short names back.
-    pub fn from_dir(self, dir: &Path) -> Run {
+    pub fn seen_from(self, dir: &Path) -> Run {
         let mut prefixes = vec![format!("{}/", dir.display())];
         let relative = std::env::current_dir()
             .ok()

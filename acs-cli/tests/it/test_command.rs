@@ -55,7 +55,7 @@ fn acs_test(args: &[&str], dir: Option<&Path>) -> Run {
     all.extend(args.iter().map(String::as_str));
     let run = acs_lib(&all, b"");
     let run = match dir {
-        Some(dir) => run.from_dir(dir),
+        Some(dir) => run.seen_from(dir),
         None => run,
     };
     run.no_panic();
