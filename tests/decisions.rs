@@ -1,13 +1,5 @@
 //! Whole decisions over the bundles: several matches and the verdict, the `event.type`
 //! gate (known, unknown and missing types), and inputs with missing nested objects.
-// Test code: helpers outside #[test] fns panic on failed expectations like the tests do.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use acs_engine::{Engine, Rejection, Verdict};
 use acs_integration_tests::*;
 use serde_json::{json, Value};

@@ -1,13 +1,6 @@
 //! `Engine::explain` agrees with `Engine::evaluate` over the bundles: the shipped examples
 //! and the inputs the helpers build, on the project file, the rules directory and the
 //! legacy fixture (the per-rule tables check every hit and miss through `check_table`).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use acs_engine::explain::RuleOutcome;
 use acs_engine::{Engine, Functions};
 use acs_integration_tests::*;

@@ -1,13 +1,5 @@
 //! Host functions over the bundles: registered, unregistered, failing, stubbed, memoised
 //! within one evaluation, and `now` pinned by the host.
-// Test code: helpers outside #[test] fns panic on failed expectations like the tests do.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 

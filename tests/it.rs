@@ -4,9 +4,18 @@
 //! A new test file goes beside them and is declared here (`autotests = false`: Cargo
 //! finds no test file by itself).
 
-mod ruleset_hash;
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests fail by panicking"
+)]
+
 mod decisions;
 mod explain;
 mod host_functions;
+mod legacy_fixture;
 mod rule_tables;
+mod ruleset_hash;
 mod values;

@@ -4,14 +4,6 @@
 //! `shared_cases` holds the rows on which both bundles agree. Where the project bundle
 //! deliberately changed behaviour (mostly `!= null` guards on missing fields), the inputs
 //! and both outcomes are in `divergences`, so the difference is documented, not hidden.
-// Test code: helpers outside #[test] fns panic on failed expectations like the tests do.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use acs_engine::Engine;
 use acs_integration_tests::*;
 use serde_json::{json, Value};

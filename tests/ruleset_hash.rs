@@ -1,12 +1,4 @@
 //! Every decision names the rules that made it: the content hash of the rules files.
-// Test code: helpers outside #[test] fns panic on failed expectations like the tests do.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::path::Path;
 
 use acs_engine::Engine;

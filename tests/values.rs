@@ -1,13 +1,5 @@
 //! How input values flow through the bundle: template rendering (whole-string templates
 //! keep their type, partial ones interpolate), numbers, timestamps and host-call arguments.
-// Test code: helpers outside #[test] fns panic on failed expectations like the tests do.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::sync::{Arc, Mutex};
 
 use acs_engine::{Engine, FunctionError, RuleMatch};

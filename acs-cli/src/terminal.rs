@@ -1,8 +1,6 @@
 //! What the CLI knows of the terminal: whether to colour, whether to be quiet, and the
 //! few styles it uses. Colour only on a terminal, never with `NO_COLOR` set.
 
-#![allow(dead_code, reason = "styles are wired into the commands one by one")]
-
 use std::io::IsTerminal;
 
 /// `--color`.
@@ -32,15 +30,25 @@ impl Style {
     /// Decide from the flags and the process environment.
     pub fn detect(choice: ColorChoice, quiet: bool) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style {
+            color: !no_color && std::io::stdout().is_terminal(),
+            quiet: false,
+            stderr_is_terminal: std::io::stderr().is_terminal(),
+        }
+        .with_flags(choice, quiet)
+    }
+
+    /// This style (what `--color auto` gives) under `--color choice` and `--quiet`.
+    pub fn with_flags(self, choice: ColorChoice, quiet: bool) -> Self {
         let color = match choice {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => !no_color && std::io::stdout().is_terminal(),
+            ColorChoice::Auto => self.color,
         };
         Style {
             color,
-            quiet,
-            stderr_is_terminal: std::io::stderr().is_terminal(),
+            quiet: self.quiet || quiet,
+            ..self
         }
     }
 

@@ -4,7 +4,10 @@
 
 #![allow(
     clippy::unwrap_used,
-    reason = "test code: a failed step should stop the test"
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests fail by panicking"
 )]
 
 use acs_engine::Engine;

@@ -3,12 +3,17 @@
 
 #![allow(
     clippy::unwrap_used,
-    reason = "test code: a failed step should stop the test"
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests fail by panicking"
 )]
 
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use acs_engine::{Engine, WatchOptions};
+use acs_engine::{Engine, ReloadEvent, WatchOptions};
 
 fn watch_threads() -> usize {
     std::fs::read_dir("/proc/self/task")
@@ -24,10 +29,31 @@ fn watch_threads() -> usize {
         .unwrap_or(0)
 }
 
-/// Wait until `want` watch threads run (a new thread names itself once it starts).
-fn wait_for_watch_threads(want: usize, what: &str) {
+/// Every reload event of `engine` from now on.
+fn reload_events(engine: &Engine) -> Receiver<ReloadEvent> {
+    let (sender, events) = mpsc::channel();
+    engine.on_reload(move |event| {
+        let _ = sender.send(event.clone());
+    });
+    events
+}
+
+/// Rewrite the rules at `path` with a new rule id and wait for the watch to reload them:
+/// once it has, its thread runs (and has named itself). The deadline only turns a hang
+/// into a failure.
+fn prove_watching(path: &Path, events: &Receiver<ReloadEvent>, id: &str) {
+    std::fs::write(path, RULES.replace("id: A", &format!("id: {id}"))).unwrap();
+    let event = events
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the watch thread reloads");
+    assert!(matches!(event, ReloadEvent::Loaded { .. }), "{event:?}");
+}
+
+/// Wait until no watch thread runs. No event marks a thread's end, so this one wait
+/// polls, against a deadline.
+fn wait_for_no_watch_thread(what: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while watch_threads() != want {
+    while watch_threads() != 0 {
         assert!(Instant::now() < deadline, "{what}");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -42,22 +68,29 @@ fn watch_threads_end_with_the_handle_or_the_engine() {
     let path = dir.path().join("rules.yaml");
     std::fs::write(&path, RULES).unwrap();
     let engine = Engine::from_path(&path).unwrap();
-    let options = WatchOptions::default();
+    let events = reload_events(&engine);
+    let options = WatchOptions {
+        quiet: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+    };
 
     let watch = engine.watch_with(options).unwrap();
-    wait_for_watch_threads(1, "the watch thread starts");
+    prove_watching(&path, &events, "B");
+    assert_eq!(watch_threads(), 1, "one watch, one thread");
     watch.close();
     assert_eq!(watch_threads(), 0, "close joins the thread");
 
     let watch = engine.watch_with(options).unwrap();
-    wait_for_watch_threads(1, "the watch thread starts");
+    prove_watching(&path, &events, "C");
+    assert_eq!(watch_threads(), 1, "one watch, one thread");
     drop(watch);
     assert_eq!(watch_threads(), 0, "drop joins the thread");
 
     // The engine goes away while the handle is still held: the thread ends by itself.
     let watch = engine.watch_with(options).unwrap();
-    wait_for_watch_threads(1, "the watch thread starts");
+    prove_watching(&path, &events, "D");
+    assert_eq!(watch_threads(), 1, "one watch, one thread");
     drop(engine);
-    wait_for_watch_threads(0, "a watch thread outlived its engine");
+    wait_for_no_watch_thread("a watch thread outlived its engine");
     drop(watch);
 }

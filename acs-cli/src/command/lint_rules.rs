@@ -3,14 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use acs_engine::lint::{lint_source, LintConfig, LintReport};
+use acs_engine::lint::{find_config, lint_source, LintConfig, LintReport};
 use acs_engine::{Diagnostic, RulesSource, Severity};
 
 use super::{Io, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::terminal::Style;
-
-/// The name of the project config searched for next to the rules.
-const CONFIG_FILE: &str = "acs.toml";
 
 /// Arguments of `acs lint-rules`.
 #[derive(Debug, clap::Args)]
@@ -19,7 +16,8 @@ pub struct Args {
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
     /// Project config declaring the host's functions and actions; by default the first
-    /// `acs.toml` found in the first FILE's directory or above it.
+    /// `acs.toml` found in the first FILE's directory (FILE itself when a directory) or
+    /// above it.
     #[arg(long, value_name = "acs.toml")]
     pub config: Option<PathBuf>,
     /// Output format.
@@ -156,12 +154,16 @@ fn paint(style: &Style, diagnostic: &Diagnostic) -> String {
     }
 }
 
-/// The config given with `--config`, else the nearest `acs.toml` at or above the first
-/// file's directory, else the defaults (no host functions declared).
+/// The config given with `--config`, else the engine's `acs.toml` for the first file
+/// (`acs_engine::lint::find_config`), else the defaults (no host functions declared).
 fn load_config(args: &Args) -> Result<(LintConfig, Option<PathBuf>), String> {
     let path = match &args.config {
         Some(path) => Some(path.clone()),
-        None => args.files.first().and_then(|f| find_config(f)),
+        None => args
+            .files
+            .first()
+            .and_then(|f| find_config(f))
+            .map(|found| relative_to_cwd(&found)),
     };
     let Some(path) = path else {
         return Ok((LintConfig::default(), None));
@@ -173,21 +175,10 @@ fn load_config(args: &Args) -> Result<(LintConfig, Option<PathBuf>), String> {
     Ok((config, Some(path)))
 }
 
-fn find_config(file: &Path) -> Option<PathBuf> {
-    let absolute = std::path::absolute(file).ok()?;
-    let start = if absolute.is_dir() {
-        absolute.as_path()
-    } else {
-        absolute.parent()?
-    };
-    let found = start
-        .ancestors()
-        .map(|dir| dir.join(CONFIG_FILE))
-        .find(|candidate| candidate.is_file())?;
-    // Show it relative to the working directory when it is below it.
-    let cwd = std::env::current_dir().ok();
-    Some(
-        cwd.and_then(|cwd| found.strip_prefix(&cwd).ok().map(Path::to_path_buf))
-            .unwrap_or(found),
-    )
+/// `path` relative to the working directory when it is below it, for shorter messages.
+fn relative_to_cwd(path: &Path) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
 }

@@ -35,7 +35,7 @@ pub struct Io<'a> {
 
 /// The host functions for a command: the stub table at `path` (see `acs eval --help`),
 /// or none.
-pub fn load_functions(path: Option<&Path>) -> Result<Functions, String> {
+pub(crate) fn load_functions(path: Option<&Path>) -> Result<Functions, String> {
     let Some(path) = path else {
         return Ok(Functions::new());
     };
@@ -48,7 +48,7 @@ pub fn load_functions(path: Option<&Path>) -> Result<Functions, String> {
 
 /// An engine over the rules at `rules` (a file or a bundle directory). The CLI keeps no
 /// metrics. Load errors come back rendered with file:line:col and a caret.
-pub fn load_engine(rules: &Path, functions: Functions) -> Result<Engine, String> {
+pub(crate) fn load_engine(rules: &Path, functions: Functions) -> Result<Engine, String> {
     Engine::builder()
         .functions(functions)
         .metrics(false)

@@ -3,16 +3,13 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use acs_engine::testing::{run_all, Difference, Report, TestBundle, TestFile};
+use acs_engine::testing::{find_test_files, run_all, Difference, Report, TestBundle, TestFile};
 use acs_engine::{Diagnostic, LoadError, RulesSource};
 
 use super::{Io, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::terminal::Style;
-
-/// How deep `acs test DIR` looks for test files.
-const MAX_DIR_DEPTH: usize = 16;
 
 /// Arguments of `acs test`.
 #[derive(Debug, clap::Args)]
@@ -78,24 +75,10 @@ pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
 /// Find, parse and load everything first, so every problem is reported at once and no
 /// test runs against a half-valid setup; then run.
 fn prepare_and_run(args: &Args) -> Result<Report, Vec<String>> {
-    let mut errors = Vec::new();
-    let mut paths = Vec::new();
-    let mut seen = Vec::new();
-    for path in &args.paths {
-        match test_files(path) {
-            // A file named twice (`acs test rules/ rules/tests/x.test.yaml`) runs once.
-            Ok(found) => {
-                for file in found {
-                    let key = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
-                    if !seen.contains(&key) {
-                        seen.push(key);
-                        paths.push(file);
-                    }
-                }
-            }
-            Err(message) => errors.push(message),
-        }
-    }
+    // Which files run is the engine's rule (`acs_engine::testing::find_test_files`).
+    let found = find_test_files(&args.paths);
+    let mut errors: Vec<String> = found.errors.iter().map(|e| format!("error: {e}")).collect();
+    let paths = found.files;
     let mut files = Vec::new();
     for path in &paths {
         match TestFile::read(path) {
@@ -142,43 +125,6 @@ fn prepare_and_run(args: &Args) -> Result<Report, Vec<String>> {
         return Err(errors);
     }
     run_all(&runs).map_err(|diagnostics| vec![render(&diagnostics)])
-}
-
-/// A file as given, or every `*.test.yaml` / `*.test.yml` under a directory, sorted.
-fn test_files(path: &Path) -> Result<Vec<PathBuf>, String> {
-    let metadata = std::fs::metadata(path)
-        .map_err(|e| format!("error: cannot read `{}`: {e}", path.display()))?;
-    if !metadata.is_dir() {
-        return Ok(vec![path.to_owned()]);
-    }
-    let mut found = Vec::new();
-    let mut pending = vec![(path.to_owned(), 0)];
-    while let Some((dir, depth)) = pending.pop() {
-        let entries = std::fs::read_dir(&dir)
-            .map_err(|e| format!("error: cannot read `{}`: {e}", dir.display()))?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                continue;
-            }
-            if path.is_dir() {
-                if depth < MAX_DIR_DEPTH {
-                    pending.push((path, depth + 1));
-                }
-            } else if name.ends_with(".test.yaml") || name.ends_with(".test.yml") {
-                found.push(path);
-            }
-        }
-    }
-    if found.is_empty() {
-        return Err(format!(
-            "error: `{}` holds no `*.test.yaml` test files",
-            path.display()
-        ));
-    }
-    found.sort();
-    Ok(found)
 }
 
 fn render(diagnostics: &[Diagnostic]) -> String {

@@ -1,21 +1,14 @@
-//! `acs eval` end to end: the shipped examples, standard input, and every way it exits 2.
-// Test code: helpers outside #[test] fns panic on failed expectations like the tests do.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+//! `acs eval` end to end, in-process through the library: the shipped examples,
+//! standard input, and every way it exits 2; the binary for a usage error and for
+//! standard input as the process reads it.
 
 use crate::support::{
-    acs, run, temp_dir, write, Run, EXAMPLES, LEGACY_BUNDLE, RULES_DIR, RULES_FILE, STUBS,
+    acs, acs_lib, run, temp_dir, write, Run, EXAMPLES, RULES_DIR, RULES_FILE, STUBS,
 };
-
-use std::path::Path;
 
 use serde_json::{json, Value};
 
-use acs_integration_tests::EXAMPLE_OUTCOMES;
+use acs_integration_tests::{legacy_bundle, EXAMPLE_OUTCOMES};
 
 fn example(name: &str) -> String {
     format!("{EXAMPLES}/{name}")
@@ -42,18 +35,12 @@ impl Run {
 }
 
 fn eval(rules: &str, functions: Option<&str>, input: Option<&str>, stdin: Option<&[u8]>) -> Run {
-    let mut command = acs();
-    command.args(["eval", "--rules", rules]);
+    let mut args = vec!["eval", "--rules", rules];
     if let Some(functions) = functions {
-        command.args(["--functions", functions]);
+        args.extend(["--functions", functions]);
     }
-    if let Some(input) = input {
-        command.arg(input);
-    }
-    if let Some(stdin) = stdin {
-        command.write_stdin(stdin.to_vec());
-    }
-    run(&mut command)
+    args.extend(input);
+    acs_lib(&args, stdin.unwrap_or_default())
 }
 
 fn matched_ids(decision: &Value) -> Vec<&str> {
@@ -121,12 +108,12 @@ fn eval_each_shipped_example_against_the_rules_directory_with_the_same_hash() {
 
 #[test]
 fn eval_each_shipped_example_against_the_unchanged_legacy_bundle() {
-    if !Path::new(LEGACY_BUNDLE).is_file() {
-        eprintln!("note: skipping: legacy fixture `{LEGACY_BUNDLE}` is not present");
+    let Some(legacy) = legacy_bundle() else {
         return;
-    }
+    };
+    let legacy = legacy.to_str().unwrap();
     for (file, ids, code) in EXAMPLE_OUTCOMES {
-        let decision = eval(LEGACY_BUNDLE, Some(STUBS), Some(&example(file)), None).decision();
+        let decision = eval(legacy, Some(STUBS), Some(&example(file)), None).decision();
         check_example("legacy bundle", &decision, file, ids, code);
     }
 }
@@ -159,6 +146,15 @@ fn eval_reads_standard_input_given_a_dash() {
     let bytes = std::fs::read(example("bid_create_kyc_missing.json")).unwrap();
     let decision = eval(RULES_FILE, Some(STUBS), Some("-"), Some(&bytes)).decision();
     assert_eq!(matched_ids(&decision), ["RF01_KYC_MANDATORY"]);
+}
+
+#[test]
+fn the_binary_reads_standard_input_given_a_dash() {
+    let bytes = std::fs::read(example("bid_create_kyc_missing.json")).unwrap();
+    let run = run(acs()
+        .args(["eval", "--rules", RULES_FILE, "--functions", STUBS, "-"])
+        .write_stdin(bytes));
+    assert_eq!(matched_ids(&run.decision()), ["RF01_KYC_MANDATORY"]);
 }
 
 #[test]

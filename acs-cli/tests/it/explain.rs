@@ -1,36 +1,33 @@
 //! `acs eval --explain`: the explanation then the decision (human), or one JSON object
 //! (`--format json`), on the project bundle, the rules directory and the legacy fixture;
-//! colours, exit codes, and a snapshot of one shipped example.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+//! colours, exit codes, and a snapshot of one shipped example. In-process through the
+//! library, but for the help text and standard input as the binary reads them.
 
-use crate::support::{acs, run, Run, LEGACY_BUNDLE};
+use crate::support::{acs_lib, in_dir, Run};
 
 use std::path::Path;
 
 use assert_cmd::Command;
 use serde_json::Value;
 
-use acs_integration_tests::EXAMPLE_OUTCOMES;
+use acs_integration_tests::{legacy_bundle, EXAMPLE_OUTCOMES};
 
 const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 const RULES_FILE: &str = "rules/acs_rules_top25.yaml";
 const STUBS: &str = "rules/examples/stubs.json";
 
-/// `acs eval --rules RULES --functions stubs.json ARGS... rules/examples/EXAMPLE`, run
-/// from the repository root so files are named as an analyst would type them.
+/// `acs eval --rules RULES --functions stubs.json ARGS... rules/examples/EXAMPLE`, with
+/// the output as from the repository root, where files are named as an analyst would
+/// type them (`RULES` is relative to the root, or absolute).
 fn eval(rules: &str, args: &[&str], example: &str) -> Run {
-    let mut command = acs();
-    command
-        .current_dir(REPO)
-        .args(["eval", "--rules", rules, "--functions", STUBS])
-        .args(args)
-        .arg(format!("rules/examples/{example}"));
-    run(&mut command)
+    let root = Path::new(REPO);
+    let rules = in_dir(root, rules);
+    let stubs = in_dir(root, STUBS);
+    let input = in_dir(root, &format!("rules/examples/{example}"));
+    let mut all = vec!["eval", "--rules", &rules, "--functions", &stubs];
+    all.extend(args);
+    all.push(&input);
+    acs_lib(&all, b"").seen_from(root)
 }
 
 impl Run {
@@ -60,11 +57,7 @@ fn ids(values: &Value, key: &str) -> Vec<String> {
 
 fn bundles() -> Vec<&'static str> {
     let mut bundles = vec![RULES_FILE, "rules/"];
-    if Path::new(LEGACY_BUNDLE).is_file() {
-        bundles.push(LEGACY_BUNDLE);
-    } else {
-        eprintln!("note: skipping the legacy bundle: `{LEGACY_BUNDLE}` is not present");
-    }
+    bundles.extend(legacy_bundle().and_then(Path::to_str));
     bundles
 }
 
@@ -144,15 +137,19 @@ fn explain_format_json_prints_one_object_with_the_decision_and_the_explanation()
 #[test]
 fn explain_shows_errors_of_unstubbed_functions_and_skipped_operands() {
     // Without the stub table the host functions are unregistered: RF17 fails.
-    let mut command = Command::cargo_bin("acs").unwrap();
-    let output = command
-        .current_dir(REPO)
-        .args(["--quiet", "eval", "--rules", RULES_FILE, "--explain"])
-        .arg("rules/examples/shipment_accept_device_collision.json")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0));
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let root = Path::new(REPO);
+    let run = acs_lib(
+        &[
+            "--quiet",
+            "eval",
+            "--rules",
+            &in_dir(root, RULES_FILE),
+            "--explain",
+            &in_dir(root, "rules/examples/shipment_accept_device_collision.json"),
+        ],
+        b"",
+    );
+    let stdout = run.ok();
     assert!(
         stdout.contains("RF17_DEVICE_ACCOUNT_COLLISION  priority 920  high  ERROR"),
         "{stdout}"

@@ -1,23 +1,30 @@
 //! `acs lint-rules`: one fixture file per finding code with a snapshot of the human
 //! output, the shipped and legacy bundles, formats, config discovery and exit codes.
-// Test code: helpers outside #[test] fns panic on failed expectations like the tests do.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+//! In-process through the library, but for the config's name as shown relative to the
+//! directory `acs` runs in.
 
-use crate::support::{acs, run, Run, LEGACY_BUNDLE, ROOT};
+use crate::support::{acs, acs_lib, in_dir, run, Run, ROOT};
 
 use std::path::{Path, PathBuf};
 
+use acs_integration_tests::legacy_bundle;
 use serde_json::Value;
 
 const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lint_cases");
 
+/// The binary run in `dir`.
 fn acs_in(dir: &Path, args: &[&str]) -> Run {
     run(acs().current_dir(dir).env_remove("NO_COLOR").args(args))
+}
+
+/// `acs FLAGS... lint-rules FILES...` in-process, with `FILES` under `dir` and the output
+/// as from `dir`.
+fn lint_in(dir: &Path, flags: &[&str], files: &[&str]) -> Run {
+    let files: Vec<String> = files.iter().map(|f| in_dir(dir, f)).collect();
+    let mut args = vec!["lint-rules"];
+    args.extend(flags);
+    args.extend(files.iter().map(String::as_str));
+    acs_lib(&args, b"").seen_from(dir)
 }
 
 fn case_files(dir: &str) -> Vec<PathBuf> {
@@ -37,7 +44,7 @@ fn every_finding_kind_matches_its_snapshot() {
     for dir in ["plain", "with_config", "bad_config"] {
         for file in case_files(dir) {
             let name = file.file_name().unwrap().to_str().unwrap().to_owned();
-            let run = acs_in(file.parent().unwrap(), &["lint-rules", &name]);
+            let run = lint_in(file.parent().unwrap(), &[], &[&name]);
             if let Some(code) = name.split('_').next().filter(|c| c.starts_with("ACS")) {
                 assert!(
                     run.stdout.contains(&format!("[{code}]")),
@@ -101,28 +108,22 @@ fn the_shipped_bundle_is_clean() {
 
 #[test]
 fn the_legacy_bundle_lints_with_warnings_and_exit_0() {
-    if !Path::new(LEGACY_BUNDLE).exists() {
+    let Some(legacy) = legacy_bundle().and_then(Path::to_str) else {
         return;
-    }
-    let run = acs_in(Path::new(ROOT), &["lint-rules", LEGACY_BUNDLE]);
+    };
+    let run = lint_in(Path::new(ROOT), &[], &[legacy]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(run.stdout.contains("25 rules, 0 errors,"), "{}", run.stdout);
     assert!(run.stdout.contains("warning[ACS401]"), "{}", run.stdout);
     assert!(run.stdout.contains("warning[ACS430]"), "{}", run.stdout);
-    let denied = acs_in(
-        Path::new(ROOT),
-        &["lint-rules", "--deny-warnings", LEGACY_BUNDLE],
-    );
+    let denied = lint_in(Path::new(ROOT), &["--deny-warnings"], &[legacy]);
     assert_eq!(denied.code, 1);
 }
 
 #[test]
 fn json_format_carries_every_finding() {
     let dir = Path::new(CASES).join("plain");
-    let run = acs_in(
-        &dir,
-        &["lint-rules", "--format", "json", "ACS420_never_true.yaml"],
-    );
+    let run = lint_in(&dir, &["--format", "json"], &["ACS420_never_true.yaml"]);
     assert_eq!(run.code, 1);
     let json: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["errors"], 4);
@@ -141,15 +142,10 @@ fn json_format_carries_every_finding() {
 #[test]
 fn sarif_format_is_sarif_2_1_0() {
     let dir = Path::new(CASES).join("plain");
-    let run = acs_in(
+    let run = lint_in(
         &dir,
-        &[
-            "lint-rules",
-            "--format",
-            "sarif",
-            "ACS430_negated_missing.yaml",
-            "clean.yaml",
-        ],
+        &["--format", "sarif"],
+        &["ACS430_negated_missing.yaml", "clean.yaml"],
     );
     assert_eq!(run.code, 0, "warnings alone pass");
     let sarif: Value = serde_json::from_str(&run.stdout).unwrap();
@@ -179,20 +175,16 @@ fn sarif_format_is_sarif_2_1_0() {
 #[test]
 fn deny_warnings_turns_warnings_into_a_failure() {
     let dir = Path::new(CASES).join("plain");
-    assert_eq!(acs_in(&dir, &["lint-rules", "ACS440_no_gate.yaml"]).code, 0);
+    assert_eq!(lint_in(&dir, &[], &["ACS440_no_gate.yaml"]).code, 0);
     assert_eq!(
-        acs_in(
-            &dir,
-            &["lint-rules", "--deny-warnings", "ACS440_no_gate.yaml"]
-        )
-        .code,
+        lint_in(&dir, &["--deny-warnings"], &["ACS440_no_gate.yaml"]).code,
         1
     );
 }
 
 #[test]
 fn missing_file_is_a_usage_error() {
-    let run = acs_in(Path::new(CASES), &["lint-rules", "no/such/rules.yaml"]);
+    let run = lint_in(Path::new(CASES), &[], &["no/such/rules.yaml"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("no/such/rules.yaml"), "{}", run.stderr);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
@@ -202,14 +194,10 @@ fn missing_file_is_a_usage_error() {
 fn explicit_config_wins_over_discovery() {
     let plain = Path::new(CASES).join("plain");
     let config = Path::new(CASES).join("with_config/acs.toml");
-    let run = acs_in(
+    let run = lint_in(
         &plain,
-        &[
-            "lint-rules",
-            "--config",
-            config.to_str().unwrap(),
-            "ACS401_unknown_function_warning.yaml",
-        ],
+        &["--config", config.to_str().unwrap()],
+        &["ACS401_unknown_function_warning.yaml"],
     );
     // Declared in that config: no finding at all.
     assert_eq!(run.code, 0, "{}", run.stdout);
@@ -219,7 +207,7 @@ fn explicit_config_wins_over_discovery() {
 #[test]
 fn quiet_prints_errors_only() {
     let dir = Path::new(CASES).join("plain");
-    let run = acs_in(&dir, &["lint-rules", "--quiet", "ACS421_always_true.yaml"]);
+    let run = lint_in(&dir, &["--quiet"], &["ACS421_always_true.yaml"]);
     assert_eq!(run.code, 1);
     assert!(run.stdout.contains("error[ACS421]"));
     assert!(!run.stdout.contains("warning"), "{}", run.stdout);
@@ -231,14 +219,10 @@ fn colour_only_when_asked_or_on_a_terminal() {
     let dir = Path::new(CASES).join("plain");
     let piped = acs_in(&dir, &["lint-rules", "ACS410_unknown_action.yaml"]);
     assert!(!piped.stdout.contains('\u{1b}'), "no colour into a pipe");
-    let forced = acs_in(
+    let forced = lint_in(
         &dir,
-        &[
-            "--color",
-            "always",
-            "lint-rules",
-            "ACS410_unknown_action.yaml",
-        ],
+        &["--color", "always"],
+        &["ACS410_unknown_action.yaml"],
     );
     assert!(
         forced.stdout.contains("\u{1b}[1;31merror\u{1b}[0m[ACS410]"),

@@ -1,12 +1,6 @@
 //! The README's analyst walk-through runs as written: every `sh` block of the section,
 //! in order, in one shell, from the repository root, against the `acs` built for this
 //! test run.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 
 use std::path::Path;
 use std::process::Command;

@@ -1,19 +1,14 @@
 //! `acs replay` end to end: the recorded sample as a table and as JSON, against a baseline,
-//! on the legacy bundle, from standard input, and every way it exits 2.
-// Test code: helpers outside #[test] fns panic on failed expectations like the tests do.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+//! on the legacy bundle, from standard input, and every way it exits 2. In-process through
+//! the library; the binary for its help and `NO_COLOR`.
 
-use crate::support::{acs, run, temp_dir, Run, LEGACY_BUNDLE, RULES_DIR, RULES_FILE, STUBS};
+use crate::support::{acs, acs_lib, temp_dir, Run, RULES_DIR, RULES_FILE, STUBS};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use acs_engine::{Engine, Functions};
+use acs_integration_tests::legacy_bundle;
 use serde_json::Value;
 
 const SAMPLE: &str = concat!(
@@ -45,12 +40,9 @@ fn replay(args: &[&str]) -> Run {
 }
 
 fn replay_with(args: &[&str], stdin: Option<Vec<u8>>) -> Run {
-    let mut command = acs();
-    command.arg("replay").args(args).env_remove("NO_COLOR");
-    if let Some(stdin) = stdin {
-        command.write_stdin(stdin);
-    }
-    run(&mut command)
+    let mut all = vec!["replay"];
+    all.extend(args);
+    acs_lib(&all, &stdin.unwrap_or_default())
 }
 
 /// Per-rule match counts of `rules` over the sample, computed line by line with the
@@ -309,13 +301,12 @@ fn replay_against_itself_changes_nothing() {
 
 #[test]
 fn replay_runs_on_the_unchanged_legacy_bundle() {
-    if !Path::new(LEGACY_BUNDLE).is_file() {
-        eprintln!("note: skipping: legacy fixture `{LEGACY_BUNDLE}` is not present");
+    let Some(legacy) = legacy_bundle().and_then(Path::to_str) else {
         return;
-    }
+    };
     let report = replay(&[
         "--rules",
-        LEGACY_BUNDLE,
+        legacy,
         "--functions",
         STUBS,
         "--format",
@@ -324,15 +315,15 @@ fn replay_runs_on_the_unchanged_legacy_bundle() {
     ])
     .report();
     assert_eq!(report["inputs"], 298);
-    assert_eq!(reported_matches(&report), expected_matches(LEGACY_BUNDLE));
+    assert_eq!(reported_matches(&report), expected_matches(legacy));
 
-    let against = sample_json(&["--baseline", LEGACY_BUNDLE]);
+    let against = sample_json(&["--baseline", legacy]);
     assert_eq!(against["baseline"]["rules"].as_array().unwrap().len(), 25);
     let table = replay(&[
         "--rules",
         RULES_DIR,
         "--baseline",
-        LEGACY_BUNDLE,
+        legacy,
         "--functions",
         STUBS,
         SAMPLE,

@@ -1,17 +1,12 @@
 //! `acs test` end to end: the shipped test file on the project rules (file and directory)
 //! and on the legacy fixture, what a failing test prints, and every way it exits 2.
-// Test code: helpers outside #[test] fns panic on failed expectations like the tests do.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+//! In-process through the library; the binary for its help and its exit statuses.
 
-use crate::support::{acs, run, temp_dir, write, Run, LEGACY_BUNDLE, RULES_DIR, RULES_FILE};
+use crate::support::{acs, acs_lib, run, temp_dir, write, Run, RULES_DIR, RULES_FILE};
 
 use std::path::{Path, PathBuf};
 
+use acs_integration_tests::legacy_bundle;
 use assert_cmd::Command;
 use serde_json::Value;
 
@@ -46,13 +41,23 @@ impl Run {
     }
 }
 
+/// `acs test ARGS...` in-process; with `dir`, the `*.yaml` arguments are files in `dir`
+/// and the output is as from `dir`.
 fn acs_test(args: &[&str], dir: Option<&Path>) -> Run {
-    let mut command = acs();
-    command.arg("test").args(args).env_remove("NO_COLOR");
-    if let Some(dir) = dir {
-        command.current_dir(dir);
-    }
-    let run = run(&mut command);
+    let args: Vec<String> = args
+        .iter()
+        .map(|arg| match dir {
+            Some(dir) if arg.ends_with(".yaml") => dir.join(arg).display().to_string(),
+            _ => (*arg).to_owned(),
+        })
+        .collect();
+    let mut all = vec!["test"];
+    all.extend(args.iter().map(String::as_str));
+    let run = acs_lib(&all, b"");
+    let run = match dir {
+        Some(dir) => run.seen_from(dir),
+        None => run,
+    };
     run.no_panic();
     run
 }
@@ -149,11 +154,10 @@ fn the_shipped_file_passes_with_the_rules_given_as_file_or_directory() {
 
 #[test]
 fn the_shipped_file_passes_on_the_unchanged_legacy_bundle() {
-    if !Path::new(LEGACY_BUNDLE).is_file() {
-        eprintln!("note: skipping: legacy fixture `{LEGACY_BUNDLE}` is not present");
+    let Some(legacy) = legacy_bundle().and_then(Path::to_str) else {
         return;
-    }
-    let run = acs_test(&["--rules", LEGACY_BUNDLE, SHIPPED], None);
+    };
+    let run = acs_test(&["--rules", legacy, SHIPPED], None);
     assert!(run.passed().ends_with(&summary(SHIPPED_TESTS, 0)));
     assert!(!run.stderr.contains("warning"), "{}", run.stderr);
 }
@@ -377,6 +381,21 @@ fn directories_are_searched_for_test_files_in_name_order() {
         .filter_map(|l| l.rsplit("  ").next().filter(|_| l.starts_with("ok")))
         .collect();
     assert_eq!(names, ["first", "deep"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_binary_exits_0_when_all_pass_1_when_one_fails_and_2_on_usage_errors() {
+    let dir = temp_dir("binary");
+    let failing = failing_file(&dir);
+    assert_eq!(run(acs().args(["test", SHIPPED])).code, 0);
+    let failed = run(acs().arg("test").arg(&failing));
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(failed.stdout.contains("FAILED"), "{}", failed.stdout);
+    let usage = run(acs().args(["test", "--no-such-flag", SHIPPED]));
+    assert_eq!(usage.code, 2);
+    assert!(usage.stderr.contains("--no-such-flag"), "{}", usage.stderr);
+    usage.no_panic();
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -1,11 +1,6 @@
 //! `acs watch` end to end: a real process watching a real file, reporting a load, a
-//! rejected edit (with file:line:col), a restored file and a new generation.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+//! rejected edit (with file:line:col), a restored file and a new generation; in-process
+//! through the library, how it starts and how it refuses rules that do not load.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -13,7 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use acs_integration_tests::legacy_bundle;
 use serde_json::Value;
+
+use crate::support::acs_lib;
 
 fn rule(id: &str) -> String {
     format!(
@@ -146,12 +144,9 @@ fn human_output_names_the_failing_line() {
 #[test]
 fn rules_that_do_not_load_stop_it_with_exit_2() {
     let path = temp_rules("broken", "- id: A\n  priority: x\n");
-    let output = Command::new(assert_cmd::cargo::cargo_bin("acs"))
-        .args(["watch", path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let run = acs_lib(&["watch", path.to_str().unwrap()], b"");
+    assert_eq!(run.code, 2);
+    let stderr = run.stderr;
     assert!(stderr.contains("rules.yaml:2:"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
@@ -159,21 +154,12 @@ fn rules_that_do_not_load_stop_it_with_exit_2() {
 #[test]
 fn starts_on_the_shipped_and_the_legacy_bundles() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let legacy = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/acs_rules_top25.yaml"
-    );
     let mut bundles = vec![format!("{root}/rules")];
-    if Path::new(legacy).exists() {
-        bundles.push(legacy.to_owned());
-    }
+    bundles.extend(legacy_bundle().map(|p| p.display().to_string()));
     for bundle in bundles {
-        let output = Command::new(assert_cmd::cargo::cargo_bin("acs"))
-            .args(["watch", "--quiet", "--max-reloads", "0", &bundle])
-            .output()
-            .unwrap();
-        assert_eq!(output.status.code(), Some(0), "{bundle}");
-        let stdout = String::from_utf8(output.stdout).unwrap();
+        let run = acs_lib(&["watch", "--quiet", "--max-reloads", "0", &bundle], b"");
+        assert_eq!(run.code, 0, "{bundle}: {}", run.stderr);
+        let stdout = run.stdout;
         assert!(
             stdout.starts_with("loaded generation 1: 25 rules serving (sha256:"),
             "{stdout}"

@@ -1,12 +1,17 @@
 //! `acs.toml`: what a project tells the linter about its host — the functions it registers
-//! (with their arity), the action names it handles, thresholds and accepted findings.
+//! (with their arity), the action names it handles, thresholds and accepted findings —
+//! and where a project's `acs.toml` is found for a rules path ([`find_config`]).
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostic::Diagnostic;
 use crate::source::{SourceFile, SourceMap, Span};
+
+/// The name of the project config looked for beside the rules ([`find_config`]).
+pub const CONFIG_FILE_NAME: &str = "acs.toml";
 
 /// Complexity (condition nodes) above which ACS441 warns, unless the config says otherwise.
 pub const DEFAULT_MAX_COMPLEXITY: usize = 40;
@@ -122,5 +127,80 @@ impl LintConfig {
             .copied()
             .chain(self.actions.known.iter().map(String::as_str))
             .collect()
+    }
+}
+
+/// The project config that applies to the rules at `rules` (a rules file or a bundle
+/// directory), or `None` when there is none.
+///
+/// The rule: the first `acs.toml` found in the directory of `rules` (in `rules` itself
+/// when it is a directory), then in each directory above it up to the filesystem root.
+/// A relative `rules` is taken from the current working directory. The path returned is
+/// absolute; whether the file parses is [`LintConfig::from_toml`]'s business. Every host
+/// (the CLI, the bindings, CI) calls this, so all of them lint with the same config.
+pub fn find_config(rules: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(rules).ok()?;
+    let start = if absolute.is_dir() {
+        absolute.as_path()
+    } else {
+        absolute.parent()?
+    };
+    start
+        .ancestors()
+        .map(|dir| dir.join(CONFIG_FILE_NAME))
+        .find(|candidate| candidate.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `root/acs.toml`, `root/project/rules/a.yaml` and `root/project/rules/nested/`.
+    fn project() -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let rules = root.path().join("project/rules/nested");
+        std::fs::create_dir_all(&rules).unwrap();
+        std::fs::write(root.path().join(CONFIG_FILE_NAME), "").unwrap();
+        std::fs::write(root.path().join("project/rules/a.yaml"), "[]\n").unwrap();
+        root
+    }
+
+    #[test]
+    fn the_nearest_config_at_or_above_the_rules_wins() {
+        let root = project();
+        let top = root.path().join(CONFIG_FILE_NAME);
+        let file = root.path().join("project/rules/a.yaml");
+        let nested = root.path().join("project/rules/nested");
+        assert_eq!(find_config(&file), Some(top.clone()));
+        assert_eq!(find_config(&nested), Some(top));
+
+        let closer = root.path().join("project/rules").join(CONFIG_FILE_NAME);
+        std::fs::write(&closer, "").unwrap();
+        assert_eq!(find_config(&file), Some(closer.clone()));
+        assert_eq!(find_config(&nested), Some(closer.clone()));
+        // A directory's own config counts; a file's directory is where its search starts.
+        let own = nested.join(CONFIG_FILE_NAME);
+        std::fs::write(&own, "").unwrap();
+        assert_eq!(find_config(&nested), Some(own));
+        assert_eq!(find_config(&file), Some(closer));
+    }
+
+    #[test]
+    fn a_directory_named_like_the_config_is_not_one() {
+        let root = tempfile::tempdir().unwrap();
+        let rules = root.path().join("rules");
+        std::fs::create_dir_all(rules.join(CONFIG_FILE_NAME)).unwrap();
+        let found = find_config(&rules);
+        assert_ne!(found, Some(rules.join(CONFIG_FILE_NAME)));
+    }
+
+    #[test]
+    fn a_rules_path_that_does_not_exist_still_searches_from_its_directory() {
+        let root = project();
+        let missing = root.path().join("project/rules/missing.yaml");
+        assert_eq!(
+            find_config(&missing),
+            Some(root.path().join(CONFIG_FILE_NAME))
+        );
     }
 }

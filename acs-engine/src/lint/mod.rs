@@ -11,7 +11,10 @@ mod sarif;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use config::{ActionsConfig, LintConfig, LintSettings, DEFAULT_MAX_COMPLEXITY, KNOWN_ACTIONS};
+pub use config::{
+    find_config, ActionsConfig, LintConfig, LintSettings, CONFIG_FILE_NAME, DEFAULT_MAX_COMPLEXITY,
+    KNOWN_ACTIONS,
+};
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::engine::{read_sources, LoadError, RulesSource};

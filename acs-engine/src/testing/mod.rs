@@ -1,8 +1,10 @@
 //! Rule test files: inputs with function stubs and the expected matches and verdict, run
 //! against a rule set, with every difference between what a test expected and what the
-//! engine decided. The format is documented in `rules/README.md` ("Rule tests").
+//! engine decided, and which files a host runs as rule tests ([`find_test_files`]). The
+//! format is documented in `rules/README.md` ("Rule tests").
 
 mod check;
+mod discover;
 mod parse;
 mod stubs;
 
@@ -21,6 +23,10 @@ use crate::plan::compile;
 use crate::ruleset::{load_rule_set, suggest_name, RuleSet};
 use crate::source::{Location, SourceMap, Span};
 
+pub use discover::{
+    find_test_files, is_test_file_name, test_files_at, FindTestFilesError, FoundTestFiles,
+    MAX_TEST_DIR_DEPTH,
+};
 pub use parse::{EXPECT_KEYS, TEST_FILE_KEYS, TEST_KEYS};
 pub use stubs::StubError;
 

@@ -1,12 +1,5 @@
 //! Backtests over JSON lines: exact counts, line numbers and baseline transitions, whatever
 //! the number of threads and the batch size.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::io::{self, BufReader, Read};
 
 use acs_engine::backtest::{

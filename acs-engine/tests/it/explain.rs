@@ -1,13 +1,6 @@
 //! `Engine::explain`: candidate rules in evaluation order, each condition as a tree of
 //! values with short-circuits, errors, missing fields and locations, its serde shape and
 //! its human rendering; and that it always agrees with `Engine::evaluate`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 

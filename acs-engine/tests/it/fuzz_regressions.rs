@@ -1,9 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
 //! Inputs the fuzz targets (`fuzz/`) found, fed exactly as found, plus the nesting limits
 //! the campaign checked. One test per finding, named after it.
 

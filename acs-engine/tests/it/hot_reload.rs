@@ -1,18 +1,15 @@
 //! Hot reload on real files in temporary directories: every way a rules file changes in
 //! production, the guarantee that a bad file never replaces a good plan, and a storm of
 //! rewrites under concurrent evaluation.
-
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "test code: a failed step should stop the test"
-)]
+//!
+//! The tests wait for reload events, never for time: that something did not happen is
+//! shown by ordering, by making a change that must be reloaded afterwards and checking
+//! that its reload is the first (or the next) one observed.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -53,17 +50,51 @@ fn version_of(engine: &Engine) -> String {
     engine.evaluate(&json!({})).matched_ids().join(",")
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+/// Every reload event of `engine` from now on, in order.
+fn reload_events(engine: &Engine) -> Receiver<ReloadEvent> {
+    let (sender, events) = mpsc::channel();
+    engine.on_reload(move |event| {
+        let _ = sender.send(event.clone());
+    });
+    events
+}
+
+/// The next reload event. The deadline only turns a hang into a failure.
+fn next_event(events: &Receiver<ReloadEvent>, what: &str) -> ReloadEvent {
+    events
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("no reload event while waiting for {what}"))
+}
+
+/// Wait, reload event by reload event, until `done` holds; returns the events seen.
+fn wait_for(
+    events: &Receiver<ReloadEvent>,
+    what: &str,
+    mut done: impl FnMut() -> bool,
+) -> Vec<ReloadEvent> {
+    let mut seen = Vec::new();
     while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
+        seen.push(next_event(events, what));
+    }
+    seen
+}
+
+/// The next reload event that is not `Unchanged` (a reload that found the same rules).
+fn next_change(events: &Receiver<ReloadEvent>, what: &str) -> ReloadEvent {
+    loop {
+        let event = next_event(events, what);
+        if !matches!(event, ReloadEvent::Unchanged { .. }) {
+            return event;
+        }
     }
 }
 
-/// Nothing happens for a while (long enough for a debounced reload to have run).
-fn settle() {
-    std::thread::sleep(Duration::from_millis(500));
+/// The generation of a `Loaded` event; fails on any other event.
+fn loaded(event: &ReloadEvent) -> u64 {
+    match event {
+        ReloadEvent::Loaded { generation, .. } => *generation,
+        other => panic!("expected a new plan, got {other:?}"),
+    }
 }
 
 fn write(path: &Path, text: &str) {
@@ -81,18 +112,20 @@ fn watched_file() -> (tempfile::TempDir, PathBuf, Engine) {
 #[test]
 fn in_place_writes_are_picked_up() {
     let (_dir, path, engine) = watched_file();
+    let events = reload_events(&engine);
     let _watch = engine.watch_with(fast()).unwrap();
     write(&path, &rules(2));
-    wait_for("version 2", || version_of(&engine) == "VERSION_2");
+    wait_for(&events, "version 2", || version_of(&engine) == "VERSION_2");
     assert_eq!(engine.status().generation, 2);
 }
 
 #[test]
 fn a_write_caught_half_done_keeps_the_old_plan_until_complete() {
     let (_dir, path, engine) = watched_file();
+    let events = reload_events(&engine);
     let _watch = engine.watch_with(fast()).unwrap();
     write(&path, &truncated(2));
-    wait_for("the failure to be reported", || {
+    wait_for(&events, "the failure to be reported", || {
         engine.status().last_error.is_some()
     });
     assert_eq!(version_of(&engine), "VERSION_1");
@@ -100,31 +133,33 @@ fn a_write_caught_half_done_keeps_the_old_plan_until_complete() {
     assert!(error.message.contains("rules.yaml:"), "{}", error.message);
     assert_eq!(error.generation, 1);
     write(&path, &rules(2));
-    wait_for("version 2", || version_of(&engine) == "VERSION_2");
+    wait_for(&events, "version 2", || version_of(&engine) == "VERSION_2");
     assert!(engine.status().last_error.is_none());
 }
 
 #[test]
 fn editors_that_write_a_temp_file_and_rename_it_are_picked_up() {
     let (dir, path, engine) = watched_file();
+    let events = reload_events(&engine);
     let _watch = engine.watch_with(fast()).unwrap();
     let temp = dir.path().join(".rules.yaml.swp");
     write(&temp, &rules(2));
     std::fs::rename(&temp, &path).unwrap();
-    wait_for("version 2", || version_of(&engine) == "VERSION_2");
+    wait_for(&events, "version 2", || version_of(&engine) == "VERSION_2");
 }
 
 #[test]
 fn delete_then_recreate_keeps_serving_then_reloads() {
     let (_dir, path, engine) = watched_file();
+    let events = reload_events(&engine);
     let _watch = engine.watch_with(fast()).unwrap();
     std::fs::remove_file(&path).unwrap();
-    wait_for("the missing file to be reported", || {
+    wait_for(&events, "the missing file to be reported", || {
         engine.status().last_error.is_some()
     });
     assert_eq!(version_of(&engine), "VERSION_1");
     write(&path, &rules(2));
-    wait_for("version 2", || version_of(&engine) == "VERSION_2");
+    wait_for(&events, "version 2", || version_of(&engine) == "VERSION_2");
 }
 
 #[cfg(unix)]
@@ -139,6 +174,7 @@ fn a_kubernetes_configmap_symlink_swap_is_picked_up() {
     symlink("..2026_11_21_12_00_00.123", root.join("..data")).unwrap();
     symlink("..data/rules.yaml", root.join("rules.yaml")).unwrap();
     let engine = Engine::from_path(root.join("rules.yaml")).unwrap();
+    let events = reload_events(&engine);
     let _watch = engine.watch_with(fast()).unwrap();
 
     // What kubelet's atomic writer does: new timestamped dir, new link, rename over `..data`.
@@ -148,18 +184,7 @@ fn a_kubernetes_configmap_symlink_swap_is_picked_up() {
     symlink("..2026_11_21_12_05_00.456", root.join("..data_tmp")).unwrap();
     std::fs::rename(root.join("..data_tmp"), root.join("..data")).unwrap();
     std::fs::remove_dir_all(&first).unwrap();
-    wait_for("version 2", || version_of(&engine) == "VERSION_2");
-}
-
-fn count_reloads(engine: &Engine) -> Arc<AtomicUsize> {
-    let loaded = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&loaded);
-    engine.on_reload(move |event| {
-        if matches!(event, ReloadEvent::Loaded { .. }) {
-            counter.fetch_add(1, Ordering::SeqCst);
-        }
-    });
-    loaded
+    wait_for(&events, "version 2", || version_of(&engine) == "VERSION_2");
 }
 
 #[test]
@@ -170,7 +195,7 @@ fn a_directory_bundle_reloads_as_one_set_and_a_burst_is_one_reload() {
     }
     let engine = Engine::from_path(dir.path()).unwrap();
     assert_eq!(version_of(&engine), "VERSION_1,VERSION_2,VERSION_3");
-    let reloads = count_reloads(&engine);
+    let events = reload_events(&engine);
     let _watch = engine
         .watch_with(WatchOptions {
             quiet: Duration::from_millis(200),
@@ -178,57 +203,67 @@ fn a_directory_bundle_reloads_as_one_set_and_a_burst_is_one_reload() {
         })
         .unwrap();
 
-    // One file changes: the whole directory is reloaded as one rule set.
+    // One file changes: the whole directory is reloaded as one rule set, in one reload.
     write(&dir.path().join("b.yaml"), &rules(20));
-    wait_for("b to change", || {
-        version_of(&engine) == "VERSION_1,VERSION_20,VERSION_3"
-    });
-    settle();
-    assert_eq!(reloads.load(Ordering::SeqCst), 1);
+    assert_eq!(loaded(&next_change(&events, "b to change")), 2);
+    assert_eq!(version_of(&engine), "VERSION_1,VERSION_20,VERSION_3");
 
-    // A `git pull` touching every file: one reload, never a half-updated set.
+    // A `git pull` touching every file: the next reload has all three, never a
+    // half-updated set.
     for (name, version) in [("a.yaml", 11), ("b.yaml", 21), ("c.yml", 31)] {
         write(&dir.path().join(name), &rules(version));
     }
-    wait_for("all three to change", || {
-        version_of(&engine) == "VERSION_11,VERSION_21,VERSION_31"
-    });
-    settle();
-    assert_eq!(reloads.load(Ordering::SeqCst), 2);
+    assert_eq!(loaded(&next_change(&events, "all three to change")), 3);
+    assert_eq!(version_of(&engine), "VERSION_11,VERSION_21,VERSION_31");
+
+    // And it was the burst's only reload: the next one observed is a later change's.
+    write(&dir.path().join("a.yaml"), &rules(12));
+    assert_eq!(loaded(&next_change(&events, "a to change")), 4);
+    assert_eq!(version_of(&engine), "VERSION_12,VERSION_21,VERSION_31");
+}
+
+/// Writes the files `ignored` names into `dir` while `engine` watches, then changes the
+/// rules at `rules` to version 2: that change must be the first reload observed, so the
+/// ignored files caused none (neither a new plan, nor a failure, nor an unchanged one).
+fn check_ignored(engine: &Engine, dir: &Path, ignored: &[(&str, &str)], rules_path: &Path) {
+    let events = reload_events(engine);
+    let _watch = engine.watch_with(fast()).unwrap();
+    for (name, text) in ignored {
+        write(&dir.join(name), text);
+    }
+    write(rules_path, &rules(2));
+    let first = next_event(&events, "the rules change");
+    assert_eq!(loaded(&first), 2, "{first:?}");
+    assert_eq!(version_of(engine), "VERSION_2");
 }
 
 #[test]
 fn unrelated_files_in_the_directory_do_not_reload() {
-    let (dir, _path, engine) = watched_file();
-    let reloads = count_reloads(&engine);
-    let failures = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&failures);
-    engine.on_reload(move |event| {
-        if matches!(event, ReloadEvent::Failed(_)) {
-            counter.fetch_add(1, Ordering::SeqCst);
-        }
-    });
-    let _watch = engine.watch_with(fast()).unwrap();
-    write(&dir.path().join("README.md"), "notes");
-    write(&dir.path().join(".rules.yaml.swp"), "garbage");
-    write(&dir.path().join("other.json"), "{}");
-    settle();
-    assert_eq!(reloads.load(Ordering::SeqCst), 0);
-    assert_eq!(failures.load(Ordering::SeqCst), 0);
-    assert_eq!(engine.status().generation, 1);
+    let (dir, path, engine) = watched_file();
+    check_ignored(
+        &engine,
+        dir.path(),
+        &[
+            ("README.md", "notes"),
+            (".rules.yaml.swp", "garbage"),
+            ("other.json", "{}"),
+        ],
+        &path,
+    );
 }
 
 #[test]
 fn unrelated_files_in_a_bundle_directory_do_not_reload() {
     let dir = tempfile::tempdir().unwrap();
-    write(&dir.path().join("a.yaml"), &rules(1));
+    let path = dir.path().join("a.yaml");
+    write(&path, &rules(1));
     let engine = Engine::from_path(dir.path()).unwrap();
-    let reloads = count_reloads(&engine);
-    let _watch = engine.watch_with(fast()).unwrap();
-    write(&dir.path().join("README.md"), "notes");
-    write(&dir.path().join(".a.yaml.swp"), "garbage");
-    settle();
-    assert_eq!(reloads.load(Ordering::SeqCst), 0);
+    check_ignored(
+        &engine,
+        dir.path(),
+        &[("README.md", "notes"), (".a.yaml.swp", "garbage")],
+        &path,
+    );
 }
 
 #[test]
@@ -248,13 +283,10 @@ fn reload_forces_a_rebuild_and_a_new_generation() {
 #[test]
 fn a_bad_file_is_reported_through_status_and_subscribers() {
     let (_dir, path, engine) = watched_file();
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&events);
-    engine.on_reload(move |event| sink.lock().unwrap().push(event.clone()));
+    let events = reload_events(&engine);
     let _watch = engine.watch_with(fast()).unwrap();
     write(&path, "- id: A\n  priority: 1\n  severity: hgh\n");
-    wait_for("the failure", || !events.lock().unwrap().is_empty());
-    let ReloadEvent::Failed(failure) = events.lock().unwrap()[0].clone() else {
+    let ReloadEvent::Failed(failure) = next_event(&events, "the failure") else {
         panic!("expected a failure");
     };
     assert_eq!(failure.generation, 1);
@@ -269,9 +301,8 @@ fn a_bad_file_is_reported_through_status_and_subscribers() {
     assert_eq!(engine.status().last_error.unwrap(), failure);
 
     write(&path, &rules(2));
-    wait_for("the reload", || events.lock().unwrap().len() >= 2);
     assert!(matches!(
-        events.lock().unwrap()[1],
+        next_event(&events, "the reload"),
         ReloadEvent::Loaded {
             generation: 2,
             rule_count: 1,
@@ -283,17 +314,23 @@ fn a_bad_file_is_reported_through_status_and_subscribers() {
 #[test]
 fn a_closed_or_dropped_watch_no_longer_reloads() {
     let (_dir, path, engine) = watched_file();
+    let events = reload_events(&engine);
     let watch = engine.watch_with(fast()).unwrap();
     watch.close();
     let dropped = engine.watch_with(fast()).unwrap();
     drop(dropped);
     write(&path, &rules(2));
-    settle();
-    assert_eq!(
-        version_of(&engine),
-        "VERSION_1",
-        "a closed watch must not reload"
-    );
+    // A live watch started afterwards sees only what is written after it starts: its
+    // reload, of version 3, must be the first observed, and the one before the next.
+    let _live = engine.watch_with(fast()).unwrap();
+    write(&path, &rules(3));
+    let first = next_event(&events, "the live watch's reload");
+    assert_eq!(loaded(&first), 2, "a closed watch reloaded: {first:?}");
+    assert_eq!(version_of(&engine), "VERSION_3");
+    write(&path, &rules(4));
+    let second = next_event(&events, "the live watch's second reload");
+    assert_eq!(loaded(&second), 3, "a closed watch reloaded: {second:?}");
+    assert_eq!(version_of(&engine), "VERSION_4");
 }
 
 #[test]

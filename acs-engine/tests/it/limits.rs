@@ -1,12 +1,5 @@
 //! Limits as defences: each limit has its documented default, is configurable by the
 //! host, applies on load, reload and evaluation, and fails with an error that names it.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use acs_engine::{Engine, InputError, Limits, LoadError};
 use serde_json::json;
 

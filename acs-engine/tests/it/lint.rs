@@ -1,13 +1,5 @@
 //! The linter's public API, as hosts and bindings call it: config parsing, accepted
 //! findings, deny-warnings, and the shipped and legacy bundles.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
-use std::path::Path;
 
 use acs_engine::lint::{lint_source, lint_sources, LintConfig};
 use acs_engine::source::{SourceFile, SourceMap};
@@ -15,10 +7,6 @@ use acs_engine::{RulesSource, Severity};
 
 const BUNDLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/acs_rules_top25.yaml");
 const BUNDLE_CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/acs.toml");
-const LEGACY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/acs_rules_top25.yaml"
-);
 
 fn lint_text(yaml: &str, config: &LintConfig) -> Vec<(String, Severity)> {
     let mut sources = SourceMap::default();
@@ -48,10 +36,10 @@ fn shipped_bundle_is_clean_under_its_config() {
 
 #[test]
 fn legacy_bundle_has_warnings_only() {
-    if !Path::new(LEGACY).exists() {
+    let Some(legacy) = crate::support::legacy_bundle() else {
         return;
-    }
-    let report = lint_source(&RulesSource::Path(LEGACY.into()), &LintConfig::default()).unwrap();
+    };
+    let report = lint_source(&RulesSource::Path(legacy.into()), &LintConfig::default()).unwrap();
     assert_eq!(report.errors(), 0, "{:#?}", report.diagnostics);
     assert!(report.warnings() > 0);
     assert!(!report.fails(false));

@@ -1,11 +1,6 @@
 //! Snapshots of the rendered diagnostics for each load error code: one fixture file per
 //! code in `tests/load_errors/`, one snapshot each.
 
-#![allow(
-    clippy::unwrap_used,
-    reason = "test code: a failed step should stop the test"
-)]
-
 use std::path::Path;
 
 use acs_engine::{Engine, Functions};

@@ -7,6 +7,14 @@
 //! belongs directly in `tests/`, a binary of its own: `tests/allocations.rs` (a counting
 //! global allocator) and `tests/watch_threads.rs` (counts the process's watch threads).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests fail by panicking"
+)]
+
 mod backtest;
 mod explain;
 mod fuzz_regressions;

@@ -14,7 +14,7 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde_json::{json, Value};
 
-use crate::support::rule_line;
+use crate::support::{legacy_bundle, rule_line};
 
 // ---- strategies -------------------------------------------------------------------------
 
@@ -183,10 +183,7 @@ fn same_decision(a: &acs_engine::Decision, b: &acs_engine::Decision) -> bool {
 
 /// Host functions for generated calls: `f` echoes its arguments, `db.count.trucks` fails
 /// on anything but one string, `a.in` panics.
-#[expect(
-    clippy::panic,
-    reason = "a host function that panics is part of what is tested"
-)]
+// A host function that panics is part of what is tested.
 fn functions() -> Functions {
     Functions::new()
         .with("f", |args: &[&Value]| {
@@ -245,9 +242,7 @@ fn fixture_conditions() -> Vec<String> {
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/acs_rules_top25.yaml");
-    if let Ok(text) = std::fs::read_to_string(fixture) {
+    if let Some(text) = legacy_bundle().map(|path| std::fs::read_to_string(path).unwrap()) {
         for line in text.lines() {
             if let Some(rest) = line.trim().strip_prefix("condition: \"") {
                 conditions.push(rest.trim_end_matches('"').to_owned());
@@ -257,10 +252,6 @@ fn fixture_conditions() -> Vec<String> {
     conditions
 }
 
-#[expect(
-    clippy::expect_used,
-    reason = "test setup: a fixture that does not compile fails the test"
-)]
 fn fixture_expressions() -> &'static [Expression] {
     static COMPILED: OnceLock<Vec<Expression>> = OnceLock::new();
     COMPILED.get_or_init(|| {
@@ -272,10 +263,6 @@ fn fixture_expressions() -> &'static [Expression] {
 }
 
 /// The shipped bundle with its example stubs, and the legacy fixture, as engines.
-#[expect(
-    clippy::expect_used,
-    reason = "test setup: a bundle that does not load fails the test"
-)]
 fn fixture_engines() -> &'static [Engine] {
     static ENGINES: OnceLock<Vec<Engine>> = OnceLock::new();
     ENGINES.get_or_init(|| {
@@ -295,8 +282,7 @@ fn fixture_engines() -> &'static [Engine] {
                     .expect("the shipped bundle loads"),
             );
         }
-        let fixture = root.join("../shared/fixtures/acs_rules_top25.yaml");
-        if fixture.is_file() {
+        if let Some(fixture) = legacy_bundle() {
             engines.push(Engine::from_path(fixture).expect("the legacy fixture loads"));
         }
         engines

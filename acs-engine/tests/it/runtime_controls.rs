@@ -1,11 +1,5 @@
 //! Run-time controls of a live engine: the kill switch, shadow mode, status and metrics.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "test code: a failed step should stop the test"
-)]
-
 use acs_engine::{Engine, Functions, Verdict};
 use serde_json::{json, Value};
 

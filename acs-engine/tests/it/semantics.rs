@@ -106,10 +106,6 @@ fn cases_dir() -> PathBuf {
 }
 
 /// Every file in tests/cases, sorted.
-#[expect(
-    clippy::expect_used,
-    reason = "test setup: a missing directory fails the test"
-)]
 fn all_files() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(cases_dir())
         .expect("tests/cases is readable")

@@ -4,8 +4,6 @@
 //! every way a rule reads the input (paths, `==` and `in` between containers, indexing,
 //! host-function arguments, templates). Bytes serde_json refuses are refused.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-
 use acs_engine::{Engine, Functions};
 use proptest::prelude::*;
 use serde_json::{json, Value};

@@ -1,13 +1,6 @@
 //! Rule test files: the format (errors at file:line:col, unknown keys, stub and input
 //! merging), every kind of difference a failing test reports, coverage, and the shipped
 //! test file against the project bundle and the legacy one.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::path::{Path, PathBuf};
 
 use acs_engine::testing::{
@@ -571,10 +564,6 @@ const SHIPPED: &str = concat!(
     "/../rules/tests/acs_rules_top25.test.yaml"
 );
 const PROJECT_BUNDLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/acs_rules_top25.yaml");
-const LEGACY_BUNDLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/acs_rules_top25.yaml"
-);
 
 fn check_shipped_file(rules: &str) {
     let file = TestFile::read(Path::new(SHIPPED)).unwrap();
@@ -624,11 +613,10 @@ fn the_shipped_test_file_passes_against_the_project_bundle_and_covers_every_rule
 
 #[test]
 fn the_shipped_test_file_passes_against_the_unchanged_legacy_bundle() {
-    if !Path::new(LEGACY_BUNDLE).is_file() {
-        eprintln!("note: skipping: legacy fixture `{LEGACY_BUNDLE}` is not present");
+    let Some(legacy) = crate::support::legacy_bundle().and_then(Path::to_str) else {
         return;
-    }
-    check_shipped_file(LEGACY_BUNDLE);
+    };
+    check_shipped_file(legacy);
 }
 
 // ---------------------------------------------------------------------------------------
