@@ -13,8 +13,8 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use acs_engine::eval::values_equal;
-use acs_engine::functions::text_contains_pii;
+use acs_engine::unstable::text_contains_pii;
+use acs_engine::unstable::values_equal;
 use acs_engine::{Functions, HostFunction};
 use serde_json::Value;
 

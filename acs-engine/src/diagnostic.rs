@@ -242,11 +242,14 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Render a list of diagnostics, one block each, separated by blank lines.
-pub fn render_all(diagnostics: &[Diagnostic]) -> String {
-    diagnostics
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("\n\n")
+impl Diagnostic {
+    /// Render a list of diagnostics as a compiler does: one block each (message,
+    /// `file:line:col`, the line and a caret), separated by blank lines.
+    pub fn render_all(diagnostics: &[Diagnostic]) -> String {
+        diagnostics
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    }
 }

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::compile::compile_expression;
 use crate::diagnostic::Diagnostic;
 use crate::eval::evaluate_node;
 use crate::functions::Functions;
-use crate::plan::{compile_expression, Node};
+use crate::plan::Node;
 use crate::ruleset::{ScalarMap, SourceExpr};
 use crate::source::{FileId, Location, SourceFile, SourceMap};
 use crate::syntax::parse_condition;

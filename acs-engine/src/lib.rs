@@ -5,37 +5,61 @@
 // name `alloc` from the crate root.
 extern crate alloc;
 
-pub mod backtest;
-pub mod decision;
-pub mod diagnostic;
+// The request path, lowest layer first (ARCHITECTURE.md, "Layers"; `tests/layering.rs`
+// holds every module to it).
+mod compile;
+mod decision;
+mod diagnostic;
 mod engine;
-pub mod eval;
+mod eval;
 pub mod explain;
 mod expression;
-pub mod functions;
+mod functions;
 mod input;
 mod limits;
+mod metrics;
+mod plan;
+mod ruleset;
+mod source;
+mod syntax;
+// Tools beside the request path, over the engine.
+pub mod backtest;
 pub mod lint;
-pub mod metrics;
-pub mod plan;
-pub mod ruleset;
-pub mod source;
-pub mod syntax;
 pub mod testing;
-pub mod watch;
 
-pub use decision::{Action, Decision, Rejection, RuleError, RuleMatch, Verdict};
+pub use decision::{Action, Actions, Decision, Rejection, RuleError, RuleMatch, Verdict};
 pub use diagnostic::{Diagnostic, Severity};
 pub use engine::{
-    load_plan, load_plan_with, read_sources, read_sources_with, Engine, EngineBuilder,
-    LoadError, ReloadEvent, ReloadFailure, RulesSource, Status, UnknownRule, MAX_RULES_FILE_BYTES,
+    Engine, EngineBuilder, LoadError, ReloadEvent, ReloadFailure, RulesSource, Status, UnknownRule,
+    WatchError, WatchOptions, Watcher,
 };
 pub use expression::{Expression, ExpressionError};
 pub use functions::{FunctionError, Functions, HostFunction};
 pub use input::InputError;
-pub use limits::{Limits, MAX_INPUT_DEPTH};
-pub use metrics::MetricsSnapshot;
+pub use limits::Limits;
+pub use metrics::{LatencyBucket, MetricsSnapshot, RuleCounters};
 pub use plan::Plan;
 pub use ruleset::{RuleMode, RuleSeverity};
 pub use source::{Location, RulesetHash};
-pub use watch::{WatchError, WatchOptions, Watcher};
+
+/// Internals for the fuzz targets, benchmarks and tests of this workspace: the parser,
+/// the loader and the compiler stage by stage. **Not a stable API**: anything here may
+/// change or go in any release; an embedding host uses the crate root.
+#[doc(hidden)]
+pub mod unstable {
+    pub use crate::compile::compile;
+    pub use crate::engine::{
+        load_plan, load_plan_with, read_sources, read_sources_with, MAX_RULES_FILE_BYTES,
+    };
+    pub use crate::eval::values_equal;
+    pub use crate::functions::text_contains_pii;
+    pub use crate::limits::MAX_INPUT_DEPTH;
+    pub use crate::lint::codes::CODES;
+    pub use crate::ruleset::{load_rule_set, yaml_to_json, RuleSet};
+    pub use crate::source::{FileId, SourceFile, SourceMap, Span};
+
+    /// The condition language's parser and printers.
+    pub mod syntax {
+        pub use crate::syntax::*;
+    }
+}

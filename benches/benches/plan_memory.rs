@@ -17,10 +17,9 @@ use std::time::{Duration, Instant};
 
 use acs_benches::host_functions;
 use acs_benches::synth::{event_types_for, synthetic_bundle};
-use acs_engine::plan::compile;
-use acs_engine::ruleset::load_rule_set;
-use acs_engine::source::{SourceFile, SourceMap};
+use acs_engine::unstable::{compile, load_rule_set, SourceFile, SourceMap};
 use acs_engine::Engine;
+use acs_engine::Limits;
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -101,7 +100,9 @@ fn main() {
         let parsed = started.elapsed();
         assert!(diagnostics.is_empty(), "{diagnostics:?}");
         let started = Instant::now();
-        let plan = compile(&rule_set, &functions).ok().unwrap();
+        let plan = compile(&rule_set, &functions, &Limits::default())
+            .ok()
+            .unwrap();
         let compiled = started.elapsed();
         drop(plan);
 

@@ -7,9 +7,8 @@
 
 use acs_benches::host_functions;
 use acs_benches::synth::{event_types_for, synthetic_bundle};
-use acs_engine::plan::compile;
-use acs_engine::ruleset::load_rule_set;
-use acs_engine::source::{SourceFile, SourceMap};
+use acs_engine::unstable::{compile, load_rule_set, SourceFile, SourceMap};
+use acs_engine::Limits;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -27,7 +26,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         return Ok(());
     }
-    let compiled = compile(&rule_set, &host_functions()).map_err(|d| format!("{d:?}"))?;
+    let compiled =
+        compile(&rule_set, &host_functions(), &Limits::default()).map_err(|d| format!("{d:?}"))?;
     println!("{} rules compiled", compiled.0.rule_count());
     Ok(())
 }

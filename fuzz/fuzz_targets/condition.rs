@@ -3,7 +3,7 @@
 //! past the length limit: the printer normalises spacing).
 #![no_main]
 
-use acs_engine::syntax::{parse_condition, to_sexpr, to_source, MAX_CONDITION_BYTES};
+use acs_engine::unstable::syntax::{parse_condition, to_sexpr, to_source, MAX_CONDITION_BYTES};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {

@@ -32,7 +32,7 @@ fuzz_target!(|text: &str| {
             }
         }
         Err(diagnostics) => {
-            let _ = acs_engine::diagnostic::render_all(&diagnostics);
+            let _ = acs_engine::Diagnostic::render_all(&diagnostics);
         }
     }
 });

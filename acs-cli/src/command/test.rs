@@ -128,7 +128,7 @@ fn prepare_and_run(args: &Args) -> Result<Report, Vec<String>> {
 }
 
 fn render(diagnostics: &[Diagnostic]) -> String {
-    acs_engine::diagnostic::render_all(diagnostics)
+    acs_engine::Diagnostic::render_all(diagnostics)
 }
 
 fn print_human(report: &Report, io: &mut Io<'_>) -> std::io::Result<()> {

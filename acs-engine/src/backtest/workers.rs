@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Mutex, PoisonError};
 
+use crate::eval;
 use crate::eval::evaluate_json;
 use crate::input::{self, InputError};
-use crate::eval;
 
 use super::read::Batch;
 use super::report::LineMessage;

@@ -127,9 +127,7 @@ impl RuleFacts {
 
 /// A parameter as verdict text: strings raw, other values as JSON.
 fn text_param(params: &Value, key: &str) -> Option<Box<str>> {
-    params
-        .get(key)
-        .map(|v| display(v).into_boxed_str())
+    params.get(key).map(|v| display(v).into_boxed_str())
 }
 
 static NULL: Value = Value::Null;

@@ -4,10 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::{render_all, Diagnostic, Severity};
+use crate::compile::compile;
+use crate::diagnostic::{Diagnostic, Severity};
 use crate::functions::Functions;
 use crate::limits::Limits;
-use crate::plan::{compile, Plan};
+use crate::plan::Plan;
 use crate::ruleset::load_rule_set_with;
 use crate::source::{SourceFile, SourceMap};
 
@@ -40,7 +41,7 @@ pub enum LoadError {
         message: String,
     },
     /// The rules have errors; every one found is listed.
-    #[error("{}\n\n{}", render_all(diagnostics), summary(diagnostics))]
+    #[error("{}\n\n{}", Diagnostic::render_all(diagnostics), summary(diagnostics))]
     Invalid {
         /// All diagnostics, errors and warnings.
         diagnostics: Vec<Diagnostic>,
@@ -86,13 +87,11 @@ pub fn load_plan_with(
     let (rule_set, mut diagnostics) = load_rule_set_with(sources, &limits.syntax());
     // Compile even when loading failed, so compile errors of the rules that did load are
     // reported in the same pass.
-    match compile(&rule_set, functions) {
+    match compile(&rule_set, functions, limits) {
         Ok(_) if diagnostics.iter().any(Diagnostic::is_error) => {
             Err(LoadError::Invalid { diagnostics })
         }
         Ok((mut plan, warnings)) => {
-            plan.max_rendered_bytes = limits.max_rendered_bytes;
-            plan.syntax_limits = limits.syntax();
             diagnostics.extend(warnings);
             plan.warnings = diagnostics.into_boxed_slice();
             Ok(plan)

@@ -4,6 +4,7 @@
 
 mod load;
 mod status;
+mod watch;
 
 pub use load::{
     load_plan, load_plan_with, read_sources, read_sources_with, LoadError, RulesSource,
@@ -11,6 +12,7 @@ pub use load::{
 };
 use status::rfc3339;
 pub use status::{ReloadEvent, ReloadFailure, Status, UnknownRule};
+pub use watch::{WatchError, WatchOptions, Watcher};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -29,7 +31,6 @@ use crate::input::{self, InputError};
 use crate::limits::Limits;
 use crate::metrics::{MetricsSnapshot, PlanCounters, Totals};
 use crate::plan::Plan;
-use crate::watch::{WatchError, WatchOptions, Watcher};
 
 /// A loaded rule set, ready to evaluate inputs from any number of threads.
 ///
@@ -316,7 +317,7 @@ impl Engine {
         MetricsSnapshot::from_totals(plan.generation, &plan.ids, &totals, failures)
     }
 
-    /// Watch the rules path and reload when it changes (see [`crate::watch`]). Watching
+    /// Watch the rules path and reload when it changes (see [`WatchOptions`]). Watching
     /// stops when the returned handle is dropped or closed, or when the engine is dropped.
     pub fn watch(&self) -> Result<Watcher, WatchError> {
         self.watch_with(WatchOptions::default())
@@ -324,10 +325,9 @@ impl Engine {
 
     /// [`Engine::watch`] with explicit options.
     pub fn watch_with(&self, options: WatchOptions) -> Result<Watcher, WatchError> {
-        crate::watch::start(Arc::downgrade(&self.shared), options)
+        watch::start(Arc::downgrade(&self.shared), options)
     }
 }
-
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Control> {

@@ -21,8 +21,8 @@ use value::{Val, View};
 use call::MemoEntry;
 
 use crate::decision::{Decision, Rejection, RuleError, Verdict};
-use crate::metrics;
 use crate::input::{self, InputError, Root};
+use crate::metrics;
 use crate::plan::{merge_sorted, Node, PathTest, Plan, RulePlan, PATH_SLOTS};
 use crate::source::Span;
 use crate::syntax::BinaryOp;
@@ -81,7 +81,9 @@ pub(crate) fn evaluate_json(
 /// `plan`'s decision on `bytes` read from a simd-json tape, or `None` when the tape
 /// declines them (invalid JSON, too deep, a number it cannot read as `serde_json` does).
 fn evaluate_tape(plan: &Plan, bytes: &[u8], shard: Option<&metrics::Shard>) -> Option<Decision> {
-    input::tape::with_tape(bytes, |tape| evaluate_counted(plan, TapeRef::root(tape), shard))
+    input::tape::with_tape(bytes, |tape| {
+        evaluate_counted(plan, TapeRef::root(tape), shard)
+    })
 }
 
 fn evaluate_counted<'a, D: Doc<'a>>(

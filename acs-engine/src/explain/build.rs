@@ -5,10 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
+use crate::compile::compile_expression;
 use crate::eval::{evaluate_node_at, path_missing, truthy};
 use crate::functions::builtins::now_millis;
 use crate::functions::{FunctionError, Functions, HostFunction};
-use crate::plan::{compile_expression, Callee, Node, Plan};
+use crate::plan::{Callee, Node, Plan};
 use crate::ruleset::{load_rule_set_with, RuleSet, SourceExpr};
 use crate::source::{SourceFile, SourceMap};
 use crate::syntax::{Expr, ExprKind, LocalSpan, SyntaxLimits};

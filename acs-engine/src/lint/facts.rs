@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-pub(crate) use crate::plan::gate::{
+pub(crate) use crate::compile::gate::{
     compared_with_literal, conjuncts, event_type_gate as gate, gate_of, literal, path_of,
 };
 use crate::syntax::{BinaryOp, Expr, ExprKind, UnaryOp};

@@ -16,10 +16,11 @@ pub use config::{
     KNOWN_ACTIONS,
 };
 
+use crate::compile::compile;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::engine::{read_sources, LoadError, RulesSource};
 use crate::functions::{FunctionError, Functions};
-use crate::plan::compile;
+use crate::limits::Limits;
 use crate::ruleset::load_rule_set;
 use crate::source::SourceMap;
 
@@ -71,7 +72,7 @@ pub fn lint_sources(sources: SourceMap, config: &LintConfig) -> LintReport {
         .collect();
     let (rule_set, mut diagnostics) = load_rule_set(sources);
     let functions = declared_functions(config);
-    match compile(&rule_set, &functions) {
+    match compile(&rule_set, &functions, &Limits::default()) {
         Ok((_, warnings)) => diagnostics.extend(warnings),
         Err(errors) => diagnostics.extend(errors),
     }

@@ -1,9 +1,6 @@
-//! RuleSet -> [`Plan`]: names resolved to root + key paths, functions bound, constants
-//! folded, regexes and templates compiled, rules ordered by priority and indexed by the
-//! `event.type` values that can match them. Built once per load, read by every request.
-
-mod compile;
-pub(crate) mod gate;
+//! The compiled plan's data: [`Plan`] (rules in priority order, indexed by the
+//! `event.type` values that can match them) and the nodes of each compiled condition and
+//! template hole. Built once per load by `compile`, read by every request through `eval`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,9 +10,6 @@ use std::time::SystemTime;
 use regex::Regex;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
-
-pub use compile::compile;
-pub(crate) use compile::compile_expression;
 
 use crate::decision::RuleFacts;
 use crate::diagnostic::Diagnostic;

@@ -11,11 +11,11 @@ use super::template::{compile_template, TemplateParses};
 use super::yaml::{parse_document, Node, NodeKind};
 use super::{Action, Rule, RuleMode, RuleSet, RuleSeverity, SourceExpr};
 use crate::diagnostic::Diagnostic;
-use crate::source::{RulesetHash, FileId, SourceMap, Span};
+use crate::source::{FileId, RulesetHash, SourceMap, Span};
 use crate::syntax::{parse_condition_with, SyntaxLimits};
 
 /// The keys a rule may have.
-pub const RULE_KEYS: [&str; 10] = [
+pub(crate) const RULE_KEYS: [&str; 10] = [
     "id",
     "priority",
     "severity",

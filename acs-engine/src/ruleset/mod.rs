@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub(crate) use load::{list as backticked_list, suggest as suggest_name};
-pub use load::{load_rule_set, load_rule_set_with, RULE_KEYS};
+pub use load::{load_rule_set, load_rule_set_with};
 pub use scalar_map::ScalarMap;
 pub use template::{Template, TextPart};
 pub use yaml::yaml_to_json;

@@ -3,8 +3,6 @@
 
 mod hash;
 
-use std::sync::Arc;
-
 pub use hash::RulesetHash;
 
 /// Index of a file inside a [`SourceMap`].
@@ -216,9 +214,6 @@ impl std::fmt::Display for Location {
         write!(f, "{}:{}:{}", self.file, self.line, self.column)
     }
 }
-
-/// Shared, immutable source map.
-pub type SharedSourceMap = Arc<SourceMap>;
 
 #[cfg(test)]
 mod offset_tests {

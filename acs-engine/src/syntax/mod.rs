@@ -5,9 +5,11 @@ mod parse;
 mod print;
 
 pub use ast::{BinaryOp, Expr, ExprKind, LocalSpan, UnaryOp};
+#[cfg(test)]
+use parse::MAX_DEPTH;
 pub use parse::{
     parse_condition, parse_condition_with, SyntaxError, SyntaxLimits, MAX_CONDITION_BYTES,
-    MAX_DEPTH, MAX_NESTING,
+    MAX_NESTING,
 };
 pub use print::{to_sexpr, to_source};
 

@@ -15,11 +15,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::compile::compile;
 use crate::decision::{Decision, RuleError};
 use crate::diagnostic::Diagnostic;
 use crate::engine::{read_sources, LoadError, RulesSource};
 use crate::functions::Functions;
-use crate::plan::compile;
+use crate::limits::Limits;
 use crate::ruleset::{load_rule_set, suggest_name, RuleSet};
 use crate::source::{Location, SourceMap, Span};
 
@@ -295,7 +296,7 @@ pub enum TestFileError {
         message: String,
     },
     /// The file has errors; every one found is listed.
-    #[error("{}", crate::diagnostic::render_all(diagnostics))]
+    #[error("{}", Diagnostic::render_all(diagnostics))]
     Invalid {
         /// The diagnostics.
         diagnostics: Vec<Diagnostic>,
@@ -418,7 +419,7 @@ impl TestBundle {
         let (rule_set, mut diagnostics) = load_rule_set(sources);
         // Without stubs every host call is unregistered: a warning, never an error, so
         // this finds exactly the errors that do not depend on the functions.
-        let compiled = compile(&rule_set, &Functions::new());
+        let compiled = compile(&rule_set, &Functions::new(), &Limits::default());
         if let Err(errors) = &compiled {
             diagnostics.extend(errors.iter().cloned());
         }
@@ -453,7 +454,7 @@ impl TestBundle {
     pub fn evaluate(&self, stubs: &Value, input: &Value) -> Result<Decision, Vec<Diagnostic>> {
         let functions = Functions::from_stubs(stubs)
             .map_err(|e| vec![Diagnostic::error("ACS506", e.to_string())])?;
-        let (plan, _) = compile(&self.rule_set, &functions)?;
+        let (plan, _) = compile(&self.rule_set, &functions, &Limits::default())?;
         Ok(crate::eval::evaluate(&plan, input))
     }
 }

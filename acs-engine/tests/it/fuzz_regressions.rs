@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use acs_engine::syntax::{parse_condition, to_sexpr, to_source};
 use acs_engine::testing::TestFile;
+use acs_engine::unstable::syntax::{parse_condition, to_sexpr, to_source};
 use acs_engine::Engine;
 
 /// The `condition` target's check: what parses prints to source that parses back to the

@@ -368,9 +368,7 @@ fn a_reload_storm_never_fails_an_evaluation_nor_serves_a_mix_or_a_bad_plan() {
             ..
         } = event
         {
-            sink.lock()
-                .unwrap()
-                .insert(*generation, *ruleset_hash);
+            sink.lock().unwrap().insert(*generation, *ruleset_hash);
         }
     });
     let _watch = engine.watch_with(fast()).unwrap();
@@ -397,11 +395,7 @@ fn a_reload_storm_never_fails_an_evaluation_nor_serves_a_mix_or_a_bad_plan() {
                         &json!(version),
                         "rules and actions from different files"
                     );
-                    seen.push((
-                        decision.generation,
-                        decision.ruleset_hash,
-                        version,
-                    ));
+                    seen.push((decision.generation, decision.ruleset_hash, version));
                 }
                 (seen, evaluations)
             })

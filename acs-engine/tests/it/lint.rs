@@ -2,7 +2,7 @@
 //! findings, deny-warnings, and the shipped and legacy bundles.
 
 use acs_engine::lint::{lint_source, lint_sources, LintConfig};
-use acs_engine::source::{SourceFile, SourceMap};
+use acs_engine::unstable::{SourceFile, SourceMap};
 use acs_engine::{RulesSource, Severity};
 
 const BUNDLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/acs_rules_top25.yaml");

@@ -27,9 +27,7 @@ fn engine_holding_a_token() -> (Engine, Weak<String>) {
     let engine = Engine::builder()
         .function(
             "db.count.trucksByOperator",
-            move |_: &[&Value]| -> Result<Value, FunctionError> {
-                Ok(json!(token.len()))
-            },
+            move |_: &[&Value]| -> Result<Value, FunctionError> { Ok(json!(token.len())) },
         )
         .load_str("rules.yaml", RULES)
         .unwrap();
@@ -82,5 +80,8 @@ fn a_decision_kept_after_a_reload_holds_nothing_of_the_old_plan() {
     );
     assert!(engine.evaluate(&input()).matched.is_empty());
     assert_eq!(decision.matched_ids(), ["MANY_TRUCKS"]);
-    assert_eq!(decision.rejection().unwrap().message(), Some("OP-7 has 12 trucks"));
+    assert_eq!(
+        decision.rejection().unwrap().message(),
+        Some("OP-7 has 12 trucks")
+    );
 }

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use acs_engine::syntax::{
+use acs_engine::unstable::syntax::{
     parse_condition, to_sexpr, to_source, BinaryOp, Expr, ExprKind, LocalSpan, UnaryOp,
     MAX_CONDITION_BYTES,
 };
@@ -657,7 +657,7 @@ fn deeply_nested_yaml_and_json_are_an_error() {
 /// included (the parser once recursed a dozen frames per bracket and needed 4 MiB).
 #[test]
 fn brackets_at_the_limit_fit_in_a_small_stack() {
-    let depth = acs_engine::syntax::MAX_NESTING;
+    let depth = acs_engine::unstable::syntax::MAX_NESTING;
     let text = format!("{}x + 1{}", "(".repeat(depth), ")".repeat(depth));
     let outcome = std::thread::Builder::new()
         .stack_size(1024 * 1024)

@@ -59,7 +59,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use acs_engine::ruleset::yaml_to_json;
+use acs_engine::unstable::yaml_to_json;
 use acs_engine::{
     Action, Decision, Engine, Expression, FunctionError, Functions, LoadError, Verdict,
 };

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 
-use crate::engine::{RulesSource, Shared};
+use super::{RulesSource, Shared};
 
 /// How the watcher debounces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
