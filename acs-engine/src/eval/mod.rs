@@ -27,6 +27,17 @@ use crate::plan::{merge_sorted, Node, PathTest, Plan, RulePlan, PATH_SLOTS};
 use crate::source::Span;
 use crate::syntax::BinaryOp;
 
+impl Plan {
+    /// Evaluate `input` against this plan, whatever the engine serves by now: a batch
+    /// (a backtest, a replay) pins one plan for all its inputs and skips the engine's
+    /// per-request plan lookup. Counted in the plan's metrics like
+    /// [`Engine::evaluate`](crate::Engine::evaluate). (Defined here, beside the
+    /// evaluator, so that the plan's data does not depend on it.)
+    pub fn evaluate(&self, input: &Value) -> Decision {
+        evaluate(self, input)
+    }
+}
+
 /// An evaluation error, placed at the node that failed.
 #[derive(Debug)]
 pub(crate) struct EvalError {

@@ -278,14 +278,6 @@ impl Plan {
         types
     }
 
-    /// Evaluate `input` against this plan, whatever the engine serves by now: a batch
-    /// (a backtest, a replay) pins one plan for all its inputs and skips the engine's
-    /// per-request plan lookup. Counted in the plan's metrics like
-    /// [`Engine::evaluate`](crate::Engine::evaluate).
-    pub fn evaluate(&self, input: &Value) -> crate::Decision {
-        crate::eval::evaluate(self, input)
-    }
-
     /// The ids of the rules an event of type `event_type` is checked against, in order.
     pub fn candidate_rules(&self, event_type: Option<&str>) -> Vec<&str> {
         let gated: &[u32] = event_type

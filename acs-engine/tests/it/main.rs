@@ -19,6 +19,7 @@ mod backtest;
 mod explain;
 mod fuzz_regressions;
 mod hot_reload;
+mod layering;
 mod limits;
 mod lint;
 mod load_errors;

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Weak};
 
-use acs_engine::{Engine, FunctionError};
+use acs_engine::{Engine, FunctionError, RuleMatch};
 use serde_json::{json, Value};
 
 const RULES: &str = r#"
@@ -84,4 +84,48 @@ fn a_decision_kept_after_a_reload_holds_nothing_of_the_old_plan() {
         decision.rejection().unwrap().message(),
         Some("OP-7 has 12 trucks")
     );
+}
+
+const TEMPLATED: &str = r#"
+- id: R
+  priority: 1
+  severity: low
+  description: params with holes at every depth, keys out of order
+  condition: "event.type == 'a'"
+  action:
+    - flagWatchlist: { reason: "constant" }
+    - emitEvent: { zeta: "{{event.n}}", alpha: ["x", "{{event.s}} y", { k: "{{event.o}}", b: 2 }], mid: 1 }
+    - notifyRole: { role: "{{event.s}}" }
+  audit: false
+"#;
+
+#[test]
+fn parameters_serialized_from_the_template_and_read_back_agree() {
+    let engine = Engine::builder().load_str("rules.yaml", TEMPLATED).unwrap();
+    let input = json!({"event": {"type": "a", "n": 7, "s": "hi", "o": {"deep": [1, null]}}});
+    let decision = engine.evaluate(&input);
+    let expected = json!([
+        {"name": "flagWatchlist", "params": {"reason": "constant"}},
+        {"name": "emitEvent", "params": {
+            "zeta": 7,
+            "alpha": ["x", "hi y", {"k": {"deep": [1, null]}, "b": 2}],
+            "mid": 1
+        }},
+        {"name": "notifyRole", "params": {"role": "hi"}}
+    ]);
+    // Serialized straight from the templates and holes...
+    let streamed = serde_json::to_value(&decision.matched[0]).unwrap();
+    assert_eq!(streamed["actions"], expected);
+    // ...and built on first read, then serialized from the built values.
+    let read: Vec<_> = decision.matched[0]
+        .actions()
+        .map(|a| json!({"name": a.name, "params": a.params}))
+        .collect();
+    assert_eq!(json!(read), expected);
+    assert_eq!(
+        serde_json::to_value(&decision.matched[0]).unwrap(),
+        streamed
+    );
+    let copy: RuleMatch = serde_json::from_value(streamed).unwrap();
+    assert_eq!(&copy, &decision.matched[0]);
 }
