@@ -134,13 +134,13 @@ fn each_event_type_explains_exactly_the_rules_gated_on_it() {
             assert!(explanation
                 .rules
                 .iter()
-                .all(|r| r.outcome != RuleOutcome::SwitchedOff));
+                .all(|r| r.outcome != RuleOutcome::Disabled));
         }
     }
 }
 
 #[test]
-fn a_rule_switched_off_by_the_kill_switch_is_explained_as_such() {
+fn a_rule_disabled_by_the_kill_switch_is_explained_as_such() {
     let engine = project_engine();
     engine
         .set_rule_enabled("RF01_KYC_MANDATORY", false)
@@ -148,6 +148,6 @@ fn a_rule_switched_off_by_the_kill_switch_is_explained_as_such() {
     let input = example("bid_create_kyc_missing.json");
     let explanation = engine.explain(&input);
     assert_eq!(explanation.rules[0].id, "RF01_KYC_MANDATORY");
-    assert_eq!(explanation.rules[0].outcome, RuleOutcome::SwitchedOff);
+    assert_eq!(explanation.rules[0].outcome, RuleOutcome::Disabled);
     assert_eq!(explanation_disagreement(&engine, &input), None);
 }

@@ -153,7 +153,7 @@ fn a_missing_function_breaks_only_the_rules_that_call_it() {
         .functions(host_functions())
         .function(
             "rate.limitExceeded",
-            |_: &[&Value]| -> Result<Value, FunctionError> { Err(FunctionError::NotRegistered) },
+            |_: &[&Value]| -> Result<Value, FunctionError> { Err(FunctionError::not_registered()) },
         )
         .load_path(PROJECT_BUNDLE)
         .unwrap();

@@ -546,7 +546,7 @@ pub fn explanation_disagreement(engine: &Engine, input: &Value) -> Option<String
     let evaluated = explanation
         .rules
         .iter()
-        .filter(|r| r.outcome != acs_engine::explain::RuleOutcome::SwitchedOff)
+        .filter(|r| r.outcome != acs_engine::explain::RuleOutcome::Disabled)
         .count();
     let sides = [
         ("matched", explanation.matched_ids(), matched),

@@ -85,6 +85,7 @@ fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
 /// `ACS3xx` compilation, `ACS4xx` lint, `ACS5xx` rule test files, `ACS6xx` the linter's config; see
 /// `docs/LINT.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Diagnostic {
     /// Stable code, e.g. `ACS101`.
     pub code: String,

@@ -31,6 +31,7 @@ impl std::fmt::Debug for Expression {
 /// An expression that failed to evaluate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
+#[non_exhaustive]
 pub struct ExpressionError {
     /// What went wrong.
     pub message: String,

@@ -214,6 +214,7 @@ pub(crate) struct Totals {
 
 /// Counters of one rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RuleCounters {
     /// Rule id.
     pub id: String,
@@ -227,6 +228,7 @@ pub struct RuleCounters {
 
 /// A latency histogram bucket: how many sampled evaluations took at most `le_seconds`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LatencyBucket {
     /// Upper bound in seconds; `None` is +Inf.
     pub le_seconds: Option<f64>,
@@ -236,6 +238,7 @@ pub struct LatencyBucket {
 
 /// A point-in-time copy of the engine's counters, summed over every plan it has served.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MetricsSnapshot {
     /// The generation serving when the snapshot was taken.
     pub generation: u64,

@@ -107,7 +107,7 @@ fn paint(rule: &RuleExplanation, style: Style) -> String {
     let (header, rest) = match rule.outcome {
         RuleOutcome::Matched => (style.good(header), rest.to_owned()),
         RuleOutcome::Error => (style.error(header), rest.to_owned()),
-        RuleOutcome::NotMatched | RuleOutcome::SwitchedOff => (
+        _ => (
             style.dim(header),
             style.dim(rest.trim_end_matches('\n')) + "\n",
         ),

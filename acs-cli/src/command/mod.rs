@@ -54,7 +54,8 @@ pub(crate) fn load_engine(rules: &Path, functions: Functions) -> Result<Engine, 
         .metrics(false)
         .load_path(rules)
         .map_err(|e| match e {
-            LoadError::Io { .. } => format!("error: {e}"),
+            // Diagnostics carry their own `error[ACS…]` headers.
             LoadError::Invalid { .. } => e.to_string(),
+            _ => format!("error: {e}"),
         })
 }

@@ -99,12 +99,12 @@ fn prepare_and_run(args: &Args) -> Result<Report, Vec<String>> {
         if !bundles.contains_key(&rules) {
             let loaded = match TestBundle::load(&RulesSource::Path(rules.clone())) {
                 Ok(bundle) => Some(bundle),
-                Err(error @ LoadError::Io { .. }) => {
-                    errors.push(format!("error: {error}"));
+                Err(error @ LoadError::Invalid { .. }) => {
+                    errors.push(error.to_string());
                     None
                 }
                 Err(error) => {
-                    errors.push(error.to_string());
+                    errors.push(format!("error: {error}"));
                     None
                 }
             };
@@ -333,6 +333,11 @@ fn describe(difference: &Difference, style: &Style) -> String {
                     let _ = writeln!(out, "{INDENT}  actual:     the rule did not match");
                 }
             }
+        }
+        // A kind of difference this CLI does not know yet: its serialized form.
+        other => {
+            let text = serde_json::to_string(other).unwrap_or_else(|_| format!("{other:?}"));
+            let _ = writeln!(out, "{INDENT}{text}");
         }
     }
     out

@@ -131,6 +131,11 @@ fn print_event(
                 failure.message
             )?;
         }
+        // An event this CLI does not know yet: as JSON.
+        other => {
+            let line = serde_json::to_string(other).map_err(std::io::Error::other)?;
+            writeln!(io.stdout, "{line}")?;
+        }
     }
     io.stdout.flush()
 }

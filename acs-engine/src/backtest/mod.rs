@@ -109,6 +109,7 @@ pub struct Progress {
 
 /// Why a backtest stopped.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BacktestError {
     /// Reading the input failed.
     #[error("cannot read the input after line {line}: {source}")]

@@ -9,6 +9,7 @@ use crate::source::RulesetHash;
 
 /// What a backtest found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BacktestReport {
     /// `sha256:<hex>` of the rules under test.
     pub ruleset_hash: RulesetHash,
@@ -36,6 +37,7 @@ pub struct BacktestReport {
 
 /// Lines that are not a JSON document.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct InvalidLines {
     /// How many.
     pub count: u64,
@@ -54,12 +56,13 @@ pub struct LineMessage {
 
 /// The counts of one rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RuleCount {
     /// Rule id.
     pub id: String,
     /// `enforce` or `shadow` (a shadow rule's matches never decide a verdict).
     pub mode: RuleMode,
-    /// Whether the rule is switched on (a rule switched off never matches).
+    /// Whether the rule is enabled (a disabled rule never matches).
     pub enabled: bool,
     /// Inputs the rule matched.
     pub matches: u64,
@@ -73,6 +76,7 @@ pub struct RuleCount {
 
 /// How many inputs each verdict got.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct VerdictCounts {
     /// Inputs allowed.
     pub allowed: u64,
@@ -86,6 +90,7 @@ pub struct VerdictCounts {
 
 /// How many inputs one rule rejected with one code.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RejectionCount {
     /// The rejecting rule.
     pub rule_id: String,
@@ -97,6 +102,7 @@ pub struct RejectionCount {
 
 /// What changes from the baseline rule set to the rule set under test.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct BaselineComparison {
     /// `sha256:<hex>` of the baseline rules.
     pub ruleset_hash: RulesetHash,
@@ -130,6 +136,7 @@ pub struct RuleChange {
 
 /// The three ways a verdict can change.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Transitions {
     /// Allowed by the baseline, rejected now.
     pub allowed_to_rejected: Transition,
@@ -141,6 +148,7 @@ pub struct Transitions {
 
 /// One kind of verdict change.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Transition {
     /// Inputs.
     pub count: u64,
@@ -164,6 +172,7 @@ pub struct CodeChange {
 
 /// One input whose verdict changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ChangeExample {
     /// 1-based line number in the input.
     pub line: u64,
@@ -175,6 +184,7 @@ pub struct ChangeExample {
 
 /// The parts of a decision an example shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Outcome {
     /// The verdict.
     pub verdict: Verdict,
@@ -184,6 +194,7 @@ pub struct Outcome {
 
 /// How fast the backtest went.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Throughput {
     /// Worker threads.
     pub threads: usize,

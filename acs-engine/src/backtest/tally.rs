@@ -47,7 +47,7 @@ impl Index {
                 } else {
                     RuleMode::Enforce
                 },
-                enabled: plan.rule_active(&rule.id).unwrap_or(false),
+                enabled: plan.rule_enabled(&rule.id).unwrap_or(false),
             })
             .collect();
         let positions = rules

@@ -157,7 +157,7 @@ pub fn compile(
         }
     }
     let ids: Box<[Arc<str>]> = rules.iter().map(|r| r.id.clone()).collect();
-    let switched_off = rules.iter().map(|r| AtomicBool::new(!r.enabled)).collect();
+    let disabled = rules.iter().map(|r| AtomicBool::new(!r.enabled)).collect();
     let counters = PlanCounters::new(rules.len());
     let plan = Plan {
         rules: rules.into_boxed_slice(),
@@ -175,7 +175,7 @@ pub fn compile(
         generation: 0,
         loaded_at: SystemTime::now(),
         ids,
-        switched_off,
+        disabled,
         counters,
     };
     Ok((plan, compiler.diagnostics))

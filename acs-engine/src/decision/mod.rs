@@ -25,6 +25,7 @@ use crate::source::{Location, RulesetHash};
 
 /// The outcome of evaluating one input against a rule set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Decision {
     /// Allowed, or rejected by the highest-priority matched `rejectRequest`.
     pub verdict: Verdict,
@@ -76,6 +77,7 @@ pub enum Verdict {
 /// A failure inside one rule: the rule did not match (or rendered incompletely); the
 /// others were evaluated normally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RuleError {
     /// The rule.
     pub rule_id: Arc<str>,

@@ -31,14 +31,43 @@ pub enum RulesSource {
 
 /// Why rules could not be loaded. Nothing already loaded is affected.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
-    /// A file or directory could not be read.
-    #[error("cannot read `{}`: {message}", path.display())]
+    /// A file or directory could not be read; the system's error is the
+    /// [`source`](std::error::Error::source), so a missing file is told apart by its
+    /// kind ([`LoadError::io_kind`]).
+    #[error("cannot read `{}`: {source}", path.display())]
     Io {
         /// The path.
         path: PathBuf,
         /// What the system said.
-        message: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A rules file (or the rules given as text) is larger than
+    /// `Limits::max_rules_file_bytes`; it was not read.
+    #[error("cannot read `{}`: it is {size} bytes, more than the limit of {limit} (`Limits::max_rules_file_bytes`)", path.display())]
+    TooLarge {
+        /// The file (or the name the text was given).
+        path: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A rules file is not UTF-8 text.
+    #[error("cannot read `{}`: the file is not UTF-8 (byte {offset})", path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// The first byte that is not part of valid UTF-8.
+        offset: usize,
+    },
+    /// A rules directory holds no `*.yaml` / `*.yml` file.
+    #[error("cannot read `{}`: the directory holds no `*.yaml` rules files", path.display())]
+    NoRulesFiles {
+        /// The directory.
+        path: PathBuf,
     },
     /// The rules have errors; every one found is listed.
     #[error("{}\n\n{}", Diagnostic::render_all(diagnostics), summary(diagnostics))]
@@ -57,16 +86,39 @@ fn summary(diagnostics: &[Diagnostic]) -> String {
 }
 
 impl LoadError {
-    /// The diagnostics behind the error (one synthesised for I/O errors).
+    /// The diagnostics behind the error (one synthesised when the files could not be
+    /// read).
     pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        let unread = |path: &Path, why: String| {
+            vec![
+                Diagnostic::error("ACS200", format!("cannot read rules: {why}"))
+                    .in_file(&path.display().to_string()),
+            ]
+        };
         match self {
-            LoadError::Io { path, message } => {
-                vec![
-                    Diagnostic::error("ACS200", format!("cannot read rules: {message}"))
-                        .in_file(&path.display().to_string()),
-                ]
+            LoadError::Io { path, source } => unread(path, source.to_string()),
+            LoadError::TooLarge { path, size, limit } => unread(
+                path,
+                format!("it is {size} bytes, more than the limit of {limit} (`Limits::max_rules_file_bytes`)"),
+            ),
+            LoadError::NotUtf8 { path, offset } => {
+                unread(path, format!("the file is not UTF-8 (byte {offset})"))
             }
+            LoadError::NoRulesFiles { path } => unread(
+                path,
+                "the directory holds no `*.yaml` rules files".to_owned(),
+            ),
             LoadError::Invalid { diagnostics } => diagnostics.clone(),
+        }
+    }
+
+    /// The kind of the system's error when the files could not be read (for instance
+    /// [`NotFound`](std::io::ErrorKind::NotFound), which bindings raise as
+    /// `FileNotFoundError` / `ENOENT`).
+    pub fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            LoadError::Io { source, .. } => Some(source.kind()),
+            _ => None,
         }
     }
 }
@@ -120,58 +172,49 @@ pub fn read_sources_with(
     match source {
         RulesSource::Text { name, text } => {
             if text.len() as u64 > max_file_bytes {
-                return Err(LoadError::Io {
+                return Err(LoadError::TooLarge {
                     path: name.into(),
-                    message: format!(
-                        "the rules are {} bytes, more than the limit of {max_file_bytes} (`Limits::max_rules_file_bytes`)",
-                        text.len()
-                    ),
+                    size: text.len() as u64,
+                    limit: max_file_bytes,
                 });
             }
             sources.add(SourceFile::new(name.clone(), text.clone()));
         }
         RulesSource::Path(path) => {
-            let io = |path: &Path, message: String| LoadError::Io {
-                path: path.to_owned(),
-                message,
+            let io = |path: &Path| {
+                let path = path.to_owned();
+                move |source| LoadError::Io { path, source }
             };
-            let metadata = std::fs::metadata(path).map_err(|e| io(path, e.to_string()))?;
+            let metadata = std::fs::metadata(path).map_err(io(path))?;
             let files = if metadata.is_dir() {
                 let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-                    .map_err(|e| io(path, e.to_string()))?
+                    .map_err(io(path))?
                     .filter_map(|entry| entry.ok().map(|e| e.path()))
                     .filter(|p| is_rules_file(p))
                     .collect();
                 files.sort();
                 if files.is_empty() {
-                    return Err(io(
-                        path,
-                        "the directory holds no `*.yaml` rules files".to_owned(),
-                    ));
+                    return Err(LoadError::NoRulesFiles {
+                        path: path.to_owned(),
+                    });
                 }
                 files
             } else {
                 vec![path.to_owned()]
             };
             for file in files {
-                let size = std::fs::metadata(&file)
-                    .map_err(|e| io(&file, e.to_string()))?
-                    .len();
+                let size = std::fs::metadata(&file).map_err(io(&file))?.len();
                 if size > max_file_bytes {
-                    return Err(io(
-                        &file,
-                        format!("the file is {size} bytes, more than the limit of {max_file_bytes} (`Limits::max_rules_file_bytes`)"),
-                    ));
+                    return Err(LoadError::TooLarge {
+                        path: file,
+                        size,
+                        limit: max_file_bytes,
+                    });
                 }
-                let bytes = std::fs::read(&file).map_err(|e| io(&file, e.to_string()))?;
-                let text = String::from_utf8(bytes).map_err(|e| {
-                    io(
-                        &file,
-                        format!(
-                            "the file is not UTF-8 (byte {})",
-                            e.utf8_error().valid_up_to()
-                        ),
-                    )
+                let bytes = std::fs::read(&file).map_err(io(&file))?;
+                let text = String::from_utf8(bytes).map_err(|e| LoadError::NotUtf8 {
+                    path: file.clone(),
+                    offset: e.utf8_error().valid_up_to(),
                 })?;
                 sources.add(SourceFile::new(file.display().to_string(), text));
             }

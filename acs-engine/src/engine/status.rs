@@ -11,6 +11,7 @@ use crate::source::RulesetHash;
 /// What a reload did, for subscribers (see [`Engine::on_reload`](crate::Engine::on_reload)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ReloadEvent {
     /// A new plan serves.
     Loaded {
@@ -33,6 +34,7 @@ pub enum ReloadEvent {
 
 /// A reload that failed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ReloadFailure {
     /// The generation still serving.
     pub generation: u64,
@@ -46,6 +48,7 @@ pub struct ReloadFailure {
 
 /// What the engine serves now, for health checks and dashboards.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Status {
     /// Generation of the serving plan (1 for the first load, +1 per successful reload).
     pub generation: u64,

@@ -37,6 +37,7 @@ impl Default for WatchOptions {
 
 /// Why watching could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WatchError {
     /// The rules were given as text: there is nothing to watch.
     #[error("the rules were not loaded from a path, so there is nothing to watch")]

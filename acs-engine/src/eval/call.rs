@@ -41,11 +41,10 @@ pub(super) struct MemoEntry {
 
 /// The message of a failed host call.
 fn host_error(name: &str, error: FunctionError) -> String {
-    match error {
-        FunctionError::NotRegistered => {
-            format!("function `{name}` is not registered for these arguments")
-        }
-        FunctionError::Failed(message) => format!("`{name}` failed: {message}"),
+    if error.is_not_registered() {
+        format!("function `{name}` is not registered for these arguments")
+    } else {
+        format!("`{name}` failed: {}", error.message)
     }
 }
 
@@ -134,8 +133,12 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     }
                 }
                 let call = || {
-                    catch_unwind(AssertUnwindSafe(|| function.call(&values)))
-                        .unwrap_or_else(|_| Err(FunctionError::failed("the function panicked")))
+                    catch_unwind(AssertUnwindSafe(|| function.call(&values))).unwrap_or_else(|_| {
+                        Err(FunctionError::new(
+                            FunctionError::PANICKED,
+                            "the function panicked",
+                        ))
+                    })
                 };
                 let result = if *memoize {
                     let cached = self

@@ -126,7 +126,7 @@ fn evaluate_counted<'a, D: Doc<'a>>(
             continue;
         };
         if plan
-            .switched_off
+            .disabled
             .get(index)
             .is_none_or(|off| off.load(Ordering::Relaxed))
         {

@@ -38,7 +38,7 @@ pub fn explain(plan: &Plan, functions: &Functions, input: &Value) -> Explanation
         .into_iter()
         .filter_map(|id| {
             let compiled = plan.rules.iter().find(|r| &*r.id == id)?;
-            let active = plan.rule_active(id).unwrap_or(false);
+            let enabled = plan.rule_enabled(id).unwrap_or(false);
             let condition = match rule_set.rules.iter().find(|r| r.id == id) {
                 Some(rule) => Explainer {
                     sources: &rule_set.sources,
@@ -47,7 +47,7 @@ pub fn explain(plan: &Plan, functions: &Functions, input: &Value) -> Explanation
                     now,
                     source: &rule.condition,
                 }
-                .node(&rule.condition.expr, active),
+                .node(&rule.condition.expr, enabled),
                 // The plan was compiled from these very sources, so this cannot happen;
                 // say so rather than drop the rule.
                 None => ExplainedNode {
@@ -60,7 +60,7 @@ pub fn explain(plan: &Plan, functions: &Functions, input: &Value) -> Explanation
                 },
             };
             let outcome = match &condition.outcome {
-                _ if !active => RuleOutcome::SwitchedOff,
+                _ if !enabled => RuleOutcome::Disabled,
                 NodeOutcome::Value { value, .. } if truthy(value) => RuleOutcome::Matched,
                 NodeOutcome::Value { .. } | NodeOutcome::NotEvaluated => RuleOutcome::NotMatched,
                 NodeOutcome::Error { .. } => RuleOutcome::Error,

@@ -15,16 +15,18 @@ pub use build::explain;
 
 /// How the candidate rules of a plan fare on one input, node by node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Explanation {
     /// The input's `event.type` when it is a string: it picks the gated rules.
     pub event_type: Option<String>,
     /// Every rule the plan checks for this event type, in evaluation order (priority,
-    /// then file order), including rules switched off.
+    /// then file order), including disabled rules.
     pub rules: Vec<RuleExplanation>,
 }
 
 /// One candidate rule: its outcome and its condition as a tree of values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RuleExplanation {
     /// Rule id.
     pub id: String,
@@ -45,6 +47,7 @@ pub struct RuleExplanation {
 /// What became of one candidate rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum RuleOutcome {
     /// The condition was truthy.
     Matched,
@@ -52,13 +55,14 @@ pub enum RuleOutcome {
     NotMatched,
     /// The condition raised an error, so the rule did not match.
     Error,
-    /// Switched off (`enabled: false` or the engine's kill switch): not evaluated.
-    SwitchedOff,
+    /// Disabled (`enabled: false` or the engine's kill switch): not evaluated.
+    Disabled,
 }
 
 /// One sub-expression of a condition. Literals are not listed as nodes of their own, and
 /// a path such as `operator.kycStatus` is one node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ExplainedNode {
     /// The sub-expression as written (YAML quoting removed).
     pub text: String,
@@ -75,6 +79,7 @@ pub struct ExplainedNode {
 /// The value of a sub-expression, or why there is none.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum NodeOutcome {
     /// Evaluated to `value`.
     Value {

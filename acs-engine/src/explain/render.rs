@@ -50,7 +50,7 @@ impl RuleExplanation {
             RuleOutcome::Matched => "MATCHED",
             RuleOutcome::NotMatched => "not matched",
             RuleOutcome::Error => "ERROR",
-            RuleOutcome::SwitchedOff => "switched off",
+            RuleOutcome::Disabled => "disabled",
         };
         let shadow = if self.shadow { " (shadow)" } else { "" };
         format!(

@@ -14,20 +14,55 @@ pub(crate) use builtins::Builtin;
 pub use pii::text_contains_pii;
 
 /// What a function call can fail with; the calling rule reports it and does not match.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FunctionError {
-    /// The function ran and failed (a database error, a bad argument).
-    #[error("{0}")]
-    Failed(String),
-    /// Nothing answers this call (a stub table with no entry for these arguments).
-    #[error("not registered for these arguments")]
-    NotRegistered,
+///
+/// A machine-readable `code` and a message for people, so that a binding can raise the
+/// failure as a typed exception and a host can tell its own failures apart.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, thiserror::Error, serde::Serialize, serde::Deserialize,
+)]
+#[error("{message}")]
+#[non_exhaustive]
+pub struct FunctionError {
+    /// [`FunctionError::FAILED`], [`FunctionError::NOT_REGISTERED`],
+    /// [`FunctionError::PANICKED`], or a code of the host's own (`timeout`,
+    /// `db_unavailable`, ...).
+    pub code: String,
+    /// What went wrong, one line.
+    pub message: String,
 }
 
 impl FunctionError {
-    /// A failure with a message.
+    /// The code of a failure the host reports without a code of its own.
+    pub const FAILED: &'static str = "failed";
+    /// The code of a call nothing answers (a stub table with no entry for its arguments).
+    pub const NOT_REGISTERED: &'static str = "not_registered";
+    /// The code of a host function that panicked (the panic is caught).
+    pub const PANICKED: &'static str = "panicked";
+
+    /// A failure with the host's own `code`.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        FunctionError {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A failure with a message and the code [`FunctionError::FAILED`].
     pub fn failed(message: impl Into<String>) -> Self {
-        FunctionError::Failed(message.into())
+        FunctionError::new(FunctionError::FAILED, message)
+    }
+
+    /// Nothing answers this call.
+    pub fn not_registered() -> Self {
+        FunctionError::new(
+            FunctionError::NOT_REGISTERED,
+            "not registered for these arguments",
+        )
+    }
+
+    /// Whether nothing answers this call.
+    pub fn is_not_registered(&self) -> bool {
+        self.code == FunctionError::NOT_REGISTERED
     }
 }
 

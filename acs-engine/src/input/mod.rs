@@ -49,6 +49,7 @@ impl Root {
 
 /// An input that is not valid JSON, or that is beyond the engine's [`Limits`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum InputError {
     /// The input is larger than `Limits::max_input_bytes`.
     #[error(

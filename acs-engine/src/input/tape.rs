@@ -211,7 +211,7 @@ mod tests {
             "1e-400",
             "0e999",
         ] {
-            // The count of significant digits once went wrong at some offsets: try many.
+            // Counting significant digits depends on the offset in the buffer: try many.
             for pad in 0..70 {
                 let json = format!("[{}{text}]", " ".repeat(pad));
                 agrees(json.as_bytes()).unwrap();

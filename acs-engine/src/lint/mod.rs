@@ -26,6 +26,7 @@ use crate::source::SourceMap;
 
 /// What linting one bundle found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LintReport {
     /// The files linted.
     pub files: Vec<String>,

@@ -207,7 +207,7 @@ pub struct Plan {
     /// Rule ids in plan order, for counters and lookups.
     pub(crate) ids: Box<[Arc<str>]>,
     /// The engine's kill switch, per rule (true: skip the rule).
-    pub(crate) switched_off: Box<[AtomicBool]>,
+    pub(crate) disabled: Box<[AtomicBool]>,
     pub(crate) counters: PlanCounters,
 }
 
@@ -248,14 +248,14 @@ impl Plan {
         self.loaded_at
     }
 
-    /// Whether the rule is switched on: enabled in the file (or by the engine's override)
+    /// Whether the rule is enabled: in the file (or by the engine's override)
     /// and present. `None` when no rule has this id.
-    pub fn rule_active(&self, id: &str) -> Option<bool> {
+    pub fn rule_enabled(&self, id: &str) -> Option<bool> {
         let index = self.ids.iter().position(|i| &**i == id)?;
         // The flag starts as `!enabled` and the kill switch may override it either way;
         // it is what evaluation reads.
         let off = self
-            .switched_off
+            .disabled
             .get(index)
             .is_none_or(|f| f.load(Ordering::Relaxed));
         Some(!off)
@@ -265,7 +265,7 @@ impl Plan {
     pub(crate) fn apply_overrides(&self, overrides: &HashMap<String, bool>) {
         for (index, rule) in self.rules.iter().enumerate() {
             let enabled = overrides.get(&*rule.id).copied().unwrap_or(rule.enabled);
-            if let Some(flag) = self.switched_off.get(index) {
+            if let Some(flag) = self.disabled.get(index) {
                 flag.store(!enabled, Ordering::Relaxed);
             }
         }

@@ -8,6 +8,7 @@ pub const MAX_TEST_DIR_DEPTH: usize = 16;
 
 /// Why a path yields no test files.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FindTestFilesError {
     /// The path, or a directory below it, could not be read.
     #[error("cannot read `{}`: {message}", path.display())]
@@ -27,6 +28,7 @@ pub enum FindTestFilesError {
 
 /// The test files of several paths, with the paths that yielded none.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FoundTestFiles {
     /// Each test file once, in the order of the paths given (see [`find_test_files`]).
     pub files: Vec<PathBuf>,

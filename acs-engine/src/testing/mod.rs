@@ -129,6 +129,7 @@ impl VerdictKind {
 /// One way a decision differs from a test's expectation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Difference {
     /// `matched`: other rules matched, or the same rules in another order (when `missing`
     /// and `unexpected` are both empty).
@@ -224,6 +225,7 @@ pub enum Difference {
 
 /// The outcome of one test.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TestResult {
     /// The test's name.
     pub name: String,
@@ -239,6 +241,7 @@ pub struct TestResult {
 
 /// The outcome of one test file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FileReport {
     /// The test file.
     pub file: String,
@@ -254,6 +257,7 @@ pub struct FileReport {
 
 /// Which rules of a bundle no test expects to match.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Coverage {
     /// The rules bundle.
     pub rules: String,
@@ -266,6 +270,7 @@ pub struct Coverage {
 
 /// The outcome of a whole run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Report {
     /// One report per test file, in the order given.
     pub files: Vec<FileReport>,
@@ -286,6 +291,7 @@ impl Report {
 
 /// Why a test file could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TestFileError {
     /// The file could not be read.
     #[error("cannot read `{}`: {message}", path.display())]

@@ -8,6 +8,7 @@ use crate::functions::{FunctionError, Functions};
 
 /// A stub table that is not of the expected shape.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StubError {
     /// The table is not a JSON object.
     #[error("a stub table is an object of function names, found {0}")]
@@ -76,7 +77,7 @@ fn from_stubs(table: &Value) -> Result<Functions, StubError> {
                         && want.iter().zip(args).all(|(a, b)| values_equal(a, b))
                 })
                 .map(|(_, result)| result.clone())
-                .ok_or(FunctionError::NotRegistered)
+                .ok_or_else(FunctionError::not_registered)
         });
     }
     Ok(functions)

@@ -506,7 +506,7 @@ fn backtest_reports_a_line_too_long_to_hold_as_invalid() {
 }
 
 #[test]
-fn backtest_honours_the_kill_switch_and_reports_rules_switched_off() {
+fn backtest_honours_the_kill_switch_and_reports_rules_disabled() {
     let rules = engine(RULES);
     let backtest = Backtest::new(&rules);
     // The kill switch belongs to the plan, which the backtest shares.

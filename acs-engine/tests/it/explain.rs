@@ -69,7 +69,7 @@ fn assert_agrees(engine: &Engine, input: &Value) {
     let evaluated = explanation
         .rules
         .iter()
-        .filter(|r| r.outcome != RuleOutcome::SwitchedOff)
+        .filter(|r| r.outcome != RuleOutcome::Disabled)
         .count();
     assert_eq!(
         evaluated, decision.rules_evaluated as usize,
@@ -288,7 +288,7 @@ fn literals_are_not_nodes_of_their_own_and_nested_expressions_are() {
 }
 
 #[test]
-fn switched_off_rules_are_listed_and_not_evaluated() {
+fn disabled_rules_are_listed_and_not_evaluated() {
     let yaml = format!(
         "{}{}  enabled: false\n",
         rule("ON", 2, "x == 1"),
@@ -298,7 +298,7 @@ fn switched_off_rules_are_listed_and_not_evaluated() {
     let input = json!({"event": {"x": 1}});
     let explanation = engine.explain(&input);
     assert_eq!(explanation.rules[1].id, "OFF");
-    assert_eq!(explanation.rules[1].outcome, RuleOutcome::SwitchedOff);
+    assert_eq!(explanation.rules[1].outcome, RuleOutcome::Disabled);
     assert!(flatten(&explanation.rules[1].condition)
         .iter()
         .all(|(_, o)| *o == NodeOutcome::NotEvaluated));
@@ -307,7 +307,7 @@ fn switched_off_rules_are_listed_and_not_evaluated() {
     engine.set_rule_enabled("ON", false).unwrap();
     engine.set_rule_enabled("OFF", true).unwrap();
     let explanation = engine.explain(&input);
-    assert_eq!(explanation.rules[0].outcome, RuleOutcome::SwitchedOff);
+    assert_eq!(explanation.rules[0].outcome, RuleOutcome::Disabled);
     assert_eq!(explanation.rules[1].outcome, RuleOutcome::Matched);
     assert_agrees(&engine, &input);
 }

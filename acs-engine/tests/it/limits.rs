@@ -55,7 +55,7 @@ fn a_rules_file_over_the_size_limit_is_refused_unread() {
         .limits(limits)
         .load_path(&path)
         .unwrap_err();
-    assert!(matches!(error, LoadError::Io { .. }), "{error}");
+    assert!(matches!(error, LoadError::TooLarge { .. }), "{error}");
     assert!(error.to_string().contains("rules.yaml"), "{error}");
 }
 

@@ -73,6 +73,20 @@ fn io_errors_name_the_path() {
 }
 
 #[test]
+fn a_missing_rules_file_is_told_apart_as_not_found() {
+    let error = Engine::from_path("/nonexistent/rules.yaml").unwrap_err();
+    assert_eq!(error.io_kind(), Some(std::io::ErrorKind::NotFound));
+    let source = std::error::Error::source(&error).expect("the system's error is the source");
+    let io = source.downcast_ref::<std::io::Error>().unwrap();
+    assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+    // Errors that are not the system's carry no kind.
+    let invalid = Engine::builder()
+        .load_str("rules.yaml", "- id: [")
+        .unwrap_err();
+    assert_eq!(invalid.io_kind(), None);
+}
+
+#[test]
 fn an_empty_directory_is_an_error_not_an_empty_rule_set() {
     let dir = std::env::temp_dir().join(format!("acs-empty-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

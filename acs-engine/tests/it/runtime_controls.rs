@@ -26,7 +26,7 @@ const RULES: &str = r#"
 - id: DORMANT
   priority: 50
   severity: low
-  description: "Loaded but switched off in the file."
+  description: "Loaded but disabled in the file."
   enabled: false
   condition: "event.type == 'bid.create'"
   action:
@@ -79,7 +79,7 @@ fn the_kill_switch_turns_rules_off_and_on_and_survives_reloads() {
     assert!(engine.evaluate(&bid(150_000, "OP-1")).is_rejected());
     engine.set_rule_enabled("BLOCK_BIG_BIDS", false).unwrap();
     assert!(!engine.evaluate(&bid(150_000, "OP-1")).is_rejected());
-    assert_eq!(engine.plan().rule_active("BLOCK_BIG_BIDS"), Some(false));
+    assert_eq!(engine.plan().rule_enabled("BLOCK_BIG_BIDS"), Some(false));
 
     engine.reload().unwrap();
     assert!(
@@ -120,7 +120,7 @@ fn the_kill_switch_refuses_unknown_rules() {
 #[test]
 fn enabled_false_in_the_file_disables_a_rule_at_load() {
     let engine = engine();
-    assert_eq!(engine.plan().rule_active("DORMANT"), Some(false));
+    assert_eq!(engine.plan().rule_enabled("DORMANT"), Some(false));
     assert!(!engine
         .evaluate(&bid(10, "OP-1"))
         .matched_ids()
@@ -235,7 +235,7 @@ fn the_engine_handle_is_cheap_to_clone_and_shares_the_plan() {
 }
 
 #[test]
-fn metrics_can_be_switched_off() {
+fn metrics_can_be_disabled() {
     let engine = Engine::builder()
         .metrics(false)
         .load_str("rules.yaml", RULES)
