@@ -5,8 +5,8 @@
 // name `alloc` from the crate root.
 extern crate alloc;
 
-// The request path, lowest layer first (ARCHITECTURE.md, "Layers"; `tests/layering.rs`
-// holds every module to it).
+// The order in which these may use each other is in ARCHITECTURE.md ("Layers"), and
+// `tests/it/layering.rs` holds every module to it.
 mod compile;
 mod decision;
 mod diagnostic;
@@ -21,18 +21,23 @@ mod metrics;
 mod plan;
 mod ruleset;
 mod source;
+mod stubs;
 mod syntax;
 // Tools beside the request path, over the engine.
+#[cfg(feature = "tools")]
 pub mod backtest;
+#[cfg(feature = "tools")]
 pub mod lint;
+#[cfg(feature = "tools")]
 pub mod testing;
 
 pub use decision::{Action, Actions, Decision, Rejection, RuleError, RuleMatch, Verdict};
 pub use diagnostic::{Diagnostic, Severity};
 pub use engine::{
     Engine, EngineBuilder, LoadError, ReloadEvent, ReloadFailure, RulesSource, Status, UnknownRule,
-    WatchError, WatchOptions, Watcher,
 };
+#[cfg(feature = "watch")]
+pub use engine::{WatchError, WatchOptions, Watcher};
 pub use expression::{Expression, ExpressionError};
 pub use functions::{FunctionError, Functions, HostFunction};
 pub use input::InputError;
@@ -41,6 +46,7 @@ pub use metrics::{LatencyBucket, MetricsSnapshot, RuleCounters};
 pub use plan::Plan;
 pub use ruleset::{RuleMode, RuleSeverity};
 pub use source::{Location, RulesetHash};
+pub use stubs::StubError;
 
 /// Internals for the fuzz targets, benchmarks and tests of this workspace: the parser,
 /// the loader and the compiler stage by stage. **Not a stable API**: anything here may
@@ -54,6 +60,7 @@ pub mod unstable {
     pub use crate::eval::values_equal;
     pub use crate::functions::text_contains_pii;
     pub use crate::limits::MAX_INPUT_DEPTH;
+    #[cfg(feature = "tools")]
     pub use crate::lint::codes::CODES;
     pub use crate::ruleset::{load_rule_set, yaml_to_json, RuleSet};
     pub use crate::source::{FileId, SourceFile, SourceMap, Span};

@@ -4,6 +4,7 @@
 
 mod load;
 mod status;
+#[cfg(feature = "watch")]
 mod watch;
 
 pub use load::{
@@ -12,6 +13,7 @@ pub use load::{
 };
 use status::rfc3339;
 pub use status::{ReloadEvent, ReloadFailure, Status, UnknownRule};
+#[cfg(feature = "watch")]
 pub use watch::{WatchError, WatchOptions, Watcher};
 
 use std::collections::HashMap;
@@ -317,6 +319,7 @@ impl Engine {
         MetricsSnapshot::from_totals(plan.generation, &plan.ids, &totals, failures)
     }
 
+    #[cfg(feature = "watch")]
     /// Watch the rules path and reload when it changes (see [`WatchOptions`]). Watching
     /// stops when the returned handle is dropped or closed, or when the engine is dropped.
     pub fn watch(&self) -> Result<Watcher, WatchError> {
@@ -324,6 +327,7 @@ impl Engine {
     }
 
     /// [`Engine::watch`] with explicit options.
+    #[cfg(feature = "watch")]
     pub fn watch_with(&self, options: WatchOptions) -> Result<Watcher, WatchError> {
         watch::start(Arc::downgrade(&self.shared), options)
     }
@@ -335,6 +339,7 @@ impl Shared {
         self.control.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    #[cfg(feature = "watch")]
     pub(crate) fn source(&self) -> &RulesSource {
         &self.source
     }

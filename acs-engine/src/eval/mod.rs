@@ -68,6 +68,7 @@ pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
 
 /// [`evaluate`] without touching the plan's metrics: backtests replay recorded traffic
 /// through a live plan and must not show up as requests served.
+#[cfg(feature = "tools")]
 pub(crate) fn evaluate_uncounted(plan: &Plan, input: &Value) -> Decision {
     evaluate_counted(plan, input, None)
 }
@@ -482,6 +483,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
 }
 
 /// Whether a string is an RFC 3339 timestamp, which meets numbers as epoch milliseconds.
+#[cfg(feature = "tools")]
 pub(crate) fn is_timestamp(text: &str) -> bool {
     ops::timestamp_millis(text).is_some()
 }

@@ -10,11 +10,14 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use load::{list as backticked_list, suggest as suggest_name};
+#[cfg(feature = "tools")]
+pub(crate) use load::list as backticked_list;
+pub(crate) use load::suggest as suggest_name;
 pub use load::{load_rule_set, load_rule_set_with};
 pub use scalar_map::ScalarMap;
 pub use template::{Template, TextPart};
 pub use yaml::yaml_to_json;
+#[cfg(feature = "tools")]
 pub(crate) use yaml::{parse_document, Node, NodeKind};
 
 use crate::source::{RulesetHash, SourceMap, Span};

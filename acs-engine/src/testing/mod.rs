@@ -6,7 +6,6 @@
 mod check;
 mod discover;
 mod parse;
-mod stubs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,7 +28,6 @@ pub use discover::{
     MAX_TEST_DIR_DEPTH,
 };
 pub use parse::{EXPECT_KEYS, TEST_FILE_KEYS, TEST_KEYS};
-pub use stubs::StubError;
 
 /// Largest rule test file (and `input_file`) accepted, in bytes.
 pub const MAX_TEST_FILE_BYTES: u64 = 32 * 1024 * 1024;

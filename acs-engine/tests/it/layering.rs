@@ -19,6 +19,7 @@ const LAYERS: &[&str] = &[
     "input",
     "plan",
     "eval",
+    "stubs",
     "compile",
     "expression",
     "explain",

@@ -15,12 +15,15 @@
     reason = "tests fail by panicking"
 )]
 
+#[cfg(feature = "tools")]
 mod backtest;
 mod explain;
 mod fuzz_regressions;
+#[cfg(feature = "watch")]
 mod hot_reload;
 mod layering;
 mod limits;
+#[cfg(feature = "tools")]
 mod lint;
 mod load_errors;
 mod plain_decisions;
@@ -29,4 +32,5 @@ mod runtime_controls;
 mod semantics;
 mod support;
 mod tape_eval;
+#[cfg(feature = "tools")]
 mod testing;

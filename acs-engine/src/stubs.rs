@@ -1,5 +1,6 @@
-//! Stub tables (`{"name": [[[args...], result], ...]}`): host functions answered from data,
-//! for the CLI, rule tests and backtests.
+//! Stub tables (`{"name": [[[args...], result], ...]}`): host functions answered from
+//! data, the test doubles of rule tests, the CLI and backtests. Arguments are matched with
+//! the evaluator's own `==`, so a stub answers exactly the calls the language deems equal.
 
 use serde_json::Value;
 
