@@ -13,6 +13,7 @@ mod fuzz_regressions;
 mod hot_reload;
 mod limits;
 mod lint;
+mod lint_properties;
 mod load_errors;
 mod properties;
 mod runtime_controls;
