@@ -134,7 +134,7 @@ impl Diagnostic {
     }
 
     /// Place the diagnostic at `span`, copying the source line for the excerpt.
-    pub fn at(mut self, sources: &SourceMap, span: Span) -> Self {
+    pub(crate) fn at(mut self, sources: &SourceMap, span: Span) -> Self {
         let Some(file) = sources.file(span.file) else {
             return self;
         };

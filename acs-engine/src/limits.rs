@@ -55,7 +55,7 @@ impl Default for Limits {
 
 impl Limits {
     /// The part the condition parser applies.
-    pub fn syntax(&self) -> SyntaxLimits {
+    pub(crate) fn syntax(&self) -> SyntaxLimits {
         SyntaxLimits {
             max_condition_bytes: self.max_condition_bytes,
             max_nesting: self.max_nesting,

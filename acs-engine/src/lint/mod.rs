@@ -65,7 +65,7 @@ pub fn lint_source(source: &RulesSource, config: &LintConfig) -> Result<LintRepo
 }
 
 /// Lint rules already read into a source map.
-pub fn lint_sources(sources: SourceMap, config: &LintConfig) -> LintReport {
+pub(crate) fn lint_sources(sources: SourceMap, config: &LintConfig) -> LintReport {
     let files = sources
         .files()
         .iter()

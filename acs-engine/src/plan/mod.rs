@@ -294,7 +294,7 @@ impl Plan {
     }
 
     /// The source files behind the plan.
-    pub fn sources(&self) -> &SourceMap {
+    pub(crate) fn sources(&self) -> &SourceMap {
         &self.sources
     }
 }

@@ -31,7 +31,7 @@ impl RulesetHash {
 
     /// The hash of `sources`: SHA-256 over each file's base name and bytes, so a decision
     /// names the exact rules behind it wherever the files were read from.
-    pub fn of_sources(sources: &SourceMap) -> RulesetHash {
+    pub(crate) fn of_sources(sources: &SourceMap) -> RulesetHash {
         let mut hasher = Sha256::new();
         for file in sources.files() {
             let name = std::path::Path::new(file.name()).file_name().map_or_else(

@@ -1,17 +1,19 @@
 //! The linter's public API, as hosts and bindings call it: config parsing, accepted
 //! findings, deny-warnings, and the shipped and legacy bundles.
 
-use acs_engine::lint::{lint_source, lint_sources, LintConfig};
-use acs_engine::unstable::{SourceFile, SourceMap};
+use acs_engine::lint::{lint_source, LintConfig};
 use acs_engine::{RulesSource, Severity};
 
 const BUNDLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/acs_rules_top25.yaml");
 const BUNDLE_CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/acs.toml");
 
 fn lint_text(yaml: &str, config: &LintConfig) -> Vec<(String, Severity)> {
-    let mut sources = SourceMap::default();
-    sources.add(SourceFile::new("rules.yaml", yaml));
-    lint_sources(sources, config)
+    let source = RulesSource::Text {
+        name: "rules.yaml".to_owned(),
+        text: yaml.to_owned(),
+    };
+    lint_source(&source, config)
+        .unwrap()
         .diagnostics
         .into_iter()
         .map(|d| (d.code, d.severity))

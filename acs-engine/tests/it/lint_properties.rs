@@ -4,9 +4,9 @@
 //! checks, negations, disjunctions, comparisons whose types never meet), and inputs
 //! from the constants those rules use and the values just around them.
 
-use acs_engine::lint::{lint_sources, LintConfig};
-use acs_engine::source::{SourceFile, SourceMap};
+use acs_engine::lint::{lint_source, LintConfig, LintReport};
 use acs_engine::Engine;
+use acs_engine::RulesSource;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestCaseError;
@@ -323,11 +323,18 @@ fn bundle(conditions: &[String]) -> String {
         .collect()
 }
 
+/// The linter's report on `yaml`, as `acs lint-rules` gives it.
+fn lint_text(yaml: &str) -> LintReport {
+    let source = RulesSource::Text {
+        name: "rules.yaml".to_owned(),
+        text: yaml.to_owned(),
+    };
+    lint_source(&source, &LintConfig::default()).unwrap()
+}
+
 /// The ids of the rules the linter says never match.
 fn never_true(yaml: &str) -> Vec<String> {
-    let mut sources = SourceMap::default();
-    sources.add(SourceFile::new("rules.yaml", yaml));
-    lint_sources(sources, &LintConfig::default())
+    lint_text(yaml)
         .diagnostics
         .into_iter()
         .filter(|d| d.code == "ACS420")
@@ -402,9 +409,7 @@ fn the_generator_produces_flagged_rules() {
                 .unwrap_or_default()
         })
         .collect();
-    let mut sources = SourceMap::default();
-    sources.add(SourceFile::new("rules.yaml", bundle(&conditions)));
-    let findings: Vec<_> = lint_sources(sources, &LintConfig::default())
+    let findings: Vec<_> = lint_text(&bundle(&conditions))
         .diagnostics
         .into_iter()
         .filter(|d| d.code == "ACS420")

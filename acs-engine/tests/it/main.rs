@@ -25,6 +25,7 @@ mod layering;
 mod limits;
 #[cfg(feature = "tools")]
 mod lint;
+#[cfg(feature = "tools")]
 mod lint_properties;
 mod load_errors;
 mod plain_decisions;
