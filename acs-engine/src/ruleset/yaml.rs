@@ -60,6 +60,12 @@ impl Node {
             _ => None,
         }
     }
+
+    /// Whether the node is an empty scalar, as the root of a document holding only `---`
+    /// or `''` is: rules files and test files both refuse such a document as empty.
+    pub fn is_empty_scalar(&self) -> bool {
+        matches!(&self.kind, NodeKind::Scalar { value, .. } if value.is_empty())
+    }
 }
 
 /// YAML 1.2 core schema typing of a scalar; quoted and block scalars are always strings.
@@ -282,6 +288,35 @@ pub fn yaml_to_json(name: &str, text: &str) -> Result<Value, Vec<Diagnostic>> {
         Err(error) => {
             problems.insert(0, *error);
             Err(problems)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root(text: &str) -> Option<Node> {
+        let mut sources = SourceMap::default();
+        let file = sources.add(SourceFile::new("t.yaml", text));
+        let mut problems = Vec::new();
+        let root = parse_document(&sources, file, &mut problems).ok().flatten();
+        assert!(problems.is_empty(), "{problems:?}");
+        root
+    }
+
+    #[test]
+    fn an_empty_scalar_is_a_document_with_nothing_in_it() {
+        assert!(root("").is_none());
+        assert!(root("# a comment\n").is_none());
+        for empty in ["---\n", "--- # nothing\n", "''\n"] {
+            assert!(
+                root(empty).is_some_and(|r| r.is_empty_scalar()),
+                "{empty:?}"
+            );
+        }
+        for full in ["~\n", "x\n", "[]\n", "{}\n", "- a\n"] {
+            assert!(!root(full).is_some_and(|r| r.is_empty_scalar()), "{full:?}");
         }
     }
 }

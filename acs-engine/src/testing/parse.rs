@@ -51,7 +51,7 @@ pub(super) fn parse(name: &str, text: &str, base_dir: &Path) -> Result<TestFile,
         rule_refs: Vec::new(),
     };
     let (rules, tests) = match &root {
-        Some(root) if !is_empty_scalar(root) => reader.file(root),
+        Some(root) if !root.is_empty_scalar() => reader.file(root),
         _ => {
             let span = Span::new(file, 0, text.len().min(1));
             reader.error(
@@ -74,10 +74,6 @@ pub(super) fn parse(name: &str, text: &str, base_dir: &Path) -> Result<TestFile,
         sources: Arc::new(sources),
         rule_refs,
     })
-}
-
-fn is_empty_scalar(node: &Node) -> bool {
-    matches!(&node.kind, NodeKind::Scalar { value, .. } if value.is_empty())
 }
 
 struct Reader<'a> {
