@@ -10,7 +10,7 @@ use super::{read_text, ActionExpectation, Expectation, TestCase, TestFile, Verdi
 use crate::diagnostic::Diagnostic;
 use crate::functions::Functions;
 use crate::ruleset::backticked_list;
-use crate::ruleset::{parse_document, suggest_name, Node, NodeKind};
+use crate::ruleset::{describe_json, parse_document, suggest_name, Node, NodeKind};
 use crate::source::{SourceFile, SourceMap, Span};
 
 /// The keys of a test file.
@@ -481,18 +481,6 @@ impl Reader<'_> {
             }
         }
         out
-    }
-}
-
-/// How a JSON value is described in messages ("a list", "a number", ...).
-fn describe_json(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
     }
 }
 
