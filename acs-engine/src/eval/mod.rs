@@ -345,16 +345,11 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                         .is_some_and(|found| texts.iter().any(|text| **text == *found))),
                     PathTest::Other { op, constant } => {
                         let (a, b) = (value.map_or(View::Null, Doc::view), View::of(constant));
-                        Ok(match op {
-                            BinaryOp::Eq => ops::equal(a, b),
-                            BinaryOp::Ne => !ops::equal(a, b),
-                            BinaryOp::In => ops::contains(a, b).map_err(|message| {
-                                Box::new(EvalError {
-                                    message,
-                                    span: *span,
-                                })
-                            })?,
-                            _ => ops::ordered(*op, a, b),
+                        ops::compare(*op, a, b).map_err(|message| {
+                            Box::new(EvalError {
+                                message,
+                                span: *span,
+                            })
                         })
                     }
                 }
@@ -366,11 +361,9 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     a.map_or(View::Null, Doc::view),
                     b.map_or(View::Null, Doc::view),
                 );
-                Ok(match op {
-                    BinaryOp::Eq => ops::equal(a, b),
-                    BinaryOp::Ne => !ops::equal(a, b),
-                    _ => ops::ordered(*op, a, b),
-                })
+                // A path pair is never `in` (compile/specialize.rs), the one comparison
+                // that can fail, so there is no error to place (the node keeps no span).
+                Ok(ops::compare(*op, a, b).unwrap_or(false))
             }
             Node::BoolCompare {
                 operand,
@@ -390,14 +383,15 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     | BinaryOp::Ge),
                 lhs,
                 rhs,
-                ..
+                span,
             } => {
                 let a = self.eval(lhs)?;
                 let b = self.eval(rhs)?;
-                Ok(match op {
-                    BinaryOp::Eq => ops::equal(a.view(), b.view()),
-                    BinaryOp::Ne => !ops::equal(a.view(), b.view()),
-                    _ => ops::ordered(*op, a.view(), b.view()),
+                ops::compare(*op, a.view(), b.view()).map_err(|message| {
+                    Box::new(EvalError {
+                        message,
+                        span: *span,
+                    })
                 })
             }
             other => Ok(self.eval(other)?.truthy()),
@@ -463,12 +457,15 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     })
                 };
                 Ok(match op {
-                    BinaryOp::Eq => Val::Bool(ops::equal(a.view(), b.view())),
-                    BinaryOp::Ne => Val::Bool(!ops::equal(a.view(), b.view())),
-                    BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
-                        Val::Bool(ops::ordered(*op, a.view(), b.view()))
+                    BinaryOp::Eq
+                    | BinaryOp::Ne
+                    | BinaryOp::Lt
+                    | BinaryOp::Le
+                    | BinaryOp::Gt
+                    | BinaryOp::Ge
+                    | BinaryOp::In => {
+                        Val::Bool(ops::compare(*op, a.view(), b.view()).map_err(fail)?)
                     }
-                    BinaryOp::In => Val::Bool(ops::contains(a.view(), b.view()).map_err(fail)?),
                     BinaryOp::Add
                     | BinaryOp::Sub
                     | BinaryOp::Mul
