@@ -3,6 +3,7 @@
 
 mod call;
 mod doc;
+pub(crate) mod number;
 mod ops;
 mod render;
 mod value;
@@ -15,7 +16,6 @@ use serde_json::Value;
 
 use doc::{Doc, TapeRef};
 pub use ops::values_equal;
-pub(crate) use value::number;
 use value::{Val, View};
 
 use call::MemoEntry;
@@ -428,13 +428,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                 let operand = self.eval(operand)?;
                 match operand.view() {
                     View::Num(n) => Ok(Val::Num(-n)),
-                    View::BigInt(i) => {
-                        Ok(Val::from_owned(Value::Number(match i64::try_from(-i) {
-                            Ok(n) => n.into(),
-                            Err(_) => serde_json::Number::from_f64(-(i as f64))
-                                .unwrap_or_else(|| 0.into()),
-                        })))
-                    }
+                    View::BigInt(i) => Ok(Val::from_owned(Value::Number(number::from_i128(-i)))),
                     View::Null => Ok(Val::Null),
                     other => Err(Box::new(EvalError {
                         message: format!("cannot negate {}", article(other.type_name())),
