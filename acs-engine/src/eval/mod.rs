@@ -54,12 +54,16 @@ pub(crate) struct Evaluator<'a, D = &'a Value> {
     roots: [Option<D>; 4],
     /// Per-rule path cache (see `assign_path_slots`); `filled` marks the valid slots.
     slots: [Option<D>; PATH_SLOTS],
+    /// Bit `i` set: `slots[i]` holds this rule's lookup (one bit per slot, see below).
     filled: u8,
     memo: Vec<MemoEntry>,
     now: Option<f64>,
     /// Values borrowed from the document and the plan live for `'a`.
     lifetime: std::marker::PhantomData<&'a ()>,
 }
+
+// `filled` has a bit for every slot, so `1 << slot` in `Evaluator::path` cannot overflow.
+const _: () = assert!(PATH_SLOTS <= u8::BITS as usize);
 
 /// Evaluate every candidate rule of `plan` against `input`.
 pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
