@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::eval::values_equal;
 use crate::functions::{FunctionError, Functions};
+use crate::ruleset::describe_json;
 
 /// A stub table that is not of the expected shape.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,17 +28,6 @@ pub enum StubError {
     NotAList(String),
 }
 
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
 impl Functions {
     /// Functions answering from a stub table: `{"name": [[[args...], result], ...]}`.
     ///
@@ -51,7 +41,7 @@ impl Functions {
 
 fn from_stubs(table: &Value) -> Result<Functions, StubError> {
     let Value::Object(entries) = table else {
-        return Err(StubError::NotAnObject(kind(table)));
+        return Err(StubError::NotAnObject(describe_json(table)));
     };
     let mut functions = Functions::new();
     for (name, cases) in entries {

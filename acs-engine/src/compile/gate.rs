@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use crate::eval::number::to_number;
 use crate::input::Root;
 use crate::syntax::{BinaryOp, Expr, ExprKind, UnaryOp};
 
@@ -19,30 +20,21 @@ pub(crate) fn path_of(expr: &Expr) -> Option<String> {
     })
 }
 
-/// The value of a literal (`'a'`, `-1`, `[1, 'x']`, `null`), if the expression is one.
+/// The value of a literal (`'a'`, `-1`, `[1, 'x']`, `null`), if the expression is one;
+/// integral numbers as integers, so findings show them as written (`5`, not `5.0`).
 pub(crate) fn literal(expr: &Expr) -> Option<Value> {
     Some(match &expr.kind {
         ExprKind::Null => Value::Null,
         ExprKind::Bool(b) => Value::Bool(*b),
-        ExprKind::Number(n) => number(*n)?,
+        ExprKind::Number(n) => Value::Number(to_number(*n)?),
         ExprKind::String(s) => Value::String(s.clone()),
         ExprKind::Unary(UnaryOp::Neg, inner) => match &inner.kind {
-            ExprKind::Number(n) => number(-n)?,
+            ExprKind::Number(n) => Value::Number(to_number(-n)?),
             _ => return None,
         },
         ExprKind::Array(items) => Value::Array(items.iter().map(literal).collect::<Option<_>>()?),
         _ => return None,
     })
-}
-
-fn number(n: f64) -> Option<Value> {
-    // Integral literals show as written (`5`, not `5.0`) in findings.
-    const EXACT: f64 = 9_007_199_254_740_992.0;
-    if n.fract() == 0.0 && n.abs() < EXACT {
-        #[expect(clippy::cast_possible_truncation, reason = "integral and below 2^53")]
-        return Some(Value::from(n as i64));
-    }
-    serde_json::Number::from_f64(n).map(Value::Number)
 }
 
 /// The operands of a top-level `&&` (the expression itself when it is not one).

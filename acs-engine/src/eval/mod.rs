@@ -3,6 +3,7 @@
 
 mod call;
 mod doc;
+pub(crate) mod number;
 mod ops;
 mod render;
 mod value;
@@ -15,7 +16,6 @@ use serde_json::Value;
 
 use doc::{Doc, TapeRef};
 pub use ops::values_equal;
-pub(crate) use value::number;
 use value::{Val, View};
 
 use call::MemoEntry;
@@ -54,12 +54,16 @@ pub(crate) struct Evaluator<'a, D = &'a Value> {
     roots: [Option<D>; 4],
     /// Per-rule path cache (see `assign_path_slots`); `filled` marks the valid slots.
     slots: [Option<D>; PATH_SLOTS],
+    /// Bit `i` set: `slots[i]` holds this rule's lookup (one bit per slot, see below).
     filled: u8,
     memo: Vec<MemoEntry>,
     now: Option<f64>,
     /// Values borrowed from the document and the plan live for `'a`.
     lifetime: std::marker::PhantomData<&'a ()>,
 }
+
+// `filled` has a bit for every slot, so `1 << slot` in `Evaluator::path` cannot overflow.
+const _: () = assert!(PATH_SLOTS <= u8::BITS as usize);
 
 /// Evaluate every candidate rule of `plan` against `input`.
 pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
@@ -346,16 +350,11 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                         .is_some_and(|found| texts.iter().any(|text| **text == *found))),
                     PathTest::Other { op, constant } => {
                         let (a, b) = (value.map_or(View::Null, Doc::view), View::of(constant));
-                        Ok(match op {
-                            BinaryOp::Eq => ops::equal(a, b),
-                            BinaryOp::Ne => !ops::equal(a, b),
-                            BinaryOp::In => ops::contains(a, b).map_err(|message| {
-                                Box::new(EvalError {
-                                    message,
-                                    span: *span,
-                                })
-                            })?,
-                            _ => ops::ordered(*op, a, b),
+                        ops::compare(*op, a, b).map_err(|message| {
+                            Box::new(EvalError {
+                                message,
+                                span: *span,
+                            })
                         })
                     }
                 }
@@ -367,11 +366,9 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     a.map_or(View::Null, Doc::view),
                     b.map_or(View::Null, Doc::view),
                 );
-                Ok(match op {
-                    BinaryOp::Eq => ops::equal(a, b),
-                    BinaryOp::Ne => !ops::equal(a, b),
-                    _ => ops::ordered(*op, a, b),
-                })
+                // A path pair is never `in` (compile/specialize.rs), the one comparison
+                // that can fail, so there is no error to place (the node keeps no span).
+                Ok(ops::compare(*op, a, b).unwrap_or(false))
             }
             Node::BoolCompare {
                 operand,
@@ -391,14 +388,15 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     | BinaryOp::Ge),
                 lhs,
                 rhs,
-                ..
+                span,
             } => {
                 let a = self.eval(lhs)?;
                 let b = self.eval(rhs)?;
-                Ok(match op {
-                    BinaryOp::Eq => ops::equal(a.view(), b.view()),
-                    BinaryOp::Ne => !ops::equal(a.view(), b.view()),
-                    _ => ops::ordered(*op, a.view(), b.view()),
+                ops::compare(*op, a.view(), b.view()).map_err(|message| {
+                    Box::new(EvalError {
+                        message,
+                        span: *span,
+                    })
                 })
             }
             other => Ok(self.eval(other)?.truthy()),
@@ -435,13 +433,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                 let operand = self.eval(operand)?;
                 match operand.view() {
                     View::Num(n) => Ok(Val::Num(-n)),
-                    View::BigInt(i) => {
-                        Ok(Val::from_owned(Value::Number(match i64::try_from(-i) {
-                            Ok(n) => n.into(),
-                            Err(_) => serde_json::Number::from_f64(-(i as f64))
-                                .unwrap_or_else(|| 0.into()),
-                        })))
-                    }
+                    View::BigInt(i) => Ok(Val::from_owned(Value::Number(number::from_i128(-i)))),
                     View::Null => Ok(Val::Null),
                     other => Err(Box::new(EvalError {
                         message: format!("cannot negate {}", article(other.type_name())),
@@ -464,12 +456,15 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     })
                 };
                 Ok(match op {
-                    BinaryOp::Eq => Val::Bool(ops::equal(a.view(), b.view())),
-                    BinaryOp::Ne => Val::Bool(!ops::equal(a.view(), b.view())),
-                    BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
-                        Val::Bool(ops::ordered(*op, a.view(), b.view()))
+                    BinaryOp::Eq
+                    | BinaryOp::Ne
+                    | BinaryOp::Lt
+                    | BinaryOp::Le
+                    | BinaryOp::Gt
+                    | BinaryOp::Ge
+                    | BinaryOp::In => {
+                        Val::Bool(ops::compare(*op, a.view(), b.view()).map_err(fail)?)
                     }
-                    BinaryOp::In => Val::Bool(ops::contains(a.view(), b.view()).map_err(fail)?),
                     BinaryOp::Add
                     | BinaryOp::Sub
                     | BinaryOp::Mul

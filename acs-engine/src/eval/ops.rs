@@ -179,6 +179,22 @@ fn numeric(view: View<'_>) -> Option<f64> {
     }
 }
 
+/// `a op b` for a comparison operator (`==`, `!=`, `<`, `<=`, `>`, `>=`, `in`) over
+/// operands already read: the one dispatch of every comparison the evaluator makes (a
+/// fused path comparison, a path pair, an operand of `&&`/`||`, a binary node). The
+/// error is `in`'s, the only comparison that can fail; any other operator is false, as
+/// in [`ordered`]. On the hot path: inlined, so each caller's match on `op` is the only
+/// branch taken before the operator's own code.
+#[inline]
+pub(crate) fn compare(op: BinaryOp, a: View<'_>, b: View<'_>) -> Result<bool, String> {
+    match op {
+        BinaryOp::Eq => Ok(equal(a, b)),
+        BinaryOp::Ne => Ok(!equal(a, b)),
+        BinaryOp::In => contains(a, b),
+        _ => Ok(ordered(op, a, b)),
+    }
+}
+
 /// `<`, `<=`, `>`, `>=`: numbers with numbers, strings with strings, a timestamp string
 /// with a number; anything else (null, mixed types) is false.
 pub(crate) fn ordered(op: BinaryOp, a: View<'_>, b: View<'_>) -> bool {
@@ -334,6 +350,34 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn compare_dispatches_each_comparison_to_its_operator() {
+        let (one, two, list) = (
+            serde_json::json!(1),
+            serde_json::json!(2),
+            serde_json::json!([1]),
+        );
+        let (one, two, list) = (View::of(&one), View::of(&two), View::of(&list));
+        let cases = [
+            (BinaryOp::Eq, one, one, true),
+            (BinaryOp::Eq, one, two, false),
+            (BinaryOp::Ne, one, two, true),
+            (BinaryOp::Ne, one, one, false),
+            (BinaryOp::Lt, one, two, true),
+            (BinaryOp::Le, two, two, true),
+            (BinaryOp::Gt, one, two, false),
+            (BinaryOp::Ge, two, one, true),
+            (BinaryOp::In, one, list, true),
+            (BinaryOp::In, two, list, false),
+            (BinaryOp::Add, one, two, false),
+        ];
+        for (op, a, b, want) in cases {
+            assert_eq!(compare(op, a, b), Ok(want), "{op:?}");
+        }
+        assert!(compare(BinaryOp::In, one, two)
+            .is_err_and(|message| message.contains("`in` needs an array")));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::doc::Doc;
+use super::number;
 use super::value::Val;
 use super::{rule_error, EvalError, Evaluator, Result};
 use crate::decision::{display, Holes, RuleError, RuleMatch};
@@ -58,11 +59,10 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                         TextPlan::Expr(node) => match self.eval(node)? {
                             Val::Str(s) => text.push_str(s),
                             Val::Null => {}
-                            Val::Num(n)
-                                if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 =>
-                            {
-                                text.push_str(itoa::Buffer::new().format(n as i64));
-                            }
+                            Val::Num(n) => match number::exact_i64(n) {
+                                Some(i) => text.push_str(itoa::Buffer::new().format(i)),
+                                None => text.push_str(&display(&number::to_json(n))),
+                            },
                             other => text.push_str(&display(&other.to_value())),
                         },
                     }

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use serde_json::{Map, Number, Value};
 
 use super::doc::{Doc, TapeRef};
+use super::number::{to_f64, to_index, to_json};
 
 /// A value produced while evaluating.
 #[derive(Debug, Clone)]
@@ -85,9 +86,7 @@ impl<'a> Val<'a> {
         match value {
             Value::Null => Val::Null,
             Value::Bool(b) => Val::Bool(b),
-            Value::Number(ref n) if matches!(number_view(n), View::Num(_)) => {
-                Val::Num(n.as_f64().unwrap_or(f64::NAN))
-            }
+            Value::Number(ref n) if matches!(number_view(n), View::Num(_)) => Val::Num(to_f64(n)),
             other => Val::Owned(Rc::new(other)),
         }
     }
@@ -97,9 +96,7 @@ impl<'a> Val<'a> {
         match &*value {
             Value::Null => Val::Null,
             Value::Bool(b) => Val::Bool(*b),
-            Value::Number(n) if matches!(number_view(n), View::Num(_)) => {
-                Val::Num(n.as_f64().unwrap_or(f64::NAN))
-            }
+            Value::Number(n) if matches!(number_view(n), View::Num(_)) => Val::Num(to_f64(n)),
             _ => Val::Owned(value),
         }
     }
@@ -132,7 +129,7 @@ impl<'a> Val<'a> {
         match self {
             Val::Null => Value::Null,
             Val::Bool(b) => Value::Bool(*b),
-            Val::Num(n) => number(*n),
+            Val::Num(n) => to_json(*n),
             Val::Str(s) => Value::String((*s).to_owned()),
             Val::Ref(v) => (*v).clone(),
             Val::Owned(v) => (**v).clone(),
@@ -155,7 +152,7 @@ impl<'a> Val<'a> {
         let element = |value: &Value| -> Option<Value> {
             match (value, index.view()) {
                 (Value::Array(items), View::Num(n)) => {
-                    as_index(n).and_then(|i| items.get(i)).cloned()
+                    to_index(n).and_then(|i| items.get(i)).cloned()
                 }
                 (Value::Object(map), View::Str(key)) => map.get(key).cloned(),
                 _ => None,
@@ -163,7 +160,7 @@ impl<'a> Val<'a> {
         };
         match self {
             Val::Ref(v) => match (v, index.view()) {
-                (Value::Array(items), View::Num(n)) => as_index(n)
+                (Value::Array(items), View::Num(n)) => to_index(n)
                     .and_then(|i| items.get(i))
                     .map_or(Val::Null, Val::from_ref),
                 (Value::Object(map), View::Str(key)) => {
@@ -173,7 +170,7 @@ impl<'a> Val<'a> {
             },
             Val::Owned(v) => element(v).map_or(Val::Null, Val::from_owned),
             Val::Tape(t) => match index.view() {
-                View::Num(n) if t.is_array() => as_index(n)
+                View::Num(n) if t.is_array() => to_index(n)
                     .and_then(|i| t.elements().nth(i))
                     .map_or(Val::Null, Doc::val),
                 View::Str(key) => t.field(key).map_or(Val::Null, Doc::val),
@@ -227,7 +224,7 @@ fn same_words<const N: usize>(a: &[u8], b: &[u8]) -> bool {
 #[inline]
 pub(super) fn number_view(n: &Number) -> View<'static> {
     if n.is_f64() {
-        return View::Num(n.as_f64().unwrap_or(f64::NAN));
+        return View::Num(to_f64(n));
     }
     // Every integer up to 2^53 in magnitude is an exact f64: the common, cheap case.
     const EXACT: u64 = 1 << 53;
@@ -247,22 +244,7 @@ pub(super) fn number_view(n: &Number) -> View<'static> {
     match exact {
         Some(i) if (i as f64) as i128 == i => View::Num(i as f64),
         Some(i) => View::BigInt(i),
-        None => View::Num(n.as_f64().unwrap_or(f64::NAN)),
-    }
-}
-
-fn as_index(n: f64) -> Option<usize> {
-    (n >= 0.0 && n.fract() == 0.0 && n < usize::MAX as f64).then_some(n as usize)
-}
-
-/// A JSON number for `n`: integral values as integers (`12`, not `12.0`; every integral
-/// float below 2^63 converts to `i64` exactly); NaN and infinities, which JSON cannot
-/// hold, as null.
-pub(crate) fn number(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() < 9_223_372_036_854_775_808.0 {
-        Value::Number(Number::from(n as i64))
-    } else {
-        Number::from_f64(n).map_or(Value::Null, Value::Number)
+        None => View::Num(to_f64(n)),
     }
 }
 

@@ -12,7 +12,7 @@ use crate::functions::{FunctionError, Functions, HostFunction};
 use crate::plan::{Callee, Node, Plan};
 use crate::ruleset::{load_rule_set_with, RuleSet, SourceExpr};
 use crate::source::{SourceFile, SourceMap};
-use crate::syntax::{Expr, ExprKind, LocalSpan, SyntaxLimits};
+use crate::syntax::{outside_strings, Expr, ExprKind, LocalSpan, SyntaxLimits};
 
 use super::{ExplainedNode, Explanation, NodeOutcome, RuleExplanation, RuleOutcome};
 
@@ -289,21 +289,12 @@ fn with_parentheses(text: &str, span: LocalSpan) -> LocalSpan {
         return span;
     };
     let (mut unopened, mut unclosed) = (0usize, 0usize);
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    for c in inner.chars() {
-        match quote {
-            Some(_) if escaped => escaped = false,
-            Some(_) if c == '\\' => escaped = true,
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                '\'' | '"' => quote = Some(c),
-                '(' => unclosed += 1,
-                ')' if unclosed > 0 => unclosed -= 1,
-                ')' => unopened += 1,
-                _ => {}
-            },
+    for (_, c) in outside_strings(inner) {
+        match c {
+            '(' => unclosed += 1,
+            ')' if unclosed > 0 => unclosed -= 1,
+            ')' => unopened += 1,
+            _ => {}
         }
     }
     let mut start = span.start;

@@ -137,6 +137,18 @@ pub(crate) const NO_SLOT: u8 = u8::MAX;
 /// Paths a rule may cache (the ones it reads more than once).
 pub(crate) const PATH_SLOTS: usize = 8;
 
+// The evaluator marks the filled slots in one `u8` (`Evaluator::filled`), a bit per slot.
+const _: () = assert!(
+    PATH_SLOTS <= 8,
+    "a slot's bit must fit the evaluator's u8 mask"
+);
+// A slot id is a `u8`, and `NO_SLOT` is none of them: the evaluator takes any slot at or
+// beyond `PATH_SLOTS` for "not cached".
+const _: () = assert!(
+    NO_SLOT as usize >= PATH_SLOTS,
+    "NO_SLOT must not be a slot id"
+);
+
 /// What a call site calls, decided at compile time.
 pub(crate) enum Callee {
     Builtin(Builtin),

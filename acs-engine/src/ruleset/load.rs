@@ -90,7 +90,7 @@ fn load_file(
     problems: &mut Vec<Diagnostic>,
 ) {
     let NodeKind::Seq(items) = &root.kind else {
-        if matches!(root.kind, NodeKind::Scalar { ref value, .. } if value.is_empty()) {
+        if root.is_empty_scalar() {
             problems.push(empty_file(sources, root.span.file));
             return;
         }

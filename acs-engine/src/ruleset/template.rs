@@ -8,7 +8,9 @@ use super::yaml::{Node, NodeKind};
 use super::SourceExpr;
 use crate::diagnostic::Diagnostic;
 use crate::source::SourceMap;
-use crate::syntax::{parse_condition_with, Expr, LocalSpan, SyntaxError, SyntaxLimits};
+use crate::syntax::{
+    outside_strings, parse_condition_with, Expr, LocalSpan, SyntaxError, SyntaxLimits,
+};
 
 /// An action parameter tree with its templates parsed.
 #[derive(Debug, Clone)]
@@ -219,25 +221,7 @@ fn compile_string(
 /// The offset of the `}}` closing a template body, skipping quoted strings in it.
 fn find_close(value: &str, from: usize) -> Option<usize> {
     let body = value.get(from..)?;
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    let mut chars = body.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        match c {
-            '\'' | '"' => quote = Some(c),
-            '}' if chars.peek().is_some_and(|&(_, n)| n == '}') => return Some(from + i),
-            _ => {}
-        }
-    }
-    None
+    outside_strings(body)
+        .find(|&(i, c)| c == '}' && body.get(i + 1..).is_some_and(|rest| rest.starts_with('}')))
+        .map(|(i, _)| from + i)
 }

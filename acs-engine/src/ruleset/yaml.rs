@@ -27,14 +27,10 @@ pub(crate) enum NodeKind {
 }
 
 impl Node {
+    /// The node's type in messages, in the words of [`describe_json`].
     pub fn describe(&self) -> &'static str {
         match &self.kind {
-            NodeKind::Scalar { .. } => match self.to_json() {
-                Value::Null => "null",
-                Value::Bool(_) => "a boolean",
-                Value::Number(_) => "a number",
-                _ => "a string",
-            },
+            NodeKind::Scalar { value, style } => describe_json(&scalar_to_json(value, *style)),
             NodeKind::Seq(_) => "a list",
             NodeKind::Map(_) => "a mapping",
         }
@@ -59,6 +55,26 @@ impl Node {
             NodeKind::Scalar { value, .. } => Some(value),
             _ => None,
         }
+    }
+
+    /// Whether the node is an empty scalar, as the root of a document holding only `---`
+    /// or `''` is: rules files and test files both refuse such a document as empty.
+    pub fn is_empty_scalar(&self) -> bool {
+        matches!(&self.kind, NodeKind::Scalar { value, .. } if value.is_empty())
+    }
+}
+
+/// A JSON value's type as messages name it: "null", "a boolean", "a number", "a string",
+/// "a list", "a mapping". The words are YAML's, as the analysts reading the messages
+/// write their rules and tests in YAML (a YAML node is described the same way).
+pub(crate) fn describe_json(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
     }
 }
 
@@ -282,6 +298,61 @@ pub fn yaml_to_json(name: &str, text: &str) -> Result<Value, Vec<Diagnostic>> {
         Err(error) => {
             problems.insert(0, *error);
             Err(problems)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root(text: &str) -> Option<Node> {
+        let mut sources = SourceMap::default();
+        let file = sources.add(SourceFile::new("t.yaml", text));
+        let mut problems = Vec::new();
+        let root = parse_document(&sources, file, &mut problems).ok().flatten();
+        assert!(problems.is_empty(), "{problems:?}");
+        root
+    }
+
+    #[test]
+    fn json_values_and_yaml_nodes_are_described_alike() {
+        let described = |text: &str| {
+            let node = root(text);
+            let node = node.as_ref().map_or("nothing", Node::describe);
+            let json = yaml_to_json("t.yaml", text).map_or("invalid", |v| describe_json(&v));
+            assert_eq!(node, json, "{text:?}");
+            node
+        };
+        let all: Vec<&str> = ["~\n", "true\n", "1.5\n", "'1'\n", "[1]\n", "{a: 1}\n"]
+            .into_iter()
+            .map(described)
+            .collect();
+        assert_eq!(
+            all,
+            [
+                "null",
+                "a boolean",
+                "a number",
+                "a string",
+                "a list",
+                "a mapping"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_scalar_is_a_document_with_nothing_in_it() {
+        assert!(root("").is_none());
+        assert!(root("# a comment\n").is_none());
+        for empty in ["---\n", "--- # nothing\n", "''\n"] {
+            assert!(
+                root(empty).is_some_and(|r| r.is_empty_scalar()),
+                "{empty:?}"
+            );
+        }
+        for full in ["~\n", "x\n", "[]\n", "{}\n", "- a\n"] {
+            assert!(!root(full).is_some_and(|r| r.is_empty_scalar()), "{full:?}");
         }
     }
 }

@@ -5,6 +5,7 @@ mod parse;
 mod print;
 
 pub use ast::{BinaryOp, Expr, ExprKind, LocalSpan, UnaryOp};
+pub(crate) use parse::outside_strings;
 #[cfg(test)]
 use parse::MAX_DEPTH;
 pub use parse::{

@@ -109,12 +109,15 @@ fn empty_error(text: &str) -> SyntaxError {
     )
 }
 
-/// Reject bracket nesting deeper than `max_nesting` before pest recurses into it.
-fn check_nesting(text: &str, max_nesting: usize) -> Result<()> {
-    let mut depth = 0usize;
+/// The characters of condition text that lie outside its string literals, with their
+/// byte offsets. A quote (`'` or `"`) opens a literal that runs to the next same quote
+/// not escaped by a backslash, or to the end of an unclosed text; literals are skipped,
+/// quotes included. The text need not parse: the nesting check runs before the parser,
+/// and template bodies and explained spans are scanned beside it.
+pub(crate) fn outside_strings(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
     let mut quote: Option<char> = None;
     let mut escaped = false;
-    for (offset, c) in text.char_indices() {
+    text.char_indices().filter(move |&(_, c)| {
         if let Some(q) = quote {
             if escaped {
                 escaped = false;
@@ -123,10 +126,21 @@ fn check_nesting(text: &str, max_nesting: usize) -> Result<()> {
             } else if c == q {
                 quote = None;
             }
-            continue;
+            return false;
         }
+        if c == '\'' || c == '"' {
+            quote = Some(c);
+            return false;
+        }
+        true
+    })
+}
+
+/// Reject bracket nesting deeper than `max_nesting` before pest recurses into it.
+fn check_nesting(text: &str, max_nesting: usize) -> Result<()> {
+    let mut depth = 0usize;
+    for (offset, c) in outside_strings(text) {
         match c {
-            '\'' | '"' => quote = Some(c),
             '(' | '[' => {
                 depth += 1;
                 if depth > max_nesting {

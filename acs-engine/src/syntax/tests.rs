@@ -419,3 +419,16 @@ fn brackets_at_the_limit_under_every_operator_fit_the_stack() {
         assert!(error.message.contains("levels deep"), "{open}: {error}");
     }
 }
+
+#[test]
+fn outside_strings_skips_literals_with_their_quotes_and_escapes() {
+    let kept = |text: &str| -> String { outside_strings(text).map(|(_, c)| c).collect() };
+    assert_eq!(kept("a == 'x(y'"), "a == ");
+    assert_eq!(kept(r#"f("a\"(", 'b\'[') + c"#), "f(, ) + c");
+    assert_eq!(kept(r#"'it"s' + "it's""#), " + ");
+    assert_eq!(kept(r"'a\\' + (b)"), " + (b)");
+    // An unclosed literal runs to the end of the text.
+    assert_eq!(kept("(a == 'open ( ["), "(a == ");
+    let offsets: Vec<usize> = outside_strings("'é' (").map(|(i, _)| i).collect();
+    assert_eq!(offsets, [4, 5]);
+}

@@ -10,7 +10,7 @@ use super::{read_text, ActionExpectation, Expectation, TestCase, TestFile, Verdi
 use crate::diagnostic::Diagnostic;
 use crate::functions::Functions;
 use crate::ruleset::backticked_list;
-use crate::ruleset::{parse_document, suggest_name, Node, NodeKind};
+use crate::ruleset::{describe_json, parse_document, suggest_name, Node, NodeKind};
 use crate::source::{SourceFile, SourceMap, Span};
 
 /// The keys of a test file.
@@ -51,7 +51,7 @@ pub(super) fn parse(name: &str, text: &str, base_dir: &Path) -> Result<TestFile,
         rule_refs: Vec::new(),
     };
     let (rules, tests) = match &root {
-        Some(root) if !is_empty_scalar(root) => reader.file(root),
+        Some(root) if !root.is_empty_scalar() => reader.file(root),
         _ => {
             let span = Span::new(file, 0, text.len().min(1));
             reader.error(
@@ -74,10 +74,6 @@ pub(super) fn parse(name: &str, text: &str, base_dir: &Path) -> Result<TestFile,
         sources: Arc::new(sources),
         rule_refs,
     })
-}
-
-fn is_empty_scalar(node: &Node) -> bool {
-    matches!(&node.kind, NodeKind::Scalar { value, .. } if value.is_empty())
 }
 
 struct Reader<'a> {
@@ -485,18 +481,6 @@ impl Reader<'_> {
             }
         }
         out
-    }
-}
-
-/// How a JSON value is described in messages ("a list", "a number", ...).
-fn describe_json(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
     }
 }
 

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::{Check, RuleContext};
 use crate::diagnostic::Diagnostic;
+use crate::eval::number::to_f64;
 use crate::eval::values_equal;
 use crate::lint::facts::{
     compared_with_literal, conjuncts, literal, path_of, shown, truthy, types_of, walk, Types,
@@ -296,7 +297,7 @@ fn contradiction(conjuncts: &[Expr]) -> Option<(&Expr, String)> {
                 });
             }
             (BinaryOp::Lt | BinaryOp::Le, Value::Number(n)) => {
-                let x = n.as_f64().unwrap_or(f64::NAN);
+                let x = to_f64(n);
                 let strict = op == BinaryOp::Lt;
                 if fact
                     .upper
@@ -306,7 +307,7 @@ fn contradiction(conjuncts: &[Expr]) -> Option<(&Expr, String)> {
                 }
             }
             (BinaryOp::Gt | BinaryOp::Ge, Value::Number(n)) => {
-                let x = n.as_f64().unwrap_or(f64::NAN);
+                let x = to_f64(n);
                 let strict = op == BinaryOp::Gt;
                 if fact
                     .lower

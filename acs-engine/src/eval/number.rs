@@ -1,0 +1,115 @@
+//! Conversions between the evaluator's numbers (`f64`), JSON numbers and integers: the one
+//! place that decides when a float is an exact integer, how a float becomes JSON and what
+//! JSON cannot hold.
+
+use serde_json::{Number, Value};
+
+/// 2^63: every integral float below it in magnitude converts to `i64` exactly.
+const I64_BOUND: f64 = 9_223_372_036_854_775_808.0;
+
+/// `n` as an `i64` when it is integral and below 2^63 in magnitude, which such a float
+/// converts to exactly (`-0.0` is `0`); `None` for fractions, NaN, infinities and
+/// anything larger.
+#[inline]
+#[expect(clippy::cast_possible_truncation, reason = "integral and below 2^63")]
+pub(crate) fn exact_i64(n: f64) -> Option<i64> {
+    (n.fract() == 0.0 && n.abs() < I64_BOUND).then_some(n as i64)
+}
+
+/// A JSON number for `n`: integral values as integers (`12`, not `12.0`), others as
+/// floats; `None` for NaN and infinities, which JSON cannot hold.
+pub(crate) fn to_number(n: f64) -> Option<Number> {
+    match exact_i64(n) {
+        Some(i) => Some(Number::from(i)),
+        None => Number::from_f64(n),
+    }
+}
+
+/// [`to_number`] as a JSON value: NaN and infinities are null.
+pub(crate) fn to_json(n: f64) -> Value {
+    to_number(n).map_or(Value::Null, Value::Number)
+}
+
+/// A JSON number for an integer: an `i64` when it fits, else the nearest float.
+pub(crate) fn from_i128(i: i128) -> Number {
+    match i64::try_from(i) {
+        Ok(i) => Number::from(i),
+        // An i128 always rounds to a finite float, which JSON holds.
+        Err(_) => Number::from_f64(i as f64).unwrap_or_else(|| Number::from(0)),
+    }
+}
+
+/// A JSON number as the evaluator's `f64` (the nearest float for integers beyond 2^53).
+#[inline]
+pub(crate) fn to_f64(n: &Number) -> f64 {
+    n.as_f64().unwrap_or(f64::NAN)
+}
+
+/// `n` as an array index: a non-negative integral value that fits a `usize`.
+#[inline]
+#[expect(clippy::cast_possible_truncation, reason = "integral and in range")]
+pub(crate) fn to_index(n: f64) -> Option<usize> {
+    (n >= 0.0 && n.fract() == 0.0 && n < usize::MAX as f64).then_some(n as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TWO_53: f64 = 9_007_199_254_740_992.0;
+
+    #[test]
+    fn exact_i64_takes_integral_floats_below_2_63() {
+        assert_eq!(exact_i64(12.0), Some(12));
+        assert_eq!(exact_i64(-0.0), Some(0));
+        assert_eq!(exact_i64(-TWO_53 * 4.0), Some(-(1 << 55)));
+        assert_eq!(exact_i64(-I64_BOUND), None);
+        assert_eq!(exact_i64(I64_BOUND), None);
+        assert_eq!(exact_i64(1.5), None);
+        assert_eq!(exact_i64(f64::NAN), None);
+        assert_eq!(exact_i64(f64::INFINITY), None);
+    }
+
+    #[test]
+    fn to_number_and_to_json_keep_integers_integral_and_refuse_what_json_cannot_hold() {
+        assert_eq!(to_number(5.0).map(|n| n.to_string()), Some("5".into()));
+        assert_eq!(to_number(0.5).map(|n| n.to_string()), Some("0.5".into()));
+        assert_eq!(
+            to_number(1e17).map(|n| n.to_string()),
+            Some("100000000000000000".into())
+        );
+        assert_eq!(
+            to_number(1e300).map(|n| n.to_string()),
+            Some("1e+300".into())
+        );
+        assert_eq!(to_number(f64::NAN), None);
+        assert_eq!(to_json(f64::NEG_INFINITY), Value::Null);
+        assert_eq!(to_json(-3.0), Value::from(-3));
+    }
+
+    #[test]
+    fn from_i128_is_an_integer_when_it_fits_i64_else_the_nearest_float() {
+        assert_eq!(from_i128(-42), Number::from(-42));
+        assert_eq!(from_i128(i128::from(i64::MIN)), Number::from(i64::MIN));
+        let beyond = i128::from(i64::MAX) + 1;
+        assert!(from_i128(beyond).is_f64());
+        assert_eq!(from_i128(beyond).as_f64(), Some(I64_BOUND));
+    }
+
+    #[test]
+    fn to_f64_reads_every_json_number() {
+        assert_eq!(to_f64(&Number::from(7)), 7.0);
+        assert_eq!(to_f64(&Number::from(u64::MAX)), u64::MAX as f64);
+        assert_eq!(Number::from_f64(0.25).map(|n| to_f64(&n)), Some(0.25));
+    }
+
+    #[test]
+    fn to_index_takes_non_negative_integral_values() {
+        assert_eq!(to_index(0.0), Some(0));
+        assert_eq!(to_index(3.0), Some(3));
+        assert_eq!(to_index(-1.0), None);
+        assert_eq!(to_index(1.5), None);
+        assert_eq!(to_index(f64::NAN), None);
+        assert_eq!(to_index(f64::INFINITY), None);
+    }
+}
