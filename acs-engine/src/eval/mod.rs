@@ -14,7 +14,9 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use doc::{Doc, TapeRef};
+use doc::Doc;
+#[cfg(feature = "simd")]
+use doc::TapeRef;
 pub use ops::values_equal;
 use value::{Val, View};
 
@@ -96,10 +98,17 @@ pub(crate) fn evaluate_json(
 
 /// `plan`'s decision on `bytes` read from a simd-json tape, or `None` when the tape
 /// declines them (invalid JSON, too deep, a number it cannot read as `serde_json` does).
+#[cfg(feature = "simd")]
 fn evaluate_tape(plan: &Plan, bytes: &[u8], shard: Option<&metrics::Shard>) -> Option<Decision> {
     input::tape::with_tape(bytes, |tape| {
         evaluate_counted(plan, TapeRef::root(tape), shard)
     })
+}
+
+/// Without the `simd` feature there is no tape: `serde_json` reads every input.
+#[cfg(not(feature = "simd"))]
+fn evaluate_tape(_: &Plan, _: &[u8], _: Option<&metrics::Shard>) -> Option<Decision> {
+    None
 }
 
 fn evaluate_counted<'a, D: Doc<'a>>(

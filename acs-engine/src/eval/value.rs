@@ -20,6 +20,10 @@ pub(crate) enum Val<'a> {
     /// A computed string, array or object (function results, concatenations).
     Owned(Rc<Value>),
     /// An array, object or integer beyond 2^53 on the input's tape, read in place.
+    #[cfg_attr(
+        not(feature = "simd"),
+        expect(dead_code, reason = "without `simd` no input is read from a tape")
+    )]
     Tape(TapeRef<'a>),
 }
 
@@ -36,6 +40,10 @@ pub(crate) enum View<'v> {
     Array(&'v [Value]),
     Object(&'v Map<String, Value>),
     /// An array or object on the input's tape.
+    #[cfg_attr(
+        not(feature = "simd"),
+        expect(dead_code, reason = "without `simd` no input is read from a tape")
+    )]
     Tape(TapeRef<'v>),
 }
 

@@ -3,6 +3,7 @@
 //! declines, parsed whole by `serde_json`, which decides and words every error. Knows
 //! nothing of rules or plans.
 
+#[cfg(feature = "simd")]
 pub(crate) mod tape;
 
 use serde_json::Value;

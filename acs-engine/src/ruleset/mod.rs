@@ -16,8 +16,8 @@ pub(crate) use load::suggest as suggest_name;
 pub use load::{load_rule_set, load_rule_set_with};
 pub use scalar_map::ScalarMap;
 pub use template::{Template, TextPart};
-pub use yaml::yaml_to_json;
 pub(crate) use yaml::describe_json;
+pub use yaml::yaml_to_json;
 #[cfg(feature = "tools")]
 pub(crate) use yaml::{parse_document, Node, NodeKind};
 

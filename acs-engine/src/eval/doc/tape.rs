@@ -1,92 +1,12 @@
-//! The input document as the evaluator reads it, in two forms: a `serde_json::Value`
-//! (inputs handed over parsed) or a position in a simd-json tape (inputs handed over as
-//! bytes). The tape is read where it lies: fields are found by walking an object's
-//! entries (a nested value is skipped in one step, as every container node knows how
-//! many nodes it spans), leaves become evaluator values directly, and a container is
-//! built into a `Value` only by an operation that needs it whole. What the tape form
-//! reads must be what a full `serde_json` parse of the same bytes would give.
+//! The tape form of the input document (see the parent module): a position in a
+//! simd-json tape, read in place.
 
 use serde_json::{Number, Value};
 use simd_json::{Node, StaticNode, Tape};
 
-use super::value::{number_view, Val, View};
+use super::Doc;
+use crate::eval::value::{number_view, Val, View};
 use crate::input::tape;
-
-/// A place in the input document. `Copy` and small: paths are cached per rule as these.
-pub(crate) trait Doc<'a>: Copy {
-    /// Whether [`Doc::borrowed`] gives every value, so host-function arguments can be
-    /// borrowed without evaluating them first.
-    const BORROWS: bool;
-
-    /// `self.key` for an object; `None` for a missing key or anything else.
-    fn field(self, key: &str) -> Option<Self>;
-
-    /// Every entry of an object, in document order (none for anything else). A key
-    /// given twice comes twice: the last one is the one a parse keeps.
-    fn each_entry(self, f: impl FnMut(&'a str, Self));
-
-    fn is_null(self) -> bool;
-
-    fn as_str(self) -> Option<&'a str>;
-
-    fn view(self) -> View<'a>;
-
-    fn val(self) -> Val<'a>;
-
-    /// The value itself as a `serde_json::Value`, when it is one already.
-    fn borrowed(self) -> Option<&'a Value>;
-
-    /// The value as `serde_json` parses it (for a host-function argument: every digit
-    /// and the float-or-integer form of a number kept).
-    fn to_value(self) -> Value;
-}
-
-impl<'a> Doc<'a> for &'a Value {
-    const BORROWS: bool = true;
-
-    #[inline]
-    fn field(self, key: &str) -> Option<Self> {
-        super::value::field(self, key)
-    }
-
-    #[inline]
-    fn each_entry(self, mut f: impl FnMut(&'a str, Self)) {
-        if let Value::Object(map) = self {
-            for (key, value) in map {
-                f(key, value);
-            }
-        }
-    }
-
-    #[inline]
-    fn is_null(self) -> bool {
-        Value::is_null(self)
-    }
-
-    #[inline]
-    fn as_str(self) -> Option<&'a str> {
-        Value::as_str(self)
-    }
-
-    #[inline]
-    fn view(self) -> View<'a> {
-        View::of(self)
-    }
-
-    #[inline]
-    fn val(self) -> Val<'a> {
-        Val::from_ref(self)
-    }
-
-    #[inline]
-    fn borrowed(self) -> Option<&'a Value> {
-        Some(self)
-    }
-
-    fn to_value(self) -> Value {
-        self.clone()
-    }
-}
 
 /// A value on a simd-json tape: the node at `at` and, for a container, the nodes it spans.
 #[derive(Clone, Copy)]
@@ -123,12 +43,12 @@ impl<'a> TapeRef<'a> {
         }
     }
 
-    pub(super) fn is_array(self) -> bool {
+    pub(in crate::eval) fn is_array(self) -> bool {
         matches!(self.node(), Some(Node::Array { .. }))
     }
 
     /// The entries of an object, in document order (nothing for anything else).
-    pub(super) fn entries(self) -> Entries<'a> {
+    pub(in crate::eval) fn entries(self) -> Entries<'a> {
         let left = match self.node() {
             Some(Node::Object { len, .. }) => len,
             _ => 0,
@@ -141,7 +61,7 @@ impl<'a> TapeRef<'a> {
     }
 
     /// The elements of an array, in order (nothing for anything else).
-    pub(super) fn elements(self) -> Elements<'a> {
+    pub(in crate::eval) fn elements(self) -> Elements<'a> {
         let left = match self.node() {
             Some(Node::Array { len, .. }) => len,
             _ => 0,
@@ -154,7 +74,7 @@ impl<'a> TapeRef<'a> {
     }
 
     /// This value built as `serde_json` would have built it.
-    pub(super) fn build(self) -> Value {
+    pub(in crate::eval) fn build(self) -> Value {
         tape::build(&self.tape.0, self.at).unwrap_or(Value::Null)
     }
 }
@@ -173,7 +93,7 @@ fn scalar_view(node: StaticNode) -> View<'static> {
     }
 }
 
-pub(super) struct Entries<'a> {
+pub(in crate::eval) struct Entries<'a> {
     tape: &'a Tape<'a>,
     at: usize,
     left: usize,
@@ -198,7 +118,7 @@ impl<'a> Iterator for Entries<'a> {
     }
 }
 
-pub(super) struct Elements<'a> {
+pub(in crate::eval) struct Elements<'a> {
     tape: &'a Tape<'a>,
     at: usize,
     left: usize,
@@ -227,7 +147,7 @@ impl<'a> Doc<'a> for TapeRef<'a> {
         // Like serde_json, the last of duplicate keys wins: read to the end.
         let mut found = None;
         for (k, value) in self.entries() {
-            if super::value::same_key(k, key) {
+            if crate::eval::value::same_key(k, key) {
                 found = Some(value);
             }
         }
