@@ -359,9 +359,9 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                         .is_some_and(|found| texts.iter().any(|text| **text == *found))),
                     PathTest::Other { op, constant } => {
                         let (a, b) = (value.map_or(View::Null, Doc::view), View::of(constant));
-                        ops::compare(*op, a, b).map_err(|message| {
+                        ops::compare(*op, a, b).map_err(|error| {
                             Box::new(EvalError {
-                                message,
+                                message: error.message(),
                                 span: *span,
                             })
                         })
@@ -401,9 +401,9 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
             } => {
                 let a = self.eval(lhs)?;
                 let b = self.eval(rhs)?;
-                ops::compare(*op, a.view(), b.view()).map_err(|message| {
+                ops::compare(*op, a.view(), b.view()).map_err(|error| {
                     Box::new(EvalError {
-                        message,
+                        message: error.message(),
                         span: *span,
                     })
                 })
@@ -471,9 +471,10 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     | BinaryOp::Le
                     | BinaryOp::Gt
                     | BinaryOp::Ge
-                    | BinaryOp::In => {
-                        Val::Bool(ops::compare(*op, a.view(), b.view()).map_err(fail)?)
-                    }
+                    | BinaryOp::In => Val::Bool(
+                        ops::compare(*op, a.view(), b.view())
+                            .map_err(|error| fail(error.message()))?,
+                    ),
                     BinaryOp::Add
                     | BinaryOp::Sub
                     | BinaryOp::Mul

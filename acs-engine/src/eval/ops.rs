@@ -185,8 +185,8 @@ fn numeric(view: View<'_>) -> Option<f64> {
 /// error is `in`'s, the only comparison that can fail; any other operator is false, as
 /// in [`ordered`]. On the hot path: inlined, so each caller's match on `op` is the only
 /// branch taken before the operator's own code.
-#[inline]
-pub(crate) fn compare(op: BinaryOp, a: View<'_>, b: View<'_>) -> Result<bool, String> {
+#[inline(always)]
+pub(crate) fn compare(op: BinaryOp, a: View<'_>, b: View<'_>) -> Result<bool, NotAContainer> {
     match op {
         BinaryOp::Eq => Ok(equal(a, b)),
         BinaryOp::Ne => Ok(!equal(a, b)),
@@ -266,9 +266,24 @@ pub(crate) fn arithmetic<'a>(op: BinaryOp, a: &Val<'a>, b: &Val<'a>) -> Result<V
     Ok(Val::Num(result))
 }
 
+/// The right side of `in` is not an array, string, object or null: it is of this type.
+/// Two words, so a comparison's result comes back in registers; the message is built
+/// only when the error is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotAContainer(&'static str);
+
+impl NotAContainer {
+    pub(crate) fn message(self) -> String {
+        format!(
+            "`in` needs an array, string or object on the right, found {}",
+            self.0
+        )
+    }
+}
+
 /// `needle in haystack`: element of an array, substring of a string, key of an object;
 /// false when the haystack is null.
-pub(crate) fn contains(needle: View<'_>, haystack: View<'_>) -> Result<bool, String> {
+pub(crate) fn contains(needle: View<'_>, haystack: View<'_>) -> Result<bool, NotAContainer> {
     match haystack {
         View::Null => Ok(false),
         View::Array(items) => Ok(match needle {
@@ -288,10 +303,7 @@ pub(crate) fn contains(needle: View<'_>, haystack: View<'_>) -> Result<bool, Str
             View::Str(key) => tape.entries().any(|(k, _)| k == key),
             _ => false,
         }),
-        other => Err(format!(
-            "`in` needs an array, string or object on the right, found {}",
-            other.type_name()
-        )),
+        other => Err(NotAContainer(other.type_name())),
     }
 }
 
@@ -377,7 +389,7 @@ mod tests {
             assert_eq!(compare(op, a, b), Ok(want), "{op:?}");
         }
         assert!(compare(BinaryOp::In, one, two)
-            .is_err_and(|message| message.contains("`in` needs an array")));
+            .is_err_and(|error| error.message().contains("`in` needs an array")));
     }
 
     #[test]
