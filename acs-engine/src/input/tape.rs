@@ -179,6 +179,35 @@ mod tests {
         agrees(bytes).unwrap();
     }
 
+    /// The `serde_json` fallback is for errors: every valid recorded request and example
+    /// the project ships reads from the tape (the recorded sample holds invalid lines
+    /// too, on purpose: those must be declined).
+    #[test]
+    fn the_tape_reads_every_shipped_input() {
+        let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/examples");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(examples).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read(&path).unwrap();
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("json") => accepted_and_agrees(&text),
+                Some("jsonl") => text
+                    .split(|&b| b == b'\n')
+                    .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+                    .for_each(|line| {
+                        if serde_json::from_slice::<Value>(line).is_ok() {
+                            accepted_and_agrees(line);
+                        } else {
+                            agrees(line).unwrap();
+                        }
+                    }),
+                _ => continue,
+            }
+            seen += 1;
+        }
+        assert!(seen >= 2, "no examples found in {examples}");
+    }
+
     #[test]
     fn numbers_read_as_serde_json_reads_them() {
         for text in [
