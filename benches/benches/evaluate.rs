@@ -7,7 +7,11 @@
 
 // A bench binary is not library code: failing loudly at start-up is what we want when the
 // bundle and the inputs have drifted apart.
-#![allow(clippy::panic, clippy::expect_used)]
+#![allow(
+    clippy::panic,
+    clippy::expect_used,
+    reason = "a benchmark program: a failed set-up should stop it"
+)]
 
 use std::hint::black_box;
 use std::time::Duration;

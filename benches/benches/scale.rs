@@ -14,7 +14,11 @@
 
 // A bench binary is not library code: failing loudly at start-up is what we want when the
 // generator and the engine disagree.
-#![allow(clippy::panic, clippy::expect_used)]
+#![allow(
+    clippy::panic,
+    clippy::expect_used,
+    reason = "a benchmark program: a failed set-up should stop it"
+)]
 
 use std::hint::black_box;
 use std::time::Duration;

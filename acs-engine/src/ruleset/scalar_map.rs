@@ -194,7 +194,9 @@ mod tests {
             start: at,
             end: at + needle.len(),
         });
-        text[span.start as usize..span.end as usize].to_owned()
+        text.get(span.start as usize..span.end as usize)
+            .unwrap()
+            .to_owned()
     }
 
     #[test]

@@ -136,7 +136,7 @@ mod tests {
             "",
             "sha256:",
             "sha256:0A",
-            &text[1..],
+            text.get(1..).unwrap(),
             &format!("{text}0"),
             &text.replace('a', "A"),
         ] {
