@@ -17,7 +17,9 @@ pub(crate) fn equal(a: View<'_>, b: View<'_>) -> bool {
 
 /// How deep `==` follows nested arrays and objects. A host can hand the engine a
 /// `Value` of any depth (only parsed JSON is limited to 128 levels); beyond this depth
-/// values compare unequal rather than exhaust the stack.
+/// two containers are equal only when they are the same one (a path read twice), and
+/// unequal otherwise, rather than exhaust the stack. A value always equals itself: the
+/// linter's "never true" for `a != a` relies on it.
 const MAX_COMPARE_DEPTH: usize = 256;
 
 fn equal_within(a: View<'_>, b: View<'_>, depth: usize) -> bool {
@@ -27,6 +29,8 @@ fn equal_within(a: View<'_>, b: View<'_>, depth: usize) -> bool {
         (View::Num(x), View::Num(y)) => x == y,
         (View::BigInt(x), View::BigInt(y)) => x == y,
         (View::Str(x), View::Str(y)) => x == y,
+        (View::Array(x), View::Array(y)) if depth == 0 => std::ptr::eq(x, y),
+        (View::Object(x), View::Object(y)) if depth == 0 => std::ptr::eq(x, y),
         (View::Array(_) | View::Object(_) | View::Tape(_), _) if depth == 0 => false,
         (View::Tape(_), View::Array(_) | View::Object(_) | View::Tape(_))
         | (View::Array(_) | View::Object(_), View::Tape(_)) => equal_built(a, b, depth),
@@ -394,21 +398,28 @@ mod tests {
 
     #[test]
     fn equality_of_absurdly_deep_values_stops_instead_of_overflowing() {
-        let mut deep = serde_json::Value::Null;
-        for _ in 0..10_000 {
-            deep = serde_json::Value::Array(vec![deep]);
-        }
-        let result = std::thread::Builder::new()
+        let nest = || {
+            let mut deep = serde_json::Value::Null;
+            for _ in 0..10_000 {
+                deep = serde_json::Value::Array(vec![deep]);
+            }
+            deep
+        };
+        let (deep, twin) = (nest(), nest());
+        let (itself, other) = std::thread::Builder::new()
             .stack_size(256 * 1024)
             .spawn(move || {
-                let equal = values_equal(&deep, &deep);
+                let equal = (values_equal(&deep, &deep), values_equal(&deep, &twin));
                 // Dropping a value this deep is recursive in serde_json itself; leak it.
                 std::mem::forget(deep);
+                std::mem::forget(twin);
                 equal
             })
             .unwrap()
             .join()
             .unwrap();
-        assert!(!result);
+        // Past the comparison depth a value still equals itself; an equal copy does not.
+        assert!(itself);
+        assert!(!other);
     }
 }

@@ -124,10 +124,10 @@ fn typed() -> impl Strategy<Value = String> {
         Just("distance({p}, {p}) == 'a'"),
         Just("({p} == 1) == null"),
         Just("({p} < 1) != true"),
-        // Not `{p} == {p}` nor `{p} != {p}`: the linter takes a value to always equal
-        // itself, but `==` gives up past 256 levels of nesting, so an event holding an
-        // array nested deeper matches `amount != amount` (see the ignored test
-        // `a_path_differs_from_itself_when_nested_past_the_comparison_depth` below).
+        // A value equals itself however deep it nests (see
+        // `a_path_equals_itself_when_nested_past_the_comparison_depth` below).
+        Just("{p} != {p}"),
+        Just("!({p} == {p})"),
         Just("1 == 1.0"),
         Just("'a' != 'a'"),
         Just("null == false"),
@@ -426,17 +426,22 @@ fn the_generator_produces_flagged_rules() {
     );
 }
 
-/// Linter bug, excluded from the property above: `a != a` is flagged never true (and
-/// `a == a` always true, ACS421), yet `==` compares nested arrays and objects only 256
-/// levels deep and calls deeper ones unequal, so an input holding `a` nested 300 deep
-/// (a host's `Value`; parsed JSON stops at 128 levels) matches. Either side can give:
-/// the linter dropping the same-path rule, or `==` calling a value equal to itself.
+/// `a != a` is flagged never true (and `a == a` always true, ACS421), and `==` compares
+/// nested arrays and objects only 256 levels deep: past that, a value still equals
+/// itself, so an input holding `a` nested 300 deep (a host's `Value`; parsed JSON stops
+/// at 128 levels) does not match. Found by the property above.
 #[test]
-#[ignore = "linter bug: ACS420 on `a != a` is wrong for values nested past the comparison depth"]
-fn a_path_differs_from_itself_when_nested_past_the_comparison_depth() {
+fn a_path_equals_itself_when_nested_past_the_comparison_depth() {
     let yaml = bundle(&["amount != amount".to_owned()]);
     assert_eq!(never_true(&yaml), ["R0"]);
     let engine = Engine::builder().load_str("rules.yaml", &yaml).unwrap();
-    let decision = engine.evaluate(&json!({ "event": { "amount": deep_array(300) } }));
-    assert!(decision.matched.is_empty(), "`amount != amount` matched");
+    let input = json!({ "event": { "amount": deep_array(300) } });
+    assert!(
+        engine.evaluate(&input).matched.is_empty(),
+        "`amount != amount` matched"
+    );
+    // ... and `a == a`, flagged always true (ACS421), holds.
+    let always = bundle(&["amount == amount".to_owned()]);
+    let engine = Engine::builder().load_str("rules.yaml", &always).unwrap();
+    assert_eq!(engine.evaluate(&input).matched_ids(), ["R0"]);
 }
