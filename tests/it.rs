@@ -1,7 +1,6 @@
 //! The shipped rules bundle and the legacy fixture end to end, one test binary
-//! (`cargo test -p acs-integration-tests --test it`): each module, a file beside this one,
-//! was a test crate of its own, and every one of them linked its own copy of the engine.
-//! A new test file goes beside them and is declared here (`autotests = false`: Cargo
+//! (`cargo test -p acs-integration-tests --test it`), so the engine is linked once, not
+//! once per test file. A new test file goes beside this one and is declared here (`autotests = false`: Cargo
 //! finds no test file by itself).
 
 #![allow(

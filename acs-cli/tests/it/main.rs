@@ -1,6 +1,5 @@
-//! `acs` end to end, one test binary (`cargo test -p acs-cli --test it`): each module was a
-//! test crate of its own, and every one of them linked its own copy of the engine and its
-//! dependencies. Snapshots are named after the module path
+//! `acs` end to end, one test binary (`cargo test -p acs-cli --test it`), so the engine
+//! and its dependencies are linked once, not once per test file. Snapshots are named after the module path
 //! (`snapshots/it__<module>__<name>.snap`). A new test file goes here, as a module: a file
 //! directly in `tests/` would be a binary of its own.
 //!

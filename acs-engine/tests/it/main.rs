@@ -1,6 +1,7 @@
-//! The engine's integration tests, one test binary (`cargo test -p acs-engine --test it`):
-//! each module was a test crate of its own, and every one of them linked its own copy of
-//! the engine and its dependencies. Snapshots are named after the module path
+//! The engine's integration tests, one test binary (`cargo test -p acs-engine --test it`),
+//! so the engine and its dependencies are linked once, not once per test file. Modules
+//! that need an optional feature are compiled with it. Snapshots are named after the
+//! module path
 //! (`snapshots/it__<module>__<name>.snap`).
 //!
 //! A new test file goes here, as a module. Only a test that observes the whole process
