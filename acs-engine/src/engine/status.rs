@@ -69,6 +69,7 @@ pub struct Status {
 /// A kill-switch request for a rule the serving plan does not have.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("no rule `{0}` in the serving rules")]
+#[non_exhaustive]
 pub struct UnknownRule(pub String);
 
 pub(super) fn rfc3339(time: SystemTime) -> String {
