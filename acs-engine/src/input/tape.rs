@@ -138,13 +138,6 @@ pub(crate) fn scalar(node: StaticNode) -> Option<Value> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        reason = "tests fail by panicking"
-    )]
-
     use proptest::prelude::*;
 
     use serde_json::Value;
