@@ -34,7 +34,7 @@ pub mod testing;
 pub use decision::{Action, Actions, Decision, Rejection, RuleError, RuleMatch, Verdict};
 pub use diagnostic::{Diagnostic, Severity};
 pub use engine::{
-    Engine, EngineBuilder, LoadError, ReloadEvent, ReloadFailure, RulesSource, Status, UnknownRule,
+    Engine, EngineBuilder, LoadError, ReloadEvent, ReloadFailure, RuleSwitch, RulesSource, Status,
 };
 #[cfg(feature = "watch")]
 pub use engine::{WatchError, WatchOptions, Watcher};

@@ -12,7 +12,7 @@ pub use load::{
     MAX_RULES_FILE_BYTES,
 };
 use status::rfc3339;
-pub use status::{ReloadEvent, ReloadFailure, Status, UnknownRule};
+pub use status::{ReloadEvent, ReloadFailure, RuleSwitch, Status};
 #[cfg(feature = "watch")]
 pub use watch::{WatchError, WatchOptions, Watcher};
 
@@ -78,8 +78,14 @@ pub(crate) struct Shared {
     last_error: ArcSwapOption<ReloadFailure>,
     reload_failures: AtomicU64,
     metrics: bool,
-    /// Serialises reloads and kill-switch changes. `evaluate` never takes it.
+    /// Serialises reloads, so generations follow the order of the swaps. Held while the
+    /// rules are read and compiled; nothing else waits for it.
+    reloading: Mutex<()>,
+    /// The kill switch, subscribers and retired plans. Held only for short, bounded work
+    /// (a swap, a lookup, a copy): `status`, `metrics` and the kill switch never wait for a
+    /// reload's reading or compiling. `evaluate` never takes it.
     control: Mutex<Control>,
+    subscriber_failures: AtomicU64,
 }
 
 #[derive(Default)]
@@ -192,7 +198,9 @@ impl EngineBuilder {
                 last_error: ArcSwapOption::empty(),
                 reload_failures: AtomicU64::new(0),
                 metrics: self.metrics,
+                reloading: Mutex::new(()),
                 control: Mutex::new(Control::default()),
+                subscriber_failures: AtomicU64::new(0),
             }),
         })
     }
@@ -280,22 +288,27 @@ impl Engine {
             },
             last_error: self.shared.last_error.load_full().map(|e| (*e).clone()),
             overrides,
+            subscriber_failures: self.shared.subscriber_failures.load(Ordering::Relaxed),
         }
     }
 
-    /// Kill switch: switch a rule on or off at run time, without editing the file. The
+    /// Kill switch: enable or disable a rule at run time, without editing the file. The
     /// setting survives reloads until changed or cleared, and wins over `enabled:` in the
-    /// file.
-    pub fn set_rule_enabled(&self, id: &str, enabled: bool) -> Result<(), UnknownRule> {
+    /// file. A rule the serving plan does not have yet keeps the setting for when a reload
+    /// brings it ([`RuleSwitch::Pending`]): a rule can be disabled before it ships.
+    pub fn set_rule_enabled(&self, id: &str, enabled: bool) -> RuleSwitch {
         let mut control = self.shared.lock();
-        let plan = self.plan();
-        if !plan.ids.iter().any(|i| &**i == id) {
-            return Err(UnknownRule(id.to_owned()));
-        }
         control.overrides.insert(id.to_owned(), enabled);
+        // Under the lock a reload swaps under, so the plan read here is the one serving.
+        let plan = self.plan();
         plan.apply_overrides(&control.overrides);
-        tracing::info!(rule = id, enabled, "acs rule switched");
-        Ok(())
+        let switch = if plan.ids.iter().any(|i| &**i == id) {
+            RuleSwitch::Applied
+        } else {
+            RuleSwitch::Pending
+        };
+        tracing::info!(rule = id, enabled, ?switch, "acs rule switched");
+        switch
     }
 
     /// Drop the kill-switch override of a rule: the file's `enabled:` applies again.
@@ -319,9 +332,9 @@ impl Engine {
         MetricsSnapshot::from_totals(plan.generation, &plan.ids, &totals, failures)
     }
 
-    #[cfg(feature = "watch")]
     /// Watch the rules path and reload when it changes (see [`WatchOptions`]). Watching
     /// stops when the returned handle is dropped or closed, or when the engine is dropped.
+    #[cfg(feature = "watch")]
     pub fn watch(&self) -> Result<Watcher, WatchError> {
         self.watch_with(WatchOptions::default())
     }
@@ -346,9 +359,16 @@ impl Shared {
 
     /// Rebuild the plan; swap it in unless `force` is off and the content is unchanged.
     pub(crate) fn reload(&self, force: bool) -> Result<Option<Arc<Plan>>, LoadError> {
+        let _reloading = self
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Built aside, without the control lock: reading and compiling a large bundle (or
+        // a slow disk) never stalls `status`, `metrics` or the kill switch.
+        let built = load_plan_with(&self.source, &self.functions, &self.limits);
         let mut control = self.lock();
         let current = self.plan.load_full();
-        let (event, result) = match load_plan_with(&self.source, &self.functions, &self.limits) {
+        let (event, result) = match built {
             Ok(plan) if !force && plan.ruleset_hash == current.ruleset_hash => {
                 self.last_error.store(None);
                 tracing::debug!(generation = current.generation, "acs rules unchanged");
@@ -368,6 +388,12 @@ impl Shared {
                 self.last_error.store(None);
                 control.retired.push(current);
                 control.fold_retired();
+                // Counters of rules the new plan no longer has are dropped: a long-lived
+                // engine does not keep every rule id it ever loaded.
+                control
+                    .retired_totals
+                    .rules
+                    .retain(|id, _| plan.ids.contains(id));
                 tracing::info!(generation = plan.generation, rules = plan.rule_count(), hash = %plan.ruleset_hash(), "acs rules reloaded");
                 let event = ReloadEvent::Loaded {
                     generation: plan.generation,
@@ -392,7 +418,14 @@ impl Shared {
         let subscribers = control.subscribers.clone();
         drop(control);
         for subscriber in subscribers {
-            subscriber(&event);
+            // A subscriber is the host's code: its panic must not end the watch thread
+            // that called it, nor stop the other subscribers.
+            let call =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| subscriber(&event)));
+            if call.is_err() {
+                self.subscriber_failures.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("acs reload subscriber panicked; reloads go on");
+            }
         }
         result
     }
@@ -411,5 +444,84 @@ impl Control {
                 self.retired.push(plan);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    const RULES: &str = "- {id: A, priority: 1, severity: low, description: d, condition: \"event.type == 'a'\", action: [], audit: false}\n";
+
+    fn engine_on_file() -> (tempfile::TempDir, PathBuf, Engine) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rules.yaml");
+        std::fs::write(&path, RULES).unwrap();
+        let engine = Engine::from_path(&path).unwrap();
+        (dir, path, engine)
+    }
+
+    /// `f` on another thread, with a generous deadline: `None` when it did not return,
+    /// i.e. it waited for something the test holds.
+    fn within_deadline<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(f());
+        });
+        receiver.recv_timeout(Duration::from_secs(10)).ok()
+    }
+
+    #[test]
+    fn status_metrics_and_the_kill_switch_do_not_wait_for_a_reload_in_progress() {
+        let (_dir, _path, engine) = engine_on_file();
+        // A reload stands between reading and swapping: it holds `reloading`, as a reload
+        // reading a slow file or compiling a large bundle does.
+        let reloading = engine.shared.reloading.lock().unwrap();
+        let probe = engine.clone();
+        let answered = within_deadline(move || {
+            let status = probe.status();
+            let metrics = probe.metrics();
+            let switch = probe.set_rule_enabled("A", false);
+            (status.generation, metrics.generation, switch)
+        });
+        drop(reloading);
+        assert_eq!(answered, Some((1, 1, RuleSwitch::Applied)));
+    }
+
+    #[test]
+    fn retired_counters_keep_only_the_serving_rules() {
+        let (_dir, path, engine) = engine_on_file();
+        for round in 0..5 {
+            std::fs::write(&path, RULES.replace("id: A", &format!("id: R{round}"))).unwrap();
+            engine.reload().unwrap();
+            engine.evaluate(&serde_json::json!({"event": {"type": "a"}}));
+            let _ = engine.metrics();
+        }
+        let control = engine.shared.lock();
+        let kept: Vec<&str> = control.retired_totals.rules.keys().map(|k| &**k).collect();
+        assert!(kept.iter().all(|id| *id == "R4" || *id == "R3"), "{kept:?}");
+    }
+
+    #[test]
+    fn a_panicking_subscriber_is_counted_and_the_others_still_hear() {
+        let (_dir, path, engine) = engine_on_file();
+        engine.on_reload(|_| panic!("a host bug"));
+        let (sender, receiver) = mpsc::channel();
+        let sender = std::sync::Mutex::new(sender);
+        engine.on_reload(move |event| {
+            let _ = sender.lock().unwrap().send(event.clone());
+        });
+        for round in 0..2 {
+            std::fs::write(&path, RULES.replace("id: A", &format!("id: R{round}"))).unwrap();
+            engine.reload().unwrap();
+            let heard = receiver.recv_timeout(Duration::from_secs(10)).unwrap();
+            assert!(
+                matches!(heard, ReloadEvent::Loaded { generation, .. } if generation == round + 2)
+            );
+        }
+        assert_eq!(engine.status().subscriber_failures, 2);
     }
 }

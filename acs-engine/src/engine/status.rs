@@ -62,15 +62,25 @@ pub struct Status {
     pub source: String,
     /// The last reload failure, cleared by the next successful reload.
     pub last_error: Option<ReloadFailure>,
-    /// Kill-switch overrides in force: rule id -> enabled.
+    /// Kill-switch overrides in force: rule id -> enabled (including rules the serving
+    /// plan does not have yet: they arrive with the override applied).
     pub overrides: BTreeMap<String, bool>,
+    /// Reload subscribers that panicked since the engine started (each panic is caught
+    /// and logged; reloads go on).
+    pub subscriber_failures: u64,
 }
 
-/// A kill-switch request for a rule the serving plan does not have.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("no rule `{0}` in the serving rules")]
+/// What a kill-switch change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[non_exhaustive]
-pub struct UnknownRule(pub String);
+pub enum RuleSwitch {
+    /// The serving plan has the rule: the change applies from the next evaluation.
+    Applied,
+    /// The serving plan has no such rule: the change is kept and applies when a reload
+    /// brings the rule (switch a rule off before it ships).
+    Pending,
+}
 
 pub(super) fn rfc3339(time: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

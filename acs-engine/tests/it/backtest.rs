@@ -510,7 +510,7 @@ fn backtest_honours_the_kill_switch_and_reports_rules_disabled() {
     let rules = engine(RULES);
     let backtest = Backtest::new(&rules);
     // The kill switch belongs to the plan, which the backtest shares.
-    rules.set_rule_enabled("BIG_BID", false).unwrap();
+    rules.set_rule_enabled("BIG_BID", false);
     let report = run(&backtest, &bid(5000));
     assert!(!rule(&report, "BIG_BID").enabled);
     assert_eq!(rule(&report, "BIG_BID").matches, 0);

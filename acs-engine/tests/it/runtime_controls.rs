@@ -1,6 +1,6 @@
 //! Run-time controls of a live engine: the kill switch, shadow mode, status and metrics.
 
-use acs_engine::{Engine, Functions, Verdict};
+use acs_engine::{Engine, Functions, RuleSwitch, Verdict};
 use serde_json::{json, Value};
 
 use crate::support::rule_line;
@@ -77,7 +77,7 @@ fn shadow_rules_are_reported_apart_and_never_decide() {
 fn the_kill_switch_turns_rules_off_and_on_and_survives_reloads() {
     let engine = engine();
     assert!(engine.evaluate(&bid(150_000, "OP-1")).is_rejected());
-    engine.set_rule_enabled("BLOCK_BIG_BIDS", false).unwrap();
+    engine.set_rule_enabled("BLOCK_BIG_BIDS", false);
     assert!(!engine.evaluate(&bid(150_000, "OP-1")).is_rejected());
     assert_eq!(engine.plan().rule_enabled("BLOCK_BIG_BIDS"), Some(false));
 
@@ -92,7 +92,7 @@ fn the_kill_switch_turns_rules_off_and_on_and_survives_reloads() {
     );
 
     // An override can also switch on a rule the file disables.
-    engine.set_rule_enabled("DORMANT", true).unwrap();
+    engine.set_rule_enabled("DORMANT", true);
     assert!(engine
         .evaluate(&bid(10, "OP-1"))
         .matched_ids()
@@ -107,14 +107,63 @@ fn the_kill_switch_turns_rules_off_and_on_and_survives_reloads() {
 }
 
 #[test]
-fn the_kill_switch_refuses_unknown_rules() {
-    let error = engine()
-        .set_rule_enabled("NO_SUCH_RULE", false)
-        .unwrap_err();
+fn a_rule_disabled_before_it_ships_arrives_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.yaml");
+    let without = RULES.replace("BLOCK_BIG_BIDS", "OLD_NAME");
+    std::fs::write(&path, &without).unwrap();
+    let engine = Engine::builder()
+        .function("risk.score", |_: &[&Value]| Ok(json!(9)))
+        .load_path(&path)
+        .unwrap();
     assert_eq!(
-        error.to_string(),
-        "no rule `NO_SUCH_RULE` in the serving rules"
+        engine.set_rule_enabled("BLOCK_BIG_BIDS", false),
+        RuleSwitch::Pending
     );
+    assert_eq!(
+        engine.status().overrides.get("BLOCK_BIG_BIDS"),
+        Some(&false)
+    );
+    std::fs::write(&path, RULES).unwrap();
+    engine.reload().unwrap();
+    assert_eq!(engine.plan().rule_enabled("BLOCK_BIG_BIDS"), Some(false));
+    assert!(!engine
+        .evaluate(&bid(200_000, "OP-1"))
+        .matched_ids()
+        .contains(&"BLOCK_BIG_BIDS"));
+    assert_eq!(
+        engine.set_rule_enabled("BLOCK_BIG_BIDS", true),
+        RuleSwitch::Applied
+    );
+    assert!(engine.evaluate(&bid(200_000, "OP-1")).is_rejected());
+}
+
+#[test]
+fn metrics_forget_the_rules_a_reload_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.yaml");
+    std::fs::write(&path, RULES).unwrap();
+    let engine = Engine::builder()
+        .function("risk.score", |_: &[&Value]| Ok(json!(9)))
+        .load_path(&path)
+        .unwrap();
+    engine.evaluate(&bid(200_000, "OP-1"));
+    for round in 0..3 {
+        let renamed = RULES.replace("BLOCK_BIG_BIDS", &format!("RENAMED_{round}"));
+        std::fs::write(&path, renamed).unwrap();
+        engine.reload().unwrap();
+        engine.evaluate(&bid(200_000, "OP-1"));
+    }
+    let metrics = engine.metrics();
+    let ids: Vec<&str> = metrics.rules.iter().map(|r| r.id.as_str()).collect();
+    assert!(ids.contains(&"RENAMED_2"), "{ids:?}");
+    assert!(
+        !ids.iter()
+            .any(|id| *id == "BLOCK_BIG_BIDS" || *id == "RENAMED_0"),
+        "{ids:?}"
+    );
+    // The evaluations themselves stay counted.
+    assert_eq!(metrics.evaluations, 4);
 }
 
 #[test]
@@ -306,7 +355,7 @@ fn counters_and_the_kill_switch_follow_each_rule_whatever_the_layout() {
     let decision = engine.evaluate(&json!({ "event": { "type": "a", "x": 1 } }));
     assert_eq!(decision.matched_ids(), ["A_HIGH", "Z_HIGH", "ANY_MID"]);
     engine.evaluate(&json!({ "event": { "type": "z", "x": 2 } }));
-    engine.set_rule_enabled("Z_HIGH", false).unwrap();
+    engine.set_rule_enabled("Z_HIGH", false);
     let decision = engine.evaluate(&json!({ "event": { "type": "a", "x": 1 } }));
     assert_eq!(decision.matched_ids(), ["A_HIGH", "ANY_MID"]);
     let counts: Vec<(String, u64, u64)> = engine
