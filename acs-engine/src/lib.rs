@@ -35,6 +35,7 @@ pub use decision::{Action, Actions, Decision, Rejection, RuleError, RuleMatch, V
 pub use diagnostic::{Diagnostic, Severity};
 pub use engine::{
     Engine, EngineBuilder, LoadError, ReloadEvent, ReloadFailure, RuleSwitch, RulesSource, Status,
+    WatchStatus,
 };
 #[cfg(feature = "watch")]
 pub use engine::{WatchError, WatchOptions, Watcher};

@@ -256,6 +256,12 @@ pub struct MetricsSnapshot {
     pub latency_sample_every: u32,
     /// Reloads that failed (the old plan kept serving).
     pub reload_failures: u64,
+    /// Whether the file watcher runs: `None` when the engine was never watched.
+    pub watch_alive: Option<bool>,
+    /// When the watcher last saw a file-system event, in seconds since the Unix epoch.
+    pub watch_last_event_seconds: Option<f64>,
+    /// Reload subscribers that panicked (caught; reloads went on).
+    pub subscriber_failures: u64,
 }
 
 impl MetricsSnapshot {
@@ -300,6 +306,9 @@ impl MetricsSnapshot {
             latency_count: cumulative,
             latency_sample_every: LATENCY_SAMPLE_EVERY,
             reload_failures,
+            watch_alive: None,
+            watch_last_event_seconds: None,
+            subscriber_failures: 0,
         }
     }
 
@@ -321,6 +330,32 @@ impl MetricsSnapshot {
         );
         let _ = writeln!(out, "# TYPE acs_reload_failures_total counter");
         let _ = writeln!(out, "acs_reload_failures_total {}", self.reload_failures);
+        let _ = writeln!(
+            out,
+            "# HELP acs_reload_subscriber_failures_total Reload subscribers that panicked; reloads went on."
+        );
+        let _ = writeln!(out, "# TYPE acs_reload_subscriber_failures_total counter");
+        let _ = writeln!(
+            out,
+            "acs_reload_subscriber_failures_total {}",
+            self.subscriber_failures
+        );
+        if let Some(alive) = self.watch_alive {
+            let _ = writeln!(
+                out,
+                "# HELP acs_watch_alive Whether the rules file watcher runs (0: reloads only on reload())."
+            );
+            let _ = writeln!(out, "# TYPE acs_watch_alive gauge");
+            let _ = writeln!(out, "acs_watch_alive {}", u8::from(alive));
+        }
+        if let Some(seconds) = self.watch_last_event_seconds {
+            let _ = writeln!(
+                out,
+                "# HELP acs_watch_last_event_timestamp_seconds When the watcher last saw a file-system event."
+            );
+            let _ = writeln!(out, "# TYPE acs_watch_last_event_timestamp_seconds gauge");
+            let _ = writeln!(out, "acs_watch_last_event_timestamp_seconds {seconds:.3}");
+        }
         type Field = fn(&RuleCounters) -> u64;
         let per_rule: [(&str, &str, Field); 3] = [
             (

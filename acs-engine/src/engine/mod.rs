@@ -12,7 +12,8 @@ pub use load::{
     MAX_RULES_FILE_BYTES,
 };
 use status::rfc3339;
-pub use status::{ReloadEvent, ReloadFailure, RuleSwitch, Status};
+use status::WatchHealth;
+pub use status::{ReloadEvent, ReloadFailure, RuleSwitch, Status, WatchStatus};
 #[cfg(feature = "watch")]
 pub use watch::{WatchError, WatchOptions, Watcher};
 
@@ -86,6 +87,8 @@ pub(crate) struct Shared {
     /// reload's reading or compiling. `evaluate` never takes it.
     control: Mutex<Control>,
     subscriber_failures: AtomicU64,
+    /// What the watch thread reports about itself; `None` until a watch starts.
+    watch_health: Mutex<Option<WatchHealth>>,
 }
 
 #[derive(Default)]
@@ -201,6 +204,7 @@ impl EngineBuilder {
                 reloading: Mutex::new(()),
                 control: Mutex::new(Control::default()),
                 subscriber_failures: AtomicU64::new(0),
+                watch_health: Mutex::new(None),
             }),
         })
     }
@@ -289,6 +293,7 @@ impl Engine {
             last_error: self.shared.last_error.load_full().map(|e| (*e).clone()),
             overrides,
             subscriber_failures: self.shared.subscriber_failures.load(Ordering::Relaxed),
+            watch: self.shared.watch_health().map(|h| h.to_status()),
         }
     }
 
@@ -329,7 +334,14 @@ impl Engine {
         let plan = self.plan();
         plan.counters.add_to(&plan.ids, &mut totals);
         let failures = self.shared.reload_failures.load(Ordering::Relaxed);
-        MetricsSnapshot::from_totals(plan.generation, &plan.ids, &totals, failures)
+        let mut snapshot =
+            MetricsSnapshot::from_totals(plan.generation, &plan.ids, &totals, failures);
+        snapshot.subscriber_failures = self.shared.subscriber_failures.load(Ordering::Relaxed);
+        if let Some(health) = self.shared.watch_health() {
+            snapshot.watch_alive = Some(health.alive);
+            snapshot.watch_last_event_seconds = health.last_event_seconds();
+        }
+        snapshot
     }
 
     /// Watch the rules path and reload when it changes (see [`WatchOptions`]). Watching
@@ -350,6 +362,30 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, Control> {
         // A panicking subscriber must not disable reloads: the data stays consistent.
         self.control.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn watch_health(&self) -> Option<WatchHealth> {
+        self.watch_health
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    #[cfg(feature = "watch")]
+    pub(crate) fn set_watch_health(&self, health: WatchHealth) {
+        *self
+            .watch_health
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(health);
+    }
+
+    #[cfg(feature = "watch")]
+    pub(crate) fn update_watch_health(&self, update: impl FnOnce(&mut WatchHealth)) {
+        let mut health = self
+            .watch_health
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        update(health.get_or_insert_with(WatchHealth::default));
     }
 
     #[cfg(feature = "watch")]

@@ -68,6 +68,62 @@ pub struct Status {
     /// Reload subscribers that panicked since the engine started (each panic is caught
     /// and logged; reloads go on).
     pub subscriber_failures: u64,
+    /// The file watcher's health: `None` when the engine was never watched.
+    pub watch: Option<WatchStatus>,
+}
+
+/// The file watcher's health.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct WatchStatus {
+    /// Whether the watch thread runs. When it does not, changes to the files are loaded
+    /// only by [`Engine::reload`](crate::Engine::reload).
+    pub alive: bool,
+    /// When it last saw a file-system event, relevant to the rules or not (RFC 3339).
+    pub last_event_at: Option<String>,
+    /// Why it stopped, when it stopped on its own (none when closed by its handle or
+    /// running).
+    pub stopped_because: Option<String>,
+}
+
+/// What the watch thread reports about itself.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WatchHealth {
+    pub alive: bool,
+    pub last_event_at: Option<SystemTime>,
+    pub stopped_because: Option<String>,
+}
+
+impl WatchHealth {
+    #[cfg(feature = "watch")]
+    pub(crate) fn running() -> WatchHealth {
+        WatchHealth {
+            alive: true,
+            ..WatchHealth::default()
+        }
+    }
+
+    /// The thread ended: on its own with a reason, or closed (`None`).
+    #[cfg(feature = "watch")]
+    pub(crate) fn stop(&mut self, because: Option<String>) {
+        self.alive = false;
+        self.stopped_because = because;
+    }
+
+    pub(crate) fn to_status(&self) -> WatchStatus {
+        WatchStatus {
+            alive: self.alive,
+            last_event_at: self.last_event_at.map(rfc3339),
+            stopped_because: self.stopped_because.clone(),
+        }
+    }
+
+    /// Seconds since the Unix epoch of the last event.
+    pub(crate) fn last_event_seconds(&self) -> Option<f64> {
+        self.last_event_at
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs_f64())
+    }
 }
 
 /// What a kill-switch change did.

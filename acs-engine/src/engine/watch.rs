@@ -5,15 +5,21 @@
 //! survives in-place writes, editors that write a temp file and rename it over the
 //! original, delete and re-create, and the Kubernetes ConfigMap layout
 //! (`rules.yaml -> ..data/rules.yaml`, `..data -> ..<timestamp>`, swapped atomically).
+//! It follows the *path* of that directory too: the directory above is watched, and the
+//! directory's identity (device and inode) is checked on every wake-up, so a directory
+//! deleted and made again, or swapped for another (`mv rules.new rules`), is watched
+//! anew and its rules loaded. The thread reports its health through the engine
+//! (`Status::watch`, the `acs_watch_*` metrics), and says why if it stops.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Weak;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 
+use super::status::WatchHealth;
 use super::{RulesSource, Shared};
 
 /// How the watcher debounces.
@@ -65,7 +71,6 @@ enum Message {
 pub struct Watcher {
     stop: Sender<Message>,
     thread: Option<JoinHandle<()>>,
-    _notify: RecommendedWatcher,
 }
 
 impl std::fmt::Debug for Watcher {
@@ -135,7 +140,6 @@ pub(crate) fn start(engine: Weak<Shared>, options: WatchOptions) -> Result<Watch
     let RulesSource::Path(path) = shared.source().clone() else {
         return Err(WatchError::NotAPath);
     };
-    drop(shared);
     let (directory, relevance) = if path.is_dir() {
         (path.clone(), Relevance { file_name: None })
     } else {
@@ -152,23 +156,42 @@ pub(crate) fn start(engine: Weak<Shared>, options: WatchOptions) -> Result<Watch
     };
     let (sender, receiver) = mpsc::channel();
     let events = sender.clone();
-    let mut notify = notify::recommended_watcher(move |event| {
+    let notify = notify::recommended_watcher(move |event| {
         let _ = events.send(Message::Changed(event));
     })
     .map_err(|e| WatchError::Notify {
         path: directory.clone(),
         message: e.to_string(),
     })?;
-    notify
-        .watch(&directory, RecursiveMode::NonRecursive)
-        .map_err(|e| WatchError::Notify {
-            path: directory.clone(),
-            message: e.to_string(),
-        })?;
+    let mut watched = Watched::new(notify, directory.clone());
+    watched.establish().map_err(|message| WatchError::Notify {
+        path: directory.clone(),
+        message,
+    })?;
     tracing::info!(path = %path.display(), "acs watching rules");
+    shared.set_watch_health(WatchHealth::running());
+    drop(shared);
     let thread = std::thread::Builder::new()
         .name("acs-rules-watch".into())
-        .spawn(move || run(&engine, &receiver, &relevance, options))
+        .spawn(move || {
+            let looped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run(&engine, &receiver, &relevance, &mut watched, options)
+            }));
+            let stopped = match looped {
+                Ok(why) => why,
+                Err(_) => Stopped::Failed("the watch thread panicked".to_owned()),
+            };
+            if let Some(shared) = engine.upgrade() {
+                if let Stopped::Failed(why) = &stopped {
+                    tracing::error!(reason = %why, "acs rules watch stopped; reloads happen only on reload()");
+                }
+                let because = match stopped {
+                    Stopped::Closed => None,
+                    Stopped::Failed(why) => Some(why),
+                };
+                shared.update_watch_health(|health| health.stop(because));
+            }
+        })
         .map_err(|e| WatchError::Notify {
             path: directory,
             message: e.to_string(),
@@ -176,55 +199,171 @@ pub(crate) fn start(engine: Weak<Shared>, options: WatchOptions) -> Result<Watch
     Ok(Watcher {
         stop: sender,
         thread: Some(thread),
-        _notify: notify,
     })
 }
 
-/// How often the thread checks that the engine still exists while nothing happens.
+/// Why the watch thread ended.
+enum Stopped {
+    /// Closed by its handle, or the engine is gone.
+    Closed,
+    /// Something went wrong; the reason is kept in the engine's status.
+    Failed(String),
+}
+
+/// The notify watcher and what it watches: the directory holding the rules and the one
+/// above it, so that the rules directory itself being replaced is seen.
+struct Watched {
+    notify: RecommendedWatcher,
+    directory: PathBuf,
+    parent: Option<PathBuf>,
+    /// Device and inode of the directory the watch is on, when it exists.
+    identity: Option<(u64, u64)>,
+}
+
+impl Watched {
+    fn new(notify: RecommendedWatcher, directory: PathBuf) -> Watched {
+        let parent = std::path::absolute(&directory)
+            .ok()
+            .and_then(|d| d.parent().map(Path::to_path_buf));
+        Watched {
+            notify,
+            directory,
+            parent,
+            identity: None,
+        }
+    }
+
+    /// Watch the directory as it is now (and the one above). An absent directory is not an
+    /// error here: it is watched again when it comes back.
+    fn establish(&mut self) -> Result<(), String> {
+        let _ = self.notify.unwatch(&self.directory);
+        self.identity = identity(&self.directory);
+        if self.identity.is_some() {
+            self.notify
+                .watch(&self.directory, RecursiveMode::NonRecursive)
+                .map_err(|e| e.to_string())?;
+        }
+        if let Some(parent) = &self.parent {
+            let _ = self.notify.unwatch(parent);
+            // Best effort: without it, a replaced directory is still found by the
+            // identity check on every wake-up.
+            let _ = self.notify.watch(parent, RecursiveMode::NonRecursive);
+        }
+        Ok(())
+    }
+
+    /// Whether the directory at the watched path is another one than the watch is on (or
+    /// went, or came back): then it is watched anew, and `true` says its rules must be read.
+    fn follow(&mut self) -> Result<bool, String> {
+        if identity(&self.directory) == self.identity {
+            return Ok(false);
+        }
+        tracing::info!(path = %self.directory.display(), "acs rules directory replaced; watching it anew");
+        self.establish()?;
+        Ok(self.identity.is_some())
+    }
+
+    /// Whether an event in the directory above concerns the rules directory itself.
+    fn concerns_directory(&self, event: &notify::Event) -> bool {
+        let name = self.directory.file_name();
+        event.paths.iter().any(|p| {
+            p.file_name().is_some_and(|n| Some(n) == name) && p.parent() == self.parent.as_deref()
+        })
+    }
+}
+
+#[cfg(unix)]
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Without inodes, only a directory that disappears or appears is noticed.
+#[cfg(not(unix))]
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    path.is_dir().then_some((0, 0))
+}
+
+/// How often the thread checks that the engine still exists and that the directory is
+/// the one watched, while nothing happens.
 const IDLE_CHECK: Duration = Duration::from_millis(250);
 
 fn run(
     engine: &Weak<Shared>,
-    receiver: &mpsc::Receiver<Message>,
+    receiver: &Receiver<Message>,
     relevance: &Relevance,
+    watched: &mut Watched,
     options: WatchOptions,
-) {
+) -> Stopped {
     loop {
-        // Wait for the first relevant change.
+        // Wait for the first relevant change, or for the directory to be replaced.
+        let mut replaced = false;
         match receiver.recv_timeout(IDLE_CHECK) {
-            Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+            Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return Stopped::Closed,
             Err(RecvTimeoutError::Timeout) => {
                 if engine.strong_count() == 0 {
-                    return;
+                    return Stopped::Closed;
                 }
-                continue;
+                match watched.follow() {
+                    Ok(true) => replaced = true,
+                    Ok(false) => continue,
+                    Err(error) => return Stopped::Failed(error),
+                }
             }
             Ok(Message::Changed(Err(error))) => {
+                saw_event(engine);
                 tracing::warn!(%error, "acs rules watch error; reloading to be safe");
             }
             Ok(Message::Changed(Ok(event))) => {
-                if !relevance.concerns_event(&event) {
+                saw_event(engine);
+                if !relevance.concerns_event(&event) && !watched.concerns_directory(&event) {
                     continue;
                 }
             }
         }
-        // Debounce: wait for quiet, but no longer than `max_delay` in all.
+        // Debounce: wait until no relevant change has come for `quiet`, but no longer
+        // than `max_delay` in all. Changes to files the rules do not include neither
+        // count nor restart the wait.
         let burst_started = Instant::now();
+        let mut last_relevant = burst_started;
         loop {
-            let left = options.max_delay.saturating_sub(burst_started.elapsed());
+            let left = options
+                .max_delay
+                .saturating_sub(burst_started.elapsed())
+                .min(options.quiet.saturating_sub(last_relevant.elapsed()));
             if left.is_zero() {
                 break;
             }
-            match receiver.recv_timeout(options.quiet.min(left)) {
-                Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-                Err(RecvTimeoutError::Timeout) => break,
-                Ok(Message::Changed(_)) => {}
+            match receiver.recv_timeout(left) {
+                Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return Stopped::Closed,
+                Err(RecvTimeoutError::Timeout) => {}
+                Ok(Message::Changed(Ok(event))) => {
+                    saw_event(engine);
+                    if relevance.concerns_event(&event) || watched.concerns_directory(&event) {
+                        last_relevant = Instant::now();
+                    }
+                }
+                Ok(Message::Changed(Err(_))) => {
+                    saw_event(engine);
+                    last_relevant = Instant::now();
+                }
+            }
+        }
+        if !replaced {
+            if let Err(error) = watched.follow() {
+                return Stopped::Failed(error);
             }
         }
         let Some(shared) = engine.upgrade() else {
-            return;
+            return Stopped::Closed;
         };
         // Errors are recorded in the engine's status and sent to its subscribers.
         let _ = shared.reload(false);
+    }
+}
+
+fn saw_event(engine: &Weak<Shared>) {
+    if let Some(shared) = engine.upgrade() {
+        shared.update_watch_health(|health| health.last_event_at = Some(SystemTime::now()));
     }
 }

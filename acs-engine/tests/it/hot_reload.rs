@@ -441,3 +441,134 @@ fn a_reload_storm_never_fails_an_evaluation_nor_serves_a_mix_or_a_bad_plan() {
     let status = engine.status();
     assert!(status.last_error.is_some(), "the last write was invalid");
 }
+
+/// A bundle directory under a parent of its own, watched: (parent, bundle path, engine).
+fn watched_bundle() -> (tempfile::TempDir, PathBuf, Engine) {
+    let parent = tempfile::tempdir().unwrap();
+    let bundle = parent.path().join("rules");
+    std::fs::create_dir(&bundle).unwrap();
+    write(&bundle.join("a.yaml"), &rules(1));
+    let engine = Engine::from_path(&bundle).unwrap();
+    (parent, bundle, engine)
+}
+
+#[test]
+fn a_bundle_directory_deleted_and_made_again_is_followed() {
+    let (_parent, bundle, engine) = watched_bundle();
+    let events = reload_events(&engine);
+    let _watch = engine.watch_with(fast()).unwrap();
+    // `rm -rf rules && mkdir rules && cp …`
+    std::fs::remove_dir_all(&bundle).unwrap();
+    std::fs::create_dir(&bundle).unwrap();
+    write(&bundle.join("a.yaml"), &rules(2));
+    wait_for(&events, "the new directory's rules", || {
+        version_of(&engine) == "VERSION_2"
+    });
+    // The watch is on the new directory: a later edit is served too.
+    write(&bundle.join("a.yaml"), &rules(3));
+    wait_for(&events, "an edit in the new directory", || {
+        version_of(&engine) == "VERSION_3"
+    });
+}
+
+#[test]
+fn a_bundle_directory_swapped_for_another_is_followed() {
+    let (parent, bundle, engine) = watched_bundle();
+    let events = reload_events(&engine);
+    let _watch = engine.watch_with(fast()).unwrap();
+    // `mv rules rules.old && mv rules.new rules`
+    let new = parent.path().join("rules.new");
+    std::fs::create_dir(&new).unwrap();
+    write(&new.join("a.yaml"), &rules(2));
+    std::fs::rename(&bundle, parent.path().join("rules.old")).unwrap();
+    std::fs::rename(&new, &bundle).unwrap();
+    wait_for(&events, "the swapped-in directory's rules", || {
+        version_of(&engine) == "VERSION_2"
+    });
+    // Edits to the old directory no longer count; edits to the new one do.
+    write(&parent.path().join("rules.old").join("a.yaml"), &rules(9));
+    write(&bundle.join("a.yaml"), &rules(3));
+    wait_for(&events, "an edit in the swapped-in directory", || {
+        version_of(&engine) == "VERSION_3"
+    });
+}
+
+#[test]
+fn a_panicking_subscriber_does_not_stop_the_watch() {
+    let (_dir, path, engine) = watched_file();
+    engine.on_reload(|_| panic!("a host's subscriber fails"));
+    let events = reload_events(&engine);
+    let _watch = engine.watch_with(fast()).unwrap();
+    write(&path, &rules(2));
+    wait_for(&events, "version 2", || version_of(&engine) == "VERSION_2");
+    write(&path, &rules(3));
+    wait_for(&events, "version 3, after the panic", || {
+        version_of(&engine) == "VERSION_3"
+    });
+    assert!(engine.status().subscriber_failures >= 2);
+    let watch = engine.status().watch.unwrap();
+    assert!(watch.alive, "{watch:?}");
+}
+
+#[test]
+fn the_watcher_reports_its_health() {
+    let (_dir, path, engine) = watched_file();
+    assert_eq!(engine.status().watch, None);
+    assert_eq!(engine.metrics().watch_alive, None);
+    let events = reload_events(&engine);
+    let watch = engine.watch_with(fast()).unwrap();
+    let running = engine.status().watch.unwrap();
+    assert!(
+        running.alive && running.stopped_because.is_none(),
+        "{running:?}"
+    );
+    write(&path, &rules(2));
+    wait_for(&events, "version 2", || version_of(&engine) == "VERSION_2");
+    let after = engine.status().watch.unwrap();
+    assert!(after.last_event_at.is_some(), "{after:?}");
+    let text = engine.metrics().to_prometheus();
+    assert!(text.contains("acs_watch_alive 1"), "{text}");
+    assert!(
+        text.contains("acs_watch_last_event_timestamp_seconds "),
+        "{text}"
+    );
+    watch.close();
+    let closed = engine.status().watch.unwrap();
+    assert!(
+        !closed.alive && closed.stopped_because.is_none(),
+        "{closed:?}"
+    );
+    assert_eq!(engine.metrics().watch_alive, Some(false));
+}
+
+#[test]
+fn changes_to_ignored_files_do_not_hold_back_a_reload() {
+    let (dir, path, engine) = watched_file();
+    let events = reload_events(&engine);
+    // A long `max_delay`: if ignored changes restarted the quiet period, the reload would
+    // wait for all of it, and the deadline below would fail the test first.
+    let _watch = engine
+        .watch_with(WatchOptions {
+            quiet: Duration::from_millis(40),
+            max_delay: Duration::from_secs(120),
+        })
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let noise = {
+        let stop = Arc::clone(&stop);
+        let log = dir.path().join("service.log");
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let _ = std::fs::write(&log, n.to_string());
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    write(&path, &rules(2));
+    let event = next_event(&events, "version 2 while another file keeps changing");
+    stop.store(true, Ordering::Relaxed);
+    noise.join().unwrap();
+    assert_eq!(loaded(&event), 2);
+}
