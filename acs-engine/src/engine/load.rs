@@ -69,6 +69,28 @@ pub enum LoadError {
         /// The directory.
         path: PathBuf,
     },
+    /// The rules path, or an entry of a rules directory named like a rules file, is not
+    /// a regular file (a FIFO, a device, a directory named `*.yaml`, a dangling or looping
+    /// symbolic link): it is never opened, so it can neither block nor stream without end.
+    #[error("cannot read `{}`: {found}, not a regular file", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What is there (`a FIFO`, `a directory`, `a dangling symbolic link`, ...).
+        found: String,
+    },
+    /// The rules path was a file when the engine loaded it and is a directory now, or
+    /// the other way round: the engine keeps serving what it has rather than load a
+    /// different kind of source.
+    #[error("cannot read `{}`: it was {was} when the engine loaded it and is {now} now", path.display())]
+    KindChanged {
+        /// The path.
+        path: PathBuf,
+        /// `a file` or `a directory`.
+        was: &'static str,
+        /// `a file`, `a directory`, or what else is there.
+        now: &'static str,
+    },
     /// The rules have errors; every one found is listed.
     #[error("{}\n\n{}", Diagnostic::render_all(diagnostics), summary(diagnostics))]
     Invalid {
@@ -107,6 +129,13 @@ impl LoadError {
             LoadError::NoRulesFiles { path } => unread(
                 path,
                 "the directory holds no `*.yaml` rules files".to_owned(),
+            ),
+            LoadError::NotAFile { path, found } => {
+                unread(path, format!("{found}, not a regular file"))
+            }
+            LoadError::KindChanged { path, was, now } => unread(
+                path,
+                format!("it was {was} when the engine loaded it and is {now} now"),
             ),
             LoadError::Invalid { diagnostics } => diagnostics.clone(),
         }
@@ -187,11 +216,13 @@ pub fn read_sources_with(
             };
             let metadata = std::fs::metadata(path).map_err(io(path))?;
             let files = if metadata.is_dir() {
-                let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-                    .map_err(io(path))?
-                    .filter_map(|entry| entry.ok().map(|e| e.path()))
-                    .filter(|p| is_rules_file(p))
-                    .collect();
+                let mut files = Vec::new();
+                for entry in std::fs::read_dir(path).map_err(io(path))? {
+                    let entry = entry.map_err(io(path))?.path();
+                    if named_like_rules(&entry) {
+                        files.push(entry);
+                    }
+                }
                 files.sort();
                 if files.is_empty() {
                     return Err(LoadError::NoRulesFiles {
@@ -203,15 +234,7 @@ pub fn read_sources_with(
                 vec![path.to_owned()]
             };
             for file in files {
-                let size = std::fs::metadata(&file).map_err(io(&file))?.len();
-                if size > max_file_bytes {
-                    return Err(LoadError::TooLarge {
-                        path: file,
-                        size,
-                        limit: max_file_bytes,
-                    });
-                }
-                let bytes = std::fs::read(&file).map_err(io(&file))?;
+                let bytes = read_regular_file(&file, max_file_bytes)?;
                 let text = String::from_utf8(bytes).map_err(|e| LoadError::NotUtf8 {
                     path: file.clone(),
                     offset: e.utf8_error().valid_up_to(),
@@ -223,7 +246,81 @@ pub fn read_sources_with(
     Ok(sources)
 }
 
-fn is_rules_file(path: &Path) -> bool {
+/// The bytes of the regular file at `path`, at most `limit` of them. What is there is
+/// checked before opening (opening a FIFO blocks until a writer comes), and the read
+/// itself stops past the limit, whatever the metadata said.
+pub(crate) fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, LoadError> {
+    use std::io::Read as _;
+    let not_a_file = |found: &str| LoadError::NotAFile {
+        path: path.to_owned(),
+        found: found.to_owned(),
+    };
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(error) => {
+            return Err(match std::fs::symlink_metadata(path) {
+                // The link is there; what it points to is not.
+                Ok(link) if link.file_type().is_symlink() => {
+                    not_a_file("a dangling or looping symbolic link")
+                }
+                _ => LoadError::Io {
+                    path: path.to_owned(),
+                    source: error,
+                },
+            });
+        }
+    };
+    if !metadata.is_file() {
+        return Err(not_a_file(kind_of(&metadata)));
+    }
+    let io = |source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(LoadError::TooLarge {
+            path: path.to_owned(),
+            size: metadata.len().max(bytes.len() as u64),
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// What a path that is not a regular file is, in words.
+pub(crate) fn kind_of(metadata: &std::fs::Metadata) -> &'static str {
+    let kind = metadata.file_type();
+    if kind.is_dir() {
+        return "a directory";
+    }
+    if kind.is_file() {
+        return "a file";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    "a special file"
+}
+
+/// A bundle entry named as a rules file: visible, `*.yaml` or `*.yml`. Whatever it is, it
+/// is read as one, so an entry that cannot be (a directory, a dangling link) is an error
+/// naming it rather than a rule set silently smaller than the one deployed.
+fn named_like_rules(path: &Path) -> bool {
     let visible = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -232,5 +329,5 @@ fn is_rules_file(path: &Path) -> bool {
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e == "yaml" || e == "yml");
-    visible && yaml && path.is_file()
+    visible && yaml
 }

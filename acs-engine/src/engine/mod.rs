@@ -74,6 +74,9 @@ pub struct Engine {
 pub(crate) struct Shared {
     plan: ArcSwap<Plan>,
     source: RulesSource,
+    /// What the rules path was at the first load (`a file`, `a directory`): a reload
+    /// never serves another kind of source from the same path.
+    loaded_kind: Option<&'static str>,
     functions: Functions,
     limits: Limits,
     last_error: ArcSwapOption<ReloadFailure>,
@@ -192,10 +195,15 @@ impl EngineBuilder {
             plan.counters = PlanCounters::disabled();
         }
         tracing::info!(generation = 1, rules = plan.rule_count(), hash = %plan.ruleset_hash(), "acs rules loaded");
+        let loaded_kind = match &source {
+            RulesSource::Path(path) => std::fs::metadata(path).ok().map(|m| load::kind_of(&m)),
+            RulesSource::Text { .. } => None,
+        };
         Ok(Engine {
             shared: Arc::new(Shared {
                 plan: ArcSwap::from_pointee(plan),
                 source,
+                loaded_kind,
                 functions: self.functions,
                 limits: self.limits,
                 last_error: ArcSwapOption::empty(),
@@ -364,6 +372,26 @@ impl Shared {
         self.control.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Refuse to reload a rules file that became a directory, or the other way round.
+    fn same_kind(&self) -> Result<(), LoadError> {
+        let (RulesSource::Path(path), Some(was)) = (&self.source, self.loaded_kind) else {
+            return Ok(());
+        };
+        // A missing path is the reading's to report.
+        let Ok(metadata) = std::fs::metadata(path) else {
+            return Ok(());
+        };
+        let now = load::kind_of(&metadata);
+        if now == was {
+            return Ok(());
+        }
+        Err(LoadError::KindChanged {
+            path: path.clone(),
+            was,
+            now,
+        })
+    }
+
     fn watch_health(&self) -> Option<WatchHealth> {
         self.watch_health
             .lock()
@@ -401,7 +429,9 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner);
         // Built aside, without the control lock: reading and compiling a large bundle (or
         // a slow disk) never stalls `status`, `metrics` or the kill switch.
-        let built = load_plan_with(&self.source, &self.functions, &self.limits);
+        let built = self
+            .same_kind()
+            .and_then(|()| load_plan_with(&self.source, &self.functions, &self.limits));
         let mut control = self.lock();
         let current = self.plan.load_full();
         let (event, result) = match built {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use acs_engine::{Engine, Functions};
+use acs_engine::{Engine, Functions, Limits, LoadError};
 
 use crate::support::rule_line;
 
@@ -147,4 +147,114 @@ fn compile_errors_come_in_file_order_whatever_the_priorities_and_types() {
         })
         .collect();
     assert!(lines.windows(2).all(|w| w[0] < w[1]), "{error}");
+}
+
+// ---- what is read: regular files only, and no more than the limit -------------------
+
+const ONE_RULE: &str = "- {id: A, priority: 1, severity: low, description: d, condition: \"event.type == 'a'\", action: [], audit: false}\n";
+
+/// `f` on another thread; `None` if it has not returned within a generous deadline (it
+/// blocked).
+fn within_deadline<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(f());
+    });
+    receiver
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .ok()
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_at_the_rules_path_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("rules.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let error = within_deadline(move || Engine::from_path(&fifo).map(|_| ()))
+        .expect("loading a FIFO blocked")
+        .unwrap_err();
+    assert!(matches!(error, LoadError::NotAFile { .. }), "{error}");
+    assert!(
+        error.to_string().contains("a FIFO, not a regular file"),
+        "{error}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_device_at_the_rules_path_is_refused_without_reading_it() {
+    let error = within_deadline(|| Engine::from_path("/dev/zero").map(|_| ()))
+        .expect("loading /dev/zero did not return")
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("a device, not a regular file"),
+        "{error}"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn the_size_limit_holds_for_what_is_read_not_what_the_metadata_says() {
+    // `/proc` files say they are 0 bytes long and hold more.
+    let limits = Limits {
+        max_rules_file_bytes: 16,
+        ..Limits::default()
+    };
+    let error = Engine::builder()
+        .limits(limits)
+        .load_path("/proc/self/status")
+        .unwrap_err();
+    assert!(
+        matches!(error, LoadError::TooLarge { limit: 16, .. }),
+        "{error}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn bundle_entries_that_cannot_be_read_are_errors_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yaml"), ONE_RULE).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("missing.yaml"), dir.path().join("b.yaml")).unwrap();
+    let error = Engine::from_path(dir.path()).unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("b.yaml") && text.contains("dangling"),
+        "{text}"
+    );
+
+    std::fs::remove_file(dir.path().join("b.yaml")).unwrap();
+    std::fs::create_dir(dir.path().join("c.yaml")).unwrap();
+    let error = Engine::from_path(dir.path()).unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("c.yaml") && text.contains("a directory, not a regular file"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_rules_file_replaced_by_a_directory_is_reported_not_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.yaml");
+    std::fs::write(&path, ONE_RULE).unwrap();
+    let engine = Engine::from_path(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    std::fs::create_dir(&path).unwrap();
+    std::fs::write(path.join("other.yaml"), ONE_RULE.replace("id: A", "id: B")).unwrap();
+    let error = engine.reload().unwrap_err();
+    assert!(matches!(error, LoadError::KindChanged { .. }), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("was a file when the engine loaded it and is a directory now"),
+        "{error}"
+    );
+    assert_eq!(engine.plan().rule_ids().collect::<Vec<_>>(), ["A"]);
+    assert!(engine.status().last_error.is_some());
 }
