@@ -165,6 +165,15 @@ pub fn load_plan_with(
     limits: &Limits,
 ) -> Result<Plan, LoadError> {
     let sources = read_sources_with(source, limits.max_rules_file_bytes)?;
+    plan_from_sources(sources, functions, limits)
+}
+
+/// Load and compile rules already read (steps 2-4 of the pipeline).
+pub(crate) fn plan_from_sources(
+    sources: SourceMap,
+    functions: &Functions,
+    limits: &Limits,
+) -> Result<Plan, LoadError> {
     let (rule_set, mut diagnostics) = load_rule_set_with(sources, &limits.syntax());
     // Compile even when loading failed, so compile errors of the rules that did load are
     // reported in the same pass.

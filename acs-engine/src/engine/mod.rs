@@ -427,11 +427,50 @@ impl Shared {
             .reloading
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        // Built aside, without the control lock: reading and compiling a large bundle (or
-        // a slow disk) never stalls `status`, `metrics` or the kill switch.
-        let built = self
-            .same_kind()
-            .and_then(|()| load_plan_with(&self.source, &self.functions, &self.limits));
+        let read = self.read_sources();
+        self.swap_in(force, read)
+    }
+
+    /// [`Shared::reload`] of files a writer may still be writing: the files are read
+    /// until two reads `settle` apart agree (the same bytes in every file), and only
+    /// then compiled and served, so a write that pauses half-way for less than `settle`
+    /// is not served half-written. Files still changing after a few rounds are not
+    /// loaded at all (`Ok(None)`): the writer's next change brings the watcher back.
+    #[cfg(feature = "watch")]
+    pub(crate) fn reload_settled(
+        &self,
+        settle: std::time::Duration,
+    ) -> Result<Option<Arc<Plan>>, LoadError> {
+        let _reloading = self
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match read_until_settled(|| self.read_sources(), || std::thread::sleep(settle)) {
+            Some(read) => self.swap_in(false, read),
+            None => {
+                tracing::info!("acs rules still changing while read; waiting for the writer");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The rules files as they are now (`same_kind` first).
+    fn read_sources(&self) -> Result<crate::source::SourceMap, LoadError> {
+        self.same_kind()?;
+        read_sources_with(&self.source, self.limits.max_rules_file_bytes)
+    }
+
+    /// Compile `read` and swap the plan in (unless unchanged and not `force`d), telling
+    /// status and subscribers either way. The caller holds `reloading`.
+    fn swap_in(
+        &self,
+        force: bool,
+        read: Result<crate::source::SourceMap, LoadError>,
+    ) -> Result<Option<Arc<Plan>>, LoadError> {
+        // Built aside, without the control lock: compiling a large bundle never stalls
+        // `status`, `metrics` or the kill switch.
+        let built = read
+            .and_then(|sources| load::plan_from_sources(sources, &self.functions, &self.limits));
         let mut control = self.lock();
         let current = self.plan.load_full();
         let (event, result) = match built {
@@ -495,6 +534,41 @@ impl Shared {
         }
         result
     }
+}
+
+/// Reads compared before giving up on a writer that does not stop.
+#[cfg(feature = "watch")]
+const SETTLE_ROUNDS: usize = 5;
+
+/// `read` until two reads with a `pause` between them agree; `None` when they still
+/// differ after [`SETTLE_ROUNDS`] pauses.
+#[cfg(feature = "watch")]
+fn read_until_settled(
+    mut read: impl FnMut() -> Result<crate::source::SourceMap, LoadError>,
+    mut pause: impl FnMut(),
+) -> Option<Result<crate::source::SourceMap, LoadError>> {
+    let mut last = read();
+    for _ in 0..SETTLE_ROUNDS {
+        pause();
+        let again = read();
+        let settled = match (&last, &again) {
+            (Ok(a), Ok(b)) => {
+                a.files().len() == b.files().len()
+                    && a.files()
+                        .iter()
+                        .zip(b.files())
+                        .all(|(x, y)| x.name() == y.name() && x.text() == y.text())
+            }
+            // The same failure twice is settled too: a broken file stays broken.
+            (Err(a), Err(b)) => a.to_string() == b.to_string(),
+            _ => false,
+        };
+        last = again;
+        if settled {
+            return Some(last);
+        }
+    }
+    None
 }
 
 impl Control {
@@ -569,6 +643,33 @@ mod tests {
         let control = engine.shared.lock();
         let kept: Vec<&str> = control.retired_totals.rules.keys().map(|k| &**k).collect();
         assert!(kept.iter().all(|id| *id == "R4" || *id == "R3"), "{kept:?}");
+    }
+
+    #[cfg(feature = "watch")]
+    #[test]
+    fn files_are_served_only_once_two_reads_agree() {
+        use crate::source::{SourceFile, SourceMap};
+        let map = |text: &str| {
+            let mut sources = SourceMap::default();
+            sources.add(SourceFile::new("rules.yaml", text));
+            sources
+        };
+        // A writer that paused half-way: half, then whole, then whole again.
+        let mut reads = vec![map("whole"), map("whole"), map("half")];
+        let settled = read_until_settled(|| Ok(reads.pop().unwrap()), || {});
+        let text = settled.unwrap().unwrap().files()[0].text().to_owned();
+        assert_eq!(text, "whole");
+        // A writer that never stops: nothing is served.
+        let mut n = 0;
+        let settled = read_until_settled(
+            || {
+                n += 1;
+                Ok(map(&n.to_string()))
+            },
+            || {},
+        );
+        assert!(settled.is_none());
+        assert_eq!(n, SETTLE_ROUNDS + 1);
     }
 
     #[test]

@@ -25,7 +25,8 @@ use super::{RulesSource, Shared};
 /// How the watcher debounces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WatchOptions {
-    /// Reload once no relevant change has been seen for this long.
+    /// Reload once no relevant change has been seen for this long; the files are then
+    /// read twice this long apart, and served only when both reads agree.
     pub quiet: Duration,
     /// Reload at the latest this long after the first change of a burst, even if changes
     /// keep coming.
@@ -357,8 +358,10 @@ fn run(
         let Some(shared) = engine.upgrade() else {
             return Stopped::Closed;
         };
-        // Errors are recorded in the engine's status and sent to its subscribers.
-        let _ = shared.reload(false);
+        // Read until two reads a quiet period apart agree, so that a writer pausing
+        // half-way is not served; errors are recorded in the engine's status and sent
+        // to its subscribers.
+        let _ = shared.reload_settled(options.quiet);
     }
 }
 
