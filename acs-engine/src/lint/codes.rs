@@ -49,6 +49,7 @@ pub const CODES: &[Code] = &[
     code("ACS208", Error, "a required key is missing"),
     code("ACS209", Error, "duplicate rule id"),
     code("ACS210", Error, "unknown rule mode"),
+    code("ACS211", Error, "an empty rule id"),
     code("ACS301", Error, "unclosed `{{` in a template"),
     code(
         "ACS302",
@@ -78,6 +79,11 @@ pub const CODES: &[Code] = &[
         "ACS422",
         Error,
         "a comparison between types that can never satisfy it",
+    ),
+    code(
+        "ACS423",
+        Error,
+        "an operation that fails whenever it is evaluated (`1/0`, `x % 0`, `true + 1`)",
     ),
     code(
         "ACS430",

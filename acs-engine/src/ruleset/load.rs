@@ -108,7 +108,7 @@ fn load_file(
         // Ids are collected from broken rules too, so duplicates are reported with the rest.
         if let NodeKind::Map(entries) = &item.kind {
             if let Some((_, id)) = entries.iter().find(|(k, _)| k.scalar_text() == Some("id")) {
-                if let Some(text) = id.scalar_text() {
+                if let Some(text) = id.scalar_text().filter(|t| !t.trim().is_empty()) {
                     ids.push((text.to_owned(), id.span));
                 }
             }
@@ -198,7 +198,7 @@ fn load_rule(
         problems,
         rule_id,
     };
-    let id = fields.get("id").and_then(|n| ctx.string(n, "id"));
+    let id = fields.get("id").and_then(|n| ctx.id(n));
     let priority = fields
         .get("priority")
         .and_then(|n| ctx.integer(n, "priority"));
@@ -269,6 +269,22 @@ impl RuleContext<'_> {
                 None
             }
         }
+    }
+
+    /// A rule's id. A blank one is refused at load, not left to the linter: the id names
+    /// the rule in every decision, audit entry, rule test and accepted finding, so a rule
+    /// without one cannot be told apart or referred to by any of them.
+    fn id(&mut self, node: &Node) -> Option<String> {
+        let id = self.string(node, "id")?;
+        if id.trim().is_empty() {
+            self.problems.push(
+                Diagnostic::error("ACS211", "the rule id is empty")
+                    .at(self.sources, node.span)
+                    .with_help("give the rule a unique name, e.g. `RF26_SHORT_NAME`"),
+            );
+            return None;
+        }
+        Some(id)
     }
 
     fn integer(&mut self, node: &Node, key: &str) -> Option<i64> {

@@ -134,3 +134,42 @@ fn a_bad_config_names_line_and_column() {
     );
     assert!(error.message.contains("max_complexty"), "{}", error.message);
 }
+
+#[test]
+fn operations_that_always_fail_are_errors() {
+    let config = LintConfig::default();
+    for condition in [
+        "event.type == 'a' && x / 0 > 1",
+        "event.type == 'a' && x % (1 - 1) > 1",
+        "event.type == 'a' && true + 1 > x",
+        "event.type == 'a' && x * (y == 1) > 0",
+    ] {
+        assert_eq!(
+            lint_text(&rule(condition), &config),
+            [("ACS423".to_owned(), Severity::Error)],
+            "{condition}"
+        );
+    }
+    for condition in [
+        "event.type == 'a' && x / 2 > 1",
+        "event.type == 'a' && x % y > 1",
+    ] {
+        assert_eq!(lint_text(&rule(condition), &config), [], "{condition}");
+    }
+}
+
+#[test]
+fn an_empty_rule_id_is_a_load_error() {
+    for id in ["\"\"", "' '"] {
+        let yaml = rule("event.type == 'a'").replace("id: R", &format!("id: {id}"));
+        let error = acs_engine::Engine::builder()
+            .load_str("rules.yaml", yaml.clone())
+            .expect_err("a rule without an id must not load")
+            .to_string();
+        assert!(error.contains("ACS211"), "{error}");
+        assert_eq!(
+            lint_text(&yaml, &LintConfig::default()),
+            [("ACS211".to_owned(), Severity::Error)]
+        );
+    }
+}

@@ -4,6 +4,7 @@
 mod actions;
 mod complexity;
 mod duplicates;
+mod failing;
 mod functions;
 mod gate;
 mod missing;
@@ -52,6 +53,7 @@ const RULE_CHECKS: &[&dyn Check] = &[
     &functions::HostArity,
     &roots::MisspeltRoots,
     &satisfiable::Satisfiable,
+    &failing::FailingOperations,
     &missing::NegatedMissing,
     &gate::NoGate,
     &complexity::Complexity,
