@@ -73,6 +73,17 @@ pub const CODES: &[Code] = &[
         Error,
         "a path whose root cannot exist (a misspelt `event`, `ctx`, `system` or `db`)",
     ),
+    code(
+        "ACS412",
+        Error,
+        "an action parameter the action does not take",
+    ),
+    code("ACS413", Error, "an action is missing a required parameter"),
+    code(
+        "ACS414",
+        Error,
+        "an action parameter whose value has the wrong type",
+    ),
     code("ACS420", Error, "the condition can never be true"),
     code("ACS421", Error, "the condition is always true"),
     code(

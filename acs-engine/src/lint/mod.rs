@@ -2,6 +2,7 @@
 //! compiling supply the errors that stop a load; the checks in `checks/` add what a
 //! load accepts but an analyst should hear about (one file per check, one small trait).
 
+pub mod actions;
 mod checks;
 pub mod codes;
 mod config;

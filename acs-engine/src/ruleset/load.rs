@@ -441,6 +441,15 @@ impl RuleContext<'_> {
                         ok = false;
                         continue;
                     }
+                    let param_spans = match &params.kind {
+                        NodeKind::Map(entries) => entries
+                            .iter()
+                            .map(|(key, _)| {
+                                (key.scalar_text().unwrap_or_default().to_owned(), key.span)
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    };
                     let params = if matches!(params.kind, NodeKind::Map(_)) {
                         let before = self.problems.len();
                         let template =
@@ -456,6 +465,7 @@ impl RuleContext<'_> {
                         name: name.to_owned(),
                         name_span: name_node.span,
                         params,
+                        param_spans,
                     });
                 }
                 _ => {

@@ -132,4 +132,6 @@ pub struct Action {
     pub name_span: Span,
     /// The parameters, with their templates parsed.
     pub params: Template,
+    /// Each parameter's name and where it is written, in file order.
+    pub param_spans: Vec<(String, Span)>,
 }

@@ -22,7 +22,7 @@ fn lint_text(yaml: &str, config: &LintConfig) -> Vec<(String, Severity)> {
 
 fn rule(condition: &str) -> String {
     format!(
-        "- id: R\n  priority: 1\n  severity: low\n  description: r\n  condition: \"{condition}\"\n  action:\n    - flagWatchlist: {{ reason: x }}\n  audit: false\n"
+        "- id: R\n  priority: 1\n  severity: low\n  description: r\n  condition: \"{condition}\"\n  action:\n    - flagWatchlist: {{ entityType: user, entityId: u, reason: x }}\n  audit: false\n"
     )
 }
 
