@@ -84,6 +84,16 @@ pub const CODES: &[Code] = &[
         Error,
         "an action parameter whose value has the wrong type",
     ),
+    code(
+        "ACS415",
+        Error,
+        "an `event.type` that no event declared in acs.toml has",
+    ),
+    code(
+        "ACS416",
+        Error,
+        "an event field that the rule's events, as declared in acs.toml, do not have",
+    ),
     code("ACS420", Error, "the condition can never be true"),
     code("ACS421", Error, "the condition is always true"),
     code(

@@ -46,6 +46,9 @@ pub const KNOWN_ACTIONS: [&str; 12] = [
 /// required = { loadId = "string" }
 /// optional = { note = "string" }
 ///
+/// [events."bid.create"]            # the event types and their fields
+/// fields = ["bid.amount", "bid.id"]
+///
 /// [lint]
 /// max_complexity = 40
 /// deny_warnings = false
@@ -61,8 +64,21 @@ pub struct LintConfig {
     pub functions: Option<BTreeMap<String, usize>>,
     /// Extra action names.
     pub actions: ActionsConfig,
+    /// The event types the host sends, with their fields (`[events."bid.create"]`).
+    /// Present means the list is complete: another type, or a field no gated event has,
+    /// is an error.
+    pub events: Option<BTreeMap<String, EventConfig>>,
     /// Thresholds and accepted findings.
     pub lint: LintSettings,
+}
+
+/// `[events."TYPE"]`
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventConfig {
+    /// The event's fields as rules write them, below `event` (`bid.amount`). A field's
+    /// own inside is not checked: `gps` declares `gps.lat` too.
+    pub fields: Vec<String>,
 }
 
 /// `[actions]`

@@ -173,3 +173,36 @@ fn an_empty_rule_id_is_a_load_error() {
         );
     }
 }
+
+#[test]
+fn declared_events_catch_misspelt_types_and_fields() {
+    let config = LintConfig::from_toml(
+        "acs.toml",
+        "[events.\"bid.create\"]\nfields = [\"bid.amount\", \"gps\"]\n",
+    )
+    .unwrap();
+    let codes = |condition: &str| -> Vec<String> {
+        lint_text(&rule(condition), &config)
+            .into_iter()
+            .map(|(code, _)| code)
+            .collect()
+    };
+    assert_eq!(
+        codes("event.type == 'bid.craete' && bid.amount > 1"),
+        ["ACS415"]
+    );
+    assert_eq!(
+        codes("event.type == 'bid.create' && bid.amout > 1"),
+        ["ACS416"]
+    );
+    assert!(
+        codes("event.type == 'bid.create' && bid.amount > 1 && bid != null && gps.lat > 1")
+            .is_empty()
+    );
+    // Without [events], nothing is known of them.
+    assert!(lint_text(
+        &rule("event.type == 'x' && y.z > 1"),
+        &LintConfig::default()
+    )
+    .is_empty());
+}

@@ -4,6 +4,7 @@
 mod actions;
 mod complexity;
 mod duplicates;
+mod events;
 mod failing;
 mod functions;
 mod gate;
@@ -52,6 +53,7 @@ const RULE_CHECKS: &[&dyn Check] = &[
     &actions::UnknownActions,
     &functions::HostArity,
     &roots::MisspeltRoots,
+    &events::KnownEvents,
     &satisfiable::Satisfiable,
     &failing::FailingOperations,
     &missing::NegatedMissing,
