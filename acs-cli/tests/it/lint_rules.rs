@@ -272,3 +272,18 @@ fn readme_lists_every_action_with_its_parameters() {
         }
     }
 }
+
+#[test]
+fn explain_prints_a_codes_documentation() {
+    let run = lint_in(Path::new(CASES), &["--explain", "ACS411"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("ACS411 (error): a path whose root cannot exist"),
+        "{}",
+        run.stdout
+    );
+    let unknown = lint_in(Path::new(CASES), &["--explain", "ACS999"], &[]);
+    assert_eq!(unknown.code, 2);
+    assert!(unknown.stderr.contains("ACS999"), "{}", unknown.stderr);
+}

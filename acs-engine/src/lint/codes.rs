@@ -161,3 +161,34 @@ pub const CODES: &[Code] = &[
 pub fn describe(code: &str) -> Option<&'static Code> {
     CODES.iter().find(|c| c.code == code)
 }
+
+/// `docs/LINT.md`, the explanation of every code, as shipped with this build.
+const LINT_DOCS: &str = include_str!("../../../docs/LINT.md");
+
+/// The documentation of `code` (`acs lint-rules --explain ACS411`): its severity and what
+/// it finds, from its row in `docs/LINT.md`, the one place codes are explained.
+pub fn explain(code: &str) -> Option<String> {
+    let entry = describe(code)?;
+    let row = LINT_DOCS
+        .lines()
+        .find(|line| line.starts_with(&format!("| {} |", entry.code)))?;
+    let mut cells = row.trim_matches('|').split(" | ").map(str::trim).skip(1);
+    let severity = cells.next()?;
+    let finding = cells.collect::<Vec<_>>().join(" | ");
+    Some(format!("{} ({severity}): {finding}\n", entry.code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_explained() {
+        for code in CODES {
+            let text = explain(code.code).unwrap_or_default();
+            assert!(text.starts_with(code.code), "{}: {text}", code.code);
+        }
+        assert!(explain("ACS999").is_none());
+        assert!(explain("").is_none());
+    }
+}

@@ -88,7 +88,19 @@ pub(crate) fn lint_sources(sources: SourceMap, config: &LintConfig) -> LintRepor
         }
     }
     checks::run(&rule_set, config, &mut diagnostics);
-    diagnostics.retain(|d| !config.allows(d.rule_id.as_deref(), &d.code));
+    let inline: std::collections::HashMap<&str, &[String]> = rule_set
+        .rules
+        .iter()
+        .map(|rule| (rule.id.as_str(), rule.lint_allow.as_slice()))
+        .collect();
+    diagnostics.retain(|d| {
+        let accepted_inline = d
+            .rule_id
+            .as_deref()
+            .and_then(|id| inline.get(id))
+            .is_some_and(|codes| codes.contains(&d.code));
+        !accepted_inline && !config.allows(d.rule_id.as_deref(), &d.code)
+    });
     if config.lint.deny_warnings {
         for diagnostic in &mut diagnostics {
             diagnostic.severity = Severity::Error;

@@ -99,6 +99,8 @@ pub struct Rule {
     pub tags: Vec<String>,
     /// `mode: shadow` rules never affect the verdict.
     pub mode: RuleMode,
+    /// Lint finding codes accepted for this rule (`lint: { allow: [...], reason }`).
+    pub lint_allow: Vec<String>,
     /// The rule's mapping in the file.
     pub span: Span,
     /// The `id` value in the file.

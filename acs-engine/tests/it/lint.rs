@@ -206,3 +206,17 @@ fn declared_events_catch_misspelt_types_and_fields() {
     )
     .is_empty());
 }
+
+#[test]
+fn a_rule_can_accept_a_finding_with_a_reason() {
+    let accepted =
+        rule("x == 1") + "  lint: { allow: [ACS440], reason: \"on every event on purpose\" }\n";
+    assert!(lint_text(&accepted, &LintConfig::default()).is_empty());
+    let engine = acs_engine::Engine::builder().load_str("rules.yaml", accepted);
+    assert!(engine.is_ok(), "the engine loads a rule with a `lint` key");
+    let no_reason = rule("x == 1") + "  lint: { allow: [ACS440] }\n";
+    assert_eq!(
+        lint_text(&no_reason, &LintConfig::default()),
+        [("ACS208".to_owned(), Severity::Error)]
+    );
+}
