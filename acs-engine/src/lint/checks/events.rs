@@ -58,7 +58,12 @@ impl Check for KnownEvents {
                 let Some(field) = path.strip_prefix("event.") else {
                     return;
                 };
-                if field == "type" || declared(&fields, field) {
+                // A misspelt root (`ctxt.userId`) is ACS411's finding, not a field's.
+                let head = field.split('.').next().unwrap_or(field);
+                if field == "type"
+                    || declared(&fields, field)
+                    || super::roots::misspelt_root(head).is_some()
+                {
                     return;
                 }
                 findings.push(finding(cx, source, expr, field, &fields, &shown_types));
