@@ -13,8 +13,11 @@ use crate::terminal::Style;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Rules files, or directories of `*.yaml` rules files (each one bundle).
-    #[arg(value_name = "FILE", required = true)]
+    #[arg(value_name = "FILE", required_unless_present = "explain")]
     pub files: Vec<PathBuf>,
+    /// Print what a finding code means (e.g. ACS411) and exit.
+    #[arg(long, value_name = "CODE", conflicts_with = "files")]
+    pub explain: Option<String>,
     /// Project config declaring the host's functions and actions; by default the first
     /// `acs.toml` found in the first FILE's directory (FILE itself when a directory) or
     /// above it.
@@ -41,6 +44,9 @@ pub enum Format {
 
 /// Run `acs lint-rules`; returns the exit code.
 pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
+    if let Some(code) = &args.explain {
+        return explain(code, io);
+    }
     let (mut config, config_path) = match load_config(args) {
         Ok(found) => found,
         Err(message) => {
@@ -85,6 +91,23 @@ pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
         EXIT_FINDINGS
     } else {
         EXIT_OK
+    }
+}
+
+/// `--explain CODE`: the code's entry of docs/LINT.md, as built into the engine.
+fn explain(code: &str, io: &mut Io<'_>) -> u8 {
+    match acs_engine::lint::codes::explain(&code.trim().to_ascii_uppercase()) {
+        Some(text) => match write!(io.stdout, "{text}") {
+            Ok(()) => EXIT_OK,
+            Err(_) => EXIT_USAGE,
+        },
+        None => {
+            let _ = writeln!(
+                io.stderr,
+                "error: `{code}` is not an ACS diagnostic code (they are listed in docs/LINT.md)"
+            );
+            EXIT_USAGE
+        }
     }
 }
 

@@ -242,3 +242,48 @@ fn docs_list_every_code() {
         );
     }
 }
+
+/// The analysts' table of action parameters in rules/README.md is the linter's.
+#[test]
+fn readme_lists_every_action_with_its_parameters() {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("rules/README.md")).unwrap();
+    for (name, required, optional) in acs_engine::lint::actions::BUILTIN_ACTIONS {
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{name}` |")))
+            .unwrap_or_else(|| panic!("rules/README.md has no row for `{name}`"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        for (params, cell) in [(required, cells[2]), (optional, cells[3])] {
+            let written: Vec<&str> = cell
+                .split("), ")
+                .filter(|p| !p.is_empty())
+                .map(|p| p.split(' ').next().unwrap().trim_matches('`'))
+                .collect();
+            let declared: Vec<&str> = params.iter().map(|(key, _)| *key).collect();
+            assert_eq!(written, declared, "`{name}` in rules/README.md");
+            for (key, ty) in params.iter() {
+                let ty = serde_json::to_value(ty).unwrap();
+                let ty = ty.as_str().unwrap();
+                assert!(
+                    cell.contains(&format!("`{key}` ({ty}")),
+                    "`{name}`'s `{key}` is {ty} in the linter: {row}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn explain_prints_a_codes_documentation() {
+    let run = lint_in(Path::new(CASES), &["--explain", "ACS411"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("ACS411 (error): a path whose root cannot exist"),
+        "{}",
+        run.stdout
+    );
+    let unknown = lint_in(Path::new(CASES), &["--explain", "ACS999"], &[]);
+    assert_eq!(unknown.code, 2);
+    assert!(unknown.stderr.contains("ACS999"), "{}", unknown.stderr);
+}

@@ -49,6 +49,7 @@ pub const CODES: &[Code] = &[
     code("ACS208", Error, "a required key is missing"),
     code("ACS209", Error, "duplicate rule id"),
     code("ACS210", Error, "unknown rule mode"),
+    code("ACS211", Error, "an empty rule id"),
     code("ACS301", Error, "unclosed `{{` in a template"),
     code(
         "ACS302",
@@ -72,12 +73,38 @@ pub const CODES: &[Code] = &[
         Error,
         "a path whose root cannot exist (a misspelt `event`, `ctx`, `system` or `db`)",
     ),
+    code(
+        "ACS412",
+        Error,
+        "an action parameter the action does not take",
+    ),
+    code("ACS413", Error, "an action is missing a required parameter"),
+    code(
+        "ACS414",
+        Error,
+        "an action parameter whose value has the wrong type",
+    ),
+    code(
+        "ACS415",
+        Error,
+        "an `event.type` that no event declared in acs.toml has",
+    ),
+    code(
+        "ACS416",
+        Error,
+        "an event field that the rule's events, as declared in acs.toml, do not have",
+    ),
     code("ACS420", Error, "the condition can never be true"),
     code("ACS421", Error, "the condition is always true"),
     code(
         "ACS422",
         Error,
         "a comparison between types that can never satisfy it",
+    ),
+    code(
+        "ACS423",
+        Error,
+        "an operation that fails whenever it is evaluated (`1/0`, `x % 0`, `true + 1`)",
     ),
     code(
         "ACS430",
@@ -133,4 +160,35 @@ pub const CODES: &[Code] = &[
 /// The entry for `code`, if it is one of ACS's.
 pub fn describe(code: &str) -> Option<&'static Code> {
     CODES.iter().find(|c| c.code == code)
+}
+
+/// `docs/LINT.md`, the explanation of every code, as shipped with this build.
+const LINT_DOCS: &str = include_str!("../../../docs/LINT.md");
+
+/// The documentation of `code` (`acs lint-rules --explain ACS411`): its severity and what
+/// it finds, from its row in `docs/LINT.md`, the one place codes are explained.
+pub fn explain(code: &str) -> Option<String> {
+    let entry = describe(code)?;
+    let row = LINT_DOCS
+        .lines()
+        .find(|line| line.starts_with(&format!("| {} |", entry.code)))?;
+    let mut cells = row.trim_matches('|').split(" | ").map(str::trim).skip(1);
+    let severity = cells.next()?;
+    let finding = cells.collect::<Vec<_>>().join(" | ");
+    Some(format!("{} ({severity}): {finding}\n", entry.code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_explained() {
+        for code in CODES {
+            let text = explain(code.code).unwrap_or_default();
+            assert!(text.starts_with(code.code), "{}: {text}", code.code);
+        }
+        assert!(explain("ACS999").is_none());
+        assert!(explain("").is_none());
+    }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::actions::{builtin_shape, ActionShape};
 use crate::diagnostic::Diagnostic;
 use crate::source::{SourceFile, SourceMap, Span};
 
@@ -39,7 +40,14 @@ pub const KNOWN_ACTIONS: [&str; 12] = [
 /// "db.count.trucksByOperator" = 1
 ///
 /// [actions]
-/// known = ["quarantineLoad"]        # action names beyond the built-in twelve
+/// known = ["legacyHook"]            # action names beyond the built-in twelve, parameters unchecked
+///
+/// [actions.quarantineLoad]          # a host action with its parameters
+/// required = { loadId = "string" }
+/// optional = { note = "string" }
+///
+/// [events."bid.create"]            # the event types and their fields
+/// fields = ["bid.amount", "bid.id"]
 ///
 /// [lint]
 /// max_complexity = 40
@@ -56,16 +64,34 @@ pub struct LintConfig {
     pub functions: Option<BTreeMap<String, usize>>,
     /// Extra action names.
     pub actions: ActionsConfig,
+    /// The event types the host sends, with their fields (`[events."bid.create"]`).
+    /// Present means the list is complete: another type, or a field no gated event has,
+    /// is an error.
+    pub events: Option<BTreeMap<String, EventConfig>>,
     /// Thresholds and accepted findings.
     pub lint: LintSettings,
 }
 
-/// `[actions]`
+/// `[events."TYPE"]`
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct EventConfig {
+    /// The event's fields as rules write them, below `event` (`bid.amount`). A field's
+    /// own inside is not checked: `gps` declares `gps.lat` too.
+    pub fields: Vec<String>,
+}
+
+/// `[actions]`
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ActionsConfig {
-    /// Action names the host handles beyond [`KNOWN_ACTIONS`].
+    /// Action names the host handles beyond [`KNOWN_ACTIONS`], parameters unchecked.
     pub known: Vec<String>,
+    /// `[actions.NAME]` tables: the host's actions with their parameters (a built-in's
+    /// name replaces its built-in parameters). Any key but `known` is read as one, so a
+    /// misspelt `known` is still an error: its list is not a table.
+    #[serde(flatten)]
+    pub declared: BTreeMap<String, ActionShape>,
 }
 
 /// `[lint]`
@@ -126,7 +152,17 @@ impl LintConfig {
             .iter()
             .copied()
             .chain(self.actions.known.iter().map(String::as_str))
+            .chain(self.actions.declared.keys().map(String::as_str))
             .collect()
+    }
+
+    /// The parameters of action `name`, when they are declared (here or built in).
+    pub fn action_shape(&self, name: &str) -> Option<ActionShape> {
+        match self.actions.declared.get(name) {
+            Some(shape) => Some(shape.clone()),
+            None if self.actions.known.iter().any(|k| k == name) => None,
+            None => builtin_shape(name),
+        }
     }
 }
 

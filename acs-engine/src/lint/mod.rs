@@ -2,6 +2,7 @@
 //! compiling supply the errors that stop a load; the checks in `checks/` add what a
 //! load accepts but an analyst should hear about (one file per check, one small trait).
 
+pub mod actions;
 mod checks;
 pub mod codes;
 mod config;
@@ -12,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use config::{
-    find_config, ActionsConfig, LintConfig, LintSettings, CONFIG_FILE_NAME, DEFAULT_MAX_COMPLEXITY,
-    KNOWN_ACTIONS,
+    find_config, ActionsConfig, EventConfig, LintConfig, LintSettings, CONFIG_FILE_NAME,
+    DEFAULT_MAX_COMPLEXITY, KNOWN_ACTIONS,
 };
 
 use crate::compile::compile;
@@ -87,7 +88,19 @@ pub(crate) fn lint_sources(sources: SourceMap, config: &LintConfig) -> LintRepor
         }
     }
     checks::run(&rule_set, config, &mut diagnostics);
-    diagnostics.retain(|d| !config.allows(d.rule_id.as_deref(), &d.code));
+    let inline: std::collections::HashMap<&str, &[String]> = rule_set
+        .rules
+        .iter()
+        .map(|rule| (rule.id.as_str(), rule.lint_allow.as_slice()))
+        .collect();
+    diagnostics.retain(|d| {
+        let accepted_inline = d
+            .rule_id
+            .as_deref()
+            .and_then(|id| inline.get(id))
+            .is_some_and(|codes| codes.contains(&d.code));
+        !accepted_inline && !config.allows(d.rule_id.as_deref(), &d.code)
+    });
     if config.lint.deny_warnings {
         for diagnostic in &mut diagnostics {
             diagnostic.severity = Severity::Error;

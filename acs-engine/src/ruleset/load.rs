@@ -15,7 +15,7 @@ use crate::source::{FileId, RulesetHash, SourceMap, Span};
 use crate::syntax::{parse_condition_with, SyntaxLimits};
 
 /// The keys a rule may have.
-pub(crate) const RULE_KEYS: [&str; 10] = [
+pub(crate) const RULE_KEYS: [&str; 11] = [
     "id",
     "priority",
     "severity",
@@ -26,6 +26,7 @@ pub(crate) const RULE_KEYS: [&str; 10] = [
     "enabled",
     "tags",
     "mode",
+    "lint",
 ];
 
 /// Every key but `enabled`, `tags` and `mode` must be written out: an analyst states the audit flag
@@ -108,7 +109,7 @@ fn load_file(
         // Ids are collected from broken rules too, so duplicates are reported with the rest.
         if let NodeKind::Map(entries) = &item.kind {
             if let Some((_, id)) = entries.iter().find(|(k, _)| k.scalar_text() == Some("id")) {
-                if let Some(text) = id.scalar_text() {
+                if let Some(text) = id.scalar_text().filter(|t| !t.trim().is_empty()) {
                     ids.push((text.to_owned(), id.span));
                 }
             }
@@ -198,7 +199,7 @@ fn load_rule(
         problems,
         rule_id,
     };
-    let id = fields.get("id").and_then(|n| ctx.string(n, "id"));
+    let id = fields.get("id").and_then(|n| ctx.id(n));
     let priority = fields
         .get("priority")
         .and_then(|n| ctx.integer(n, "priority"));
@@ -218,6 +219,9 @@ fn load_rule(
     let mode = fields
         .get("mode")
         .map_or(Some(RuleMode::Enforce), |n| ctx.mode(n));
+    let lint_allow = fields
+        .get("lint")
+        .map_or(Some(Vec::new()), |n| ctx.lint_allow(n));
     if problems.len() > before {
         return None;
     }
@@ -232,6 +236,7 @@ fn load_rule(
         enabled: enabled?,
         tags: tags?,
         mode: mode?,
+        lint_allow: lint_allow?,
         span: item.span,
         id_span: fields.get("id").map_or(item.span, |n| n.span),
     })
@@ -269,6 +274,22 @@ impl RuleContext<'_> {
                 None
             }
         }
+    }
+
+    /// A rule's id. A blank one is refused at load, not left to the linter: the id names
+    /// the rule in every decision, audit entry, rule test and accepted finding, so a rule
+    /// without one cannot be told apart or referred to by any of them.
+    fn id(&mut self, node: &Node) -> Option<String> {
+        let id = self.string(node, "id")?;
+        if id.trim().is_empty() {
+            self.problems.push(
+                Diagnostic::error("ACS211", "the rule id is empty")
+                    .at(self.sources, node.span)
+                    .with_help("give the rule a unique name, e.g. `RF26_SHORT_NAME`"),
+            );
+            return None;
+        }
+        Some(id)
     }
 
     fn integer(&mut self, node: &Node, key: &str) -> Option<i64> {
@@ -342,6 +363,73 @@ impl RuleContext<'_> {
             );
         }
         mode
+    }
+
+    /// `lint: { allow: [ACS440], reason: "..." }`: findings accepted for this rule. The
+    /// reason is required, so an accepted finding always says why in the file itself.
+    fn lint_allow(&mut self, node: &Node) -> Option<Vec<String>> {
+        const KEYS: [&str; 2] = ["allow", "reason"];
+        let NodeKind::Map(entries) = &node.kind else {
+            self.wrong_type(
+                node,
+                "lint",
+                "a mapping `{ allow: [CODES], reason: \"...\" }`",
+            );
+            return None;
+        };
+        let mut allow = None;
+        let mut reason = None;
+        for (key, value) in entries {
+            match key.scalar_text().unwrap_or_default() {
+                "allow" => allow = Some(value),
+                "reason" => reason = Some(value),
+                name => {
+                    let help = match suggest(name, &KEYS) {
+                        Some(near) => format!("did you mean `{near}`?"),
+                        None => format!("`lint` has the keys {}", list(&KEYS)),
+                    };
+                    self.problems.push(
+                        Diagnostic::error("ACS204", format!("unknown key `{name}`"))
+                            .at(self.sources, key.span)
+                            .for_rule(self.rule_id)
+                            .with_help(help),
+                    );
+                    return None;
+                }
+            }
+        }
+        for (key, found) in [("allow", allow), ("reason", reason)] {
+            if found.is_none() {
+                self.problems.push(
+                    Diagnostic::error("ACS208", format!("`lint` is missing `{key}`"))
+                        .at(self.sources, node.span)
+                        .for_rule(self.rule_id)
+                        .with_help(
+                            "write `lint: { allow: [ACS440], reason: \"why it is accepted\" }`",
+                        ),
+                );
+            }
+        }
+        let reason = self.string(reason?, "lint.reason")?;
+        if reason.trim().is_empty() {
+            self.wrong_type(node, "lint.reason", "a non-empty string");
+            return None;
+        }
+        let allow = allow?;
+        let NodeKind::Seq(items) = &allow.kind else {
+            self.wrong_type(allow, "lint.allow", "a list of codes");
+            return None;
+        };
+        items
+            .iter()
+            .map(|item| match item.scalar_text() {
+                Some(code) if !code.is_empty() => Some(code.to_owned()),
+                _ => {
+                    self.wrong_type(item, "lint.allow", "a list of codes");
+                    None
+                }
+            })
+            .collect()
     }
 
     fn tags(&mut self, node: &Node) -> Option<Vec<String>> {
@@ -425,6 +513,15 @@ impl RuleContext<'_> {
                         ok = false;
                         continue;
                     }
+                    let param_spans = match &params.kind {
+                        NodeKind::Map(entries) => entries
+                            .iter()
+                            .map(|(key, _)| {
+                                (key.scalar_text().unwrap_or_default().to_owned(), key.span)
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    };
                     let params = if matches!(params.kind, NodeKind::Map(_)) {
                         let before = self.problems.len();
                         let template =
@@ -440,6 +537,7 @@ impl RuleContext<'_> {
                         name: name.to_owned(),
                         name_span: name_node.span,
                         params,
+                        param_spans,
                     });
                 }
                 _ => {

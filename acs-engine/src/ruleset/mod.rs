@@ -99,6 +99,8 @@ pub struct Rule {
     pub tags: Vec<String>,
     /// `mode: shadow` rules never affect the verdict.
     pub mode: RuleMode,
+    /// Lint finding codes accepted for this rule (`lint: { allow: [...], reason }`).
+    pub lint_allow: Vec<String>,
     /// The rule's mapping in the file.
     pub span: Span,
     /// The `id` value in the file.
@@ -132,4 +134,6 @@ pub struct Action {
     pub name_span: Span,
     /// The parameters, with their templates parsed.
     pub params: Template,
+    /// Each parameter's name and where it is written, in file order.
+    pub param_spans: Vec<(String, Span)>,
 }

@@ -22,7 +22,7 @@ fn lint_text(yaml: &str, config: &LintConfig) -> Vec<(String, Severity)> {
 
 fn rule(condition: &str) -> String {
     format!(
-        "- id: R\n  priority: 1\n  severity: low\n  description: r\n  condition: \"{condition}\"\n  action:\n    - flagWatchlist: {{ reason: x }}\n  audit: false\n"
+        "- id: R\n  priority: 1\n  severity: low\n  description: r\n  condition: \"{condition}\"\n  action:\n    - flagWatchlist: {{ entityType: user, entityId: u, reason: x }}\n  audit: false\n"
     )
 }
 
@@ -133,4 +133,90 @@ fn a_bad_config_names_line_and_column() {
         ("acs.toml", 2, 1)
     );
     assert!(error.message.contains("max_complexty"), "{}", error.message);
+}
+
+#[test]
+fn operations_that_always_fail_are_errors() {
+    let config = LintConfig::default();
+    for condition in [
+        "event.type == 'a' && x / 0 > 1",
+        "event.type == 'a' && x % (1 - 1) > 1",
+        "event.type == 'a' && true + 1 > x",
+        "event.type == 'a' && x * (y == 1) > 0",
+    ] {
+        assert_eq!(
+            lint_text(&rule(condition), &config),
+            [("ACS423".to_owned(), Severity::Error)],
+            "{condition}"
+        );
+    }
+    for condition in [
+        "event.type == 'a' && x / 2 > 1",
+        "event.type == 'a' && x % y > 1",
+    ] {
+        assert_eq!(lint_text(&rule(condition), &config), [], "{condition}");
+    }
+}
+
+#[test]
+fn an_empty_rule_id_is_a_load_error() {
+    for id in ["\"\"", "' '"] {
+        let yaml = rule("event.type == 'a'").replace("id: R", &format!("id: {id}"));
+        let error = acs_engine::Engine::builder()
+            .load_str("rules.yaml", yaml.clone())
+            .expect_err("a rule without an id must not load")
+            .to_string();
+        assert!(error.contains("ACS211"), "{error}");
+        assert_eq!(
+            lint_text(&yaml, &LintConfig::default()),
+            [("ACS211".to_owned(), Severity::Error)]
+        );
+    }
+}
+
+#[test]
+fn declared_events_catch_misspelt_types_and_fields() {
+    let config = LintConfig::from_toml(
+        "acs.toml",
+        "[events.\"bid.create\"]\nfields = [\"bid.amount\", \"gps\"]\n",
+    )
+    .unwrap();
+    let codes = |condition: &str| -> Vec<String> {
+        lint_text(&rule(condition), &config)
+            .into_iter()
+            .map(|(code, _)| code)
+            .collect()
+    };
+    assert_eq!(
+        codes("event.type == 'bid.craete' && bid.amount > 1"),
+        ["ACS415"]
+    );
+    assert_eq!(
+        codes("event.type == 'bid.create' && bid.amout > 1"),
+        ["ACS416"]
+    );
+    assert!(
+        codes("event.type == 'bid.create' && bid.amount > 1 && bid != null && gps.lat > 1")
+            .is_empty()
+    );
+    // Without [events], nothing is known of them.
+    assert!(lint_text(
+        &rule("event.type == 'x' && y.z > 1"),
+        &LintConfig::default()
+    )
+    .is_empty());
+}
+
+#[test]
+fn a_rule_can_accept_a_finding_with_a_reason() {
+    let accepted =
+        rule("x == 1") + "  lint: { allow: [ACS440], reason: \"on every event on purpose\" }\n";
+    assert!(lint_text(&accepted, &LintConfig::default()).is_empty());
+    let engine = acs_engine::Engine::builder().load_str("rules.yaml", accepted);
+    assert!(engine.is_ok(), "the engine loads a rule with a `lint` key");
+    let no_reason = rule("x == 1") + "  lint: { allow: [ACS440] }\n";
+    assert_eq!(
+        lint_text(&no_reason, &LintConfig::default()),
+        [("ACS208".to_owned(), Severity::Error)]
+    );
 }

@@ -4,6 +4,8 @@
 mod actions;
 mod complexity;
 mod duplicates;
+mod events;
+mod failing;
 mod functions;
 mod gate;
 mod missing;
@@ -51,7 +53,9 @@ const RULE_CHECKS: &[&dyn Check] = &[
     &actions::UnknownActions,
     &functions::HostArity,
     &roots::MisspeltRoots,
+    &events::KnownEvents,
     &satisfiable::Satisfiable,
+    &failing::FailingOperations,
     &missing::NegatedMissing,
     &gate::NoGate,
     &complexity::Complexity,

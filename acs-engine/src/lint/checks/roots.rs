@@ -11,7 +11,7 @@ pub(crate) struct MisspeltRoots;
 /// Roots worth checking for typos (`db` is too short to tell a typo from a field).
 const ROOTS: [&str; 3] = ["event", "ctx", "system"];
 
-fn misspelt_root(name: &str) -> Option<&'static str> {
+pub(super) fn misspelt_root(name: &str) -> Option<&'static str> {
     if ROOTS.contains(&name) || name.len() < 3 {
         return None;
     }
