@@ -52,6 +52,34 @@ pub(crate) fn to_index(n: f64) -> Option<usize> {
     (n >= 0.0 && n.fract() == 0.0 && n < usize::MAX as f64).then_some(n as usize)
 }
 
+/// `i` against `f`, exactly: `None` when `f` is NaN. Every integer the evaluator holds is
+/// below 2^64 in magnitude, so a float beyond 2^127 orders by its sign alone.
+pub(crate) fn cmp_int_float(i: i128, f: f64) -> Option<std::cmp::Ordering> {
+    const I128_BOUND: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0;
+    if f.is_nan() {
+        return None;
+    }
+    if f >= I128_BOUND {
+        return Some(std::cmp::Ordering::Less);
+    }
+    if f < -I128_BOUND {
+        return Some(std::cmp::Ordering::Greater);
+    }
+    // Integral and below 2^127 in magnitude: converts to `i128` exactly.
+    #[expect(clippy::cast_possible_truncation, reason = "integral and in range")]
+    let whole = f.trunc() as i128;
+    // Equal whole parts: `f`'s fraction decides (it is `-0.0` for a negative whole `f`).
+    let fraction = f.fract();
+    let by_fraction = if fraction > 0.0 {
+        std::cmp::Ordering::Less
+    } else if fraction < 0.0 {
+        std::cmp::Ordering::Greater
+    } else {
+        std::cmp::Ordering::Equal
+    };
+    Some(i.cmp(&whole).then(by_fraction))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +129,25 @@ mod tests {
         assert_eq!(to_f64(&Number::from(7)), 7.0);
         assert_eq!(to_f64(&Number::from(u64::MAX)), u64::MAX as f64);
         assert_eq!(Number::from_f64(0.25).map(|n| to_f64(&n)), Some(0.25));
+    }
+
+    #[test]
+    fn cmp_int_float_is_exact_at_every_boundary() {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let two_63 = I64_BOUND;
+        assert_eq!(cmp_int_float(i128::from(i64::MAX), two_63), Some(Less));
+        assert_eq!(cmp_int_float(1 << 63, two_63), Some(Equal));
+        assert_eq!(cmp_int_float((1 << 53) + 1, TWO_53), Some(Greater));
+        assert_eq!(cmp_int_float(-(1 << 53) - 1, -TWO_53), Some(Less));
+        assert_eq!(cmp_int_float(-5, -5.0), Some(Equal));
+        assert_eq!(cmp_int_float(-5, -4.5), Some(Less));
+        assert_eq!(cmp_int_float(-5, -5.5), Some(Greater));
+        assert_eq!(cmp_int_float(4, 4.5), Some(Less));
+        assert_eq!(cmp_int_float(i128::from(u64::MAX), 1e19), Some(Greater));
+        assert_eq!(cmp_int_float(i128::from(u64::MAX), f64::INFINITY), Some(Less));
+        assert_eq!(cmp_int_float(i128::from(i64::MIN), f64::NEG_INFINITY), Some(Greater));
+        assert_eq!(cmp_int_float(0, 1e300), Some(Less));
+        assert_eq!(cmp_int_float(0, f64::NAN), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use serde_json::Value;
 
 use super::doc::Doc;
+use super::number;
 use super::value::{Val, View};
 use crate::syntax::BinaryOp;
 
@@ -204,10 +205,6 @@ pub(crate) fn compare(op: BinaryOp, a: View<'_>, b: View<'_>) -> Result<bool, No
 pub(crate) fn ordered(op: BinaryOp, a: View<'_>, b: View<'_>) -> bool {
     let ordering = match (a, b) {
         (View::Num(x), View::Num(y)) => x.partial_cmp(&y),
-        (View::BigInt(x), View::BigInt(y)) => Some(x.cmp(&y)),
-        (View::BigInt(_), View::Num(_)) | (View::Num(_), View::BigInt(_)) => numeric(a)
-            .zip(numeric(b))
-            .and_then(|(x, y)| x.partial_cmp(&y)),
         (View::Str(x), View::Str(y)) => Some(x.cmp(y)),
         (View::Num(_), View::Str(_)) | (View::Str(_), View::Num(_)) => {
             match (numeric(a), numeric(b)) {
@@ -215,6 +212,7 @@ pub(crate) fn ordered(op: BinaryOp, a: View<'_>, b: View<'_>) -> bool {
                 _ => None,
             }
         }
+        (View::BigInt(_), _) | (_, View::BigInt(_)) => big_ordering(a, b),
         _ => None,
     };
     let Some(ordering) = ordering else {
@@ -226,6 +224,20 @@ pub(crate) fn ordered(op: BinaryOp, a: View<'_>, b: View<'_>) -> bool {
         BinaryOp::Gt => ordering == Ordering::Greater,
         BinaryOp::Ge => ordering != Ordering::Less,
         _ => false,
+    }
+}
+
+/// The order of two operands of which one is an integer beyond 2^53: exact, never by
+/// the nearest float (`9223372036854775807 < 9223372036854775808`). Out of line: such
+/// integers are ids, rarely ordered.
+#[cold]
+#[inline(never)]
+fn big_ordering(a: View<'_>, b: View<'_>) -> Option<Ordering> {
+    match (a, b) {
+        (View::BigInt(x), View::BigInt(y)) => Some(x.cmp(&y)),
+        (View::BigInt(x), View::Num(y)) => number::cmp_int_float(x, y),
+        (View::Num(x), View::BigInt(y)) => number::cmp_int_float(y, x).map(Ordering::reverse),
+        _ => None,
     }
 }
 

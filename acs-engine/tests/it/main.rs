@@ -25,6 +25,7 @@ mod fuzz_regressions;
 mod hot_reload;
 mod layering;
 mod limits;
+mod numbers;
 #[cfg(feature = "tools")]
 mod lint;
 #[cfg(feature = "tools")]

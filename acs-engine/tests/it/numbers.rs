@@ -1,0 +1,136 @@
+//! Integers that fit `i64` or `u64` are exact (docs/LANGUAGE.md, "Numbers"): read from the
+//! input, written as literals, returned by host functions or read by index, they compare,
+//! order and compute exactly, whichever way the engine reads the input (`Expression`,
+//! `Engine::evaluate`, `Engine::evaluate_json` on the tape) and whichever plan node
+//! compares them (a path against a constant, two paths, any two operands).
+
+use acs_engine::{Engine, Expression, Functions};
+use serde_json::{json, Value};
+
+/// `id(x)` is `x`: a host function's result.
+fn functions() -> Functions {
+    Functions::new().with("id", |args: &[&Value]| {
+        Ok(args.first().map_or(Value::Null, |v| (*v).clone()))
+    })
+}
+
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        _ => true,
+    }
+}
+
+/// What `condition` evaluates to on the JSON document `input`, after checking that every
+/// route agrees: `Expression`, and a rule whose condition it is and whose exact
+/// `"{{...}}"` parameter renders it, over `Engine::evaluate` and `Engine::evaluate_json`.
+/// `None` for an evaluation error.
+pub fn value_of(condition: &str, input: &str) -> Option<Value> {
+    let document: Value = serde_json::from_str(input).unwrap();
+    let expression = Expression::compile(condition, &functions())
+        .unwrap_or_else(|e| panic!("`{condition}` does not compile: {e:?}"));
+    let value = expression.evaluate(&document).ok();
+    let quoted = Value::from(condition);
+    let template = Value::from(format!("{{{{{condition}}}}}"));
+    let rules = format!(
+        "- {{ id: C, priority: 2, severity: low, description: d, audit: false, condition: {quoted}, action: [] }}\n\
+         - {{ id: T, priority: 1, severity: low, description: d, audit: false, condition: 'true', action: [ {{ emit: {{ value: {template} }} }} ] }}\n"
+    );
+    let engine = Engine::builder()
+        .functions(functions())
+        .load_str("numbers.yaml", &rules)
+        .unwrap_or_else(|e| panic!("`{condition}` does not load: {e}"));
+    for (route, decision) in [
+        ("evaluate", engine.evaluate(&document)),
+        ("evaluate_json", engine.evaluate_json(input.as_bytes()).unwrap()),
+    ] {
+        let matched = decision.matched_ids().contains(&"C");
+        let rendered = decision
+            .matched
+            .iter()
+            .find(|m| m.id() == "T")
+            .and_then(|m| m.actions().next())
+            .map(|a| a.params.clone());
+        match &value {
+            Some(value) => {
+                assert_eq!(
+                    matched,
+                    truthy(value),
+                    "`{condition}` on {input} by {route}: matched, but Expression gives {value}"
+                );
+                assert_eq!(
+                    rendered,
+                    Some(json!({ "value": value })),
+                    "`{condition}` on {input} by {route}: rendered"
+                );
+                assert!(decision.errors.is_empty(), "`{condition}` by {route}");
+            }
+            None => {
+                assert!(!matched, "`{condition}` on {input} by {route}");
+                assert_eq!(decision.errors.len(), 2, "`{condition}` by {route}");
+            }
+        }
+    }
+    value
+}
+
+/// `condition` on `input` is the boolean `want` by every route.
+#[track_caller]
+fn check(condition: &str, input: &str, want: bool) {
+    assert_eq!(
+        value_of(condition, input),
+        Some(Value::Bool(want)),
+        "`{condition}` on {input}"
+    );
+}
+
+/// Numbers at every boundary, as JSON text, with their exact values in halves (every one
+/// of them is a multiple of 0.5). The float spellings are the floats they parse to:
+/// `9007199254740993.0` is 2^53, `9223372036854775807.0` is 2^63.
+const BOUNDARIES: [(&str, i128); 17] = [
+    ("0", 0),
+    ("1.5", 3),
+    ("9007199254740991", 2 * 9_007_199_254_740_991),
+    ("9007199254740992", 2 * 9_007_199_254_740_992),
+    ("9007199254740993", 2 * 9_007_199_254_740_993),
+    ("9007199254740993.0", 2 * 9_007_199_254_740_992),
+    ("-9007199254740993", -2 * 9_007_199_254_740_993),
+    ("9223372036854775807", 2 * i64::MAX as i128),
+    ("9223372036854775806", 2 * (i64::MAX as i128 - 1)),
+    ("9223372036854775808", 2 * (i64::MAX as i128 + 1)),
+    ("9223372036854775807.0", 2 * (i64::MAX as i128 + 1)),
+    ("18446744073709551615", 2 * u64::MAX as i128),
+    ("18446744073709551614", 2 * (u64::MAX as i128 - 1)),
+    ("-9223372036854775808", 2 * i64::MIN as i128),
+    ("-9223372036854775807", 2 * (i64::MIN as i128 + 1)),
+    ("1e19", 2 * 10_000_000_000_000_000_000),
+    ("-1e19", -2 * 10_000_000_000_000_000_000),
+];
+
+const ORDERINGS: [(&str, fn(&i128, &i128) -> bool); 4] = [
+    ("<", i128::lt),
+    ("<=", i128::le),
+    (">", i128::gt),
+    (">=", i128::ge),
+];
+
+#[test]
+fn integers_order_exactly_against_integers_and_floats_read_from_the_input() {
+    for (a, x) in BOUNDARIES {
+        for (b, y) in BOUNDARIES {
+            let input = format!(r#"{{"event": {{"a": {a}, "b": {b}, "list": [{a}, {b}]}}}}"#);
+            for (op, holds) in ORDERINGS {
+                let want = holds(&x, &y);
+                check(&format!("a {op} b"), &input, want);
+                check(&format!("id(a) {op} id(b)"), &input, want);
+                check(&format!("list[0] {op} list[1]"), &input, want);
+            }
+            check("a == b", &input, x == y);
+            check("id(a) != list[1]", &input, x != y);
+            check("a in [b]", &input, x == y);
+        }
+    }
+}
