@@ -228,12 +228,17 @@ pub(crate) fn ordered(op: BinaryOp, a: View<'_>, b: View<'_>) -> bool {
 }
 
 /// The order of two operands of which one is an integer beyond 2^53: exact, never by
-/// the nearest float (`9223372036854775807 < 9223372036854775808`). Out of line: such
-/// integers are ids, rarely ordered.
+/// the nearest float (`9223372036854775807 < 9223372036854775808`); a timestamp string
+/// is its epoch milliseconds, as against any number. Out of line: such integers are ids,
+/// rarely ordered.
 #[cold]
 #[inline(never)]
-fn big_ordering(a: View<'_>, b: View<'_>) -> Option<Ordering> {
-    match (a, b) {
+fn big_ordering<'v>(a: View<'v>, b: View<'v>) -> Option<Ordering> {
+    let as_number = |view: View<'v>| match view {
+        View::Str(s) => timestamp_millis(s).map(View::Num),
+        other => Some(other),
+    };
+    match (as_number(a)?, as_number(b)?) {
         (View::BigInt(x), View::BigInt(y)) => Some(x.cmp(&y)),
         (View::BigInt(x), View::Num(y)) => number::cmp_int_float(x, y),
         (View::Num(x), View::BigInt(y)) => number::cmp_int_float(y, x).map(Ordering::reverse),

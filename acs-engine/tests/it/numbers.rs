@@ -134,3 +134,41 @@ fn integers_order_exactly_against_integers_and_floats_read_from_the_input() {
         }
     }
 }
+
+/// Timestamps with their epoch milliseconds.
+const TIMESTAMPS: [(&str, i128); 4] = [
+    ("1970-01-01T00:00:00Z", 0),
+    ("0001-01-01T00:00:00Z", -62_135_596_800_000),
+    ("9999-12-31T23:59:59.999Z", 253_402_300_799_999),
+    ("2026-11-21T15:45:00.250+05:30", 1_795_262_100_250),
+];
+
+#[test]
+fn big_integers_order_against_timestamps_as_epoch_milliseconds() {
+    let integers = [
+        ("9007199254740993", 9_007_199_254_740_993),
+        ("-9007199254740993", -9_007_199_254_740_993),
+        ("9223372036854775807", i128::from(i64::MAX)),
+        ("18446744073709551615", i128::from(u64::MAX)),
+        ("-9223372036854775807", i128::from(i64::MIN) + 1),
+    ];
+    for (n, x) in integers {
+        for (t, y) in TIMESTAMPS {
+            let input = format!(r#"{{"event": {{"n": {n}, "t": "{t}", "list": [{n}, "{t}"]}}}}"#);
+            for (op, holds) in ORDERINGS {
+                for (condition, want) in [
+                    (format!("n {op} '{t}'"), holds(&x, &y)),
+                    (format!("'{t}' {op} n"), holds(&y, &x)),
+                    (format!("n {op} t"), holds(&x, &y)),
+                    (format!("t {op} n"), holds(&y, &x)),
+                    (format!("id(n) {op} id(t)"), holds(&x, &y)),
+                    (format!("id(t) {op} n"), holds(&y, &x)),
+                    (format!("list[0] {op} list[1]"), holds(&x, &y)),
+                    (format!("list[1] {op} list[0]"), holds(&y, &x)),
+                ] {
+                    check(&condition, &input, want);
+                }
+            }
+        }
+    }
+}
