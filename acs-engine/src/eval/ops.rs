@@ -279,12 +279,55 @@ pub(crate) fn arithmetic<'a>(op: BinaryOp, a: &Val<'a>, b: &Val<'a>) -> Result<V
         BinaryOp::Rem => p % q,
         _ => return Err(format!("`{}` is not arithmetic", op.symbol())),
     };
+    // A float result is exact below 2^53 in magnitude; beyond it, or with an integer
+    // beyond 2^53 as an operand, integers compute exactly where they can.
+    if !(result.abs() < EXACT_FLOAT_BOUND)
+        || matches!(x, View::BigInt(_))
+        || matches!(y, View::BigInt(_))
+    {
+        if let Some(exact) = exact_arithmetic(op, x, y) {
+            return Ok(exact);
+        }
+    }
     // An overflow is null, as JSON has no infinity: kept as a number it would be truthy
     // and ordered at run time, but null once folded into a constant or returned.
     if !result.is_finite() {
         return Ok(Val::Null);
     }
     Ok(Val::Num(result))
+}
+
+/// 2^53: every integer below it in magnitude is an exact `f64`, and so is every integral
+/// result of `+ - * / %` on such integers.
+const EXACT_FLOAT_BOUND: f64 = 9_007_199_254_740_992.0;
+
+/// `x op y` on two integers (integral numbers, timestamps as epoch milliseconds) computed
+/// in `i128`: an `i64` or `u64` when the exact result fits one, else its nearest float;
+/// `None` when an operand is not an integer, the quotient is not whole, or `i128`
+/// overflows, which leaves the float result. Out of line: only results beyond 2^53 and
+/// integers beyond 2^53 come here.
+#[cold]
+#[inline(never)]
+fn exact_arithmetic<'a>(op: BinaryOp, x: View<'_>, y: View<'_>) -> Option<Val<'a>> {
+    let integer = |view: View<'_>| match view {
+        View::BigInt(i) => Some(i),
+        View::Num(n) => number::exact_integer(n),
+        View::Str(s) => timestamp_millis(s).and_then(number::exact_integer),
+        _ => None,
+    };
+    let (p, q) = (integer(x)?, integer(y)?);
+    let result = match op {
+        BinaryOp::Add => p.checked_add(q),
+        BinaryOp::Sub => p.checked_sub(q),
+        BinaryOp::Mul => p.checked_mul(q),
+        BinaryOp::Div => p
+            .checked_rem(q)
+            .filter(|&r| r == 0)
+            .and_then(|_| p.checked_div(q)),
+        BinaryOp::Rem => p.checked_rem(q),
+        _ => None,
+    }?;
+    Some(Val::from_owned(Value::Number(number::from_i128(result))))
 }
 
 /// The right side of `in` is not an array, string, object or null: it is of this type.

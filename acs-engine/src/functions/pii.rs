@@ -311,7 +311,11 @@ mod tests {
             for last in 0..10u8 {
                 let number = format!("{body}{last}");
                 assert_eq!(verhoeff_valid(&number), last == digit, "{number}");
-                assert_eq!(verhoeff_valid(&number), published_valid(&number), "{number}");
+                assert_eq!(
+                    verhoeff_valid(&number),
+                    published_valid(&number),
+                    "{number}"
+                );
             }
         }
     }

@@ -174,7 +174,8 @@ fn paths_indexes_and_calls() {
     "#);
 }
 
-/// Numbers print in their shortest form; strings single-quoted with escapes.
+/// Numbers print in their shortest form, integers (digits only, up to `u64::MAX`) exactly
+/// and floats with a `.` or an exponent; strings single-quoted with escapes.
 #[test]
 fn literals() {
     insta::assert_snapshot!(table(&[
@@ -184,6 +185,10 @@ fn literals() {
         "1e3",
         "2.5E-3",
         "007",
+        "9007199254740993",
+        "18446744073709551615",
+        "18446744073709551616",
+        "9007199254740993.0",
         "[1, 'a', [true, null]]",
         "[]",
         "[1,]",
@@ -196,9 +201,13 @@ fn literals() {
     `null` -> null
     `12` -> 12
     `1.50` -> 1.5
-    `1e3` -> 1000
+    `1e3` -> 1000.0
     `2.5E-3` -> 0.0025
     `007` -> 7
+    `9007199254740993` -> 9007199254740993
+    `18446744073709551615` -> 18446744073709551615
+    `18446744073709551616` -> 18446744073709552000.0
+    `9007199254740993.0` -> 9007199254740992.0
     `[1, 'a', [true, null]]` -> (array 1 'a' (array true null))
     `[]` -> (array)
     `[1,]` -> (array 1)

@@ -25,12 +25,12 @@ mod fuzz_regressions;
 mod hot_reload;
 mod layering;
 mod limits;
-mod numbers;
 #[cfg(feature = "tools")]
 mod lint;
 #[cfg(feature = "tools")]
 mod lint_properties;
 mod load_errors;
+mod numbers;
 mod plain_decisions;
 mod properties;
 mod runtime_controls;

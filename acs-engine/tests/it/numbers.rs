@@ -5,6 +5,7 @@
 //! compares them (a path against a constant, two paths, any two operands).
 
 use acs_engine::{Engine, Expression, Functions};
+use proptest::prelude::*;
 use serde_json::{json, Value};
 
 /// `id(x)` is `x`: a host function's result.
@@ -45,7 +46,10 @@ pub fn value_of(condition: &str, input: &str) -> Option<Value> {
         .unwrap_or_else(|e| panic!("`{condition}` does not load: {e}"));
     for (route, decision) in [
         ("evaluate", engine.evaluate(&document)),
-        ("evaluate_json", engine.evaluate_json(input.as_bytes()).unwrap()),
+        (
+            "evaluate_json",
+            engine.evaluate_json(input.as_bytes()).unwrap(),
+        ),
     ] {
         let matched = decision.matched_ids().contains(&"C");
         let rendered = decision
@@ -127,10 +131,15 @@ fn integers_order_exactly_against_integers_and_floats_read_from_the_input() {
                 check(&format!("a {op} b"), &input, want);
                 check(&format!("id(a) {op} id(b)"), &input, want);
                 check(&format!("list[0] {op} list[1]"), &input, want);
+                check(&format!("a {op} {b}"), &input, want);
+                check(&format!("{a} {op} b"), &input, want);
             }
             check("a == b", &input, x == y);
             check("id(a) != list[1]", &input, x != y);
             check("a in [b]", &input, x == y);
+            check(&format!("a == {b}"), &input, x == y);
+            check(&format!("{a} != b"), &input, x != y);
+            check(&format!("a in [{b}]"), &input, x == y);
         }
     }
 }
@@ -168,6 +177,153 @@ fn big_integers_order_against_timestamps_as_epoch_milliseconds() {
                 ] {
                     check(&condition, &input, want);
                 }
+            }
+        }
+    }
+}
+
+#[test]
+fn integer_literals_beyond_2_53_keep_every_digit() {
+    let n = |text: &str| format!(r#"{{"event": {{"n": {text}}}}}"#);
+    check("n in [9007199254740993]", &n("9007199254740993"), true);
+    check("n in [9007199254740993]", &n("9007199254740992"), false);
+    check("n == 9007199254740993", &n("9007199254740993"), true);
+    check("n != 9007199254740992", &n("9007199254740993"), true);
+    check(
+        "n == 18446744073709551615",
+        &n("18446744073709551615"),
+        true,
+    );
+    check(
+        "n == 18446744073709551614",
+        &n("18446744073709551615"),
+        false,
+    );
+    check(
+        "n == -9223372036854775808",
+        &n("-9223372036854775808"),
+        true,
+    );
+    check(
+        "n == -9223372036854775807",
+        &n("-9223372036854775808"),
+        false,
+    );
+    check("9223372036854775807 < 9223372036854775808", "{}", true);
+    check("9007199254740993 > 9007199254740993.0", "{}", true);
+    check("9007199254740993 == 9007199254740992", "{}", false);
+    for (literal, want) in [
+        ("9007199254740993", json!(9_007_199_254_740_993_u64)),
+        ("-9007199254740993", json!(-9_007_199_254_740_993_i64)),
+        ("9223372036854775807", json!(i64::MAX)),
+        ("9223372036854775808", json!(9_223_372_036_854_775_808_u64)),
+        ("-9223372036854775808", json!(i64::MIN)),
+        ("18446744073709551615", json!(u64::MAX)),
+        ("1e19", json!(10_000_000_000_000_000_000_u64)),
+    ] {
+        assert_eq!(value_of(literal, "{}"), Some(want), "{literal}");
+    }
+}
+
+#[test]
+fn text_templates_write_every_digit() {
+    let rules = r#"
+- id: T
+  priority: 1
+  severity: low
+  description: d
+  audit: false
+  condition: "true"
+  action:
+    - emit: { text: "{{n}} {{9007199254740993}} {{-9223372036854775808}} {{n + 1}} {{n - 1}} {{2 * 4611686018427387904}}" }
+"#;
+    let engine = Engine::builder().load_str("t.yaml", rules).unwrap();
+    let input = r#"{"event": {"n": 9007199254740993}}"#;
+    let want = json!({ "text": "9007199254740993 9007199254740993 -9223372036854775808 9007199254740994 9007199254740992 9223372036854775808" });
+    let by_value = engine.evaluate(&serde_json::from_str(input).unwrap());
+    let by_bytes = engine.evaluate_json(input.as_bytes()).unwrap();
+    for decision in [by_value, by_bytes] {
+        let params = decision.matched[0]
+            .actions()
+            .next()
+            .map(|a| a.params.clone());
+        assert_eq!(params, Some(want.clone()));
+    }
+}
+
+/// Integers at and around every boundary, and anywhere in `i64` or `u64`.
+fn integer() -> impl Strategy<Value = i128> {
+    let boundaries = vec![
+        0,
+        1 << 53,
+        -(1 << 53),
+        i128::from(i64::MAX),
+        i128::from(i64::MIN),
+        i128::from(u64::MAX),
+        1 << 32,
+    ];
+    prop_oneof![
+        (prop::sample::select(boundaries), -3i128..=3).prop_map(|(b, d)| b + d),
+        any::<i64>().prop_map(i128::from),
+        any::<u64>().prop_map(i128::from),
+        -1000i128..1000,
+    ]
+    .prop_map(|i| i.clamp(i128::from(i64::MIN), i128::from(u64::MAX)))
+}
+
+/// `i` as the engine writes an integer.
+fn json_integer(i: i128) -> Value {
+    match (i64::try_from(i), u64::try_from(i)) {
+        (Ok(i), _) => json!(i),
+        (_, Ok(u)) => json!(u),
+        _ => unreachable!("{i} fits neither i64 nor u64"),
+    }
+}
+
+fn in_range(i: i128) -> bool {
+    i64::try_from(i).is_ok() || u64::try_from(i).is_ok()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Comparisons and arithmetic on integers, from the input and as literals, against
+    /// exact `i128` arithmetic: a result that fits `i64` or `u64` is exact; one beyond is
+    /// a number (the nearest float).
+    #[test]
+    fn integers_compute_as_exact_integer_arithmetic(x in integer(), y in integer()) {
+        let input = format!(r#"{{"event": {{"a": {x}, "b": {y}}}}}"#);
+        for (a, b) in [("a", "b".to_owned()), ("a", format!("({y})")), ("id(a)", "b".to_owned())] {
+            for (op, holds) in ORDERINGS {
+                prop_assert_eq!(
+                    value_of(&format!("{a} {op} {b}"), &input),
+                    Some(Value::Bool(holds(&x, &y)))
+                );
+            }
+            prop_assert_eq!(value_of(&format!("{a} == {b}"), &input), Some(Value::Bool(x == y)));
+            prop_assert_eq!(value_of(&format!("{a} in [{b}]"), &input), Some(Value::Bool(x == y)));
+            let exact = [
+                ("+", x.checked_add(y)),
+                ("-", x.checked_sub(y)),
+                ("*", x.checked_mul(y)),
+                ("/", (y != 0 && x % y == 0).then(|| x / y)),
+                ("%", (y != 0).then(|| x % y)),
+            ];
+            for (op, exact) in exact {
+                let got = value_of(&format!("{a} {op} {b}"), &input);
+                match exact {
+                    Some(r) if in_range(r) => prop_assert_eq!(got, Some(json_integer(r)), "{} {} {}", x, op, y),
+                    // Beyond 64 bits: the nearest float to the exact result.
+                    Some(r) => prop_assert_eq!(got.and_then(|v| v.as_f64()), Some(r as f64), "{} {} {}", x, op, y),
+                    None if y == 0 => prop_assert_eq!(got, None),
+                    None => prop_assert!(matches!(got, Some(Value::Number(_))), "{} {} {}: {:?}", x, op, y, got),
+                }
+            }
+            let negated = value_of(&format!("-{a}"), &input);
+            if in_range(-x) {
+                prop_assert_eq!(negated, Some(json_integer(-x)));
+            } else {
+                prop_assert_eq!(negated.and_then(|v| v.as_f64()), Some(-(x as f64)));
             }
         }
     }
