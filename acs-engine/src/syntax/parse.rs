@@ -386,7 +386,12 @@ fn build_postfix(base: Result<Built>, op: Pair<'_, Rule>) -> Result<Built> {
     let span = join(expr.span, op_span);
     let (kind, child_depth) = match op.as_rule() {
         Rule::member => {
-            let field = op.as_str().trim_start_matches('.').to_owned();
+            // The field name is the rule's one inner pair: whitespace may follow the dot.
+            let field = op
+                .into_inner()
+                .next()
+                .map(|name| name.as_str().to_owned())
+                .ok_or(SyntaxError::new("expected a field name", op_span))?;
             (ExprKind::Member(Box::new(expr), field), base.depth)
         }
         Rule::index => {

@@ -297,7 +297,7 @@ fn syntax_errors_name_a_position() {
     `a)` -> error at 1..2: expected end of condition or an operator, found `)`
     `[1,,2]` -> error at 3..4: expected an expression, found `,`
     `list[]` -> error at 5..6: expected an expression, found `]`
-    `a. b` -> error at 2..3: expected a field name, found ` `
+    `a. b` -> a.b
     `#` -> error at 0..1: expected an expression, found `#`
     "#);
 }
@@ -440,4 +440,15 @@ fn outside_strings_skips_literals_with_their_quotes_and_escapes() {
     assert_eq!(kept("(a == 'open ( ["), "(a == ");
     let offsets: Vec<usize> = outside_strings("'é' (").map(|(i, _)| i).collect();
     assert_eq!(offsets, [4, 5]);
+}
+
+/// Whitespace may appear between any two tokens, after a `.` as before it.
+#[test]
+fn whitespace_around_the_dot_of_a_member() {
+    for text in ["a. b", "a .b", "a . b", "a.\n\tb", "event. type"] {
+        let compact: String = text.split_whitespace().collect();
+        assert_eq!(sexpr(text), sexpr(&compact), "{text:?}");
+    }
+    assert_eq!(sexpr("f(x). y [0]"), sexpr("f(x).y[0]"));
+    assert_eq!(sexpr("x. in"), sexpr("x.in"));
 }
