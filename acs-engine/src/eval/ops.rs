@@ -281,7 +281,7 @@ pub(crate) fn arithmetic<'a>(op: BinaryOp, a: &Val<'a>, b: &Val<'a>) -> Result<V
     };
     // A float result is exact below 2^53 in magnitude; beyond it, or with an integer
     // beyond 2^53 as an operand, integers compute exactly where they can.
-    if !(result.abs() < EXACT_FLOAT_BOUND)
+    if result.abs() >= EXACT_FLOAT_BOUND
         || matches!(x, View::BigInt(_))
         || matches!(y, View::BigInt(_))
     {

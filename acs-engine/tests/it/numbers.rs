@@ -114,7 +114,10 @@ const BOUNDARIES: [(&str, i128); 17] = [
     ("-1e19", -2 * 10_000_000_000_000_000_000),
 ];
 
-const ORDERINGS: [(&str, fn(&i128, &i128) -> bool); 4] = [
+/// An ordering operator and what it means on exact values.
+type Ordering = (&'static str, fn(&i128, &i128) -> bool);
+
+const ORDERINGS: [Ordering; 4] = [
     ("<", i128::lt),
     ("<=", i128::le),
     (">", i128::gt),
@@ -276,7 +279,7 @@ fn json_integer(i: i128) -> Value {
     match (i64::try_from(i), u64::try_from(i)) {
         (Ok(i), _) => json!(i),
         (_, Ok(u)) => json!(u),
-        _ => unreachable!("{i} fits neither i64 nor u64"),
+        _ => panic!("{i} fits neither i64 nor u64"),
     }
 }
 
