@@ -59,7 +59,7 @@ impl<'a> Compiler<'a> {
         let node = match &expr.kind {
             ExprKind::Null => Node::Const(Value::Null),
             ExprKind::Bool(b) => Node::Const(Value::Bool(*b)),
-            ExprKind::Number(n) => Node::Const(crate::eval::number::to_json(*n)),
+            ExprKind::Number(n) => Node::Const(crate::eval::number::literal(n)),
             ExprKind::String(s) => Node::Const(Value::String(s.clone())),
             ExprKind::Array(items) => {
                 Node::Array(items.iter().map(|i| self.expr(source, i)).collect())

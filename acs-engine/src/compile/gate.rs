@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::eval::number::to_number;
+use crate::eval::number::{from_i128, to_number};
 use crate::input::Root;
 use crate::syntax::{BinaryOp, Expr, ExprKind, UnaryOp};
 
@@ -26,10 +26,13 @@ pub(crate) fn literal(expr: &Expr) -> Option<Value> {
     Some(match &expr.kind {
         ExprKind::Null => Value::Null,
         ExprKind::Bool(b) => Value::Bool(*b),
-        ExprKind::Number(n) => Value::Number(to_number(*n)?),
+        ExprKind::Number(n) => crate::eval::number::literal(n),
         ExprKind::String(s) => Value::String(s.clone()),
         ExprKind::Unary(UnaryOp::Neg, inner) => match &inner.kind {
-            ExprKind::Number(n) => Value::Number(to_number(-n)?),
+            ExprKind::Number(n) => match n.as_u64() {
+                Some(u) => Value::Number(from_i128(-i128::from(u))),
+                None => Value::Number(to_number(-n.as_f64()?)?),
+            },
             _ => return None,
         },
         ExprKind::Array(items) => Value::Array(items.iter().map(literal).collect::<Option<_>>()?),

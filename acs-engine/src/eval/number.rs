@@ -16,12 +16,33 @@ pub(crate) fn exact_i64(n: f64) -> Option<i64> {
     (n.fract() == 0.0 && n.abs() < I64_BOUND).then_some(n as i64)
 }
 
-/// A JSON number for `n`: integral values as integers (`12`, not `12.0`), others as
-/// floats; `None` for NaN and infinities, which JSON cannot hold.
+/// 2^64: every non-negative integral float below it converts to `u64` exactly.
+const U64_BOUND: f64 = 18_446_744_073_709_551_616.0;
+
+/// A JSON number for `n`: integral values within `i64` or `u64` as integers (`12`, not
+/// `12.0`; `1e19` as `10000000000000000000`), others as floats; `None` for NaN and
+/// infinities, which JSON cannot hold.
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "integral and in range"
+)]
 pub(crate) fn to_number(n: f64) -> Option<Number> {
-    match exact_i64(n) {
-        Some(i) => Some(Number::from(i)),
-        None => Number::from_f64(n),
+    if n.fract() == 0.0 && (-I64_BOUND..U64_BOUND).contains(&n) {
+        return Some(if n < 0.0 {
+            Number::from(n as i64)
+        } else {
+            Number::from(n as u64)
+        });
+    }
+    Number::from_f64(n)
+}
+
+/// A number literal as a constant: integers as written, floats as [`to_json`] writes them.
+pub(crate) fn literal(n: &Number) -> Value {
+    match n.as_f64() {
+        Some(f) if n.is_f64() => to_json(f),
+        _ => Value::Number(n.clone()),
     }
 }
 
@@ -30,13 +51,24 @@ pub(crate) fn to_json(n: f64) -> Value {
     to_number(n).map_or(Value::Null, Value::Number)
 }
 
-/// A JSON number for an integer: an `i64` when it fits, else the nearest float.
+/// A JSON number for an integer: an `i64` or `u64` when it fits one, else the nearest
+/// float.
 pub(crate) fn from_i128(i: i128) -> Number {
-    match i64::try_from(i) {
-        Ok(i) => Number::from(i),
-        // An i128 always rounds to a finite float, which JSON holds.
-        Err(_) => Number::from_f64(i as f64).unwrap_or_else(|| Number::from(0)),
+    if let Ok(i) = i64::try_from(i) {
+        return Number::from(i);
     }
+    if let Ok(u) = u64::try_from(i) {
+        return Number::from(u);
+    }
+    // An i128 always rounds to a finite float, which JSON holds.
+    Number::from_f64(i as f64).unwrap_or_else(|| Number::from(0))
+}
+
+/// An operand as an exact integer, for arithmetic beyond 2^53: an integer, an integral
+/// float below 2^64 in magnitude, or a timestamp's epoch milliseconds.
+#[expect(clippy::cast_possible_truncation, reason = "integral and in range")]
+pub(crate) fn exact_integer(n: f64) -> Option<i128> {
+    (n.fract() == 0.0 && n.abs() < U64_BOUND).then_some(n as i128)
 }
 
 /// A JSON number as the evaluator's `f64` (the nearest float for integers beyond 2^53).
@@ -50,6 +82,34 @@ pub(crate) fn to_f64(n: &Number) -> f64 {
 #[expect(clippy::cast_possible_truncation, reason = "integral and in range")]
 pub(crate) fn to_index(n: f64) -> Option<usize> {
     (n >= 0.0 && n.fract() == 0.0 && n < usize::MAX as f64).then_some(n as usize)
+}
+
+/// `i` against `f`, exactly: `None` when `f` is NaN. Every integer the evaluator holds is
+/// below 2^64 in magnitude, so a float beyond 2^127 orders by its sign alone.
+pub(crate) fn cmp_int_float(i: i128, f: f64) -> Option<std::cmp::Ordering> {
+    const I128_BOUND: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0;
+    if f.is_nan() {
+        return None;
+    }
+    if f >= I128_BOUND {
+        return Some(std::cmp::Ordering::Less);
+    }
+    if f < -I128_BOUND {
+        return Some(std::cmp::Ordering::Greater);
+    }
+    // Integral and below 2^127 in magnitude: converts to `i128` exactly.
+    #[expect(clippy::cast_possible_truncation, reason = "integral and in range")]
+    let whole = f.trunc() as i128;
+    // Equal whole parts: `f`'s fraction decides (it is `-0.0` for a negative whole `f`).
+    let fraction = f.fract();
+    let by_fraction = if fraction > 0.0 {
+        std::cmp::Ordering::Less
+    } else if fraction < 0.0 {
+        std::cmp::Ordering::Greater
+    } else {
+        std::cmp::Ordering::Equal
+    };
+    Some(i.cmp(&whole).then(by_fraction))
 }
 
 #[cfg(test)]
@@ -88,12 +148,15 @@ mod tests {
     }
 
     #[test]
-    fn from_i128_is_an_integer_when_it_fits_i64_else_the_nearest_float() {
+    fn from_i128_is_an_integer_when_it_fits_i64_or_u64_else_the_nearest_float() {
         assert_eq!(from_i128(-42), Number::from(-42));
         assert_eq!(from_i128(i128::from(i64::MIN)), Number::from(i64::MIN));
         let beyond = i128::from(i64::MAX) + 1;
+        assert_eq!(from_i128(beyond), Number::from(1u64 << 63));
+        assert_eq!(from_i128(i128::from(u64::MAX)), Number::from(u64::MAX));
+        let beyond = i128::from(u64::MAX) + 1;
         assert!(from_i128(beyond).is_f64());
-        assert_eq!(from_i128(beyond).as_f64(), Some(I64_BOUND));
+        assert_eq!(from_i128(beyond).as_f64(), Some(U64_BOUND));
     }
 
     #[test]
@@ -101,6 +164,31 @@ mod tests {
         assert_eq!(to_f64(&Number::from(7)), 7.0);
         assert_eq!(to_f64(&Number::from(u64::MAX)), u64::MAX as f64);
         assert_eq!(Number::from_f64(0.25).map(|n| to_f64(&n)), Some(0.25));
+    }
+
+    #[test]
+    fn cmp_int_float_is_exact_at_every_boundary() {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let two_63 = I64_BOUND;
+        assert_eq!(cmp_int_float(i128::from(i64::MAX), two_63), Some(Less));
+        assert_eq!(cmp_int_float(1 << 63, two_63), Some(Equal));
+        assert_eq!(cmp_int_float((1 << 53) + 1, TWO_53), Some(Greater));
+        assert_eq!(cmp_int_float(-(1 << 53) - 1, -TWO_53), Some(Less));
+        assert_eq!(cmp_int_float(-5, -5.0), Some(Equal));
+        assert_eq!(cmp_int_float(-5, -4.5), Some(Less));
+        assert_eq!(cmp_int_float(-5, -5.5), Some(Greater));
+        assert_eq!(cmp_int_float(4, 4.5), Some(Less));
+        assert_eq!(cmp_int_float(i128::from(u64::MAX), 1e19), Some(Greater));
+        assert_eq!(
+            cmp_int_float(i128::from(u64::MAX), f64::INFINITY),
+            Some(Less)
+        );
+        assert_eq!(
+            cmp_int_float(i128::from(i64::MIN), f64::NEG_INFINITY),
+            Some(Greater)
+        );
+        assert_eq!(cmp_int_float(0, 1e300), Some(Less));
+        assert_eq!(cmp_int_float(0, f64::NAN), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use serde_json::Value;
 
 use super::doc::Doc;
+use super::number;
 use super::value::{Val, View};
 use crate::syntax::BinaryOp;
 
@@ -204,10 +205,6 @@ pub(crate) fn compare(op: BinaryOp, a: View<'_>, b: View<'_>) -> Result<bool, No
 pub(crate) fn ordered(op: BinaryOp, a: View<'_>, b: View<'_>) -> bool {
     let ordering = match (a, b) {
         (View::Num(x), View::Num(y)) => x.partial_cmp(&y),
-        (View::BigInt(x), View::BigInt(y)) => Some(x.cmp(&y)),
-        (View::BigInt(_), View::Num(_)) | (View::Num(_), View::BigInt(_)) => numeric(a)
-            .zip(numeric(b))
-            .and_then(|(x, y)| x.partial_cmp(&y)),
         (View::Str(x), View::Str(y)) => Some(x.cmp(y)),
         (View::Num(_), View::Str(_)) | (View::Str(_), View::Num(_)) => {
             match (numeric(a), numeric(b)) {
@@ -215,6 +212,7 @@ pub(crate) fn ordered(op: BinaryOp, a: View<'_>, b: View<'_>) -> bool {
                 _ => None,
             }
         }
+        (View::BigInt(_), _) | (_, View::BigInt(_)) => big_ordering(a, b),
         _ => None,
     };
     let Some(ordering) = ordering else {
@@ -226,6 +224,25 @@ pub(crate) fn ordered(op: BinaryOp, a: View<'_>, b: View<'_>) -> bool {
         BinaryOp::Gt => ordering == Ordering::Greater,
         BinaryOp::Ge => ordering != Ordering::Less,
         _ => false,
+    }
+}
+
+/// The order of two operands of which one is an integer beyond 2^53: exact, never by
+/// the nearest float (`9223372036854775807 < 9223372036854775808`); a timestamp string
+/// is its epoch milliseconds, as against any number. Out of line: such integers are ids,
+/// rarely ordered.
+#[cold]
+#[inline(never)]
+fn big_ordering<'v>(a: View<'v>, b: View<'v>) -> Option<Ordering> {
+    let as_number = |view: View<'v>| match view {
+        View::Str(s) => timestamp_millis(s).map(View::Num),
+        other => Some(other),
+    };
+    match (as_number(a)?, as_number(b)?) {
+        (View::BigInt(x), View::BigInt(y)) => Some(x.cmp(&y)),
+        (View::BigInt(x), View::Num(y)) => number::cmp_int_float(x, y),
+        (View::Num(x), View::BigInt(y)) => number::cmp_int_float(y, x).map(Ordering::reverse),
+        _ => None,
     }
 }
 
@@ -262,12 +279,55 @@ pub(crate) fn arithmetic<'a>(op: BinaryOp, a: &Val<'a>, b: &Val<'a>) -> Result<V
         BinaryOp::Rem => p % q,
         _ => return Err(format!("`{}` is not arithmetic", op.symbol())),
     };
+    // A float result is exact below 2^53 in magnitude; beyond it, or with an integer
+    // beyond 2^53 as an operand, integers compute exactly where they can.
+    if result.abs() >= EXACT_FLOAT_BOUND
+        || matches!(x, View::BigInt(_))
+        || matches!(y, View::BigInt(_))
+    {
+        if let Some(exact) = exact_arithmetic(op, x, y) {
+            return Ok(exact);
+        }
+    }
     // An overflow is null, as JSON has no infinity: kept as a number it would be truthy
     // and ordered at run time, but null once folded into a constant or returned.
     if !result.is_finite() {
         return Ok(Val::Null);
     }
     Ok(Val::Num(result))
+}
+
+/// 2^53: every integer below it in magnitude is an exact `f64`, and so is every integral
+/// result of `+ - * / %` on such integers.
+const EXACT_FLOAT_BOUND: f64 = 9_007_199_254_740_992.0;
+
+/// `x op y` on two integers (integral numbers, timestamps as epoch milliseconds) computed
+/// in `i128`: an `i64` or `u64` when the exact result fits one, else its nearest float;
+/// `None` when an operand is not an integer, the quotient is not whole, or `i128`
+/// overflows, which leaves the float result. Out of line: only results beyond 2^53 and
+/// integers beyond 2^53 come here.
+#[cold]
+#[inline(never)]
+fn exact_arithmetic<'a>(op: BinaryOp, x: View<'_>, y: View<'_>) -> Option<Val<'a>> {
+    let integer = |view: View<'_>| match view {
+        View::BigInt(i) => Some(i),
+        View::Num(n) => number::exact_integer(n),
+        View::Str(s) => timestamp_millis(s).and_then(number::exact_integer),
+        _ => None,
+    };
+    let (p, q) = (integer(x)?, integer(y)?);
+    let result = match op {
+        BinaryOp::Add => p.checked_add(q),
+        BinaryOp::Sub => p.checked_sub(q),
+        BinaryOp::Mul => p.checked_mul(q),
+        BinaryOp::Div => p
+            .checked_rem(q)
+            .filter(|&r| r == 0)
+            .and_then(|_| p.checked_div(q)),
+        BinaryOp::Rem => p.checked_rem(q),
+        _ => None,
+    }?;
+    Some(Val::from_owned(Value::Number(number::from_i128(result))))
 }
 
 /// The right side of `in` is not an array, string, object or null: it is of this type.

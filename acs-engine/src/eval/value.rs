@@ -34,7 +34,7 @@ pub(crate) enum View<'v> {
     Bool(bool),
     Num(f64),
     /// An integer that an `f64` cannot hold exactly (beyond 2^53): ids, not quantities.
-    /// Compared exactly; arithmetic and ordering use its nearest `f64`.
+    /// Compared and ordered exactly; arithmetic uses its nearest `f64`.
     BigInt(i128),
     Str(&'v str),
     Array(&'v [Value]),

@@ -100,6 +100,10 @@ pub(crate) fn scalar_to_json(value: &str, style: ScalarStyle) -> Value {
         if let Ok(i) = value.parse::<i64>() {
             return Value::Number(i.into());
         }
+        // Integers up to `u64::MAX` stay exact, as they do in JSON input.
+        if let Ok(u) = value.parse::<u64>() {
+            return Value::Number(u.into());
+        }
         if let Some(hex) = value.strip_prefix("0x") {
             if let Ok(i) = i64::from_str_radix(hex, 16) {
                 return Value::Number(i.into());

@@ -83,8 +83,10 @@ pub enum ExprKind {
     Null,
     /// `true` / `false`
     Bool(bool),
-    /// A number literal (never negative: `-1` is `Neg(1)`).
-    Number(f64),
+    /// A number literal (never negative: `-1` is `Neg(1)`): an integer when written with
+    /// digits only and it fits `u64`, so that ids beyond 2^53 keep every digit; else the
+    /// nearest float.
+    Number(serde_json::Number),
     /// A string literal, escapes decoded.
     String(String),
     /// `[a, b, ...]`

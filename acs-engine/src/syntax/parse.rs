@@ -308,16 +308,23 @@ fn build_primary(pair: Pair<'_, Rule>) -> Result<Built> {
             return Ok(Built::operand(inner.expr, inner.depth, span, true));
         }
         Rule::number => {
-            let value: f64 = pair
-                .as_str()
-                .parse()
-                .map_err(|_| SyntaxError::new("malformed number", span))?;
-            if !value.is_finite() {
-                return Err(SyntaxError::new(
-                    format!("number `{}` is out of range", pair.as_str()),
-                    span,
-                ));
-            }
+            let text = pair.as_str();
+            let integer = text
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| text.parse::<u64>().ok())
+                .flatten();
+            let value = match integer {
+                Some(integer) => serde_json::Number::from(integer),
+                None => {
+                    let value: f64 = text
+                        .parse()
+                        .map_err(|_| SyntaxError::new("malformed number", span))?;
+                    serde_json::Number::from_f64(value).ok_or_else(|| {
+                        SyntaxError::new(format!("number `{text}` is out of range"), span)
+                    })?
+                }
+            };
             node(ExprKind::Number(value), span, 1)?
         }
         Rule::string => {
@@ -379,7 +386,12 @@ fn build_postfix(base: Result<Built>, op: Pair<'_, Rule>) -> Result<Built> {
     let span = join(expr.span, op_span);
     let (kind, child_depth) = match op.as_rule() {
         Rule::member => {
-            let field = op.as_str().trim_start_matches('.').to_owned();
+            // The field name is the rule's one inner pair: whitespace may follow the dot.
+            let field = op
+                .into_inner()
+                .next()
+                .map(|name| name.as_str().to_owned())
+                .ok_or(SyntaxError::new("expected a field name", op_span))?;
             (ExprKind::Member(Box::new(expr), field), base.depth)
         }
         Rule::index => {

@@ -67,7 +67,7 @@ fn write_bare(expr: &Expr, out: &mut String) {
     match &expr.kind {
         ExprKind::Null => out.push_str("null"),
         ExprKind::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        ExprKind::Number(n) => write_number(*n, out),
+        ExprKind::Number(n) => write_number(n, out),
         ExprKind::String(s) => write_string(s, out),
         ExprKind::Array(items) => {
             out.push('[');
@@ -114,14 +114,22 @@ fn write_bare(expr: &Expr, out: &mut String) {
 
 /// Plain notation, or exponent notation when plain runs long (both read back to the same
 /// `f64`), so `1e300` does not print as 301 digits.
-fn write_number(n: f64, out: &mut String) {
+fn write_number(n: &serde_json::Number, out: &mut String) {
+    let Some(n) = n.as_f64().filter(|_| n.is_f64()) else {
+        out.push_str(&n.to_string());
+        return;
+    };
     let plain = n.to_string();
     let exponent = format!("{n:e}");
-    out.push_str(if plain.len() > 24 && exponent.len() < plain.len() {
-        &exponent
+    if plain.len() > 24 && exponent.len() < plain.len() {
+        out.push_str(&exponent);
     } else {
-        &plain
-    });
+        out.push_str(&plain);
+        // A float stays a float when read back: `5.0`, not the integer `5`.
+        if !plain.contains(['.', 'e']) {
+            out.push_str(".0");
+        }
+    }
 }
 
 fn write_string(s: &str, out: &mut String) {

@@ -174,7 +174,8 @@ fn paths_indexes_and_calls() {
     "#);
 }
 
-/// Numbers print in their shortest form; strings single-quoted with escapes.
+/// Numbers print in their shortest form, integers (digits only, up to `u64::MAX`) exactly
+/// and floats with a `.` or an exponent; strings single-quoted with escapes.
 #[test]
 fn literals() {
     insta::assert_snapshot!(table(&[
@@ -184,6 +185,10 @@ fn literals() {
         "1e3",
         "2.5E-3",
         "007",
+        "9007199254740993",
+        "18446744073709551615",
+        "18446744073709551616",
+        "9007199254740993.0",
         "[1, 'a', [true, null]]",
         "[]",
         "[1,]",
@@ -196,9 +201,13 @@ fn literals() {
     `null` -> null
     `12` -> 12
     `1.50` -> 1.5
-    `1e3` -> 1000
+    `1e3` -> 1000.0
     `2.5E-3` -> 0.0025
     `007` -> 7
+    `9007199254740993` -> 9007199254740993
+    `18446744073709551615` -> 18446744073709551615
+    `18446744073709551616` -> 18446744073709552000.0
+    `9007199254740993.0` -> 9007199254740992.0
     `[1, 'a', [true, null]]` -> (array 1 'a' (array true null))
     `[]` -> (array)
     `[1,]` -> (array 1)
@@ -288,7 +297,7 @@ fn syntax_errors_name_a_position() {
     `a)` -> error at 1..2: expected end of condition or an operator, found `)`
     `[1,,2]` -> error at 3..4: expected an expression, found `,`
     `list[]` -> error at 5..6: expected an expression, found `]`
-    `a. b` -> error at 2..3: expected a field name, found ` `
+    `a. b` -> a.b
     `#` -> error at 0..1: expected an expression, found `#`
     "#);
 }
@@ -431,4 +440,15 @@ fn outside_strings_skips_literals_with_their_quotes_and_escapes() {
     assert_eq!(kept("(a == 'open ( ["), "(a == ");
     let offsets: Vec<usize> = outside_strings("'é' (").map(|(i, _)| i).collect();
     assert_eq!(offsets, [4, 5]);
+}
+
+/// Whitespace may appear between any two tokens, after a `.` as before it.
+#[test]
+fn whitespace_around_the_dot_of_a_member() {
+    for text in ["a. b", "a .b", "a . b", "a.\n\tb", "event. type"] {
+        let compact: String = text.split_whitespace().collect();
+        assert_eq!(sexpr(text), sexpr(&compact), "{text:?}");
+    }
+    assert_eq!(sexpr("f(x). y [0]"), sexpr("f(x).y[0]"));
+    assert_eq!(sexpr("x. in"), sexpr("x.in"));
 }

@@ -30,6 +30,7 @@ mod lint;
 #[cfg(feature = "tools")]
 mod lint_properties;
 mod load_errors;
+mod numbers;
 mod plain_decisions;
 mod properties;
 mod runtime_controls;

@@ -59,12 +59,14 @@ fn node(kind: ExprKind) -> Expr {
     }
 }
 
-/// Non-negative finite numbers (a literal is never negative: `-1` is `Neg(1)`).
-fn number() -> impl Strategy<Value = f64> {
+/// Non-negative number literals (a literal is never negative: `-1` is `Neg(1)`): integers,
+/// up to `u64::MAX`, and finite floats.
+fn number() -> impl Strategy<Value = serde_json::Number> {
     prop_oneof![
-        4 => (0u32..1000).prop_map(f64::from),
-        2 => 0.0f64..1e6,
-        1 => any::<f64>().prop_filter_map("finite", |f| f.is_finite().then_some(f.abs())),
+        4 => (0u32..1000).prop_map(serde_json::Number::from),
+        1 => any::<u64>().prop_map(serde_json::Number::from),
+        2 => (0.0f64..1e6).prop_filter_map("finite", serde_json::Number::from_f64),
+        1 => any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f.abs())),
     ]
 }
 
