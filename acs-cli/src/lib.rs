@@ -28,7 +28,7 @@ use std::ffi::OsString;
 
 use clap::{Parser, Subcommand};
 
-pub use command::{eval, lint_rules, replay, test, watch};
+pub use command::{bundle, eval, lint_rules, replay, test, watch};
 pub use command::{Io, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 pub use terminal::{ColorChoice, Style};
 
@@ -84,6 +84,13 @@ pub enum Command {
     /// Example:
     ///   acs watch rules/
     Watch(command::watch::Args),
+    /// Make a bundle deployable whole: its manifest, its signature, a check, a key pair.
+    ///
+    /// Example:
+    ///   acs bundle keygen deploy.key
+    ///   acs bundle manifest rules/ && acs bundle sign rules/ --key deploy.key
+    ///   acs bundle verify rules/ --public-key deploy.key.pub
+    Bundle(command::bundle::Args),
 }
 
 /// Run `acs` with the argument list `args` (the program name first, as in
@@ -125,5 +132,6 @@ pub fn execute(cli: &Cli, io: &mut Io<'_>) -> u8 {
         Command::Test(args) => test::run(args, io),
         Command::Replay(args) => replay::run(args, io),
         Command::Watch(args) => watch::run(args, io),
+        Command::Bundle(args) => bundle::run(args, io),
     }
 }

@@ -8,6 +8,7 @@ use acs_engine::{Engine, Functions, LoadError};
 
 use crate::terminal::Style;
 
+pub mod bundle;
 pub mod eval;
 pub mod lint_rules;
 pub mod replay;

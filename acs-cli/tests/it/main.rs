@@ -16,6 +16,7 @@
     reason = "tests fail by panicking"
 )]
 
+mod bundle;
 mod eval;
 mod explain;
 mod lint_rules;

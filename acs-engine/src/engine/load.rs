@@ -79,6 +79,13 @@ pub enum LoadError {
         /// What is there (`a FIFO`, `a directory`, `a dangling symbolic link`, ...).
         found: String,
     },
+    /// The bundle does not match its manifest, or is not signed as the engine requires.
+    #[error("{source}")]
+    Bundle {
+        /// What is wrong with the bundle.
+        #[from]
+        source: super::bundle::BundleError,
+    },
     /// The rules path was a file when the engine loaded it and is a directory now, or
     /// the other way round: the engine keeps serving what it has rather than load a
     /// different kind of source.
@@ -132,6 +139,9 @@ impl LoadError {
             ),
             LoadError::NotAFile { path, found } => {
                 unread(path, format!("{found}, not a regular file"))
+            }
+            LoadError::Bundle { source } => {
+                vec![Diagnostic::error("ACS220", format!("bundle refused: {source}"))]
             }
             LoadError::KindChanged { path, was, now } => unread(
                 path,
@@ -206,6 +216,16 @@ pub fn read_sources_with(
     source: &RulesSource,
     max_file_bytes: u64,
 ) -> Result<SourceMap, LoadError> {
+    read_bundle(source, max_file_bytes, None)
+}
+
+/// [`read_sources_with`] that checks a bundle directory against its manifest when it has
+/// one, and requires a manifest signed with `key` when one is given.
+pub(crate) fn read_bundle(
+    source: &RulesSource,
+    max_file_bytes: u64,
+    key: Option<&super::bundle::PublicKey>,
+) -> Result<SourceMap, LoadError> {
     let mut sources = SourceMap::default();
     match source {
         RulesSource::Text { name, text } => {
@@ -240,10 +260,31 @@ pub fn read_sources_with(
                 }
                 files
             } else {
+                if key.is_some() {
+                    return Err(super::bundle::BundleError::NotADirectory {
+                        path: path.to_owned(),
+                    }
+                    .into());
+                }
                 vec![path.to_owned()]
             };
+            let mut read = Vec::with_capacity(files.len());
             for file in files {
                 let bytes = read_regular_file(&file, max_file_bytes)?;
+                read.push((file, bytes));
+            }
+            if metadata.is_dir() {
+                // The bytes checked against the manifest are the bytes served.
+                let found = super::bundle::Manifest::of_files(read.iter().map(|(file, bytes)| {
+                    let name = file
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .unwrap_or_default();
+                    (name, bytes.as_slice())
+                }));
+                super::bundle::check(path, &found, key)?;
+            }
+            for (file, bytes) in read {
                 let text = String::from_utf8(bytes).map_err(|e| LoadError::NotUtf8 {
                     path: file.clone(),
                     offset: e.utf8_error().valid_up_to(),
@@ -329,7 +370,7 @@ pub(crate) fn kind_of(metadata: &std::fs::Metadata) -> &'static str {
 /// A bundle entry named as a rules file: visible, `*.yaml` or `*.yml`. Whatever it is, it
 /// is read as one, so an entry that cannot be (a directory, a dangling link) is an error
 /// naming it rather than a rule set silently smaller than the one deployed.
-fn named_like_rules(path: &Path) -> bool {
+pub(super) fn named_like_rules(path: &Path) -> bool {
     let visible = path
         .file_name()
         .and_then(|n| n.to_str())

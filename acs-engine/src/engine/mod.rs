@@ -2,6 +2,7 @@
 //! evaluation takes one `ArcSwap::load` and no lock. `load` reads the files, `status`
 //! holds what reloads report.
 
+pub mod bundle;
 mod load;
 mod status;
 #[cfg(feature = "watch")]
@@ -77,6 +78,8 @@ pub(crate) struct Shared {
     /// What the rules path was at the first load (`a file`, `a directory`): a reload
     /// never serves another kind of source from the same path.
     loaded_kind: Option<&'static str>,
+    /// When set, only bundles signed with this key are served.
+    bundle_key: Option<bundle::PublicKey>,
     functions: Functions,
     limits: Limits,
     last_error: ArcSwapOption<ReloadFailure>,
@@ -123,6 +126,7 @@ pub struct EngineBuilder {
     functions: Functions,
     metrics: bool,
     limits: Limits,
+    bundle_key: Option<bundle::PublicKey>,
 }
 
 impl Default for EngineBuilder {
@@ -131,6 +135,7 @@ impl Default for EngineBuilder {
             functions: Functions::default(),
             metrics: true,
             limits: Limits::default(),
+            bundle_key: None,
         }
     }
 }
@@ -170,6 +175,16 @@ impl EngineBuilder {
         self
     }
 
+    /// Serve only bundles signed with the private key of `key`: the rules must be a
+    /// directory with an `acs-manifest.json` signed by `acs bundle sign` (see
+    /// [`bundle`]). An unsigned or wrongly signed bundle is refused at load and on every
+    /// reload, and the refusal is in [`Engine::status`].
+    #[must_use]
+    pub fn bundle_key(mut self, key: bundle::PublicKey) -> Self {
+        self.bundle_key = Some(key);
+        self
+    }
+
     /// Load a rules file or a directory of rules files.
     pub fn load_path(self, path: impl Into<PathBuf>) -> Result<Engine, LoadError> {
         self.load(RulesSource::Path(path.into()))
@@ -189,7 +204,12 @@ impl EngineBuilder {
 
     /// Load rules from `source`.
     pub fn load(self, source: RulesSource) -> Result<Engine, LoadError> {
-        let mut plan = load_plan_with(&source, &self.functions, &self.limits)?;
+        let sources = load::read_bundle(
+            &source,
+            self.limits.max_rules_file_bytes,
+            self.bundle_key.as_ref(),
+        )?;
+        let mut plan = load::plan_from_sources(sources, &self.functions, &self.limits)?;
         plan.generation = 1;
         if !self.metrics {
             plan.counters = PlanCounters::disabled();
@@ -206,6 +226,7 @@ impl EngineBuilder {
                 loaded_kind,
                 functions: self.functions,
                 limits: self.limits,
+                bundle_key: self.bundle_key,
                 last_error: ArcSwapOption::empty(),
                 reload_failures: AtomicU64::new(0),
                 metrics: self.metrics,
@@ -457,7 +478,11 @@ impl Shared {
     /// The rules files as they are now (`same_kind` first).
     fn read_sources(&self) -> Result<crate::source::SourceMap, LoadError> {
         self.same_kind()?;
-        read_sources_with(&self.source, self.limits.max_rules_file_bytes)
+        load::read_bundle(
+            &self.source,
+            self.limits.max_rules_file_bytes,
+            self.bundle_key.as_ref(),
+        )
     }
 
     /// Compile `read` and swap the plan in (unless unchanged and not `force`d), telling

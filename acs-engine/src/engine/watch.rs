@@ -122,7 +122,9 @@ impl Relevance {
             None => {
                 let visible = !name.to_string_lossy().starts_with('.');
                 let yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
-                visible && yaml
+                let manifest =
+                    name == super::bundle::MANIFEST_FILE || name == super::bundle::SIGNATURE_FILE;
+                (visible && yaml) || manifest
             }
         }
     }
