@@ -25,6 +25,7 @@ pub mod command;
 pub mod terminal;
 
 use std::ffi::OsString;
+use std::io::Write as _;
 
 use clap::{Parser, Subcommand};
 
@@ -114,6 +115,34 @@ where
     };
     io.style = io.style.with_flags(cli.color, cli.quiet);
     execute(&cli, io)
+}
+
+/// What the binary does before anything else: should a panic ever happen (the commands
+/// never panic by design), on any thread, say so in one line rather than print a Rust
+/// panic message and backtrace at an analyst.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        // Not `eprintln!`: a hook that panics because standard error is closed aborts.
+        let _ = writeln!(std::io::stderr(), "error: internal error in acs: {info}");
+    }));
+}
+
+/// Call `command` with the process's standard streams as an [`Io`] shaped by `style`.
+///
+/// Standard error stays unlocked between writes: the panic hook of any thread writes to
+/// it, and would wait for ever on a lock this thread held for the whole command (for
+/// example while it waits for that thread to finish).
+pub fn with_process_streams<R>(style: Style, command: impl FnOnce(&mut Io<'_>) -> R) -> R {
+    let mut stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr();
+    let mut io = Io {
+        stdin: &mut stdin,
+        stdout: &mut stdout,
+        stderr: &mut stderr,
+        style,
+    };
+    command(&mut io)
 }
 
 /// Run the parsed command line `cli` over `io`, whose style already reflects `--color`

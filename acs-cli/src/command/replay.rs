@@ -37,8 +37,8 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Worker threads (0: one per core).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// Worker threads, at most 1024 (0: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_threads)]
     pub threads: usize,
     /// Examples shown per kind of verdict change and of invalid line.
     #[arg(long, value_name = "K", default_value_t = 5)]
@@ -46,6 +46,19 @@ pub struct Args {
     /// Recorded inputs, one JSON document per line; `-` reads standard input.
     #[arg(value_name = "EVENTS.jsonl")]
     pub input: PathBuf,
+}
+
+/// Most worker threads `--threads` takes. Evaluation is CPU-bound, so more threads than
+/// cores gain nothing, and thousands of them exhaust the process's memory maps and
+/// thread limits before the first line is read.
+pub const MAX_THREADS: usize = 1024;
+
+fn parse_threads(text: &str) -> Result<usize, String> {
+    let out_of_range = || format!("expected 0 (one per core) or 1 to {MAX_THREADS}");
+    match text.parse::<usize>() {
+        Ok(n) if n <= MAX_THREADS => Ok(n),
+        _ => Err(out_of_range()),
+    }
 }
 
 /// How `acs replay` prints its report.

@@ -436,6 +436,30 @@ fn replay_without_an_input_argument_exits_2_with_usage() {
 }
 
 #[test]
+fn replay_threads_past_the_bound_is_a_usage_error_naming_it() {
+    for threads in ["1025", "20000", "18446744073709551616"] {
+        let run = replay(&["--rules", RULES_DIR, "--threads", threads, SAMPLE]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+        assert!(
+            run.stderr.contains("--threads") && run.stderr.contains("1024"),
+            "{}",
+            run.stderr
+        );
+    }
+    replay(&[
+        "--rules",
+        RULES_DIR,
+        "--threads",
+        "1024",
+        "--format",
+        "json",
+        SAMPLE,
+    ])
+    .report();
+}
+
+#[test]
 fn replay_quiet_prints_no_warnings() {
     // Without stubs, the bundle's host functions are unregistered: warnings on stderr.
     let loud = replay(&["--rules", RULES_DIR, SAMPLE]);

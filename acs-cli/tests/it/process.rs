@@ -1,0 +1,55 @@
+//! What only the whole process shows and the binary cannot be made to do on demand: a
+//! panic on another thread while a command runs over the process's streams. The test
+//! runs this test binary again as a child, with the binary's own hook and streams
+//! (`acs_cli::install_panic_hook`, `acs_cli::with_process_streams`).
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CHILD: &str = "ACS_IT_PANIC_CHILD";
+const CHILD_TEST: &str = "process::child_panics_on_a_thread_while_a_command_runs";
+
+#[test]
+fn a_panic_on_another_thread_is_reported_in_one_line_and_never_hangs() {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([CHILD_TEST, "--exact", "--ignored", "--nocapture"])
+        .env(CHILD, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            let _ = child.wait();
+            panic!("the process hung after a panic on another thread");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("error: internal error in acs: ")
+            && stderr.contains("a worker panicked on purpose"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("the command went on"), "{stderr}");
+}
+
+#[test]
+#[ignore = "run as a child process by the test above"]
+fn child_panics_on_a_thread_while_a_command_runs() {
+    if std::env::var_os(CHILD).is_none() {
+        return;
+    }
+    acs_cli::install_panic_hook();
+    acs_cli::with_process_streams(acs_cli::Style::plain(), |io| {
+        let _ = writeln!(io.stderr, "a command runs");
+        let worker = std::thread::spawn(|| panic!("a worker panicked on purpose"));
+        let _ = worker.join();
+        let _ = writeln!(io.stderr, "the command went on");
+    });
+}
