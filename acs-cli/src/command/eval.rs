@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use acs_engine::explain::{Explanation, RuleExplanation, RuleOutcome};
 use acs_engine::Decision;
 
-use super::{load_engine, load_functions, Io, EXIT_OK, EXIT_USAGE};
+use super::{after_writing, load_engine, load_functions, Io, EXIT_OK, EXIT_USAGE};
 use crate::terminal::Style;
 
 /// Arguments of `acs eval`.
@@ -52,10 +52,8 @@ pub fn run(args: &EvalArgs, io: &mut Io<'_>) -> u8 {
         .and_then(|outcome| render(args, &outcome, io.style));
     match result {
         Ok(text) => {
-            if writeln!(io.stdout, "{text}").is_err() {
-                return EXIT_USAGE;
-            }
-            EXIT_OK
+            let written = writeln!(io.stdout, "{text}").and_then(|()| io.stdout.flush());
+            after_writing(written, EXIT_OK, io.stderr)
         }
         Err(message) => {
             let _ = writeln!(io.stderr, "{message}");

@@ -33,6 +33,20 @@ pub struct Io<'a> {
     pub style: Style,
 }
 
+/// The exit code once a command has written its results: `code`, the status those results
+/// give. A reader that went away (`acs … | head -c1`) ends the command quietly with that
+/// same status, as other Unix tools stop; any other write error is an I/O error.
+pub(crate) fn after_writing(written: std::io::Result<()>, code: u8, stderr: &mut dyn Write) -> u8 {
+    match written {
+        Ok(()) => code,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Err(error) => {
+            let _ = writeln!(stderr, "error: cannot write the output: {error}");
+            EXIT_USAGE
+        }
+    }
+}
+
 /// The host functions for a command: the stub table at `path` (see `acs eval --help`),
 /// or none.
 pub(crate) fn load_functions(path: Option<&Path>) -> Result<Functions, String> {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use acs_engine::backtest::{Backtest, BacktestReport, Progress, Transition};
 use acs_engine::{RuleMode, Verdict};
 
-use super::{load_engine, load_functions, Io, EXIT_OK, EXIT_USAGE};
+use super::{after_writing, load_engine, load_functions, Io, EXIT_OK, EXIT_USAGE};
 use crate::terminal::Style;
 
 /// Arguments of `acs replay`.
@@ -73,7 +73,7 @@ pub enum Format {
 /// Run `acs replay`; returns the exit code.
 pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
     match replay(args, io) {
-        Ok(()) => EXIT_OK,
+        Ok(code) => code,
         Err(message) => {
             let _ = writeln!(io.stderr, "{message}");
             EXIT_USAGE
@@ -81,7 +81,7 @@ pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
     }
 }
 
-fn replay(args: &Args, io: &mut Io<'_>) -> Result<(), String> {
+fn replay(args: &Args, io: &mut Io<'_>) -> Result<u8, String> {
     let functions = load_functions(args.functions.as_deref())?;
     let engine = load_engine(&args.rules, functions.clone())?;
     let baseline = match &args.baseline {
@@ -158,10 +158,11 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<(), String> {
             table(&report, &names, io.style)
         }
     };
-    io.stdout
+    let written = io
+        .stdout
         .write_all(text.as_bytes())
-        .and_then(|()| io.stdout.flush())
-        .map_err(|e| format!("error: cannot write the report: {e}"))
+        .and_then(|()| io.stdout.flush());
+    Ok(after_writing(written, EXIT_OK, io.stderr))
 }
 
 /// `[#####.....]  42%  123.4 / 290.0 MB  1,234,567 lines  85.3 MB/s`: at most 75

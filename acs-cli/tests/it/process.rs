@@ -3,10 +3,10 @@
 //! runs this test binary again as a child, with the binary's own hook and streams
 //! (`acs_cli::install_panic_hook`, `acs_cli::with_process_streams`).
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 const CHILD: &str = "ACS_IT_PANIC_CHILD";
 const CHILD_TEST: &str = "process::child_panics_on_a_thread_while_a_command_runs";
 
@@ -52,4 +52,63 @@ fn child_panics_on_a_thread_while_a_command_runs() {
         let _ = worker.join();
         let _ = writeln!(io.stderr, "the command went on");
     });
+}
+
+/// `acs ARGS` with its standard output a pipe whose reader has already gone, as in
+/// `acs … | head -c1` once `head` has exited; returns the exit code and standard error.
+fn with_closed_stdout(args: &[&str]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_acs"))
+        .args(args)
+        .current_dir(ROOT)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_closed_output_pipe_ends_each_command_quietly_with_its_own_status() {
+    let lint_error = format!("{ROOT}/acs-cli/tests/lint_cases/plain/ACS410_unknown_action.yaml");
+    let cases: [(&[&str], i32); 7] = [
+        (&["lint-rules", &lint_error], 1),
+        (&["lint-rules", "--format", "json", &lint_error], 1),
+        (&["lint-rules", "rules/"], 0),
+        (
+            &[
+                "eval",
+                "--rules",
+                "rules/",
+                "--functions",
+                "rules/examples/stubs.json",
+                "rules/examples/bid_create_kyc_missing.json",
+            ],
+            0,
+        ),
+        (&["test", "rules/tests/"], 0),
+        (
+            &[
+                "replay",
+                "--quiet",
+                "--rules",
+                "rules/",
+                "rules/examples/recorded.jsonl",
+            ],
+            0,
+        ),
+        (&["watch", "--max-reloads", "3", "rules/"], 0),
+    ];
+    for (args, code) in cases {
+        let (status, stderr) = with_closed_stdout(args);
+        assert_eq!(status, Some(code), "acs {args:?}\nstderr:\n{stderr}");
+        for noise in ["error", "Broken pipe", "panicked"] {
+            assert!(!stderr.contains(noise), "acs {args:?}\nstderr:\n{stderr}");
+        }
+    }
 }
