@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use acs_cli::{Cli, Style};
+use acs_cli::{Cli, Command, Style};
 
 fn main() -> ExitCode {
     acs_cli::install_panic_hook();
@@ -14,7 +14,11 @@ fn main() -> ExitCode {
     // exits 0 or 2.
     let cli = Cli::parse();
     let style = Style::detect(cli.color, cli.quiet);
-    ExitCode::from(acs_cli::with_process_streams(style, |io| {
+    let interrupted = match cli.command {
+        Command::Replay(_) => acs_cli::catch_ctrl_c(),
+        _ => None,
+    };
+    ExitCode::from(acs_cli::with_process_streams(style, interrupted, |io| {
         acs_cli::execute(&cli, io)
     }))
 }

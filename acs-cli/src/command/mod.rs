@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 use acs_engine::{Engine, Functions, LoadError};
 
@@ -20,6 +21,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FINDINGS: u8 = 1;
 /// Usage, I/O or load errors.
 pub const EXIT_USAGE: u8 = 2;
+/// Stopped by Ctrl-C (128 + SIGINT, as a shell reports a process that SIGINT ended).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// The streams a command reads and writes, and how to shape its output.
 pub struct Io<'a> {
@@ -31,6 +34,9 @@ pub struct Io<'a> {
     pub stderr: &'a mut dyn Write,
     /// Colour and quietness.
     pub style: Style,
+    /// Set when the user asks a long command to stop (the binary's Ctrl-C): `acs replay`
+    /// then stops reading and reports the lines it has read. `None`: nothing asks.
+    pub interrupted: Option<&'a AtomicBool>,
 }
 
 /// The exit code once a command has written its results: `code`, the status those results

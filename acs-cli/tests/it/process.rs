@@ -3,6 +3,7 @@
 //! runs this test binary again as a child, with the binary's own hook and streams
 //! (`acs_cli::install_panic_hook`, `acs_cli::with_process_streams`).
 
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -46,7 +47,7 @@ fn child_panics_on_a_thread_while_a_command_runs() {
         return;
     }
     acs_cli::install_panic_hook();
-    acs_cli::with_process_streams(acs_cli::Style::plain(), |io| {
+    acs_cli::with_process_streams(acs_cli::Style::plain(), None, |io| {
         let _ = writeln!(io.stderr, "a command runs");
         let worker = std::thread::spawn(|| panic!("a worker panicked on purpose"));
         let _ = worker.join();
@@ -111,4 +112,61 @@ fn a_closed_output_pipe_ends_each_command_quietly_with_its_own_status() {
             assert!(!stderr.contains(noise), "acs {args:?}\nstderr:\n{stderr}");
         }
     }
+}
+
+#[test]
+fn ctrl_c_during_replay_prints_the_report_of_the_lines_read_and_exits_130() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_acs"))
+        .args(["replay", "--rules", "rules/", "--format", "json", "-"])
+        .current_dir(ROOT)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let line = b"{\"event\": {\"type\": \"bid.create\"}}\n";
+    for _ in 0..100 {
+        stdin.write_all(line).unwrap();
+    }
+    // The rules' warnings come after loading, so the handler is in place by then.
+    let mut seen = Vec::new();
+    let mut byte = [0];
+    while !String::from_utf8_lossy(&seen).contains("warning[") {
+        assert_eq!(std::io::Read::read(&mut stderr, &mut byte).unwrap(), 1);
+        seen.push(byte[0]);
+    }
+    let stderr_rest = std::thread::spawn(move || {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+        rest
+    });
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    // A reader blocked on a quiet pipe sees the request with the next line; standard
+    // input stays open, so only the interruption can end the run.
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("replay went on reading after Ctrl-C");
+        }
+        let _ = stdin.write_all(line);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stderr = stderr_rest.join().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: the report covers the first"),
+        "{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(report["lines"].as_u64().unwrap() >= 100, "{report}");
+    assert_eq!(report["invalid"]["count"], 0, "{report}");
+    drop(stdin);
 }
