@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use acs_engine::explain::{Explanation, RuleExplanation, RuleOutcome};
-use acs_engine::Decision;
+use acs_engine::{Decision, Limits, ReadError};
 
 use super::{after_writing, load_engine, load_functions, Io, EXIT_OK, EXIT_USAGE};
 use crate::terminal::Style;
@@ -31,6 +31,9 @@ pub struct EvalArgs {
     /// `json` (one object: {"decision": ..., "explanation": ...}).
     #[arg(long, value_enum, default_value_t = Format::Human, requires = "explain")]
     pub format: Format,
+    /// Largest input document read, in bytes (the engine's `Limits::max_input_bytes`).
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_input_bytes)]
+    pub max_input_bytes: usize,
     /// Input document (JSON); `-` or nothing reads standard input.
     #[arg(value_name = "INPUT.json")]
     pub input: Option<PathBuf>,
@@ -120,25 +123,38 @@ fn evaluate(
     stderr: &mut dyn Write,
 ) -> Result<Outcome, String> {
     let functions = load_functions(args.functions.as_deref())?;
-    let engine = load_engine(&args.rules, functions)?;
+    let limits = Limits {
+        max_input_bytes: args.max_input_bytes,
+        ..Limits::default()
+    };
+    let engine = load_engine(&args.rules, functions, limits)?;
     if !quiet {
         for warning in engine.plan().warnings() {
             let _ = writeln!(stderr, "{warning}\n");
         }
     }
+    let limit = u64::try_from(args.max_input_bytes).unwrap_or(u64::MAX);
+    let too_large = |what: &str| {
+        format!("error: {what} is more than {limit} bytes, the limit of an input; raise it with --max-input-bytes")
+    };
     let input_name;
     let input = match args.input.as_deref() {
         Some(path) if path.as_os_str() != "-" => {
             input_name = path.display().to_string();
-            std::fs::read(path).map_err(|e| format!("error: cannot read `{input_name}`: {e}"))?
+            acs_engine::read_file(path, limit).map_err(|e| match e {
+                ReadError::TooLarge { .. } => too_large(&format!("`{input_name}`")),
+                ReadError::NotAFile { .. } => format!(
+                    "error: cannot read `{input_name}`: {e}; give `-` to read standard input"
+                ),
+                other => format!("error: cannot read `{input_name}`: {other}"),
+            })?
         }
         _ => {
             input_name = "<stdin>".to_owned();
-            let mut bytes = Vec::new();
-            stdin
-                .read_to_end(&mut bytes)
-                .map_err(|e| format!("error: cannot read standard input: {e}"))?;
-            bytes
+            acs_engine::read_bounded(stdin, limit).map_err(|e| match e {
+                ReadError::TooLarge { .. } => too_large("standard input"),
+                other => format!("error: cannot read standard input: {other}"),
+            })?
         }
     };
     let decision = engine

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-use acs_engine::{Engine, Functions, LoadError};
+use acs_engine::{Engine, Functions, Limits, LoadError, ReadError, MAX_STUB_TABLE_BYTES};
 
 use crate::terminal::Style;
 
@@ -59,8 +59,13 @@ pub(crate) fn load_functions(path: Option<&Path>) -> Result<Functions, String> {
     let Some(path) = path else {
         return Ok(Functions::new());
     };
-    let text =
-        std::fs::read(path).map_err(|e| format!("error: cannot read `{}`: {e}", path.display()))?;
+    let text = acs_engine::read_file(path, MAX_STUB_TABLE_BYTES).map_err(|e| match e {
+        ReadError::TooLarge { limit } => format!(
+            "error: `{}` is more than {limit} bytes, the limit of a stub table (`acs_engine::MAX_STUB_TABLE_BYTES`)",
+            path.display()
+        ),
+        other => format!("error: cannot read `{}`: {other}", path.display()),
+    })?;
     let table: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| format!("error: `{}` is not valid JSON: {e}", path.display()))?;
     Functions::from_stubs(&table).map_err(|e| format!("error: `{}`: {e}", path.display()))
@@ -68,9 +73,14 @@ pub(crate) fn load_functions(path: Option<&Path>) -> Result<Functions, String> {
 
 /// An engine over the rules at `rules` (a file or a bundle directory). The CLI keeps no
 /// metrics. Load errors come back rendered with file:line:col and a caret.
-pub(crate) fn load_engine(rules: &Path, functions: Functions) -> Result<Engine, String> {
+pub(crate) fn load_engine(
+    rules: &Path,
+    functions: Functions,
+    limits: Limits,
+) -> Result<Engine, String> {
     Engine::builder()
         .functions(functions)
+        .limits(limits)
         .metrics(false)
         .load_path(rules)
         .map_err(|e| match e {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use acs_engine::backtest::{Backtest, BacktestReport, Progress, Transition};
-use acs_engine::{RuleMode, Verdict};
+use acs_engine::{Limits, RuleMode, Verdict};
 
 use super::{
     after_writing, load_engine, load_functions, Io, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK,
@@ -90,9 +90,9 @@ pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
 
 fn replay(args: &Args, io: &mut Io<'_>) -> Result<u8, String> {
     let functions = load_functions(args.functions.as_deref())?;
-    let engine = load_engine(&args.rules, functions.clone())?;
+    let engine = load_engine(&args.rules, functions.clone(), Limits::default())?;
     let baseline = match &args.baseline {
-        Some(path) => Some(load_engine(path, functions.clone())?),
+        Some(path) => Some(load_engine(path, functions.clone(), Limits::default())?),
         None => None,
     };
     let mut backtest = Backtest::new(&engine)

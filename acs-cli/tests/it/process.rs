@@ -170,3 +170,81 @@ fn ctrl_c_during_replay_prints_the_report_of_the_lines_read_and_exits_130() {
     assert_eq!(report["invalid"]["count"], 0, "{report}");
     drop(stdin);
 }
+
+/// `acs ARGS` run to its end, or killed after 60 s (then `None`): a command that waits on
+/// a pipe nobody writes to must fail the test, not hang it.
+fn within_a_minute(args: &[&str]) -> Option<std::process::Output> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_acs"))
+        .args(args)
+        .current_dir(ROOT)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(child.wait_with_output().unwrap())
+}
+
+/// A FIFO that nobody writes to: opening it for reading waits for a writer.
+fn fifo(label: &str) -> String {
+    let path = crate::support::temp_dir(label).join("fifo");
+    let made = Command::new("mkfifo").arg(&path).status().unwrap();
+    assert!(made.success());
+    path.display().to_string()
+}
+
+#[test]
+fn a_fifo_or_a_device_given_as_a_file_is_refused_at_once() {
+    let pipe = fifo("fifo-input");
+    let stubs = "rules/examples/stubs.json";
+    let example = "rules/examples/bid_create_clean.json";
+    for special in [pipe.as_str(), "/dev/zero"] {
+        let cases: [&[&str]; 2] = [
+            &["eval", "--rules", "rules/", "--functions", stubs, special],
+            &["eval", "--rules", "rules/", "--functions", special, example],
+        ];
+        for args in cases {
+            let output = within_a_minute(args)
+                .unwrap_or_else(|| panic!("acs {args:?} did not end within a minute"));
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "acs {args:?}: {stderr}");
+            assert!(
+                stderr.contains(special) && stderr.contains("not a regular file"),
+                "acs {args:?}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_rule_test_whose_input_file_is_a_fifo_or_a_device_is_an_error() {
+    let dir = crate::support::temp_dir("fifo-test");
+    let pipe = fifo("fifo-test-input");
+    for special in [pipe.as_str(), "/dev/zero"] {
+        let test = crate::support::write(
+            &dir,
+            "special.test.yaml",
+            &format!(
+                "rules: {ROOT}/rules/\ntests:\n  - name: special input\n    input_file: {special}\n    expect:\n      matched: []\n"
+            ),
+        );
+        let args = ["test", test.to_str().unwrap()];
+        let output = within_a_minute(&args)
+            .unwrap_or_else(|| panic!("acs {args:?} did not end within a minute"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("ACS505") && stderr.contains("not a regular file"),
+            "{stderr}"
+        );
+    }
+}
