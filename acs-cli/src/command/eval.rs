@@ -51,7 +51,7 @@ pub enum Format {
 
 /// Run `acs eval`; returns the exit code.
 pub fn run(args: &EvalArgs, io: &mut Io<'_>) -> u8 {
-    let result = evaluate(args, io.style.quiet, io.stdin, io.stderr)
+    let result = evaluate(args, io.style, io.stdin, io.stderr)
         .and_then(|outcome| render(args, &outcome, io.style));
     match result {
         Ok(text) => {
@@ -118,7 +118,7 @@ fn paint(rule: &RuleExplanation, style: Style) -> String {
 
 fn evaluate(
     args: &EvalArgs,
-    quiet: bool,
+    style: Style,
     stdin: &mut dyn Read,
     stderr: &mut dyn Write,
 ) -> Result<Outcome, String> {
@@ -128,7 +128,7 @@ fn evaluate(
         ..Limits::default()
     };
     let engine = load_engine(&args.rules, functions, limits)?;
-    if !quiet {
+    if !style.quiet {
         for warning in engine.plan().warnings() {
             let _ = writeln!(stderr, "{warning}\n");
         }
@@ -151,19 +151,28 @@ fn evaluate(
         }
         _ => {
             input_name = "<stdin>".to_owned();
+            if style.stdin_is_terminal && !style.quiet {
+                let _ = writeln!(
+                    stderr,
+                    "reading the input document from standard input (end it with Ctrl-D; give a file to read it instead)"
+                );
+            }
             acs_engine::read_bounded(stdin, limit).map_err(|e| match e {
                 ReadError::TooLarge { .. } => too_large("standard input"),
                 other => format!("error: cannot read standard input: {other}"),
             })?
         }
     };
+    // Editors on some systems start UTF-8 files with a byte-order mark; JSON forbids it,
+    // but it carries no meaning, so it is dropped rather than refused.
+    let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&input);
     let decision = engine
-        .evaluate_json(&input)
+        .evaluate_json(input)
         .map_err(|e| format!("error: {input_name}: {e}"))?;
     let explanation = if args.explain {
         // `evaluate_json` has just parsed the same bytes, so this cannot fail.
         let value: serde_json::Value =
-            serde_json::from_slice(&input).map_err(|e| format!("error: {input_name}: {e}"))?;
+            serde_json::from_slice(input).map_err(|e| format!("error: {input_name}: {e}"))?;
         Some(engine.explain(&value))
     } else {
         None

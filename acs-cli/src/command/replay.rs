@@ -310,20 +310,24 @@ fn table(report: &BacktestReport, names: &Names<'_>, style: Style) -> String {
     let hash = |h: &str| h.get(..19).unwrap_or(h).to_owned() + "…";
     let _ = writeln!(
         out,
-        "{}     {} ({}, {} rules)",
+        "{}     {} ({}, {})",
         style.bold("rules"),
         names.rules.display(),
         hash(&report.ruleset_hash),
-        report.rules.len()
+        count(report.rules.len() as u64, "rule", "rules")
     );
     if let (Some(path), Some(baseline)) = (names.baseline, &report.baseline) {
         let _ = writeln!(
             out,
-            "{}  {} ({}, {} rules)",
+            "{}  {} ({}, {})",
             style.bold("baseline"),
             path.display(),
             hash(&baseline.ruleset_hash),
-            baseline.rules.iter().filter(|r| r.before.is_some()).count()
+            count(
+                baseline.rules.iter().filter(|r| r.before.is_some()).count() as u64,
+                "rule",
+                "rules"
+            )
         );
     }
     let _ = writeln!(

@@ -170,11 +170,17 @@ fn print_human(report: &Report, io: &mut Io<'_>) -> std::io::Result<()> {
             }
             writeln!(
                 io.stderr,
-                "{}: {} of {} rules of `{}` are not expected to match by any test: {}",
+                "{}: {} of {} rule{} of `{}` {} not expected to match by any test: {}",
                 style.warning("warning"),
                 coverage.uncovered.len(),
                 coverage.rule_count,
+                if coverage.rule_count == 1 { "" } else { "s" },
                 coverage.rules,
+                if coverage.uncovered.len() == 1 {
+                    "is"
+                } else {
+                    "are"
+                },
                 coverage.uncovered.join(", ")
             )?;
         }

@@ -109,8 +109,9 @@ fn print_event(
         } => {
             writeln!(
                 io.stdout,
-                "{} generation {generation}: {rule_count} rules serving ({ruleset_hash})",
-                style.good("loaded")
+                "{} generation {generation}: {rule_count} rule{} serving ({ruleset_hash})",
+                style.good("loaded"),
+                if *rule_count == 1 { "" } else { "s" }
             )?;
             let plan = engine.plan();
             if !style.quiet && plan.generation() == *generation {

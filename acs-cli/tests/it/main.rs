@@ -19,6 +19,7 @@
 mod eval;
 mod explain;
 mod lint_rules;
+mod manners;
 mod process;
 mod readme_walkthrough;
 mod replay;

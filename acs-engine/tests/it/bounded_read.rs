@@ -22,7 +22,10 @@ impl Read for Endless {
 fn read_bounded_stops_just_past_the_limit_of_an_endless_stream() {
     let mut endless = Endless { served: 0 };
     let error = read_bounded(&mut endless, 1000).unwrap_err();
-    assert!(matches!(error, ReadError::TooLarge { limit: 1000 }), "{error}");
+    assert!(
+        matches!(error, ReadError::TooLarge { limit: 1000 }),
+        "{error}"
+    );
     assert!(endless.served < 1000 + 64 * 1024, "{}", endless.served);
     assert_eq!(read_bounded(&b"12345"[..], 5).unwrap(), b"12345");
     assert!(read_bounded(&b"123456"[..], 5).is_err());
@@ -39,5 +42,7 @@ fn read_file_refuses_devices_and_directories_and_bounds_files() {
         read_file(&manifest, 10),
         Err(ReadError::TooLarge { limit: 10 })
     ));
-    assert!(read_file(&manifest, 1 << 20).unwrap().starts_with(b"[package]"));
+    assert!(read_file(&manifest, 1 << 20)
+        .unwrap()
+        .starts_with(b"[package]"));
 }
