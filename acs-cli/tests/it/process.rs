@@ -166,7 +166,8 @@ fn ctrl_c_during_replay_prints_the_report_of_the_lines_read_and_exits_130() {
         "{stderr}"
     );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert!(report["lines"].as_u64().unwrap() >= 100, "{report}");
+    // The signal may come before the first line is read: whole lines only, none cut.
+    assert_eq!(report["inputs"], report["lines"], "{report}");
     assert_eq!(report["invalid"]["count"], 0, "{report}");
     drop(stdin);
 }
