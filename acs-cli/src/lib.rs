@@ -15,6 +15,7 @@
 //!     stdout: &mut stdout,
 //!     stderr: &mut stderr,
 //!     style: Style::plain(),
+//!     interrupted: None,
 //! };
 //! let code = acs_cli::run(["acs", "eval", "--rules", "no/such/rules/"], &mut io);
 //! assert_eq!(code, EXIT_USAGE);
@@ -25,11 +26,13 @@ pub mod command;
 pub mod terminal;
 
 use std::ffi::OsString;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
 
 pub use command::{bundle, eval, lint_rules, replay, test, watch};
-pub use command::{Io, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+pub use command::{Io, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE};
 pub use terminal::{ColorChoice, Style};
 
 /// ACS fraud rules: lint, evaluate, test and backtest rules bundles.
@@ -95,7 +98,7 @@ pub enum Command {
 
 /// Run `acs` with the argument list `args` (the program name first, as in
 /// `std::env::args_os()`) over the streams of `io`; returns the exit code
-/// ([`EXIT_OK`], [`EXIT_FINDINGS`] or [`EXIT_USAGE`]).
+/// ([`EXIT_OK`], [`EXIT_FINDINGS`], [`EXIT_USAGE`] or [`EXIT_INTERRUPTED`]).
 ///
 /// `io.style` is the output shape of the environment, as `--color auto` without
 /// `--quiet` would give it (`Style::plain()` for pipes and buffers); `--color` and
@@ -121,6 +124,56 @@ where
     };
     io.style = io.style.with_flags(cli.color, cli.quiet);
     execute(&cli, io)
+}
+
+/// What the binary does before anything else: should a panic ever happen (the commands
+/// never panic by design), on any thread, say so in one line rather than print a Rust
+/// panic message and backtrace at an analyst.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        // Not `eprintln!`: a hook that panics because standard error is closed aborts.
+        let _ = writeln!(std::io::stderr(), "error: internal error in acs: {info}");
+    }));
+}
+
+/// For the binary: a flag the first Ctrl-C sets, for a command that stops and reports
+/// what it has (`acs replay`); a second Ctrl-C ends the process at once with
+/// [`EXIT_INTERRUPTED`]. `None` when no handler could be installed: Ctrl-C then ends the
+/// process as usual. Only the commands that read the flag should ask for it, since the
+/// others would no longer stop on the first Ctrl-C.
+pub fn catch_ctrl_c() -> Option<&'static AtomicBool> {
+    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+    ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+    })
+    .ok()?;
+    Some(&INTERRUPTED)
+}
+
+/// Call `command` with the process's standard streams as an [`Io`] shaped by `style`,
+/// and `interrupted` as its [`Io::interrupted`].
+///
+/// Standard error stays unlocked between writes: the panic hook of any thread writes to
+/// it, and would wait for ever on a lock this thread held for the whole command (for
+/// example while it waits for that thread to finish).
+pub fn with_process_streams<R>(
+    style: Style,
+    interrupted: Option<&AtomicBool>,
+    command: impl FnOnce(&mut Io<'_>) -> R,
+) -> R {
+    let mut stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr();
+    let mut io = Io {
+        stdin: &mut stdin,
+        stdout: &mut stdout,
+        stderr: &mut stderr,
+        style,
+        interrupted,
+    };
+    command(&mut io)
 }
 
 /// Run the parsed command line `cli` over `io`, whose style already reflects `--color`

@@ -24,6 +24,9 @@ pub struct Style {
     pub quiet: bool,
     /// Standard error is a terminal (progress bars go there).
     pub stderr_is_terminal: bool,
+    /// Standard input is a terminal: a command reading it says so, or it would seem to
+    /// hang.
+    pub stdin_is_terminal: bool,
 }
 
 impl Style {
@@ -34,6 +37,7 @@ impl Style {
             color: !no_color && std::io::stdout().is_terminal(),
             quiet: false,
             stderr_is_terminal: std::io::stderr().is_terminal(),
+            stdin_is_terminal: std::io::stdin().is_terminal(),
         }
         .with_flags(choice, quiet)
     }

@@ -43,12 +43,12 @@ pub use engine::{WatchError, WatchOptions, Watcher};
 pub use expression::{Expression, ExpressionError};
 pub use functions::{FunctionError, Functions, HostFunction};
 pub use input::InputError;
-pub use limits::Limits;
+pub use limits::{read_bounded, read_file, Limits, ReadError};
 pub use metrics::{LatencyBucket, MetricsSnapshot, RuleCounters};
 pub use plan::Plan;
 pub use ruleset::{RuleMode, RuleSeverity};
 pub use source::{Location, RulesetHash};
-pub use stubs::StubError;
+pub use stubs::{StubError, MAX_STUB_TABLE_BYTES};
 
 /// Internals for the fuzz targets, benchmarks and tests of this workspace: the parser,
 /// the loader and the compiler stage by stage. **Not a stable API**: anything here may

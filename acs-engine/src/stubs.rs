@@ -8,6 +8,10 @@ use crate::eval::values_equal;
 use crate::functions::{FunctionError, Functions};
 use crate::ruleset::describe_json;
 
+/// Largest stub table file a tool reads, in bytes (16 MiB, as an input document): a table
+/// is test data written by hand or exported, and a larger file is a mistake, not a table.
+pub const MAX_STUB_TABLE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// A stub table that is not of the expected shape.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

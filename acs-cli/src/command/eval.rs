@@ -5,9 +5,9 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use acs_engine::explain::{Explanation, RuleExplanation, RuleOutcome};
-use acs_engine::Decision;
+use acs_engine::{Decision, Limits, ReadError};
 
-use super::{load_engine, load_functions, Io, EXIT_OK, EXIT_USAGE};
+use super::{after_writing, load_engine, load_functions, Io, EXIT_OK, EXIT_USAGE};
 use crate::terminal::Style;
 
 /// Arguments of `acs eval`.
@@ -31,6 +31,9 @@ pub struct EvalArgs {
     /// `json` (one object: {"decision": ..., "explanation": ...}).
     #[arg(long, value_enum, default_value_t = Format::Human, requires = "explain")]
     pub format: Format,
+    /// Largest input document read, in bytes (the engine's `Limits::max_input_bytes`).
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_input_bytes)]
+    pub max_input_bytes: usize,
     /// Input document (JSON); `-` or nothing reads standard input.
     #[arg(value_name = "INPUT.json")]
     pub input: Option<PathBuf>,
@@ -48,14 +51,12 @@ pub enum Format {
 
 /// Run `acs eval`; returns the exit code.
 pub fn run(args: &EvalArgs, io: &mut Io<'_>) -> u8 {
-    let result = evaluate(args, io.style.quiet, io.stdin, io.stderr)
+    let result = evaluate(args, io.style, io.stdin, io.stderr)
         .and_then(|outcome| render(args, &outcome, io.style));
     match result {
         Ok(text) => {
-            if writeln!(io.stdout, "{text}").is_err() {
-                return EXIT_USAGE;
-            }
-            EXIT_OK
+            let written = writeln!(io.stdout, "{text}").and_then(|()| io.stdout.flush());
+            after_writing(written, EXIT_OK, io.stderr)
         }
         Err(message) => {
             let _ = writeln!(io.stderr, "{message}");
@@ -117,39 +118,61 @@ fn paint(rule: &RuleExplanation, style: Style) -> String {
 
 fn evaluate(
     args: &EvalArgs,
-    quiet: bool,
+    style: Style,
     stdin: &mut dyn Read,
     stderr: &mut dyn Write,
 ) -> Result<Outcome, String> {
     let functions = load_functions(args.functions.as_deref())?;
-    let engine = load_engine(&args.rules, functions)?;
-    if !quiet {
+    let limits = Limits {
+        max_input_bytes: args.max_input_bytes,
+        ..Limits::default()
+    };
+    let engine = load_engine(&args.rules, functions, limits)?;
+    if !style.quiet {
         for warning in engine.plan().warnings() {
             let _ = writeln!(stderr, "{warning}\n");
         }
     }
+    let limit = u64::try_from(args.max_input_bytes).unwrap_or(u64::MAX);
+    let too_large = |what: &str| {
+        format!("error: {what} is more than {limit} bytes, the limit of an input; raise it with --max-input-bytes")
+    };
     let input_name;
     let input = match args.input.as_deref() {
         Some(path) if path.as_os_str() != "-" => {
             input_name = path.display().to_string();
-            std::fs::read(path).map_err(|e| format!("error: cannot read `{input_name}`: {e}"))?
+            acs_engine::read_file(path, limit).map_err(|e| match e {
+                ReadError::TooLarge { .. } => too_large(&format!("`{input_name}`")),
+                ReadError::NotAFile { .. } => format!(
+                    "error: cannot read `{input_name}`: {e}; give `-` to read standard input"
+                ),
+                other => format!("error: cannot read `{input_name}`: {other}"),
+            })?
         }
         _ => {
             input_name = "<stdin>".to_owned();
-            let mut bytes = Vec::new();
-            stdin
-                .read_to_end(&mut bytes)
-                .map_err(|e| format!("error: cannot read standard input: {e}"))?;
-            bytes
+            if style.stdin_is_terminal && !style.quiet {
+                let _ = writeln!(
+                    stderr,
+                    "reading the input document from standard input (end it with Ctrl-D; give a file to read it instead)"
+                );
+            }
+            acs_engine::read_bounded(stdin, limit).map_err(|e| match e {
+                ReadError::TooLarge { .. } => too_large("standard input"),
+                other => format!("error: cannot read standard input: {other}"),
+            })?
         }
     };
+    // Editors on some systems start UTF-8 files with a byte-order mark; JSON forbids it,
+    // but it carries no meaning, so it is dropped rather than refused.
+    let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&input);
     let decision = engine
-        .evaluate_json(&input)
+        .evaluate_json(input)
         .map_err(|e| format!("error: {input_name}: {e}"))?;
     let explanation = if args.explain {
         // `evaluate_json` has just parsed the same bytes, so this cannot fail.
         let value: serde_json::Value =
-            serde_json::from_slice(&input).map_err(|e| format!("error: {input_name}: {e}"))?;
+            serde_json::from_slice(input).map_err(|e| format!("error: {input_name}: {e}"))?;
         Some(engine.explain(&value))
     } else {
         None

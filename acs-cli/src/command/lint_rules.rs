@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use acs_engine::lint::{find_config, lint_source, LintConfig, LintReport};
 use acs_engine::{Diagnostic, RulesSource, Severity};
 
-use super::{Io, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use super::{after_writing, Io, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::terminal::Style;
 
 /// Arguments of `acs lint-rules`.
@@ -84,14 +84,12 @@ pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
         }
         Format::Sarif => write_json(io, &LintReport::to_sarif(&reports)),
     };
-    if written.is_err() {
-        return EXIT_USAGE;
-    }
-    if reports.iter().any(|r| r.fails(false)) {
+    let code = if reports.iter().any(|r| r.fails(false)) {
         EXIT_FINDINGS
     } else {
         EXIT_OK
-    }
+    };
+    after_writing(written.and_then(|()| io.stdout.flush()), code, io.stderr)
 }
 
 /// `--explain CODE`: the code's entry of docs/LINT.md, as built into the engine.

@@ -3,8 +3,9 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
-use acs_engine::{Engine, Functions, LoadError};
+use acs_engine::{Engine, Functions, Limits, LoadError, ReadError, MAX_STUB_TABLE_BYTES};
 
 use crate::terminal::Style;
 
@@ -21,6 +22,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FINDINGS: u8 = 1;
 /// Usage, I/O or load errors.
 pub const EXIT_USAGE: u8 = 2;
+/// Stopped by Ctrl-C (128 + SIGINT, as a shell reports a process that SIGINT ended).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// The streams a command reads and writes, and how to shape its output.
 pub struct Io<'a> {
@@ -32,6 +35,23 @@ pub struct Io<'a> {
     pub stderr: &'a mut dyn Write,
     /// Colour and quietness.
     pub style: Style,
+    /// Set when the user asks a long command to stop (the binary's Ctrl-C): `acs replay`
+    /// then stops reading and reports the lines it has read. `None`: nothing asks.
+    pub interrupted: Option<&'a AtomicBool>,
+}
+
+/// The exit code once a command has written its results: `code`, the status those results
+/// give. A reader that went away (`acs … | head -c1`) ends the command quietly with that
+/// same status, as other Unix tools stop; any other write error is an I/O error.
+pub(crate) fn after_writing(written: std::io::Result<()>, code: u8, stderr: &mut dyn Write) -> u8 {
+    match written {
+        Ok(()) => code,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Err(error) => {
+            let _ = writeln!(stderr, "error: cannot write the output: {error}");
+            EXIT_USAGE
+        }
+    }
 }
 
 /// The host functions for a command: the stub table at `path` (see `acs eval --help`),
@@ -40,8 +60,13 @@ pub(crate) fn load_functions(path: Option<&Path>) -> Result<Functions, String> {
     let Some(path) = path else {
         return Ok(Functions::new());
     };
-    let text =
-        std::fs::read(path).map_err(|e| format!("error: cannot read `{}`: {e}", path.display()))?;
+    let text = acs_engine::read_file(path, MAX_STUB_TABLE_BYTES).map_err(|e| match e {
+        ReadError::TooLarge { limit } => format!(
+            "error: `{}` is more than {limit} bytes, the limit of a stub table (`acs_engine::MAX_STUB_TABLE_BYTES`)",
+            path.display()
+        ),
+        other => format!("error: cannot read `{}`: {other}", path.display()),
+    })?;
     let table: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| format!("error: `{}` is not valid JSON: {e}", path.display()))?;
     Functions::from_stubs(&table).map_err(|e| format!("error: `{}`: {e}", path.display()))
@@ -49,9 +74,14 @@ pub(crate) fn load_functions(path: Option<&Path>) -> Result<Functions, String> {
 
 /// An engine over the rules at `rules` (a file or a bundle directory). The CLI keeps no
 /// metrics. Load errors come back rendered with file:line:col and a caret.
-pub(crate) fn load_engine(rules: &Path, functions: Functions) -> Result<Engine, String> {
+pub(crate) fn load_engine(
+    rules: &Path,
+    functions: Functions,
+    limits: Limits,
+) -> Result<Engine, String> {
     Engine::builder()
         .functions(functions)
+        .limits(limits)
         .metrics(false)
         .load_path(rules)
         .map_err(|e| match e {

@@ -4,13 +4,17 @@
 
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use acs_engine::backtest::{Backtest, BacktestReport, Progress, Transition};
-use acs_engine::{RuleMode, Verdict};
+use acs_engine::{Limits, RuleMode, Verdict};
 
-use super::{load_engine, load_functions, Io, EXIT_OK, EXIT_USAGE};
+use super::{
+    after_writing, load_engine, load_functions, Io, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK,
+    EXIT_USAGE,
+};
 use crate::terminal::Style;
 
 /// Arguments of `acs replay`.
@@ -22,8 +26,11 @@ Examples:
   zcat events.jsonl.gz | acs replay --rules rules/ -
 
 Reads one input document per line (blank lines are skipped, lines that are not JSON are
-counted and shown); memory stays constant whatever the input's size. Exit status: 0 when
-the input was replayed, 2 on usage, I/O or rules errors.")]
+counted and shown); memory stays constant whatever the input's size. Ctrl-C stops reading
+and prints the report of the lines read so far (a second Ctrl-C ends at once).
+
+Exit status: 0 when the input was replayed, 1 when no line was a valid input, 2 on usage,
+I/O or rules errors, 130 when interrupted.")]
 pub struct Args {
     /// Rules file, or directory of `*.yaml` rules files, to backtest.
     #[arg(long, value_name = "FILE_OR_DIR")]
@@ -37,8 +44,8 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Worker threads (0: one per core).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// Worker threads, at most 1024 (0: one per core).
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_threads)]
     pub threads: usize,
     /// Examples shown per kind of verdict change and of invalid line.
     #[arg(long, value_name = "K", default_value_t = 5)]
@@ -46,6 +53,19 @@ pub struct Args {
     /// Recorded inputs, one JSON document per line; `-` reads standard input.
     #[arg(value_name = "EVENTS.jsonl")]
     pub input: PathBuf,
+}
+
+/// Most worker threads `--threads` takes. Evaluation is CPU-bound, so more threads than
+/// cores gain nothing, and thousands of them exhaust the process's memory maps and
+/// thread limits before the first line is read.
+pub const MAX_THREADS: usize = 1024;
+
+fn parse_threads(text: &str) -> Result<usize, String> {
+    let out_of_range = || format!("expected 0 (one per core) or 1 to {MAX_THREADS}");
+    match text.parse::<usize>() {
+        Ok(n) if n <= MAX_THREADS => Ok(n),
+        _ => Err(out_of_range()),
+    }
 }
 
 /// How `acs replay` prints its report.
@@ -60,7 +80,7 @@ pub enum Format {
 /// Run `acs replay`; returns the exit code.
 pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
     match replay(args, io) {
-        Ok(()) => EXIT_OK,
+        Ok(code) => code,
         Err(message) => {
             let _ = writeln!(io.stderr, "{message}");
             EXIT_USAGE
@@ -68,11 +88,11 @@ pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
     }
 }
 
-fn replay(args: &Args, io: &mut Io<'_>) -> Result<(), String> {
+fn replay(args: &Args, io: &mut Io<'_>) -> Result<u8, String> {
     let functions = load_functions(args.functions.as_deref())?;
-    let engine = load_engine(&args.rules, functions.clone())?;
+    let engine = load_engine(&args.rules, functions.clone(), Limits::default())?;
     let baseline = match &args.baseline {
-        Some(path) => Some(load_engine(path, functions.clone())?),
+        Some(path) => Some(load_engine(path, functions.clone(), Limits::default())?),
         None => None,
     };
     let mut backtest = Backtest::new(&engine)
@@ -88,7 +108,7 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<(), String> {
     } else {
         args.input.display().to_string()
     };
-    let (reader, total): (Box<dyn BufRead + '_>, Option<u64>) = if from_stdin {
+    let (inner, total): (Box<dyn BufRead + '_>, Option<u64>) = if from_stdin {
         (Box::new(BufReader::new(&mut *io.stdin)), None)
     } else {
         let file = File::open(&args.input)
@@ -114,10 +134,16 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<(), String> {
         }
     }
 
+    let mut reader = Stoppable {
+        inner,
+        stop: io.interrupted,
+        at_line_start: true,
+        stopped: false,
+    };
     let show_progress = io.style.stderr_is_terminal && !io.style.quiet;
     let stderr = &mut *io.stderr;
     let mut drawn = 0;
-    let result = backtest.run(reader, |progress| {
+    let result = backtest.run(&mut reader, |progress| {
         if show_progress {
             let line = progress_line(progress, total);
             // `\r` and padding redraw the line in place on any terminal, without escapes.
@@ -145,10 +171,83 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<(), String> {
             table(&report, &names, io.style)
         }
     };
-    io.stdout
+    let written = io
+        .stdout
         .write_all(text.as_bytes())
-        .and_then(|()| io.stdout.flush())
-        .map_err(|e| format!("error: cannot write the report: {e}"))
+        .and_then(|()| io.stdout.flush());
+    let code = if reader.stopped {
+        let _ = writeln!(
+            io.stderr,
+            "interrupted: the report covers the first {} of `{input_name}`",
+            count(report.lines, "line", "lines")
+        );
+        EXIT_INTERRUPTED
+    } else if report.inputs == 0 {
+        let _ = writeln!(
+            io.stderr,
+            "error: no line of `{input_name}` is a valid input ({}: {} blank, {} invalid)",
+            count(report.lines, "line", "lines"),
+            thousands(report.blank_lines),
+            thousands(report.invalid.count)
+        );
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    };
+    Ok(after_writing(written, code, io.stderr))
+}
+
+/// The input, until `stop` is set: then it ends after the line being read, so the report
+/// covers whole lines and a line cut short is not counted as invalid.
+struct Stoppable<'a, R> {
+    inner: R,
+    stop: Option<&'a AtomicBool>,
+    at_line_start: bool,
+    /// The input was ended by `stop`, not by its end.
+    stopped: bool,
+}
+
+impl<R: BufRead> Read for Stoppable<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let buf = self.fill_buf()?;
+        let n = buf.len().min(out.len());
+        if let (Some(to), Some(from)) = (out.get_mut(..n), buf.get(..n)) {
+            to.copy_from_slice(from);
+        }
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Stoppable<'_, R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        let stop = self.stop.is_some_and(|s| s.load(Ordering::Relaxed));
+        if stop && self.at_line_start {
+            self.stopped = true;
+            return Ok(&[]);
+        }
+        let buf = self.inner.fill_buf()?;
+        if !stop {
+            return Ok(buf);
+        }
+        Ok(match buf.iter().position(|&b| b == b'\n') {
+            Some(at) => buf.get(..=at).unwrap_or(buf),
+            None => buf,
+        })
+    }
+
+    fn consume(&mut self, amount: usize) {
+        if amount > 0 {
+            // The bytes consumed are still at the front of the inner buffer.
+            self.at_line_start = self
+                .inner
+                .fill_buf()
+                .ok()
+                .and_then(|buf| buf.get(amount - 1))
+                .is_some_and(|&b| b == b'\n');
+        }
+        self.inner.consume(amount);
+    }
 }
 
 /// `[#####.....]  42%  123.4 / 290.0 MB  1,234,567 lines  85.3 MB/s`: at most 75
@@ -211,20 +310,24 @@ fn table(report: &BacktestReport, names: &Names<'_>, style: Style) -> String {
     let hash = |h: &str| h.get(..19).unwrap_or(h).to_owned() + "…";
     let _ = writeln!(
         out,
-        "{}     {} ({}, {} rules)",
+        "{}     {} ({}, {})",
         style.bold("rules"),
         names.rules.display(),
         hash(&report.ruleset_hash),
-        report.rules.len()
+        count(report.rules.len() as u64, "rule", "rules")
     );
     if let (Some(path), Some(baseline)) = (names.baseline, &report.baseline) {
         let _ = writeln!(
             out,
-            "{}  {} ({}, {} rules)",
+            "{}  {} ({}, {})",
             style.bold("baseline"),
             path.display(),
             hash(&baseline.ruleset_hash),
-            baseline.rules.iter().filter(|r| r.before.is_some()).count()
+            count(
+                baseline.rules.iter().filter(|r| r.before.is_some()).count() as u64,
+                "rule",
+                "rules"
+            )
         );
     }
     let _ = writeln!(

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use acs_engine::testing::{find_test_files, run_all, Difference, Report, TestBundle, TestFile};
 use acs_engine::{Diagnostic, LoadError, RulesSource};
 
-use super::{Io, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
+use super::{after_writing, Io, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::terminal::Style;
 
 /// Arguments of `acs test`.
@@ -62,14 +62,12 @@ pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
             .and_then(|json| writeln!(io.stdout, "{json}")),
         Format::Human => print_human(&report, io),
     };
-    if written.is_err() {
-        return EXIT_USAGE;
-    }
-    if report.all_passed() {
+    let code = if report.all_passed() {
         EXIT_OK
     } else {
         EXIT_FINDINGS
-    }
+    };
+    after_writing(written.and_then(|()| io.stdout.flush()), code, io.stderr)
 }
 
 /// Find, parse and load everything first, so every problem is reported at once and no
@@ -172,11 +170,17 @@ fn print_human(report: &Report, io: &mut Io<'_>) -> std::io::Result<()> {
             }
             writeln!(
                 io.stderr,
-                "{}: {} of {} rules of `{}` are not expected to match by any test: {}",
+                "{}: {} of {} rule{} of `{}` {} not expected to match by any test: {}",
                 style.warning("warning"),
                 coverage.uncovered.len(),
                 coverage.rule_count,
+                if coverage.rule_count == 1 { "" } else { "s" },
                 coverage.rules,
+                if coverage.uncovered.len() == 1 {
+                    "is"
+                } else {
+                    "are"
+                },
                 coverage.uncovered.join(", ")
             )?;
         }

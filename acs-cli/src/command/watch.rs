@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use acs_engine::{Engine, ReloadEvent, WatchOptions};
 
-use super::{load_functions, Io, EXIT_OK, EXIT_USAGE};
+use super::{after_writing, load_functions, Io, EXIT_OK, EXIT_USAGE};
 
 /// Arguments of `acs watch`.
 #[derive(Debug, clap::Args)]
@@ -33,7 +33,7 @@ pub struct Args {
 /// something fails).
 pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
     match watch(args, io) {
-        Ok(()) => EXIT_OK,
+        Ok(code) => code,
         Err(message) => {
             let _ = writeln!(io.stderr, "{message}");
             EXIT_USAGE
@@ -41,7 +41,7 @@ pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
     }
 }
 
-fn watch(args: &Args, io: &mut Io<'_>) -> Result<(), String> {
+fn watch(args: &Args, io: &mut Io<'_>) -> Result<u8, String> {
     let functions = load_functions(args.functions.as_deref())?;
     let engine = Engine::builder()
         .functions(functions)
@@ -66,7 +66,9 @@ fn watch(args: &Args, io: &mut Io<'_>) -> Result<(), String> {
         rule_count: status.rule_count,
         ruleset_hash: status.ruleset_hash,
     };
-    print_event(args, io, &engine, &first).map_err(|e| e.to_string())?;
+    if let Err(error) = print_event(args, io, &engine, &first) {
+        return Ok(after_writing(Err(error), EXIT_OK, io.stderr));
+    }
     if !args.json && !io.style.quiet {
         let _ = writeln!(
             io.stderr,
@@ -80,9 +82,11 @@ fn watch(args: &Args, io: &mut Io<'_>) -> Result<(), String> {
             break;
         };
         reloads += 1;
-        print_event(args, io, &engine, &event).map_err(|e| e.to_string())?;
+        if let Err(error) = print_event(args, io, &engine, &event) {
+            return Ok(after_writing(Err(error), EXIT_OK, io.stderr));
+        }
     }
-    Ok(())
+    Ok(EXIT_OK)
 }
 
 fn print_event(
@@ -105,8 +109,9 @@ fn print_event(
         } => {
             writeln!(
                 io.stdout,
-                "{} generation {generation}: {rule_count} rules serving ({ruleset_hash})",
-                style.good("loaded")
+                "{} generation {generation}: {rule_count} rule{} serving ({ruleset_hash})",
+                style.good("loaded"),
+                if *rule_count == 1 { "" } else { "s" }
             )?;
             let plan = engine.plan();
             if !style.quiet && plan.generation() == *generation {

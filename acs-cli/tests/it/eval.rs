@@ -43,6 +43,12 @@ fn eval(rules: &str, functions: Option<&str>, input: Option<&str>, stdin: Option
     acs_lib(&args, stdin.unwrap_or_default())
 }
 
+fn eval_args(args: &[&str]) -> Run {
+    let mut all = vec!["eval", "--rules", RULES_DIR];
+    all.extend(args);
+    acs_lib(&all, b"")
+}
+
 fn matched_ids(decision: &Value) -> Vec<&str> {
     decision["matched"]
         .as_array()
@@ -459,4 +465,70 @@ fn eval_stubbed_now_reaches_conditions_and_templates_directly() {
     .decision();
     assert_eq!(decision["matched"], json!([]));
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `yes` as standard input: `y\n` over and over, here up to 64 MiB; counts what was read.
+struct Yes {
+    served: usize,
+}
+
+impl std::io::Read for Yes {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min((64 << 20) - self.served);
+        for (i, byte) in buf.iter_mut().take(n).enumerate() {
+            *byte = if (self.served + i).is_multiple_of(2) {
+                b'y'
+            } else {
+                b'\n'
+            };
+        }
+        self.served += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn eval_of_endless_standard_input_stops_reading_at_the_limit_and_names_the_flag() {
+    for (flags, limit) in [
+        (&[][..], 16usize << 20),
+        (&["--max-input-bytes", "1000"][..], 1000),
+    ] {
+        let mut yes = Yes { served: 0 };
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let mut io = acs_cli::Io {
+            stdin: &mut yes,
+            stdout: &mut stdout,
+            stderr: &mut stderr,
+            style: acs_cli::Style::plain(),
+            interrupted: None,
+        };
+        let mut args = vec!["acs", "eval", "--quiet", "--rules", RULES_DIR];
+        args.extend(flags);
+        args.push("-");
+        let code = acs_cli::run(args, &mut io);
+        let stderr = String::from_utf8(stderr).unwrap();
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stdout.is_empty());
+        assert!(
+            stderr.contains("standard input") && stderr.contains("--max-input-bytes"),
+            "{stderr}"
+        );
+        // Reading stops just past the limit, not at the end of the stream.
+        assert!(yes.served <= limit + (1 << 16), "{} bytes read", yes.served);
+    }
+}
+
+#[test]
+fn eval_of_an_input_file_past_the_limit_names_the_flag() {
+    let dir = temp_dir("eval-large");
+    let input = write(
+        &dir,
+        "large.json",
+        &format!("{{\"event\": \"{}\"}}", "x".repeat(2000)),
+    );
+    let run = eval_args(&["--max-input-bytes", "1000", input.to_str().unwrap()]);
+    let stderr = run.failed();
+    assert!(stderr.contains("--max-input-bytes"), "{stderr}");
+    let fits = eval_args(&["--max-input-bytes", "3000", input.to_str().unwrap()]);
+    fits.decision();
 }

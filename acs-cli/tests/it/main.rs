@@ -20,6 +20,8 @@ mod bundle;
 mod eval;
 mod explain;
 mod lint_rules;
+mod manners;
+mod process;
 mod readme_walkthrough;
 mod replay;
 mod support;

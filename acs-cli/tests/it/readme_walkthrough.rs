@@ -56,6 +56,10 @@ fn the_readme_walkthrough_runs_as_written() {
         output.status.success(),
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
+    assert!(
+        stderr.contains("note: using ") && stderr.contains("/rules/acs.toml"),
+        "{stderr}"
+    );
     for expected in [
         "error[ACS411]: `ctxt` is not a root",
         "= help: did you mean `ctx`?",
@@ -66,6 +70,8 @@ fn the_readme_walkthrough_runs_as_written() {
         "passed, 0 failed",
         "RF26_BID_ABOVE_LANE_RATE  priority 850  medium  not matched",
         "│  └─ booking.distanceKm * 90",
+        "baseline  rules/ (sha256:",
+        "input     rules/examples/recorded.jsonl: 300 lines, 298 inputs, 1 blank, 1 invalid",
         "RF26_BID_ABOVE_LANE_RATE                   -     10     +10",
         "allowed -> BID_ABOVE_LANE_RATE: 9",
         "e.g. line 37: allowed [] -> rejected BID_ABOVE_LANE_RATE",

@@ -5,7 +5,9 @@
 use crate::support::{acs, acs_lib, temp_dir, Run, RULES_DIR, RULES_FILE, STUBS};
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use acs_engine::{Engine, Functions};
 use acs_integration_tests::legacy_bundle;
@@ -361,6 +363,86 @@ fn replay_reads_standard_input_given_a_dash() {
 }
 
 #[test]
+fn replay_where_no_line_is_a_valid_input_exits_1_with_the_report() {
+    for input in ["", "\n\n", "not json\n{\"event\": \n"] {
+        let run = replay_with(
+            &["--rules", RULES_DIR, "-"],
+            Some(input.as_bytes().to_vec()),
+        );
+        assert_eq!(run.code, 1, "{input:?}\nstderr:\n{}", run.stderr);
+        assert!(run.stdout.contains("0 inputs"), "{}", run.stdout);
+        assert!(
+            run.stderr
+                .contains("error: no line of `<stdin>` is a valid input"),
+            "{}",
+            run.stderr
+        );
+    }
+    let one_valid = replay_with(
+        &["--rules", RULES_DIR, "-"],
+        Some(b"not json\n{\"event\": {}}\n".to_vec()),
+    );
+    assert_eq!(one_valid.code, 0, "{}", one_valid.stderr);
+}
+
+/// 20 MB of one line over and over; sets `stop` once `after` bytes have been read, as a
+/// Ctrl-C in the middle of a long replay would.
+struct Long<'a> {
+    served: usize,
+    after: usize,
+    stop: &'a AtomicBool,
+}
+
+impl Read for Long<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        const LINE: &[u8] = b"{\"event\": {\"type\": \"bid.create\"}}\n";
+        if self.served >= 20_000_000 {
+            return Ok(0);
+        }
+        if self.served >= self.after {
+            self.stop.store(true, Ordering::SeqCst);
+        }
+        // Odd-sized reads, so lines straddle the reader's buffer.
+        let n = buf.len().min(7);
+        for (i, byte) in buf.iter_mut().take(n).enumerate() {
+            *byte = LINE[(self.served + i) % LINE.len()];
+        }
+        self.served += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn replay_asked_to_stop_reports_the_whole_lines_read_so_far() {
+    let stop = AtomicBool::new(false);
+    let mut stdin = Long {
+        served: 0,
+        after: 100_000,
+        stop: &stop,
+    };
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut io = acs_cli::Io {
+        stdin: &mut stdin,
+        stdout: &mut stdout,
+        stderr: &mut stderr,
+        style: acs_cli::Style::plain(),
+        interrupted: Some(&stop),
+    };
+    let args = [
+        "acs", "replay", "--quiet", "--rules", RULES_DIR, "--format", "json", "-",
+    ];
+    let code = acs_cli::run(args, &mut io);
+    let stderr = String::from_utf8(stderr).unwrap();
+    assert_eq!(code, 130, "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let report: Value = serde_json::from_slice(&stdout).unwrap();
+    let lines = report["lines"].as_u64().unwrap();
+    assert!(lines > 1000 && lines < 100_000, "{report}");
+    assert_eq!(report["inputs"].as_u64(), Some(lines), "{report}");
+    assert_eq!(report["invalid"]["count"], 0, "{report}");
+}
+
+#[test]
 fn replay_of_a_missing_input_file_exits_2() {
     let stderr = replay(&["--rules", RULES_DIR, "/no/such/events.jsonl"])
         .failed_without_panic()
@@ -433,6 +515,30 @@ fn replay_without_an_input_argument_exits_2_with_usage() {
     let run = replay(&["--rules", RULES_DIR]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("Usage"), "{}", run.stderr);
+}
+
+#[test]
+fn replay_threads_past_the_bound_is_a_usage_error_naming_it() {
+    for threads in ["1025", "20000", "18446744073709551616"] {
+        let run = replay(&["--rules", RULES_DIR, "--threads", threads, SAMPLE]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+        assert!(
+            run.stderr.contains("--threads") && run.stderr.contains("1024"),
+            "{}",
+            run.stderr
+        );
+    }
+    replay(&[
+        "--rules",
+        RULES_DIR,
+        "--threads",
+        "1024",
+        "--format",
+        "json",
+        SAMPLE,
+    ])
+    .report();
 }
 
 #[test]

@@ -29,6 +29,7 @@ pub fn acs_lib(args: &[&str], stdin: &[u8]) -> Run {
         stdout: &mut stdout,
         stderr: &mut stderr,
         style: acs_cli::Style::plain(),
+        interrupted: None,
     };
     let code = acs_cli::run(std::iter::once("acs").chain(args.iter().copied()), &mut io);
     Run {

@@ -125,7 +125,7 @@ fn human_output_names_the_failing_line() {
     let watch = Lines::spawn(&["watch", "--debounce", "10", path.to_str().unwrap()]);
     let first = watch.lines.recv_timeout(Duration::from_secs(30)).unwrap();
     assert!(
-        first.starts_with("loaded generation 1: 1 rules serving (sha256:"),
+        first.starts_with("loaded generation 1: 1 rule serving (sha256:"),
         "{first}"
     );
     write(&path, "- id: A\n  priority: [\n");

@@ -296,75 +296,32 @@ pub(crate) fn read_bundle(
     Ok(sources)
 }
 
-/// The bytes of the regular file at `path`, at most `limit` of them. What is there is
-/// checked before opening (opening a FIFO blocks until a writer comes), and the read
-/// itself stops past the limit, whatever the metadata said.
+/// The bytes of the regular file at `path`, at most `limit` of them
+/// ([`crate::limits::read_file`]), with the error naming the path.
 pub(crate) fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, LoadError> {
-    use std::io::Read as _;
-    let not_a_file = |found: &str| LoadError::NotAFile {
-        path: path.to_owned(),
-        found: found.to_owned(),
-    };
-    let metadata = match std::fs::metadata(path) {
-        Ok(metadata) => metadata,
-        Err(error) => {
-            return Err(match std::fs::symlink_metadata(path) {
-                // The link is there; what it points to is not.
-                Ok(link) if link.file_type().is_symlink() => {
-                    not_a_file("a dangling or looping symbolic link")
-                }
-                _ => LoadError::Io {
-                    path: path.to_owned(),
-                    source: error,
-                },
-            });
-        }
-    };
-    if !metadata.is_file() {
-        return Err(not_a_file(kind_of(&metadata)));
-    }
-    let io = |source| LoadError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut bytes = Vec::new();
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > limit {
-        return Err(LoadError::TooLarge {
+    use crate::limits::ReadError;
+    crate::limits::read_file(path, limit).map_err(|error| match error {
+        ReadError::NotAFile { kind } => LoadError::NotAFile {
             path: path.to_owned(),
-            size: metadata.len().max(bytes.len() as u64),
+            found: kind.to_owned(),
+        },
+        ReadError::TooLarge { limit } => LoadError::TooLarge {
+            path: path.to_owned(),
+            size: std::fs::metadata(path).map_or(limit + 1, |m| m.len().max(limit + 1)),
             limit,
-        });
-    }
-    Ok(bytes)
-}
-
-/// What a path that is not a regular file is, in words.
-pub(crate) fn kind_of(metadata: &std::fs::Metadata) -> &'static str {
-    let kind = metadata.file_type();
-    if kind.is_dir() {
-        return "a directory";
-    }
-    if kind.is_file() {
-        return "a file";
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt as _;
-        if kind.is_fifo() {
-            return "a FIFO";
-        }
-        if kind.is_socket() {
-            return "a socket";
-        }
-        if kind.is_block_device() || kind.is_char_device() {
-            return "a device";
-        }
-    }
-    "a special file"
+        },
+        ReadError::Io(source) => match std::fs::symlink_metadata(path) {
+            // The link is there; what it points to is not.
+            Ok(link) if link.file_type().is_symlink() && !path.exists() => LoadError::NotAFile {
+                path: path.to_owned(),
+                found: "a dangling or looping symbolic link".to_owned(),
+            },
+            _ => LoadError::Io {
+                path: path.to_owned(),
+                source,
+            },
+        },
+    })
 }
 
 /// A bundle entry named as a rules file: visible, `*.yaml` or `*.yml`. Whatever it is, it

@@ -216,7 +216,9 @@ impl EngineBuilder {
         }
         tracing::info!(generation = 1, rules = plan.rule_count(), hash = %plan.ruleset_hash(), "acs rules loaded");
         let loaded_kind = match &source {
-            RulesSource::Path(path) => std::fs::metadata(path).ok().map(|m| load::kind_of(&m)),
+            RulesSource::Path(path) => std::fs::metadata(path)
+                .ok()
+                .map(|m| crate::limits::kind_of(&m)),
             RulesSource::Text { .. } => None,
         };
         Ok(Engine {
@@ -402,7 +404,7 @@ impl Shared {
         let Ok(metadata) = std::fs::metadata(path) else {
             return Ok(());
         };
-        let now = load::kind_of(&metadata);
+        let now = crate::limits::kind_of(&metadata);
         if now == was {
             return Ok(());
         }

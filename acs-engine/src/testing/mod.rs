@@ -19,7 +19,7 @@ use crate::decision::{Decision, RuleError};
 use crate::diagnostic::Diagnostic;
 use crate::engine::{read_sources, LoadError, RulesSource};
 use crate::functions::Functions;
-use crate::limits::Limits;
+use crate::limits::{Limits, ReadError};
 use crate::ruleset::{load_rule_set, suggest_name, RuleSet};
 use crate::source::{Location, SourceMap, Span};
 
@@ -528,13 +528,12 @@ impl Expectation {
 
 /// Read a UTF-8 file of at most [`MAX_TEST_FILE_BYTES`]; the error is one line.
 fn read_text(path: &Path) -> Result<String, String> {
-    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
-    if size > MAX_TEST_FILE_BYTES {
-        return Err(format!(
-            "the file is {size} bytes, more than the limit of {MAX_TEST_FILE_BYTES}"
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let bytes = crate::limits::read_file(path, MAX_TEST_FILE_BYTES).map_err(|e| match e {
+        ReadError::TooLarge { limit } => {
+            format!("the file is more than the limit of {limit} bytes (`MAX_TEST_FILE_BYTES`)")
+        }
+        other => other.to_string(),
+    })?;
     String::from_utf8(bytes).map_err(|e| {
         format!(
             "the file is not UTF-8 (byte {})",

@@ -19,6 +19,7 @@
 
 #[cfg(feature = "tools")]
 mod backtest;
+mod bounded_read;
 mod bundles;
 mod explain;
 mod fuzz_regressions;
