@@ -177,6 +177,80 @@ fn write_to_serve(path: &Path, options: WatchOptions, samples: usize) -> Vec<Dur
     times
 }
 
+/// The time from swapping a bundle directory for another (`mv rules rules.old && mv
+/// rules.new rules`) to the new rules serving, over `samples` swaps.
+fn directory_swap_to_serve(samples: usize) -> Vec<Duration> {
+    let parent = tempfile::tempdir().unwrap();
+    let live = parent.path().join("rules");
+    std::fs::create_dir(&live).unwrap();
+    std::fs::write(live.join("rules.yaml"), version(0)).unwrap();
+    let engine = Engine::builder()
+        .functions(stubs())
+        .load_path(&live)
+        .unwrap();
+    let _watch = engine.watch().unwrap();
+    let mut times = Vec::with_capacity(samples);
+    for n in 1..=samples as u64 {
+        let before = engine.plan().generation();
+        let new = parent.path().join("rules.new");
+        std::fs::create_dir(&new).unwrap();
+        std::fs::write(new.join("rules.yaml"), version(n)).unwrap();
+        let old = parent.path().join("rules.old");
+        std::fs::rename(&live, &old).unwrap();
+        std::fs::rename(&new, &live).unwrap();
+        let swapped = Instant::now();
+        while engine.plan().generation() == before {
+            assert!(swapped.elapsed() < Duration::from_secs(10), "the swap was never served");
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        times.push(swapped.elapsed());
+        std::fs::remove_dir_all(&old).unwrap();
+    }
+    times.sort();
+    times
+}
+
+/// An in-place write of the whole bundle that stops half-way for `pause`: how many of
+/// `runs` such writes had a plan with only the first half of the rules served.
+fn partial_writes_served(pause: Duration, runs: usize) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rules.yaml");
+    std::fs::write(&path, version(0)).unwrap();
+    let engine = Engine::builder()
+        .functions(stubs())
+        .load_path(&path)
+        .unwrap();
+    let full = engine.plan().rule_count();
+    let served = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&served);
+    engine.on_reload(move |event| {
+        if let acs_engine::ReloadEvent::Loaded { rule_count, .. } = event {
+            sink.lock().unwrap().push(*rule_count);
+        }
+    });
+    let _watch = engine.watch().unwrap();
+    let mut torn = 0;
+    for n in 1..=runs as u64 {
+        let text = version(n);
+        // Cut at a rule boundary in the middle: the first half is a valid bundle.
+        let cut = text[..text.len() / 2].rfind("\n- id:").unwrap() + 1;
+        served.lock().unwrap().clear();
+        std::fs::write(&path, &text[..cut]).unwrap();
+        std::thread::sleep(pause);
+        std::fs::write(&path, &text).unwrap();
+        let written = Instant::now();
+        while engine.plan().rule_count() != full || !engine.plan().rule_ids().any(|id| id == format!("BENCH_VERSION_{n}")) {
+            assert!(written.elapsed() < Duration::from_secs(10), "the full bundle was never served");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if served.lock().unwrap().iter().any(|&count| count < full) {
+            torn += 1;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    torn
+}
+
 fn median(times: &[Duration]) -> Duration {
     times[times.len() / 2]
 }
@@ -250,5 +324,19 @@ fn main() {
             times[0].as_secs_f64() * 1e3,
             times[times.len() - 1].as_secs_f64() * 1e3
         );
+    }
+    let times = directory_swap_to_serve(15);
+    println!(
+        "\ndirectory swap (mv rules rules.old && mv rules.new rules) -> new plan serving, default watcher: median {:.1} ms, min {:.1} ms, max {:.1} ms (15 swaps, every one served)",
+        median(&times).as_secs_f64() * 1e3,
+        times[0].as_secs_f64() * 1e3,
+        times[times.len() - 1].as_secs_f64() * 1e3
+    );
+    println!("\n| in-place write paused half-way for | runs | half bundle served |");
+    println!("|---|---|---|");
+    for pause in [20, 80, 150, 400] {
+        let runs = 6;
+        let torn = partial_writes_served(Duration::from_millis(pause), runs);
+        println!("| {pause} ms | {runs} | {torn} |");
     }
 }
