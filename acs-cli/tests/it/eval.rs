@@ -460,3 +460,17 @@ fn eval_stubbed_now_reaches_conditions_and_templates_directly() {
     assert_eq!(decision["matched"], json!([]));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn eval_of_an_input_that_is_not_an_object_exits_2() {
+    for (input, found) in [("42", "a number"), ("[1, 2]", "an array"), ("null", "null")] {
+        let run = eval(RULES_FILE, Some(STUBS), None, Some(input.as_bytes()));
+        let stderr = run.failed();
+        assert!(
+            stderr.contains(&format!(
+                "error: <stdin>: the input must be a JSON object with event, ctx, system and db; found {found}"
+            )),
+            "{stderr}"
+        );
+    }
+}

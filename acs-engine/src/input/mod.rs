@@ -48,7 +48,7 @@ impl Root {
     }
 }
 
-/// An input that is not valid JSON, or that is beyond the engine's [`Limits`].
+/// An input that is not valid JSON, not a JSON object, or beyond the engine's [`Limits`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InputError {
@@ -80,6 +80,13 @@ pub enum InputError {
         /// What the parser said.
         message: String,
     },
+    /// The input is valid JSON but not an object: it has no `event`, `ctx`, `system` or
+    /// `db` to read.
+    #[error("the input must be a JSON object with event, ctx, system and db; found {found}")]
+    NotAnObject {
+        /// What it is instead: `a number`, `an array`, `a string`, `a boolean`, `null`.
+        found: &'static str,
+    },
 }
 
 /// Refuse `bytes` beyond `limits` before any parsing: larger than
@@ -104,9 +111,20 @@ pub(crate) fn check_limits(bytes: &[u8], limits: &Limits) -> Result<(), InputErr
     Ok(())
 }
 
-/// Parse `bytes` as one JSON document with `serde_json`, its position kept apart from its
-/// message.
+/// Parse `bytes` as an input document with `serde_json`: a JSON object, or an error with
+/// its position kept apart from its message.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Value, InputError> {
+    let document = parse_any(bytes)?;
+    if !document.is_object() {
+        return Err(InputError::NotAnObject {
+            found: describe(&document),
+        });
+    }
+    Ok(document)
+}
+
+/// Parse `bytes` as one JSON document of any kind.
+fn parse_any(bytes: &[u8]) -> Result<Value, InputError> {
     serde_json::from_slice(bytes).map_err(|e| InputError::Json {
         line: e.line().max(1),
         column: e.column().max(1),
@@ -117,6 +135,18 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Value, InputError> {
             .unwrap_or_default()
             .to_owned(),
     })
+}
+
+/// What a JSON value is, in words, for a message.
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// The deepest array/object nesting of JSON text, if it exceeds `limit`: a byte scan

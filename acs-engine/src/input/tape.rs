@@ -41,15 +41,28 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new(0));
 }
 
-/// `f` run on the tape of `bytes`, or `None` when the `serde_json` path must decide. The
-/// tape borrows the thread's buffers for the length of `f`; a call made from inside `f`
-/// (a host function evaluating bytes itself) scans into buffers of its own.
+/// `f` run on the tape of `bytes` when they hold an input document (a JSON object), or
+/// `None` when the `serde_json` path must decide, and word the error. The tape borrows
+/// the thread's buffers for the length of `f`; a call made from inside `f` (a host
+/// function evaluating bytes itself) scans into buffers of its own.
+pub(crate) fn with_input_tape<R>(bytes: &[u8], f: impl FnOnce(&Tape<'_>) -> R) -> Option<R> {
+    with_scratch(bytes, true, f)
+}
+
+/// `f` run on the tape of any JSON document `bytes` hold (see [`with_input_tape`]).
+#[cfg(test)]
 pub(crate) fn with_tape<R>(bytes: &[u8], f: impl FnOnce(&Tape<'_>) -> R) -> Option<R> {
+    with_scratch(bytes, false, f)
+}
+
+/// `f` on the tape of `bytes`, on the thread's buffers when free; `input`: declined unless
+/// the tape holds an input document.
+fn with_scratch<R>(bytes: &[u8], input: bool, f: impl FnOnce(&Tape<'_>) -> R) -> Option<R> {
     if bytes.len() > REUSE_LIMIT {
-        return scan(bytes, &mut Scratch::new(bytes.len()), f);
+        return scan(bytes, &mut Scratch::new(bytes.len()), input, f);
     }
     let mut f = Some(f);
-    let mut run = |scratch: &mut Scratch| scan(bytes, scratch, f.take()?);
+    let mut run = |scratch: &mut Scratch| scan(bytes, scratch, input, f.take()?);
     SCRATCH
         .try_with(|scratch| match scratch.try_borrow_mut() {
             Ok(mut scratch) => run(&mut scratch),
@@ -58,7 +71,12 @@ pub(crate) fn with_tape<R>(bytes: &[u8], f: impl FnOnce(&Tape<'_>) -> R) -> Opti
         .unwrap_or_else(|_| run(&mut Scratch::new(bytes.len())))
 }
 
-fn scan<R>(bytes: &[u8], scratch: &mut Scratch, f: impl FnOnce(&Tape<'_>) -> R) -> Option<R> {
+fn scan<R>(
+    bytes: &[u8],
+    scratch: &mut Scratch,
+    input: bool,
+    f: impl FnOnce(&Tape<'_>) -> R,
+) -> Option<R> {
     scratch.input.clear();
     scratch.input.extend_from_slice(bytes);
     scratch
@@ -71,11 +89,16 @@ fn scan<R>(bytes: &[u8], scratch: &mut Scratch, f: impl FnOnce(&Tape<'_>) -> R) 
         &mut scratch.buffers,
         &mut tape,
     ) {
-        Ok(()) => Some(f(&tape)),
-        Err(_) => None,
+        Ok(()) if !input || is_input(&tape.0) => Some(f(&tape)),
+        _ => None,
     };
     scratch.tape = tape.reset();
     result
+}
+
+/// Whether a tape holds an input document: a JSON object.
+fn is_input(nodes: &[Node<'_>]) -> bool {
+    matches!(nodes.first(), Some(Node::Object { .. }))
 }
 
 /// The value at node `at` built whole, as `serde_json` builds it (`None` only for a tape
@@ -260,6 +283,22 @@ mod tests {
         accepted_and_agrees(b" \t\r\n{ \"k\" : [ true , false , null ] } \n");
         accepted_and_agrees(b"\"top\"");
         accepted_and_agrees(b"12");
+    }
+
+    #[test]
+    fn only_an_object_is_read_as_an_input() {
+        for text in ["42", "-0", "[1]", "[]", "\"x\"", "null", "true"] {
+            assert!(
+                super::with_input_tape(text.as_bytes(), |_| ()).is_none(),
+                "{text}"
+            );
+        }
+        for text in ["{}", " {\"event\":{\"type\":\"x\"}} "] {
+            assert!(
+                super::with_input_tape(text.as_bytes(), |_| ()).is_some(),
+                "{text}"
+            );
+        }
     }
 
     #[test]

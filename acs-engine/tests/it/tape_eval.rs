@@ -2,9 +2,10 @@
 //! exactly as `Engine::evaluate` does on `serde_json`'s parse of the same bytes, for JSON
 //! text in every form (duplicate keys, escapes, every number shape, deep nesting) and for
 //! every way a rule reads the input (paths, `==` and `in` between containers, indexing,
-//! host-function arguments, templates). Bytes serde_json refuses are refused.
+//! host-function arguments, templates). Bytes serde_json refuses are refused, and so is
+//! JSON that is not an object.
 
-use acs_engine::{Engine, Functions};
+use acs_engine::{Engine, Functions, InputError};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -110,10 +111,19 @@ fn engine() -> &'static Engine {
     })
 }
 
-/// Bytes decide as their full `serde_json` parse does, or both refuse them.
+/// Bytes decide as their full `serde_json` parse does, or both refuse them; a document
+/// that is not an object is refused.
 fn agrees(engine: &Engine, bytes: &[u8]) -> Result<(), TestCaseError> {
     let text = String::from_utf8_lossy(bytes);
     match serde_json::from_slice::<Value>(bytes) {
+        Ok(document) if !document.is_object() => prop_assert!(
+            matches!(
+                engine.evaluate_json(bytes),
+                Err(InputError::NotAnObject { .. })
+            ),
+            "accepted {:?}",
+            text
+        ),
         Ok(document) => {
             let from_bytes = engine
                 .evaluate_json(bytes)
