@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use acs_engine::{Engine, Functions, LoadError};
+use acs_engine::{Engine, Functions, InputError, LoadError};
 
 use crate::terminal::Style;
 
@@ -41,8 +41,19 @@ pub(crate) fn load_functions(path: Option<&Path>) -> Result<Functions, String> {
     };
     let text =
         std::fs::read(path).map_err(|e| format!("error: cannot read `{}`: {e}", path.display()))?;
-    let table: serde_json::Value = serde_json::from_slice(&text)
-        .map_err(|e| format!("error: `{}` is not valid JSON: {e}", path.display()))?;
+    // Strict, so that a function stubbed twice is an error rather than the last table.
+    let table = acs_engine::parse_json(&text).map_err(|e| match e {
+        InputError::Json {
+            line,
+            column,
+            message,
+            ..
+        } => format!(
+            "error: `{}` is not valid JSON: {message} at line {line} column {column}",
+            path.display()
+        ),
+        other => format!("error: `{}`: {other}", path.display()),
+    })?;
     Functions::from_stubs(&table).map_err(|e| format!("error: `{}`: {e}", path.display()))
 }
 

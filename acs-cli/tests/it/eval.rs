@@ -359,6 +359,11 @@ fn eval_with_a_bad_stubs_file_exits_2() {
             "entry 1 must be `[[args...], result]`",
         ),
         ("args_not_a_list.json", "{\"now\": [[\"x\", 1]]}", "entry 0"),
+        (
+            "duplicate.json",
+            "{\"now\": [[[], 1]], \"now\": [[[], 2]]}",
+            "duplicate key \"now\" in one JSON object, at line 1, column 24",
+        ),
     ];
     for (name, text, message) in cases {
         let stubs = write(&dir, name, text);

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::{read_text, ActionExpectation, Expectation, TestCase, TestFile, VerdictKind};
 use crate::diagnostic::Diagnostic;
 use crate::functions::Functions;
+use crate::input::{parse_json, InputError};
 use crate::ruleset::backticked_list;
 use crate::ruleset::{describe_json, parse_document, suggest_name, Node, NodeKind};
 use crate::source::{SourceFile, SourceMap, Span};
@@ -358,7 +359,7 @@ impl Reader<'_> {
                 return None;
             }
         };
-        match serde_json::from_str::<Value>(&text) {
+        match parse_json(text.as_bytes()) {
             Ok(value @ Value::Object(_)) => Some(value),
             Ok(other) => {
                 let kind = describe_json(&other);
@@ -373,15 +374,26 @@ impl Reader<'_> {
                 );
                 None
             }
-            Err(error) => {
+            Err(InputError::Json { line, column, .. }) => {
                 self.error(
                     "ACS505",
                     format!(
-                        "input file `{}` is not valid JSON (line {}, column {})",
+                        "input file `{}` is not valid JSON (line {line}, column {column})",
                         path.display(),
-                        error.line(),
-                        error.column()
                     ),
+                    node.span,
+                    None,
+                );
+                None
+            }
+            Err(error) => {
+                let what = match error {
+                    InputError::DuplicateKey { .. } => " gives a key twice",
+                    _ => "",
+                };
+                self.error(
+                    "ACS505",
+                    format!("input file `{}`{what}: {error}", path.display()),
                     node.span,
                     None,
                 );

@@ -527,10 +527,11 @@ fn backtest_evaluations_do_not_count_in_the_engine_metrics() {
     assert_eq!(rules.metrics().evaluations, 1);
 }
 
-/// A line that is JSON but not an object is no input: counted invalid, with the message,
-/// whether one plan reads it from the tape or two need it parsed whole.
+/// A line that is JSON but not an object, or gives a key twice, is no input: counted
+/// invalid, with the message, whether one plan reads it from the tape or two need it
+/// parsed whole.
 #[test]
-fn backtest_counts_lines_that_are_not_objects_as_invalid() {
+fn backtest_counts_lines_that_are_not_objects_or_repeat_a_key_as_invalid() {
     let input = [
         bid(5000),
         "42".into(),
@@ -538,6 +539,7 @@ fn backtest_counts_lines_that_are_not_objects_as_invalid() {
         "null".into(),
         "\"x\"".into(),
         bid(1),
+        r#"{"event":{"type":"bid.create"},"ctx":{},"ctx":{}}"#.into(),
     ]
     .join("\n");
     let current = engine(RULES);
@@ -548,7 +550,7 @@ fn backtest_counts_lines_that_are_not_objects_as_invalid() {
     ] {
         let report = run(&backtest, &input);
         assert_eq!(report.inputs, 2);
-        assert_eq!(report.invalid.count, 4);
+        assert_eq!(report.invalid.count, 5);
         let examples: Vec<(u64, &str)> = report
             .invalid
             .examples
@@ -562,6 +564,12 @@ fn backtest_counts_lines_that_are_not_objects_as_invalid() {
                 "the input must be a JSON object with event, ctx, system and db; found a number"
             )
         );
-        assert_eq!(examples.len(), 4, "{examples:?}");
+        assert_eq!(
+            examples[4],
+            (
+                7,
+                "duplicate key \"ctx\" in one JSON object, at line 1, column 45"
+            )
+        );
     }
 }

@@ -228,6 +228,11 @@ fn input_files_are_read_relative_to_the_test_file_and_merged_under_input() {
     .unwrap();
     std::fs::write(dir.path().join("inputs/list.json"), "[1]").unwrap();
     std::fs::write(dir.path().join("inputs/broken.json"), "{\n oops").unwrap();
+    std::fs::write(
+        dir.path().join("inputs/twice.json"),
+        r#"{"event": {"type": "a"}, "event": {}}"#,
+    )
+    .unwrap();
     let text = "input_defaults: { system: { region: south }, ctx: { user: U-DEFAULT, role: ops } }\ntests:\n  - name: t\n    input_file: inputs/pay.json\n    input: { event: { amount: 3 } }\n    expect: { matched: [] }\n";
     let path = dir.path().join("t.test.yaml");
     std::fs::write(&path, text).unwrap();
@@ -241,13 +246,13 @@ fn input_files_are_read_relative_to_the_test_file_and_merged_under_input() {
         })
     );
 
-    let bad = "tests:\n  - name: a\n    input_file: inputs/missing.json\n    expect: { matched: [] }\n  - name: b\n    input_file: inputs/list.json\n    expect: { matched: [] }\n  - name: c\n    input_file: inputs/broken.json\n    expect: { matched: [] }\n";
+    let bad = "tests:\n  - name: a\n    input_file: inputs/missing.json\n    expect: { matched: [] }\n  - name: b\n    input_file: inputs/list.json\n    expect: { matched: [] }\n  - name: c\n    input_file: inputs/broken.json\n    expect: { matched: [] }\n  - name: d\n    input_file: inputs/twice.json\n    expect: { matched: [] }\n";
     std::fs::write(&path, bad).unwrap();
     let Err(TestFileError::Invalid { diagnostics }) = TestFile::read(&path) else {
         panic!("bad input files were accepted");
     };
     let messages: Vec<String> = diagnostics.iter().map(|d| d.message.clone()).collect();
-    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert_eq!(messages.len(), 4, "{messages:?}");
     assert!(messages[0].contains("cannot read input file") && messages[0].contains("missing.json"));
     assert!(
         messages[1].contains("holds a list, not an object"),
@@ -255,6 +260,12 @@ fn input_files_are_read_relative_to_the_test_file_and_merged_under_input() {
     );
     assert!(
         messages[2].contains("is not valid JSON (line 2"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[3].ends_with(
+            "twice.json` gives a key twice: duplicate key \"event\" in one JSON object, at line 1, column 32"
+        ),
         "{messages:?}"
     );
     assert!(diagnostics.iter().all(|d| d.code == "ACS505"));
