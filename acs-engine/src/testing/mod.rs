@@ -8,6 +8,7 @@ mod discover;
 mod parse;
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -29,8 +30,32 @@ pub use discover::{
 };
 pub use parse::{EXPECT_KEYS, TEST_FILE_KEYS, TEST_KEYS};
 
-/// Largest rule test file (and `input_file`) accepted, in bytes.
+/// Largest rule test file accepted, in bytes (an `input_file` is an input: at most
+/// `Limits::max_input_bytes`).
 pub const MAX_TEST_FILE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// What a rule test file may read besides itself: its `rules:` and `input_file`s.
+///
+/// By default both must lie in the test file's **bundle**: the test file's directory, or
+/// its parent when that directory is called `tests` (a bundle keeps its tests in
+/// `tests/`, see `rules/README.md`), checked after `..` and symbolic links are resolved.
+/// So a test file from elsewhere cannot read `/etc/shadow` or `../../secrets.json` into
+/// a report. Whatever the policy, only a regular file (or, for `rules:`, a directory) is
+/// read: never a FIFO, socket or device.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReadPolicy {
+    /// Read `rules:` and `input_file`s wherever they are.
+    pub allow_outside: bool,
+}
+
+impl ReadPolicy {
+    /// This policy, reading outside the bundle or not.
+    pub fn allowing_outside(mut self, allow: bool) -> ReadPolicy {
+        self.allow_outside = allow;
+        self
+    }
+}
 
 /// A parsed rule test file.
 #[derive(Debug)]
@@ -324,21 +349,37 @@ impl TestFileError {
 
 impl TestFile {
     /// Read and parse a test file; `rules:` and `input_file:` are relative to its
-    /// directory.
+    /// directory, and read under the default [`ReadPolicy`] (within its bundle).
     pub fn read(path: &Path) -> Result<TestFile, TestFileError> {
-        let text = read_text(path).map_err(|message| TestFileError::Io {
+        TestFile::read_with(path, &ReadPolicy::default())
+    }
+
+    /// [`TestFile::read`] under `policy`.
+    pub fn read_with(path: &Path, policy: &ReadPolicy) -> Result<TestFile, TestFileError> {
+        let text = read_text(path, MAX_TEST_FILE_BYTES).map_err(|message| TestFileError::Io {
             path: path.to_owned(),
             message,
         })?;
         let base = path.parent().unwrap_or_else(|| Path::new(""));
-        TestFile::parse(&path.display().to_string(), &text, base)
+        TestFile::parse_with(&path.display().to_string(), &text, base, policy)
             .map_err(|diagnostics| TestFileError::Invalid { diagnostics })
     }
 
     /// Parse a test file's text; `name` is shown in diagnostics, and `rules:` and
-    /// `input_file:` are resolved against `base_dir`. Returns every error found.
+    /// `input_file:` are resolved against `base_dir`, under the default [`ReadPolicy`].
+    /// Returns every error found.
     pub fn parse(name: &str, text: &str, base_dir: &Path) -> Result<TestFile, Vec<Diagnostic>> {
-        parse::parse(name, text, base_dir)
+        TestFile::parse_with(name, text, base_dir, &ReadPolicy::default())
+    }
+
+    /// [`TestFile::parse`] under `policy`.
+    pub fn parse_with(
+        name: &str,
+        text: &str,
+        base_dir: &Path,
+        policy: &ReadPolicy,
+    ) -> Result<TestFile, Vec<Diagnostic>> {
+        parse::parse(name, text, base_dir, policy)
     }
 
     /// Rule ids the expectations name that `rules` does not have, each as an error at
@@ -526,19 +567,55 @@ impl Expectation {
     }
 }
 
-/// Read a UTF-8 file of at most [`MAX_TEST_FILE_BYTES`]; the error is one line.
-fn read_text(path: &Path) -> Result<String, String> {
-    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
-    if size > MAX_TEST_FILE_BYTES {
+/// Read a regular UTF-8 file of at most `limit` bytes; the error is one line. The type is
+/// checked before opening, since opening a FIFO waits for a writer; the read stops past
+/// `limit` whatever the size said.
+fn read_text(path: &Path, limit: u64) -> Result<String, String> {
+    let metadata = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !metadata.is_file() {
         return Err(format!(
-            "the file is {size} bytes, more than the limit of {MAX_TEST_FILE_BYTES}"
+            "not a regular file ({})",
+            describe_file_type(metadata.file_type())
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let size = metadata.len();
+    let too_large = |size: u64| format!("the file is {size} bytes, more than the limit of {limit}");
+    if size > limit {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(limit.saturating_add(1)).read_to_end(&mut bytes))
+        .map_err(|e| e.to_string())?;
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limit {
+        return Err(too_large(u64::try_from(bytes.len()).unwrap_or(u64::MAX)));
+    }
     String::from_utf8(bytes).map_err(|e| {
         format!(
             "the file is not UTF-8 (byte {})",
             e.utf8_error().valid_up_to()
         )
     })
+}
+
+/// What a file that is not a regular file is, for a message.
+fn describe_file_type(kind: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
+    }
 }
