@@ -42,7 +42,7 @@ pub use engine::{
 pub use engine::{WatchError, WatchOptions, Watcher};
 pub use expression::{Expression, ExpressionError};
 pub use functions::{FunctionError, Functions, HostFunction};
-pub use input::InputError;
+pub use input::{parse_json, InputError};
 pub use limits::{read_bounded, read_file, Limits, ReadError};
 pub use metrics::{LatencyBucket, MetricsSnapshot, RuleCounters};
 pub use plan::Plan;

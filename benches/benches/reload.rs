@@ -10,6 +10,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
+    clippy::string_slice,
     clippy::print_stdout,
     reason = "a benchmark program: failures should stop it, results go to stdout"
 )]
@@ -200,7 +201,10 @@ fn directory_swap_to_serve(samples: usize) -> Vec<Duration> {
         std::fs::rename(&new, &live).unwrap();
         let swapped = Instant::now();
         while engine.plan().generation() == before {
-            assert!(swapped.elapsed() < Duration::from_secs(10), "the swap was never served");
+            assert!(
+                swapped.elapsed() < Duration::from_secs(10),
+                "the swap was never served"
+            );
             std::thread::sleep(Duration::from_micros(100));
         }
         times.push(swapped.elapsed());
@@ -239,8 +243,16 @@ fn partial_writes_served(pause: Duration, runs: usize) -> usize {
         std::thread::sleep(pause);
         std::fs::write(&path, &text).unwrap();
         let written = Instant::now();
-        while engine.plan().rule_count() != full || !engine.plan().rule_ids().any(|id| id == format!("BENCH_VERSION_{n}")) {
-            assert!(written.elapsed() < Duration::from_secs(10), "the full bundle was never served");
+        while engine.plan().rule_count() != full
+            || !engine
+                .plan()
+                .rule_ids()
+                .any(|id| id == format!("BENCH_VERSION_{n}"))
+        {
+            assert!(
+                written.elapsed() < Duration::from_secs(10),
+                "the full bundle was never served"
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
         if served.lock().unwrap().iter().any(|&count| count < full) {

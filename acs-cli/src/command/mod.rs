@@ -5,7 +5,9 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-use acs_engine::{Engine, Functions, Limits, LoadError, ReadError, MAX_STUB_TABLE_BYTES};
+use acs_engine::{
+    Engine, Functions, InputError, Limits, LoadError, ReadError, MAX_STUB_TABLE_BYTES,
+};
 
 use crate::terminal::Style;
 
@@ -67,8 +69,19 @@ pub(crate) fn load_functions(path: Option<&Path>) -> Result<Functions, String> {
         ),
         other => format!("error: cannot read `{}`: {other}", path.display()),
     })?;
-    let table: serde_json::Value = serde_json::from_slice(&text)
-        .map_err(|e| format!("error: `{}` is not valid JSON: {e}", path.display()))?;
+    // Strict, so that a function stubbed twice is an error rather than the last table.
+    let table = acs_engine::parse_json(&text).map_err(|e| match e {
+        InputError::Json {
+            line,
+            column,
+            message,
+            ..
+        } => format!(
+            "error: `{}` is not valid JSON: {message} at line {line} column {column}",
+            path.display()
+        ),
+        other => format!("error: `{}`: {other}", path.display()),
+    })?;
     Functions::from_stubs(&table).map_err(|e| format!("error: `{}`: {e}", path.display()))
 }
 

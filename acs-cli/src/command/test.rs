@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use acs_engine::testing::{find_test_files, run_all, Difference, Report, TestBundle, TestFile};
+use acs_engine::testing::{
+    find_test_files, run_all, Difference, ReadPolicy, Report, TestBundle, TestFile,
+};
 use acs_engine::{Diagnostic, LoadError, RulesSource};
 
 use super::{after_writing, Io, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
@@ -31,6 +33,10 @@ pub struct Args {
     /// Rules file or directory to test, instead of each test file's `rules:`.
     #[arg(long, value_name = "FILE_OR_DIR")]
     pub rules: Option<PathBuf>,
+    /// Let test files read `rules:` and `input_file`s outside their bundle (the test
+    /// file's directory, or the parent of a `tests` directory).
+    #[arg(long)]
+    pub allow_outside_reads: bool,
     /// Output: `human` lines, or the whole report as JSON.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -77,9 +83,10 @@ fn prepare_and_run(args: &Args) -> Result<Report, Vec<String>> {
     let found = find_test_files(&args.paths);
     let mut errors: Vec<String> = found.errors.iter().map(|e| format!("error: {e}")).collect();
     let paths = found.files;
+    let policy = ReadPolicy::default().allowing_outside(args.allow_outside_reads);
     let mut files = Vec::new();
     for path in &paths {
-        match TestFile::read(path) {
+        match TestFile::read_with(path, &policy) {
             Ok(file) => files.push(file),
             Err(error) => errors.push(render(&error.diagnostics())),
         }

@@ -365,6 +365,11 @@ fn eval_with_a_bad_stubs_file_exits_2() {
             "entry 1 must be `[[args...], result]`",
         ),
         ("args_not_a_list.json", "{\"now\": [[\"x\", 1]]}", "entry 0"),
+        (
+            "duplicate.json",
+            "{\"now\": [[[], 1]], \"now\": [[[], 2]]}",
+            "duplicate key \"now\" in one JSON object, at line 1, column 24",
+        ),
     ];
     for (name, text, message) in cases {
         let stubs = write(&dir, name, text);
@@ -531,4 +536,18 @@ fn eval_of_an_input_file_past_the_limit_names_the_flag() {
     assert!(stderr.contains("--max-input-bytes"), "{stderr}");
     let fits = eval_args(&["--max-input-bytes", "3000", input.to_str().unwrap()]);
     fits.decision();
+}
+
+#[test]
+fn eval_of_an_input_that_is_not_an_object_exits_2() {
+    for (input, found) in [("42", "a number"), ("[1, 2]", "an array"), ("null", "null")] {
+        let run = eval(RULES_FILE, Some(STUBS), None, Some(input.as_bytes()));
+        let stderr = run.failed();
+        assert!(
+            stderr.contains(&format!(
+                "error: <stdin>: the input must be a JSON object with event, ctx, system and db; found {found}"
+            )),
+            "{stderr}"
+        );
+    }
 }

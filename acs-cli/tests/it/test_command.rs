@@ -114,11 +114,19 @@ tests:
       errors: [RF10_INSPECTION_DUPLICATE_PHOTO]
 "#;
 
+/// A copy of the shipped rules in `dir`, where a test file in `dir` may read it (a test
+/// file reads only under its bundle); its path.
+fn bundled_rules(dir: &Path) -> String {
+    let copy = dir.join("acs_rules_top25.yaml");
+    std::fs::copy(RULES_FILE, &copy).unwrap();
+    copy.display().to_string()
+}
+
 fn failing_file(dir: &Path) -> PathBuf {
     write(
         dir,
         "failing.test.yaml",
-        &FAILING.replace("RULES", RULES_FILE),
+        &FAILING.replace("RULES", &bundled_rules(dir)),
     )
 }
 
@@ -242,8 +250,9 @@ fn json_format_prints_the_report() {
 #[test]
 fn an_invalid_test_file_exits_2_with_every_error_and_its_position() {
     let dir = temp_dir("invalid");
+    let rules = bundled_rules(&dir);
     let text = format!(
-        "rules: {RULES_FILE}\ntests:\n  - name: t\n    input: {{ event: {{ type: x }} }}\n    expect:\n      matchd: []\n      verdict: maybe\n"
+        "rules: {rules}\ntests:\n  - name: t\n    input: {{ event: {{ type: x }} }}\n    expect:\n      matchd: []\n      verdict: maybe\n"
     );
     let file = write(&dir, "bad.test.yaml", &text);
     let stderr = acs_test(&[file.to_str().unwrap()], None)
@@ -278,10 +287,11 @@ fn an_invalid_test_file_exits_2_with_every_error_and_its_position() {
 #[test]
 fn an_unknown_rule_id_exits_2_with_a_suggestion() {
     let dir = temp_dir("unknown-id");
+    let rules = bundled_rules(&dir);
     let file = write(
         &dir,
         "ids.test.yaml",
-        &format!("rules: {RULES_FILE}\ntests:\n  - name: t\n    input: {{}}\n    expect: {{ matched: [RF01_KYC_MANDATROY] }}\n"),
+        &format!("rules: {rules}\ntests:\n  - name: t\n    input: {{}}\n    expect: {{ matched: [RF01_KYC_MANDATROY] }}\n"),
     );
     let stderr = acs_test(&[file.to_str().unwrap()], None)
         .usage_error()
@@ -367,11 +377,12 @@ fn missing_paths_and_directories_without_test_files_exit_2() {
 fn directories_are_searched_for_test_files_in_name_order() {
     let dir = temp_dir("search");
     std::fs::create_dir_all(dir.join("b/deeper")).unwrap();
-    let test = |name: &str| {
-        format!("rules: {RULES_FILE}\ntests:\n  - name: {name}\n    input: {{}}\n    expect: {{ matched: [] }}\n")
+    let test = |name: &str, rules: &str| {
+        format!("rules: {rules}\ntests:\n  - name: {name}\n    input: {{}}\n    expect: {{ matched: [] }}\n")
     };
-    write(&dir, "b/deeper/z.test.yaml", &test("deep"));
-    write(&dir, "a.test.yml", &test("first"));
+    let deeper = bundled_rules(&dir.join("b/deeper"));
+    write(&dir, "b/deeper/z.test.yaml", &test("deep", &deeper));
+    write(&dir, "a.test.yml", &test("first", &bundled_rules(&dir)));
     write(&dir, "not-a-test.yaml", "this: is ignored\n");
     write(&dir, ".hidden.test.yaml", "ignored: [\n");
     let run = acs_test(&[dir.to_str().unwrap()], None);
@@ -407,4 +418,23 @@ fn help_shows_an_example() {
     assert!(help.contains("acs test rules/"), "{help}");
     assert!(help.contains("--rules"), "{help}");
     assert!(help.contains("Exit status"), "{help}");
+}
+
+#[test]
+fn rules_outside_the_bundle_are_read_only_with_allow_outside_reads() {
+    let dir = temp_dir("outside");
+    let file = write(
+        &dir,
+        "outside.test.yaml",
+        &format!("rules: {RULES_FILE}\ntests:\n  - name: t\n    input: {{}}\n    expect: {{ matched: [] }}\n"),
+    );
+    let file = file.to_str().unwrap();
+    let stderr = acs_test(&[file], None).usage_error().to_owned();
+    assert!(stderr.contains("error[ACS508]: rules `"), "{stderr}");
+    assert!(
+        stderr.contains("is outside the test file's bundle"),
+        "{stderr}"
+    );
+    acs_test(&["--allow-outside-reads", file], None).passed();
+    std::fs::remove_dir_all(dir).unwrap();
 }

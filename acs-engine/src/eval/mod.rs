@@ -97,10 +97,11 @@ pub(crate) fn evaluate_json(
 }
 
 /// `plan`'s decision on `bytes` read from a simd-json tape, or `None` when the tape
-/// declines them (invalid JSON, too deep, a number it cannot read as `serde_json` does).
+/// declines them (invalid JSON, not an object, too deep, a number it cannot read as
+/// `serde_json` does).
 #[cfg(feature = "simd")]
 fn evaluate_tape(plan: &Plan, bytes: &[u8], shard: Option<&metrics::Shard>) -> Option<Decision> {
-    input::tape::with_tape(bytes, |tape| {
+    input::tape::with_input_tape(bytes, |tape| {
         evaluate_counted(plan, TapeRef::root(tape), shard)
     })
 }

@@ -6,7 +6,11 @@
 #[cfg(feature = "simd")]
 pub(crate) mod tape;
 
-use serde_json::Value;
+use std::cell::Cell;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
 
 use crate::limits::{Limits, MAX_INPUT_DEPTH};
 
@@ -48,7 +52,7 @@ impl Root {
     }
 }
 
-/// An input that is not valid JSON, or that is beyond the engine's [`Limits`].
+/// An input that is not valid JSON, not a JSON object, or beyond the engine's [`Limits`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InputError {
@@ -80,6 +84,24 @@ pub enum InputError {
         /// What the parser said.
         message: String,
     },
+    /// An object gives the same key twice (after unescaping), anywhere in the input:
+    /// which one counts would be a guess.
+    #[error("duplicate key {key:?} in one JSON object, at line {line}, column {column}")]
+    DuplicateKey {
+        /// The key.
+        key: String,
+        /// 1-based line of the second one.
+        line: usize,
+        /// 1-based column where the second one ends.
+        column: usize,
+    },
+    /// The input is valid JSON but not an object: it has no `event`, `ctx`, `system` or
+    /// `db` to read.
+    #[error("the input must be a JSON object with event, ctx, system and db; found {found}")]
+    NotAnObject {
+        /// What it is instead: `a number`, `an array`, `a string`, `a boolean`, `null`.
+        found: &'static str,
+    },
 }
 
 /// Refuse `bytes` beyond `limits` before any parsing: larger than
@@ -104,19 +126,135 @@ pub(crate) fn check_limits(bytes: &[u8], limits: &Limits) -> Result<(), InputErr
     Ok(())
 }
 
-/// Parse `bytes` as one JSON document with `serde_json`, its position kept apart from its
-/// message.
+/// Parse `bytes` as an input document with `serde_json`: a JSON object that gives no key
+/// twice in any of its objects, or an error with its position kept apart from its message.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Value, InputError> {
-    serde_json::from_slice(bytes).map_err(|e| InputError::Json {
-        line: e.line().max(1),
-        column: e.column().max(1),
-        message: e
-            .to_string()
-            .split(" at line ")
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
+    let document = parse_json(bytes)?;
+    if !document.is_object() {
+        return Err(InputError::NotAnObject {
+            found: describe(&document),
+        });
+    }
+    Ok(document)
+}
+
+/// Parse one JSON document of any kind as `serde_json` does, except that an object giving
+/// the same key twice is refused ([`InputError::DuplicateKey`]) where `serde_json` keeps
+/// the last one. Inputs are read this way; so can be any other JSON the host hands over
+/// (a stub table), so that a repeated key is never silently dropped.
+pub fn parse_json(bytes: &[u8]) -> Result<Value, InputError> {
+    let duplicate = Cell::new(None);
+    let mut parser = serde_json::Deserializer::from_slice(bytes);
+    Strict {
+        duplicate: &duplicate,
+    }
+    .deserialize(&mut parser)
+    .and_then(|value| parser.end().map(|()| value))
+    .map_err(|e| {
+        let (line, column) = (e.line().max(1), e.column().max(1));
+        match duplicate.take() {
+            Some(key) => InputError::DuplicateKey { key, line, column },
+            None => InputError::Json {
+                line,
+                column,
+                message: e
+                    .to_string()
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            },
+        }
     })
+}
+
+/// Builds a `Value` exactly as `serde_json`'s own `Deserialize` does, but refuses a key
+/// an object already holds; the key is left in `duplicate`, for the error.
+#[derive(Clone, Copy)]
+struct Strict<'d> {
+    duplicate: &'d Cell<Option<String>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Strict<'_> {
+    type Value = Value;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = entries.next_key::<String>()? {
+            if object.contains_key(&key) {
+                let error = A::Error::custom(format_args!("duplicate key {key:?}"));
+                self.duplicate.set(Some(key));
+                return Err(error);
+            }
+            let value = entries.next_value_seed(self)?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+/// What a JSON value is, in words, for a message.
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// The deepest array/object nesting of JSON text, if it exceeds `limit`: a byte scan

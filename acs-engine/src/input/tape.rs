@@ -25,6 +25,8 @@ struct Scratch {
     input: Vec<u8>,
     buffers: Buffers,
     tape: Tape<'static>,
+    /// The key positions of one object, while looking for a repeated key.
+    keys: Vec<usize>,
 }
 
 impl Scratch {
@@ -33,6 +35,7 @@ impl Scratch {
             input: Vec::with_capacity(len + simd_json::INPUT_PADDING),
             buffers: Buffers::with_max_depth(len, MAX_DEPTH),
             tape: Tape(Vec::new()),
+            keys: Vec::new(),
         }
     }
 }
@@ -41,15 +44,29 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new(0));
 }
 
-/// `f` run on the tape of `bytes`, or `None` when the `serde_json` path must decide. The
-/// tape borrows the thread's buffers for the length of `f`; a call made from inside `f`
-/// (a host function evaluating bytes itself) scans into buffers of its own.
+/// `f` run on the tape of `bytes` when they hold an input document (a JSON object giving
+/// no key twice in any of its objects), or
+/// `None` when the `serde_json` path must decide, and word the error. The tape borrows
+/// the thread's buffers for the length of `f`; a call made from inside `f` (a host
+/// function evaluating bytes itself) scans into buffers of its own.
+pub(crate) fn with_input_tape<R>(bytes: &[u8], f: impl FnOnce(&Tape<'_>) -> R) -> Option<R> {
+    with_scratch(bytes, true, f)
+}
+
+/// `f` run on the tape of any JSON document `bytes` hold (see [`with_input_tape`]).
+#[cfg(test)]
 pub(crate) fn with_tape<R>(bytes: &[u8], f: impl FnOnce(&Tape<'_>) -> R) -> Option<R> {
+    with_scratch(bytes, false, f)
+}
+
+/// `f` on the tape of `bytes`, on the thread's buffers when free; `input`: declined unless
+/// the tape holds an input document.
+fn with_scratch<R>(bytes: &[u8], input: bool, f: impl FnOnce(&Tape<'_>) -> R) -> Option<R> {
     if bytes.len() > REUSE_LIMIT {
-        return scan(bytes, &mut Scratch::new(bytes.len()), f);
+        return scan(bytes, &mut Scratch::new(bytes.len()), input, f);
     }
     let mut f = Some(f);
-    let mut run = |scratch: &mut Scratch| scan(bytes, scratch, f.take()?);
+    let mut run = |scratch: &mut Scratch| scan(bytes, scratch, input, f.take()?);
     SCRATCH
         .try_with(|scratch| match scratch.try_borrow_mut() {
             Ok(mut scratch) => run(&mut scratch),
@@ -58,7 +75,12 @@ pub(crate) fn with_tape<R>(bytes: &[u8], f: impl FnOnce(&Tape<'_>) -> R) -> Opti
         .unwrap_or_else(|_| run(&mut Scratch::new(bytes.len())))
 }
 
-fn scan<R>(bytes: &[u8], scratch: &mut Scratch, f: impl FnOnce(&Tape<'_>) -> R) -> Option<R> {
+fn scan<R>(
+    bytes: &[u8],
+    scratch: &mut Scratch,
+    input: bool,
+    f: impl FnOnce(&Tape<'_>) -> R,
+) -> Option<R> {
     scratch.input.clear();
     scratch.input.extend_from_slice(bytes);
     scratch
@@ -71,11 +93,66 @@ fn scan<R>(bytes: &[u8], scratch: &mut Scratch, f: impl FnOnce(&Tape<'_>) -> R) 
         &mut scratch.buffers,
         &mut tape,
     ) {
-        Ok(()) => Some(f(&tape)),
-        Err(_) => None,
+        Ok(()) if !input || is_input(&tape.0, &mut scratch.keys) => Some(f(&tape)),
+        _ => None,
     };
     scratch.tape = tape.reset();
     result
+}
+
+/// Objects with at most this many keys are checked for a repeated key pair by pair; larger
+/// ones are sorted.
+const FEW_KEYS: usize = 8;
+
+/// Whether a tape holds an input document: a JSON object in which no object, at any depth,
+/// gives a key twice. One look at every node (inputs are small and their objects smaller);
+/// `keys` is reused space for the key positions of one object.
+fn is_input(nodes: &[Node<'_>], keys: &mut Vec<usize>) -> bool {
+    matches!(nodes.first(), Some(Node::Object { .. }))
+        && nodes.iter().enumerate().all(|(at, node)| match *node {
+            Node::Object { len, .. } if len > 1 => keys_unique(nodes, at, keys),
+            _ => true,
+        })
+}
+
+/// Whether the object at node `at` gives each of its keys once (keys are compared
+/// unescaped, as the tape holds them).
+fn keys_unique(nodes: &[Node<'_>], at: usize, keys: &mut Vec<usize>) -> bool {
+    let Some(Node::Object { len, .. }) = nodes.get(at) else {
+        return true;
+    };
+    keys.clear();
+    let mut key = at.saturating_add(1);
+    for _ in 0..*len {
+        keys.push(key);
+        key = past(nodes, key.saturating_add(1));
+    }
+    let text = |key: &usize| match nodes.get(*key) {
+        Some(Node::String(text)) => Some(*text),
+        _ => None,
+    };
+    if keys.len() <= FEW_KEYS {
+        return keys.iter().enumerate().all(|(i, key)| {
+            let key = text(key);
+            keys.get(..i)
+                .is_none_or(|before| before.iter().all(|other| text(other) != key))
+        });
+    }
+    keys.sort_unstable_by_key(text);
+    keys.windows(2).all(|pair| match pair {
+        [a, b] => text(a) != text(b),
+        _ => true,
+    })
+}
+
+/// The node just past the value at `at`.
+fn past(nodes: &[Node<'_>], at: usize) -> usize {
+    match nodes.get(at) {
+        Some(Node::Object { count, .. } | Node::Array { count, .. }) => {
+            at.saturating_add(1).saturating_add(*count)
+        }
+        _ => at.saturating_add(1),
+    }
 }
 
 /// The value at node `at` built whole, as `serde_json` builds it (`None` only for a tape
@@ -263,6 +340,22 @@ mod tests {
     }
 
     #[test]
+    fn only_an_object_is_read_as_an_input() {
+        for text in ["42", "-0", "[1]", "[]", "\"x\"", "null", "true"] {
+            assert!(
+                super::with_input_tape(text.as_bytes(), |_| ()).is_none(),
+                "{text}"
+            );
+        }
+        for text in ["{}", " {\"event\":{\"type\":\"x\"}} "] {
+            assert!(
+                super::with_input_tape(text.as_bytes(), |_| ()).is_some(),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn invalid_json_is_left_to_serde_json() {
         for invalid in [
             &br#"{"a":"\ud800"}"#[..],
@@ -367,12 +460,78 @@ mod tests {
         })
     }
 
+    /// The tape reads as an input exactly what `input::parse` accepts (a number the tape
+    /// declines aside): an object giving no key twice in any object inside it.
+    fn input_agrees(bytes: &[u8]) -> Result<(), TestCaseError> {
+        let text = String::from_utf8_lossy(bytes);
+        let strict = crate::input::parse(bytes);
+        match super::with_input_tape(bytes, |tape| super::build(&tape.0, 0)).flatten() {
+            Some(fast) => {
+                let strict = strict.map_err(|e| {
+                    TestCaseError::fail(format!("tape read what parse refuses ({e}): {text:?}"))
+                })?;
+                prop_assert_eq!(fast.to_string(), strict.to_string());
+            }
+            None => prop_assert!(
+                strict.is_err() || tape_value(bytes).is_none(),
+                "tape declined the input {:?}",
+                text
+            ),
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_key_given_twice_anywhere_is_no_input() {
+        for text in [
+            r#"{"a":1,"a":1}"#,
+            r#"{"a":1,"\u0061":1}"#,
+            r#"{"x":[{"b":{}},{"b":[],"c":null,"b":[]}]}"#,
+            r#"{"x":{"y":{"z":{"":0,"":0}}}}"#,
+            r#"{"1":1,"2":2,"3":3,"4":4,"5":5,"6":6,"7":7,"8":8,"9":9,"1":1}"#,
+            r#"{"1":1,"2":2,"3":3,"4":4,"5":5,"6":6,"7":7,"8":8,"9":9,"9":9}"#,
+        ] {
+            assert!(
+                super::with_input_tape(text.as_bytes(), |_| ()).is_none(),
+                "{text}"
+            );
+            input_agrees(text.as_bytes()).unwrap();
+        }
+        for text in [
+            r#"{"a":{"a":{"a":1}},"b":[{"a":1},{"a":1}]}"#,
+            r#"{"1":1,"2":2,"3":3,"4":4,"5":5,"6":6,"7":7,"8":8,"9":9,"10":{"1":1}}"#,
+        ] {
+            assert!(
+                super::with_input_tape(text.as_bytes(), |_| ()).is_some(),
+                "{text}"
+            );
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
         #[test]
         fn the_tape_builds_what_serde_json_builds(text in json_text()) {
             agrees(text.as_bytes())?;
+        }
+
+        #[test]
+        fn the_tape_reads_as_inputs_what_parse_accepts(text in json_text()) {
+            input_agrees(format!(r#"{{"e":{text}}}"#).as_bytes())?;
+        }
+
+        #[test]
+        fn objects_with_many_keys_are_read_as_inputs_when_parse_accepts_them(
+            keys in prop::collection::vec("[a-e]{1,2}", 0..40),
+        ) {
+            let entries: Vec<String> = keys
+                .iter()
+                .enumerate()
+                .map(|(i, key)| format!(r#""{key}":{i}"#))
+                .collect();
+            input_agrees(format!("{{{}}}", entries.join(",")).as_bytes())?;
+            input_agrees(format!(r#"{{"x":[1,{{{}}}]}}"#, entries.join(",")).as_bytes())?;
         }
 
         #[test]

@@ -154,6 +154,11 @@ pub const CODES: &[Code] = &[
         Error,
         "a rule test names a rule the bundle does not have",
     ),
+    code(
+        "ACS508",
+        Error,
+        "a rule test file's `rules:` or `input_file` is outside its bundle, or not a regular file",
+    ),
     code("ACS601", Error, "invalid acs.toml"),
 ];
 

@@ -29,8 +29,32 @@ pub use discover::{
 };
 pub use parse::{EXPECT_KEYS, TEST_FILE_KEYS, TEST_KEYS};
 
-/// Largest rule test file (and `input_file`) accepted, in bytes.
+/// Largest rule test file accepted, in bytes (an `input_file` is an input: at most
+/// `Limits::max_input_bytes`).
 pub const MAX_TEST_FILE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// What a rule test file may read besides itself: its `rules:` and `input_file`s.
+///
+/// By default both must lie in the test file's **bundle**: the test file's directory, or
+/// its parent when that directory is called `tests` (a bundle keeps its tests in
+/// `tests/`, see `rules/README.md`), checked after `..` and symbolic links are resolved.
+/// So a test file from elsewhere cannot read `/etc/shadow` or `../../secrets.json` into
+/// a report. Whatever the policy, only a regular file (or, for `rules:`, a directory) is
+/// read: never a FIFO, socket or device.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReadPolicy {
+    /// Read `rules:` and `input_file`s wherever they are.
+    pub allow_outside: bool,
+}
+
+impl ReadPolicy {
+    /// This policy, reading outside the bundle or not.
+    pub fn allowing_outside(mut self, allow: bool) -> ReadPolicy {
+        self.allow_outside = allow;
+        self
+    }
+}
 
 /// A parsed rule test file.
 #[derive(Debug)]
@@ -324,21 +348,37 @@ impl TestFileError {
 
 impl TestFile {
     /// Read and parse a test file; `rules:` and `input_file:` are relative to its
-    /// directory.
+    /// directory, and read under the default [`ReadPolicy`] (within its bundle).
     pub fn read(path: &Path) -> Result<TestFile, TestFileError> {
-        let text = read_text(path).map_err(|message| TestFileError::Io {
+        TestFile::read_with(path, &ReadPolicy::default())
+    }
+
+    /// [`TestFile::read`] under `policy`.
+    pub fn read_with(path: &Path, policy: &ReadPolicy) -> Result<TestFile, TestFileError> {
+        let text = read_text(path, MAX_TEST_FILE_BYTES).map_err(|message| TestFileError::Io {
             path: path.to_owned(),
             message,
         })?;
         let base = path.parent().unwrap_or_else(|| Path::new(""));
-        TestFile::parse(&path.display().to_string(), &text, base)
+        TestFile::parse_with(&path.display().to_string(), &text, base, policy)
             .map_err(|diagnostics| TestFileError::Invalid { diagnostics })
     }
 
     /// Parse a test file's text; `name` is shown in diagnostics, and `rules:` and
-    /// `input_file:` are resolved against `base_dir`. Returns every error found.
+    /// `input_file:` are resolved against `base_dir`, under the default [`ReadPolicy`].
+    /// Returns every error found.
     pub fn parse(name: &str, text: &str, base_dir: &Path) -> Result<TestFile, Vec<Diagnostic>> {
-        parse::parse(name, text, base_dir)
+        TestFile::parse_with(name, text, base_dir, &ReadPolicy::default())
+    }
+
+    /// [`TestFile::parse`] under `policy`.
+    pub fn parse_with(
+        name: &str,
+        text: &str,
+        base_dir: &Path,
+        policy: &ReadPolicy,
+    ) -> Result<TestFile, Vec<Diagnostic>> {
+        parse::parse(name, text, base_dir, policy)
     }
 
     /// Rule ids the expectations name that `rules` does not have, each as an error at
@@ -526,11 +566,12 @@ impl Expectation {
     }
 }
 
-/// Read a UTF-8 file of at most [`MAX_TEST_FILE_BYTES`]; the error is one line.
-fn read_text(path: &Path) -> Result<String, String> {
-    let bytes = crate::limits::read_file(path, MAX_TEST_FILE_BYTES).map_err(|e| match e {
+/// Read a regular UTF-8 file of at most `limit` bytes ([`crate::limits::read_file`]: the
+/// type checked before opening, the read stopped past the limit); the error is one line.
+fn read_text(path: &Path, limit: u64) -> Result<String, String> {
+    let bytes = crate::limits::read_file(path, limit).map_err(|e| match e {
         ReadError::TooLarge { limit } => {
-            format!("the file is more than the limit of {limit} bytes (`MAX_TEST_FILE_BYTES`)")
+            format!("the file is more than the limit of {limit} bytes")
         }
         other => other.to_string(),
     })?;

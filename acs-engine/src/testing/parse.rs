@@ -6,9 +6,13 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::{read_text, ActionExpectation, Expectation, TestCase, TestFile, VerdictKind};
+use super::{
+    read_text, ActionExpectation, Expectation, ReadPolicy, TestCase, TestFile, VerdictKind,
+};
 use crate::diagnostic::Diagnostic;
 use crate::functions::Functions;
+use crate::input::{parse_json, InputError};
+use crate::limits::Limits;
 use crate::ruleset::backticked_list;
 use crate::ruleset::{describe_json, parse_document, suggest_name, Node, NodeKind};
 use crate::source::{SourceFile, SourceMap, Span};
@@ -33,7 +37,12 @@ pub const EXPECT_KEYS: [&str; 10] = [
     "actions",
 ];
 
-pub(super) fn parse(name: &str, text: &str, base_dir: &Path) -> Result<TestFile, Vec<Diagnostic>> {
+pub(super) fn parse(
+    name: &str,
+    text: &str,
+    base_dir: &Path,
+    policy: &ReadPolicy,
+) -> Result<TestFile, Vec<Diagnostic>> {
     let mut sources = SourceMap::default();
     let file = sources.add(SourceFile::new(name, text));
     let mut problems = Vec::new();
@@ -47,6 +56,7 @@ pub(super) fn parse(name: &str, text: &str, base_dir: &Path) -> Result<TestFile,
     let mut reader = Reader {
         sources: &sources,
         base_dir,
+        bundle: (!policy.allow_outside).then(|| bundle_dir(base_dir)),
         problems,
         rule_refs: Vec::new(),
     };
@@ -79,6 +89,9 @@ pub(super) fn parse(name: &str, text: &str, base_dir: &Path) -> Result<TestFile,
 struct Reader<'a> {
     sources: &'a SourceMap,
     base_dir: &'a Path,
+    /// The directory `rules:` and `input_file`s must lie in, resolved (`None`: anywhere;
+    /// `Some(None)`: it does not exist, so nothing that exists lies in it).
+    bundle: Option<Option<PathBuf>>,
     problems: Vec<Diagnostic>,
     rule_refs: Vec<(String, Span)>,
 }
@@ -220,7 +233,8 @@ impl Reader<'_> {
                 "rules" => {
                     rules = self
                         .string(key, value)
-                        .map(|path| normalize(&self.base_dir.join(path)));
+                        .map(|path| normalize(&self.base_dir.join(path)))
+                        .filter(|path| self.may_read(path, "rules", true, value.span));
                 }
                 "functions" => functions = self.stubs(value).unwrap_or_default(),
                 "input_defaults" => {
@@ -346,7 +360,11 @@ impl Reader<'_> {
     fn input_file(&mut self, node: &Node) -> Option<Value> {
         let written = self.string("input_file", node)?;
         let path = normalize(&self.base_dir.join(&written));
-        let text = match read_text(&path) {
+        if !self.may_read(&path, "input file", false, node.span) {
+            return None;
+        }
+        let limit = u64::try_from(Limits::default().max_input_bytes).unwrap_or(u64::MAX);
+        let text = match read_text(&path, limit) {
             Ok(text) => text,
             Err(message) => {
                 self.error(
@@ -358,7 +376,7 @@ impl Reader<'_> {
                 return None;
             }
         };
-        match serde_json::from_str::<Value>(&text) {
+        match parse_json(text.as_bytes()) {
             Ok(value @ Value::Object(_)) => Some(value),
             Ok(other) => {
                 let kind = describe_json(&other);
@@ -373,20 +391,79 @@ impl Reader<'_> {
                 );
                 None
             }
-            Err(error) => {
+            Err(InputError::Json { line, column, .. }) => {
                 self.error(
                     "ACS505",
                     format!(
-                        "input file `{}` is not valid JSON (line {}, column {})",
+                        "input file `{}` is not valid JSON (line {line}, column {column})",
                         path.display(),
-                        error.line(),
-                        error.column()
                     ),
                     node.span,
                     None,
                 );
                 None
             }
+            Err(error) => {
+                let what = match error {
+                    InputError::DuplicateKey { .. } => " gives a key twice",
+                    _ => "",
+                };
+                self.error(
+                    "ACS505",
+                    format!("input file `{}`{what}: {error}", path.display()),
+                    node.span,
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    /// Whether `path` (named by `what` at `span`) may be read: within the bundle unless
+    /// the policy allows anywhere, and (when it exists) a regular file, or a directory if
+    /// `directory_ok`. A path that does not exist is left to the read, which says so.
+    fn may_read(&mut self, path: &Path, what: &str, directory_ok: bool, span: Span) -> bool {
+        let Ok(real) = path.canonicalize() else {
+            return true;
+        };
+        if let Some(bundle) = &self.bundle {
+            if !bundle
+                .as_ref()
+                .is_some_and(|bundle| real.starts_with(bundle))
+            {
+                let bundle = bundle.as_ref().map_or_else(
+                    || bundle_dir_name(self.base_dir),
+                    |b| b.display().to_string(),
+                );
+                self.error(
+                    "ACS508",
+                    format!(
+                        "{what} `{}` is outside the test file's bundle `{bundle}`",
+                        real.display()
+                    ),
+                    span,
+                    Some("a test file reads only under its bundle (its directory, or the parent of a `tests` directory); `acs test --allow-outside-reads` (`ReadPolicy::allow_outside`) lifts this"),
+                );
+                return false;
+            }
+        }
+        match std::fs::metadata(&real) {
+            Ok(metadata) if metadata.is_file() || (directory_ok && metadata.is_dir()) => true,
+            Ok(metadata) => {
+                self.error(
+                    "ACS508",
+                    format!(
+                        "{what} `{}` is not a regular file ({})",
+                        path.display(),
+                        crate::limits::kind_of(&metadata)
+                    ),
+                    span,
+                    None,
+                );
+                false
+            }
+            // Gone since it was resolved: the read reports it.
+            Err(_) => true,
         }
     }
 
@@ -502,6 +579,24 @@ fn merge(base: &mut Value, over: Value) {
 }
 
 /// `a/b/../c` -> `a/c`, without touching the filesystem, so paths read well in messages.
+/// The bundle of a test file in `dir`, resolved: `dir`, or its parent when `dir` is called
+/// `tests`. `None` when it does not exist.
+fn bundle_dir(dir: &Path) -> Option<PathBuf> {
+    let dir = dir.canonicalize().ok()?;
+    match (dir.file_name(), dir.parent()) {
+        (Some(name), Some(parent)) if name == "tests" => Some(parent.to_owned()),
+        _ => Some(dir),
+    }
+}
+
+/// The bundle of a test file in `dir`, as written, for a message when it does not exist.
+fn bundle_dir_name(dir: &Path) -> String {
+    match (dir.file_name(), dir.parent()) {
+        (Some(name), Some(parent)) if name == "tests" => parent.display().to_string(),
+        _ => dir.display().to_string(),
+    }
+}
+
 fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {

@@ -526,3 +526,50 @@ fn backtest_evaluations_do_not_count_in_the_engine_metrics() {
     assert!(report.inputs > 0);
     assert_eq!(rules.metrics().evaluations, 1);
 }
+
+/// A line that is JSON but not an object, or gives a key twice, is no input: counted
+/// invalid, with the message, whether one plan reads it from the tape or two need it
+/// parsed whole.
+#[test]
+fn backtest_counts_lines_that_are_not_objects_or_repeat_a_key_as_invalid() {
+    let input = [
+        bid(5000),
+        "42".into(),
+        "[1, 2]".into(),
+        "null".into(),
+        "\"x\"".into(),
+        bid(1),
+        r#"{"event":{"type":"bid.create"},"ctx":{},"ctx":{}}"#.into(),
+    ]
+    .join("\n");
+    let current = engine(RULES);
+    let baseline = engine(BASELINE);
+    for backtest in [
+        Backtest::new(&current),
+        Backtest::new(&current).baseline(&baseline),
+    ] {
+        let report = run(&backtest, &input);
+        assert_eq!(report.inputs, 2);
+        assert_eq!(report.invalid.count, 5);
+        let examples: Vec<(u64, &str)> = report
+            .invalid
+            .examples
+            .iter()
+            .map(|e| (e.line, e.message.as_str()))
+            .collect();
+        assert_eq!(
+            examples[0],
+            (
+                2,
+                "the input must be a JSON object with event, ctx, system and db; found a number"
+            )
+        );
+        assert_eq!(
+            examples[4],
+            (
+                7,
+                "duplicate key \"ctx\" in one JSON object, at line 1, column 45"
+            )
+        );
+    }
+}

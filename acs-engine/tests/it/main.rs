@@ -25,6 +25,7 @@ mod explain;
 mod fuzz_regressions;
 #[cfg(feature = "watch")]
 mod hot_reload;
+mod inputs;
 mod layering;
 mod limits;
 #[cfg(feature = "tools")]

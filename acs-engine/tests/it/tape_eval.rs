@@ -1,10 +1,12 @@
 //! `Engine::evaluate_json` reads the bytes in place from a simd-json tape; it must decide
 //! exactly as `Engine::evaluate` does on `serde_json`'s parse of the same bytes, for JSON
-//! text in every form (duplicate keys, escapes, every number shape, deep nesting) and for
+//! text in every form (escapes, every number shape, deep nesting) and for
 //! every way a rule reads the input (paths, `==` and `in` between containers, indexing,
-//! host-function arguments, templates). Bytes serde_json refuses are refused.
+//! host-function arguments, templates). Bytes serde_json refuses are refused, and so are
+//! JSON that is not an object and a key given twice in one object (which serde_json alone
+//! would take, keeping the last).
 
-use acs_engine::{Engine, Functions};
+use acs_engine::{Engine, Functions, InputError};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -110,10 +112,27 @@ fn engine() -> &'static Engine {
     })
 }
 
-/// Bytes decide as their full `serde_json` parse does, or both refuse them.
+/// Bytes decide as their full `serde_json` parse does, or both refuse them; a document
+/// that is not an object, or that gives a key twice in one object, is refused.
 fn agrees(engine: &Engine, bytes: &[u8]) -> Result<(), TestCaseError> {
     let text = String::from_utf8_lossy(bytes);
     match serde_json::from_slice::<Value>(bytes) {
+        Ok(document) if keys(&document) != colons(bytes) => prop_assert!(
+            matches!(
+                engine.evaluate_json(bytes),
+                Err(InputError::DuplicateKey { .. })
+            ),
+            "accepted {:?}",
+            text
+        ),
+        Ok(document) if !document.is_object() => prop_assert!(
+            matches!(
+                engine.evaluate_json(bytes),
+                Err(InputError::NotAnObject { .. })
+            ),
+            "accepted {:?}",
+            text
+        ),
         Ok(document) => {
             let from_bytes = engine
                 .evaluate_json(bytes)
@@ -131,12 +150,37 @@ fn agrees(engine: &Engine, bytes: &[u8]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// The keys of every object in `value`: as many as the text has colons outside strings
+/// unless a key was given twice (the parse kept only one).
+fn keys(value: &Value) -> usize {
+    match value {
+        Value::Object(map) => map.len() + map.values().map(keys).sum::<usize>(),
+        Value::Array(items) => items.iter().map(keys).sum(),
+        _ => 0,
+    }
+}
+
+/// The colons of JSON text outside strings: one per key given.
+fn colons(bytes: &[u8]) -> usize {
+    let (mut count, mut in_string, mut escaped) = (0, false, false);
+    for &byte in bytes {
+        match byte {
+            _ if escaped => escaped = false,
+            b'\\' if in_string => escaped = true,
+            b'"' => in_string = !in_string,
+            b':' if !in_string => count += 1,
+            _ => {}
+        }
+    }
+    count
+}
+
 fn check(engine: &Engine, text: &str) {
     agrees(engine, text.as_bytes()).unwrap();
 }
 
 #[test]
-fn duplicate_keys_read_the_last_one() {
+fn duplicate_keys_are_refused() {
     let engine = engine();
     for text in [
         r#"{"event":{"type":"x","a":1,"a":2},"ctx":{"a":2}}"#,
@@ -144,13 +188,18 @@ fn duplicate_keys_read_the_last_one() {
         r#"{"event":{"type":"x"},"event":{"type":"y","a":"z"},"ctx":{"b":"z"}}"#,
         r#"{"event":{"type":"x","n":9},"event":{"type":"y"}}"#,
         r#"{"event":{"type":"x","k":"q"},"ctx":{"q":{"a":1},"q":{"a":2}}}"#,
+        r#"{"event":{"type":"x","a":[{"b":1,"\u0062":2}]}}"#,
+        r#"{"db":{"x":{"y":{"z":{"": 1, "": 2}}}}}"#,
     ] {
         check(engine, text);
+        assert!(
+            matches!(
+                engine.evaluate_json(text.as_bytes()),
+                Err(InputError::DuplicateKey { .. })
+            ),
+            "{text}"
+        );
     }
-    let decision = engine
-        .evaluate_json(br#"{"event":{"type":"x","n":9,"n":1}}"#)
-        .unwrap();
-    assert!(!decision.matched_ids().contains(&"NUM"));
 }
 
 #[test]
@@ -242,7 +291,7 @@ fn containers_compared_passed_and_rendered() {
         check(engine, text);
     }
     let decision = engine
-        .evaluate_json(br#"{"event":{"type":"x","a":{"x":1,"x":2}},"ctx":{"a":{"x":2}}}"#)
+        .evaluate_json(br#"{"event":{"type":"x","a":{"x":2}},"ctx":{"a":{"x":2.0}}}"#)
         .unwrap();
     assert!(decision.matched_ids().contains(&"EQ"));
 }
@@ -313,13 +362,19 @@ fn json_text() -> impl Strategy<Value = String> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4)
                 .prop_map(|items| format!("[{}]", items.join(","))),
-            prop::collection::vec((key.clone(), inner), 0..5).prop_map(|entries| {
-                let entries: Vec<String> = entries
-                    .into_iter()
-                    .map(|(k, v)| format!("{k}: {v}"))
-                    .collect();
-                format!("{{{}}}", entries.join(", "))
-            }),
+            (
+                prop::collection::vec((key.clone(), inner), 0..5),
+                prop::bool::weighted(0.2)
+            )
+                .prop_map(|(entries, keep_duplicates)| {
+                    let mut seen = std::collections::HashSet::new();
+                    let entries: Vec<String> = entries
+                        .into_iter()
+                        .filter(|(k, _)| keep_duplicates || seen.insert(k.clone()))
+                        .map(|(k, v)| format!("{k}: {v}"))
+                        .collect();
+                    format!("{{{}}}", entries.join(", "))
+                }),
         ]
     })
 }
@@ -330,7 +385,7 @@ fn input_text() -> impl Strategy<Value = String> {
         json_text(),
         json_text(),
         json_text(),
-        prop::option::of(json_text()),
+        prop::option::weighted(0.1, json_text()),
     )
         .prop_map(|(event, ctx, system, again)| {
             let event = match event.strip_prefix('{') {

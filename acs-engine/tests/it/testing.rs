@@ -228,6 +228,11 @@ fn input_files_are_read_relative_to_the_test_file_and_merged_under_input() {
     .unwrap();
     std::fs::write(dir.path().join("inputs/list.json"), "[1]").unwrap();
     std::fs::write(dir.path().join("inputs/broken.json"), "{\n oops").unwrap();
+    std::fs::write(
+        dir.path().join("inputs/twice.json"),
+        r#"{"event": {"type": "a"}, "event": {}}"#,
+    )
+    .unwrap();
     let text = "input_defaults: { system: { region: south }, ctx: { user: U-DEFAULT, role: ops } }\ntests:\n  - name: t\n    input_file: inputs/pay.json\n    input: { event: { amount: 3 } }\n    expect: { matched: [] }\n";
     let path = dir.path().join("t.test.yaml");
     std::fs::write(&path, text).unwrap();
@@ -241,13 +246,13 @@ fn input_files_are_read_relative_to_the_test_file_and_merged_under_input() {
         })
     );
 
-    let bad = "tests:\n  - name: a\n    input_file: inputs/missing.json\n    expect: { matched: [] }\n  - name: b\n    input_file: inputs/list.json\n    expect: { matched: [] }\n  - name: c\n    input_file: inputs/broken.json\n    expect: { matched: [] }\n";
+    let bad = "tests:\n  - name: a\n    input_file: inputs/missing.json\n    expect: { matched: [] }\n  - name: b\n    input_file: inputs/list.json\n    expect: { matched: [] }\n  - name: c\n    input_file: inputs/broken.json\n    expect: { matched: [] }\n  - name: d\n    input_file: inputs/twice.json\n    expect: { matched: [] }\n";
     std::fs::write(&path, bad).unwrap();
     let Err(TestFileError::Invalid { diagnostics }) = TestFile::read(&path) else {
         panic!("bad input files were accepted");
     };
     let messages: Vec<String> = diagnostics.iter().map(|d| d.message.clone()).collect();
-    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert_eq!(messages.len(), 4, "{messages:?}");
     assert!(messages[0].contains("cannot read input file") && messages[0].contains("missing.json"));
     assert!(
         messages[1].contains("holds a list, not an object"),
@@ -255,6 +260,12 @@ fn input_files_are_read_relative_to_the_test_file_and_merged_under_input() {
     );
     assert!(
         messages[2].contains("is not valid JSON (line 2"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[3].ends_with(
+            "twice.json` gives a key twice: duplicate key \"event\" in one JSON object, at line 1, column 32"
+        ),
         "{messages:?}"
     );
     assert!(diagnostics.iter().all(|d| d.code == "ACS505"));
@@ -693,4 +704,159 @@ mod properties {
             }
         }
     }
+}
+
+/// A bundle in a temporary directory: `rules.yaml`, `examples/in.json`, `tests/` for test
+/// files, and beside it (outside) `secret.json` and `other.yaml`.
+#[cfg(unix)]
+fn bundle_with_a_secret_beside_it() -> tempfile::TempDir {
+    let outer = tempfile::tempdir().unwrap();
+    let bundle = outer.path().join("bundle");
+    std::fs::create_dir_all(bundle.join("tests")).unwrap();
+    std::fs::create_dir_all(bundle.join("examples")).unwrap();
+    let rules = "- id: R\n  priority: 1\n  severity: low\n  description: r\n  condition: \"event.type == 'x'\"\n  action: []\n  audit: false\n";
+    std::fs::write(bundle.join("rules.yaml"), rules).unwrap();
+    std::fs::write(outer.path().join("other.yaml"), rules).unwrap();
+    std::fs::write(bundle.join("examples/in.json"), r#"{"event":{"type":"x"}}"#).unwrap();
+    std::fs::write(
+        outer.path().join("secret.json"),
+        r#"{"event":{"type":"x"}}"#,
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        outer.path().join("secret.json"),
+        bundle.join("tests/link.json"),
+    )
+    .unwrap();
+    let fifo = bundle.join("tests/pipe.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    outer
+}
+
+#[cfg(unix)]
+fn reading(input_file: &str) -> String {
+    format!("rules: ../rules.yaml\ntests:\n  - name: t\n    input_file: {input_file}\n    expect: {{ matched: [R] }}\n")
+}
+
+#[cfg(unix)]
+#[test]
+fn rules_and_input_files_outside_the_bundle_are_refused_unless_allowed() {
+    use acs_engine::testing::ReadPolicy;
+
+    let outer = bundle_with_a_secret_beside_it();
+    let bundle = outer.path().join("bundle");
+    let secret = outer.path().join("secret.json").canonicalize().unwrap();
+    let path = bundle.join("tests/t.test.yaml");
+    let read = |text: &str, allow: bool| {
+        std::fs::write(&path, text).unwrap();
+        TestFile::read_with(&path, &ReadPolicy::default().allowing_outside(allow))
+    };
+    let refused = |text: &str, allow: bool| match read(text, allow) {
+        Err(TestFileError::Invalid { diagnostics }) => diagnostics
+            .iter()
+            .map(|d| format!("{} {}", d.code, d.message))
+            .collect::<Vec<_>>(),
+        Ok(_) => panic!("accepted {text}"),
+        Err(other) => panic!("{other}"),
+    };
+
+    // Inside the bundle: the test file's directory, and the bundle above `tests/`.
+    let file = read(&reading("../examples/in.json"), false).unwrap();
+    assert_eq!(file.tests[0].input, json!({"event": {"type": "x"}}));
+    assert_eq!(
+        file.rules.as_deref(),
+        Some(bundle.join("rules.yaml").as_path())
+    );
+
+    for input_file in [
+        "../../secret.json".to_owned(),
+        "../examples/../../secret.json".to_owned(),
+        secret.display().to_string(),
+        "link.json".to_owned(),
+    ] {
+        let messages = refused(&reading(&input_file), false);
+        assert_eq!(
+            messages,
+            [format!(
+                "ACS508 input file `{}` is outside the test file's bundle `{}`",
+                secret.display(),
+                bundle.canonicalize().unwrap().display()
+            )],
+            "{input_file}"
+        );
+        // Allowed explicitly, it is read.
+        let file = read(&reading(&input_file), true).unwrap();
+        assert_eq!(file.tests[0].input, json!({"event": {"type": "x"}}));
+    }
+
+    let outside_rules = "rules: ../../other.yaml\ntests:\n  - name: t\n    input: { event: { type: x } }\n    expect: { matched: [R] }\n";
+    let messages = refused(outside_rules, false);
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].starts_with("ACS508 rules `") && messages[0].contains("other.yaml` is outside"),
+        "{messages:?}"
+    );
+    assert!(read(outside_rules, true).is_ok());
+
+    // A FIFO is never read (opening it would wait for a writer), allowed or not.
+    for allow in [false, true] {
+        let messages = refused(&reading("pipe.json"), allow);
+        assert_eq!(
+            messages,
+            [format!(
+                "ACS508 input file `{}` is not a regular file (a FIFO)",
+                bundle.join("tests/pipe.json").display()
+            )]
+        );
+    }
+    let fifo_rules = "rules: pipe.json\ntests:\n  - name: t\n    input: { event: { type: x } }\n    expect: { matched: [R] }\n";
+    let messages = refused(fifo_rules, true);
+    assert!(
+        messages[0].ends_with("pipe.json` is not a regular file (a FIFO)"),
+        "{messages:?}"
+    );
+}
+
+/// A test file outside any `tests/` directory reads under its own directory only.
+#[cfg(unix)]
+#[test]
+fn a_test_file_elsewhere_reads_under_its_own_directory() {
+    let outer = bundle_with_a_secret_beside_it();
+    let path = outer.path().join("bundle/examples/t.test.yaml");
+    std::fs::write(&path, reading("in.json")).unwrap();
+    let Err(TestFileError::Invalid { diagnostics }) = TestFile::read(&path) else {
+        panic!("`rules: ../rules.yaml` was read from outside `examples/`");
+    };
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert!(
+        diagnostics[0].message.starts_with("rules `"),
+        "{diagnostics:?}"
+    );
+}
+
+#[test]
+fn an_input_file_larger_than_the_input_limit_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = std::fs::File::create(dir.path().join("big.json")).unwrap();
+    let limit = acs_engine::Limits::default().max_input_bytes as u64;
+    big.set_len(limit + 1).unwrap();
+    let path = dir.path().join("t.test.yaml");
+    std::fs::write(
+        &path,
+        "tests:\n  - name: t\n    input_file: big.json\n    expect: { matched: [] }\n",
+    )
+    .unwrap();
+    let Err(TestFileError::Invalid { diagnostics }) = TestFile::read(&path) else {
+        panic!("a large input file was accepted");
+    };
+    assert!(
+        diagnostics[0]
+            .message
+            .ends_with(&format!("more than the limit of {limit} bytes")),
+        "{diagnostics:?}"
+    );
 }

@@ -31,8 +31,8 @@ pub(crate) trait Doc<'a>: Copy {
     /// `self.key` for an object; `None` for a missing key or anything else.
     fn field(self, key: &str) -> Option<Self>;
 
-    /// Every entry of an object, in document order (none for anything else). A key
-    /// given twice comes twice: the last one is the one a parse keeps.
+    /// Every entry of an object, in document order (none for anything else). No key
+    /// comes twice: an input that repeats one is refused before evaluation.
     fn each_entry(self, f: impl FnMut(&'a str, Self));
 
     fn is_null(self) -> bool;
