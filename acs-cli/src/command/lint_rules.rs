@@ -189,10 +189,7 @@ fn load_config(args: &Args) -> Result<(LintConfig, Option<PathBuf>), String> {
     let Some(path) = path else {
         return Ok((LintConfig::default(), None));
     };
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("error: cannot read `{}`: {e}", path.display()))?;
-    let config = LintConfig::from_toml(&path.display().to_string(), &text)
-        .map_err(|diagnostic| diagnostic.to_string())?;
+    let config = LintConfig::read(&path).map_err(|diagnostic| diagnostic.to_string())?;
     Ok((config, Some(path)))
 }
 

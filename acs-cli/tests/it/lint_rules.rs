@@ -287,3 +287,25 @@ fn explain_prints_a_codes_documentation() {
     assert_eq!(unknown.code, 2);
     assert!(unknown.stderr.contains("ACS999"), "{}", unknown.stderr);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_config_that_is_a_device_is_refused_unread() {
+    let dir = crate::support::temp_dir("lint-config-device");
+    let rules = crate::support::write(&dir, "rules.yaml", "- {id: A, priority: 1, severity: low, description: d, condition: \"event.type == 'a'\", action: [], audit: false}\n");
+    let run = crate::support::acs_lib(
+        &[
+            "lint-rules",
+            "--config",
+            "/dev/zero",
+            rules.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("ACS601") && run.stderr.contains("not a regular file"),
+        "{}",
+        run.stderr
+    );
+}

@@ -116,7 +116,28 @@ impl Default for LintSettings {
     }
 }
 
+/// The largest `acs.toml` read, in bytes: a project config is a few kilobytes.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 impl LintConfig {
+    /// Read and parse the `acs.toml` at `path`: a regular file of at most
+    /// [`MAX_CONFIG_BYTES`] (a FIFO or device is refused unopened, the read stops at the
+    /// limit). Errors are ACS601 diagnostics naming the file.
+    pub fn read(path: &std::path::Path) -> Result<LintConfig, Box<Diagnostic>> {
+        let name = path.display().to_string();
+        let unreadable = |why: String| {
+            Box::new(
+                Diagnostic::error("ACS601", format!("cannot read `{name}`: {why}")).in_file(&name),
+            )
+        };
+        let bytes = crate::limits::read_file(path, MAX_CONFIG_BYTES)
+            .map_err(|e| unreadable(e.to_string()))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            unreadable(format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()))
+        })?;
+        LintConfig::from_toml(&name, &text)
+    }
+
     /// Parse `acs.toml` text; `name` is used in the diagnostic (ACS601, with line and
     /// column) when it is not valid.
     pub fn from_toml(name: &str, text: &str) -> Result<LintConfig, Box<Diagnostic>> {

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 pub use config::{
     find_config, ActionsConfig, EventConfig, LintConfig, LintSettings, CONFIG_FILE_NAME,
-    DEFAULT_MAX_COMPLEXITY, KNOWN_ACTIONS,
+    DEFAULT_MAX_COMPLEXITY, KNOWN_ACTIONS, MAX_CONFIG_BYTES,
 };
 
 use crate::compile::compile;
