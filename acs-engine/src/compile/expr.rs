@@ -259,25 +259,10 @@ impl<'a> Compiler<'a> {
 
 /// Count the call sites of each function name in `expr`.
 pub(super) fn count_calls(expr: &Expr, counts: &mut FxHashMap<String, usize>) {
-    match &expr.kind {
-        ExprKind::Call { name, args, .. } => {
-            *counts.entry(name.clone()).or_default() += 1;
-            args.iter().for_each(|a| count_calls(a, counts));
-        }
-        ExprKind::Array(items) | ExprKind::And(items) | ExprKind::Or(items) => {
-            items.iter().for_each(|i| count_calls(i, counts));
-        }
-        ExprKind::Member(base, _) | ExprKind::Unary(_, base) => count_calls(base, counts),
-        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
-            count_calls(a, counts);
-            count_calls(b, counts);
-        }
-        ExprKind::Null
-        | ExprKind::Bool(_)
-        | ExprKind::Number(_)
-        | ExprKind::String(_)
-        | ExprKind::Name(_) => {}
+    if let ExprKind::Call { name, .. } = &expr.kind {
+        *counts.entry(name.clone()).or_default() += 1;
     }
+    expr.for_each_child(|child| count_calls(child, counts));
 }
 
 fn call_args(call: &Expr) -> &[Expr] {

@@ -105,20 +105,5 @@ pub(crate) fn types_of(expr: &Expr) -> Types {
 /// Every node of an expression, parents before children.
 pub(crate) fn walk<'a>(expr: &'a Expr, visit: &mut dyn FnMut(&'a Expr)) {
     visit(expr);
-    match &expr.kind {
-        ExprKind::Null
-        | ExprKind::Bool(_)
-        | ExprKind::Number(_)
-        | ExprKind::String(_)
-        | ExprKind::Name(_) => {}
-        ExprKind::Array(items) | ExprKind::And(items) | ExprKind::Or(items) => {
-            items.iter().for_each(|item| walk(item, visit));
-        }
-        ExprKind::Call { args, .. } => args.iter().for_each(|arg| walk(arg, visit)),
-        ExprKind::Member(base, _) | ExprKind::Unary(_, base) => walk(base, visit),
-        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
-            walk(a, visit);
-            walk(b, visit);
-        }
-    }
+    expr.for_each_child(|child| walk(child, visit));
 }

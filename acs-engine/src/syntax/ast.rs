@@ -117,6 +117,27 @@ pub enum ExprKind {
 }
 
 impl Expr {
+    /// Call `f` on each direct sub-expression, in source order: the one place that knows
+    /// which kinds have children, for every walk over the tree.
+    pub fn for_each_child<'a>(&'a self, mut f: impl FnMut(&'a Expr)) {
+        match &self.kind {
+            ExprKind::Null
+            | ExprKind::Bool(_)
+            | ExprKind::Number(_)
+            | ExprKind::String(_)
+            | ExprKind::Name(_) => {}
+            ExprKind::Array(items) | ExprKind::And(items) | ExprKind::Or(items) => {
+                items.iter().for_each(f);
+            }
+            ExprKind::Call { args, .. } => args.iter().for_each(f),
+            ExprKind::Member(base, _) | ExprKind::Unary(_, base) => f(base),
+            ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
+                f(a);
+                f(b);
+            }
+        }
+    }
+
     /// The dotted path this expression spells, if it is a plain `a.b.c`.
     pub fn as_dotted_path(&self) -> Option<String> {
         match &self.kind {

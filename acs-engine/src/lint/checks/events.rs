@@ -141,20 +141,5 @@ fn each_path(expr: &Expr, visit: &mut dyn FnMut(&Expr, &str)) {
         visit(expr, &path);
         return;
     }
-    match &expr.kind {
-        ExprKind::Null
-        | ExprKind::Bool(_)
-        | ExprKind::Number(_)
-        | ExprKind::String(_)
-        | ExprKind::Name(_) => {}
-        ExprKind::Array(items) | ExprKind::And(items) | ExprKind::Or(items) => {
-            items.iter().for_each(|item| each_path(item, visit));
-        }
-        ExprKind::Call { args, .. } => args.iter().for_each(|arg| each_path(arg, visit)),
-        ExprKind::Member(base, _) | ExprKind::Unary(_, base) => each_path(base, visit),
-        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
-            each_path(a, visit);
-            each_path(b, visit);
-        }
-    }
+    expr.for_each_child(|child| each_path(child, visit));
 }
