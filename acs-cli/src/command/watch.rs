@@ -27,6 +27,10 @@ pub struct Args {
     /// Stop after this many reload attempts (default: run until interrupted).
     #[arg(long, value_name = "N")]
     pub max_reloads: Option<u64>,
+    /// Serve only bundles whose acs-manifest.json is signed with this public key's
+    /// private key (see `acs bundle`); anything else is refused and reported.
+    #[arg(long, value_name = "KEY_FILE.pub")]
+    pub public_key: Option<PathBuf>,
 }
 
 /// Run `acs watch`; returns the exit code (only when `--max-reloads` is reached or
@@ -43,12 +47,14 @@ pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
 
 fn watch(args: &Args, io: &mut Io<'_>) -> Result<u8, String> {
     let functions = load_functions(args.functions.as_deref())?;
-    let engine = Engine::builder()
-        .functions(functions)
-        .load_path(&args.rules)
-        .map_err(|e| {
-            format!("{e}\n(acs watch needs rules that load to start; fix them and run it again)")
-        })?;
+    let mut builder = Engine::builder().functions(functions);
+    if let Some(key) = &args.public_key {
+        let key = acs_engine::bundle::PublicKey::read(key).map_err(|e| format!("error: {e}"))?;
+        builder = builder.bundle_key(key);
+    }
+    let engine = builder.load_path(&args.rules).map_err(|e| {
+        format!("{e}\n(acs watch needs rules that load to start; fix them and run it again)")
+    })?;
     let (sender, events) = mpsc::channel();
     engine.on_reload(move |event| {
         let _ = sender.send(event.clone());

@@ -53,3 +53,28 @@ fn keygen_manifest_sign_and_verify_then_a_tampered_file_is_refused() {
     );
     refused.no_panic();
 }
+
+#[test]
+fn watch_with_a_public_key_refuses_an_unsigned_bundle_at_start() {
+    let dir = temp_dir("bundle-watch");
+    let rules = dir.join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    write(&rules, "a.yaml", RULE);
+    let key = in_dir(&dir, "deploy.key");
+    acs_lib(&["bundle", "keygen", &key], b"").ok();
+    let public = format!("{key}.pub");
+    let rules_arg = rules.display().to_string();
+    let run = acs_lib(
+        &[
+            "watch",
+            "--public-key",
+            &public,
+            "--max-reloads",
+            "1",
+            &rules_arg,
+        ],
+        b"",
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stderr.contains("is not signed"), "{}", run.stderr);
+}
