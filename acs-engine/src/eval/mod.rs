@@ -17,6 +17,8 @@ use serde_json::Value;
 use doc::Doc;
 #[cfg(feature = "simd")]
 use doc::TapeRef;
+#[cfg(feature = "tools")]
+pub(crate) use ops::value_order;
 pub use ops::values_equal;
 use value::{Val, View};
 

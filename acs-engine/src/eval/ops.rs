@@ -203,7 +203,28 @@ pub(crate) fn compare(op: BinaryOp, a: View<'_>, b: View<'_>) -> Result<bool, No
 /// `<`, `<=`, `>`, `>=`: numbers with numbers, strings with strings, a timestamp string
 /// with a number; anything else (null, mixed types) is false.
 pub(crate) fn ordered(op: BinaryOp, a: View<'_>, b: View<'_>) -> bool {
-    let ordering = match (a, b) {
+    let Some(ordering) = order(a, b) else {
+        return false;
+    };
+    match op {
+        BinaryOp::Lt => ordering == Ordering::Less,
+        BinaryOp::Le => ordering != Ordering::Greater,
+        BinaryOp::Gt => ordering == Ordering::Greater,
+        BinaryOp::Ge => ordering != Ordering::Less,
+        _ => false,
+    }
+}
+
+/// The order of two JSON values as `<` and friends see them (numbers exactly, strings,
+/// a timestamp string against a number by its epoch milliseconds); `None` when they are
+/// not ordered. For tools that reason about comparisons (the linter's bounds).
+pub(crate) fn value_order(a: &Value, b: &Value) -> Option<Ordering> {
+    order(View::of(a), View::of(b))
+}
+
+#[inline]
+fn order(a: View<'_>, b: View<'_>) -> Option<Ordering> {
+    match (a, b) {
         (View::Num(x), View::Num(y)) => x.partial_cmp(&y),
         (View::Str(x), View::Str(y)) => Some(x.cmp(y)),
         (View::Num(_), View::Str(_)) | (View::Str(_), View::Num(_)) => {
@@ -214,16 +235,6 @@ pub(crate) fn ordered(op: BinaryOp, a: View<'_>, b: View<'_>) -> bool {
         }
         (View::BigInt(_), _) | (_, View::BigInt(_)) => big_ordering(a, b),
         _ => None,
-    };
-    let Some(ordering) = ordering else {
-        return false;
-    };
-    match op {
-        BinaryOp::Lt => ordering == Ordering::Less,
-        BinaryOp::Le => ordering != Ordering::Greater,
-        BinaryOp::Gt => ordering == Ordering::Greater,
-        BinaryOp::Ge => ordering != Ordering::Less,
-        _ => false,
     }
 }
 

@@ -445,3 +445,20 @@ fn a_path_equals_itself_when_nested_past_the_comparison_depth() {
     let engine = Engine::builder().load_str("rules.yaml", &always).unwrap();
     assert_eq!(engine.evaluate(&input).matched_ids(), ["R0"]);
 }
+
+/// Bounds are compared exactly, as the evaluator orders numbers: above 2^53 the nearest
+/// float would merge 9007199254740992 and 9007199254740993 and call this never true.
+/// Found by the property above once integers became exact.
+#[test]
+fn bounds_on_integers_beyond_2_pow_53_are_exact() {
+    let condition =
+        "9007199254740992 < amount && event.amount in [9007199254740992, 9007199254740993]";
+    let yaml = bundle(&[condition.to_owned()]);
+    assert!(never_true(&yaml).is_empty(), "flagged: {condition}");
+    let engine = Engine::builder().load_str("rules.yaml", &yaml).unwrap();
+    let input = json!({ "event": { "amount": 9007199254740993u64 } });
+    assert_eq!(engine.evaluate(&input).matched_ids(), ["R0"]);
+    // And a real contradiction between them is still one.
+    let never = bundle(&["amount > 9007199254740993 && amount <= 9007199254740993".to_owned()]);
+    assert_eq!(never_true(&never), ["R0"]);
+}

@@ -6,7 +6,9 @@ use serde_json::Value;
 
 use super::{Check, RuleContext};
 use crate::diagnostic::Diagnostic;
-use crate::eval::number::to_f64;
+use std::cmp::Ordering;
+
+use crate::eval::value_order;
 use crate::eval::values_equal;
 use crate::lint::facts::{
     compared_with_literal, conjuncts, literal, path_of, shown, truthy, types_of, walk, Types,
@@ -196,8 +198,10 @@ struct Facts {
     equal: Option<Value>,
     not_equal: Vec<Value>,
     one_of: Option<Vec<Value>>,
-    lower: Option<(f64, bool)>,
-    upper: Option<(f64, bool)>,
+    /// Bounds as written, compared with the evaluator's own exact order (integers beyond
+    /// 2^53 are not rounded to a float).
+    lower: Option<(Value, bool)>,
+    upper: Option<(Value, bool)>,
 }
 
 impl Facts {
@@ -215,28 +219,40 @@ impl Facts {
             return true;
         }
         match value {
-            Value::Number(n) => n.as_f64().is_some_and(|x| self.in_bounds(x)),
+            Value::Number(_) => self.in_bounds(value),
             // A timestamp string may satisfy numeric bounds; other values never do.
             Value::String(_) => true,
             _ => false,
         }
     }
 
-    fn in_bounds(&self, x: f64) -> bool {
+    fn in_bounds(&self, x: &Value) -> bool {
         let above = self
             .lower
-            .is_none_or(|(lo, strict)| if strict { x > lo } else { x >= lo });
+            .as_ref()
+            .is_none_or(|(lo, strict)| match value_order(x, lo) {
+                Some(Ordering::Greater) => true,
+                Some(Ordering::Equal) => !strict,
+                _ => false,
+            });
         let below = self
             .upper
-            .is_none_or(|(hi, strict)| if strict { x < hi } else { x <= hi });
+            .as_ref()
+            .is_none_or(|(hi, strict)| match value_order(x, hi) {
+                Some(Ordering::Less) => true,
+                Some(Ordering::Equal) => !strict,
+                _ => false,
+            });
         above && below
     }
 
     fn bounds_empty(&self) -> bool {
-        match (self.lower, self.upper) {
-            (Some((lo, lo_strict)), Some((hi, hi_strict))) => {
-                lo > hi || (lo == hi && (lo_strict || hi_strict))
-            }
+        match (&self.lower, &self.upper) {
+            (Some((lo, lo_strict)), Some((hi, hi_strict))) => match value_order(lo, hi) {
+                Some(Ordering::Greater) => true,
+                Some(Ordering::Equal) => *lo_strict || *hi_strict,
+                _ => false,
+            },
             _ => false,
         }
     }
@@ -296,24 +312,32 @@ fn contradiction(conjuncts: &[Expr]) -> Option<(&Expr, String)> {
                         .collect(),
                 });
             }
-            (BinaryOp::Lt | BinaryOp::Le, Value::Number(n)) => {
-                let x = to_f64(n);
+            (BinaryOp::Lt | BinaryOp::Le, Value::Number(_)) => {
                 let strict = op == BinaryOp::Lt;
-                if fact
-                    .upper
-                    .is_none_or(|(hi, _)| x < hi || (x == hi && strict))
-                {
-                    fact.upper = Some((x, strict));
+                let tighter =
+                    fact.upper
+                        .as_ref()
+                        .is_none_or(|(hi, _)| match value_order(&value, hi) {
+                            Some(Ordering::Less) => true,
+                            Some(Ordering::Equal) => strict,
+                            _ => false,
+                        });
+                if tighter {
+                    fact.upper = Some((value.clone(), strict));
                 }
             }
-            (BinaryOp::Gt | BinaryOp::Ge, Value::Number(n)) => {
-                let x = to_f64(n);
+            (BinaryOp::Gt | BinaryOp::Ge, Value::Number(_)) => {
                 let strict = op == BinaryOp::Gt;
-                if fact
-                    .lower
-                    .is_none_or(|(lo, _)| x > lo || (x == lo && strict))
-                {
-                    fact.lower = Some((x, strict));
+                let tighter =
+                    fact.lower
+                        .as_ref()
+                        .is_none_or(|(lo, _)| match value_order(&value, lo) {
+                            Some(Ordering::Greater) => true,
+                            Some(Ordering::Equal) => strict,
+                            _ => false,
+                        });
+                if tighter {
+                    fact.lower = Some((value.clone(), strict));
                 }
             }
             _ => continue,
