@@ -218,6 +218,7 @@ pub(crate) fn ordered(op: BinaryOp, a: View<'_>, b: View<'_>) -> bool {
 /// The order of two JSON values as `<` and friends see them (numbers exactly, strings,
 /// a timestamp string against a number by its epoch milliseconds); `None` when they are
 /// not ordered. For tools that reason about comparisons (the linter's bounds).
+#[cfg(feature = "tools")]
 pub(crate) fn value_order(a: &Value, b: &Value) -> Option<Ordering> {
     order(View::of(a), View::of(b))
 }
