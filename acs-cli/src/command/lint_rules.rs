@@ -60,7 +60,13 @@ pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
         let _ = writeln!(io.stderr, "note: using {}", path.display());
     }
     let mut reports = Vec::with_capacity(args.files.len());
+    // A path given twice (`a.yaml a.yaml`, `rules/ ./rules`) is linted once: its findings
+    // are reported once.
+    let mut seen = std::collections::HashSet::new();
     for file in &args.files {
+        if !seen.insert(std::fs::canonicalize(file).unwrap_or_else(|_| file.clone())) {
+            continue;
+        }
         match lint_source(&RulesSource::Path(file.clone()), &config) {
             Ok(report) => reports.push(report),
             Err(error) => {

@@ -309,3 +309,21 @@ fn a_config_that_is_a_device_is_refused_unread() {
         run.stderr
     );
 }
+
+#[test]
+fn a_path_given_twice_is_linted_and_reported_once() {
+    let dir = crate::support::temp_dir("lint-twice");
+    let rules = crate::support::write(&dir, "rules.yaml", "- {id: A, priority: 1, severity: low, description: d, condition: \"event.type == 'a' && f(1) > 1\", action: [], audit: false}\n");
+    let path = rules.to_str().unwrap().to_owned();
+    let again = format!("{}/./rules.yaml", dir.display());
+    let twice = crate::support::acs_lib(&["lint-rules", &path, &again], b"");
+    let once = crate::support::acs_lib(&["lint-rules", &path], b"");
+    assert_eq!(twice.code, once.code);
+    assert_eq!(
+        twice.stdout.matches("ACS401").count(),
+        once.stdout.matches("ACS401").count(),
+        "{}",
+        twice.stdout
+    );
+    assert_eq!(once.stdout.matches("ACS401").count(), 1, "{}", once.stdout);
+}
