@@ -94,6 +94,11 @@ pub const CODES: &[Code] = &[
         Error,
         "an event field that the rule's events, as declared in acs.toml, do not have",
     ),
+    code(
+        "ACS417",
+        Error,
+        "a field of `ctx`, `system` or `db` that acs.toml's [fields] does not declare",
+    ),
     code("ACS420", Error, "the condition can never be true"),
     code("ACS421", Error, "the condition is always true"),
     code(

@@ -49,6 +49,11 @@ pub const KNOWN_ACTIONS: [&str; 12] = [
 /// [events."bid.create"]            # the event types and their fields
 /// fields = ["bid.amount", "bid.id"]
 ///
+/// [fields]                          # the fields of the other roots
+/// ctx = ["userId", "userRole"]
+/// system = ["config.otpRetryLimit"]
+/// db = ["indexes.pod_hashes"]
+///
 /// [lint]
 /// max_complexity = 40
 /// deny_warnings = false
@@ -68,6 +73,9 @@ pub struct LintConfig {
     /// Present means the list is complete: another type, or a field no gated event has,
     /// is an error.
     pub events: Option<BTreeMap<String, EventConfig>>,
+    /// The fields of `ctx`, `system` and `db` (`[fields]`): a root listed there is
+    /// complete, so a path into it that is not declared is an error (ACS417).
+    pub fields: RootFields,
     /// Thresholds and accepted findings.
     pub lint: LintSettings,
 }
@@ -79,6 +87,32 @@ pub struct EventConfig {
     /// The event's fields as rules write them, below `event` (`bid.amount`). A field's
     /// own inside is not checked: `gps` declares `gps.lat` too.
     pub fields: Vec<String>,
+}
+
+/// `[fields]`: the fields of the input's other roots, as rules write them below the root
+/// (`userId` for `ctx.userId`). A root left out is not checked.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct RootFields {
+    /// Fields of `ctx`.
+    pub ctx: Option<Vec<String>>,
+    /// Fields of `system`.
+    pub system: Option<Vec<String>>,
+    /// Fields of `db`.
+    pub db: Option<Vec<String>>,
+}
+
+impl RootFields {
+    /// The declared fields of `root` (`ctx`, `system`, `db`), when it is declared.
+    pub fn of(&self, root: &str) -> Option<&[String]> {
+        match root {
+            "ctx" => self.ctx.as_deref(),
+            "system" => self.system.as_deref(),
+            "db" => self.db.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// `[actions]`

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use config::{
-    find_config, ActionsConfig, EventConfig, LintConfig, LintSettings, CONFIG_FILE_NAME,
-    DEFAULT_MAX_COMPLEXITY, KNOWN_ACTIONS, MAX_CONFIG_BYTES,
+    find_config, ActionsConfig, EventConfig, LintConfig, LintSettings, RootFields,
+    CONFIG_FILE_NAME, DEFAULT_MAX_COMPLEXITY, KNOWN_ACTIONS, MAX_CONFIG_BYTES,
 };
 
 use crate::compile::compile;

@@ -220,3 +220,32 @@ fn a_rule_can_accept_a_finding_with_a_reason() {
         [("ACS208".to_owned(), Severity::Error)]
     );
 }
+
+#[test]
+fn declared_root_fields_catch_misspelt_paths_into_ctx_system_and_db() {
+    let config = LintConfig::from_toml(
+        "acs.toml",
+        "[fields]\nctx = [\"userId\", \"userRole\"]\nsystem = [\"config.limit\"]\n",
+    )
+    .unwrap();
+    let rule = |condition: &str| {
+        format!("- {{id: R, priority: 1, severity: low, description: d, condition: \"{condition}\", action: [], audit: false}}\n")
+    };
+    let codes = |condition: &str| -> Vec<String> {
+        lint_text(&rule(condition), &config)
+            .into_iter()
+            .map(|(code, _)| code)
+            .filter(|code| code == "ACS417")
+            .collect()
+    };
+    assert!(
+        codes("event.type == 'a' && ctx.userRole == 'x' && system.config.limit > 1").is_empty()
+    );
+    assert_eq!(codes("event.type == 'a' && ctx.userRol == 'x'"), ["ACS417"]);
+    assert_eq!(
+        codes("event.type == 'a' && system.config.limt > 1"),
+        ["ACS417"]
+    );
+    // A path leading to a declared field, and `db`, which [fields] leaves out.
+    assert!(codes("event.type == 'a' && system.config != null && db.anything == 1").is_empty());
+}

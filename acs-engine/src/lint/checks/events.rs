@@ -15,6 +15,7 @@ pub(crate) struct KnownEvents;
 
 impl Check for KnownEvents {
     fn check(&self, cx: &RuleContext<'_>, findings: &mut Vec<Diagnostic>) {
+        root_fields(cx, findings);
         let Some(events) = &cx.config.events else {
             return;
         };
@@ -69,6 +70,42 @@ impl Check for KnownEvents {
                 findings.push(finding(cx, source, expr, field, &fields, &shown_types));
             });
         }
+    }
+}
+
+/// ACS417: a path into `ctx`, `system` or `db` that `[fields]` does not declare, for each
+/// root `[fields]` lists.
+fn root_fields(cx: &RuleContext<'_>, findings: &mut Vec<Diagnostic>) {
+    for source in cx.expressions() {
+        each_path(&source.expr, &mut |expr, path| {
+            let Some((root, field)) = path.split_once('.') else {
+                return;
+            };
+            let Some(declared_fields) = cx.config.fields.of(root) else {
+                return;
+            };
+            let fields: Vec<&str> = declared_fields.iter().map(String::as_str).collect();
+            if declared(&fields, field) {
+                return;
+            }
+            let help = match suggest_name(field, &fields) {
+                Some(near) => format!("did you mean `{root}.{near}`?"),
+                None => {
+                    format!("declare it under [fields] {root} in acs.toml if the host sends it")
+                }
+            };
+            findings.push(
+                cx.at(
+                    Diagnostic::error(
+                        "ACS417",
+                        format!("`{root}.{field}` is not a declared field of `{root}`"),
+                    )
+                    .with_help(help),
+                    source,
+                    expr.span,
+                ),
+            );
+        });
     }
 }
 
