@@ -100,9 +100,9 @@ fn scan<R>(
     result
 }
 
-/// Objects with at most this many keys are checked for a repeated key pair by pair; larger
-/// ones are sorted.
-const FEW_KEYS: usize = 8;
+/// Objects with at most this many keys are checked key by key through a 64-bit mask of
+/// fingerprints; larger ones are sorted.
+const FEW_KEYS: usize = 16;
 
 /// Whether a tape holds an input document: a JSON object in which no object, at any depth,
 /// gives a key twice. One look at every node (inputs are small and their objects smaller);
@@ -116,50 +116,70 @@ fn is_input(nodes: &[Node<'_>], keys: &mut Vec<usize>) -> bool {
 }
 
 /// Whether the object at node `at` gives each of its keys once (keys are compared
-/// unescaped, as the tape holds them). Every input pays for this, so it first sets one
-/// bit of a 64-bit mask per key from a cheap fingerprint (length and three bytes): keys
-/// whose bits never meet are distinct, and only an object where two bits meet is checked
-/// key against key.
+/// unescaped, as the tape holds them). Every input pays for this, so each key sets one
+/// bit of a 64-bit mask from a cheap fingerprint (its length and last byte): keys whose
+/// bits never meet are distinct, and a key is compared whole with the earlier ones only
+/// when its bit is already set. An object of more than [`FEW_KEYS`] keys is sorted
+/// instead, so a hostile object of many keys costs `k log k`, not `k²`.
 fn keys_unique(nodes: &[Node<'_>], at: usize, keys: &mut Vec<usize>) -> bool {
     let Some(Node::Object { len, .. }) = nodes.get(at) else {
         return true;
     };
+    if *len > FEW_KEYS {
+        return keys_unique_sorted(nodes, at, *len, keys);
+    }
+    let first = at.saturating_add(1);
     let mut seen = 0u64;
-    let mut key = at.saturating_add(1);
-    let mut meet = false;
-    for _ in 0..*len {
-        if let Some(Node::String(text)) = nodes.get(key) {
-            let bit = 1u64 << (fingerprint(text) & 63);
-            meet |= seen & bit != 0;
-            seen |= bit;
+    let mut key = first;
+    for index in 0..*len {
+        let text = key_text(nodes, key);
+        let bit = 1u64 << (text.map_or(0, fingerprint) & 63);
+        // Bits meet: compare this key whole with the earlier keys of the same bit.
+        if seen & bit != 0 && repeats(nodes, first, index, text) {
+            return false;
+        }
+        seen |= bit;
+        key = past(nodes, key.saturating_add(1));
+    }
+    true
+}
+
+/// Whether one of the first `count` keys of the object whose first key is at `first`
+/// is `text`.
+#[cold]
+fn repeats(nodes: &[Node<'_>], first: usize, count: usize, text: Option<&str>) -> bool {
+    let mut key = first;
+    for _ in 0..count {
+        if key_text(nodes, key) == text {
+            return true;
         }
         key = past(nodes, key.saturating_add(1));
     }
-    if !meet {
-        return true;
-    }
+    false
+}
+
+/// [`keys_unique`] for an object of more than [`FEW_KEYS`] keys: sorted, then neighbours
+/// compared (bits would meet too often to compare key by key).
+fn keys_unique_sorted(nodes: &[Node<'_>], at: usize, len: usize, keys: &mut Vec<usize>) -> bool {
     keys.clear();
     let mut key = at.saturating_add(1);
-    for _ in 0..*len {
+    for _ in 0..len {
         keys.push(key);
         key = past(nodes, key.saturating_add(1));
     }
-    let text = |key: &usize| match nodes.get(*key) {
-        Some(Node::String(text)) => Some(*text),
-        _ => None,
-    };
-    if keys.len() <= FEW_KEYS {
-        return keys.iter().enumerate().all(|(i, key)| {
-            let key = text(key);
-            keys.get(..i)
-                .is_none_or(|before| before.iter().all(|other| text(other) != key))
-        });
-    }
-    keys.sort_unstable_by_key(text);
+    keys.sort_unstable_by_key(|key| key_text(nodes, *key));
     keys.windows(2).all(|pair| match pair {
-        [a, b] => text(a) != text(b),
+        [a, b] => key_text(nodes, *a) != key_text(nodes, *b),
         _ => true,
     })
+}
+
+#[inline]
+fn key_text<'i>(nodes: &[Node<'i>], at: usize) -> Option<&'i str> {
+    match nodes.get(at) {
+        Some(Node::String(text)) => Some(text),
+        _ => None,
+    }
 }
 
 /// A few bits that differ between most distinct keys of one object: its length and last
