@@ -13,7 +13,7 @@ const CHILD_TEST: &str = "process::child_panics_on_a_thread_while_a_command_runs
 
 #[test]
 fn a_panic_on_another_thread_is_reported_in_one_line_and_never_hangs() {
-    let mut child = Command::new(std::env::current_exe().unwrap())
+    let child = Command::new(std::env::current_exe().unwrap())
         .args([CHILD_TEST, "--exact", "--ignored", "--nocapture"])
         .env(CHILD, "1")
         .stdin(Stdio::null())
@@ -21,16 +21,8 @@ fn a_panic_on_another_thread_is_reported_in_one_line_and_never_hangs() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(60) {
-            child.kill().unwrap();
-            let _ = child.wait();
-            panic!("the process hung after a panic on another thread");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
+    let output = finished_within_a_minute(child)
+        .unwrap_or_else(|| panic!("the process hung after a panic on another thread"));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("error: internal error in acs: ")
@@ -175,7 +167,7 @@ fn ctrl_c_during_replay_prints_the_report_of_the_lines_read_and_exits_130() {
 /// `acs ARGS` run to its end, or killed after 60 s (then `None`): a command that waits on
 /// a pipe nobody writes to must fail the test, not hang it.
 fn within_a_minute(args: &[&str]) -> Option<std::process::Output> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_acs"))
+    let child = Command::new(env!("CARGO_BIN_EXE_acs"))
         .args(args)
         .current_dir(ROOT)
         .stdin(Stdio::null())
@@ -183,6 +175,12 @@ fn within_a_minute(args: &[&str]) -> Option<std::process::Output> {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    finished_within_a_minute(child)
+}
+
+/// `child`'s output once it ends, or `None` (and the child killed) if it runs for more
+/// than a minute: a hang fails the test instead of stalling the run.
+fn finished_within_a_minute(mut child: std::process::Child) -> Option<std::process::Output> {
     let started = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if started.elapsed() > Duration::from_secs(60) {
