@@ -230,19 +230,11 @@ impl Facts {
         let above = self
             .lower
             .as_ref()
-            .is_none_or(|(lo, strict)| match value_order(x, lo) {
-                Some(Ordering::Greater) => true,
-                Some(Ordering::Equal) => !strict,
-                _ => false,
-            });
+            .is_none_or(|(lo, strict)| beyond(x, lo, *strict, Ordering::Greater));
         let below = self
             .upper
             .as_ref()
-            .is_none_or(|(hi, strict)| match value_order(x, hi) {
-                Some(Ordering::Less) => true,
-                Some(Ordering::Equal) => !strict,
-                _ => false,
-            });
+            .is_none_or(|(hi, strict)| beyond(x, hi, *strict, Ordering::Less));
         above && below
     }
 
@@ -268,6 +260,17 @@ impl Facts {
             return set.iter().any(|v| self.admits(v));
         }
         true
+    }
+}
+
+/// Whether `x` lies past `bound` in `direction` (`Greater`: above a lower bound, `Less`:
+/// below an upper one) by the evaluator's exact order; on the bound itself only when the
+/// bound is not `strict`.
+fn beyond(x: &Value, bound: &Value, strict: bool, direction: Ordering) -> bool {
+    match value_order(x, bound) {
+        Some(Ordering::Equal) => !strict,
+        Some(order) => order == direction,
+        None => false,
     }
 }
 
@@ -312,32 +315,20 @@ fn contradiction(conjuncts: &[Expr]) -> Option<(&Expr, String)> {
                         .collect(),
                 });
             }
-            (BinaryOp::Lt | BinaryOp::Le, Value::Number(_)) => {
-                let strict = op == BinaryOp::Lt;
-                let tighter =
-                    fact.upper
-                        .as_ref()
-                        .is_none_or(|(hi, _)| match value_order(&value, hi) {
-                            Some(Ordering::Less) => true,
-                            Some(Ordering::Equal) => strict,
-                            _ => false,
-                        });
+            (BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge, Value::Number(_)) => {
+                let strict = matches!(op, BinaryOp::Lt | BinaryOp::Gt);
+                let (bound, direction) = if matches!(op, BinaryOp::Lt | BinaryOp::Le) {
+                    (&mut fact.upper, Ordering::Less)
+                } else {
+                    (&mut fact.lower, Ordering::Greater)
+                };
+                // The new bound replaces the old one when it is tighter: further in, or as
+                // far and strict.
+                let tighter = bound
+                    .as_ref()
+                    .is_none_or(|(old, _)| beyond(&value, old, !strict, direction));
                 if tighter {
-                    fact.upper = Some((value.clone(), strict));
-                }
-            }
-            (BinaryOp::Gt | BinaryOp::Ge, Value::Number(_)) => {
-                let strict = op == BinaryOp::Gt;
-                let tighter =
-                    fact.lower
-                        .as_ref()
-                        .is_none_or(|(lo, _)| match value_order(&value, lo) {
-                            Some(Ordering::Greater) => true,
-                            Some(Ordering::Equal) => strict,
-                            _ => false,
-                        });
-                if tighter {
-                    fact.lower = Some((value.clone(), strict));
+                    *bound = Some((value.clone(), strict));
                 }
             }
             _ => continue,
