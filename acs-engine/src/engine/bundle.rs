@@ -277,8 +277,9 @@ fn rules_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, BundleError> {
     Ok(files)
 }
 
+/// `sha256:<hex>` of `bytes`, the form of every hash ACS names.
 fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+    crate::source::RulesetHash::of_digest(&Sha256::digest(bytes).into()).to_string()
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -47,7 +47,7 @@ impl RulesetHash {
     }
 
     /// The hash named by a SHA-256 digest.
-    fn of_digest(digest: &[u8; 32]) -> RulesetHash {
+    pub(crate) fn of_digest(digest: &[u8; 32]) -> RulesetHash {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut bytes = [0; LEN];
         let (prefix, hex) = bytes.split_at_mut(PREFIX.len());
