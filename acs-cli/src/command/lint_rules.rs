@@ -1,10 +1,10 @@
 //! `acs lint-rules`: the gate before a rule ships. Reads the files and `acs.toml`, asks
 //! the engine's linter, prints the findings as text, JSON or SARIF, picks the exit code.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use acs_engine::lint::{find_config, lint_source, LintConfig, LintReport};
-use acs_engine::{Diagnostic, RulesSource, Severity};
+use acs_engine::lint::{lint_paths, LintReport, LintRunError};
+use acs_engine::{Diagnostic, Severity};
 
 use super::{after_writing, Io, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::terminal::Style;
@@ -47,50 +47,30 @@ pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
     if let Some(code) = &args.explain {
         return explain(code, io);
     }
-    let (mut config, config_path) = match load_config(args) {
-        Ok(found) => found,
-        Err(message) => {
-            let _ = writeln!(io.stderr, "{message}");
+    let run = match lint_paths(&args.files, args.config.as_deref(), args.deny_warnings) {
+        Ok(run) => run,
+        Err(LintRunError::Config(diagnostic)) => {
+            let _ = writeln!(io.stderr, "{diagnostic}");
+            return EXIT_USAGE;
+        }
+        Err(error) => {
+            let _ = writeln!(io.stderr, "error: {error}");
             return EXIT_USAGE;
         }
     };
-    // The engine reports denied warnings as errors, as `acs.toml`'s `deny_warnings` does.
-    config.lint.deny_warnings |= args.deny_warnings;
-    if let (Some(path), false, Format::Human) = (&config_path, io.style.quiet, args.format) {
+    if let (Some(path), false, Format::Human) = (&run.config, io.style.quiet, args.format) {
         let _ = writeln!(io.stderr, "note: using {}", path.display());
     }
-    let mut reports = Vec::with_capacity(args.files.len());
-    // A path given twice (`a.yaml a.yaml`, `rules/ ./rules`) is linted once: its findings
-    // are reported once.
-    let mut seen = std::collections::HashSet::new();
-    for file in &args.files {
-        if !seen.insert(std::fs::canonicalize(file).unwrap_or_else(|_| file.clone())) {
-            continue;
-        }
-        match lint_source(&RulesSource::Path(file.clone()), &config) {
-            Ok(report) => reports.push(report),
-            Err(error) => {
-                let _ = writeln!(io.stderr, "error: {error}");
-                return EXIT_USAGE;
-            }
-        }
-    }
+    let reports = &run.reports;
     let written = match args.format {
-        Format::Human => write_human(&reports, io),
-        Format::Json => {
-            let errors: usize = reports.iter().map(LintReport::errors).sum();
-            let warnings: usize = reports.iter().map(LintReport::warnings).sum();
-            let json = serde_json::json!({
-                "config": config_path.map(|p| p.display().to_string()),
-                "errors": errors,
-                "warnings": warnings,
-                "reports": reports,
-            });
-            write_json(io, &json)
-        }
-        Format::Sarif => write_json(io, &LintReport::to_sarif(&reports)),
+        Format::Human => write_human(reports, io),
+        Format::Json => match serde_json::to_value(&run) {
+            Ok(json) => write_json(io, &json),
+            Err(error) => Err(std::io::Error::other(error)),
+        },
+        Format::Sarif => write_json(io, &LintReport::to_sarif(reports)),
     };
-    let code = if reports.iter().any(|r| r.fails(false)) {
+    let code = if run.fails(false) {
         EXIT_FINDINGS
     } else {
         EXIT_OK
@@ -179,30 +159,4 @@ fn paint(style: &Style, diagnostic: &Diagnostic) -> String {
         }
         None => text,
     }
-}
-
-/// The config given with `--config`, else the engine's `acs.toml` for the first file
-/// (`acs_engine::lint::find_config`), else the defaults (no host functions declared).
-fn load_config(args: &Args) -> Result<(LintConfig, Option<PathBuf>), String> {
-    let path = match &args.config {
-        Some(path) => Some(path.clone()),
-        None => args
-            .files
-            .first()
-            .and_then(|f| find_config(f))
-            .map(|found| relative_to_cwd(&found)),
-    };
-    let Some(path) = path else {
-        return Ok((LintConfig::default(), None));
-    };
-    let config = LintConfig::read(&path).map_err(|diagnostic| diagnostic.to_string())?;
-    Ok((config, Some(path)))
-}
-
-/// `path` relative to the working directory when it is below it, for shorter messages.
-fn relative_to_cwd(path: &Path) -> PathBuf {
-    std::env::current_dir()
-        .ok()
-        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf))
-        .unwrap_or_else(|| path.to_path_buf())
 }

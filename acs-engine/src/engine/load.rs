@@ -106,6 +106,25 @@ pub enum LoadError {
     },
 }
 
+impl LoadError {
+    /// A stable, machine-readable name for the kind of failure (`invalid`, `io`,
+    /// `too_large`, `not_utf8`, `no_rules_files`, `not_a_file`, `bundle`,
+    /// `kind_changed`), for bindings that raise it as a typed error with a `code`. The
+    /// codes of the rules' own problems are in [`LoadError::diagnostics`].
+    pub fn code(&self) -> &'static str {
+        match self {
+            LoadError::Io { .. } => "io",
+            LoadError::TooLarge { .. } => "too_large",
+            LoadError::NotUtf8 { .. } => "not_utf8",
+            LoadError::NoRulesFiles { .. } => "no_rules_files",
+            LoadError::NotAFile { .. } => "not_a_file",
+            LoadError::Bundle { .. } => "bundle",
+            LoadError::KindChanged { .. } => "kind_changed",
+            LoadError::Invalid { .. } => "invalid",
+        }
+    }
+}
+
 fn summary(diagnostics: &[Diagnostic]) -> String {
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     format!(

@@ -104,6 +104,33 @@ pub enum InputError {
     },
 }
 
+impl InputError {
+    /// A stable, machine-readable name for the kind of error (`too_large`, `too_deep`,
+    /// `json`, `duplicate_key`, `not_an_object`), for bindings that raise it as a typed
+    /// error with a `code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            InputError::TooLarge { .. } => "too_large",
+            InputError::TooDeep { .. } => "too_deep",
+            InputError::Json { .. } => "json",
+            InputError::DuplicateKey { .. } => "duplicate_key",
+            InputError::NotAnObject { .. } => "not_an_object",
+        }
+    }
+
+    /// [`InputError::NotAnObject`] unless `document` is an object: a document built by a
+    /// host (a binding converting its own objects) is held to what a parsed one is.
+    pub fn check_document(document: &Value) -> Result<(), InputError> {
+        if document.is_object() {
+            Ok(())
+        } else {
+            Err(InputError::NotAnObject {
+                found: describe(document),
+            })
+        }
+    }
+}
+
 /// Refuse `bytes` beyond `limits` before any parsing: larger than
 /// `Limits::max_input_bytes`, or nesting deeper than `Limits::max_input_depth`.
 pub(crate) fn check_limits(bytes: &[u8], limits: &Limits) -> Result<(), InputError> {
@@ -130,11 +157,7 @@ pub(crate) fn check_limits(bytes: &[u8], limits: &Limits) -> Result<(), InputErr
 /// twice in any of its objects, or an error with its position kept apart from its message.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Value, InputError> {
     let document = parse_json(bytes)?;
-    if !document.is_object() {
-        return Err(InputError::NotAnObject {
-            found: describe(&document),
-        });
-    }
+    InputError::check_document(&document)?;
     Ok(document)
 }
 

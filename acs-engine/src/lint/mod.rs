@@ -7,6 +7,7 @@ mod checks;
 pub mod codes;
 mod config;
 mod facts;
+mod run;
 mod sarif;
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,7 @@ pub use config::{
     find_config, ActionsConfig, EventConfig, LintConfig, LintSettings, RootFields,
     CONFIG_FILE_NAME, DEFAULT_MAX_COMPLEXITY, KNOWN_ACTIONS, MAX_CONFIG_BYTES,
 };
+pub use run::{lint_paths, Finding, LintRun, LintRunError};
 
 use crate::compile::compile;
 use crate::diagnostic::{Diagnostic, Severity};
