@@ -1,14 +1,10 @@
 //! `acs test`: run rule test files (the engine's `testing` module) and print what passed,
 //! what differed and which rules no test covers.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use acs_engine::testing::{
-    find_test_files, run_all, Difference, ReadPolicy, Report, TestBundle, TestFile,
-};
-use acs_engine::{Diagnostic, LoadError, RulesSource};
+use acs_engine::testing::{run_paths, Difference, Report};
 
 use super::{after_writing, Io, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE};
 use crate::terminal::Style;
@@ -53,7 +49,7 @@ pub enum Format {
 
 /// Run `acs test`; returns the exit code.
 pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
-    let report = match prepare_and_run(args) {
+    let report = match run_paths(&args.paths, args.rules.as_deref(), args.allow_outside_reads) {
         Ok(report) => report,
         Err(errors) => {
             for error in errors {
@@ -78,63 +74,6 @@ pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
 
 /// Find, parse and load everything first, so every problem is reported at once and no
 /// test runs against a half-valid setup; then run.
-fn prepare_and_run(args: &Args) -> Result<Report, Vec<String>> {
-    // Which files run is the engine's rule (`acs_engine::testing::find_test_files`).
-    let found = find_test_files(&args.paths);
-    let mut errors: Vec<String> = found.errors.iter().map(|e| format!("error: {e}")).collect();
-    let paths = found.files;
-    let policy = ReadPolicy::default().allowing_outside(args.allow_outside_reads);
-    let mut files = Vec::new();
-    for path in &paths {
-        match TestFile::read_with(path, &policy) {
-            Ok(file) => files.push(file),
-            Err(error) => errors.push(render(&error.diagnostics())),
-        }
-    }
-    let mut bundles: HashMap<PathBuf, Option<TestBundle>> = HashMap::new();
-    let mut runs_on = Vec::with_capacity(files.len());
-    for file in &files {
-        let Some(rules) = args.rules.clone().or_else(|| file.rules.clone()) else {
-            errors.push(format!(
-                "error: `{}` names no rules\n = help: add `rules: path/to/rules.yaml` to the file, or pass `--rules`",
-                file.name
-            ));
-            continue;
-        };
-        if !bundles.contains_key(&rules) {
-            let loaded = match TestBundle::load(&RulesSource::Path(rules.clone())) {
-                Ok(bundle) => Some(bundle),
-                Err(error @ LoadError::Invalid { .. }) => {
-                    errors.push(error.to_string());
-                    None
-                }
-                Err(error) => {
-                    errors.push(format!("error: {error}"));
-                    None
-                }
-            };
-            bundles.insert(rules.clone(), loaded);
-        }
-        runs_on.push((file, rules));
-    }
-    let runs: Vec<(&TestFile, &TestBundle)> = runs_on
-        .iter()
-        .filter_map(|(file, rules)| {
-            bundles
-                .get(rules)
-                .and_then(Option::as_ref)
-                .map(|b| (*file, b))
-        })
-        .collect();
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    run_all(&runs).map_err(|diagnostics| vec![render(&diagnostics)])
-}
-
-fn render(diagnostics: &[Diagnostic]) -> String {
-    acs_engine::Diagnostic::render_all(diagnostics)
-}
 
 fn print_human(report: &Report, io: &mut Io<'_>) -> std::io::Result<()> {
     let style = io.style;

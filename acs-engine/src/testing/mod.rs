@@ -6,6 +6,7 @@
 mod check;
 mod discover;
 mod parse;
+mod run;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ pub use discover::{
     MAX_TEST_DIR_DEPTH,
 };
 pub use parse::{EXPECT_KEYS, TEST_FILE_KEYS, TEST_KEYS};
+pub use run::run_paths;
 
 /// Largest rule test file accepted, in bytes (an `input_file` is an input: at most
 /// `Limits::max_input_bytes`).
