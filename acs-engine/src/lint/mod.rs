@@ -8,6 +8,7 @@ pub mod codes;
 mod config;
 mod facts;
 mod sarif;
+mod schema;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -16,6 +17,7 @@ pub use config::{
     find_config, ActionsConfig, EventConfig, LintConfig, LintSettings, RootFields,
     CONFIG_FILE_NAME, DEFAULT_MAX_COMPLEXITY, KNOWN_ACTIONS, MAX_CONFIG_BYTES,
 };
+pub use schema::MAX_SCHEMA_BYTES;
 
 use crate::compile::compile;
 use crate::diagnostic::{Diagnostic, Severity};
