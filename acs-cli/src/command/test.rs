@@ -72,9 +72,6 @@ pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
     after_writing(written.and_then(|()| io.stdout.flush()), code, io.stderr)
 }
 
-/// Find, parse and load everything first, so every problem is reported at once and no
-/// test runs against a half-valid setup; then run.
-
 fn print_human(report: &Report, io: &mut Io<'_>) -> std::io::Result<()> {
     let style = io.style;
     for file in &report.files {

@@ -41,7 +41,13 @@ fn case_files(dir: &str) -> Vec<PathBuf> {
 /// snapshotted. A fixture named after a code must report that code.
 #[test]
 fn every_finding_kind_matches_its_snapshot() {
-    for dir in ["plain", "with_config", "bad_config"] {
+    for dir in [
+        "plain",
+        "with_config",
+        "with_schema",
+        "bad_config",
+        "bad_schema",
+    ] {
         for file in case_files(dir) {
             let name = file.file_name().unwrap().to_str().unwrap().to_owned();
             let run = lint_in(file.parent().unwrap(), &[], &[&name]);

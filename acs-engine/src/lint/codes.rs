@@ -164,7 +164,11 @@ pub const CODES: &[Code] = &[
         Error,
         "a rule test file's `rules:` or `input_file` is outside its bundle, or not a regular file",
     ),
-    code("ACS601", Error, "invalid acs.toml"),
+    code(
+        "ACS601",
+        Error,
+        "invalid acs.toml, or an event schema it names",
+    ),
 ];
 
 /// The entry for `code`, if it is one of ACS's.

@@ -1,8 +1,9 @@
 //! `acs.toml`: what a project tells the linter about its host — the functions it registers
 //! (with their arity), the action names it handles, thresholds and accepted findings —
-//! and where a project's `acs.toml` is found for a rules path ([`find_config`]).
+//! and where a project's `acs.toml` is found for a rules path ([`find_config`]). The
+//! event schemas it names are read with it (`schema.rs` reads one).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,9 @@ pub const KNOWN_ACTIONS: [&str; 12] = [
 /// [events."bid.create"]            # the event types and their fields
 /// fields = ["bid.amount", "bid.id"]
 ///
+/// [events."booking.create"]        # or a JSON Schema of the event object, beside this file
+/// schema = "schemas/booking.create.schema.json"
+///
 /// [fields]                          # the fields of the other roots
 /// ctx = ["userId", "userRole"]
 /// system = ["config.otpRetryLimit"]
@@ -85,8 +89,20 @@ pub struct LintConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct EventConfig {
     /// The event's fields as rules write them, below `event` (`bid.amount`). A field's
-    /// own inside is not checked: `gps` declares `gps.lat` too.
+    /// own inside is not checked: `gps` declares `gps.lat` too. Reading the config adds
+    /// the fields `schema` declares.
     pub fields: Vec<String>,
+    /// A JSON Schema of the event object, relative to the directory of the `acs.toml`
+    /// that names it ([`LintConfig::read`]). Its properties are declared as fields, nested
+    /// objects as dotted paths; an object that allows properties it does not name
+    /// (`additionalProperties` not `false`, `patternProperties`) is declared whole, its
+    /// inside unchecked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<PathBuf>,
+    /// The event object's schema allows fields it does not name, so the event's fields
+    /// are not checked (ACS416). Set when the config is read, never written in it.
+    #[serde(skip)]
+    pub open: bool,
 }
 
 /// `[fields]`: the fields of the input's other roots, as rules write them below the root
@@ -156,7 +172,9 @@ pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 impl LintConfig {
     /// Read and parse the `acs.toml` at `path`: a regular file of at most
     /// [`MAX_CONFIG_BYTES`] (a FIFO or device is refused unopened, the read stops at the
-    /// limit). Errors are ACS601 diagnostics naming the file.
+    /// limit), then the event schemas it names, relative to its directory (each at most
+    /// [`MAX_SCHEMA_BYTES`](super::MAX_SCHEMA_BYTES)). Errors are ACS601 diagnostics
+    /// naming the file at fault.
     pub fn read(path: &std::path::Path) -> Result<LintConfig, Box<Diagnostic>> {
         let name = path.display().to_string();
         let unreadable = |why: String| {
@@ -169,12 +187,19 @@ impl LintConfig {
         let text = String::from_utf8(bytes).map_err(|e| {
             unreadable(format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()))
         })?;
-        LintConfig::from_toml(&name, &text)
+        let dir = path.parent().unwrap_or(Path::new(""));
+        LintConfig::parse(&name, &text)?.read_schemas(&name, Some(dir))
     }
 
     /// Parse `acs.toml` text; `name` is used in the diagnostic (ACS601, with line and
-    /// column) when it is not valid.
+    /// column) when it is not valid. The text has no directory, so an event `schema` must
+    /// be an absolute path here (a relative one is an ACS601 error): [`LintConfig::read`]
+    /// resolves them against the file's directory.
     pub fn from_toml(name: &str, text: &str) -> Result<LintConfig, Box<Diagnostic>> {
+        LintConfig::parse(name, text)?.read_schemas(name, None)
+    }
+
+    fn parse(name: &str, text: &str) -> Result<LintConfig, Box<Diagnostic>> {
         toml::from_str(text).map_err(|error| {
             let mut sources = SourceMap::default();
             let file = sources.add(SourceFile::new(name, text));
@@ -188,6 +213,49 @@ impl LintConfig {
                 None => diagnostic.in_file(name),
             })
         })
+    }
+
+    /// Add the fields of each event's `schema`, read relative to `dir` (the directory of
+    /// the config `name`), to its `fields`.
+    fn read_schemas(
+        mut self,
+        name: &str,
+        dir: Option<&Path>,
+    ) -> Result<LintConfig, Box<Diagnostic>> {
+        for (event_type, event) in self.events.iter_mut().flatten() {
+            let Some(schema) = &event.schema else {
+                continue;
+            };
+            let path = match dir {
+                Some(dir) => dir.join(schema),
+                None if schema.is_absolute() => schema.clone(),
+                None => {
+                    let message = format!(
+                        "the schema of `{event_type}`, `{}`, is relative to a config whose directory is unknown",
+                        schema.display()
+                    );
+                    return Err(Box::new(
+                        Diagnostic::error("ACS601", message)
+                            .in_file(name)
+                            .with_help("read the config from its file, or give an absolute path"),
+                    ));
+                }
+            };
+            let declared = super::schema::read(&path).map_err(|diagnostic| {
+                Box::new(
+                    (*diagnostic).with_help(format!("the schema of `{event_type}` in `{name}`")),
+                )
+            })?;
+            let mut known: BTreeSet<String> = event.fields.iter().cloned().collect();
+            event.fields.extend(
+                declared
+                    .fields
+                    .into_iter()
+                    .filter(|f| known.insert(f.clone())),
+            );
+            event.open = declared.open;
+        }
+        Ok(self)
     }
 
     /// Whether the finding `code` is accepted for `rule_id`.
@@ -274,6 +342,67 @@ mod tests {
         std::fs::write(&own, "").unwrap();
         assert_eq!(find_config(&nested), Some(own));
         assert_eq!(find_config(&file), Some(closer));
+    }
+
+    #[test]
+    fn an_event_schema_is_read_beside_its_config_and_united_with_fields() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("schemas")).unwrap();
+        std::fs::write(
+            root.path().join("schemas/bid.json"),
+            r#"{"additionalProperties": false, "properties": {"bid": {"type": "object",
+                "additionalProperties": false, "properties": {"amount": {}, "id": {}}}}}"#,
+        )
+        .unwrap();
+        std::fs::write(root.path().join("schemas/open.json"), "{}").unwrap();
+        let config = root.path().join(CONFIG_FILE_NAME);
+        let text = "[events.\"bid.create\"]\nfields = [\"bid.id\", \"gps\"]\nschema = \"schemas/bid.json\"\n\
+                    [events.\"gps.ping\"]\nschema = \"schemas/open.json\"\n";
+        std::fs::write(&config, text).unwrap();
+        let events = LintConfig::read(&config).unwrap().events.unwrap();
+        let bid = &events["bid.create"];
+        assert_eq!(bid.fields, ["bid.id", "gps", "bid.amount"]);
+        assert!(!bid.open);
+        assert!(events["gps.ping"].open);
+
+        // Text alone has no directory to resolve the path against.
+        let error = LintConfig::from_toml("acs.toml", text).unwrap_err();
+        assert_eq!(error.code, "ACS601");
+        assert!(
+            error.message.contains("`schemas/bid.json`"),
+            "{}",
+            error.message
+        );
+        let absolute = text.replace("schemas/", &format!("{}/schemas/", root.path().display()));
+        assert_eq!(
+            LintConfig::from_toml("acs.toml", &absolute)
+                .unwrap()
+                .events
+                .unwrap()["bid.create"]
+                .fields,
+            bid.fields
+        );
+    }
+
+    #[test]
+    fn a_missing_schema_names_itself_and_the_event() {
+        let root = tempfile::tempdir().unwrap();
+        let config = root.path().join(CONFIG_FILE_NAME);
+        std::fs::write(&config, "[events.a]\nschema = \"a.json\"\n").unwrap();
+        let error = LintConfig::read(&config).unwrap_err();
+        let schema = root.path().join("a.json").display().to_string();
+        assert_eq!(error.location.unwrap().file, schema);
+        assert!(
+            error
+                .message
+                .starts_with(&format!("cannot read `{schema}`: ")),
+            "{}",
+            error.message
+        );
+        assert_eq!(
+            error.help.unwrap(),
+            format!("the schema of `a` in `{}`", config.display())
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod config;
 mod facts;
 mod run;
 mod sarif;
+mod schema;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -18,6 +19,7 @@ pub use config::{
     CONFIG_FILE_NAME, DEFAULT_MAX_COMPLEXITY, KNOWN_ACTIONS, MAX_CONFIG_BYTES,
 };
 pub use run::{lint_paths, Finding, LintRun, LintRunError};
+pub use schema::MAX_SCHEMA_BYTES;
 
 use crate::compile::compile;
 use crate::diagnostic::{Diagnostic, Severity};

@@ -13,7 +13,9 @@ use crate::engine::{LoadError, RulesSource};
 /// against `rules` when given, else against the bundle the file names. A test file may
 /// read outside its bundle's directory only when `allow_outside_reads`.
 ///
-/// Every problem found before any test runs (a file that does not parse, rules that do
+/// Everything is found, parsed and loaded first, so that every problem is reported at
+/// once and no test runs against a half-valid setup. Every problem found before any test
+/// runs (a file that does not parse, rules that do
 /// not load, a file naming no rules) is returned, rendered, in the `Err`.
 pub fn run_paths(
     paths: &[PathBuf],

@@ -3,6 +3,7 @@
 
 use acs_engine::lint::{lint_source, LintConfig};
 use acs_engine::{RulesSource, Severity};
+use serde_json::json;
 
 const BUNDLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/acs_rules_top25.yaml");
 const BUNDLE_CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/acs.toml");
@@ -248,4 +249,57 @@ fn declared_root_fields_catch_misspelt_paths_into_ctx_system_and_db() {
     );
     // A path leading to a declared field, and `db`, which [fields] leaves out.
     assert!(codes("event.type == 'a' && system.config != null && db.anything == 1").is_empty());
+}
+
+#[test]
+fn an_event_schema_declares_the_fields_of_its_event() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("schemas")).unwrap();
+    let closed = |properties: serde_json::Value| json!({"type": "object", "additionalProperties": false, "properties": properties});
+    let mut bid = closed(json!({
+        "bid": closed(json!({"amount": {}, "id": {}})),
+        "booking": {"$ref": "#/$defs/Booking"},
+        "meta": {"type": "object"},
+    }));
+    bid["$defs"] = json!({"Booking": closed(json!({"origin": {"properties": {"lat": {}}}}))});
+    let write = |name: &str, schema: serde_json::Value| {
+        std::fs::write(dir.path().join("schemas").join(name), schema.to_string()).unwrap();
+    };
+    write("bid.create.schema.json", bid);
+    write("open.json", json!({"properties": {"a": {}}}));
+    let config_path = dir.path().join("acs.toml");
+    std::fs::write(
+        &config_path,
+        "[events.\"bid.create\"]\nschema = \"schemas/bid.create.schema.json\"\n\
+         [events.\"gps.ping\"]\nschema = \"schemas/open.json\"\n",
+    )
+    .unwrap();
+    let config = LintConfig::read(&config_path).unwrap();
+    let findings = |condition: &str| {
+        let source = RulesSource::Text {
+            name: "rules.yaml".to_owned(),
+            text: rule(condition),
+        };
+        lint_source(&source, &config).unwrap().diagnostics
+    };
+
+    let typo = findings("event.type == 'bid.create' && event.bid.amout > 1");
+    assert_eq!(typo.len(), 1, "{typo:#?}");
+    assert_eq!(typo[0].code, "ACS416");
+    assert_eq!(typo[0].help.as_deref(), Some("did you mean `bid.amount`?"));
+    // `booking.origin` is an open object: its inside is not checked; `meta` likewise.
+    assert!(findings(
+        "event.type == 'bid.create' && bid.amount > 1 && booking.origin.anything == 1 && meta.x == 1"
+    )
+    .is_empty());
+    assert_eq!(
+        findings("event.type == 'bid.create' && booking.destination.lat == 1")[0].code,
+        "ACS416"
+    );
+    // An event object that allows any property has its fields unchecked; its type is known.
+    assert!(findings("event.type == 'gps.ping' && anything.at.all == 1").is_empty());
+    assert_eq!(
+        findings("event.type == 'gps.pong' && a == 1")[0].code,
+        "ACS415"
+    );
 }
