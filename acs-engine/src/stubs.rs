@@ -33,6 +33,32 @@ pub enum StubError {
 }
 
 impl Functions {
+    /// Functions answering from the stub table in the file at `path` (a regular file of
+    /// at most [`MAX_STUB_TABLE_BYTES`], strict JSON: a function stubbed twice is an
+    /// error rather than the last entry). Errors are one line naming the file.
+    pub fn from_stub_file(path: &std::path::Path) -> Result<Functions, String> {
+        let text = crate::limits::read_file(path, MAX_STUB_TABLE_BYTES).map_err(|e| match e {
+            crate::limits::ReadError::TooLarge { limit } => format!(
+                "`{}` is more than {limit} bytes, the limit of a stub table (`acs_engine::MAX_STUB_TABLE_BYTES`)",
+                path.display()
+            ),
+            other => format!("cannot read `{}`: {other}", path.display()),
+        })?;
+        let table = crate::input::parse_json(&text).map_err(|e| match e {
+            crate::input::InputError::Json {
+                line,
+                column,
+                message,
+                ..
+            } => format!(
+                "`{}` is not valid JSON: {message} at line {line} column {column}",
+                path.display()
+            ),
+            other => format!("`{}`: {other}", path.display()),
+        })?;
+        Functions::from_stubs(&table).map_err(|e| format!("`{}`: {e}", path.display()))
+    }
+
     /// Functions answering from a stub table: `{"name": [[[args...], result], ...]}`.
     ///
     /// A call whose arguments are in the table returns that result; any other call of a

@@ -5,9 +5,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-use acs_engine::{
-    Engine, Functions, InputError, Limits, LoadError, ReadError, MAX_STUB_TABLE_BYTES,
-};
+use acs_engine::{Engine, Functions, Limits, LoadError};
 
 use crate::terminal::Style;
 
@@ -62,27 +60,7 @@ pub(crate) fn load_functions(path: Option<&Path>) -> Result<Functions, String> {
     let Some(path) = path else {
         return Ok(Functions::new());
     };
-    let text = acs_engine::read_file(path, MAX_STUB_TABLE_BYTES).map_err(|e| match e {
-        ReadError::TooLarge { limit } => format!(
-            "error: `{}` is more than {limit} bytes, the limit of a stub table (`acs_engine::MAX_STUB_TABLE_BYTES`)",
-            path.display()
-        ),
-        other => format!("error: cannot read `{}`: {other}", path.display()),
-    })?;
-    // Strict, so that a function stubbed twice is an error rather than the last table.
-    let table = acs_engine::parse_json(&text).map_err(|e| match e {
-        InputError::Json {
-            line,
-            column,
-            message,
-            ..
-        } => format!(
-            "error: `{}` is not valid JSON: {message} at line {line} column {column}",
-            path.display()
-        ),
-        other => format!("error: `{}`: {other}", path.display()),
-    })?;
-    Functions::from_stubs(&table).map_err(|e| format!("error: `{}`: {e}", path.display()))
+    Functions::from_stub_file(path).map_err(|e| format!("error: {e}"))
 }
 
 /// An engine over the rules at `rules` (a file or a bundle directory). The CLI keeps no

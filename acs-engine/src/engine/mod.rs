@@ -265,6 +265,15 @@ impl Engine {
         eval::evaluate_json(&self.shared.plan.load(), json, true)
     }
 
+    /// Read JSON bytes into an input document as [`Engine::evaluate_json`] reads them: the
+    /// limits checked before parsing, duplicate keys refused, a non-object refused. For a
+    /// host that holds the document for later (a batch, an evaluation that waits on
+    /// asynchronous host functions).
+    pub fn parse_input(&self, json: &[u8]) -> Result<Value, InputError> {
+        input::check_limits(json, &self.shared.limits)?;
+        input::parse(json)
+    }
+
     /// The limits this engine enforces.
     pub fn limits(&self) -> &Limits {
         &self.shared.limits
