@@ -40,6 +40,7 @@ pub use engine::{
 };
 #[cfg(feature = "watch")]
 pub use engine::{WatchError, WatchOptions, Watcher};
+pub use eval::{AnswerError, Evaluation, HostCall, Step};
 pub use expression::{Expression, ExpressionError};
 pub use functions::{FunctionError, Functions, HostFunction};
 pub use input::{parse_json, InputError};

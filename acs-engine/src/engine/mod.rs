@@ -29,7 +29,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use serde_json::Value;
 
 use crate::decision::Decision;
-use crate::eval;
+use crate::eval::{self, Evaluation};
 use crate::functions::{Functions, HostFunction};
 use crate::input::{self, InputError};
 use crate::limits::Limits;
@@ -256,6 +256,13 @@ impl Engine {
     /// A non-object input has no fields: every path in it is null.
     pub fn evaluate(&self, input: &Value) -> Decision {
         eval::evaluate(&self.shared.plan.load(), input)
+    }
+
+    /// Start evaluating `input` with host calls answered by the host rather than made by
+    /// the engine, for host functions that are asynchronous (see [`Evaluation`]). The
+    /// evaluation keeps the plan serving now, whatever reloads come before it decides.
+    pub fn evaluation(&self, input: Value) -> Evaluation {
+        self.plan().evaluation(input)
     }
 
     /// Parse JSON bytes and evaluate them. Inputs beyond `Limits::max_input_bytes` or

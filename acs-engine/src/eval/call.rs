@@ -1,5 +1,6 @@
 //! Function calls: built-ins inline, host functions with borrowed arguments, memoised
-//! for the evaluation when the rule set calls them from several places.
+//! for the evaluation when the rule set calls them from several places, or, in a round of
+//! a resumable evaluation, looked up in its book of answers (`resume.rs`).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
@@ -8,6 +9,7 @@ use serde_json::Value;
 use smallvec::SmallVec;
 
 use super::doc::Doc;
+use super::resume::UNANSWERED;
 use super::value::{Val, View};
 use super::{EvalError, Evaluator, Result};
 use crate::functions::{builtins, text_contains_pii, Builtin, FunctionError};
@@ -131,6 +133,15 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     if let Some(value) = values.get_mut(*position) {
                         *value = arg.get();
                     }
+                }
+                // A round of a resumable evaluation: the host answers, the function is
+                // never called here (resume.rs).
+                if let Some(book) = self.book.as_deref_mut() {
+                    return match book.look_up(name, &values) {
+                        Some(Ok(value)) => Ok(Val::from_owned(value.clone())),
+                        Some(Err(error)) => Err(fail(host_error(name, error.clone()))),
+                        None => Err(fail(UNANSWERED.to_owned())),
+                    };
                 }
                 let call = || {
                     catch_unwind(AssertUnwindSafe(|| function.call(&values))).unwrap_or_else(|_| {

@@ -1,11 +1,14 @@
 //! Plan x input -> [`Decision`]. No I/O, no locks, no panics; one rule's error stays in
-//! that rule. Host calls are memoised for the length of one evaluation.
+//! that rule. Host calls are memoised for the length of one evaluation. A host whose
+//! functions are asynchronous evaluates in rounds instead (`resume.rs`): the same loop
+//! and evaluator, with host calls answered from a book the host fills in.
 
 mod call;
 mod doc;
 pub(crate) mod number;
 mod ops;
 mod render;
+mod resume;
 mod value;
 
 use std::rc::Rc;
@@ -23,6 +26,8 @@ pub use ops::values_equal;
 use value::{Val, View};
 
 use call::MemoEntry;
+use resume::Book;
+pub use resume::{AnswerError, Evaluation, HostCall, Step};
 
 use crate::decision::{Decision, Rejection, RuleError, Verdict};
 use crate::input::{self, InputError, Root};
@@ -62,6 +67,10 @@ pub(crate) struct Evaluator<'a, D = &'a Value> {
     filled: u8,
     memo: Vec<MemoEntry>,
     now: Option<f64>,
+    /// In a round of a resumable evaluation, the host's answers and the calls still to
+    /// ask for (`resume.rs`): host calls are looked up there, never made. `None` on the
+    /// synchronous path, which calls host functions itself; read only at a host call.
+    book: Option<&'a mut Book>,
     /// Values borrowed from the document and the plan live for `'a`.
     lifetime: std::marker::PhantomData<&'a ()>,
 }
@@ -120,7 +129,29 @@ fn evaluate_counted<'a, D: Doc<'a>>(
     shard: Option<&metrics::Shard>,
 ) -> Decision {
     let started = (shard.is_some() && metrics::sample_latency()).then(Instant::now);
-    let mut evaluator = Evaluator::over(input);
+    decide(
+        plan,
+        Evaluator::over(input),
+        |index| switched_off(plan, index),
+        shard,
+        started,
+    )
+}
+
+/// The evaluation loop: every candidate rule of `plan` not `off`, in priority order, by
+/// `evaluator`. One loop for the synchronous path and for every round of a resumable
+/// evaluation (`resume.rs`), which brings its own evaluator (with its answer book and
+/// instant) and its own copy of the kill switch. Inlined, and the switch a closure rather
+/// than a slice, so that the synchronous path compiles to what it was before the split
+/// (a slice argument costs it a register and a few spilled instructions per evaluation).
+#[inline(always)]
+fn decide<'a, D: Doc<'a>>(
+    plan: &'a Plan,
+    mut evaluator: Evaluator<'a, D>,
+    off: impl Fn(usize) -> bool,
+    shard: Option<&metrics::Shard>,
+    started: Option<Instant>,
+) -> Decision {
     let event_type = evaluator
         .path(Root::Event, &[], crate::plan::NO_SLOT)
         .and_then(|event| event.field("type"))
@@ -142,11 +173,7 @@ fn evaluate_counted<'a, D: Doc<'a>>(
         let Some(rule) = plan.rules.get(index) else {
             continue;
         };
-        if plan
-            .disabled
-            .get(index)
-            .is_none_or(|off| off.load(Ordering::Relaxed))
-        {
+        if off(index) {
             continue;
         }
         decision.rules_evaluated += 1;
@@ -187,6 +214,15 @@ fn evaluate_counted<'a, D: Doc<'a>>(
         }
     }
     decision
+}
+
+/// Whether rule `index` is off now: disabled in its file or by the kill switch (or no
+/// such rule).
+#[inline(always)]
+fn switched_off(plan: &Plan, index: usize) -> bool {
+    plan.disabled
+        .get(index)
+        .is_none_or(|off| off.load(Ordering::Relaxed))
 }
 
 fn rule_error(plan: &Plan, rule: &RulePlan, error: EvalError) -> RuleError {
@@ -278,6 +314,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
             filled: 0,
             memo: Vec::new(),
             now: None,
+            book: None,
             lifetime: std::marker::PhantomData,
         }
     }
