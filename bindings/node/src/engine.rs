@@ -1,0 +1,459 @@
+//! The `Engine` class: loading with options, evaluation in its three forms, hot reload
+//! and operations. Each method converts its arguments, calls one `acs_engine` method and
+//! converts the result.
+
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Mutex;
+
+use acs_engine::{Engine as Core, EngineBuilder, Functions, Limits, RulesSource};
+use napi::bindgen_prelude::{FromNapiValue, Function, JsObjectValue, Object, Uint8Array, Unknown};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, JsValue, ValueType};
+use napi_derive::napi;
+use serde_json::Value;
+
+use crate::convert::{self, Budget, Step};
+use crate::errors;
+use crate::evaluation::{Batch, Evaluation};
+use crate::host::{JsFunctions, Running};
+
+/// A loaded rule set serving decisions; see the package README for the whole API.
+#[napi]
+pub struct Engine {
+    core: Core,
+    functions: Option<Rc<JsFunctions>>,
+    /// Every host function, JS or from a stub table, as the engine has them: the
+    /// resumable evaluations answer the stub table's calls from here.
+    registered: Functions,
+}
+
+/// What `Engine.fromPath` and `Engine.fromString` read from their options object.
+struct Options {
+    builder: EngineBuilder,
+    functions: Option<Rc<JsFunctions>>,
+    registered: Functions,
+}
+
+fn options(env: &Env, options: Option<Unknown<'_>>) -> napi::Result<Options> {
+    let mut builder = Core::builder();
+    let mut functions = None;
+    let Some(options) = options else {
+        return Ok(Options {
+            builder,
+            functions,
+            registered: Functions::new(),
+        });
+    };
+    match options.get_type()? {
+        ValueType::Undefined | ValueType::Null => {
+            return Ok(Options {
+                builder,
+                functions,
+                registered: Functions::new(),
+            })
+        }
+        ValueType::Object => {}
+        _ => return Err(errors::type_error(env, "options must be an object")),
+    }
+    let options = Object::from_unknown(options)?;
+    let mut registered = Functions::new();
+    let stubs: Unknown<'_> = options.get_named_property("stubs")?;
+    match stubs.get_type()? {
+        ValueType::Undefined | ValueType::Null => {}
+        ValueType::String => {
+            let path = String::from_unknown(stubs)?;
+            registered = Functions::from_stub_file(std::path::Path::new(&path))
+                .map_err(|e| errors::type_error(env, &format!("options.stubs: {e}")))?;
+        }
+        _ => {
+            return Err(errors::type_error(
+                env,
+                "options.stubs must be the path of a stub table",
+            ))
+        }
+    }
+    let given: Unknown<'_> = options.get_named_property("functions")?;
+    match given.get_type()? {
+        ValueType::Undefined | ValueType::Null => {}
+        ValueType::Object => {
+            let (table, from_js) = JsFunctions::read(env, &Object::from_unknown(given)?)?;
+            registered.extend(from_js);
+            functions = Some(table);
+        }
+        _ => {
+            return Err(errors::type_error(
+                env,
+                "options.functions must be an object of functions",
+            ))
+        }
+    }
+    builder = builder.functions(registered.clone());
+    let limits: Unknown<'_> = options.get_named_property("limits")?;
+    match limits.get_type()? {
+        ValueType::Undefined | ValueType::Null => {}
+        ValueType::Object => {
+            builder = builder.limits(read_limits(env, &Object::from_unknown(limits)?)?)
+        }
+        _ => return Err(errors::type_error(env, "options.limits must be an object")),
+    }
+    let key: Unknown<'_> = options.get_named_property("publicKey")?;
+    match key.get_type()? {
+        ValueType::Undefined | ValueType::Null => {}
+        ValueType::String => {
+            let path = String::from_unknown(key)?;
+            let key = acs_engine::bundle::PublicKey::read(std::path::Path::new(&path))
+                .map_err(|e| errors::type_error(env, &format!("options.publicKey: {e}")))?;
+            builder = builder.bundle_key(key);
+        }
+        _ => {
+            return Err(errors::type_error(
+                env,
+                "options.publicKey must be the path of a key file",
+            ))
+        }
+    }
+    Ok(Options {
+        builder,
+        functions,
+        registered,
+    })
+}
+
+/// `{ maxInputBytes, ... }` over the engine's defaults; each a non-negative whole number.
+fn read_limits(env: &Env, given: &Object<'_>) -> napi::Result<Limits> {
+    let mut limits = Limits::default();
+    let read = |name: &str, slot: &mut dyn FnMut(u64)| -> napi::Result<()> {
+        let value: Unknown<'_> = given.get_named_property(name)?;
+        match value.get_type()? {
+            ValueType::Undefined => Ok(()),
+            ValueType::Number => {
+                let n = f64::from_unknown(value)?;
+                if n.fract() != 0.0 || !(0.0..=9.0e15).contains(&n) {
+                    return Err(errors::type_error(
+                        env,
+                        &format!("limits.{name} must be a whole number of at least 0"),
+                    ));
+                }
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "checked whole and in range"
+                )]
+                slot(n as u64);
+                Ok(())
+            }
+            _ => Err(errors::type_error(
+                env,
+                &format!("limits.{name} must be a number"),
+            )),
+        }
+    };
+    let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    read("maxRulesFileBytes", &mut |n| {
+        limits.max_rules_file_bytes = n
+    })?;
+    read("maxConditionBytes", &mut |n| {
+        limits.max_condition_bytes = to_usize(n)
+    })?;
+    read("maxNesting", &mut |n| limits.max_nesting = to_usize(n))?;
+    read("maxInputBytes", &mut |n| {
+        limits.max_input_bytes = to_usize(n)
+    })?;
+    read("maxInputDepth", &mut |n| {
+        limits.max_input_depth = to_usize(n)
+    })?;
+    read("maxRenderedBytes", &mut |n| {
+        limits.max_rendered_bytes = to_usize(n)
+    })?;
+    Ok(limits)
+}
+
+#[napi]
+impl Engine {
+    /// Load a rules file or a directory bundle.
+    #[napi(factory, ts_args_type = "path: string, options?: EngineOptions")]
+    pub fn from_path(
+        env: Env,
+        path: Unknown<'_>,
+        options: Option<Unknown<'_>>,
+    ) -> napi::Result<Engine> {
+        if path.get_type()? != ValueType::String {
+            return Err(errors::type_error(&env, "path must be a string"));
+        }
+        let path = PathBuf::from(String::from_unknown(path)?);
+        let Options {
+            builder,
+            functions,
+            registered,
+        } = self::options(&env, options)?;
+        let core = builder
+            .load_path(path)
+            .map_err(|e| errors::rules_error(&env, &e))?;
+        Ok(Engine {
+            core,
+            functions,
+            registered,
+        })
+    }
+
+    /// Load rules given as YAML text; `options.name` names them in diagnostics.
+    #[napi(
+        factory,
+        ts_args_type = "yaml: string, options?: EngineOptions & { name?: string }"
+    )]
+    pub fn from_string(
+        env: Env,
+        yaml: Unknown<'_>,
+        options: Option<Unknown<'_>>,
+    ) -> napi::Result<Engine> {
+        if yaml.get_type()? != ValueType::String {
+            return Err(errors::type_error(&env, "yaml must be a string"));
+        }
+        let text = String::from_unknown(yaml)?;
+        let mut name = "<string>".to_owned();
+        if let Some(given) = options.filter(|o| o.get_type().ok() == Some(ValueType::Object)) {
+            let named: Unknown<'_> = Object::from_unknown(given)?.get_named_property("name")?;
+            if named.get_type()? == ValueType::String {
+                name = String::from_unknown(named)?;
+            }
+        }
+        let Options {
+            builder,
+            functions,
+            registered,
+        } = self::options(&env, options)?;
+        let core = builder
+            .load(RulesSource::Text { name, text })
+            .map_err(|e| errors::rules_error(&env, &e))?;
+        Ok(Engine {
+            core,
+            functions,
+            registered,
+        })
+    }
+
+    /// Decide on one input object (`{ event, ctx, system, db }`).
+    #[napi(ts_args_type = "input: Input", ts_return_type = "Decision")]
+    pub fn evaluate<'env>(
+        &self,
+        env: &'env Env,
+        input: Unknown<'_>,
+    ) -> napi::Result<Unknown<'env>> {
+        let document = self.document(env, &input)?;
+        let _running = self.functions.as_ref().map(|f| Running::enter(*env, f));
+        let decision = self.core.evaluate(&document);
+        convert::to_js(env, &decision)
+    }
+
+    /// Decide on a JSON document held as text or bytes, read through the engine's bytes
+    /// path (no JS object is built).
+    #[napi(
+        ts_args_type = "json: string | Uint8Array",
+        ts_return_type = "Decision"
+    )]
+    pub fn evaluate_json<'env>(
+        &self,
+        env: &'env Env,
+        json: Unknown<'_>,
+    ) -> napi::Result<Unknown<'env>> {
+        let decided = match json.get_type()? {
+            ValueType::String => {
+                let text = String::from_unknown(json)?;
+                let _running = self.functions.as_ref().map(|f| Running::enter(*env, f));
+                self.core.evaluate_json(text.as_bytes())
+            }
+            ValueType::Object if json.is_typedarray()? => {
+                let bytes = Uint8Array::from_unknown(json).map_err(|_| {
+                    errors::type_error(env, "json must be a string, a Buffer or a Uint8Array")
+                })?;
+                let _running = self.functions.as_ref().map(|f| Running::enter(*env, f));
+                self.core.evaluate_json(&bytes)
+            }
+            _ => {
+                return Err(errors::type_error(
+                    env,
+                    "json must be a string, a Buffer or a Uint8Array",
+                ))
+            }
+        };
+        let decision = decided.map_err(|e| errors::input_error(env, &e))?;
+        convert::to_js(env, &decision)
+    }
+
+    /// Why each rule matched or not, node by node.
+    #[napi(ts_args_type = "input: Input", ts_return_type = "Explanation")]
+    pub fn explain<'env>(&self, env: &'env Env, input: Unknown<'_>) -> napi::Result<Unknown<'env>> {
+        let document = self.document(env, &input)?;
+        let _running = self.functions.as_ref().map(|f| Running::enter(*env, f));
+        convert::to_js(env, &self.core.explain(&document))
+    }
+
+    /// Read the rules again now; throws `RulesError` (and keeps serving) when they fail.
+    #[napi(ts_return_type = "Status")]
+    pub fn reload<'env>(&self, env: &'env Env) -> napi::Result<Unknown<'env>> {
+        self.core
+            .reload()
+            .map_err(|e| errors::rules_error(env, &e))?;
+        convert::to_js(env, &self.core.status())
+    }
+
+    /// What serves, since when, and the last reload failure.
+    #[napi(ts_return_type = "Status")]
+    pub fn status<'env>(&self, env: &'env Env) -> napi::Result<Unknown<'env>> {
+        convert::to_js(env, &self.core.status())
+    }
+
+    /// The engine's counters in the Prometheus text format.
+    #[napi]
+    pub fn metrics(&self) -> String {
+        self.core.metrics().to_prometheus()
+    }
+
+    /// The engine's counters as an object.
+    #[napi(ts_return_type = "MetricsSnapshot")]
+    pub fn metrics_snapshot<'env>(&self, env: &'env Env) -> napi::Result<Unknown<'env>> {
+        convert::to_js(env, &self.core.metrics())
+    }
+
+    /// The kill switch: turn rule `id` off or on, now and across reloads. Returns what
+    /// happened (`'applied'`, `'pending'` for a rule not loaded yet, ...).
+    #[napi(ts_return_type = "RuleSwitch")]
+    pub fn set_rule_enabled<'env>(
+        &self,
+        env: &'env Env,
+        id: String,
+        enabled: bool,
+    ) -> napi::Result<Unknown<'env>> {
+        convert::to_js(env, &self.core.set_rule_enabled(&id, enabled))
+    }
+
+    /// Forget the kill switch's setting for rule `id`: the rules file decides again.
+    #[napi]
+    pub fn clear_rule_override(&self, id: String) {
+        self.core.clear_rule_override(&id);
+    }
+
+    /// Call `callback` with every reload's outcome. The callback runs on the JS thread and
+    /// never keeps the process alive on its own.
+    #[napi(ts_args_type = "callback: (event: ReloadEvent) => void")]
+    pub fn on_reload(&self, callback: Function<'_, Value, ()>) -> napi::Result<()> {
+        let tsfn: ThreadsafeFunction<Value, (), Value, napi::Status, false, true> = callback
+            .build_threadsafe_function()
+            .weak::<true>()
+            .build()?;
+        let tsfn = Mutex::new(tsfn);
+        self.core.on_reload(move |event| {
+            if let (Ok(event), Ok(tsfn)) = (serde_json::to_value(event), tsfn.lock()) {
+                tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        });
+        Ok(())
+    }
+
+    /// Reload whenever the rules path changes; the returned handle's `close()` stops it.
+    /// The watcher never keeps the process alive on its own.
+    #[napi]
+    pub fn watch(&self, env: Env) -> napi::Result<Watch> {
+        let watcher = self
+            .core
+            .watch()
+            .map_err(|e| errors::watch_error(&env, &e))?;
+        Ok(Watch {
+            watcher: Some(watcher),
+        })
+    }
+
+    /// Start an evaluation whose host calls the caller makes (`evaluateAsync` in
+    /// `index.js` drives it): the engine's resumable evaluation, on the plan serving now.
+    #[napi(ts_args_type = "input: Input")]
+    pub fn start_evaluation(&self, env: Env, input: Unknown<'_>) -> napi::Result<Evaluation> {
+        let document = self.document(&env, &input)?;
+        Ok(Evaluation::new(
+            self.core.evaluation(document),
+            self.registered.clone(),
+            self.functions.clone(),
+        ))
+    }
+
+    /// Start a batch over `inputs` (objects, JSON strings or bytes); `evaluateBatch` in
+    /// `index.js` drives it. An input that cannot be read is that input's error.
+    #[napi(ts_args_type = "inputs: Array<Input | string | Uint8Array>")]
+    pub fn start_batch(&self, env: Env, inputs: Unknown<'_>) -> napi::Result<Batch> {
+        if !inputs.is_array()? {
+            return Err(errors::type_error(&env, "inputs must be an array"));
+        }
+        let inputs = Vec::<Unknown<'_>>::from_unknown(inputs)?;
+        let limits = self.core.limits();
+        let read = |input: &Unknown<'_>| {
+            let mut budget = Budget::new(limits.max_input_depth, limits.max_input_bytes);
+            let document = convert::to_document(input, Step::Root("input"), 0, &mut budget)
+                .map_err(errors::problem_words)?;
+            acs_engine::InputError::check_document(&document)
+                .map_err(|e| (e.code().to_owned(), e.to_string()))?;
+            Ok(document)
+        };
+        Batch::new(
+            &self.core,
+            self.registered.clone(),
+            self.functions.clone(),
+            inputs,
+            read,
+        )
+    }
+
+    /// The ids of the loaded rules, in evaluation order.
+    #[napi(getter)]
+    pub fn rule_ids(&self) -> Vec<String> {
+        self.core.plan().rule_ids().map(str::to_owned).collect()
+    }
+
+    /// The names of the JS host functions this engine was given.
+    #[napi(getter)]
+    pub fn function_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .functions
+            .iter()
+            .flat_map(|f| f.names().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Engine {
+    /// The input object as a document, under the engine's limits; a non-object input is
+    /// the engine's own `not_an_object` error.
+    fn document(&self, env: &Env, input: &Unknown<'_>) -> napi::Result<Value> {
+        let limits = self.core.limits();
+        let mut budget = Budget::new(limits.max_input_depth, limits.max_input_bytes);
+        let document = convert::to_document(input, Step::Root("input"), 0, &mut budget)
+            .map_err(|problem| errors::conversion_error(env, problem))?;
+        acs_engine::InputError::check_document(&document)
+            .map_err(|e| errors::input_error(env, &e))?;
+        Ok(document)
+    }
+}
+
+/// A running watcher; `close()` stops it (so does dropping the engine).
+#[napi]
+pub struct Watch {
+    watcher: Option<acs_engine::Watcher>,
+}
+
+#[napi]
+impl Watch {
+    /// Stop watching. Closing twice does nothing.
+    #[napi]
+    pub fn close(&mut self) {
+        if let Some(watcher) = self.watcher.take() {
+            watcher.close();
+        }
+    }
+
+    /// Whether the watcher still runs.
+    #[napi(getter)]
+    pub fn active(&self) -> bool {
+        self.watcher.is_some()
+    }
+}

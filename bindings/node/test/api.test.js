@@ -1,0 +1,183 @@
+'use strict'
+// Every entry of the API, with the shapes and errors a caller sees.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const acs = require('..')
+const { Engine, RulesError, InputError, AcsError, lint, explainCode } = acs
+const { rules, examples } = require('./support')
+
+const RULE = `
+- id: BIG_BID
+  priority: 10
+  severity: high
+  description: a bid larger than the operator's trucks can carry
+  condition: event.type == 'bid.create' && db.count.trucksByOperator(event.operator.id) < event.bid.trucks
+  action:
+    - rejectRequest: { code: TOO_BIG, message: "{{event.operator.id}} has too few trucks" }
+  audit: true
+`
+const bid = (trucks, operator = 'OP-1') => ({ event: { type: 'bid.create', bid: { trucks }, operator: { id: operator } } })
+
+test('fromString with a JS host function decides with its answers', () => {
+  const calls = []
+  const engine = Engine.fromString(RULE, {
+    functions: {
+      'db.count.trucksByOperator': (id) => {
+        calls.push(id)
+        return 3
+      },
+    },
+  })
+  const decision = engine.evaluate(bid(5))
+  assert.equal(decision.verdict.outcome, 'rejected')
+  assert.equal(decision.verdict.code, 'TOO_BIG')
+  assert.equal(decision.verdict.message, 'OP-1 has too few trucks')
+  assert.deepEqual(decision.matched.map((m) => m.id), ['BIG_BID'])
+  assert.equal(decision.matched[0].audit, true)
+  assert.deepEqual(calls, ['OP-1'])
+  assert.equal(engine.evaluate(bid(2)).verdict.outcome, 'allowed')
+  assert.deepEqual(engine.functionNames, ['db.count.trucksByOperator'])
+  assert.deepEqual(engine.ruleIds, ['BIG_BID'])
+})
+
+test('a host function that throws is an error of its rule; the other rules still run', () => {
+  const engine = Engine.fromString(
+    RULE +
+      `
+- id: ALWAYS
+  priority: 1
+  severity: low
+  description: d
+  condition: event.type == 'bid.create'
+  action: [ { flagWatchlist: {} } ]
+  audit: false
+`,
+    { functions: { 'db.count.trucksByOperator': () => { throw new Error('db down') } } },
+  )
+  const decision = engine.evaluate(bid(5))
+  assert.deepEqual(decision.matched.map((m) => m.id), ['ALWAYS'])
+  assert.equal(decision.errors.length, 1)
+  assert.equal(decision.errors[0].rule_id, 'BIG_BID')
+  assert.match(decision.errors[0].message, /db down/)
+  assert.equal(typeof decision.errors[0].location.line, 'number')
+})
+
+test('a Promise met by the synchronous evaluate is a clear rule error, not a wait', () => {
+  const engine = Engine.fromString(RULE, { functions: { 'db.count.trucksByOperator': async () => 3 } })
+  const decision = engine.evaluate(bid(5))
+  assert.equal(decision.verdict.outcome, 'allowed')
+  assert.match(decision.errors[0].message, /Promise.*evaluateAsync/)
+})
+
+test('rules that do not load throw RulesError with the place and every diagnostic', () => {
+  let error
+  try {
+    Engine.fromString('- id: A\n  priority: 1\n  severity: high\n  description: d\n  condition: event.type ==\n  action: []\n  audit: false\n', { name: 'broken.yaml' })
+  } catch (e) {
+    error = e
+  }
+  assert.ok(error instanceof RulesError)
+  assert.ok(error instanceof AcsError)
+  assert.ok(error instanceof Error)
+  assert.equal(error.name, 'RulesError')
+  assert.equal(error.code, 'ACS101')
+  assert.equal(error.kind, 'invalid')
+  assert.equal(error.file, 'broken.yaml')
+  assert.equal(error.line, 5)
+  assert.equal(error.column, 27)
+  assert.match(error.message, /\^/)
+  assert.equal(error.diagnostics[0].code, 'ACS101')
+  assert.throws(() => Engine.fromPath('/nonexistent/rules.yaml'), (e) => e instanceof RulesError && e.kind === 'io')
+})
+
+test('bad argument types are TypeErrors naming the argument', () => {
+  assert.throws(() => Engine.fromPath(42), (e) => e instanceof TypeError && /path/.test(e.message))
+  assert.throws(() => Engine.fromString(RULE, { functions: { 'db.count.trucksByOperator': 3 } }), (e) => e instanceof TypeError && /db\.count\.trucksByOperator/.test(e.message))
+  assert.throws(() => Engine.fromString(RULE, { limits: { maxInputBytes: -1 } }), (e) => e instanceof TypeError && /maxInputBytes/.test(e.message))
+  assert.throws(() => Engine.fromString(RULE, 'nope'), TypeError)
+  const engine = Engine.fromString(RULE)
+  assert.throws(() => engine.evaluateJson(42), (e) => e instanceof TypeError && /json/.test(e.message))
+  assert.throws(() => lint(42), TypeError)
+})
+
+test('limits are the engine\'s, named in the error', () => {
+  const engine = Engine.fromString(RULE, { limits: { maxInputBytes: 64 } })
+  assert.throws(() => engine.evaluateJson(JSON.stringify(bid(1, 'x'.repeat(100)))), (e) => e instanceof InputError && e.code === 'too_large')
+  assert.throws(() => engine.evaluate(bid(1, 'x'.repeat(100))), (e) => e instanceof InputError && e.code === 'too_large' && /maxInputBytes/.test(e.message))
+})
+
+test('status, metrics, the kill switch and explain', () => {
+  const engine = Engine.fromPath(rules)
+  const status = engine.status()
+  assert.equal(status.generation, 1)
+  assert.equal(status.rule_count, 25)
+  assert.match(status.ruleset_hash, /^sha256:[0-9a-f]{64}$/)
+  assert.equal(status.last_error, null)
+  const input = JSON.parse(fs.readFileSync(path.join(examples, 'bid_create_kyc_missing.json'), 'utf8'))
+  assert.equal(engine.evaluate(input).verdict.outcome, 'rejected')
+  assert.equal(engine.setRuleEnabled('RF01_KYC_MANDATORY', false), 'applied')
+  assert.equal(engine.evaluate(input).verdict.outcome, 'allowed')
+  assert.deepEqual(engine.status().overrides, { RF01_KYC_MANDATORY: false })
+  assert.equal(engine.setRuleEnabled('NOT_YET_SHIPPED', false), 'pending')
+  engine.clearRuleOverride('RF01_KYC_MANDATORY')
+  assert.equal(engine.evaluate(input).verdict.outcome, 'rejected')
+  const text = engine.metrics()
+  assert.match(text, /^# HELP acs_evaluations_total/m)
+  assert.match(text, /acs_evaluations_total 3/)
+  const snapshot = engine.metricsSnapshot()
+  assert.equal(snapshot.evaluations, 3)
+  const explanation = engine.explain(input)
+  assert.equal(explanation.event_type, 'bid.create')
+  const kyc = explanation.rules.find((r) => r.id === 'RF01_KYC_MANDATORY')
+  assert.equal(kyc.outcome, 'matched')
+  assert.equal(kyc.condition.value, true)
+})
+
+test('reload() swaps in the current files, and onReload hears it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acs-node-'))
+  const file = path.join(dir, 'rules.yaml')
+  fs.writeFileSync(file, RULE)
+  try {
+    const engine = Engine.fromPath(file, { functions: { 'db.count.trucksByOperator': () => 0 } })
+    const events = []
+    engine.onReload((event) => events.push(event))
+    fs.writeFileSync(file, RULE.replace('BIG_BID', 'BIGGER_BID'))
+    const status = engine.reload()
+    assert.equal(status.generation, 2)
+    assert.deepEqual(engine.ruleIds, ['BIGGER_BID'])
+    fs.writeFileSync(file, 'not: [valid')
+    assert.throws(() => engine.reload(), RulesError)
+    assert.deepEqual(engine.ruleIds, ['BIGGER_BID'])
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.deepEqual(events.map((e) => e.outcome), ['loaded', 'failed'])
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('lint returns every finding flat, with the file, line and column', () => {
+  const result = lint(rules)
+  assert.equal(result.errors, 0)
+  assert.equal(result.failed, false)
+  assert.match(result.config, /acs\.toml$/)
+  assert.equal(result.reports[0].rule_count, 25)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acs-node-'))
+  try {
+    fs.writeFileSync(path.join(dir, 'r.yaml'), RULE.replace("event.type == 'bid.create'", "event.type == 'bid.create' && 1/0 > 1"))
+    const bad = lint([path.join(dir, 'r.yaml')])
+    assert.equal(bad.failed, true)
+    const finding = bad.findings.find((f) => f.severity === 'error')
+    assert.ok(finding, JSON.stringify(bad.findings))
+    assert.match(finding.code, /^ACS\d{3}$/)
+    assert.equal(finding.file, path.join(dir, 'r.yaml'))
+    assert.equal(finding.line, 6)
+    assert.equal(typeof finding.column, 'number')
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  assert.match(explainCode('acs411'), /ACS411/)
+  assert.equal(explainCode('NOPE'), null)
+})

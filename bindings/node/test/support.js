@@ -1,0 +1,34 @@
+'use strict'
+// Shared by the tests: where the repository's rules and CLI are, and how to ask the CLI.
+const path = require('node:path')
+const fs = require('node:fs')
+const { execFileSync } = require('node:child_process')
+
+const repo = path.resolve(__dirname, '..', '..', '..')
+const rules = path.join(repo, 'rules')
+const examples = path.join(rules, 'examples')
+const stubs = path.join(examples, 'stubs.json')
+
+/** The `acs` binary test.sh built (ACS_BIN overrides). */
+function acsBinary() {
+  const candidates = [process.env.ACS_BIN, path.join(repo, 'target', 'debug', 'acs'), path.join(repo, 'target', 'release', 'acs')]
+  const found = candidates.find((c) => c && fs.existsSync(c))
+  if (!found) throw new Error('no acs binary: run `cargo build -p acs-cli` (test.sh does)')
+  return found
+}
+
+/** The decision `acs eval` prints for `inputFile`, parsed. */
+function cliDecision(inputFile, extra = []) {
+  const out = execFileSync(acsBinary(), ['eval', '--rules', rules, ...extra, inputFile], { encoding: 'utf8' })
+  return JSON.parse(out)
+}
+
+/** The example inputs shipped beside the rules (`*.json` but the stub table). */
+function exampleInputs() {
+  return fs
+    .readdirSync(examples)
+    .filter((f) => f.endsWith('.json') && f !== 'stubs.json')
+    .map((f) => path.join(examples, f))
+}
+
+module.exports = { repo, rules, examples, stubs, acsBinary, cliDecision, exampleInputs }
