@@ -27,7 +27,7 @@ impl Root {
     #[cfg(test)]
     pub const ALL: [Root; 4] = [Root::Event, Root::Ctx, Root::System, Root::Db];
 
-    #[cfg(test)]
+    /// The root's name in an input document.
     pub fn name(self) -> &'static str {
         match self {
             Root::Event => "event",

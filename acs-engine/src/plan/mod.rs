@@ -2,6 +2,8 @@
 //! `event.type` values that can match them) and the nodes of each compiled condition and
 //! template hole. Built once per load by `compile`, read by every request through `eval`.
 
+mod reads;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -36,6 +36,7 @@ mod load_errors;
 mod numbers;
 mod plain_decisions;
 mod properties;
+mod reads;
 mod resume;
 mod runtime_controls;
 mod semantics;

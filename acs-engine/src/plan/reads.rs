@@ -1,0 +1,89 @@
+//! The places in an input document that a plan may read for one event type: the paths
+//! of the candidate rules' conditions and action templates, and `event.type`. A host
+//! that must copy its own objects into a document (a binding) copies these subtrees and
+//! nothing else; the decision is the same, since the evaluator reads nothing more.
+
+use super::{HolePlan, Node, Plan, TextPlan};
+use crate::input::Root;
+
+impl Plan {
+    /// The paths (root first: `["event", "bid", "amount"]`) an input of type
+    /// `event_type` may be read at, each standing for the whole value there. Sorted, and
+    /// no path is below another in the list (the shorter one covers it).
+    pub fn input_reads(&self, event_type: Option<&str>) -> Vec<Vec<String>> {
+        let gated: &[u32] = event_type
+            .and_then(|t| self.by_type.get(t))
+            .map_or(&[], |v| v);
+        let mut paths: Vec<Vec<String>> = vec![vec!["event".to_owned(), "type".to_owned()]];
+        for index in super::merge_sorted(gated, &self.ungated) {
+            let Some(rule) = self.rules.get(index as usize) else {
+                continue;
+            };
+            collect(&rule.condition, &mut paths);
+            for hole in rule.holes.iter() {
+                match hole {
+                    HolePlan::Expr(node) => collect(node, &mut paths),
+                    HolePlan::Text(parts, _) => {
+                        for part in parts.iter() {
+                            if let TextPlan::Expr(node) = part {
+                                collect(node, &mut paths);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        paths.sort();
+        paths.dedup();
+        // Sorted, a path's prefixes come before it: keep a path only when the last one
+        // kept is not a prefix of it.
+        let mut minimal: Vec<Vec<String>> = Vec::with_capacity(paths.len());
+        for path in paths {
+            if minimal.last().is_some_and(|kept| path.starts_with(kept)) {
+                continue;
+            }
+            minimal.push(path);
+        }
+        minimal
+    }
+}
+
+fn path(root: Root, keys: &[Box<str>]) -> Vec<String> {
+    std::iter::once(root.name().to_owned())
+        .chain(keys.iter().map(|k| k.to_string()))
+        .collect()
+}
+
+fn collect(node: &Node, paths: &mut Vec<Vec<String>>) {
+    match node {
+        Node::Const(_) => {}
+        Node::Path { root, keys, .. } | Node::PathCompare { root, keys, .. } => {
+            paths.push(path(*root, keys));
+        }
+        Node::PathPair { lhs, rhs, .. } => {
+            paths.push(path(lhs.root, &lhs.keys));
+            paths.push(path(rhs.root, &rhs.keys));
+        }
+        Node::Get { base, .. } => collect(base, paths),
+        Node::Index { base, index } => {
+            collect(base, paths);
+            collect(index, paths);
+        }
+        Node::Array(items) | Node::And(items) | Node::Or(items) => {
+            for item in items.iter() {
+                collect(item, paths);
+            }
+        }
+        Node::Call { args, .. } => {
+            for arg in args.iter() {
+                collect(arg, paths);
+            }
+        }
+        Node::Not(inner) | Node::Neg(inner, _) => collect(inner, paths),
+        Node::Binary { lhs, rhs, .. } => {
+            collect(lhs, paths);
+            collect(rhs, paths);
+        }
+        Node::BoolCompare { operand, .. } => collect(operand, paths),
+    }
+}

@@ -1,0 +1,95 @@
+//! `Plan::input_reads`: a document holding only the subtrees at the plan's reads for its
+//! event type decides exactly as the whole document, on every shipped example and line
+//! of recorded traffic.
+
+use std::path::Path;
+
+use acs_engine::{Engine, Functions};
+use serde_json::{Map, Value};
+
+/// The input with only the subtrees at `reads`; an array on the way is taken whole.
+fn pruned(input: &Value, reads: &[Vec<String>]) -> Value {
+    let mut out = Value::Object(Map::new());
+    for path in reads {
+        let (mut source, mut target) = (input, &mut out);
+        for (i, key) in path.iter().enumerate() {
+            let Some(value) = source.as_object().and_then(|o| o.get(key)) else {
+                break;
+            };
+            let Some(object) = target.as_object_mut() else {
+                break;
+            };
+            if i + 1 == path.len() || !value.is_object() {
+                object.insert(key.clone(), value.clone());
+                break;
+            }
+            target = object
+                .entry(key.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+            source = value;
+        }
+    }
+    out
+}
+
+#[test]
+fn a_document_of_the_reads_alone_decides_as_the_whole_document() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("rules");
+    let stubs = Functions::from_stub_file(&root.join("examples").join("stubs.json")).unwrap();
+    let engine = Engine::builder().functions(stubs).load_path(&root).unwrap();
+    let mut inputs: Vec<Value> = std::fs::read_dir(root.join("examples"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && !p.ends_with("stubs.json"))
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect();
+    let recorded = std::fs::read_to_string(root.join("examples").join("recorded.jsonl")).unwrap();
+    inputs.extend(
+        recorded
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(Value::is_object),
+    );
+    assert!(inputs.len() > 20);
+    let plan = engine.plan();
+    for input in &inputs {
+        let event_type = input.pointer("/event/type").and_then(Value::as_str);
+        let reads = plan.input_reads(event_type);
+        assert!(reads.contains(&vec!["event".to_owned(), "type".to_owned()]));
+        let small = pruned(input, &reads);
+        let (whole, part) = (engine.evaluate(input), engine.evaluate(&small));
+        assert_eq!(
+            serde_json::to_value(&whole).unwrap(),
+            serde_json::to_value(&part).unwrap(),
+            "{input}\nreads {reads:?}\npruned {small}"
+        );
+    }
+}
+
+#[test]
+fn reads_are_sorted_and_none_is_below_another() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("rules");
+    let plan = Engine::from_path(&root).unwrap().plan();
+    for event_type in plan
+        .event_types()
+        .into_iter()
+        .map(Some)
+        .chain([None, Some("no.such")])
+    {
+        let reads = plan.input_reads(event_type);
+        for pair in reads.windows(2) {
+            assert!(pair[0] < pair[1]);
+            assert!(!pair[1].starts_with(&pair[0]), "{pair:?}");
+        }
+    }
+    let bid = plan.input_reads(Some("bid.create"));
+    assert!(
+        bid.iter().any(|p| p.first().is_some_and(|r| r == "ctx")),
+        "{bid:?}"
+    );
+    assert!(plan.input_reads(Some("no.such")).len() < bid.len());
+}
