@@ -19,9 +19,108 @@ class InputError extends AcsError {}
 /** The watcher could not start. */
 class WatchError extends AcsError {}
 
-native.registerErrorClasses({ AcsError, RulesError, InputError, WatchError })
+// Host functions are called through one dispatcher that takes their arguments as JSON
+// text: one string crosses instead of a native call per property.
+const dispatch = (fn, args) => fn(...JSON.parse(args))
+
+native.registerRuntime({ AcsError, RulesError, InputError, WatchError, dispatch })
 
 const { Engine } = native
+
+// The input crossing. Reading a JS object property by property through Node-API costs a
+// native call per property; V8's JSON.stringify and JSON.parse run in one. So an input
+// object is cut down to the subtrees the serving plan may read for its event type (the
+// engine says which: `inputReads`), stringified, and read by the engine's bytes path; the
+// decision comes back as JSON text. Anything JSON cannot say exactly (a BigInt, a Symbol,
+// a function, NaN, binary data, a cycle, extreme depth) goes through the engine's own
+// object reader instead, which reads BigInts exactly and names the field it refuses.
+const nativeEvaluate = Engine.prototype.evaluate
+const reads = new WeakMap()
+const FALLBACK = Symbol('fallback')
+
+function readsFor(engine, input) {
+  let known = reads.get(engine)
+  if (known === undefined) {
+    known = refresh(engine)
+  }
+  const event = input.event
+  const type = event !== null && typeof event === 'object' ? event.type : undefined
+  return (typeof type === 'string' && known.types.get(type)) || known.other
+}
+
+function refresh(engine) {
+  const { generation, types, other } = engine.inputReads()
+  const known = { generation, types: new Map(Object.entries(types)), other }
+  reads.set(engine, known)
+  return known
+}
+
+function prune(input, paths) {
+  const out = {}
+  for (const path of paths) {
+    let source = input
+    let target = out
+    for (let i = 0; i < path.length; i++) {
+      const key = path[i]
+      if (source === null || typeof source !== 'object' || Array.isArray(source) || !Object.hasOwn(source, key)) break
+      const value = source[key]
+      if (i === path.length - 1 || value === null || typeof value !== 'object' || Array.isArray(value)) {
+        target[key] = value
+        break
+      }
+      if (!Object.hasOwn(target, key)) target[key] = {}
+      target = target[key]
+      source = value
+    }
+  }
+  return out
+}
+
+function guard(key, value) {
+  switch (typeof value) {
+    case 'bigint':
+    case 'symbol':
+    case 'function':
+      throw FALLBACK
+    case 'number':
+      if (!Number.isFinite(value)) throw FALLBACK
+      return value
+    case 'object':
+      if (value !== null && ArrayBuffer.isView(value)) throw FALLBACK
+      return value
+    default:
+      return value
+  }
+}
+
+/** The JSON text of what the plan reads of `input`, or `undefined` to read it natively. */
+function asJson(engine, input) {
+  if (input === null || typeof input !== 'object' || Array.isArray(input) || ArrayBuffer.isView(input)) return undefined
+  try {
+    return JSON.stringify(prune(input, readsFor(engine, input)), guard)
+  } catch (error) {
+    // A getter's own exception is the caller's; the reader below meets it again.
+    if (error === FALLBACK || error instanceof TypeError || error instanceof RangeError) return undefined
+    throw error
+  }
+}
+
+/** Decide on one input object (`{ event, ctx, system, db }`). */
+Engine.prototype.evaluate = function evaluate(input) {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const json = asJson(this, input)
+    if (json === undefined) break
+    const decision = JSON.parse(this.evaluateJsonText(json))
+    if (decision.generation === reads.get(this).generation) return decision
+    refresh(this) // the plan changed since its reads were fetched: cut again
+  }
+  return nativeEvaluate.call(this, input)
+}
+
+/** Decide on a JSON document held as text or bytes, through the engine's bytes path. */
+Engine.prototype.evaluateJson = function evaluateJson(json) {
+  return JSON.parse(this.evaluateJsonText(json))
+}
 
 /**
  * Evaluate with host functions that may return Promises. The engine reports the calls it
@@ -29,7 +128,17 @@ const { Engine } = native
  * evaluation resumes with the answers until it decides.
  */
 Engine.prototype.evaluateAsync = async function evaluateAsync(input) {
-  const evaluation = this.startEvaluation(input)
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const json = asJson(this, input)
+    if (json === undefined) break
+    const decision = await drive(this.startEvaluation(json))
+    if (decision.generation === reads.get(this).generation) return decision
+    refresh(this)
+  }
+  return drive(this.startEvaluation(input))
+}
+
+async function drive(evaluation) {
   for (let calls = evaluation.poll(); calls !== null; calls = evaluation.poll()) {
     await Promise.all(calls.map((id) => answer(evaluation, id)))
   }
@@ -46,11 +155,21 @@ Engine.prototype.evaluateBatch = async function evaluateBatch(inputs, options) {
     throw new TypeError('inputs must be an array')
   }
   const threads = options && options.threads !== undefined ? options.threads : 0
-  const batch = this.startBatch(inputs)
+  const cut = inputs.map((input) => asJson(this, input))
+  const batch = this.startBatch(inputs.map((input, i) => cut[i] ?? input))
   for (let calls = await batch.run(threads); calls !== null; calls = await batch.run(threads)) {
     await Promise.all(calls.map((id) => answer(batch, id)))
   }
-  return batch.results()
+  const results = batch.results()
+  // An input cut for a plan that a reload has since replaced is decided again, whole.
+  const generation = reads.get(this)?.generation
+  for (let i = 0; i < results.length; i++) {
+    const decision = results[i].decision
+    if (cut[i] !== undefined && decision && decision.generation !== generation) {
+      results[i] = { decision: await drive(this.startEvaluation(inputs[i])) }
+    }
+  }
+  return results
 }
 
 async function answer(evaluation, id) {

@@ -40,6 +40,19 @@ export declare class Engine {
    * path (no JS object is built).
    */
   evaluateJson(json: string | Uint8Array): Decision
+  /**
+   * `evaluateJson` with the decision as JSON text: one string crosses instead of an
+   * object built property by property (`index.js` parses it with `JSON.parse`).
+   */
+  evaluateJsonText(json: string | Uint8Array): string
+  /**
+   * What the plan serving now may read of an input, per event type: `{ generation,
+   * types: { [type]: paths }, other: paths }`, each path root first. `index.js` copies
+   * only these subtrees of an input object before it crosses (the decision is the
+   * same: the evaluator reads nothing else), and refetches when a decision's
+   * generation shows the plan changed.
+   */
+  inputReads(): { generation: number; types: Record<string, string[][]>; other: string[][] }
   /** Why each rule matched or not, node by node. */
   explain(input: Input): Explanation
   /** Read the rules again now; throws `RulesError` (and keeps serving) when they fail. */
@@ -71,7 +84,7 @@ export declare class Engine {
    * Start an evaluation whose host calls the caller makes (`evaluateAsync` in
    * `index.js` drives it): the engine's resumable evaluation, on the plan serving now.
    */
-  startEvaluation(input: Input): Evaluation
+  startEvaluation(input: Input | string | Uint8Array): Evaluation
   /**
    * Start a batch over `inputs` (objects, JSON strings or bytes); `evaluateBatch` in
    * `index.js` drives it. An input that cannot be read is that input's error.
@@ -114,8 +127,11 @@ export declare function explainCode(code: string): string | null
  */
 export declare function lint(paths: string | string[], options?: { config?: string; denyWarnings?: boolean }): LintResult
 
-/** Called once per JS environment by `index.js` with the package's error classes. */
-export declare function registerErrorClasses(classes: Record<string, Function>): void
+/**
+ * Called once per JS environment by `index.js` with the package's error classes and its
+ * host-function dispatcher.
+ */
+export declare function registerRuntime(classes: Record<string, Function>): void
 
 /**
  * Run rule test files (or directories of them) as `acs test` does; returns the report

@@ -841,5 +841,5 @@ module.exports.Evaluation = nativeBinding.Evaluation
 module.exports.Watch = nativeBinding.Watch
 module.exports.explainCode = nativeBinding.explainCode
 module.exports.lint = nativeBinding.lint
-module.exports.registerErrorClasses = nativeBinding.registerErrorClasses
+module.exports.registerRuntime = nativeBinding.registerRuntime
 module.exports.runTests = nativeBinding.runTests

@@ -257,28 +257,41 @@ impl Engine {
         env: &'env Env,
         json: Unknown<'_>,
     ) -> napi::Result<Unknown<'env>> {
-        let decided = match json.get_type()? {
-            ValueType::String => {
-                let text = String::from_unknown(json)?;
-                let _running = self.functions.as_ref().map(|f| Running::enter(*env, f));
-                self.core.evaluate_json(text.as_bytes())
-            }
-            ValueType::Object if json.is_typedarray()? => {
-                let bytes = Uint8Array::from_unknown(json).map_err(|_| {
-                    errors::type_error(env, "json must be a string, a Buffer or a Uint8Array")
-                })?;
-                let _running = self.functions.as_ref().map(|f| Running::enter(*env, f));
-                self.core.evaluate_json(&bytes)
-            }
-            _ => {
-                return Err(errors::type_error(
-                    env,
-                    "json must be a string, a Buffer or a Uint8Array",
-                ))
-            }
-        };
-        let decision = decided.map_err(|e| errors::input_error(env, &e))?;
+        let decision = self.decide_bytes(env, json)?;
         convert::to_js(env, &decision)
+    }
+
+    /// `evaluateJson` with the decision as JSON text: one string crosses instead of an
+    /// object built property by property (`index.js` parses it with `JSON.parse`).
+    #[napi(ts_args_type = "json: string | Uint8Array")]
+    pub fn evaluate_json_text(&self, env: Env, json: Unknown<'_>) -> napi::Result<String> {
+        let decision = self.decide_bytes(&env, json)?;
+        serde_json::to_string(&decision).map_err(|e| napi::Error::from_reason(e.to_string()))
+    }
+
+    /// What the plan serving now may read of an input, per event type: `{ generation,
+    /// types: { [type]: paths }, other: paths }`, each path root first. `index.js` copies
+    /// only these subtrees of an input object before it crosses (the decision is the
+    /// same: the evaluator reads nothing else), and refetches when a decision's
+    /// generation shows the plan changed.
+    #[napi(
+        ts_return_type = "{ generation: number; types: Record<string, string[][]>; other: string[][] }"
+    )]
+    pub fn input_reads<'env>(&self, env: &'env Env) -> napi::Result<Unknown<'env>> {
+        let plan = self.core.plan();
+        let types: serde_json::Map<String, Value> = plan
+            .event_types()
+            .into_iter()
+            .map(|t| (t.to_owned(), serde_json::json!(plan.input_reads(Some(t)))))
+            .collect();
+        convert::to_js(
+            env,
+            &serde_json::json!({
+                "generation": plan.generation(),
+                "types": types,
+                "other": plan.input_reads(None),
+            }),
+        )
     }
 
     /// Why each rule matched or not, node by node.
@@ -366,9 +379,13 @@ impl Engine {
 
     /// Start an evaluation whose host calls the caller makes (`evaluateAsync` in
     /// `index.js` drives it): the engine's resumable evaluation, on the plan serving now.
-    #[napi(ts_args_type = "input: Input")]
+    #[napi(ts_args_type = "input: Input | string | Uint8Array")]
     pub fn start_evaluation(&self, env: Env, input: Unknown<'_>) -> napi::Result<Evaluation> {
-        let document = self.document(&env, &input)?;
+        let document = match input.get_type()? {
+            ValueType::String => self.parse(&env, input)?,
+            ValueType::Object if input.is_typedarray()? => self.parse(&env, input)?,
+            _ => self.document(&env, &input)?,
+        };
         Ok(Evaluation::new(
             self.core.evaluation(document),
             self.registered.clone(),
@@ -422,6 +439,23 @@ impl Engine {
 }
 
 impl Engine {
+    /// JSON text or bytes, decided through the engine's bytes path.
+    fn decide_bytes(&self, env: &Env, json: Unknown<'_>) -> napi::Result<acs_engine::Decision> {
+        let bytes = json_bytes(env, json)?;
+        let _running = self.functions.as_ref().map(|f| Running::enter(*env, f));
+        self.core
+            .evaluate_json(bytes.as_ref())
+            .map_err(|e| errors::input_error(env, &e))
+    }
+
+    /// JSON text or bytes as an input document, as `evaluateJson` reads them.
+    fn parse(&self, env: &Env, json: Unknown<'_>) -> napi::Result<Value> {
+        let bytes = json_bytes(env, json)?;
+        self.core
+            .parse_input(bytes.as_ref())
+            .map_err(|e| errors::input_error(env, &e))
+    }
+
     /// The input object as a document, under the engine's limits; a non-object input is
     /// the engine's own `not_an_object` error.
     fn document(&self, env: &Env, input: &Unknown<'_>) -> napi::Result<Value> {
@@ -432,6 +466,33 @@ impl Engine {
         acs_engine::InputError::check_document(&document)
             .map_err(|e| errors::input_error(env, &e))?;
         Ok(document)
+    }
+}
+
+/// The bytes of a JSON argument: a string's UTF-8, or a `Buffer`'s / `Uint8Array`'s
+/// bytes as they are.
+pub(crate) enum JsonBytes {
+    Text(String),
+    Bytes(Uint8Array),
+}
+
+impl AsRef<[u8]> for JsonBytes {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            JsonBytes::Text(text) => text.as_bytes(),
+            JsonBytes::Bytes(bytes) => bytes,
+        }
+    }
+}
+
+pub(crate) fn json_bytes(env: &Env, json: Unknown<'_>) -> napi::Result<JsonBytes> {
+    let wrong = || errors::type_error(env, "json must be a string, a Buffer or a Uint8Array");
+    match json.get_type()? {
+        ValueType::String => Ok(JsonBytes::Text(String::from_unknown(json)?)),
+        ValueType::Object if json.is_typedarray()? => Ok(JsonBytes::Bytes(
+            Uint8Array::from_unknown(json).map_err(|_| wrong())?,
+        )),
+        _ => Err(wrong()),
     }
 }
 

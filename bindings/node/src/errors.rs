@@ -9,19 +9,32 @@ use napi::{Env, JsValue, Status};
 
 use crate::convert::{self, Problem};
 
-/// The error classes of one JS environment.
-pub(crate) struct ErrorClasses {
+/// What `index.js` hands over once per JS environment: the error classes, and the
+/// dispatcher host functions are called through (`host.rs`).
+pub(crate) struct Runtime {
     classes: Vec<(String, FunctionRef<String, ()>)>,
+    dispatch: Option<FunctionRef<(), ()>>,
 }
 
-/// `registerErrorClasses({ RulesError, InputError, ... })`, called by `index.js`.
-pub(crate) fn register(env: &Env, classes: &Object<'_>) -> napi::Result<()> {
-    let mut table = Vec::new();
+/// `registerRuntime({ RulesError, InputError, ..., dispatch })`, called by `index.js`.
+pub(crate) fn register(env: &Env, runtime: &Object<'_>) -> napi::Result<()> {
+    let mut classes = Vec::new();
     for name in ["AcsError", "RulesError", "InputError", "WatchError"] {
-        let class: Function<'_, String, ()> = classes.get_named_property(name)?;
-        table.push((name.to_owned(), class.create_ref()?));
+        let class: Function<'_, String, ()> = runtime.get_named_property(name)?;
+        classes.push((name.to_owned(), class.create_ref()?));
     }
-    env.set_instance_data(ErrorClasses { classes: table }, 0u8, |_| {})
+    let dispatch: Option<Function<'_, (), ()>> = runtime.get_named_property("dispatch")?;
+    let dispatch = dispatch.map(|d| d.create_ref()).transpose()?;
+    env.set_instance_data(Runtime { classes, dispatch }, 0u8, |_| {})
+}
+
+/// `(fn, argsJson) => fn(...JSON.parse(argsJson))`, when `index.js` registered it.
+pub(crate) fn dispatcher<'env>(env: &'env Env) -> Option<Function<'env, (), ()>> {
+    env.get_instance_data::<Runtime>()
+        .ok()
+        .flatten()
+        .and_then(|runtime| runtime.dispatch.as_ref())
+        .and_then(|d| d.borrow_back(env).ok())
 }
 
 /// A JS error of class `class` (a plain `Error` when the classes were never
@@ -35,7 +48,7 @@ fn raise(
     fill: impl FnOnce(&Env, &mut Object<'_>) -> napi::Result<()>,
 ) -> napi::Error {
     let built = (|| -> napi::Result<napi::Error> {
-        let registered = env.get_instance_data::<ErrorClasses>()?.and_then(|data| {
+        let registered = env.get_instance_data::<Runtime>()?.and_then(|data| {
             data.classes
                 .iter()
                 .find(|(name, _)| name == class)
@@ -85,9 +98,16 @@ pub(crate) fn input_error(env: &Env, error: &InputError) -> napi::Error {
         env,
         "InputError",
         error.code(),
-        &error.to_string(),
+        &js_limit_names(&error.to_string()),
         |_, _| Ok(()),
     )
+}
+
+/// The engine names a limit by its Rust field; a Node caller sets it in `options.limits`.
+fn js_limit_names(message: &str) -> String {
+    message
+        .replace("`Limits::max_input_bytes`", "limits.maxInputBytes")
+        .replace("`Limits::max_input_depth`", "limits.maxInputDepth")
 }
 
 /// A problem reading an input object as a batch result's `(code, message)`.

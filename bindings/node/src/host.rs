@@ -88,11 +88,37 @@ impl JsFunctions {
             .borrow_back(env)
             .map_err(|e| FunctionError::failed(e.reason.clone()))?
             .to_unknown();
+        if let Some(dispatch) = crate::errors::dispatcher(env).filter(|_| json_is_exact(args)) {
+            let json =
+                serde_json::to_string(args).map_err(|e| FunctionError::failed(e.to_string()))?;
+            let dispatch: Function<'env, FnArgs<(Unknown<'env>, String)>, Unknown<'env>> =
+                Function::from_unknown(dispatch.to_unknown())
+                    .map_err(|e| FunctionError::failed(e.reason.clone()))?;
+            return dispatch
+                .call(FnArgs::from((function, json)))
+                .map_err(|e| FunctionError::new(THREW, e.reason.clone()));
+        }
         let js: Result<Vec<Unknown<'env>>, _> =
             args.iter().map(|a| convert::to_js(env, a)).collect();
         let js = js.map_err(|e| FunctionError::failed(e.reason.clone()))?;
         apply(function, js).map_err(|e| FunctionError::new(THREW, e.reason.clone()))
     }
+}
+
+/// Whether `args` read back from JSON text in JS exactly as they are: no integer beyond
+/// 2^53 (those cross as BigInts, property by property).
+fn json_is_exact(args: &[&Value]) -> bool {
+    fn exact(value: &Value) -> bool {
+        match value {
+            Value::Number(n) => {
+                n.is_f64() || n.as_i64().is_some_and(|i| i.unsigned_abs() <= 1 << 53)
+            }
+            Value::Array(items) => items.iter().all(exact),
+            Value::Object(map) => map.values().all(exact),
+            _ => true,
+        }
+    }
+    args.iter().all(|a| exact(a))
 }
 
 /// Call `function` with `args` (as many as the call has).

@@ -22,12 +22,13 @@ use napi::bindgen_prelude::{FromNapiValue, Object, Unknown};
 use napi::{Env, ValueType};
 use napi_derive::napi;
 
-/// Called once per JS environment by `index.js` with the package's error classes.
+/// Called once per JS environment by `index.js` with the package's error classes and its
+/// host-function dispatcher.
 #[napi(
-    js_name = "registerErrorClasses",
+    js_name = "registerRuntime",
     ts_args_type = "classes: Record<string, Function>"
 )]
-pub fn register_error_classes(env: Env, classes: Unknown<'_>) -> napi::Result<()> {
+pub fn register_runtime(env: Env, classes: Unknown<'_>) -> napi::Result<()> {
     if classes.get_type()? != ValueType::Object {
         return Err(errors::type_error(&env, "classes must be an object"));
     }

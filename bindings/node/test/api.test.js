@@ -106,7 +106,7 @@ test('bad argument types are TypeErrors naming the argument', () => {
 test('limits are the engine\'s, named in the error', () => {
   const engine = Engine.fromString(RULE, { limits: { maxInputBytes: 64 } })
   assert.throws(() => engine.evaluateJson(JSON.stringify(bid(1, 'x'.repeat(100)))), (e) => e instanceof InputError && e.code === 'too_large')
-  assert.throws(() => engine.evaluate(bid(1, 'x'.repeat(100))), (e) => e instanceof InputError && e.code === 'too_large' && /maxInputBytes/.test(e.message))
+  assert.throws(() => engine.evaluate(bid(1, 'x'.repeat(100))), (e) => e instanceof InputError && e.code === 'too_large' && /limits\.maxInputBytes/.test(e.message))
 })
 
 test('status, metrics, the kill switch and explain', () => {
@@ -180,4 +180,34 @@ test('lint returns every finding flat, with the file, line and column', () => {
   }
   assert.match(explainCode('acs411'), /ACS411/)
   assert.equal(explainCode('NOPE'), null)
+})
+
+test('after a reload, inputs are cut for the new rules: a field only they read is read', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acs-node-'))
+  const file = path.join(dir, 'rules.yaml')
+  const reading = (field) => `
+- id: READS_${field.toUpperCase()}
+  priority: 1
+  severity: low
+  description: d
+  condition: event.${field} == 1
+  action: [ { flagWatchlist: {} } ]
+  audit: false
+`
+  try {
+    fs.writeFileSync(file, reading('a'))
+    const engine = Engine.fromPath(file)
+    const input = { event: { type: 'x', a: 1, b: 1 } }
+    assert.deepEqual(engine.evaluate(input).matched.map((m) => m.id), ['READS_A'])
+    fs.writeFileSync(file, reading('b'))
+    engine.reload()
+    assert.deepEqual(engine.evaluate(input).matched.map((m) => m.id), ['READS_B'])
+    assert.deepEqual((await engine.evaluateAsync(input)).matched.map((m) => m.id), ['READS_B'])
+    fs.writeFileSync(file, reading('a'))
+    engine.reload()
+    const [batched] = await engine.evaluateBatch([input])
+    assert.deepEqual(batched.decision.matched.map((m) => m.id), ['READS_A'])
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 })

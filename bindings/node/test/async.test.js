@@ -132,7 +132,7 @@ test('evaluateBatch: one result per input, in order, errors per input, host func
   const inputs = exampleInputs().map((f) => JSON.parse(fs.readFileSync(f, 'utf8')))
   const many = []
   for (let i = 0; i < 400; i++) many.push(inputs[i % inputs.length])
-  const mixed = [...many, 42, '{"event": ', JSON.stringify(inputs[0]), Buffer.from(JSON.stringify(inputs[1])), { event: { n: 1n << 80n } }]
+  const mixed = [...many, 42, '{"event": ', JSON.stringify(inputs[0]), Buffer.from(JSON.stringify(inputs[1])), { event: { type: 'bid.create' }, ctx: { userRole: 1n << 80n } }]
   const results = await engine.evaluateBatch(mixed, { threads: 2 })
   assert.equal(results.length, mixed.length)
   many.forEach((input, i) => assert.deepEqual(results[i], { decision: engine.evaluate(input) }, `input ${i}`))

@@ -6,6 +6,16 @@ const { Engine, InputError } = require('..')
 const { rules } = require('./support')
 
 const engine = Engine.fromPath(rules)
+// Reads the fields the hostile values below sit in: only what the rules read is read.
+const reader = Engine.fromString(`
+- id: READS
+  priority: 1
+  severity: low
+  description: reads the fields the tests put hostile values in
+  condition: event.n == 1 || event.s == 1 || event.f == 1 || ctx.list != null || event.note == 'x' || event.self != null || event.d != null
+  action: [ { flagWatchlist: {} } ]
+  audit: false
+`)
 const fine = { event: { type: 'gps.ping' }, ctx: {}, system: {}, db: {} }
 const isInputError = (code, pattern) => (e) => e instanceof InputError && e.code === code && (!pattern || pattern.test(e.message))
 
@@ -21,10 +31,10 @@ test('non-object inputs are refused, as the CLI refuses them', () => {
 })
 
 test('values JSON cannot hold are named with their place', () => {
-  assert.throws(() => engine.evaluate({ event: { type: 'x', n: 1n << 80n } }), isInputError('not_json', /input\.event\.n.*BigInt/))
-  assert.throws(() => engine.evaluate({ event: { s: Symbol('s') } }), isInputError('not_json', /input\.event\.s.*Symbol/))
-  assert.throws(() => engine.evaluate({ event: { f() {} } }), isInputError('not_json', /function/))
-  assert.throws(() => engine.evaluate({ ctx: { list: [1, NaN] } }), isInputError('not_json', /input\.ctx\.list\[1\]/))
+  assert.throws(() => reader.evaluate({ event: { type: 'x', n: 1n << 80n } }), isInputError('not_json', /input\.event\.n.*BigInt/))
+  assert.throws(() => reader.evaluate({ event: { s: Symbol('s') } }), isInputError('not_json', /input\.event\.s.*Symbol/))
+  assert.throws(() => reader.evaluate({ event: { f() {} } }), isInputError('not_json', /function/))
+  assert.throws(() => reader.evaluate({ ctx: { list: [1, NaN] } }), isInputError('not_json', /input\.ctx\.list\[1\]/))
   // What JSON.stringify would do quietly is done alike where it is harmless.
   assert.equal(engine.evaluate({ event: { type: 'gps.ping', gone: undefined }, ctx: {}, system: {}, db: {} }).verdict.outcome, 'allowed')
 })
@@ -47,11 +57,24 @@ test('BigInts within 64 bits are exact integers', () => {
 test('a cyclic object and a 100k-deep object stop at the depth limit', () => {
   const cyclic = { event: { type: 'x' } }
   cyclic.event.self = cyclic
-  assert.throws(() => engine.evaluate(cyclic), isInputError('too_deep', /cyclic/))
+  assert.throws(() => reader.evaluate(cyclic), isInputError('too_deep', /cyclic/))
   let deep = {}
   for (let i = 0; i < 100000; i++) deep = { d: deep }
-  assert.throws(() => engine.evaluate({ event: deep }), isInputError('too_deep'))
+  assert.throws(() => reader.evaluate({ event: { d: deep } }), isInputError('too_deep'))
   assert.throws(() => engine.evaluateJson('{"event":' + '['.repeat(100000) + ']'.repeat(100000) + '}'), InputError)
+})
+
+test('fields no rule reads are never read: a throwing getter there is not called', () => {
+  let called = 0
+  const input = {
+    event: { type: 'gps.ping' },
+    get unrelated() {
+      called++
+      throw new Error('never read')
+    },
+  }
+  assert.equal(engine.evaluate(input).verdict.outcome, 'allowed')
+  assert.equal(called, 0)
 })
 
 test('a getter that throws surfaces its own error', () => {
@@ -65,7 +88,7 @@ test('a getter that throws surfaces its own error', () => {
 
 test('strings past 16 MiB are refused by the input limit', () => {
   const huge = 'x'.repeat(17 * 1024 * 1024)
-  assert.throws(() => engine.evaluate({ event: { type: 'x', note: huge } }), isInputError('too_large'))
+  assert.throws(() => reader.evaluate({ event: { type: 'x', note: huge } }), isInputError('too_large'))
   assert.throws(() => engine.evaluateJson(`{"event":{"note":"${huge}"}}`), isInputError('too_large'))
 })
 
