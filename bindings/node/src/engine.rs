@@ -7,7 +7,9 @@ use std::rc::Rc;
 use std::sync::Mutex;
 
 use acs_engine::{Engine as Core, EngineBuilder, Functions, Limits, RulesSource};
-use napi::bindgen_prelude::{FromNapiValue, Function, JsObjectValue, Object, Uint8Array, Unknown};
+use napi::bindgen_prelude::{
+    FromNapiValue, Function, JsObjectValue, Object, ObjectFinalize, Uint8Array, Unknown,
+};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, JsValue, ValueType};
 use napi_derive::napi;
@@ -19,8 +21,10 @@ use crate::evaluation::{Batch, Evaluation};
 use crate::host::{JsFunctions, Running};
 
 /// A loaded rule set serving decisions; see the package README for the whole API.
-#[napi]
+#[napi(custom_finalize)]
 pub struct Engine {
+    /// What this engine told V8 it holds outside the JS heap (see [`Engine::external`]).
+    external: i64,
     core: Core,
     functions: Option<Rc<JsFunctions>>,
     /// Every host function, JS or from a stub table, as the engine has them: the
@@ -190,11 +194,7 @@ impl Engine {
         let core = builder
             .load_path(path)
             .map_err(|e| errors::rules_error(&env, &e))?;
-        Ok(Engine {
-            core,
-            functions,
-            registered,
-        })
+        Engine::new(&env, core, functions, registered)
     }
 
     /// Load rules given as YAML text; `options.name` names them in diagnostics.
@@ -226,11 +226,7 @@ impl Engine {
         let core = builder
             .load(RulesSource::Text { name, text })
             .map_err(|e| errors::rules_error(&env, &e))?;
-        Ok(Engine {
-            core,
-            functions,
-            registered,
-        })
+        Engine::new(&env, core, functions, registered)
     }
 
     /// Decide on one input object (`{ event, ctx, system, db }`).
@@ -439,6 +435,30 @@ impl Engine {
 }
 
 impl Engine {
+    fn new(
+        env: &Env,
+        core: Core,
+        functions: Option<Rc<JsFunctions>>,
+        registered: Functions,
+    ) -> napi::Result<Engine> {
+        let external = Engine::external(&core);
+        env.adjust_external_memory(external)?;
+        Ok(Engine {
+            external,
+            core,
+            functions,
+            registered,
+        })
+    }
+
+    /// About what a plan holds outside the JS heap (BENCHMARKS.md measures 6 KiB per rule
+    /// for large plans). V8 cannot see native memory; told of it, it collects dropped
+    /// engines as soon as their weight calls for it rather than when the JS heap fills.
+    fn external(core: &Core) -> i64 {
+        let rules = i64::try_from(core.plan().rule_count()).unwrap_or(i64::MAX / 2);
+        (64 * 1024_i64).saturating_add(rules.saturating_mul(8 * 1024))
+    }
+
     /// JSON text or bytes, decided through the engine's bytes path.
     fn decide_bytes(&self, env: &Env, json: Unknown<'_>) -> napi::Result<acs_engine::Decision> {
         let bytes = json_bytes(env, json)?;
@@ -466,6 +486,13 @@ impl Engine {
         acs_engine::InputError::check_document(&document)
             .map_err(|e| errors::input_error(env, &e))?;
         Ok(document)
+    }
+}
+
+impl ObjectFinalize for Engine {
+    fn finalize(self, env: Env) -> napi::Result<()> {
+        env.adjust_external_memory(-self.external)?;
+        Ok(())
     }
 }
 
