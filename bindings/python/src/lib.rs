@@ -1,0 +1,37 @@
+//! The Python binding of ACS: a pyo3 shell over `acs-engine`, built by maturin into the
+//! `acs` package (`acs._acs` is this module; `python/acs/` holds the Python side). Every
+//! behaviour lives in the engine; this crate converts values and errors.
+
+use pyo3::prelude::*;
+
+/// A loaded rule set serving decisions.
+#[pyclass(module = "acs", frozen)]
+struct Engine {
+    core: acs_engine::Engine,
+}
+
+#[pymethods]
+impl Engine {
+    /// Load a rules file or a bundle directory.
+    #[staticmethod]
+    fn from_path(path: std::path::PathBuf) -> PyResult<Engine> {
+        let core = acs_engine::Engine::from_path(path)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        Ok(Engine { core })
+    }
+
+    /// The decision on a JSON document, as the JSON text the CLI prints.
+    fn evaluate_json_text(&self, py: Python<'_>, json: &[u8]) -> PyResult<String> {
+        let decision = py
+            .detach(|| self.core.evaluate_json(json))
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+        serde_json::to_string(&decision)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+    }
+}
+
+#[pymodule]
+fn _acs(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<Engine>()?;
+    Ok(())
+}

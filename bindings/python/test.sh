@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Tests of the Python binding. Creates a virtual environment (.venv, reused), installs
+# maturin, pytest, pyarrow, polars and mypy from the package registry, builds the wheel
+# in release mode, installs it, runs pytest and mypy on the typed example. Fails when any
+# test fails or when no test ran.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if ! command -v python3 >/dev/null; then
+  echo "python3 missing: installing Debian's python3 and venv"
+  apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
+fi
+if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+py=.venv/bin/python
+"$py" -m pip install -q --disable-pip-version-check -r requirements-test.txt
+
+rm -rf dist
+"$py" -m maturin build --release --quiet --out dist 2>&1 | grep -v '^📦\|^🍹\|^🔗\|^🐍' || true
+wheel=$(ls dist/*.whl 2>/dev/null | head -1)
+if [ -z "$wheel" ]; then
+  echo "error: maturin built no wheel" >&2
+  exit 1
+fi
+"$py" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheel"
+(cd ../.. && cargo build -q -p acs-cli)
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+status=0
+"$py" -m pytest -q -p no:cacheprovider tests >"$out" 2>&1 || status=$?
+tail -25 "$out"
+if [ "$status" -ne 0 ]; then
+  echo "error: the Python suite failed (pytest exit $status)" >&2
+  exit 1
+fi
+ran=$(grep -Eo '[0-9]+ passed' "$out" | tail -1 | grep -Eo '[0-9]+' || true)
+if [ -z "$ran" ] || [ "$ran" -eq 0 ]; then
+  echo "error: no Python test ran" >&2
+  exit 1
+fi
+if [ -f examples/typed_example.py ]; then
+  "$py" -m mypy --strict examples/typed_example.py
+fi
+echo "python: $ran tests passed"
