@@ -176,7 +176,11 @@ fn read_limits(env: &Env, given: &Object<'_>) -> napi::Result<Limits> {
 #[napi]
 impl Engine {
     /// Load a rules file or a directory bundle.
-    #[napi(factory, ts_args_type = "path: string, options?: EngineOptions")]
+    #[napi(
+        factory,
+        catch_unwind,
+        ts_args_type = "path: string, options?: EngineOptions"
+    )]
     pub fn from_path(
         env: Env,
         path: Unknown<'_>,
@@ -199,6 +203,7 @@ impl Engine {
 
     /// Load rules given as YAML text; `options.name` names them in diagnostics.
     #[napi(
+        catch_unwind,
         factory,
         ts_args_type = "yaml: string, options?: EngineOptions & { name?: string }"
     )]
@@ -230,7 +235,11 @@ impl Engine {
     }
 
     /// Decide on one input object (`{ event, ctx, system, db }`).
-    #[napi(ts_args_type = "input: Input", ts_return_type = "Decision")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "input: Input",
+        ts_return_type = "Decision"
+    )]
     pub fn evaluate<'env>(
         &self,
         env: &'env Env,
@@ -245,6 +254,7 @@ impl Engine {
     /// Decide on a JSON document held as text or bytes, read through the engine's bytes
     /// path (no JS object is built).
     #[napi(
+        catch_unwind,
         ts_args_type = "json: string | Uint8Array",
         ts_return_type = "Decision"
     )]
@@ -259,7 +269,7 @@ impl Engine {
 
     /// `evaluateJson` with the decision as JSON text: one string crosses instead of an
     /// object built property by property (`index.js` parses it with `JSON.parse`).
-    #[napi(ts_args_type = "json: string | Uint8Array")]
+    #[napi(catch_unwind, ts_args_type = "json: string | Uint8Array")]
     pub fn evaluate_json_text(&self, env: Env, json: Unknown<'_>) -> napi::Result<String> {
         let decision = self.decide_bytes(&env, json)?;
         serde_json::to_string(&decision).map_err(|e| napi::Error::from_reason(e.to_string()))
@@ -271,6 +281,7 @@ impl Engine {
     /// same: the evaluator reads nothing else), and refetches when a decision's
     /// generation shows the plan changed.
     #[napi(
+        catch_unwind,
         ts_return_type = "{ generation: number; types: Record<string, string[][]>; other: string[][] }"
     )]
     pub fn input_reads<'env>(&self, env: &'env Env) -> napi::Result<Unknown<'env>> {
@@ -291,7 +302,11 @@ impl Engine {
     }
 
     /// Why each rule matched or not, node by node.
-    #[napi(ts_args_type = "input: Input", ts_return_type = "Explanation")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "input: Input",
+        ts_return_type = "Explanation"
+    )]
     pub fn explain<'env>(&self, env: &'env Env, input: Unknown<'_>) -> napi::Result<Unknown<'env>> {
         let document = self.document(env, &input)?;
         let _running = self.functions.as_ref().map(|f| Running::enter(*env, f));
@@ -299,7 +314,7 @@ impl Engine {
     }
 
     /// Read the rules again now; throws `RulesError` (and keeps serving) when they fail.
-    #[napi(ts_return_type = "Status")]
+    #[napi(catch_unwind, ts_return_type = "Status")]
     pub fn reload<'env>(&self, env: &'env Env) -> napi::Result<Unknown<'env>> {
         self.core
             .reload()
@@ -308,26 +323,26 @@ impl Engine {
     }
 
     /// What serves, since when, and the last reload failure.
-    #[napi(ts_return_type = "Status")]
+    #[napi(catch_unwind, ts_return_type = "Status")]
     pub fn status<'env>(&self, env: &'env Env) -> napi::Result<Unknown<'env>> {
         convert::to_js(env, &self.core.status())
     }
 
     /// The engine's counters in the Prometheus text format.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn metrics(&self) -> String {
         self.core.metrics().to_prometheus()
     }
 
     /// The engine's counters as an object.
-    #[napi(ts_return_type = "MetricsSnapshot")]
+    #[napi(catch_unwind, ts_return_type = "MetricsSnapshot")]
     pub fn metrics_snapshot<'env>(&self, env: &'env Env) -> napi::Result<Unknown<'env>> {
         convert::to_js(env, &self.core.metrics())
     }
 
     /// The kill switch: turn rule `id` off or on, now and across reloads. Returns what
     /// happened (`'applied'`, `'pending'` for a rule not loaded yet, ...).
-    #[napi(ts_return_type = "RuleSwitch")]
+    #[napi(catch_unwind, ts_return_type = "RuleSwitch")]
     pub fn set_rule_enabled<'env>(
         &self,
         env: &'env Env,
@@ -338,14 +353,14 @@ impl Engine {
     }
 
     /// Forget the kill switch's setting for rule `id`: the rules file decides again.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn clear_rule_override(&self, id: String) {
         self.core.clear_rule_override(&id);
     }
 
     /// Call `callback` with every reload's outcome. The callback runs on the JS thread and
     /// never keeps the process alive on its own.
-    #[napi(ts_args_type = "callback: (event: ReloadEvent) => void")]
+    #[napi(catch_unwind, ts_args_type = "callback: (event: ReloadEvent) => void")]
     pub fn on_reload(&self, callback: Function<'_, Value, ()>) -> napi::Result<()> {
         let tsfn: ThreadsafeFunction<Value, (), Value, napi::Status, false, true> = callback
             .build_threadsafe_function()
@@ -362,7 +377,7 @@ impl Engine {
 
     /// Reload whenever the rules path changes; the returned handle's `close()` stops it.
     /// The watcher never keeps the process alive on its own.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn watch(&self, env: Env) -> napi::Result<Watch> {
         let watcher = self
             .core
@@ -375,7 +390,7 @@ impl Engine {
 
     /// Start an evaluation whose host calls the caller makes (`evaluateAsync` in
     /// `index.js` drives it): the engine's resumable evaluation, on the plan serving now.
-    #[napi(ts_args_type = "input: Input | string | Uint8Array")]
+    #[napi(catch_unwind, ts_args_type = "input: Input | string | Uint8Array")]
     pub fn start_evaluation(&self, env: Env, input: Unknown<'_>) -> napi::Result<Evaluation> {
         let document = match input.get_type()? {
             ValueType::String => self.parse(&env, input)?,
@@ -391,7 +406,10 @@ impl Engine {
 
     /// Start a batch over `inputs` (objects, JSON strings or bytes); `evaluateBatch` in
     /// `index.js` drives it. An input that cannot be read is that input's error.
-    #[napi(ts_args_type = "inputs: Array<Input | string | Uint8Array>")]
+    #[napi(
+        catch_unwind,
+        ts_args_type = "inputs: Array<Input | string | Uint8Array>"
+    )]
     pub fn start_batch(&self, env: Env, inputs: Unknown<'_>) -> napi::Result<Batch> {
         if !inputs.is_array()? {
             return Err(errors::type_error(&env, "inputs must be an array"));
@@ -416,13 +434,13 @@ impl Engine {
     }
 
     /// The ids of the loaded rules, in evaluation order.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn rule_ids(&self) -> Vec<String> {
         self.core.plan().rule_ids().map(str::to_owned).collect()
     }
 
     /// The names of the JS host functions this engine was given.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn function_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
             .functions
@@ -532,7 +550,7 @@ pub struct Watch {
 #[napi]
 impl Watch {
     /// Stop watching. Closing twice does nothing.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&mut self) {
         if let Some(watcher) = self.watcher.take() {
             watcher.close();
@@ -540,7 +558,7 @@ impl Watch {
     }
 
     /// Whether the watcher still runs.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn active(&self) -> bool {
         self.watcher.is_some()
     }

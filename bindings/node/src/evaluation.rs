@@ -105,7 +105,7 @@ impl Evaluation {
 #[napi]
 impl Evaluation {
     /// The ids of the JS host calls needed next, or `null` once decided.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn poll(&mut self) -> Option<Vec<u32>> {
         let js = self.js.clone();
         let is_js = move |name: &str| js.as_ref().is_some_and(|js| js.has(name));
@@ -120,7 +120,7 @@ impl Evaluation {
     }
 
     /// Make call `id`: the JS function's return value, a Promise included.
-    #[napi(ts_return_type = "unknown")]
+    #[napi(catch_unwind, ts_return_type = "unknown")]
     pub fn call<'env>(&self, env: &'env Env, id: u32) -> napi::Result<Unknown<'env>> {
         let call = self
             .waiting
@@ -136,20 +136,20 @@ impl Evaluation {
     }
 
     /// The awaited answer of call `id`.
-    #[napi(ts_args_type = "id: number, value: unknown")]
+    #[napi(catch_unwind, ts_args_type = "id: number, value: unknown")]
     pub fn answer(&mut self, id: u32, value: Unknown<'_>) -> napi::Result<()> {
         let result = js_answer(&value);
         self.settle(id, result)
     }
 
     /// Call `id` threw or its Promise rejected with `error`.
-    #[napi(ts_args_type = "id: number, error: unknown")]
+    #[napi(catch_unwind, ts_args_type = "id: number, error: unknown")]
     pub fn fail(&mut self, id: u32, error: Unknown<'_>) -> napi::Result<()> {
         self.settle(id, Err(js_failure(error)))
     }
 
     /// The decision, once `poll()` gave `null`.
-    #[napi(ts_return_type = "Decision")]
+    #[napi(catch_unwind, ts_return_type = "Decision")]
     pub fn decision<'env>(&mut self, env: &'env Env) -> napi::Result<Unknown<'env>> {
         match decision_of(&mut self.core) {
             Some(decision) => convert::to_js(env, &decision),
@@ -317,7 +317,7 @@ fn advance_named(
 impl Batch {
     /// Poll every unfinished evaluation on `threads` threads (0: one per core); resolves
     /// to the keys of the JS host calls needed next, or `null` once all decided.
-    #[napi(ts_return_type = "Promise<number[] | null>")]
+    #[napi(catch_unwind, ts_return_type = "Promise<number[] | null>")]
     pub fn run(&self, threads: u32) -> AsyncTask<Round> {
         let threads = match threads {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
@@ -338,7 +338,7 @@ impl Batch {
     }
 
     /// Make call `key`: the JS function's return value, a Promise included.
-    #[napi(ts_return_type = "unknown")]
+    #[napi(catch_unwind, ts_return_type = "unknown")]
     pub fn call<'env>(&self, env: &'env Env, key: u32) -> napi::Result<Unknown<'env>> {
         let (function, args) = {
             let shared = self.lock()?;
@@ -357,19 +357,19 @@ impl Batch {
     }
 
     /// The awaited answer of call `key`.
-    #[napi(ts_args_type = "key: number, value: unknown")]
+    #[napi(catch_unwind, ts_args_type = "key: number, value: unknown")]
     pub fn answer(&self, key: u32, value: Unknown<'_>) -> napi::Result<()> {
         self.settle(key, js_answer(&value))
     }
 
     /// Call `key` threw or its Promise rejected with `error`.
-    #[napi(ts_args_type = "key: number, error: unknown")]
+    #[napi(catch_unwind, ts_args_type = "key: number, error: unknown")]
     pub fn fail(&self, key: u32, error: Unknown<'_>) -> napi::Result<()> {
         self.settle(key, Err(js_failure(error)))
     }
 
     /// One result per input, in order: `{ decision }` or `{ error: { code, message } }`.
-    #[napi(ts_return_type = "BatchResult[]")]
+    #[napi(catch_unwind, ts_return_type = "BatchResult[]")]
     pub fn results<'env>(&self, env: &'env Env) -> napi::Result<Unknown<'env>> {
         let shared = self.lock()?;
         let results: Vec<Value> = shared

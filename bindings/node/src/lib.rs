@@ -25,6 +25,7 @@ use napi_derive::napi;
 /// Called once per JS environment by `index.js` with the package's error classes and its
 /// host-function dispatcher.
 #[napi(
+    catch_unwind,
     js_name = "registerRuntime",
     ts_args_type = "classes: Record<string, Function>"
 )]

@@ -13,6 +13,7 @@ use crate::{convert, errors};
 /// Lint rules files or bundle directories as `acs lint-rules` does; returns the run
 /// (config used, totals, reports) with every finding flat in `findings`.
 #[napi(
+    catch_unwind,
     ts_args_type = "paths: string | string[], options?: { config?: string; denyWarnings?: boolean }",
     ts_return_type = "LintResult"
 )]
@@ -55,7 +56,7 @@ pub fn lint<'env>(
 }
 
 /// What a finding code means (`'ACS411'`), as `acs lint-rules --explain` prints it.
-#[napi]
+#[napi(catch_unwind)]
 pub fn explain_code(code: String) -> Option<String> {
     acs_engine::lint::codes::explain(&code.trim().to_ascii_uppercase()).map(|text| text.to_string())
 }
@@ -64,6 +65,7 @@ pub fn explain_code(code: String) -> Option<String> {
 /// (`files[].tests[]` with `passed` and the differences). Test files or rules that cannot
 /// be read throw an `AcsError` with code `tests` listing every problem.
 #[napi(
+    catch_unwind,
     ts_args_type = "paths: string | string[], options?: { rules?: string; allowOutsideReads?: boolean }",
     ts_return_type = "TestReport"
 )]
