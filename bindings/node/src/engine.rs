@@ -186,19 +186,8 @@ impl Engine {
         path: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> napi::Result<Engine> {
-        if path.get_type()? != ValueType::String {
-            return Err(errors::type_error(&env, "path must be a string"));
-        }
-        let path = PathBuf::from(String::from_unknown(path)?);
-        let Options {
-            builder,
-            functions,
-            registered,
-        } = self::options(&env, options)?;
-        let core = builder
-            .load_path(path)
-            .map_err(|e| errors::rules_error(&env, &e))?;
-        Engine::new(&env, core, functions, registered)
+        let path = PathBuf::from(string_argument(&env, path, "path")?);
+        Engine::load(&env, RulesSource::Path(path), options)
     }
 
     /// Load rules given as YAML text; `options.name` names them in diagnostics.
@@ -212,10 +201,7 @@ impl Engine {
         yaml: Unknown<'_>,
         options: Option<Unknown<'_>>,
     ) -> napi::Result<Engine> {
-        if yaml.get_type()? != ValueType::String {
-            return Err(errors::type_error(&env, "yaml must be a string"));
-        }
-        let text = String::from_unknown(yaml)?;
+        let text = string_argument(&env, yaml, "yaml")?;
         let mut name = "<string>".to_owned();
         if let Some(given) = options.filter(|o| o.get_type().ok() == Some(ValueType::Object)) {
             let named: Unknown<'_> = Object::from_unknown(given)?.get_named_property("name")?;
@@ -223,15 +209,7 @@ impl Engine {
                 name = String::from_unknown(named)?;
             }
         }
-        let Options {
-            builder,
-            functions,
-            registered,
-        } = self::options(&env, options)?;
-        let core = builder
-            .load(RulesSource::Text { name, text })
-            .map_err(|e| errors::rules_error(&env, &e))?;
-        Engine::new(&env, core, functions, registered)
+        Engine::load(&env, RulesSource::Text { name, text }, options)
     }
 
     /// Decide on one input object (`{ event, ctx, system, db }`).
@@ -453,6 +431,19 @@ impl Engine {
 }
 
 impl Engine {
+    /// Load `source` with the options object of `fromPath` / `fromString`.
+    fn load(env: &Env, source: RulesSource, options: Option<Unknown<'_>>) -> napi::Result<Engine> {
+        let Options {
+            builder,
+            functions,
+            registered,
+        } = self::options(env, options)?;
+        let core = builder
+            .load(source)
+            .map_err(|e| errors::rules_error(env, &e))?;
+        Engine::new(env, core, functions, registered)
+    }
+
     fn new(
         env: &Env,
         core: Core,
@@ -512,6 +503,14 @@ impl ObjectFinalize for Engine {
         env.adjust_external_memory(-self.external)?;
         Ok(())
     }
+}
+
+/// A string argument, or a `TypeError` naming it.
+fn string_argument(env: &Env, value: Unknown<'_>, name: &str) -> napi::Result<String> {
+    if value.get_type()? != ValueType::String {
+        return Err(errors::type_error(env, &format!("{name} must be a string")));
+    }
+    String::from_unknown(value)
 }
 
 /// The bytes of a JSON argument: a string's UTF-8, or a `Buffer`'s / `Uint8Array`'s
