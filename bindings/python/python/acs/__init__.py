@@ -73,7 +73,7 @@ class BacktestReport(Dict[str, Any]):
 
     def to_pandas(self) -> Any:
         """The per-rule counts as a `pandas.DataFrame` (pandas imported only here)."""
-        import pandas  # noqa: PLC0415 - optional dependency
+        import pandas  # type: ignore[import-untyped,unused-ignore]  # optional dependency
 
         return pandas.DataFrame(self["rules"])
 
