@@ -117,6 +117,22 @@ def main() -> None:
     one_d = batch("evaluate_many(dicts), 1 thread", engine, many_dicts, 1, repeat)
     two_d = batch("evaluate_many(dicts), 2 threads", engine, many_dicts, 2, repeat)
 
+    # The same calls on an engine whose host functions are Rust (the stub table): the
+    # binding's own cost, without Python host calls (each attaches to the interpreter).
+    stubbed = acs.Engine.from_path(RULES, stubs=REPO / "rules" / "examples" / "stubs.json")
+    sj = stubbed.evaluate_json
+    sd = stubbed.evaluate
+    s_json_ns = per_call("stubs: evaluate_json(bytes)", lambda i: sj(buffers[i % n]), ROUNDS)
+    s_dict_ns = per_call("stubs: evaluate(dict)", lambda i: sd(inputs[i % n]), ROUNDS)
+    s_one = batch("stubs: evaluate_many(bytes), 1 thr", stubbed, many_bytes, 1, repeat)
+    s_two = batch("stubs: evaluate_many(bytes), 2 thr", stubbed, many_bytes, 2, repeat)
+    s_one_d = batch("stubs: evaluate_many(dicts), 1 thr", stubbed, many_dicts, 1, repeat)
+    s_two_d = batch("stubs: evaluate_many(dicts), 2 thr", stubbed, many_dicts, 2, repeat)
+    print()
+    print(f"stubs: evaluate_json over Rust evaluate_json: {s_json_ns - rust['evaluate_json_ns']:.0f} ns (goal <= 1000 ns)")
+    print(f"stubs: evaluate(dict) over Rust evaluate:     {s_dict_ns - rust['evaluate_ns']:.0f} ns")
+    print(f"stubs: evaluate_many bytes 2 threads vs 1:    {s_one / s_two:.2f}x (goal >= 1.8x)")
+    print(f"stubs: evaluate_many dicts 2 threads vs 1:    {s_one_d / s_two_d:.2f}x")
     print()
     print(f"evaluate_json call overhead over Rust: {json_ns - rust['evaluate_json_ns']:.0f} ns (goal <= 1000 ns)")
     print(f"evaluate(dict) over Rust evaluate:     {dict_ns - rust['evaluate_ns']:.0f} ns")

@@ -205,9 +205,8 @@ impl Engine {
 
     /// Decide on a JSON document given as bytes or str, through the engine's bytes path.
     fn evaluate_json(&self, py: Python<'_>, json: &Bound<'_, PyAny>) -> PyResult<Decision> {
-        let json = json_arg(json).ok_or_else(|| {
-            errors::type_error("json must be bytes, bytearray, memoryview or str")
-        })?;
+        let json = json_arg(json)
+            .ok_or_else(|| errors::type_error("json must be bytes, bytearray or str"))?;
         py.detach(|| self.core.evaluate_json(json.as_ref()))
             .map(Decision::from)
             .map_err(|e| errors::input_error(py, &e))

@@ -7,7 +7,7 @@ from typing import Any, Callable, Coroutine, Dict, Iterable, List, Literal, Mapp
 from ._errors import InputError
 
 _Path = Union[str, "os.PathLike[str]"]
-_Json = Union[bytes, bytearray, memoryview, str]
+_Json = Union[bytes, bytearray, str]
 Input = Mapping[str, Any]
 HostFunction = Callable[..., Any]
 
