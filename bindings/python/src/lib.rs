@@ -1,37 +1,32 @@
 //! The Python binding of ACS: a pyo3 shell over `acs-engine`, built by maturin into the
-//! `acs` package (`acs._acs` is this module; `python/acs/` holds the Python side). Every
-//! behaviour lives in the engine; this crate converts values and errors.
+//! `acs` package (`acs._acs` is this module; `python/acs/` holds the Python side: the
+//! exception classes, the `evaluate_async` loop and the backtest report). Every behaviour
+//! lives in the engine; this crate converts values and errors (`convert`, `errors`),
+//! lends Python callables to the engine as host functions (`host`), and exposes the
+//! engine (`engine`, `decision`, `evaluation`) and the tools (`tools`).
+
+mod convert;
+mod decision;
+mod engine;
+mod errors;
+mod evaluation;
+mod host;
+mod tools;
 
 use pyo3::prelude::*;
 
-/// A loaded rule set serving decisions.
-#[pyclass(module = "acs", frozen)]
-struct Engine {
-    core: acs_engine::Engine,
-}
-
-#[pymethods]
-impl Engine {
-    /// Load a rules file or a bundle directory.
-    #[staticmethod]
-    fn from_path(path: std::path::PathBuf) -> PyResult<Engine> {
-        let core = acs_engine::Engine::from_path(path)
-            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-        Ok(Engine { core })
-    }
-
-    /// The decision on a JSON document, as the JSON text the CLI prints.
-    fn evaluate_json_text(&self, py: Python<'_>, json: &[u8]) -> PyResult<String> {
-        let decision = py
-            .detach(|| self.core.evaluate_json(json))
-            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-        serde_json::to_string(&decision)
-            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
-    }
-}
-
-#[pymodule]
+/// The module declares it needs no GIL (`gil_used = false`): every class is `Sync`
+/// (the engine is; the binding's own state sits behind mutexes), so a free-threaded
+/// interpreter may load a build of it (abi3 wheels cannot target one; see README).
+#[pymodule(gil_used = false)]
 fn _acs(module: &Bound<'_, PyModule>) -> PyResult<()> {
-    module.add_class::<Engine>()?;
+    module.add_class::<engine::Engine>()?;
+    module.add_class::<engine::Watch>()?;
+    module.add_class::<decision::Decision>()?;
+    module.add_class::<evaluation::Evaluation>()?;
+    module.add_function(wrap_pyfunction!(tools::lint, module)?)?;
+    module.add_function(wrap_pyfunction!(tools::explain_code, module)?)?;
+    module.add_function(wrap_pyfunction!(tools::run_tests, module)?)?;
+    module.add_function(wrap_pyfunction!(tools::_backtest, module)?)?;
     Ok(())
 }

@@ -1,0 +1,154 @@
+"""Types of the native module `acs._acs` (the engine, its decisions, the tools)."""
+
+import os
+from types import TracebackType
+from typing import Any, Callable, Coroutine, Dict, Iterable, List, Literal, Mapping, Optional, Type, TypedDict, Union
+
+from ._errors import InputError
+
+_Path = Union[str, "os.PathLike[str]"]
+_Json = Union[bytes, bytearray, str]
+Input = Mapping[str, Any]
+HostFunction = Callable[..., Any]
+
+class Verdict(TypedDict, total=False):
+    outcome: Literal["allowed", "rejected"]
+    rule_id: str
+    code: Optional[str]
+    message: Optional[str]
+
+class Rejection(TypedDict):
+    rule_id: str
+    code: Optional[str]
+    message: Optional[str]
+
+class Action(TypedDict):
+    name: str
+    params: Dict[str, Any]
+
+class RuleMatch(TypedDict):
+    id: str
+    priority: int
+    severity: str
+    audit: bool
+    actions: List[Action]
+
+class RuleError(TypedDict):
+    rule_id: str
+    message: str
+    location: Optional[Dict[str, Any]]
+
+class Limits(TypedDict, total=False):
+    max_rules_file_bytes: int
+    max_condition_bytes: int
+    max_nesting: int
+    max_input_bytes: int
+    max_input_depth: int
+    max_rendered_bytes: int
+
+class Decision:
+    """The outcome of evaluating one input (the engine's `Decision`)."""
+
+    @property
+    def verdict(self) -> Verdict: ...
+    @property
+    def matched(self) -> List[RuleMatch]: ...
+    @property
+    def shadow_matched(self) -> List[RuleMatch]: ...
+    @property
+    def errors(self) -> List[RuleError]: ...
+    @property
+    def rules_evaluated(self) -> int: ...
+    @property
+    def generation(self) -> int: ...
+    @property
+    def ruleset_hash(self) -> str: ...
+    @property
+    def is_rejected(self) -> bool: ...
+    @property
+    def matched_ids(self) -> List[str]: ...
+    @property
+    def rejection(self) -> Optional[Rejection]: ...
+    def to_dict(self) -> Dict[str, Any]: ...
+    def to_json(self, pretty: bool = False) -> str: ...
+
+class Watch:
+    """A running watcher: a context manager; `close()` stops it."""
+
+    @property
+    def active(self) -> bool: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> "Watch": ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> bool: ...
+
+class Evaluation:
+    """One resumable evaluation (the native half of `Engine.evaluate_async`)."""
+
+    def poll(self) -> Optional[List[int]]: ...
+    def call(self, id: int) -> Any: ...
+    def answer(self, id: int, value: Any) -> None: ...
+    def fail(self, id: int, error: BaseException) -> None: ...
+    def decision(self) -> Decision: ...
+
+class Engine:
+    """A loaded rule set serving decisions."""
+
+    @staticmethod
+    def from_path(
+        path: _Path,
+        functions: Optional[Mapping[str, HostFunction]] = None,
+        limits: Optional[Limits] = None,
+        stubs: Optional[_Path] = None,
+        public_key: Optional[_Path] = None,
+    ) -> "Engine": ...
+    @staticmethod
+    def from_string(
+        yaml: str,
+        name: str = "<string>",
+        functions: Optional[Mapping[str, HostFunction]] = None,
+        limits: Optional[Limits] = None,
+        stubs: Optional[_Path] = None,
+        public_key: Optional[_Path] = None,
+    ) -> "Engine": ...
+    def evaluate(self, input: Input) -> Decision: ...
+    def evaluate_json(self, json: _Json) -> Decision: ...
+    def evaluate_many(
+        self, inputs: Iterable[Union[Input, _Json]], threads: Optional[int] = None
+    ) -> List[Union[Decision, InputError]]: ...
+    def evaluate_async(self, input: Union[Input, _Json]) -> Coroutine[Any, Any, Decision]: ...
+    def start_evaluation(self, input: Union[Input, _Json]) -> Evaluation: ...
+    def explain(self, input: Union[Input, _Json]) -> Dict[str, Any]: ...
+    def reload(self) -> Dict[str, Any]: ...
+    def status(self) -> Dict[str, Any]: ...
+    def metrics(self) -> str: ...
+    def metrics_snapshot(self) -> Dict[str, Any]: ...
+    def set_rule_enabled(self, id: str, enabled: bool) -> Literal["applied", "pending"]: ...
+    def clear_rule_override(self, id: str) -> None: ...
+    def on_reload(self, callback: Callable[[Dict[str, Any]], object]) -> None: ...
+    def watch(self) -> Watch: ...
+    @property
+    def rule_ids(self) -> List[str]: ...
+    @property
+    def function_names(self) -> List[str]: ...
+
+def lint(
+    paths: Union[_Path, List[_Path]], config: Optional[_Path] = None, deny_warnings: bool = False
+) -> Dict[str, Any]: ...
+def explain_code(code: str) -> Optional[str]: ...
+def run_tests(
+    paths: Union[_Path, List[_Path]], rules: Optional[_Path] = None, allow_outside_reads: bool = False
+) -> Dict[str, Any]: ...
+def _backtest(
+    source: Union[_Path, bytes],
+    rules: _Path,
+    baseline: Optional[_Path] = None,
+    functions: Optional[Mapping[str, HostFunction]] = None,
+    stubs: Optional[_Path] = None,
+    threads: int = 0,
+    examples: int = 5,
+) -> str: ...

@@ -1,0 +1,372 @@
+//! Values across the boundary. Python objects become the engine's documents
+//! (`serde_json::Value`) through [`to_value`], under the engine's input limits and naming
+//! the field it refuses; engine values become Python objects through [`to_py`].
+//! [`Reads`] lets `Engine.evaluate` convert only the subtrees the serving plan may read.
+
+use std::collections::HashMap;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde_json::{Map, Number, Value};
+
+/// Why a Python object is no input document.
+#[derive(Clone)]
+pub(crate) enum Problem {
+    /// A value JSON cannot hold (`found` says what), at `path`.
+    NotJson { path: String, found: String },
+    /// Nested deeper than the limit at `path` (a cyclic object ends here too).
+    TooDeep { path: String, limit: usize },
+    /// More text than the limit.
+    TooLarge { limit: usize },
+}
+
+impl Problem {
+    /// The engine's code and a one-line message.
+    pub(crate) fn words(&self) -> (&'static str, String) {
+        match self {
+            Problem::NotJson { path, found } => (
+                "not_json",
+                format!("`{path}` is {found}, which JSON cannot hold"),
+            ),
+            Problem::TooDeep { path, limit } => (
+                "too_deep",
+                format!("the input nests dicts and lists more than {limit} deep at `{path}` (a cyclic object?) (limits[\"max_input_depth\"])"),
+            ),
+            Problem::TooLarge { limit } => (
+                "too_large",
+                format!("the input holds more than {limit} bytes of text (limits[\"max_input_bytes\"])"),
+            ),
+        }
+    }
+
+    pub(crate) fn path(&self) -> Option<&str> {
+        match self {
+            Problem::NotJson { path, .. } | Problem::TooDeep { path, .. } => Some(path),
+            Problem::TooLarge { .. } => None,
+        }
+    }
+}
+
+/// Where a value sits, rendered only when something is refused (`input.event.amount`,
+/// `input.items[3]`). Lives on the stack: no allocation per field.
+pub(crate) enum Path<'a> {
+    Root(&'a str),
+    Key(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl Path<'_> {
+    fn render(&self) -> String {
+        match self {
+            Path::Root(name) => (*name).to_owned(),
+            Path::Key(parent, key) => format!("{}.{key}", parent.render()),
+            Path::Index(parent, index) => format!("{}[{index}]", parent.render()),
+        }
+    }
+}
+
+/// The engine's input limits, spent as the conversion goes.
+pub(crate) struct Budget {
+    max_depth: usize,
+    max_bytes: usize,
+    bytes: usize,
+}
+
+impl Budget {
+    pub(crate) fn new(limits: &acs_engine::Limits) -> Budget {
+        Budget {
+            max_depth: limits.max_input_depth,
+            max_bytes: limits.max_input_bytes,
+            bytes: 0,
+        }
+    }
+
+    fn spend(&mut self, bytes: usize) -> Result<(), Problem> {
+        self.bytes = self.bytes.saturating_add(bytes);
+        if self.bytes > self.max_bytes {
+            return Err(Problem::TooLarge {
+                limit: self.max_bytes,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `object` as a document: dict (str keys), list, tuple, str, int within 64 bits, finite
+/// float, bool, None. Anything else is refused with the path of the field.
+pub(crate) fn to_value(
+    object: &Bound<'_, PyAny>,
+    path: &Path<'_>,
+    depth: usize,
+    budget: &mut Budget,
+) -> Result<Value, Problem> {
+    to_value_reading(object, path, depth, budget, None)
+}
+
+/// [`to_value`], copying of dicts only the keys `reads` names (all below a leaf).
+fn to_value_reading(
+    object: &Bound<'_, PyAny>,
+    path: &Path<'_>,
+    depth: usize,
+    budget: &mut Budget,
+    reads: Option<&Reads>,
+) -> Result<Value, Problem> {
+    if let Ok(text) = object.cast::<PyString>() {
+        let text = text.to_cow().map_err(|_| Problem::NotJson {
+            path: path.render(),
+            found: "a string with lone surrogates".to_owned(),
+        })?;
+        budget.spend(text.len())?;
+        return Ok(Value::String(text.into_owned()));
+    }
+    if object.is_none() {
+        return Ok(Value::Null);
+    }
+    // `bool` is a subclass of `int`: it is asked first.
+    if let Ok(flag) = object.cast::<PyBool>() {
+        return Ok(Value::Bool(flag.is_true()));
+    }
+    if object.cast::<PyInt>().is_ok() {
+        if let Ok(n) = object.extract::<i64>() {
+            return Ok(Value::from(n));
+        }
+        if let Ok(n) = object.extract::<u64>() {
+            return Ok(Value::from(n));
+        }
+        return Err(Problem::NotJson {
+            path: path.render(),
+            found: "an integer beyond 64 bits".to_owned(),
+        });
+    }
+    if let Ok(float) = object.cast::<PyFloat>() {
+        let x = float.value();
+        return Number::from_f64(x)
+            .map(Value::Number)
+            .ok_or_else(|| Problem::NotJson {
+                path: path.render(),
+                found: format!("the float {}", python_float(x)),
+            });
+    }
+    let deeper = || {
+        if depth >= budget_depth(budget) {
+            Err(Problem::TooDeep {
+                path: path.render(),
+                limit: budget_depth(budget),
+            })
+        } else {
+            Ok(())
+        }
+    };
+    if let Ok(dict) = object.cast::<PyDict>() {
+        deeper()?;
+        let mut map = Map::new();
+        match reads {
+            Some(Reads::Keys(keys)) => {
+                for (key, below) in keys {
+                    let Ok(Some(value)) = dict.get_item(key.as_str()) else {
+                        continue;
+                    };
+                    let here = Path::Key(path, key);
+                    budget.spend(key.len())?;
+                    let value = to_value_reading(&value, &here, depth + 1, budget, Some(below))?;
+                    map.insert(key.clone(), value);
+                }
+            }
+            _ => {
+                for (key, value) in dict.iter() {
+                    let Ok(key) = key.cast::<PyString>() else {
+                        return Err(Problem::NotJson {
+                            path: path.render(),
+                            found: format!("a dict with a key of type {}", type_name(&key)),
+                        });
+                    };
+                    let key = key.to_cow().map_err(|_| Problem::NotJson {
+                        path: path.render(),
+                        found: "a dict with a key with lone surrogates".to_owned(),
+                    })?;
+                    budget.spend(key.len())?;
+                    let here = Path::Key(path, &key);
+                    let value = to_value_reading(&value, &here, depth + 1, budget, None)?;
+                    map.insert(key.into_owned(), value);
+                }
+            }
+        }
+        return Ok(Value::Object(map));
+    }
+    let sequence = |items: &mut dyn Iterator<Item = Bound<'_, PyAny>>,
+                    len: usize,
+                    budget: &mut Budget|
+     -> Result<Value, Problem> {
+        let mut out = Vec::with_capacity(len);
+        for (index, item) in items.enumerate() {
+            let here = Path::Index(path, index);
+            out.push(to_value_reading(&item, &here, depth + 1, budget, None)?);
+        }
+        Ok(Value::Array(out))
+    };
+    if let Ok(list) = object.cast::<PyList>() {
+        deeper()?;
+        return sequence(&mut list.iter(), list.len(), budget);
+    }
+    if let Ok(tuple) = object.cast::<PyTuple>() {
+        deeper()?;
+        return sequence(&mut tuple.iter(), tuple.len(), budget);
+    }
+    Err(Problem::NotJson {
+        path: path.render(),
+        found: format!("of type {}", type_name(object)),
+    })
+}
+
+fn budget_depth(budget: &Budget) -> usize {
+    budget.max_depth
+}
+
+fn python_float(x: f64) -> &'static str {
+    if x.is_nan() {
+        "nan"
+    } else if x > 0.0 {
+        "inf"
+    } else {
+        "-inf"
+    }
+}
+
+fn type_name(object: &Bound<'_, PyAny>) -> String {
+    object
+        .get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |n| n.to_string())
+}
+
+/// An engine value as Python objects: dict, list, str, int, float, bool, None.
+pub(crate) fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any()
+            } else if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any()
+            } else {
+                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
+            }
+        }
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(to_py(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(map) => {
+            let dict = PyDict::new(py);
+            for (key, item) in map {
+                dict.set_item(key, to_py(py, item)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}
+
+/// A serde type (a report, a status) as Python objects, through its JSON value.
+pub(crate) fn serde_to_py<'py, T: serde::Serialize>(
+    py: Python<'py>,
+    value: &T,
+) -> PyResult<Bound<'py, PyAny>> {
+    let value = serde_json::to_value(value)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+    to_py(py, &value)
+}
+
+/// The part of an input a plan may read, as a tree of keys: `All` below a read path's
+/// end, `Keys` where only some members are read.
+pub(crate) enum Reads {
+    All,
+    Keys(Vec<(String, Reads)>),
+}
+
+impl Reads {
+    /// The tree of `paths` (each root first, prefix-minimal as `Plan::input_reads` gives).
+    fn of(paths: &[Vec<String>]) -> Reads {
+        let mut root = Reads::Keys(Vec::new());
+        for path in paths {
+            let mut node = &mut root;
+            for (i, key) in path.iter().enumerate() {
+                let last = i + 1 == path.len();
+                let Reads::Keys(keys) = node else { break };
+                let at = match keys.iter().position(|(k, _)| k == key) {
+                    Some(at) => at,
+                    None => {
+                        keys.push((key.clone(), Reads::Keys(Vec::new())));
+                        keys.len() - 1
+                    }
+                };
+                let Some((_, child)) = keys.get_mut(at) else {
+                    break;
+                };
+                if last {
+                    *child = Reads::All;
+                }
+                node = child;
+            }
+        }
+        root
+    }
+}
+
+/// What one plan generation may read, per event type.
+pub(crate) struct PlanReads {
+    pub(crate) generation: u64,
+    by_type: HashMap<String, Reads>,
+    other: Reads,
+}
+
+impl PlanReads {
+    pub(crate) fn of(plan: &acs_engine::Plan) -> PlanReads {
+        PlanReads {
+            generation: plan.generation(),
+            by_type: plan
+                .event_types()
+                .into_iter()
+                .map(|t| (t.to_owned(), Reads::of(&plan.input_reads(Some(t)))))
+                .collect(),
+            other: Reads::of(&plan.input_reads(None)),
+        }
+    }
+
+    /// The document of what the plan reads of `input` (a dict), or `None` when the input
+    /// is no dict (the whole conversion then says why).
+    pub(crate) fn cut(
+        &self,
+        input: &Bound<'_, PyAny>,
+        budget: &mut Budget,
+    ) -> Option<Result<Value, Problem>> {
+        let dict = input.cast::<PyDict>().ok()?;
+        let event_type = dict
+            .get_item("event")
+            .ok()
+            .flatten()
+            .and_then(|event| event.cast::<PyDict>().ok()?.get_item("type").ok().flatten())
+            .and_then(|t| {
+                t.cast::<PyString>()
+                    .ok()?
+                    .to_cow()
+                    .ok()
+                    .map(|t| t.into_owned())
+            });
+        let reads = event_type
+            .as_deref()
+            .and_then(|t| self.by_type.get(t))
+            .unwrap_or(&self.other);
+        Some(to_value_reading(
+            input,
+            &Path::Root("input"),
+            0,
+            budget,
+            Some(reads),
+        ))
+    }
+}

@@ -1,0 +1,590 @@
+//! `acs.Engine`: loading with options, evaluation (a dict, JSON bytes, many inputs on
+//! every core, or resumable for `evaluate_async`), hot reload and operations. Each method
+//! converts its arguments, calls `acs_engine` with the GIL released, and converts back.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use acs_engine::{Engine as Core, EngineBuilder, Functions, Limits, RulesSource};
+use pyo3::prelude::*;
+use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
+use pyo3::types::{PyDict, PyList, PyString};
+use serde_json::Value;
+
+use crate::convert::{self, Budget, Path, PlanReads, Problem};
+use crate::decision::Decision;
+use crate::errors;
+use crate::evaluation::Evaluation;
+use crate::host::PyFunctions;
+
+/// A loaded rule set serving decisions; see the package README for the whole API.
+#[pyclass(module = "acs", name = "Engine", frozen)]
+pub(crate) struct Engine {
+    core: Core,
+    python: Option<Arc<PyFunctions>>,
+    /// Every host function, Python or from a stub table, as the engine has them: the
+    /// resumable evaluations answer the stub table's calls from here.
+    registered: Functions,
+    /// What the serving plan reads, per event type (refetched when the plan changes).
+    reads: Mutex<Option<Arc<PlanReads>>>,
+}
+
+/// JSON text or bytes, held without a copy.
+enum Json {
+    Bytes(PyBackedBytes),
+    Text(PyBackedStr),
+}
+
+impl AsRef<[u8]> for Json {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Json::Bytes(b) => b.as_ref(),
+            Json::Text(t) => t.as_bytes(),
+        }
+    }
+}
+
+fn json_arg(value: &Bound<'_, PyAny>) -> Option<Json> {
+    if let Ok(text) = value.cast::<PyString>() {
+        return text.extract::<PyBackedStr>().ok().map(Json::Text);
+    }
+    value.extract::<PyBackedBytes>().ok().map(Json::Bytes)
+}
+
+/// One input of `evaluate_many`, as it goes to the workers.
+enum Item {
+    Json(Json),
+    /// A document, and whether it was cut to the plan's reads of generation `.1`.
+    Document(Value, Option<u64>),
+    Refused(Problem),
+}
+
+/// One result of `evaluate_many` before it becomes Python: a decision or an input error.
+enum Outcome {
+    Decided(acs_engine::Decision),
+    Input(acs_engine::InputError),
+    Refused(Problem),
+}
+
+struct Options {
+    builder: EngineBuilder,
+    python: Option<Arc<PyFunctions>>,
+    registered: Functions,
+}
+
+fn options(
+    functions: Option<&Bound<'_, PyAny>>,
+    limits: Option<&Bound<'_, PyAny>>,
+    stubs: Option<PathBuf>,
+    public_key: Option<PathBuf>,
+) -> PyResult<Options> {
+    let mut builder = Core::builder();
+    let mut registered = match stubs {
+        Some(path) => Functions::from_stub_file(&path)
+            .map_err(|e| errors::type_error(format!("stubs: {e}")))?,
+        None => Functions::new(),
+    };
+    let mut python = None;
+    if let Some(given) = functions.filter(|f| !f.is_none()) {
+        let (table, from_python) = PyFunctions::read(given)?;
+        registered.extend(from_python);
+        python = Some(table);
+    }
+    builder = builder.functions(registered.clone());
+    if let Some(limits) = limits.filter(|l| !l.is_none()) {
+        builder = builder.limits(read_limits(limits)?);
+    }
+    if let Some(path) = public_key {
+        let key = acs_engine::bundle::PublicKey::read(&path)
+            .map_err(|e| errors::type_error(format!("public_key: {e}")))?;
+        builder = builder.bundle_key(key);
+    }
+    Ok(Options {
+        builder,
+        python,
+        registered,
+    })
+}
+
+/// `{"max_input_bytes": ..., ...}` over the engine's defaults.
+fn read_limits(given: &Bound<'_, PyAny>) -> PyResult<Limits> {
+    let dict = given
+        .cast::<PyDict>()
+        .map_err(|_| errors::type_error("limits must be a dict"))?;
+    let mut limits = Limits::default();
+    for (key, value) in dict.iter() {
+        let key: String = key
+            .extract()
+            .map_err(|_| errors::type_error("limits: every key must be a str"))?;
+        let n: u64 = value.extract().map_err(|_| {
+            errors::type_error(format!("limits[{key:?}] must be an int of at least 0"))
+        })?;
+        let size = usize::try_from(n).unwrap_or(usize::MAX);
+        match key.as_str() {
+            "max_rules_file_bytes" => limits.max_rules_file_bytes = n,
+            "max_condition_bytes" => limits.max_condition_bytes = size,
+            "max_nesting" => limits.max_nesting = size,
+            "max_input_bytes" => limits.max_input_bytes = size,
+            "max_input_depth" => limits.max_input_depth = size,
+            "max_rendered_bytes" => limits.max_rendered_bytes = size,
+            _ => {
+                return Err(errors::type_error(format!(
+                    "limits: unknown limit {key:?} (max_rules_file_bytes, max_condition_bytes, \
+                     max_nesting, max_input_bytes, max_input_depth, max_rendered_bytes)"
+                )))
+            }
+        }
+    }
+    Ok(limits)
+}
+
+#[pymethods]
+impl Engine {
+    /// Load a rules file or a bundle directory.
+    #[staticmethod]
+    #[pyo3(signature = (path, functions = None, limits = None, stubs = None, public_key = None))]
+    fn from_path(
+        py: Python<'_>,
+        path: PathBuf,
+        functions: Option<&Bound<'_, PyAny>>,
+        limits: Option<&Bound<'_, PyAny>>,
+        stubs: Option<PathBuf>,
+        public_key: Option<PathBuf>,
+    ) -> PyResult<Engine> {
+        let Options {
+            builder,
+            python,
+            registered,
+        } = options(functions, limits, stubs, public_key)?;
+        let core = py
+            .detach(|| builder.load_path(path))
+            .map_err(|e| errors::rules_error(py, &e))?;
+        Ok(Engine::new(core, python, registered))
+    }
+
+    /// Load rules given as YAML text; `name` names them in diagnostics.
+    #[staticmethod]
+    #[pyo3(signature = (yaml, name = "<string>".to_owned(), functions = None, limits = None, stubs = None, public_key = None))]
+    #[allow(clippy::too_many_arguments, reason = "Python keyword arguments")]
+    fn from_string(
+        py: Python<'_>,
+        yaml: String,
+        name: String,
+        functions: Option<&Bound<'_, PyAny>>,
+        limits: Option<&Bound<'_, PyAny>>,
+        stubs: Option<PathBuf>,
+        public_key: Option<PathBuf>,
+    ) -> PyResult<Engine> {
+        let Options {
+            builder,
+            python,
+            registered,
+        } = options(functions, limits, stubs, public_key)?;
+        let core = py
+            .detach(|| builder.load(RulesSource::Text { name, text: yaml }))
+            .map_err(|e| errors::rules_error(py, &e))?;
+        Ok(Engine::new(core, python, registered))
+    }
+
+    /// Decide on one input dict (`{"event", "ctx", "system", "db"}`).
+    fn evaluate(&self, py: Python<'_>, input: &Bound<'_, PyAny>) -> PyResult<Decision> {
+        let reads = self.reads();
+        let mut budget = Budget::new(self.core.limits());
+        if let Some(cut) = reads.cut(input, &mut budget) {
+            let document = cut.map_err(|p| errors::problem_error(py, &p))?;
+            let decision = py.detach(|| self.core.evaluate(&document));
+            if decision.generation == reads.generation {
+                return Ok(decision.into());
+            }
+            // The plan changed since its reads were fetched: decide on the whole input.
+        }
+        let document = self.document(py, input)?;
+        Ok(py.detach(|| self.core.evaluate(&document)).into())
+    }
+
+    /// Decide on a JSON document given as bytes or str, through the engine's bytes path.
+    fn evaluate_json(&self, py: Python<'_>, json: &Bound<'_, PyAny>) -> PyResult<Decision> {
+        let json = json_arg(json)
+            .ok_or_else(|| errors::type_error("json must be bytes, bytearray or str"))?;
+        py.detach(|| self.core.evaluate_json(json.as_ref()))
+            .map(Decision::from)
+            .map_err(|e| errors::input_error(py, &e))
+    }
+
+    /// Decide on many inputs (dicts, JSON bytes or str) on `threads` threads (None: one
+    /// per core) with the GIL released. One result per input, in order: a `Decision`, or
+    /// an `InputError` instance (not raised) for an input the engine refused.
+    #[pyo3(signature = (inputs, threads = None))]
+    fn evaluate_many<'py>(
+        &self,
+        py: Python<'py>,
+        inputs: &Bound<'py, PyAny>,
+        threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        if inputs.cast::<PyDict>().is_ok() || inputs.cast::<PyString>().is_ok() {
+            return Err(errors::type_error(
+                "inputs must be an iterable of inputs (a list of dicts, say), not one input",
+            ));
+        }
+        let iterator = inputs
+            .try_iter()
+            .map_err(|_| errors::type_error("inputs must be an iterable"))?;
+        // Read every input under the GIL: dicts become documents (cut to what the plan
+        // reads), JSON is kept as it is and parsed on the workers.
+        let reads = self.reads();
+        let mut items = Vec::new();
+        let mut originals = Vec::new();
+        for input in iterator {
+            let input = input?;
+            originals.push(input.clone());
+            let item = match json_arg(&input) {
+                Some(json) => Item::Json(json),
+                None => {
+                    let mut budget = Budget::new(self.core.limits());
+                    match reads.cut(&input, &mut budget) {
+                        Some(Ok(document)) => Item::Document(document, Some(reads.generation)),
+                        Some(Err(problem)) => Item::Refused(problem),
+                        None => match self.whole(&input) {
+                            Ok(document) => Item::Document(document, None),
+                            Err(problem) => Item::Refused(problem),
+                        },
+                    }
+                }
+            };
+            items.push(item);
+        }
+        let threads = match threads {
+            None | Some(0) => std::thread::available_parallelism().map_or(1, usize::from),
+            Some(n) => n,
+        };
+        let outcomes = py.detach(|| self.run_many(&items, threads));
+        let results = PyList::empty(py);
+        for (item, outcome) in items.iter().zip(outcomes) {
+            let outcome = match (item, outcome) {
+                // Cut for a plan that a reload has since replaced: decided again, whole.
+                (Item::Document(_, Some(generation)), Outcome::Decided(decision))
+                    if decision.generation != *generation =>
+                {
+                    None
+                }
+                (_, outcome) => Some(outcome),
+            };
+            let value: Bound<'py, PyAny> = match outcome {
+                Some(Outcome::Decided(decision)) => {
+                    Bound::new(py, Decision::from(decision))?.into_any()
+                }
+                Some(Outcome::Input(error)) => errors::input_error(py, &error)
+                    .into_value(py)
+                    .into_bound(py)
+                    .into_any(),
+                Some(Outcome::Refused(problem)) => errors::problem_error(py, &problem)
+                    .into_value(py)
+                    .into_bound(py)
+                    .into_any(),
+                None => self.whole_again(py, originals.get(results.len()))?,
+            };
+            results.append(value)?;
+        }
+        Ok(results)
+    }
+
+    /// Start an evaluation whose Python host calls the caller makes (`evaluate_async`
+    /// drives it): the engine's resumable evaluation, on the plan serving now.
+    fn start_evaluation(&self, py: Python<'_>, input: &Bound<'_, PyAny>) -> PyResult<Evaluation> {
+        let document = match json_arg(input) {
+            Some(json) => py
+                .detach(|| self.core.parse_input(json.as_ref()))
+                .map_err(|e| errors::input_error(py, &e))?,
+            None => self.document(py, input)?,
+        };
+        Ok(Evaluation::new(
+            self.core.evaluation(document),
+            self.registered.clone(),
+            self.python.clone(),
+        ))
+    }
+
+    /// `await engine.evaluate_async(input)`: host functions may be `async def`; the calls
+    /// a round needs are made together (`asyncio.gather`) and the evaluation resumes with
+    /// the answers. The loop is `acs._drive`.
+    fn evaluate_async<'py>(
+        &self,
+        py: Python<'py>,
+        input: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let evaluation = Bound::new(py, self.start_evaluation(py, input)?)?;
+        PyModule::import(py, "acs")?
+            .getattr("_drive")?
+            .call1((evaluation,))
+    }
+
+    /// Why each candidate rule matched or not, node by node.
+    fn explain<'py>(
+        &self,
+        py: Python<'py>,
+        input: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let document = match json_arg(input) {
+            Some(json) => self
+                .core
+                .parse_input(json.as_ref())
+                .map_err(|e| errors::input_error(py, &e))?,
+            None => self.document(py, input)?,
+        };
+        let explanation = py.detach(|| self.core.explain(&document));
+        convert::serde_to_py(py, &explanation)
+    }
+
+    /// Read the rules again now; raises `RulesError` (and keeps serving) when they fail.
+    /// Returns `status()`.
+    fn reload<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.detach(|| self.core.reload())
+            .map_err(|e| errors::rules_error(py, &e))?;
+        self.status(py)
+    }
+
+    /// What serves, since when, and the last reload failure (`last_error`).
+    fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let status = py.detach(|| self.core.status());
+        convert::serde_to_py(py, &status)
+    }
+
+    /// The engine's counters in the Prometheus text format.
+    fn metrics(&self, py: Python<'_>) -> String {
+        py.detach(|| self.core.metrics().to_prometheus())
+    }
+
+    /// The engine's counters as a dict.
+    fn metrics_snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let snapshot = py.detach(|| self.core.metrics());
+        convert::serde_to_py(py, &snapshot)
+    }
+
+    /// The kill switch: `"applied"`, or `"pending"` for a rule not loaded yet.
+    fn set_rule_enabled<'py>(
+        &self,
+        py: Python<'py>,
+        id: &str,
+        enabled: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let switched = py.detach(|| self.core.set_rule_enabled(id, enabled));
+        convert::serde_to_py(py, &switched)
+    }
+
+    /// Forget the kill switch's setting for rule `id`: the rules file decides again.
+    fn clear_rule_override(&self, py: Python<'_>, id: &str) {
+        py.detach(|| self.core.clear_rule_override(id));
+    }
+
+    /// Call `callback(event)` after every reload attempt with its outcome (a dict:
+    /// `outcome` is `loaded`, `unchanged` or `failed`). From the watcher's thread it
+    /// attaches to the interpreter; an exception in it goes to `sys.unraisablehook`.
+    fn on_reload(&self, py: Python<'_>, callback: Bound<'_, PyAny>) -> PyResult<()> {
+        if !callback.is_callable() {
+            return Err(errors::type_error("callback must be callable"));
+        }
+        let callback = callback.unbind();
+        py.detach(|| {
+            self.core.on_reload(move |event| {
+                let _ = Python::try_attach(|py| {
+                    let callback = callback.bind(py);
+                    let called =
+                        convert::serde_to_py(py, event).and_then(|event| callback.call1((event,)));
+                    if let Err(error) = called {
+                        error.write_unraisable(py, Some(callback));
+                    }
+                });
+            });
+        });
+        Ok(())
+    }
+
+    /// Reload whenever the rules path changes; the returned `Watch` is a context manager
+    /// (`with engine.watch(): ...`) and has `close()`. Its thread never keeps the
+    /// interpreter from exiting.
+    fn watch(&self, py: Python<'_>) -> PyResult<Watch> {
+        let watcher = py
+            .detach(|| self.core.watch())
+            .map_err(|e| errors::watch_error(py, &e))?;
+        Ok(Watch {
+            watcher: Mutex::new(Some(watcher)),
+        })
+    }
+
+    /// The ids of the loaded rules, in evaluation order.
+    #[getter]
+    fn rule_ids(&self) -> Vec<String> {
+        self.core.plan().rule_ids().map(str::to_owned).collect()
+    }
+
+    /// The names of the Python host functions this engine was given.
+    #[getter]
+    fn function_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .python
+            .iter()
+            .flat_map(|f| f.names().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn __repr__(&self) -> String {
+        let plan = self.core.plan();
+        format!(
+            "<acs.Engine {} rules, generation {}, {}>",
+            plan.rule_count(),
+            plan.generation(),
+            plan.ruleset_hash()
+        )
+    }
+}
+
+impl Engine {
+    /// An input of `evaluate_many` again, whole (its cut was for a replaced plan).
+    fn whole_again<'py>(
+        &self,
+        py: Python<'py>,
+        input: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let input = input.ok_or_else(|| errors::misuse("an input went missing"))?;
+        match self.document(py, input) {
+            Ok(document) => {
+                let decision = py.detach(|| self.core.evaluate(&document));
+                Ok(Bound::new(py, Decision::from(decision))?.into_any())
+            }
+            Err(error) => Ok(error.into_value(py).into_bound(py).into_any()),
+        }
+    }
+
+    fn new(core: Core, python: Option<Arc<PyFunctions>>, registered: Functions) -> Engine {
+        Engine {
+            core,
+            python,
+            registered,
+            reads: Mutex::new(None),
+        }
+    }
+
+    /// The reads of the plan serving now, computed once per generation.
+    fn reads(&self) -> Arc<PlanReads> {
+        let plan = self.core.plan();
+        let mut cached = match self.reads.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match &*cached {
+            Some(reads) if reads.generation == plan.generation() => Arc::clone(reads),
+            _ => {
+                let reads = Arc::new(PlanReads::of(&plan));
+                *cached = Some(Arc::clone(&reads));
+                reads
+            }
+        }
+    }
+
+    /// The whole input object as a document, under the engine's limits.
+    fn whole(&self, input: &Bound<'_, PyAny>) -> Result<Value, Problem> {
+        let mut budget = Budget::new(self.core.limits());
+        convert::to_value(input, &Path::Root("input"), 0, &mut budget)
+    }
+
+    /// [`Engine::whole`], and a non-dict input is the engine's `not_an_object` error.
+    fn document(&self, py: Python<'_>, input: &Bound<'_, PyAny>) -> PyResult<Value> {
+        let document = self
+            .whole(input)
+            .map_err(|p| errors::problem_error(py, &p))?;
+        acs_engine::InputError::check_document(&document)
+            .map_err(|e| errors::input_error(py, &e))?;
+        Ok(document)
+    }
+
+    /// Decide every item on `threads` threads; workers take small blocks in turn, so a
+    /// slow input (a host function) does not hold a whole share back.
+    fn run_many(&self, items: &[Item], threads: usize) -> Vec<Outcome> {
+        const BLOCK: usize = 64;
+        let decide = |item: &Item| match item {
+            Item::Json(json) => match self.core.evaluate_json(json.as_ref()) {
+                Ok(decision) => Outcome::Decided(decision),
+                Err(error) => Outcome::Input(error),
+            },
+            Item::Document(document, _) => match acs_engine::InputError::check_document(document) {
+                Ok(()) => Outcome::Decided(self.core.evaluate(document)),
+                Err(error) => Outcome::Input(error),
+            },
+            Item::Refused(problem) => Outcome::Refused(problem.clone()),
+        };
+        let threads = threads.clamp(1, items.len().div_ceil(BLOCK).max(1));
+        if threads == 1 {
+            return items.iter().map(decide).collect();
+        }
+        let next = AtomicUsize::new(0);
+        let mut parts: Vec<(usize, Vec<Outcome>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let start = next.fetch_add(BLOCK, Ordering::Relaxed);
+                            let Some(block) = items.get(start..(start + BLOCK).min(items.len()))
+                            else {
+                                break;
+                            };
+                            if block.is_empty() {
+                                break;
+                            }
+                            done.push((start, block.iter().map(decide).collect()));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect()
+        });
+        parts.sort_by_key(|(start, _)| *start);
+        parts
+            .into_iter()
+            .flat_map(|(_, outcomes)| outcomes)
+            .collect()
+    }
+}
+
+/// A running watcher; `close()` stops it (so does leaving its `with` block).
+#[pyclass(module = "acs", name = "Watch", frozen)]
+pub(crate) struct Watch {
+    watcher: Mutex<Option<acs_engine::Watcher>>,
+}
+
+#[pymethods]
+impl Watch {
+    /// Stop watching. Closing twice does nothing.
+    fn close(&self, py: Python<'_>) {
+        let taken = match self.watcher.lock() {
+            Ok(mut guard) => guard.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(watcher) = taken {
+            py.detach(|| watcher.close());
+        }
+    }
+
+    /// Whether the watcher still runs.
+    #[getter]
+    fn active(&self) -> bool {
+        self.watcher.lock().map(|w| w.is_some()).unwrap_or(false)
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.close(py);
+        false
+    }
+}

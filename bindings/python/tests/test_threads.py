@@ -1,0 +1,109 @@
+"""Threads: several Python threads evaluating at once; evaluate_many on every core with
+the GIL released (a pure-Python thread keeps running meanwhile); results in order."""
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import acs
+from support import RULES, STUBS, example_inputs, load, recorded_lines
+
+
+def engine():
+    return acs.Engine.from_path(RULES, stubs=STUBS)
+
+
+def test_python_threads_evaluate_at_once():
+    shared = engine()
+    inputs = [load(p) for p in example_inputs()]
+    expected = [shared.evaluate(i) for i in inputs]
+
+    def work(n):
+        return [shared.evaluate(inputs[k % len(inputs)]) == expected[k % len(inputs)] for k in range(n, n + 200)]
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(all(r) for r in pool.map(work, range(8)))
+
+
+def test_evaluate_many_one_result_per_input_in_order():
+    shared = engine()
+    inputs = [load(p) for p in example_inputs()]
+    many = [inputs[i % len(inputs)] for i in range(400)]
+    mixed = many + [42, '{"event": ', json.dumps(inputs[0]), json.dumps(inputs[1]).encode(), {"event": {"type": 2**80}}]
+    results = shared.evaluate_many(mixed, threads=2)
+    assert len(results) == len(mixed)
+    for i, data in enumerate(many):
+        assert results[i] == shared.evaluate(data), i
+    tail = results[len(many):]
+    assert isinstance(tail[0], acs.InputError) and tail[0].code == "not_an_object"
+    assert isinstance(tail[1], acs.InputError) and tail[1].code == "json"
+    assert tail[2] == shared.evaluate(inputs[0])
+    assert tail[3] == shared.evaluate(inputs[1])
+    assert isinstance(tail[4], acs.InputError) and tail[4].code == "not_json"
+    assert shared.evaluate_many(iter(many[:10]), threads=1) == [shared.evaluate(d) for d in many[:10]]
+    assert shared.evaluate_many([]) == []
+
+
+def test_recorded_lines_in_a_batch_decide_as_one_by_one():
+    shared = engine()
+    lines = recorded_lines()
+    results = shared.evaluate_many(lines)
+    for line, result in zip(lines, results):
+        if isinstance(result, acs.InputError):
+            continue
+        assert result == shared.evaluate_json(line)
+
+
+def test_python_host_functions_in_a_batch_attach_per_call():
+    text = """
+- id: H
+  priority: 1
+  severity: low
+  description: d
+  condition: f.double(event.n) > 10
+  action: [ { flagWatchlist: {} } ]
+  audit: false
+"""
+    calls = []
+    lock = threading.Lock()
+
+    def double(n):
+        with lock:
+            calls.append(n)
+        return n * 2
+
+    hosted = acs.Engine.from_string(text, functions={"f.double": double})
+    results = hosted.evaluate_many([{"event": {"n": n}} for n in range(1000)], threads=2)
+    assert [r.matched_ids for r in results] == [["H"] if n * 2 > 10 else [] for n in range(1000)]
+    assert sorted(calls) == list(range(1000))
+
+
+def test_a_python_thread_runs_during_a_long_evaluate_many():
+    shared = engine()
+    lines = recorded_lines()
+    good = []
+    for line in lines:
+        try:
+            good.append(json.loads(line))
+        except ValueError:
+            pass
+    data = [good[i % len(good)] for i in range(2000)]
+    big = [line.encode() for line in lines] * 100
+    stop = threading.Event()
+    counter = {"n": 0}
+
+    def spin():
+        while not stop.is_set():
+            counter["n"] += 1
+
+    thread = threading.Thread(target=spin)
+    thread.start()
+    try:
+        before = counter["n"]
+        shared.evaluate_many(big, threads=2)
+        shared.evaluate_many(data, threads=2)
+        during = counter["n"] - before
+    finally:
+        stop.set()
+        thread.join()
+    assert during > 0
