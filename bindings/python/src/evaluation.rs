@@ -47,7 +47,7 @@ impl Evaluation {
 }
 
 /// Poll until decided (`None`) or calls of Python functions are needed.
-fn advance(
+pub(crate) fn advance(
     evaluation: &mut Core,
     registered: &Functions,
     python: Option<&PyFunctions>,

@@ -54,7 +54,7 @@ def test_recorded_lines_in_a_batch_decide_as_one_by_one():
         assert result == shared.evaluate_json(line)
 
 
-def test_python_host_functions_in_a_batch_attach_per_call():
+def test_python_host_functions_in_a_batch_are_called_between_rounds():
     text = """
 - id: H
   priority: 1
@@ -76,6 +76,36 @@ def test_python_host_functions_in_a_batch_attach_per_call():
     results = hosted.evaluate_many([{"event": {"n": n}} for n in range(1000)], threads=2)
     assert [r.matched_ids for r in results] == [["H"] if n * 2 > 10 else [] for n in range(1000)]
     assert sorted(calls) == list(range(1000))
+    # Called from this thread, between the workers' rounds, never from a worker.
+    callers = set()
+
+    def where(n):
+        callers.add(threading.get_ident())
+        return n
+
+    tracked = acs.Engine.from_string(text.replace("f.double", "f.where"), functions={"f.where": where})
+    tracked.evaluate_many([{"event": {"n": n}} for n in range(200)], threads=2)
+    assert callers == {threading.get_ident()}
+
+
+def test_a_batch_with_dependent_python_calls_decides_as_one_by_one():
+    text = """
+- id: CHAIN
+  priority: 1
+  severity: low
+  description: d
+  condition: f.a(event.n) > 2 && f.b(f.a(event.n)) == true
+  action: [ { flagWatchlist: { v: "{{f.a(event.n)}}" } } ]
+  audit: false
+"""
+    functions = {"f.a": lambda n: (n or 0) % 7, "f.b": lambda m: m % 2 == 1}
+    engine = acs.Engine.from_string(text, functions=functions)
+    inputs = [{"event": {"n": n}} for n in range(300)] + [b'{"event": {"n": 5}}', 42]
+    results = engine.evaluate_many(inputs, threads=2)
+    for given, result in zip(inputs[:301], results):
+        expected = engine.evaluate_json(given) if isinstance(given, bytes) else engine.evaluate(given)
+        assert result.to_dict() == expected.to_dict()
+    assert isinstance(results[-1], acs.InputError)
 
 
 def test_a_python_thread_runs_during_a_long_evaluate_many():
