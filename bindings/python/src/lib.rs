@@ -4,6 +4,8 @@
 
 use pyo3::prelude::*;
 
+mod arrow;
+
 /// A loaded rule set serving decisions.
 #[pyclass(module = "acs", frozen)]
 struct Engine {
@@ -27,6 +29,18 @@ impl Engine {
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
         serde_json::to_string(&decision)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+    }
+
+    /// Decide every row of an Arrow array, batch, table or stream (see `arrow.rs`).
+    #[pyo3(signature = (data, column=None, threads=None))]
+    fn evaluate_arrow(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        column: Option<&str>,
+        threads: Option<usize>,
+    ) -> PyResult<pyo3_arrow::PyRecordBatch> {
+        arrow::evaluate_arrow(py, &self.core, data, column, threads)
     }
 }
 
