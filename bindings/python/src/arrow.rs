@@ -57,6 +57,7 @@
 //! adds Python host functions to the Engine decides whether this method does that or
 //! refuses such engines.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use acs_engine::{Decision, Engine, RulesetHash, Verdict};
@@ -652,10 +653,12 @@ impl Out {
             self.shadow.values().append_value(m.id());
         }
         self.shadow.append(true);
+        let messages = self.errors.values();
         for e in &decision.errors {
-            self.errors
-                .values()
-                .append_value(format!("{}: {}", e.rule_id, e.message));
+            // Written straight into the builder's buffer: no string per error. Writing to
+            // a builder cannot fail; the empty value closes the one written.
+            let _ = write!(messages, "{}: {}", e.rule_id, e.message);
+            messages.append_value("");
         }
         self.errors.append(true);
         self.hash.append_value(decision.ruleset_hash.as_str());
