@@ -203,6 +203,18 @@ impl Engine {
         Ok(py.detach(|| self.core.evaluate(&document)).into())
     }
 
+    /// Decide every row of an Arrow array, batch, table or stream (see `arrow.rs`).
+    #[pyo3(signature = (data, column=None, threads=None))]
+    fn evaluate_arrow(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        column: Option<&str>,
+        threads: Option<usize>,
+    ) -> PyResult<pyo3_arrow::PyRecordBatch> {
+        crate::arrow::evaluate_arrow(py, &self.core, data, column, threads)
+    }
+
     /// Decide on a JSON document given as bytes or str, through the engine's bytes path.
     fn evaluate_json(&self, py: Python<'_>, json: &Bound<'_, PyAny>) -> PyResult<Decision> {
         let json = json_arg(json)

@@ -3,8 +3,10 @@
 //! exception classes, the `evaluate_async` loop and the backtest report). Every behaviour
 //! lives in the engine; this crate converts values and errors (`convert`, `errors`),
 //! lends Python callables to the engine as host functions (`host`), and exposes the
-//! engine (`engine`, `decision`, `evaluation`) and the tools (`tools`).
+//! engine (`engine`, `decision`, `evaluation`, `arrow` for Arrow batches) and the tools
+//! (`tools`).
 
+mod arrow;
 mod convert;
 mod decision;
 mod engine;

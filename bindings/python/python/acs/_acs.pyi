@@ -2,7 +2,7 @@
 
 import os
 from types import TracebackType
-from typing import Any, Callable, Coroutine, Dict, Iterable, List, Literal, Mapping, Optional, Type, TypedDict, Union
+from typing import Any, Callable, Coroutine, Dict, Iterable, List, Literal, Mapping, Optional, Protocol, Tuple, Type, TypedDict, Union
 
 from ._errors import InputError
 
@@ -10,6 +10,14 @@ _Path = Union[str, "os.PathLike[str]"]
 _Json = Union[bytes, bytearray, str]
 Input = Mapping[str, Any]
 HostFunction = Callable[..., Any]
+
+class ArrowData(Protocol):
+    """Anything with `__arrow_c_stream__` or `__arrow_c_array__` (pyarrow, polars, DuckDB)."""
+
+class ArrowRecordBatch:
+    """The decisions, one row per input row; read it with `pyarrow.record_batch(result)`."""
+    def __arrow_c_array__(self, requested_schema: Optional[object] = None) -> Tuple[object, object]: ...
+    def __arrow_c_schema__(self) -> object: ...
 
 class Verdict(TypedDict, total=False):
     outcome: Literal["allowed", "rejected"]
@@ -121,6 +129,9 @@ class Engine:
         self, inputs: Iterable[Union[Input, _Json]], threads: Optional[int] = None
     ) -> List[Union[Decision, InputError]]: ...
     def evaluate_async(self, input: Union[Input, _Json]) -> Coroutine[Any, Any, Decision]: ...
+    def evaluate_arrow(
+        self, data: ArrowData, column: Optional[str] = None, threads: Optional[int] = None
+    ) -> ArrowRecordBatch: ...
     def start_evaluation(self, input: Union[Input, _Json]) -> Evaluation: ...
     def explain(self, input: Union[Input, _Json]) -> Dict[str, Any]: ...
     def reload(self) -> Dict[str, Any]: ...

@@ -1,0 +1,693 @@
+//! `Engine.evaluate_arrow`: a batch of inputs in any Arrow form, decided row by row, the
+//! decisions back as one Arrow record batch. This module owns the whole Arrow side of the
+//! binding: which inputs are accepted (through the Arrow PyCapsule interface, so neither
+//! pyarrow nor any other Arrow library is needed to import `acs`), how a row becomes an
+//! input document, how rows are split across threads, and the shape of the output. The
+//! Engine pyclass only delegates to [`evaluate_arrow`].
+//!
+//! # Input
+//! Anything with `__arrow_c_array__` or `__arrow_c_stream__`: a pyarrow Array,
+//! ChunkedArray, RecordBatch, Table or RecordBatchReader, a polars DataFrame, a DuckDB
+//! result, an arro3 or nanoarrow object. A stream is read chunk by chunk.
+//!
+//! The rows are taken from, in this order:
+//! - the column named by `column` (a JSON column);
+//! - the array itself, when the input is a bare array (a JSON column);
+//! - the only column of a one-column table, when it is a JSON column;
+//! - the columns named `event`, `ctx`, `system` and `db` (struct columns, each the root of
+//!   that name; other columns are ignored, a missing root is absent from every document).
+//!
+//! A JSON column holds one JSON document per row as `utf8`, `large_utf8`, `utf8_view`,
+//! `binary`, `large_binary` or `binary_view` (or is all-null, type `null`). Its bytes are
+//! read in place from the Arrow buffer and decided by `acs_engine::Engine::evaluate_json`,
+//! exactly as `evaluate_json_text` decides them.
+//!
+//! Root columns are converted to JSON values per row:
+//!
+//! | Arrow | JSON |
+//! |---|---|
+//! | struct | object; a null field is absent |
+//! | map with string keys | object (a repeated key: the last one wins) |
+//! | list, large list, fixed-size list | array; a null element is `null` |
+//! | bool | `true` / `false` |
+//! | int8..int64, uint8..uint64 | integer |
+//! | float32, float64 | number; NaN and infinities are `null` (JSON has neither) |
+//! | utf8, large utf8, utf8 view | string |
+//! | null | `null` |
+//!
+//! Any other type (dates, timestamps, decimals, binary, dictionaries...) is refused before
+//! any row is decided, with a `TypeError` naming the field's path and type: cast it to one
+//! of the above first. A null root is absent from the document; a null row of a struct
+//! array given as the input is an error row.
+//!
+//! # Output
+//! One row per input row, in input order: `verdict` (`allowed`, `rejected` or `error`),
+//! `code` and `rule_id` (of the rejection, else null), `matched_ids` and
+//! `shadow_matched_ids` (`list<utf8>`), `errors` (`list<utf8>`: `RULE_ID: message` per rule
+//! error; for an `error` row, the one message saying why the row could not be decided: a
+//! null row, invalid JSON, an input beyond the engine's limits) and `ruleset_hash` (of the
+//! rules that decided; for an `error` row, of the rules serving when its chunk was read).
+//!
+//! # Threads and host functions
+//! Rows are decided with the GIL released, split into contiguous ranges over `threads`
+//! scoped threads (default: every core), and put back in order. Host functions are called
+//! on those threads, off the GIL: only functions registered in Rust are answered. A
+//! function implemented by a Python callable would have to re-attach to the interpreter
+//! for every call (`Python::attach`), which serialises the threads on the GIL; whoever
+//! adds Python host functions to the Engine decides whether this method does that or
+//! refuses such engines.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use acs_engine::{Decision, Engine, RulesetHash, Verdict};
+use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type,
+    UInt64Type, UInt8Type,
+};
+use arrow_array::{Array, ArrayRef, OffsetSizeTrait, RecordBatch, StructArray};
+use arrow_schema::{ArrowError, DataType, Field, FieldRef, Schema, SchemaRef};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3_arrow::input::AnyArray;
+use pyo3_arrow::PyRecordBatch;
+use serde_json::{Map, Number, Value};
+
+/// The document roots a struct-column table may have, in the engine's order.
+const ROOTS: [&str; 4] = ["event", "ctx", "system", "db"];
+
+/// Below this many rows per thread, starting a thread costs more than it saves.
+const MIN_ROWS_PER_THREAD: usize = 256;
+
+/// Decide every row of `data` (see the module doc) on `threads` threads (default: every
+/// core) and return the decisions as a record batch, in row order.
+pub fn evaluate_arrow(
+    py: Python<'_>,
+    engine: &Engine,
+    data: &Bound<'_, PyAny>,
+    column: Option<&str>,
+    threads: Option<usize>,
+) -> PyResult<PyRecordBatch> {
+    if !data.hasattr(intern!(py, "__arrow_c_array__"))?
+        && !data.hasattr(intern!(py, "__arrow_c_stream__"))?
+    {
+        return Err(PyTypeError::new_err(format!(
+            "expected an Arrow array, record batch, table or stream (an object with __arrow_c_array__ or __arrow_c_stream__), got {}",
+            data.get_type().name()?
+        )));
+    }
+    let data: AnyArray = data.extract()?;
+    let threads = match threads {
+        Some(0) => return Err(PyValueError::new_err("threads must be at least 1")),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    let reader = data.into_reader()?;
+    let layout = Layout::of(&reader.field(), column, engine.limits().max_input_depth)?;
+    let schema = output_schema();
+    let mut parts = Vec::new();
+    // The stream is pulled with the GIL held: its producer may be Python code.
+    for chunk in reader {
+        let chunk = chunk.map_err(|e| PyValueError::new_err(format!("reading the input: {e}")))?;
+        if chunk.is_empty() {
+            continue;
+        }
+        let hash = engine.plan().ruleset_hash();
+        let decided = py.detach(|| decide_chunk(engine, &layout, &chunk, hash, threads));
+        parts.extend(decided?);
+    }
+    let batch = arrow_select::concat::concat_batches(&schema, &parts)
+        .map_err(|e| PyRuntimeError::new_err(format!("assembling the decisions: {e}")))?;
+    Ok(PyRecordBatch::new(batch))
+}
+
+/// Where a chunk's rows come from.
+enum Layout {
+    /// A JSON column: the chunk itself (`None`), or the column at this index of a table.
+    Json(Option<usize>),
+    /// Struct columns: the index of each root's column in a table, in [`ROOTS`] order.
+    Roots([Option<usize>; 4]),
+}
+
+impl Layout {
+    /// Choose the rows' source from the input's type, checking every type it will read.
+    fn of(field: &Field, column: Option<&str>, max_depth: usize) -> PyResult<Layout> {
+        let DataType::Struct(fields) = field.data_type() else {
+            if let Some(name) = column {
+                return Err(PyValueError::new_err(format!(
+                    "column={name:?} names a column of a table, but the input is a single array of type {}",
+                    field.data_type()
+                )));
+            }
+            check_json_column("the input array", field.data_type())?;
+            return Ok(Layout::Json(None));
+        };
+        let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
+        if let Some(name) = column {
+            let (index, field) = fields.find(name).ok_or_else(|| {
+                PyValueError::new_err(format!(
+                    "no column {name:?}; the input's columns are {names:?}"
+                ))
+            })?;
+            check_json_column(&format!("column {name:?}"), field.data_type())?;
+            return Ok(Layout::Json(Some(index)));
+        }
+        if let [only] = fields.as_ref() {
+            if !ROOTS.contains(&only.name().as_str()) {
+                check_json_column(&format!("column {:?}", only.name()), only.data_type())?;
+                return Ok(Layout::Json(Some(0)));
+            }
+        }
+        let mut roots = [None; 4];
+        for (slot, root) in roots.iter_mut().zip(ROOTS) {
+            if let Some((index, field)) = fields.find(root) {
+                if !matches!(field.data_type(), DataType::Struct(_) | DataType::Null) {
+                    return Err(PyTypeError::new_err(format!(
+                        "column {root:?} is of type {}; a root column must be a struct",
+                        field.data_type()
+                    )));
+                }
+                // The document is depth 1, its roots depth 2.
+                check_value_type(root, field.data_type(), 2, max_depth)?;
+                *slot = Some(index);
+            }
+        }
+        if roots.iter().all(Option::is_none) {
+            return Err(PyValueError::new_err(format!(
+                "which column holds the inputs? The input's columns are {names:?}: name a JSON column with column=..., or give struct columns named event, ctx, system, db"
+            )));
+        }
+        Ok(Layout::Roots(roots))
+    }
+}
+
+/// Refuse a JSON column of a type that holds no text.
+fn check_json_column(what: &str, data_type: &DataType) -> PyResult<()> {
+    match data_type {
+        DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View
+        | DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::Null => Ok(()),
+        other => Err(PyTypeError::new_err(format!(
+            "{what} is of type {other}; a column of JSON documents must be utf8, large_utf8, utf8_view, binary, large_binary or binary_view"
+        ))),
+    }
+}
+
+/// Refuse, before any row is read, a type [`to_json`] does not convert, repeated field
+/// names (an object has each key once) and nesting beyond the engine's input depth.
+fn check_value_type(path: &str, data_type: &DataType, depth: usize, max: usize) -> PyResult<()> {
+    let nested = |what: &str| -> PyResult<()> {
+        if depth > max {
+            return Err(PyValueError::new_err(format!(
+                "{path} nests {what} {depth} deep, more than the engine's input depth limit of {max}"
+            )));
+        }
+        Ok(())
+    };
+    match data_type {
+        DataType::Null
+        | DataType::Boolean
+        | DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View => Ok(()),
+        DataType::Struct(fields) => {
+            nested("objects")?;
+            let mut seen = std::collections::HashSet::new();
+            for field in fields {
+                if !seen.insert(field.name()) {
+                    return Err(PyValueError::new_err(format!(
+                        "{path} has two fields named {:?}; an object has each key once",
+                        field.name()
+                    )));
+                }
+                let inner = format!("{path}.{}", field.name());
+                check_value_type(&inner, field.data_type(), depth + 1, max)?;
+            }
+            Ok(())
+        }
+        DataType::List(item) | DataType::LargeList(item) | DataType::FixedSizeList(item, _) => {
+            nested("arrays")?;
+            check_value_type(&format!("{path}[]"), item.data_type(), depth + 1, max)
+        }
+        DataType::Map(entries, _) => {
+            nested("objects")?;
+            let DataType::Struct(kv) = entries.data_type() else {
+                return Err(unsupported(path, data_type));
+            };
+            let (Some(key), Some(value)) = (kv.first(), kv.get(1)) else {
+                return Err(unsupported(path, data_type));
+            };
+            if !matches!(
+                key.data_type(),
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            ) {
+                return Err(PyTypeError::new_err(format!(
+                    "{path} is a map with keys of type {}; an object's keys must be strings",
+                    key.data_type()
+                )));
+            }
+            check_value_type(&format!("{path}{{}}"), value.data_type(), depth + 1, max)
+        }
+        other => Err(unsupported(path, other)),
+    }
+}
+
+fn unsupported(path: &str, data_type: &DataType) -> PyErr {
+    PyTypeError::new_err(format!(
+        "{path} is of type {data_type}, which has no JSON form here: cast it to a string, a number, a bool, a struct, a list or a map first"
+    ))
+}
+
+/// Decide one chunk: its rows split into contiguous ranges, one per thread, each range's
+/// decisions a record batch, returned in row order.
+fn decide_chunk(
+    engine: &Engine,
+    layout: &Layout,
+    chunk: &ArrayRef,
+    hash: RulesetHash,
+    threads: usize,
+) -> PyResult<Vec<RecordBatch>> {
+    let rows = Rows::new(layout, chunk.as_ref())?;
+    let len = chunk.len();
+    let workers = threads.min(len.div_ceil(MIN_ROWS_PER_THREAD)).max(1);
+    let per_worker = len.div_ceil(workers);
+    let decide = |start: usize| {
+        let end = (start + per_worker).min(len);
+        let mut out = Out::with_capacity(end - start);
+        for row in start..end {
+            rows.decide(engine, row, hash, &mut out);
+        }
+        out.finish()
+    };
+    let batches: Vec<Result<RecordBatch, ArrowError>> = if workers == 1 {
+        vec![decide(0)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..len)
+                .step_by(per_worker)
+                .map(|start| scope.spawn(move || decide(start)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| {
+                    handle.join().unwrap_or_else(|_| {
+                        Err(ArrowError::ComputeError("a worker thread panicked".into()))
+                    })
+                })
+                .collect()
+        })
+    };
+    batches
+        .into_iter()
+        .map(|batch| {
+            batch.map_err(|e| PyRuntimeError::new_err(format!("building the decisions: {e}")))
+        })
+        .collect()
+}
+
+/// One chunk's rows, typed once so that each row is read without dispatch on the schema.
+enum Rows<'a> {
+    Json {
+        /// Nulls of the enclosing struct array, when the input is one.
+        outer: Option<&'a StructArray>,
+        column: JsonColumn<'a>,
+    },
+    Roots {
+        outer: Option<&'a StructArray>,
+        roots: Vec<(&'static str, &'a dyn Array)>,
+    },
+}
+
+impl<'a> Rows<'a> {
+    fn new(layout: &Layout, chunk: &'a dyn Array) -> PyResult<Rows<'a>> {
+        let mismatch = || PyRuntimeError::new_err("a chunk of the input differs from its schema");
+        let table = chunk.as_struct_opt();
+        match layout {
+            Layout::Json(None) => Ok(Rows::Json {
+                outer: None,
+                column: JsonColumn::new(chunk).ok_or_else(mismatch)?,
+            }),
+            Layout::Json(Some(index)) => {
+                let table = table.ok_or_else(mismatch)?;
+                let column = table.columns().get(*index).ok_or_else(mismatch)?;
+                Ok(Rows::Json {
+                    outer: Some(table),
+                    column: JsonColumn::new(column.as_ref()).ok_or_else(mismatch)?,
+                })
+            }
+            Layout::Roots(indexes) => {
+                let table = table.ok_or_else(mismatch)?;
+                let mut roots = Vec::with_capacity(4);
+                for (name, index) in ROOTS.into_iter().zip(indexes) {
+                    if let Some(index) = index {
+                        let column = table.columns().get(*index).ok_or_else(mismatch)?;
+                        roots.push((name, column.as_ref()));
+                    }
+                }
+                Ok(Rows::Roots {
+                    outer: Some(table),
+                    roots,
+                })
+            }
+        }
+    }
+
+    /// Decide row `row` into `out`.
+    fn decide(&self, engine: &Engine, row: usize, hash: RulesetHash, out: &mut Out) {
+        let (Rows::Json { outer, .. } | Rows::Roots { outer, .. }) = self;
+        if outer.is_some_and(|table| table.is_null(row)) {
+            out.error("the row is null", hash);
+            return;
+        }
+        match self {
+            Rows::Json { column, .. } => match column.get(row) {
+                None => out.error("the input is null", hash),
+                Some(json) => match engine.evaluate_json(json) {
+                    Ok(decision) => out.decision(&decision),
+                    Err(e) => out.error(&e.to_string(), hash),
+                },
+            },
+            Rows::Roots { roots, .. } => {
+                let mut document = Map::new();
+                for (name, column) in roots {
+                    if null_at(*column, row) {
+                        continue;
+                    }
+                    match to_json(*column, row) {
+                        Ok(value) => {
+                            document.insert((*name).to_owned(), value);
+                        }
+                        Err(e) => {
+                            out.error(&format!("{name}: {e}"), hash);
+                            return;
+                        }
+                    }
+                }
+                out.decision(&engine.evaluate(&Value::Object(document)));
+            }
+        }
+    }
+}
+
+/// A column of JSON documents, by its physical type.
+enum JsonColumn<'a> {
+    Utf8(&'a arrow_array::StringArray),
+    LargeUtf8(&'a arrow_array::LargeStringArray),
+    Utf8View(&'a arrow_array::StringViewArray),
+    Binary(&'a arrow_array::BinaryArray),
+    LargeBinary(&'a arrow_array::LargeBinaryArray),
+    BinaryView(&'a arrow_array::BinaryViewArray),
+    Null,
+}
+
+impl<'a> JsonColumn<'a> {
+    fn new(array: &'a dyn Array) -> Option<JsonColumn<'a>> {
+        Some(match array.data_type() {
+            DataType::Utf8 => JsonColumn::Utf8(array.as_string_opt()?),
+            DataType::LargeUtf8 => JsonColumn::LargeUtf8(array.as_string_opt()?),
+            DataType::Utf8View => JsonColumn::Utf8View(array.as_string_view_opt()?),
+            DataType::Binary => JsonColumn::Binary(array.as_binary_opt()?),
+            DataType::LargeBinary => JsonColumn::LargeBinary(array.as_binary_opt()?),
+            DataType::BinaryView => JsonColumn::BinaryView(array.as_binary_view_opt()?),
+            DataType::Null => JsonColumn::Null,
+            _ => return None,
+        })
+    }
+
+    /// The bytes of row `row`, borrowed from the Arrow buffer; `None` when it is null.
+    fn get(&self, row: usize) -> Option<&'a [u8]> {
+        fn at<A: Array>(array: &A, row: usize) -> bool {
+            row < array.len() && array.is_valid(row)
+        }
+        match self {
+            JsonColumn::Utf8(a) => at(*a, row).then(|| a.value(row).as_bytes()),
+            JsonColumn::LargeUtf8(a) => at(*a, row).then(|| a.value(row).as_bytes()),
+            JsonColumn::Utf8View(a) => at(*a, row).then(|| a.value(row).as_bytes()),
+            JsonColumn::Binary(a) => at(*a, row).then(|| a.value(row)),
+            JsonColumn::LargeBinary(a) => at(*a, row).then(|| a.value(row)),
+            JsonColumn::BinaryView(a) => at(*a, row).then(|| a.value(row)),
+            JsonColumn::Null => None,
+        }
+    }
+}
+
+/// The JSON value of `array` at `row` (see the table in the module doc). The types were
+/// checked by [`check_value_type`]; one that was not is an error, never a panic.
+fn to_json(array: &dyn Array, row: usize) -> Result<Value, String> {
+    if row >= array.len() {
+        return Err(format!("row {row} is beyond the array's {}", array.len()));
+    }
+    if array.is_null(row) {
+        return Ok(Value::Null);
+    }
+    let mismatch = || format!("unexpected array for type {}", array.data_type());
+    Ok(match array.data_type() {
+        DataType::Null => Value::Null,
+        DataType::Boolean => Value::Bool(array.as_boolean_opt().ok_or_else(mismatch)?.value(row)),
+        DataType::Int8 => int(array.as_primitive_opt::<Int8Type>(), row, mismatch)?,
+        DataType::Int16 => int(array.as_primitive_opt::<Int16Type>(), row, mismatch)?,
+        DataType::Int32 => int(array.as_primitive_opt::<Int32Type>(), row, mismatch)?,
+        DataType::Int64 => int(array.as_primitive_opt::<Int64Type>(), row, mismatch)?,
+        DataType::UInt8 => int(array.as_primitive_opt::<UInt8Type>(), row, mismatch)?,
+        DataType::UInt16 => int(array.as_primitive_opt::<UInt16Type>(), row, mismatch)?,
+        DataType::UInt32 => int(array.as_primitive_opt::<UInt32Type>(), row, mismatch)?,
+        DataType::UInt64 => int(array.as_primitive_opt::<UInt64Type>(), row, mismatch)?,
+        DataType::Float32 => float(f64::from(
+            array
+                .as_primitive_opt::<Float32Type>()
+                .ok_or_else(mismatch)?
+                .value(row),
+        )),
+        DataType::Float64 => float(
+            array
+                .as_primitive_opt::<Float64Type>()
+                .ok_or_else(mismatch)?
+                .value(row),
+        ),
+        DataType::Utf8 => Value::String(
+            array
+                .as_string_opt::<i32>()
+                .ok_or_else(mismatch)?
+                .value(row)
+                .to_owned(),
+        ),
+        DataType::LargeUtf8 => Value::String(
+            array
+                .as_string_opt::<i64>()
+                .ok_or_else(mismatch)?
+                .value(row)
+                .to_owned(),
+        ),
+        DataType::Utf8View => Value::String(
+            array
+                .as_string_view_opt()
+                .ok_or_else(mismatch)?
+                .value(row)
+                .to_owned(),
+        ),
+        DataType::Struct(_) => {
+            let array = array.as_struct_opt().ok_or_else(mismatch)?;
+            let mut object = Map::new();
+            for (field, column) in array.fields().iter().zip(array.columns()) {
+                if null_at(column.as_ref(), row) {
+                    continue;
+                }
+                object.insert(field.name().clone(), to_json(column.as_ref(), row)?);
+            }
+            Value::Object(object)
+        }
+        DataType::List(_) => list(array.as_list_opt::<i32>().ok_or_else(mismatch)?, row)?,
+        DataType::LargeList(_) => list(array.as_list_opt::<i64>().ok_or_else(mismatch)?, row)?,
+        DataType::FixedSizeList(_, size) => {
+            let array = array.as_fixed_size_list_opt().ok_or_else(mismatch)?;
+            let size = usize::try_from(*size).map_err(|_| mismatch())?;
+            let start = row.checked_mul(size).ok_or_else(mismatch)?;
+            let values = array.values();
+            let items = (start..start.saturating_add(size))
+                .map(|i| to_json(values.as_ref(), i))
+                .collect::<Result<_, _>>()?;
+            Value::Array(items)
+        }
+        DataType::Map(_, _) => {
+            let array = array.as_map_opt().ok_or_else(mismatch)?;
+            let (start, end) = bounds(array.value_offsets(), row).ok_or_else(mismatch)?;
+            let (keys, values) = (array.keys(), array.values());
+            let mut object = Map::new();
+            for i in start..end {
+                let Value::String(key) = to_json(keys.as_ref(), i)? else {
+                    return Err(format!(
+                        "a key of a map of type {} is null",
+                        array.data_type()
+                    ));
+                };
+                object.insert(key, to_json(values.as_ref(), i)?);
+            }
+            Value::Object(object)
+        }
+        other => return Err(format!("type {other} has no JSON form here")),
+    })
+}
+
+/// Whether `array` has no value at `row` (a row beyond it included: Arrow's own check
+/// panics there).
+fn null_at(array: &dyn Array, row: usize) -> bool {
+    row >= array.len() || array.is_null(row)
+}
+
+fn int<T>(
+    array: Option<&arrow_array::PrimitiveArray<T>>,
+    row: usize,
+    mismatch: impl Fn() -> String,
+) -> Result<Value, String>
+where
+    T: arrow_array::ArrowPrimitiveType,
+    T::Native: Into<Value>,
+{
+    Ok(array.ok_or_else(mismatch)?.value(row).into())
+}
+
+fn float(value: f64) -> Value {
+    Number::from_f64(value).map_or(Value::Null, Value::Number)
+}
+
+fn list<O: OffsetSizeTrait>(
+    array: &arrow_array::GenericListArray<O>,
+    row: usize,
+) -> Result<Value, String> {
+    let (start, end) = bounds(array.value_offsets(), row)
+        .ok_or_else(|| format!("row {row} of a list has no offsets"))?;
+    let values = array.values();
+    let items = (start..end)
+        .map(|i| to_json(values.as_ref(), i))
+        .collect::<Result<_, _>>()?;
+    Ok(Value::Array(items))
+}
+
+/// The range of child rows of list row `row`.
+fn bounds<O: OffsetSizeTrait>(offsets: &[O], row: usize) -> Option<(usize, usize)> {
+    let start = offsets.get(row)?.as_usize();
+    let end = offsets.get(row + 1)?.as_usize();
+    (start <= end).then_some((start, end))
+}
+
+/// The output's columns (see the module doc).
+fn output_schema() -> SchemaRef {
+    let list = DataType::List(item_field());
+    Arc::new(Schema::new(vec![
+        Field::new("verdict", DataType::Utf8, false),
+        Field::new("code", DataType::Utf8, true),
+        Field::new("rule_id", DataType::Utf8, true),
+        Field::new("matched_ids", list.clone(), false),
+        Field::new("shadow_matched_ids", list.clone(), false),
+        Field::new("errors", list, false),
+        Field::new("ruleset_hash", DataType::Utf8, false),
+    ]))
+}
+
+fn item_field() -> FieldRef {
+    Arc::new(Field::new("item", DataType::Utf8, false))
+}
+
+/// The output columns of a range of rows, built as the rows are decided.
+struct Out {
+    verdict: StringBuilder,
+    code: StringBuilder,
+    rule_id: StringBuilder,
+    matched: ListBuilder<StringBuilder>,
+    shadow: ListBuilder<StringBuilder>,
+    errors: ListBuilder<StringBuilder>,
+    hash: StringBuilder,
+}
+
+impl Out {
+    fn with_capacity(rows: usize) -> Out {
+        let list =
+            || ListBuilder::with_capacity(StringBuilder::new(), rows).with_field(item_field());
+        // Verdicts and hashes are short and fixed; ids average well under 32 bytes.
+        Out {
+            verdict: StringBuilder::with_capacity(rows, rows * 8),
+            code: StringBuilder::with_capacity(rows, rows * 8),
+            rule_id: StringBuilder::with_capacity(rows, rows * 8),
+            matched: list(),
+            shadow: list(),
+            errors: list(),
+            hash: StringBuilder::with_capacity(rows, rows * 71),
+        }
+    }
+
+    fn decision(&mut self, decision: &Decision) {
+        match &decision.verdict {
+            Verdict::Rejected(rejection) => {
+                self.verdict.append_value("rejected");
+                self.code.append_option(rejection.code());
+                self.rule_id.append_value(rejection.rule_id());
+            }
+            Verdict::Allowed => {
+                self.verdict.append_value("allowed");
+                self.code.append_null();
+                self.rule_id.append_null();
+            }
+        }
+        for m in &decision.matched {
+            self.matched.values().append_value(m.id());
+        }
+        self.matched.append(true);
+        for m in &decision.shadow_matched {
+            self.shadow.values().append_value(m.id());
+        }
+        self.shadow.append(true);
+        let messages = self.errors.values();
+        for e in &decision.errors {
+            // Written straight into the builder's buffer: no string per error. Writing to
+            // a builder cannot fail; the empty value closes the one written.
+            let _ = write!(messages, "{}: {}", e.rule_id, e.message);
+            messages.append_value("");
+        }
+        self.errors.append(true);
+        self.hash.append_value(decision.ruleset_hash.as_str());
+    }
+
+    /// A row that could not be decided.
+    fn error(&mut self, message: &str, hash: RulesetHash) {
+        self.verdict.append_value("error");
+        self.code.append_null();
+        self.rule_id.append_null();
+        self.matched.append(true);
+        self.shadow.append(true);
+        self.errors.values().append_value(message);
+        self.errors.append(true);
+        self.hash.append_value(hash.as_str());
+    }
+
+    fn finish(mut self) -> Result<RecordBatch, ArrowError> {
+        RecordBatch::try_new(
+            output_schema(),
+            vec![
+                Arc::new(self.verdict.finish()),
+                Arc::new(self.code.finish()),
+                Arc::new(self.rule_id.finish()),
+                Arc::new(self.matched.finish()),
+                Arc::new(self.shadow.finish()),
+                Arc::new(self.errors.finish()),
+                Arc::new(self.hash.finish()),
+            ],
+        )
+    }
+}
