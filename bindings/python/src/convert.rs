@@ -18,8 +18,6 @@ pub(crate) enum Problem {
     TooDeep { path: String, limit: usize },
     /// More text than the limit.
     TooLarge { limit: usize },
-    /// The input's evaluation did not finish (a batch worker thread failed).
-    Unfinished,
 }
 
 impl Problem {
@@ -38,17 +36,13 @@ impl Problem {
                 "too_large",
                 format!("the input holds more than {limit} bytes of text (limits[\"max_input_bytes\"])"),
             ),
-            Problem::Unfinished => (
-                "unfinished",
-                "the evaluation did not finish: a batch worker thread failed".to_owned(),
-            ),
         }
     }
 
     pub(crate) fn path(&self) -> Option<&str> {
         match self {
             Problem::NotJson { path, .. } | Problem::TooDeep { path, .. } => Some(path),
-            Problem::TooLarge { .. } | Problem::Unfinished => None,
+            Problem::TooLarge { .. } => None,
         }
     }
 }

@@ -270,10 +270,13 @@ impl Engine {
             None | Some(0) => std::thread::available_parallelism().map_or(1, usize::from),
             Some(n) => n,
         };
-        let outcomes = match &self.python {
-            Some(python) => self.run_many_in_rounds(py, &items, threads, python),
-            None => py.detach(|| self.run_many(&items, threads)),
-        };
+        // Python host functions are called under the GIL, one at a time whatever the
+        // threads: measured on 2 cores (BENCHMARKS.md), two workers re-attaching per call
+        // ran 7x slower than one, and rounds (workers poll resumable evaluations, the
+        // calls made between rounds) 2.8x slower than one thread deciding in turn, which
+        // is what runs then. The GIL is still released between calls.
+        let threads = if self.python.is_some() { 1 } else { threads };
+        let outcomes = py.detach(|| self.run_many(&items, threads));
         let results = PyList::empty(py);
         for (item, outcome) in items.iter().zip(outcomes) {
             let outcome = match (item, outcome) {
@@ -564,108 +567,6 @@ impl Engine {
         parts
             .into_iter()
             .flat_map(|(_, outcomes)| outcomes)
-            .collect()
-    }
-}
-
-/// One input of a batch whose host functions are Python's.
-enum Slot {
-    Running(Box<acs_engine::Evaluation>),
-    Done(Outcome),
-}
-
-impl Engine {
-    /// [`Engine::run_many`] when host functions are Python callables. Each worker thread
-    /// calling back into Python would hold the GIL in turn and serialise the batch (two
-    /// threads measured 7x slower than one), so the batch goes in rounds instead, as the
-    /// Node binding's does: the workers poll every unfinished evaluation with the GIL
-    /// released (calls of functions registered in Rust answered on the spot), then this
-    /// thread makes the round's Python calls under the GIL and answers them.
-    fn run_many_in_rounds(
-        &self,
-        py: Python<'_>,
-        items: &[Item],
-        threads: usize,
-        python: &Arc<PyFunctions>,
-    ) -> Vec<Outcome> {
-        let start = |item: &Item| match item {
-            Item::Json(json) => match self.core.parse_input(json.as_ref()) {
-                Ok(document) => Slot::Running(Box::new(self.core.evaluation(document))),
-                Err(error) => Slot::Done(Outcome::Input(error)),
-            },
-            Item::Document(document, _) => match acs_engine::InputError::check_document(document) {
-                Ok(()) => Slot::Running(Box::new(self.core.evaluation(document.clone()))),
-                Err(error) => Slot::Done(Outcome::Input(error)),
-            },
-            Item::Refused(problem) => Slot::Done(Outcome::Refused(problem.clone())),
-        };
-        let mut slots: Vec<Slot> = py.detach(|| items.iter().map(start).collect());
-        let threads = threads.max(1);
-        loop {
-            let registered = &self.registered;
-            let python_names: &PyFunctions = python;
-            let chunk = slots.len().div_ceil(threads).max(1);
-            let asked: Vec<(usize, acs_engine::HostCall)> = py.detach(|| {
-                std::thread::scope(|scope| {
-                    let workers: Vec<_> = slots
-                        .chunks_mut(chunk)
-                        .enumerate()
-                        .map(|(n, part)| {
-                            scope.spawn(move || {
-                                let mut asked = Vec::new();
-                                for (offset, slot) in part.iter_mut().enumerate() {
-                                    let Slot::Running(evaluation) = slot else {
-                                        continue;
-                                    };
-                                    match crate::evaluation::advance(
-                                        evaluation,
-                                        registered,
-                                        Some(python_names),
-                                    ) {
-                                        Some(calls) => asked.extend(
-                                            calls
-                                                .into_iter()
-                                                .map(|call| (n * chunk + offset, call)),
-                                        ),
-                                        None => {
-                                            if let acs_engine::Step::Decided(decision) =
-                                                evaluation.poll()
-                                            {
-                                                *slot = Slot::Done(Outcome::Decided(decision));
-                                            }
-                                        }
-                                    }
-                                }
-                                asked
-                            })
-                        })
-                        .collect();
-                    workers
-                        .into_iter()
-                        .flat_map(|w| w.join().unwrap_or_default())
-                        .collect()
-                })
-            });
-            if asked.is_empty() {
-                break;
-            }
-            for (index, call) in asked {
-                let result = match python.call(py, &call.function, &call.args) {
-                    Ok(value) => crate::host::answer(py, &value),
-                    Err(error) => Err(crate::host::failure(py, &error)),
-                };
-                if let Some(Slot::Running(evaluation)) = slots.get_mut(index) {
-                    let _ = evaluation.answer(call.id, result);
-                }
-            }
-        }
-        slots
-            .into_iter()
-            .map(|slot| match slot {
-                Slot::Done(outcome) => outcome,
-                // A worker that panicked left its evaluations running: say so per input.
-                Slot::Running(_) => Outcome::Refused(Problem::Unfinished),
-            })
             .collect()
     }
 }

@@ -47,7 +47,7 @@ impl Evaluation {
 }
 
 /// Poll until decided (`None`) or calls of Python functions are needed.
-pub(crate) fn advance(
+fn advance(
     evaluation: &mut Core,
     registered: &Functions,
     python: Option<&PyFunctions>,

@@ -54,7 +54,7 @@ def test_recorded_lines_in_a_batch_decide_as_one_by_one():
         assert result == shared.evaluate_json(line)
 
 
-def test_python_host_functions_in_a_batch_are_called_between_rounds():
+def test_python_host_functions_in_a_batch_are_called_on_the_calling_thread():
     text = """
 - id: H
   priority: 1
@@ -76,7 +76,7 @@ def test_python_host_functions_in_a_batch_are_called_between_rounds():
     results = hosted.evaluate_many([{"event": {"n": n}} for n in range(1000)], threads=2)
     assert [r.matched_ids for r in results] == [["H"] if n * 2 > 10 else [] for n in range(1000)]
     assert sorted(calls) == list(range(1000))
-    # Called from this thread, between the workers' rounds, never from a worker.
+    # Python calls are made on the calling thread: the GIL would serialise workers anyway.
     callers = set()
 
     def where(n):
