@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
 
-pub use command::{bundle, eval, lint_rules, replay, test, watch};
+pub use command::{audit, bundle, eval, lint_rules, replay, test, watch};
 pub use command::{Io, EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE};
 pub use terminal::{ColorChoice, Style};
 
@@ -94,6 +94,18 @@ pub enum Command {
     ///   acs bundle manifest rules/ && acs bundle sign rules/ --key deploy.key
     ///   acs bundle verify rules/ --public-key deploy.key.pub
     Bundle(command::bundle::Args),
+    /// Write, inspect and verify an audit log; prove one record to an auditor.
+    ///
+    /// Exit status: 0 sound, 1 tampered (or a proof that does not hold), 2 usage or I/O
+    /// errors.
+    ///
+    /// Example:
+    ///   acs audit keygen --hmac audit.key
+    ///   acs audit append log/ --hmac-key audit.key < records.jsonl
+    ///   acs audit checkpoint log/ > saved.txt
+    ///   acs audit verify log/ --hmac-key audit.key --checkpoint saved.txt
+    ///   acs audit prove log/ 17 > proof.json && acs audit verify-proof proof.json --hmac-key audit.key
+    Audit(command::audit::Args),
 }
 
 /// Run `acs` with the argument list `args` (the program name first, as in
@@ -186,5 +198,6 @@ pub fn execute(cli: &Cli, io: &mut Io<'_>) -> u8 {
         Command::Replay(args) => replay::run(args, io),
         Command::Watch(args) => watch::run(args, io),
         Command::Bundle(args) => bundle::run(args, io),
+        Command::Audit(args) => audit::run(args, io),
     }
 }

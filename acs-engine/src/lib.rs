@@ -7,6 +7,8 @@ extern crate alloc;
 
 // The order in which these may use each other is in ARCHITECTURE.md ("Layers"), and
 // `tests/it/layering.rs` holds every module to it.
+#[cfg(feature = "audit")]
+pub mod audit;
 mod compile;
 mod decision;
 mod diagnostic;

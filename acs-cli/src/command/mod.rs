@@ -9,6 +9,7 @@ use acs_engine::{Engine, Functions, Limits, LoadError};
 
 use crate::terminal::Style;
 
+pub mod audit;
 pub mod bundle;
 pub mod eval;
 pub mod lint_rules;

@@ -16,6 +16,7 @@
     reason = "tests fail by panicking"
 )]
 
+mod audit;
 mod bundle;
 mod eval;
 mod explain;

@@ -282,6 +282,29 @@ fn sha256(bytes: &[u8]) -> String {
     crate::source::RulesetHash::of_digest(&Sha256::digest(bytes).into()).to_string()
 }
 
+// Bundle keys sign audit checkpoints too (signed-note signature type 0x01, Ed25519).
+#[cfg(feature = "audit")]
+impl crate::audit::CheckpointSigner for PrivateKey {
+    fn key_id(&self, name: &str) -> [u8; 4] {
+        crate::audit::key_id(name, &[1], self.0.verifying_key().as_bytes())
+    }
+
+    fn sign(&self, message: &[u8]) -> Vec<u8> {
+        self.0.sign(message).to_bytes().to_vec()
+    }
+}
+
+#[cfg(feature = "audit")]
+impl crate::audit::CheckpointVerifier for PublicKey {
+    fn key_id(&self, name: &str) -> [u8; 4] {
+        crate::audit::key_id(name, &[1], self.0.as_bytes())
+    }
+
+    fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        Signature::from_slice(signature).is_ok_and(|s| self.0.verify(message, &s).is_ok())
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     let mut text = String::with_capacity(bytes.len() * 2);

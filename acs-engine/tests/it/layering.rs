@@ -23,6 +23,7 @@ const LAYERS: &[&str] = &[
     "compile",
     "expression",
     "explain",
+    "audit",
     "engine",
     "lint",
     "testing",

@@ -17,6 +17,8 @@
     reason = "tests fail by panicking"
 )]
 
+#[cfg(feature = "audit")]
+mod audit;
 #[cfg(feature = "tools")]
 mod backtest;
 mod bounded_read;
