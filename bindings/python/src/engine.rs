@@ -212,6 +212,13 @@ impl Engine {
         column: Option<&str>,
         threads: Option<usize>,
     ) -> PyResult<pyo3_arrow::PyRecordBatch> {
+        // Python host functions need the GIL for each call: one thread decides, as in
+        // `evaluate_many` (see there).
+        let threads = if self.python.is_some() {
+            Some(1)
+        } else {
+            threads
+        };
         crate::arrow::evaluate_arrow(py, &self.core, data, column, threads)
     }
 
