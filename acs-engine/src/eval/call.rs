@@ -11,7 +11,7 @@ use smallvec::SmallVec;
 use super::doc::Doc;
 use super::resume::UNANSWERED;
 use super::value::{Val, View};
-use super::{EvalError, Evaluator, Result};
+use super::{EvalError, Evaluator, RecordedCall, Result};
 use crate::functions::{builtins, text_contains_pii, Builtin, FunctionError};
 use crate::plan::{Callee, Node};
 use crate::source::Span;
@@ -102,7 +102,11 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                 matches_text(regex, text.view()).map_err(fail)
             }
             Callee::Builtin(Builtin::Now) => {
-                Ok(Val::Num(*self.now.get_or_insert_with(builtins::now_millis)))
+                let now = *self.now.get_or_insert_with(builtins::now_millis);
+                if let Some(recording) = self.recorder.as_deref_mut() {
+                    recording.now = Some(now);
+                }
+                Ok(Val::Num(now))
             }
             Callee::Unregistered(name) => Err(fail(format!("function `{name}` is not registered"))),
             Callee::Host {
@@ -143,13 +147,24 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                         None => Err(fail(UNANSWERED.to_owned())),
                     };
                 }
-                let call = || {
-                    catch_unwind(AssertUnwindSafe(|| function.call(&values))).unwrap_or_else(|_| {
-                        Err(FunctionError::new(
-                            FunctionError::PANICKED,
-                            "the function panicked",
-                        ))
-                    })
+                let recorder = &mut self.recorder;
+                let mut call = || {
+                    let result = catch_unwind(AssertUnwindSafe(|| function.call(&values)))
+                        .unwrap_or_else(|_| {
+                            Err(FunctionError::new(
+                                FunctionError::PANICKED,
+                                "the function panicked",
+                            ))
+                        });
+                    // An audited evaluation keeps every answer it used, for replay.
+                    if let Some(recording) = recorder.as_deref_mut() {
+                        recording.calls.push(RecordedCall {
+                            name: name.to_string(),
+                            args: values.iter().map(|v| (*v).clone()).collect(),
+                            result: result.clone(),
+                        });
+                    }
+                    result
                 };
                 let result = if *memoize {
                     let cached = self
