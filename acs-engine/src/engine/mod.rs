@@ -473,8 +473,10 @@ impl Engine {
     }
 }
 
-/// `plan`'s decision on `input`, recorded through `sink` when it is audited.
+/// `plan`'s decision on `input`, recorded through `sink` when it is audited. Out of
+/// line, so that `Engine::evaluate` without auditing compiles to what it was.
 #[cfg(feature = "audit")]
+#[inline(never)]
 fn audited(sink: &audit::AuditSink, plan: &Plan, input: &Value) -> Decision {
     let mut recording = eval::Recording::default();
     let mut decision = eval::evaluate_recorded(plan, input, &mut recording);

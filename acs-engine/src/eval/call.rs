@@ -147,24 +147,13 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                         None => Err(fail(UNANSWERED.to_owned())),
                     };
                 }
-                let recorder = &mut self.recorder;
-                let mut call = || {
-                    let result = catch_unwind(AssertUnwindSafe(|| function.call(&values)))
-                        .unwrap_or_else(|_| {
-                            Err(FunctionError::new(
-                                FunctionError::PANICKED,
-                                "the function panicked",
-                            ))
-                        });
-                    // An audited evaluation keeps every answer it used, for replay.
-                    if let Some(recording) = recorder.as_deref_mut() {
-                        recording.calls.push(RecordedCall {
-                            name: name.to_string(),
-                            args: values.iter().map(|v| (*v).clone()).collect(),
-                            result: result.clone(),
-                        });
-                    }
-                    result
+                let call = || {
+                    catch_unwind(AssertUnwindSafe(|| function.call(&values))).unwrap_or_else(|_| {
+                        Err(FunctionError::new(
+                            FunctionError::PANICKED,
+                            "the function panicked",
+                        ))
+                    })
                 };
                 let result = if *memoize {
                     let cached = self
@@ -179,7 +168,12 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     match cached {
                         Some(result) => result,
                         None => {
-                            let result = call().map(Rc::new);
+                            let result = call();
+                            // An audited evaluation keeps every answer it used, for replay.
+                            if let Some(recording) = self.recorder.as_deref_mut() {
+                                record_call(recording, name, &values, &result);
+                            }
+                            let result = result.map(Rc::new);
                             self.memo.push(MemoEntry {
                                 slot: *slot,
                                 args: values.iter().map(|v| (*v).clone()).collect(),
@@ -190,7 +184,11 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     }
                 } else {
                     // Called once: no need to share the result.
-                    return match call() {
+                    let result = call();
+                    if let Some(recording) = self.recorder.as_deref_mut() {
+                        record_call(recording, name, &values, &result);
+                    }
+                    return match result {
                         Ok(value) => Ok(Val::from_owned(value)),
                         Err(error) => Err(fail(host_error(name, error))),
                     };
@@ -223,6 +221,22 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
             },
         })
     }
+}
+
+/// Keep one host call's answer in an audited evaluation's recording. Out of line, so
+/// that the call path of an unaudited evaluation stays as small as it was.
+#[inline(never)]
+fn record_call(
+    recording: &mut super::Recording,
+    name: &str,
+    values: &[&Value],
+    result: &std::result::Result<Value, FunctionError>,
+) {
+    recording.calls.push(RecordedCall {
+        name: name.to_owned(),
+        args: values.iter().map(|v| (*v).clone()).collect(),
+        result: result.clone(),
+    });
 }
 
 fn matches_text<'a>(regex: &regex::Regex, text: View<'_>) -> std::result::Result<Val<'a>, String> {
