@@ -70,29 +70,63 @@ fn fresh(base: &Path, name: &str) -> PathBuf {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("profile") {
+        // `audit profile CASE ROUNDS`: only the request thread's part of recording (a
+        // queue of one, full, `Overflow::Drop`), for callgrind.
+        let _ = args.next();
+        let name = args
+            .next()
+            .unwrap_or_else(|| "bid_create_kyc_missing".to_owned());
+        let rounds: u32 = args.next().map_or(Ok(1000), |r| r.parse())?;
+        let dir = fresh(&std::env::temp_dir(), "profile");
+        let mut dropping = options(&dir, true, Fsync::Never)?;
+        dropping.queue_capacity = 1;
+        dropping.overflow = Overflow::Drop;
+        let engine = engine(Some(dropping))?;
+        let input = cases()
+            .into_iter()
+            .find(|c| c.name == name)
+            .ok_or("no case")?
+            .input;
+        for _ in 0..rounds {
+            std::hint::black_box(engine.evaluate(&input));
+        }
+        drop(engine);
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok(());
+    }
     let rounds: u32 = args.next().map_or(Ok(20_000), |r| r.parse())?;
     let base = args.next().map_or_else(std::env::temp_dir, PathBuf::from);
 
     println!("## evaluate: auditing off / on (not recorded) / on (record_all), ns per call");
-    println!("| case | off | on, not recorded | on, recorded | added (recorded) |");
-    println!("|---|---:|---:|---:|---:|");
+    println!("| case | off | on, not recorded | on, recorded | added (recorded) | recorded, built and dropped |");
+    println!("|---|---:|---:|---:|---:|---:|");
     let off = engine(None)?;
     let quiet_dir = fresh(&base, "quiet");
     let quiet = engine(Some(options(&quiet_dir, false, Fsync::Never)?))?;
     let all_dir = fresh(&base, "all");
     let all = engine(Some(options(&all_dir, true, Fsync::Never)?))?;
+    // The request thread's part alone: records built, redacted and offered to a queue of
+    // one that is full (`Overflow::Drop`), so the writer thread is idle.
+    let dropped_dir = fresh(&base, "dropped");
+    let mut dropping = options(&dropped_dir, true, Fsync::Never)?;
+    dropping.queue_capacity = 1;
+    dropping.overflow = Overflow::Drop;
+    let dropped = engine(Some(dropping))?;
     for case in cases() {
         let a = per_eval(&off, &case.input, rounds);
         let b = per_eval(&quiet, &case.input, rounds);
         let c = per_eval(&all, &case.input, rounds);
+        let d = per_eval(&dropped, &case.input, rounds);
         println!(
-            "| {} | {a:.0} | {b:.0} | {c:.0} | {:+.0}% |",
+            "| {} | {a:.0} | {b:.0} | {c:.0} | {:+.0}% | {d:.0} |",
             case.name,
             (c / a - 1.0) * 100.0
         );
     }
-    drop((quiet, all));
+    drop((quiet, all, dropped));
+    let _ = std::fs::remove_dir_all(&dropped_dir);
 
     println!("\n## records/s through the writer (evaluate + queue + write, record_all)");
     println!("| fsync | records | seconds | records/s | batches | mean batch |");
