@@ -19,7 +19,7 @@ use crate::audit::{
     scrub, AuditError, Checkpoint, CheckpointSigner, Redactor, Writer, WriterOptions,
 };
 use crate::decision::Decision;
-use crate::eval::Recording;
+use crate::eval::{RecordedCall, Recording};
 use crate::metrics::AuditStatus;
 use crate::plan::Plan;
 
@@ -134,6 +134,7 @@ struct Stats {
 
 enum Message {
     Record(Value),
+    Decision(Box<Pending>),
     /// Write and sync everything queued before it, then answer.
     Flush(mpsc::Sender<Result<(), String>>),
 }
@@ -151,6 +152,53 @@ pub(crate) struct AuditSink {
     /// Told when the thread ends (a Mutex: the engine is shared between threads).
     done: Mutex<Option<Receiver<()>>>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A decision on its way to the writer thread, its input already redacted.
+struct Pending {
+    decision: Decision,
+    calls: Vec<RecordedCall>,
+    now: Option<f64>,
+    input: Value,
+    time: SystemTime,
+}
+
+/// The record of a decision (see docs/AUDIT.md, "What the engine records").
+fn decision_record(pending: Pending) -> Result<Value, AuditError> {
+    let Value::Object(mut fields) =
+        serde_json::to_value(&pending.decision).map_err(|e| AuditError::Record {
+            message: e.to_string(),
+        })?
+    else {
+        return Err(AuditError::Record {
+            message: "a decision is an object".to_owned(),
+        });
+    };
+    let calls: Vec<Value> = pending
+        .calls
+        .into_iter()
+        .map(|call| {
+            let mut entry = Map::new();
+            entry.insert("name".to_owned(), Value::from(call.name));
+            entry.insert("args".to_owned(), Value::Array(call.args));
+            match call.result {
+                Ok(value) => entry.insert("result".to_owned(), value),
+                Err(error) => entry.insert(
+                    "error".to_owned(),
+                    json!({"code": error.code, "message": error.message}),
+                ),
+            };
+            Value::Object(entry)
+        })
+        .collect();
+    fields.insert("kind".to_owned(), Value::from("decision"));
+    fields.insert("time".to_owned(), Value::from(super::rfc3339(pending.time)));
+    fields.insert("calls".to_owned(), Value::Array(calls));
+    if let Some(now) = pending.now {
+        fields.insert("now".to_owned(), json!(now));
+    }
+    fields.insert("input".to_owned(), pending.input);
+    Ok(Value::Object(fields))
 }
 
 /// How long dropping the engine waits for the writer to finish.
@@ -230,7 +278,7 @@ impl AuditSink {
     /// Build `decision`'s record (the input redacted here, on the request thread, so
     /// that nothing in clear is ever queued) and queue it under the overflow policy.
     pub(crate) fn submit(&self, decision: &mut Decision, recording: Recording, input: Value) {
-        let record = match self.build(decision, recording, input) {
+        let record = match self.prepare(decision, recording, input) {
             Ok(record) => record,
             Err(error) => {
                 // A redaction that fails is a record not written: counted, never queued
@@ -245,7 +293,7 @@ impl AuditSink {
             return;
         };
         self.stats.depth.fetch_add(1, Ordering::Relaxed);
-        let mut message = Message::Record(record);
+        let mut message = Message::Decision(Box::new(record));
         let deadline = match self.overflow {
             Overflow::Block(wait) => Some(Instant::now() + wait),
             Overflow::Drop | Overflow::MarkUnavailable => None,
@@ -295,62 +343,37 @@ impl AuditSink {
             .unwrap_or_else(PoisonError::into_inner) = Some(message);
     }
 
-    fn build(
+    /// What the request thread does to a record: redact the input and scrub the host
+    /// calls' copies of redacted values, so that nothing in clear is ever queued. The
+    /// rest (the decision's JSON, the record's map) is the writer thread's.
+    fn prepare(
         &self,
         decision: &Decision,
         recording: Recording,
         mut input: Value,
-    ) -> Result<Value, AuditError> {
-        // Host calls are often made with a redacted field (a card number looked up):
-        // their copies of it are scrubbed too, to the same stand-in, so that a replay
-        // of the redacted input still finds its calls.
-        let taken = match &self.redactor {
-            Some(redactor) => redactor.apply_collecting(&mut input)?,
-            None => Vec::new(),
-        };
-        let Value::Object(mut fields) =
-            serde_json::to_value(decision).map_err(|e| AuditError::Record {
-                message: e.to_string(),
-            })?
-        else {
-            return Err(AuditError::Record {
-                message: "a decision is an object".to_owned(),
-            });
-        };
-        let calls: Vec<Value> = recording
-            .calls
-            .into_iter()
-            .map(|mut call| {
-                if !taken.is_empty() {
+    ) -> Result<Pending, AuditError> {
+        let mut calls = recording.calls;
+        if let Some(redactor) = &self.redactor {
+            // Host calls are often made with a redacted field (a card number looked
+            // up): their copies of it are scrubbed too, to the same stand-in, so that a
+            // replay of the redacted input still finds its calls.
+            let taken = redactor.apply_collecting(&mut input)?;
+            if !taken.is_empty() {
+                for call in &mut calls {
                     call.args.iter_mut().for_each(|arg| scrub(arg, &taken));
                     if let Ok(result) = &mut call.result {
                         scrub(result, &taken);
                     }
                 }
-                let mut entry = Map::new();
-                entry.insert("name".to_owned(), Value::from(call.name));
-                entry.insert("args".to_owned(), Value::Array(call.args));
-                match call.result {
-                    Ok(value) => entry.insert("result".to_owned(), value),
-                    Err(error) => entry.insert(
-                        "error".to_owned(),
-                        json!({"code": error.code, "message": error.message}),
-                    ),
-                };
-                Value::Object(entry)
-            })
-            .collect();
-        fields.insert("kind".to_owned(), Value::from("decision"));
-        fields.insert(
-            "time".to_owned(),
-            Value::from(super::rfc3339(SystemTime::now())),
-        );
-        fields.insert("calls".to_owned(), Value::Array(calls));
-        if let Some(now) = recording.now {
-            fields.insert("now".to_owned(), json!(now));
+            }
         }
-        fields.insert("input".to_owned(), input);
-        Ok(Value::Object(fields))
+        Ok(Pending {
+            decision: decision.clone(),
+            calls,
+            now: recording.now,
+            input,
+            time: SystemTime::now(),
+        })
     }
 
     /// Write and sync everything queued so far (waits up to `wait`).
@@ -454,13 +477,18 @@ fn run(mut writer: Writer, receiver: &Receiver<Message>, stats: &Stats, fsync: F
         let mut failed = None;
         for message in batch.drain(..) {
             match message {
-                Message::Record(record) => {
+                Message::Record(_) | Message::Decision(_) => {
                     stats.depth.fetch_sub(1, Ordering::Relaxed);
                     if failed.is_some() {
                         stats.dropped.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
-                    match writer.append(record) {
+                    let record = match message {
+                        Message::Decision(pending) => decision_record(*pending),
+                        Message::Record(record) => Ok(record),
+                        Message::Flush(_) => continue,
+                    };
+                    match record.and_then(|record| writer.append(record)) {
                         Ok(_) => records += 1,
                         // A record refused (too large) is lost alone; an I/O error
                         // stops the writer.
