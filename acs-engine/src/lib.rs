@@ -36,6 +36,9 @@ pub mod testing;
 pub use decision::{Action, Actions, Decision, Rejection, RuleError, RuleMatch, Verdict};
 pub use diagnostic::{Diagnostic, Severity};
 pub use engine::bundle;
+pub use engine::AuditStatus;
+#[cfg(feature = "audit")]
+pub use engine::{AuditOptions, Fsync, Overflow};
 pub use engine::{
     Engine, EngineBuilder, LoadError, ReloadEvent, ReloadFailure, RuleSwitch, RulesSource, Status,
     WatchStatus,

@@ -262,6 +262,9 @@ pub struct MetricsSnapshot {
     pub watch_last_event_seconds: Option<f64>,
     /// Reload subscribers that panicked (caught; reloads went on).
     pub subscriber_failures: u64,
+    /// The audit writer's health and counters, when the engine records decisions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditStatus>,
 }
 
 impl MetricsSnapshot {
@@ -309,6 +312,7 @@ impl MetricsSnapshot {
             watch_alive: None,
             watch_last_event_seconds: None,
             subscriber_failures: 0,
+            audit: None,
         }
     }
 
@@ -347,6 +351,9 @@ impl MetricsSnapshot {
             );
             let _ = writeln!(out, "# TYPE acs_watch_alive gauge");
             let _ = writeln!(out, "acs_watch_alive {}", u8::from(alive));
+        }
+        if let Some(audit) = &self.audit {
+            audit_lines(audit, &mut out);
         }
         if let Some(seconds) = self.watch_last_event_seconds {
             let _ = writeln!(
@@ -404,4 +411,102 @@ fn escape_label(value: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// The audit writer's health, in [`Status`](crate::Status) and [`MetricsSnapshot`] (the engine's; plain data
+/// here so that metrics need nothing of the engine).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AuditStatus {
+    /// The log directory.
+    pub dir: String,
+    /// Whether the writer thread accepts records. After a write error it stops (what
+    /// reached the file is unknown); open the log again (a new engine) to go on.
+    pub alive: bool,
+    /// Records written by this engine (rulesets included).
+    pub records_written: u64,
+    /// Records dropped: queue full, or the writer stopped.
+    pub dropped: u64,
+    /// Records queued and not yet written.
+    pub queue_depth: u64,
+    /// Batches written (each one write and, under `Fsync::EveryBatch`, one fsync).
+    pub batches: u64,
+    /// Records in the last batch.
+    pub last_batch: u64,
+    /// Total time spent in fsync, in microseconds.
+    pub fsync_micros: u64,
+    /// The tree size the last checkpoint covers (0: none yet).
+    pub last_checkpoint_size: u64,
+    /// Its root hash (hex), if any.
+    pub last_checkpoint_root: Option<String>,
+    /// The error that stopped the writer, or that opening the log gave.
+    pub last_error: Option<String>,
+}
+
+/// The `acs_audit_*` lines of the Prometheus text.
+fn audit_lines(audit: &AuditStatus, out: &mut String) {
+    let lines: [(&str, &str, &str, u64); 8] = [
+        (
+            "acs_audit_alive",
+            "gauge",
+            "Whether the audit writer accepts records (0: stopped on an error, see status).",
+            u64::from(audit.alive),
+        ),
+        (
+            "acs_audit_records_written_total",
+            "counter",
+            "Audit records written.",
+            audit.records_written,
+        ),
+        (
+            "acs_audit_dropped_total",
+            "counter",
+            "Audit records dropped (queue full or writer stopped).",
+            audit.dropped,
+        ),
+        (
+            "acs_audit_queue_depth",
+            "gauge",
+            "Audit records queued, not yet written.",
+            audit.queue_depth,
+        ),
+        (
+            "acs_audit_batches_total",
+            "counter",
+            "Audit batches written (group commits).",
+            audit.batches,
+        ),
+        (
+            "acs_audit_last_batch_records",
+            "gauge",
+            "Records in the last audit batch.",
+            audit.last_batch,
+        ),
+        (
+            "acs_audit_fsync_seconds_total",
+            "counter",
+            "Time spent in audit fsyncs, microseconds / 1e6.",
+            0,
+        ),
+        (
+            "acs_audit_last_checkpoint_size",
+            "gauge",
+            "Tree size of the last signed audit checkpoint.",
+            audit.last_checkpoint_size,
+        ),
+    ];
+    for (name, kind, help, value) in lines {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        if name == "acs_audit_fsync_seconds_total" {
+            #[allow(
+                clippy::cast_precision_loss,
+                reason = "microseconds below 2^53 are exact; a gauge needs no more"
+            )]
+            let seconds = audit.fsync_micros as f64 / 1e6;
+            let _ = writeln!(out, "{name} {seconds:.6}");
+        } else {
+            let _ = writeln!(out, "{name} {value}");
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use acs_engine::explain::{Explanation, RuleExplanation, RuleOutcome};
 use acs_engine::{Decision, Limits, ReadError};
 
-use super::{after_writing, load_engine, load_functions, Io, EXIT_OK, EXIT_USAGE};
+use super::{after_writing, load_functions, Io, EXIT_OK, EXIT_USAGE};
 use crate::terminal::Style;
 
 /// Arguments of `acs eval`.
@@ -37,6 +37,8 @@ pub struct EvalArgs {
     /// Input document (JSON); `-` or nothing reads standard input.
     #[arg(value_name = "INPUT.json")]
     pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub audit: super::AuditArgs,
 }
 
 /// `--format`.
@@ -127,7 +129,7 @@ fn evaluate(
         max_input_bytes: args.max_input_bytes,
         ..Limits::default()
     };
-    let engine = load_engine(&args.rules, functions, limits)?;
+    let engine = super::load_engine_audited(&args.rules, functions, limits, &args.audit)?;
     if !style.quiet {
         for warning in engine.plan().warnings() {
             let _ = writeln!(stderr, "{warning}\n");
@@ -169,6 +171,11 @@ fn evaluate(
     let decision = engine
         .evaluate_json(input)
         .map_err(|e| format!("error: {input_name}: {e}"))?;
+    if args.audit.audit_dir.is_some() {
+        engine
+            .audit_flush(std::time::Duration::from_secs(60))
+            .map_err(|e| format!("error: audit log: {e}"))?;
+    }
     let explanation = if args.explain {
         // `evaluate_json` has just parsed the same bytes, so this cannot fail.
         let value: serde_json::Value =

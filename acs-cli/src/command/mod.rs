@@ -2,7 +2,7 @@
 //! exit code, so tests call it in-process.
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use acs_engine::{Engine, Functions, Limits, LoadError};
@@ -14,6 +14,7 @@ pub mod bundle;
 pub mod eval;
 pub mod lint_rules;
 pub mod replay;
+mod replay_audit;
 pub mod test;
 pub mod watch;
 
@@ -64,6 +65,59 @@ pub(crate) fn load_functions(path: Option<&Path>) -> Result<Functions, String> {
     Functions::from_stub_file(path).map_err(|e| format!("error: {e}"))
 }
 
+/// `--audit-dir` and its keys: `acs eval` and `acs replay` record their decisions in an
+/// audit log, as an engine built with `EngineBuilder::audit` does.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AuditArgs {
+    /// Record decisions in the audit log in DIR (created if missing, continued if not;
+    /// check it with `acs audit verify DIR`). Needs --audit-key or --audit-hmac-key.
+    #[arg(long, value_name = "DIR")]
+    pub audit_dir: Option<PathBuf>,
+    /// Ed25519 private key file (`acs bundle keygen`) signing the log's checkpoints.
+    #[arg(long, value_name = "KEY_FILE", requires = "audit_dir")]
+    pub audit_key: Option<PathBuf>,
+    /// HMAC-SHA256 key file (`acs audit keygen --hmac`) signing them instead.
+    #[arg(
+        long,
+        value_name = "KEY_FILE",
+        requires = "audit_dir",
+        conflicts_with = "audit_key"
+    )]
+    pub audit_hmac_key: Option<PathBuf>,
+    /// Record every decision, not only those where an `audit: true` rule matched.
+    #[arg(long, requires = "audit_dir")]
+    pub audit_all: bool,
+}
+
+impl AuditArgs {
+    /// The engine's audit options, or `None` without --audit-dir. Every batch is
+    /// synced, and a full queue makes the command wait: a command records every decision.
+    fn options(&self) -> Result<Option<acs_engine::AuditOptions>, String> {
+        use acs_engine::audit::{CheckpointSigner, HmacKey};
+        let Some(dir) = &self.audit_dir else {
+            return Ok(None);
+        };
+        let signer: Box<dyn CheckpointSigner> = match (&self.audit_key, &self.audit_hmac_key) {
+            (Some(path), _) => Box::new(
+                acs_engine::bundle::PrivateKey::read(path).map_err(|e| format!("error: {e}"))?,
+            ),
+            (None, Some(path)) => {
+                Box::new(HmacKey::read(path).map_err(|e| format!("error: {e}"))?)
+            }
+            (None, None) => {
+                return Err(
+                    "error: --audit-dir needs a key to sign its checkpoints: --audit-key KEY_FILE (acs bundle keygen) or --audit-hmac-key KEY_FILE (acs audit keygen --hmac)"
+                        .to_owned(),
+                )
+            }
+        };
+        let mut options = acs_engine::AuditOptions::new(dir, signer);
+        options.record_all = self.audit_all;
+        options.overflow = acs_engine::Overflow::Block(std::time::Duration::from_secs(3600));
+        Ok(Some(options))
+    }
+}
+
 /// An engine over the rules at `rules` (a file or a bundle directory). The CLI keeps no
 /// metrics. Load errors come back rendered with file:line:col and a caret.
 pub(crate) fn load_engine(
@@ -71,14 +125,26 @@ pub(crate) fn load_engine(
     functions: Functions,
     limits: Limits,
 ) -> Result<Engine, String> {
-    Engine::builder()
+    load_engine_audited(rules, functions, limits, &AuditArgs::default())
+}
+
+/// [`load_engine`], recording decisions as `audit` says.
+pub(crate) fn load_engine_audited(
+    rules: &Path,
+    functions: Functions,
+    limits: Limits,
+    audit: &AuditArgs,
+) -> Result<Engine, String> {
+    let mut builder = Engine::builder()
         .functions(functions)
         .limits(limits)
-        .metrics(false)
-        .load_path(rules)
-        .map_err(|e| match e {
-            // Diagnostics carry their own `error[ACS…]` headers.
-            LoadError::Invalid { .. } => e.to_string(),
-            _ => format!("error: {e}"),
-        })
+        .metrics(false);
+    if let Some(options) = audit.options()? {
+        builder = builder.audit(options);
+    }
+    builder.load_path(rules).map_err(|e| match e {
+        // Diagnostics carry their own `error[ACS…]` headers.
+        LoadError::Invalid { .. } => e.to_string(),
+        _ => format!("error: {e}"),
+    })
 }

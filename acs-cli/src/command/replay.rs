@@ -32,9 +32,10 @@ and prints the report of the lines read so far (a second Ctrl-C ends at once).
 Exit status: 0 when the input was replayed, 1 when no line was a valid input, 2 on usage,
 I/O or rules errors, 130 when interrupted.")]
 pub struct Args {
-    /// Rules file, or directory of `*.yaml` rules files, to backtest.
-    #[arg(long, value_name = "FILE_OR_DIR")]
-    pub rules: PathBuf,
+    /// Rules file, or directory of `*.yaml` rules files, to backtest (with --audit: the
+    /// new rules to compare the recorded decisions with).
+    #[arg(long, value_name = "FILE_OR_DIR", required_unless_present = "audit")]
+    pub rules: Option<PathBuf>,
     /// Stub table for host functions: {"name": [[[args...], result], ...]} (both rule sets).
     #[arg(long, value_name = "STUBS.json")]
     pub functions: Option<PathBuf>,
@@ -51,8 +52,20 @@ pub struct Args {
     #[arg(long, value_name = "K", default_value_t = 5)]
     pub examples: usize,
     /// Recorded inputs, one JSON document per line; `-` reads standard input.
-    #[arg(value_name = "EVENTS.jsonl")]
-    pub input: PathBuf,
+    #[arg(value_name = "EVENTS.jsonl", required_unless_present = "audit")]
+    pub input: Option<PathBuf>,
+    /// Replay the decisions recorded in the audit log DIR, each with its recorded
+    /// host-call answers and `now()`: first against the recorded rules (every decision
+    /// must come out the same; a difference is reported as non-determinism, exit 1),
+    /// then, with --rules, against new rules (what would change).
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with_all = ["baseline", "input", "audit_dir", "functions"]
+    )]
+    pub audit: Option<PathBuf>,
+    #[command(flatten)]
+    pub record: super::AuditArgs,
 }
 
 /// Most worker threads `--threads` takes. Evaluation is CPU-bound, so more threads than
@@ -89,8 +102,31 @@ pub fn run(args: &Args, io: &mut Io<'_>) -> u8 {
 }
 
 fn replay(args: &Args, io: &mut Io<'_>) -> Result<u8, String> {
+    if let Some(dir) = &args.audit {
+        return super::replay_audit::run(
+            dir,
+            args.rules.as_deref(),
+            args.format,
+            args.examples,
+            io,
+        );
+    }
+    let (Some(rules), Some(input)) = (&args.rules, &args.input) else {
+        return Err("error: give --rules and the recorded inputs (or --audit DIR)".to_owned());
+    };
     let functions = load_functions(args.functions.as_deref())?;
-    let engine = load_engine(&args.rules, functions.clone(), Limits::default())?;
+    let engine = load_engine(rules, functions.clone(), Limits::default())?;
+    // With --audit-dir, a second engine over the same rules records each line's decision
+    // as the reader hands the line on (the backtest's own plan records nothing).
+    let recorder = match args.record.audit_dir {
+        Some(_) => Some(super::load_engine_audited(
+            rules,
+            functions.clone(),
+            Limits::default(),
+            &args.record,
+        )?),
+        None => None,
+    };
     let baseline = match &args.baseline {
         Some(path) => Some(load_engine(path, functions.clone(), Limits::default())?),
         None => None,
@@ -102,17 +138,17 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<u8, String> {
         backtest = backtest.baseline(baseline);
     }
 
-    let from_stdin = args.input.as_os_str() == "-";
+    let from_stdin = input.as_os_str() == "-";
     let input_name = if from_stdin {
         "<stdin>".to_owned()
     } else {
-        args.input.display().to_string()
+        input.display().to_string()
     };
     let (inner, total): (Box<dyn BufRead + '_>, Option<u64>) = if from_stdin {
         (Box::new(BufReader::new(&mut *io.stdin)), None)
     } else {
-        let file = File::open(&args.input)
-            .map_err(|e| format!("error: cannot read `{input_name}`: {e}"))?;
+        let file =
+            File::open(input).map_err(|e| format!("error: cannot read `{input_name}`: {e}"))?;
         let total = file
             .metadata()
             .ok()
@@ -134,6 +170,14 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<u8, String> {
         }
     }
 
+    let inner: Box<dyn BufRead + '_> = match &recorder {
+        Some(engine) => Box::new(Recorder {
+            inner,
+            engine,
+            line: Vec::new(),
+        }),
+        None => inner,
+    };
     let mut reader = Stoppable {
         inner,
         stop: io.interrupted,
@@ -157,6 +201,11 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<u8, String> {
         let _ = stderr.flush();
     }
     let report = result.map_err(|e| format!("error: `{input_name}`: {e}"))?;
+    if let Some(recorder) = &recorder {
+        recorder
+            .audit_flush(std::time::Duration::from_secs(600))
+            .map_err(|e| format!("error: audit log: {e}"))?;
+    }
 
     let text = match args.format {
         Format::Json => {
@@ -164,7 +213,7 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<u8, String> {
         }
         Format::Table => {
             let names = Names {
-                rules: &args.rules,
+                rules,
                 baseline: args.baseline.as_deref(),
                 input: &input_name,
             };
@@ -195,6 +244,66 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<u8, String> {
         EXIT_OK
     };
     Ok(after_writing(written, code, io.stderr))
+}
+
+/// The input, handed on as read, each whole line also evaluated by an engine that
+/// records its decision in the audit log (`--audit-dir`).
+struct Recorder<'e, R> {
+    inner: R,
+    engine: &'e acs_engine::Engine,
+    /// The line read so far.
+    line: Vec<u8>,
+}
+
+impl<R> Recorder<'_, R> {
+    fn record_line(&mut self) {
+        let line = self.line.trim_ascii();
+        // Blank and invalid lines are the backtest's to count and show.
+        if !line.is_empty() {
+            let _ = self.engine.evaluate_json(line);
+        }
+        self.line.clear();
+    }
+}
+
+impl<R: BufRead> Read for Recorder<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let buf = self.fill_buf()?;
+        let n = buf.len().min(out.len());
+        if let (Some(to), Some(from)) = (out.get_mut(..n), buf.get(..n)) {
+            to.copy_from_slice(from);
+        }
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Recorder<'_, R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        let at_end = self.inner.fill_buf()?.is_empty();
+        if at_end && !self.line.is_empty() {
+            self.record_line();
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        // The bytes consumed are still at the front of the inner buffer.
+        let taken = self
+            .inner
+            .fill_buf()
+            .ok()
+            .and_then(|buf| buf.get(..amount))
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
+        for piece in taken.split_inclusive(|&b| b == b'\n') {
+            self.line.extend_from_slice(piece);
+            if piece.ends_with(b"\n") {
+                self.record_line();
+            }
+        }
+        self.inner.consume(amount);
+    }
 }
 
 /// The input, until `stop` is set: then it ends after the line being read, so the report

@@ -17,6 +17,7 @@
 )]
 
 mod audit;
+mod audit_record;
 mod bundle;
 mod eval;
 mod explain;

@@ -73,6 +73,15 @@ impl Redactor {
 
     /// Redact `record` in place.
     pub fn apply(&self, record: &mut Value) -> Result<(), AuditError> {
+        self.apply_collecting(record).map(drop)
+    }
+
+    /// [`Redactor::apply`], returning each value taken out with what stands for it now:
+    /// its keyed hash, or `null` for a removed one. A caller scrubs copies of those
+    /// values found elsewhere with [`scrub`] (the engine: host-call arguments and
+    /// results taken from redacted fields).
+    pub fn apply_collecting(&self, record: &mut Value) -> Result<Vec<(Value, Value)>, AuditError> {
+        let mut taken = Vec::new();
         for (path, treatment) in &self.fields {
             let Some((last, parents)) = path.split_last() else {
                 continue;
@@ -81,15 +90,21 @@ impl Redactor {
                 continue;
             };
             match treatment {
-                Treatment::Remove => remove_child(at, last),
+                Treatment::Remove => {
+                    if let Some(value) = child(at, last) {
+                        taken.push((value.clone(), Value::Null));
+                    }
+                    remove_child(at, last);
+                }
                 Treatment::Hash => {
                     if let Some(value) = child(at, last) {
-                        *value = Value::String(self.keyed_hash(value)?);
+                        let hashed = Value::String(self.keyed_hash(value)?);
+                        taken.push((std::mem::replace(value, hashed.clone()), hashed));
                     }
                 }
             }
         }
-        Ok(())
+        Ok(taken)
     }
 
     /// `hmac-sha256:<hex>` of `value`'s canonical JSON.
@@ -104,6 +119,30 @@ impl Redactor {
             "hmac-sha256:{}",
             super::hex(&mac.finalize().into_bytes())
         ))
+    }
+}
+
+/// Replace every part of `value` (itself, or an element or member at any depth) equal
+/// to a taken value by what stands for it, as [`Redactor::apply_collecting`] reports.
+/// Null, booleans and empty containers are left alone: they give nothing away.
+pub fn scrub(value: &mut Value, taken: &[(Value, Value)]) {
+    let trivial = |v: &Value| match v {
+        Value::Null | Value::Bool(_) => true,
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) => map.is_empty(),
+        Value::String(_) | Value::Number(_) => false,
+    };
+    if let Some((_, instead)) = taken
+        .iter()
+        .find(|(clear, _)| !trivial(clear) && clear == value)
+    {
+        *value = instead.clone();
+        return;
+    }
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(|item| scrub(item, taken)),
+        Value::Object(map) => map.values_mut().for_each(|item| scrub(item, taken)),
+        _ => {}
     }
 }
 

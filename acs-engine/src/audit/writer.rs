@@ -297,6 +297,25 @@ impl Writer {
         Ok(())
     }
 
+    /// Hand what is buffered to the operating system, without waiting for the disk: the
+    /// records survive the process dying, not the machine (the `Fsync::Never` policy).
+    pub fn flush(&mut self) -> Result<(), AuditError> {
+        self.check_usable()?;
+        let path = segment_path(&self.dir, self.segment_start);
+        if let Some(segment) = self.segment.as_mut() {
+            if let Err(e) = segment.flush() {
+                self.failed = true;
+                return Err(io(&path)(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// How many records the last checkpoint covers.
+    pub fn checkpointed(&self) -> u64 {
+        self.checkpointed
+    }
+
     /// Sign a checkpoint if the options call for one now: records were appended since the
     /// last, and there are `checkpoint_records` of them or `checkpoint_interval` has
     /// passed since the last.

@@ -41,6 +41,16 @@ pub struct Decision {
     pub generation: u64,
     /// `sha256:<hex>` of the rules files that decided.
     pub ruleset_hash: RulesetHash,
+    /// The engine audits decisions like this one and could not record it (the audit
+    /// queue was full under `Overflow::MarkUnavailable` or after `Overflow::Block`'s
+    /// wait, or the audit writer stopped): a host that must not act unrecorded refuses
+    /// the request. Left out of the JSON when false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub audit_unavailable: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl Decision {

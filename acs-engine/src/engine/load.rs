@@ -33,6 +33,10 @@ pub enum RulesSource {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
+    /// The audit log could not be opened (`EngineBuilder::audit`).
+    #[cfg(feature = "audit")]
+    #[error("audit log: {0}")]
+    Audit(#[source] crate::audit::AuditError),
     /// A file or directory could not be read; the system's error is the
     /// [`source`](std::error::Error::source), so a missing file is told apart by its
     /// kind ([`LoadError::io_kind`]).
@@ -109,7 +113,7 @@ pub enum LoadError {
 impl LoadError {
     /// A stable, machine-readable name for the kind of failure (`invalid`, `io`,
     /// `too_large`, `not_utf8`, `no_rules_files`, `not_a_file`, `bundle`,
-    /// `kind_changed`), for bindings that raise it as a typed error with a `code`. The
+    /// `kind_changed`, `audit`), for bindings that raise it as a typed error with a `code`. The
     /// codes of the rules' own problems are in [`LoadError::diagnostics`].
     pub fn code(&self) -> &'static str {
         match self {
@@ -121,6 +125,8 @@ impl LoadError {
             LoadError::Bundle { .. } => "bundle",
             LoadError::KindChanged { .. } => "kind_changed",
             LoadError::Invalid { .. } => "invalid",
+            #[cfg(feature = "audit")]
+            LoadError::Audit(_) => "audit",
         }
     }
 }
@@ -167,6 +173,10 @@ impl LoadError {
                 format!("it was {was} when the engine loaded it and is {now} now"),
             ),
             LoadError::Invalid { diagnostics } => diagnostics.clone(),
+            #[cfg(feature = "audit")]
+            LoadError::Audit(source) => {
+                vec![Diagnostic::error("ACS230", format!("audit log: {source}"))]
+            }
         }
     }
 

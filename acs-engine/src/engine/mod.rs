@@ -2,12 +2,17 @@
 //! evaluation takes one `ArcSwap::load` and no lock. `load` reads the files, `status`
 //! holds what reloads report.
 
+#[cfg(feature = "audit")]
+mod audit;
 pub mod bundle;
 mod load;
 mod status;
 #[cfg(feature = "watch")]
 mod watch;
 
+pub use crate::metrics::AuditStatus;
+#[cfg(feature = "audit")]
+pub use audit::{AuditOptions, Fsync, Overflow};
 pub use load::{
     load_plan, load_plan_with, read_sources, read_sources_with, LoadError, RulesSource,
     MAX_RULES_FILE_BYTES,
@@ -95,6 +100,10 @@ pub(crate) struct Shared {
     subscriber_failures: AtomicU64,
     /// What the watch thread reports about itself; `None` until a watch starts.
     watch_health: Mutex<Option<WatchHealth>>,
+    /// The audit log's queue and writer thread, when decisions are recorded. Dropped
+    /// with the last handle to the engine: the writer writes what was queued and stops.
+    #[cfg(feature = "audit")]
+    audit: Option<audit::AuditSink>,
 }
 
 #[derive(Default)]
@@ -127,6 +136,8 @@ pub struct EngineBuilder {
     metrics: bool,
     limits: Limits,
     bundle_key: Option<bundle::PublicKey>,
+    #[cfg(feature = "audit")]
+    audit: Option<AuditOptions>,
 }
 
 impl Default for EngineBuilder {
@@ -136,6 +147,8 @@ impl Default for EngineBuilder {
             metrics: true,
             limits: Limits::default(),
             bundle_key: None,
+            #[cfg(feature = "audit")]
+            audit: None,
         }
     }
 }
@@ -185,6 +198,19 @@ impl EngineBuilder {
         self
     }
 
+    /// Record decisions in a tamper-evident audit log (see [`crate::audit`] and
+    /// docs/AUDIT.md): by default those where an `audit: true` rule matched, shadow rules
+    /// included; every decision with [`AuditOptions::record_all`]. The engine owns one
+    /// writer thread fed by a bounded queue: `evaluate` and `evaluate_json` build the
+    /// record (input redacted) and queue it; writing, fsync and checkpoints are the
+    /// thread's. Opening the log happens at load ([`LoadError::Audit`] if it fails).
+    #[cfg(feature = "audit")]
+    #[must_use]
+    pub fn audit(mut self, options: AuditOptions) -> Self {
+        self.audit = Some(options);
+        self
+    }
+
     /// Load a rules file or a directory of rules files.
     pub fn load_path(self, path: impl Into<PathBuf>) -> Result<Engine, LoadError> {
         self.load(RulesSource::Path(path.into()))
@@ -221,6 +247,15 @@ impl EngineBuilder {
                 .map(|m| crate::limits::kind_of(&m)),
             RulesSource::Text { .. } => None,
         };
+        #[cfg(feature = "audit")]
+        let audit = match self.audit {
+            Some(options) => {
+                let sink = audit::AuditSink::start(options).map_err(LoadError::Audit)?;
+                sink.ruleset(&plan);
+                Some(sink)
+            }
+            None => None,
+        };
         Ok(Engine {
             shared: Arc::new(Shared {
                 plan: ArcSwap::from_pointee(plan),
@@ -236,6 +271,8 @@ impl EngineBuilder {
                 control: Mutex::new(Control::default()),
                 subscriber_failures: AtomicU64::new(0),
                 watch_health: Mutex::new(None),
+                #[cfg(feature = "audit")]
+                audit,
             }),
         })
     }
@@ -255,7 +292,22 @@ impl Engine {
     /// Evaluate one input document (`{"event": ..., "ctx": ..., "system": ..., "db": ...}`).
     /// A non-object input has no fields: every path in it is null.
     pub fn evaluate(&self, input: &Value) -> Decision {
+        #[cfg(feature = "audit")]
+        if let Some(sink) = &self.shared.audit {
+            return audited(sink, &self.shared.plan.load(), input);
+        }
         eval::evaluate(&self.shared.plan.load(), input)
+    }
+
+    /// Write and sync every audit record queued so far, waiting up to `wait`: for a
+    /// host (or a test) that wants the log complete now. An error when the engine does
+    /// not audit, or the writer stopped (its error).
+    #[cfg(feature = "audit")]
+    pub fn audit_flush(&self, wait: std::time::Duration) -> Result<(), String> {
+        match &self.shared.audit {
+            Some(sink) => sink.flush(wait),
+            None => Err("this engine does not audit".to_owned()),
+        }
     }
 
     /// Start evaluating `input` with host calls answered by the host rather than made by
@@ -269,6 +321,12 @@ impl Engine {
     /// `Limits::max_input_depth` are refused before parsing.
     pub fn evaluate_json(&self, json: &[u8]) -> Result<Decision, InputError> {
         input::check_limits(json, &self.shared.limits)?;
+        #[cfg(feature = "audit")]
+        if let Some(sink) = &self.shared.audit {
+            // The record holds the input as a document: parse it once, evaluate that.
+            let document = input::parse(json)?;
+            return Ok(audited(sink, &self.shared.plan.load(), &document));
+        }
         eval::evaluate_json(&self.shared.plan.load(), json, true)
     }
 
@@ -341,7 +399,16 @@ impl Engine {
             overrides,
             subscriber_failures: self.shared.subscriber_failures.load(Ordering::Relaxed),
             watch: self.shared.watch_health().map(|h| h.to_status()),
+            audit: self.audit_status(),
         }
+    }
+
+    fn audit_status(&self) -> Option<AuditStatus> {
+        #[cfg(feature = "audit")]
+        if let Some(sink) = &self.shared.audit {
+            return Some(sink.status());
+        }
+        None
     }
 
     /// Kill switch: enable or disable a rule at run time, without editing the file. The
@@ -384,6 +451,7 @@ impl Engine {
         let mut snapshot =
             MetricsSnapshot::from_totals(plan.generation, &plan.ids, &totals, failures);
         snapshot.subscriber_failures = self.shared.subscriber_failures.load(Ordering::Relaxed);
+        snapshot.audit = self.audit_status();
         if let Some(health) = self.shared.watch_health() {
             snapshot.watch_alive = Some(health.alive);
             snapshot.watch_last_event_seconds = health.last_event_seconds();
@@ -403,6 +471,19 @@ impl Engine {
     pub fn watch_with(&self, options: WatchOptions) -> Result<Watcher, WatchError> {
         watch::start(Arc::downgrade(&self.shared), options)
     }
+}
+
+/// `plan`'s decision on `input`, recorded through `sink` when it is audited. Out of
+/// line, so that `Engine::evaluate` without auditing compiles to what it was.
+#[cfg(feature = "audit")]
+#[inline(never)]
+fn audited(sink: &audit::AuditSink, plan: &Plan, input: &Value) -> Decision {
+    let mut recording = eval::Recording::default();
+    let mut decision = eval::evaluate_recorded(plan, input, &mut recording);
+    if sink.wants(&decision) {
+        sink.submit(&mut decision, recording, input.clone());
+    }
+    decision
 }
 
 impl Shared {
@@ -532,6 +613,11 @@ impl Shared {
                 }
                 plan.apply_overrides(&control.overrides);
                 let plan = Arc::new(plan);
+                // Its rules' text is in the log before any decision of it.
+                #[cfg(feature = "audit")]
+                if let Some(sink) = &self.audit {
+                    sink.ruleset(&plan);
+                }
                 self.plan.store(Arc::clone(&plan));
                 self.last_error.store(None);
                 control.retired.push(current);

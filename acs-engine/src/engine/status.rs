@@ -70,6 +70,9 @@ pub struct Status {
     pub subscriber_failures: u64,
     /// The file watcher's health: `None` when the engine was never watched.
     pub watch: Option<WatchStatus>,
+    /// The audit writer's health, when the engine records decisions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<crate::metrics::AuditStatus>,
 }
 
 /// The file watcher's health.

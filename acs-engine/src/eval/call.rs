@@ -11,7 +11,7 @@ use smallvec::SmallVec;
 use super::doc::Doc;
 use super::resume::UNANSWERED;
 use super::value::{Val, View};
-use super::{EvalError, Evaluator, Result};
+use super::{EvalError, Evaluator, RecordedCall, Result};
 use crate::functions::{builtins, text_contains_pii, Builtin, FunctionError};
 use crate::plan::{Callee, Node};
 use crate::source::Span;
@@ -102,7 +102,11 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                 matches_text(regex, text.view()).map_err(fail)
             }
             Callee::Builtin(Builtin::Now) => {
-                Ok(Val::Num(*self.now.get_or_insert_with(builtins::now_millis)))
+                let now = *self.now.get_or_insert_with(builtins::now_millis);
+                if let Some(recording) = self.recorder.as_deref_mut() {
+                    recording.now = Some(now);
+                }
+                Ok(Val::Num(now))
             }
             Callee::Unregistered(name) => Err(fail(format!("function `{name}` is not registered"))),
             Callee::Host {
@@ -164,7 +168,12 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     match cached {
                         Some(result) => result,
                         None => {
-                            let result = call().map(Rc::new);
+                            let result = call();
+                            // An audited evaluation keeps every answer it used, for replay.
+                            if let Some(recording) = self.recorder.as_deref_mut() {
+                                record_call(recording, name, &values, &result);
+                            }
+                            let result = result.map(Rc::new);
                             self.memo.push(MemoEntry {
                                 slot: *slot,
                                 args: values.iter().map(|v| (*v).clone()).collect(),
@@ -175,7 +184,11 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     }
                 } else {
                     // Called once: no need to share the result.
-                    return match call() {
+                    let result = call();
+                    if let Some(recording) = self.recorder.as_deref_mut() {
+                        record_call(recording, name, &values, &result);
+                    }
+                    return match result {
                         Ok(value) => Ok(Val::from_owned(value)),
                         Err(error) => Err(fail(host_error(name, error))),
                     };
@@ -208,6 +221,22 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
             },
         })
     }
+}
+
+/// Keep one host call's answer in an audited evaluation's recording. Out of line, so
+/// that the call path of an unaudited evaluation stays as small as it was.
+#[inline(never)]
+fn record_call(
+    recording: &mut super::Recording,
+    name: &str,
+    values: &[&Value],
+    result: &std::result::Result<Value, FunctionError>,
+) {
+    recording.calls.push(RecordedCall {
+        name: name.to_owned(),
+        args: values.iter().map(|v| (*v).clone()).collect(),
+        result: result.clone(),
+    });
 }
 
 fn matches_text<'a>(regex: &regex::Regex, text: View<'_>) -> std::result::Result<Val<'a>, String> {

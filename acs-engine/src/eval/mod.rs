@@ -71,12 +71,57 @@ pub(crate) struct Evaluator<'a, D = &'a Value> {
     /// ask for (`resume.rs`): host calls are looked up there, never made. `None` on the
     /// synchronous path, which calls host functions itself; read only at a host call.
     book: Option<&'a mut Book>,
+    /// When the decision is audited, the host calls made and the instant `now()` read,
+    /// for the audit record (replay answers from them). `None` otherwise: read only at
+    /// a host call (the slow path already) and at `now()`.
+    recorder: Option<&'a mut Recording>,
     /// Values borrowed from the document and the plan live for `'a`.
     lifetime: std::marker::PhantomData<&'a ()>,
 }
 
 // `filled` has a bit for every slot, so `1 << slot` in `Evaluator::path` cannot overflow.
 const _: () = assert!(PATH_SLOTS <= u8::BITS as usize);
+
+/// What an audited evaluation used from outside the input: the host calls it made, in
+/// order (each distinct call once when memoised), and the instant `now()` read.
+#[cfg_attr(
+    not(feature = "audit"),
+    allow(dead_code, reason = "only the audit feature reads a recording")
+)]
+#[derive(Debug, Default)]
+pub(crate) struct Recording {
+    pub calls: Vec<RecordedCall>,
+    pub now: Option<f64>,
+}
+
+/// One host call of an audited evaluation and its answer.
+#[cfg_attr(
+    not(feature = "audit"),
+    allow(dead_code, reason = "only the audit feature reads a recording")
+)]
+#[derive(Debug)]
+pub(crate) struct RecordedCall {
+    pub name: String,
+    pub args: Vec<Value>,
+    pub result: std::result::Result<Value, crate::functions::FunctionError>,
+}
+
+/// [`evaluate`] recording the host calls and `now()` into `recording` (counted in the
+/// plan's metrics like a request).
+#[cfg(feature = "audit")]
+pub(crate) fn evaluate_recorded(plan: &Plan, input: &Value, recording: &mut Recording) -> Decision {
+    let shard = plan.counters.shard();
+    let started = (shard.is_some() && metrics::sample_latency()).then(Instant::now);
+    let mut evaluator = Evaluator::over(input);
+    evaluator.recorder = Some(recording);
+    decide(
+        plan,
+        evaluator,
+        |index| switched_off(plan, index),
+        shard,
+        started,
+    )
+}
 
 /// Evaluate every candidate rule of `plan` against `input`.
 pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
@@ -167,6 +212,7 @@ fn decide<'a, D: Doc<'a>>(
         rules_evaluated: 0,
         generation: plan.generation,
         ruleset_hash: plan.ruleset_hash,
+        audit_unavailable: false,
     };
     for index in merge_sorted(gated, &plan.ungated) {
         let index = index as usize;
@@ -315,6 +361,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
             memo: Vec::new(),
             now: None,
             book: None,
+            recorder: None,
             lifetime: std::marker::PhantomData,
         }
     }

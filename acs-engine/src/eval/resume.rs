@@ -298,6 +298,14 @@ impl Evaluation {
         Ok(())
     }
 
+    /// Fix the instant `now()` reads, in epoch milliseconds (to replay a recorded
+    /// decision: audit records hold the instant theirs read). Before the first poll.
+    #[must_use]
+    pub fn at(mut self, now_millis: f64) -> Evaluation {
+        self.now = now_millis;
+        self
+    }
+
     /// The plan this evaluation runs, fixed when it started.
     pub fn plan(&self) -> &Arc<Plan> {
         &self.plan

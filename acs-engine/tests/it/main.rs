@@ -19,6 +19,8 @@
 
 #[cfg(feature = "audit")]
 mod audit;
+#[cfg(feature = "audit")]
+mod audit_record;
 #[cfg(feature = "tools")]
 mod backtest;
 mod bounded_read;

@@ -1,0 +1,577 @@
+//! Recording decisions from the request path: the engine's one audit writer thread, the
+//! bounded queue that feeds it, and what a request thread does (build the record, redact
+//! it, `try_send` it). The log's format is `crate::audit`'s; this module owns what goes
+//! into a record, when a decision is recorded, and the writer thread's policies (group
+//! commit, fsync, checkpoints, overflow, errors).
+//!
+//! The request path never touches a file: a write, an fsync or a checkpoint is the writer
+//! thread's, so a slow disk costs a request at most the overflow policy's wait.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{json, Map, Value};
+
+use crate::audit::{
+    scrub, AuditError, Checkpoint, CheckpointSigner, Redactor, Writer, WriterOptions,
+};
+use crate::decision::Decision;
+use crate::eval::{RecordedCall, Recording};
+use crate::metrics::AuditStatus;
+use crate::plan::Plan;
+
+/// When the writer thread makes records durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fsync {
+    /// One fdatasync per batch (group commit: whatever was queued is written, then
+    /// synced once). A record is on disk soon after its evaluation returned; the
+    /// slowest policy, bounded by the disk's sync latency per batch, not per record.
+    EveryBatch,
+    /// At most one fdatasync every this many milliseconds (each batch still reaches the
+    /// operating system): a machine crash loses up to that window, a process crash
+    /// nothing.
+    EveryMillis(u64),
+    /// Never fsync (each batch reaches the operating system; checkpoints still sync):
+    /// a process crash loses nothing, a machine crash what the OS had not written.
+    Never,
+}
+
+/// What a request does when the audit queue is full (the writer thread falls behind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// Wait up to this long for room; then the record is dropped, counted, and the
+    /// decision marked `audit_unavailable`.
+    Block(Duration),
+    /// Drop the record and count it (`Status::audit.dropped`, `acs_audit_dropped_total`).
+    Drop,
+    /// Drop the record, count it, and mark the decision `audit_unavailable` so the host
+    /// can refuse the request.
+    MarkUnavailable,
+}
+
+/// A checkpoint publisher (see [`AuditOptions::on_checkpoint`]).
+pub type Publisher = Box<dyn Fn(&Checkpoint) + Send>;
+
+/// How an engine records its decisions (see [`EngineBuilder::audit`](crate::EngineBuilder::audit)).
+#[non_exhaustive]
+pub struct AuditOptions {
+    /// The log directory (created if missing; an existing log is continued).
+    pub dir: PathBuf,
+    /// Signs the checkpoints (an Ed25519 `bundle::PrivateKey` or an `audit::HmacKey`).
+    pub signer: Box<dyn CheckpointSigner>,
+    /// Record every decision, not only those where an `audit: true` rule matched
+    /// (a shadow rule's match counts: a rule being trialled with `audit: true` leaves
+    /// the trail of what it would have done).
+    pub record_all: bool,
+    /// When records are made durable.
+    pub fsync: Fsync,
+    /// What a request does when the queue is full.
+    pub overflow: Overflow,
+    /// How many records the queue holds.
+    pub queue_capacity: usize,
+    /// Segment rotation and checkpoint schedule (every N records / T), origin, key name.
+    pub writer: WriterOptions,
+    /// Fields of the input removed or HMAC'd before the record leaves the request
+    /// thread (`None`: the input is recorded whole).
+    pub redactor: Option<Redactor>,
+    /// Called with every checkpoint once it is durable, on the writer thread (to post
+    /// it, log it, copy it where the host cannot rewrite it). Keep it short: the writer
+    /// waits for it.
+    pub on_checkpoint: Option<Publisher>,
+}
+
+impl AuditOptions {
+    /// Record to `dir`, checkpoints signed by `signer`; the other options at their
+    /// defaults: audit decisions only, `Fsync::EveryBatch`, `Overflow::Block(10 ms)`, a
+    /// queue of 8192, `WriterOptions::default()` (a checkpoint every 1000 records or 10 s),
+    /// no redaction.
+    pub fn new(dir: impl Into<PathBuf>, signer: Box<dyn CheckpointSigner>) -> AuditOptions {
+        AuditOptions {
+            dir: dir.into(),
+            signer,
+            record_all: false,
+            fsync: Fsync::EveryBatch,
+            overflow: Overflow::Block(Duration::from_millis(10)),
+            queue_capacity: 8192,
+            writer: WriterOptions::default(),
+            redactor: None,
+            on_checkpoint: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for AuditOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditOptions")
+            .field("dir", &self.dir)
+            .field("record_all", &self.record_all)
+            .field("fsync", &self.fsync)
+            .field("overflow", &self.overflow)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("writer", &self.writer)
+            .field("redactor", &self.redactor)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    alive: AtomicBool,
+    written: AtomicU64,
+    dropped: AtomicU64,
+    depth: AtomicU64,
+    batches: AtomicU64,
+    last_batch: AtomicU64,
+    fsync_micros: AtomicU64,
+    checkpoint: Mutex<Option<(u64, String)>>,
+    error: Mutex<Option<String>>,
+}
+
+enum Message {
+    Record(Value),
+    Decision(Box<Pending>),
+    /// Write and sync everything queued before it, then answer.
+    Flush(mpsc::Sender<Result<(), String>>),
+}
+
+/// The engine's end of the audit log: the queue's sender, the writer thread's stats and
+/// handle. Dropping it closes the queue and waits (bounded) for the thread to write,
+/// sync and checkpoint what was queued.
+pub(crate) struct AuditSink {
+    sender: Option<SyncSender<Message>>,
+    stats: Arc<Stats>,
+    record_all: bool,
+    overflow: Overflow,
+    redactor: Option<Redactor>,
+    dir: PathBuf,
+    /// Told when the thread ends (a Mutex: the engine is shared between threads).
+    done: Mutex<Option<Receiver<()>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A decision on its way to the writer thread, its input already redacted.
+struct Pending {
+    decision: Decision,
+    calls: Vec<RecordedCall>,
+    now: Option<f64>,
+    input: Value,
+    time: SystemTime,
+}
+
+/// The record of a decision (see docs/AUDIT.md, "What the engine records").
+fn decision_record(pending: Pending) -> Result<Value, AuditError> {
+    let Value::Object(mut fields) =
+        serde_json::to_value(&pending.decision).map_err(|e| AuditError::Record {
+            message: e.to_string(),
+        })?
+    else {
+        return Err(AuditError::Record {
+            message: "a decision is an object".to_owned(),
+        });
+    };
+    let calls: Vec<Value> = pending
+        .calls
+        .into_iter()
+        .map(|call| {
+            let mut entry = Map::new();
+            entry.insert("name".to_owned(), Value::from(call.name));
+            entry.insert("args".to_owned(), Value::Array(call.args));
+            match call.result {
+                Ok(value) => entry.insert("result".to_owned(), value),
+                Err(error) => entry.insert(
+                    "error".to_owned(),
+                    json!({"code": error.code, "message": error.message}),
+                ),
+            };
+            Value::Object(entry)
+        })
+        .collect();
+    fields.insert("kind".to_owned(), Value::from("decision"));
+    fields.insert("time".to_owned(), Value::from(super::rfc3339(pending.time)));
+    fields.insert("calls".to_owned(), Value::Array(calls));
+    if let Some(now) = pending.now {
+        fields.insert("now".to_owned(), json!(now));
+    }
+    fields.insert("input".to_owned(), pending.input);
+    Ok(Value::Object(fields))
+}
+
+/// How long dropping the engine waits for the writer to finish.
+const DROP_WAIT: Duration = Duration::from_secs(10);
+
+impl AuditSink {
+    /// Open the log and start the writer thread.
+    pub(crate) fn start(options: AuditOptions) -> Result<AuditSink, AuditError> {
+        let (mut writer, report) = Writer::open(&options.dir, options.writer, options.signer)?;
+        if let Some(publish) = options.on_checkpoint {
+            writer.on_checkpoint(publish);
+        }
+        if let Some(torn) = &report.torn_tail {
+            tracing::warn!(%torn, "acs audit log: cut a torn tail left by a crash");
+        }
+        let stats = Arc::new(Stats::default());
+        stats.alive.store(true, Ordering::Relaxed);
+        let (sender, receiver) = mpsc::sync_channel(options.queue_capacity.max(1));
+        let (done_sender, done) = mpsc::sync_channel(1);
+        let thread_stats = Arc::clone(&stats);
+        let fsync = options.fsync;
+        let thread = std::thread::Builder::new()
+            .name("acs-audit".to_owned())
+            .spawn(move || {
+                run(writer, &receiver, &thread_stats, fsync);
+                thread_stats.alive.store(false, Ordering::Relaxed);
+                let _ = done_sender.send(());
+            })
+            .map_err(|source| AuditError::Io {
+                path: options.dir.clone(),
+                source,
+            })?;
+        Ok(AuditSink {
+            sender: Some(sender),
+            stats,
+            record_all: options.record_all,
+            overflow: options.overflow,
+            redactor: options.redactor,
+            dir: options.dir,
+            done: Mutex::new(Some(done)),
+            thread: Some(thread),
+        })
+    }
+
+    /// Record the text of `plan`'s rules, once per plan this engine serves, before any
+    /// decision of it (a reload waits for room: it is not a request).
+    pub(crate) fn ruleset(&self, plan: &Plan) {
+        let files: Vec<Value> = plan
+            .sources()
+            .files()
+            .iter()
+            .map(|f| json!({"name": f.name(), "text": f.text()}))
+            .collect();
+        let record = json!({
+            "kind": "ruleset",
+            "time": super::rfc3339(SystemTime::now()),
+            "ruleset_hash": plan.ruleset_hash().to_string(),
+            "generation": plan.generation(),
+            "files": files,
+        });
+        if let Some(sender) = &self.sender {
+            self.stats.depth.fetch_add(1, Ordering::Relaxed);
+            if sender.send(Message::Record(record)).is_err() {
+                self.stats.depth.fetch_sub(1, Ordering::Relaxed);
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Whether `decision` is recorded.
+    pub(crate) fn wants(&self, decision: &Decision) -> bool {
+        self.record_all
+            || decision.matched.iter().any(|m| m.audit())
+            || decision.shadow_matched.iter().any(|m| m.audit())
+    }
+
+    /// Build `decision`'s record (the input redacted here, on the request thread, so
+    /// that nothing in clear is ever queued) and queue it under the overflow policy.
+    pub(crate) fn submit(&self, decision: &mut Decision, recording: Recording, input: Value) {
+        let record = match self.prepare(decision, recording, input) {
+            Ok(record) => record,
+            Err(error) => {
+                // A redaction that fails is a record not written: counted, never queued
+                // unredacted.
+                self.lost(decision, true);
+                self.set_error(format!("a record could not be built: {error}"));
+                return;
+            }
+        };
+        let Some(sender) = &self.sender else {
+            self.lost(decision, true);
+            return;
+        };
+        self.stats.depth.fetch_add(1, Ordering::Relaxed);
+        let mut message = Message::Decision(Box::new(record));
+        let deadline = match self.overflow {
+            Overflow::Block(wait) => Some(Instant::now() + wait),
+            Overflow::Drop | Overflow::MarkUnavailable => None,
+        };
+        let mut pause = Duration::from_micros(20);
+        loop {
+            match sender.try_send(message) {
+                Ok(()) => return,
+                Err(TrySendError::Disconnected(_)) => {
+                    self.stats.depth.fetch_sub(1, Ordering::Relaxed);
+                    self.lost(decision, true);
+                    return;
+                }
+                Err(TrySendError::Full(back)) => {
+                    // std's bounded channel has no stable send_timeout: poll with a
+                    // growing pause, bounded by the policy's wait.
+                    match deadline {
+                        Some(deadline) if Instant::now() < deadline => {
+                            std::thread::sleep(pause);
+                            pause = (pause * 2).min(Duration::from_millis(1));
+                            message = back;
+                        }
+                        _ => {
+                            self.stats.depth.fetch_sub(1, Ordering::Relaxed);
+                            let mark = !matches!(self.overflow, Overflow::Drop);
+                            self.lost(decision, mark);
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn lost(&self, decision: &mut Decision, mark: bool) {
+        self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        if mark {
+            decision.audit_unavailable = true;
+        }
+    }
+
+    fn set_error(&self, message: String) {
+        *self
+            .stats
+            .error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(message);
+    }
+
+    /// What the request thread does to a record: redact the input and scrub the host
+    /// calls' copies of redacted values, so that nothing in clear is ever queued. The
+    /// rest (the decision's JSON, the record's map) is the writer thread's.
+    fn prepare(
+        &self,
+        decision: &Decision,
+        recording: Recording,
+        mut input: Value,
+    ) -> Result<Pending, AuditError> {
+        let mut calls = recording.calls;
+        if let Some(redactor) = &self.redactor {
+            // Host calls are often made with a redacted field (a card number looked
+            // up): their copies of it are scrubbed too, to the same stand-in, so that a
+            // replay of the redacted input still finds its calls.
+            let taken = redactor.apply_collecting(&mut input)?;
+            if !taken.is_empty() {
+                for call in &mut calls {
+                    call.args.iter_mut().for_each(|arg| scrub(arg, &taken));
+                    if let Ok(result) = &mut call.result {
+                        scrub(result, &taken);
+                    }
+                }
+            }
+        }
+        Ok(Pending {
+            decision: decision.clone(),
+            calls,
+            now: recording.now,
+            input,
+            time: SystemTime::now(),
+        })
+    }
+
+    /// Write and sync everything queued so far (waits up to `wait`).
+    pub(crate) fn flush(&self, wait: Duration) -> Result<(), String> {
+        let Some(sender) = &self.sender else {
+            return Err("the audit writer is closed".to_owned());
+        };
+        let (answer, answered) = mpsc::channel();
+        sender
+            .send(Message::Flush(answer))
+            .map_err(|_| self.stopped())?;
+        match answered.recv_timeout(wait) {
+            Ok(result) => result,
+            Err(_) => Err(self.stopped()),
+        }
+    }
+
+    fn stopped(&self) -> String {
+        self.stats
+            .error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_else(|| "the audit writer stopped".to_owned())
+    }
+
+    pub(crate) fn status(&self) -> AuditStatus {
+        let s = &self.stats;
+        let checkpoint = s
+            .checkpoint
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        AuditStatus {
+            dir: self.dir.display().to_string(),
+            alive: s.alive.load(Ordering::Relaxed),
+            records_written: s.written.load(Ordering::Relaxed),
+            dropped: s.dropped.load(Ordering::Relaxed),
+            queue_depth: s.depth.load(Ordering::Relaxed),
+            batches: s.batches.load(Ordering::Relaxed),
+            last_batch: s.last_batch.load(Ordering::Relaxed),
+            fsync_micros: s.fsync_micros.load(Ordering::Relaxed),
+            last_checkpoint_size: checkpoint.as_ref().map_or(0, |c| c.0),
+            last_checkpoint_root: checkpoint.map(|c| c.1),
+            last_error: s
+                .error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        }
+    }
+}
+
+impl Drop for AuditSink {
+    fn drop(&mut self) {
+        // Closing the queue tells the thread to finish; it writes what was queued.
+        drop(self.sender.take());
+        let finished = self
+            .done
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .is_some_and(|done| done.recv_timeout(DROP_WAIT).is_ok());
+        if let Some(thread) = self.thread.take() {
+            if finished {
+                let _ = thread.join();
+            } else {
+                tracing::error!("acs audit writer did not finish in time; left running");
+            }
+        }
+    }
+}
+
+/// How long the writer waits for a record before looking at its timers.
+const TICK: Duration = Duration::from_millis(50);
+/// The most records written between two syncs.
+const MAX_BATCH: usize = 4096;
+
+/// The writer thread: take what is queued (group commit), write it, sync per policy,
+/// checkpoint on schedule; until the queue closes (then a last sync and checkpoint) or a
+/// write fails (then it stops, and the error is in the stats).
+fn run(mut writer: Writer, receiver: &Receiver<Message>, stats: &Stats, fsync: Fsync) {
+    let mut synced_at = Instant::now();
+    let mut unsynced = false;
+    let mut batch = Vec::new();
+    loop {
+        let first = match receiver.recv_timeout(TICK) {
+            Ok(message) => Some(message),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        batch.extend(first);
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(message) => batch.push(message),
+                Err(_) => break,
+            }
+        }
+        let mut flushes = Vec::new();
+        let mut records = 0u64;
+        let mut failed = None;
+        for message in batch.drain(..) {
+            match message {
+                Message::Record(_) | Message::Decision(_) => {
+                    stats.depth.fetch_sub(1, Ordering::Relaxed);
+                    if failed.is_some() {
+                        stats.dropped.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    let record = match message {
+                        Message::Decision(pending) => decision_record(*pending),
+                        Message::Record(record) => Ok(record),
+                        Message::Flush(_) => continue,
+                    };
+                    match record.and_then(|record| writer.append(record)) {
+                        Ok(_) => records += 1,
+                        // A record refused (too large) is lost alone; an I/O error
+                        // stops the writer.
+                        Err(AuditError::Record { message }) => {
+                            stats.dropped.fetch_add(1, Ordering::Relaxed);
+                            set(&stats.error, format!("a record was refused: {message}"));
+                        }
+                        Err(error) => failed = Some(error),
+                    }
+                }
+                Message::Flush(answer) => flushes.push(answer),
+            }
+        }
+        let result = match failed {
+            Some(error) => Err(error),
+            None => {
+                if records > 0 {
+                    unsynced = true;
+                }
+                let due = match fsync {
+                    Fsync::EveryBatch => true,
+                    Fsync::EveryMillis(ms) => synced_at.elapsed() >= Duration::from_millis(ms),
+                    Fsync::Never => false,
+                };
+                if unsynced && (due || !flushes.is_empty()) {
+                    let started = Instant::now();
+                    let synced = writer.sync();
+                    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    stats.fsync_micros.fetch_add(micros, Ordering::Relaxed);
+                    synced_at = Instant::now();
+                    unsynced = false;
+                    synced
+                } else if records > 0 {
+                    writer.flush()
+                } else {
+                    Ok(())
+                }
+            }
+        };
+        let result = result.and_then(|()| {
+            if let Some(checkpoint) = writer.maybe_checkpoint(Instant::now())? {
+                set_checkpoint(stats, &checkpoint);
+            }
+            Ok(())
+        });
+        if records > 0 {
+            stats.written.fetch_add(records, Ordering::Relaxed);
+            stats.batches.fetch_add(1, Ordering::Relaxed);
+            stats.last_batch.store(records, Ordering::Relaxed);
+        }
+        if let Err(error) = result {
+            let message = error.to_string();
+            tracing::error!(error = %message, "acs audit writer failed; it stops accepting records");
+            set(&stats.error, message.clone());
+            for answer in flushes {
+                let _ = answer.send(Err(message.clone()));
+            }
+            // Later records find the queue closed: dropped, counted, marked.
+            return;
+        }
+        for answer in flushes {
+            let _ = answer.send(Ok(()));
+        }
+    }
+    // The engine is gone: make everything durable and cover it with a checkpoint.
+    let closing = if writer.size() > writer.checkpointed() {
+        writer.checkpoint().map(|c| set_checkpoint(stats, &c))
+    } else {
+        writer.sync()
+    };
+    if let Err(error) = closing {
+        set(&stats.error, error.to_string());
+    }
+}
+
+fn set(slot: &Mutex<Option<String>>, message: String) {
+    *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(message);
+}
+
+fn set_checkpoint(stats: &Stats, checkpoint: &Checkpoint) {
+    *stats
+        .checkpoint
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) =
+        Some((checkpoint.size, crate::audit::hex(&checkpoint.root)));
+}

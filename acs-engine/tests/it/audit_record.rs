@@ -1,0 +1,331 @@
+//! Recording decisions from the request path (`EngineBuilder::audit`): which decisions are
+//! recorded, what a record holds, redaction, overflow policies, write errors.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use acs_engine::audit::{self, HmacKey, Redactor};
+use acs_engine::{AuditOptions, Engine, Fsync, FunctionError, Overflow};
+use serde_json::{json, Value};
+
+const RULES: &str = r#"
+- id: AUDITED
+  priority: 100
+  severity: high
+  description: audited
+  condition: "event.type == 'pay' && db.score(ctx.user) > 5"
+  action:
+    - rejectRequest: { code: RISK, message: "too risky" }
+  audit: true
+- id: PLAIN
+  priority: 10
+  severity: low
+  description: not audited
+  condition: "event.type == 'login'"
+  action: []
+  audit: false
+"#;
+
+fn key() -> HmacKey {
+    HmacKey::new(vec![7u8; 32]).unwrap()
+}
+
+fn temp_dir(label: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "acs-audit-rec-{label}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn engine(options: AuditOptions) -> Engine {
+    Engine::builder()
+        .function("db.score", |args: &[&Value]| {
+            if args[0] == "boom" {
+                return Err(FunctionError::new("db_down", "no database"));
+            }
+            Ok(json!(if args[0] == "U-1" { 9 } else { 1 }))
+        })
+        .audit(options)
+        .load_str("rules.yaml", RULES)
+        .unwrap()
+}
+
+fn records(dir: &Path) -> Vec<Value> {
+    let mut out = Vec::new();
+    audit::read(dir, &mut |entry| {
+        out.push(serde_json::from_slice(entry.body).unwrap());
+    })
+    .unwrap();
+    out
+}
+
+fn decisions(dir: &Path) -> Vec<Value> {
+    records(dir)
+        .into_iter()
+        .filter(|r| r["kind"] == "decision")
+        .collect()
+}
+
+fn inputs() -> Vec<Value> {
+    vec![
+        json!({"event": {"type": "pay"}, "ctx": {"user": "U-1", "card": "4111"}}),
+        json!({"event": {"type": "pay"}, "ctx": {"user": "U-2", "card": "4222"}}),
+        json!({"event": {"type": "login"}, "ctx": {"user": "U-1"}}),
+        json!({"event": {"type": "pay"}, "ctx": {"user": "boom"}}),
+    ]
+}
+
+#[test]
+fn only_audit_decisions_are_recorded_with_their_calls_and_the_ruleset() {
+    let dir = temp_dir("only");
+    let engine = engine(AuditOptions::new(&dir, Box::new(key())));
+    let decided: Vec<_> = inputs().iter().map(|i| engine.evaluate(i)).collect();
+    assert!(decided.iter().all(|d| !d.audit_unavailable));
+    engine.audit_flush(Duration::from_secs(10)).unwrap();
+    let status = engine.status().audit.unwrap();
+    assert!(status.alive);
+    assert_eq!(status.records_written, 2, "{status:?}");
+    drop(engine);
+    let all = records(&dir);
+    assert_eq!(all[0]["kind"], "ruleset");
+    assert_eq!(all[0]["files"][0]["text"], RULES);
+    let recorded = decisions(&dir);
+    assert_eq!(recorded.len(), 1);
+    let record = &recorded[0];
+    assert_eq!(record["seq"], 1);
+    assert_eq!(record["verdict"]["outcome"], "rejected");
+    assert_eq!(record["matched"][0]["id"], "AUDITED");
+    assert_eq!(record["generation"], 1);
+    assert_eq!(
+        record["calls"],
+        json!([{"name": "db.score", "args": ["U-1"], "result": 9}])
+    );
+    assert_eq!(record["input"]["ctx"]["card"], "4111");
+    assert!(record["time"].as_str().unwrap().ends_with('Z'));
+    // Closing the engine checkpointed the whole log.
+    let report = audit::verify(&dir, Some(&key()), None).unwrap();
+    assert_eq!(report.records, 2);
+    assert!(report.checkpoints >= 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn record_all_records_every_decision_and_host_errors() {
+    let dir = temp_dir("all");
+    let mut options = AuditOptions::new(&dir, Box::new(key()));
+    options.record_all = true;
+    options.fsync = Fsync::Never;
+    let engine = engine(options);
+    for input in inputs() {
+        engine.evaluate(&input);
+    }
+    engine
+        .evaluate_json(br#"{"event": {"type": "login"}}"#)
+        .unwrap();
+    drop(engine);
+    let recorded = decisions(&dir);
+    assert_eq!(recorded.len(), 5);
+    assert_eq!(
+        recorded[3]["calls"],
+        json!([{"name": "db.score", "args": ["boom"], "error": {"code": "db_down", "message": "no database"}}])
+    );
+    assert_eq!(recorded[3]["errors"][0]["rule_id"], "AUDITED");
+    audit::verify(&dir, Some(&key()), None).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn redacted_fields_are_never_written_in_clear() {
+    let dir = temp_dir("redact");
+    let mut options = AuditOptions::new(&dir, Box::new(key()));
+    options.record_all = true;
+    options.redactor = Some(
+        Redactor::new(vec![9u8; 32])
+            .remove("/ctx/card")
+            .unwrap()
+            .hash("ctx.user")
+            .unwrap(),
+    );
+    let engine = engine(options);
+    engine.evaluate(&json!({"event": {"type": "pay"}, "ctx": {"user": "SECRET-USER-77", "card": "4999123412341234"}}));
+    drop(engine);
+    let recorded = decisions(&dir);
+    let input = &recorded[0]["input"]["ctx"];
+    assert!(input.get("card").is_none(), "{input}");
+    assert!(input["user"].as_str().unwrap().starts_with("hmac-sha256:"));
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("4999123412341234"));
+        assert!(!text.contains("SECRET-USER-77"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A writer slowed by its checkpoint publisher (a checkpoint per record).
+fn slow(label: &str, overflow: Overflow) -> (PathBuf, Engine) {
+    let dir = temp_dir(label);
+    let mut options = AuditOptions::new(&dir, Box::new(key()));
+    options.record_all = true;
+    options.queue_capacity = 1;
+    options.overflow = overflow;
+    options.writer.checkpoint_records = 1;
+    options.on_checkpoint = Some(Box::new(|_| std::thread::sleep(Duration::from_millis(20))));
+    (dir, engine(options))
+}
+
+#[test]
+fn overflow_drop_counts_and_mark_unavailable_marks() {
+    let login = json!({"event": {"type": "login"}});
+    let (dir, engine) = slow("drop", Overflow::Drop);
+    let decided: Vec<_> = (0..50).map(|_| engine.evaluate(&login)).collect();
+    assert!(decided.iter().all(|d| !d.audit_unavailable));
+    let dropped = engine.status().audit.unwrap().dropped;
+    assert!(dropped > 0, "nothing dropped");
+    assert!(engine
+        .metrics()
+        .to_prometheus()
+        .contains(&format!("acs_audit_dropped_total {dropped}")));
+    drop(engine);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let (dir, engine) = slow("mark", Overflow::MarkUnavailable);
+    let decided: Vec<_> = (0..50).map(|_| engine.evaluate(&login)).collect();
+    let marked = decided.iter().filter(|d| d.audit_unavailable).count() as u64;
+    assert!(marked > 0);
+    assert_eq!(marked, engine.status().audit.unwrap().dropped);
+    let json = serde_json::to_value(decided.iter().find(|d| d.audit_unavailable).unwrap()).unwrap();
+    assert_eq!(json["audit_unavailable"], true);
+    let json = serde_json::to_value(engine.plan().evaluate(&login)).unwrap();
+    assert!(json.get("audit_unavailable").is_none());
+    drop(engine);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn overflow_block_waits_for_room() {
+    let login = json!({"event": {"type": "login"}});
+    let (dir, engine) = slow("block", Overflow::Block(Duration::from_secs(5)));
+    let started = std::time::Instant::now();
+    let decided: Vec<_> = (0..10).map(|_| engine.evaluate(&login)).collect();
+    assert!(decided.iter().all(|d| !d.audit_unavailable));
+    // Ten records through a writer that takes 20 ms each: the requests waited.
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    assert_eq!(engine.status().audit.unwrap().dropped, 0);
+    drop(engine);
+    assert_eq!(decisions(&dir).len(), 10);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_unusable_directory_is_a_load_error_and_a_failed_write_is_in_status() {
+    // A directory that cannot be made: a file stands in its way.
+    let blocker = temp_dir("blocker");
+    std::fs::write(&blocker, b"x").unwrap();
+    let error = Engine::builder()
+        .audit(AuditOptions::new(blocker.join("log"), Box::new(key())))
+        .load_str("rules.yaml", RULES)
+        .unwrap_err();
+    assert_eq!(error.code(), "audit");
+    let _ = std::fs::remove_file(&blocker);
+
+    // A log whose segment vanishes under the writer (as a disk that fails): reported,
+    // no panic, later records dropped and marked.
+    #[cfg(target_os = "linux")]
+    if Path::new("/dev/full").exists() {
+        let dir = temp_dir("full");
+        let mut options = AuditOptions::new(&dir, Box::new(key()));
+        options.record_all = true;
+        options.overflow = Overflow::MarkUnavailable;
+        let engine = engine(options);
+        engine.audit_flush(Duration::from_secs(10)).unwrap();
+        // Every write to /dev/full fails with ENOSPC.
+        let segment = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "log") && !p.ends_with("checkpoints.log"))
+            .unwrap();
+        std::fs::remove_file(&segment).unwrap();
+        std::os::unix::fs::symlink("/dev/full", &segment).unwrap();
+        drop(engine);
+        let engine = {
+            let mut options = AuditOptions::new(&dir, Box::new(key()));
+            options.record_all = true;
+            options.overflow = Overflow::MarkUnavailable;
+            Engine::builder()
+                .function("db.score", |_: &[&Value]| Ok(json!(1)))
+                .audit(options)
+                .load_str("rules.yaml", RULES)
+        };
+        // Opening may already fail on the odd segment: either way it is an error, not a panic.
+        if let Ok(engine) = engine {
+            for _ in 0..3 {
+                engine.evaluate(&json!({"event": {"type": "login"}}));
+            }
+            let _ = engine.audit_flush(Duration::from_secs(10));
+            let status = engine.status().audit.unwrap();
+            assert!(!status.alive, "{status:?}");
+            assert!(status.last_error.is_some());
+            assert!(engine
+                .metrics()
+                .to_prometheus()
+                .contains("acs_audit_alive 0"));
+            assert!(
+                engine
+                    .evaluate(&json!({"event": {"type": "login"}}))
+                    .audit_unavailable
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn a_reload_records_the_new_rules_and_the_generation_that_decided() {
+    let dir = temp_dir("reload");
+    let rules_dir = temp_dir("reload-rules");
+    std::fs::create_dir_all(&rules_dir).unwrap();
+    let path = rules_dir.join("rules.yaml");
+    std::fs::write(&path, RULES).unwrap();
+    let mut options = AuditOptions::new(&dir, Box::new(key()));
+    options.record_all = true;
+    let engine = Engine::builder()
+        .function("db.score", |_: &[&Value]| Ok(json!(9)))
+        .audit(options)
+        .load_path(&path)
+        .unwrap();
+    let pay = json!({"event": {"type": "pay"}, "ctx": {"user": "U-1"}});
+    engine.evaluate(&pay);
+    std::fs::write(&path, RULES.replace("> 5", "> 50")).unwrap();
+    engine.reload().unwrap();
+    engine.evaluate(&pay);
+    drop(engine);
+    let all = records(&dir);
+    let kinds: Vec<_> = all
+        .iter()
+        .map(|r| {
+            (
+                r["kind"].as_str().unwrap().to_owned(),
+                r["generation"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("ruleset".to_owned(), 1),
+            ("decision".to_owned(), 1),
+            ("ruleset".to_owned(), 2),
+            ("decision".to_owned(), 2)
+        ]
+    );
+    assert_eq!(all[3]["ruleset_hash"], all[2]["ruleset_hash"]);
+    assert_ne!(all[1]["ruleset_hash"], all[3]["ruleset_hash"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&rules_dir);
+}

@@ -1,0 +1,202 @@
+//! The audit log's costs, side by side in one run (a plain program, not criterion: each
+//! figure is one timed loop, repeated and the best kept):
+//!
+//! `cargo run --release -p acs-benches --example audit [ROUNDS] [DIR]`
+//!
+//! - `evaluate` per case with auditing off, on for a decision not recorded (only the
+//!   host-call recorder runs), and on with `record_all` (the record built, redacted and
+//!   queued; the writer thread on the other core);
+//! - records/s through the writer per fsync policy (`evaluate` + queue + write, until
+//!   `audit_flush` returns);
+//! - `verify` speed against reading the same files.
+//!
+//! DIR (default: the system temp dir) is where the logs go: give a path on the disk to
+//! measure fsync on it rather than on a tmpfs.
+
+#![allow(clippy::print_stdout, reason = "a bench program prints its figures")]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use acs_benches::{cases, host_functions, BUNDLE_NAME, BUNDLE_YAML};
+use acs_engine::audit::{self, HmacKey};
+use acs_engine::{AuditOptions, Engine, Fsync, Overflow};
+
+fn key() -> Result<HmacKey, acs_engine::audit::AuditError> {
+    HmacKey::new(vec![3u8; 32])
+}
+
+fn options(
+    dir: &Path,
+    record_all: bool,
+    fsync: Fsync,
+) -> Result<AuditOptions, acs_engine::audit::AuditError> {
+    let mut options = AuditOptions::new(dir, Box::new(key()?));
+    options.record_all = record_all;
+    options.fsync = fsync;
+    options.queue_capacity = 1 << 16;
+    options.overflow = Overflow::Block(Duration::from_secs(60));
+    Ok(options)
+}
+
+fn engine(audit: Option<AuditOptions>) -> Result<Engine, Box<dyn std::error::Error>> {
+    let mut builder = Engine::builder().functions(host_functions());
+    if let Some(options) = audit {
+        builder = builder.audit(options);
+    }
+    Ok(builder.load_str(BUNDLE_NAME, BUNDLE_YAML)?)
+}
+
+/// Best of five: nanoseconds per evaluation.
+fn per_eval(engine: &Engine, input: &serde_json::Value, rounds: u32) -> f64 {
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let started = Instant::now();
+        for _ in 0..rounds {
+            std::hint::black_box(engine.evaluate(std::hint::black_box(input)));
+        }
+        let nanos = started.elapsed().as_nanos() as f64 / f64::from(rounds);
+        best = best.min(nanos);
+        // Let the writer drain, so that the queue never fills.
+        let _ = engine.audit_flush(Duration::from_secs(60));
+    }
+    best
+}
+
+fn fresh(base: &Path, name: &str) -> PathBuf {
+    let dir = base.join(format!("acs-audit-bench-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("profile") {
+        // `audit profile CASE ROUNDS`: only the request thread's part of recording (a
+        // queue of one, full, `Overflow::Drop`), for callgrind.
+        let _ = args.next();
+        let name = args
+            .next()
+            .unwrap_or_else(|| "bid_create_kyc_missing".to_owned());
+        let rounds: u32 = args.next().map_or(Ok(1000), |r| r.parse())?;
+        let dir = fresh(&std::env::temp_dir(), "profile");
+        let mut dropping = options(&dir, true, Fsync::Never)?;
+        dropping.queue_capacity = 1;
+        dropping.overflow = Overflow::Drop;
+        let engine = engine(Some(dropping))?;
+        let input = cases()
+            .into_iter()
+            .find(|c| c.name == name)
+            .ok_or("no case")?
+            .input;
+        for _ in 0..rounds {
+            std::hint::black_box(engine.evaluate(&input));
+        }
+        drop(engine);
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok(());
+    }
+    let rounds: u32 = args.next().map_or(Ok(20_000), |r| r.parse())?;
+    let base = args.next().map_or_else(std::env::temp_dir, PathBuf::from);
+
+    println!("## evaluate: auditing off / on (not recorded) / on (record_all), ns per call");
+    println!("| case | off | on, not recorded | on, recorded | added (recorded) | recorded, built and dropped |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let off = engine(None)?;
+    let quiet_dir = fresh(&base, "quiet");
+    let quiet = engine(Some(options(&quiet_dir, false, Fsync::Never)?))?;
+    let all_dir = fresh(&base, "all");
+    let all = engine(Some(options(&all_dir, true, Fsync::Never)?))?;
+    // The request thread's part alone: records built, redacted and offered to a queue of
+    // one that is full (`Overflow::Drop`), so the writer thread is idle.
+    let dropped_dir = fresh(&base, "dropped");
+    let mut dropping = options(&dropped_dir, true, Fsync::Never)?;
+    dropping.queue_capacity = 1;
+    dropping.overflow = Overflow::Drop;
+    let dropped = engine(Some(dropping))?;
+    for case in cases() {
+        let a = per_eval(&off, &case.input, rounds);
+        let b = per_eval(&quiet, &case.input, rounds);
+        let c = per_eval(&all, &case.input, rounds);
+        let d = per_eval(&dropped, &case.input, rounds);
+        println!(
+            "| {} | {a:.0} | {b:.0} | {c:.0} | {:+.0}% | {d:.0} |",
+            case.name,
+            (c / a - 1.0) * 100.0
+        );
+    }
+    drop((quiet, all, dropped));
+    let _ = std::fs::remove_dir_all(&dropped_dir);
+
+    println!("\n## records/s through the writer (evaluate + queue + write, record_all)");
+    println!("| fsync | records | seconds | records/s | batches | mean batch |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let input = cases()
+        .into_iter()
+        .find(|c| c.name == "bid_create_kyc_missing")
+        .ok_or("no case")?
+        .input;
+    let mut verify_dir = None;
+    for (name, fsync) in [
+        ("EveryBatch", Fsync::EveryBatch),
+        ("EveryMillis(10)", Fsync::EveryMillis(10)),
+        ("Never", Fsync::Never),
+    ] {
+        let dir = fresh(&base, name);
+        let engine = engine(Some(options(&dir, true, fsync)?))?;
+        let n = u64::from(rounds) * 5;
+        let started = Instant::now();
+        for _ in 0..n {
+            engine.evaluate(&input);
+        }
+        engine.audit_flush(Duration::from_secs(600))?;
+        let seconds = started.elapsed().as_secs_f64();
+        let status = engine.status().audit.ok_or("no audit status")?;
+        println!(
+            "| {name} | {n} | {seconds:.2} | {:.0} | {} | {:.1} |",
+            n as f64 / seconds,
+            status.batches,
+            status.records_written as f64 / status.batches.max(1) as f64
+        );
+        drop(engine);
+        if verify_dir.is_none() {
+            verify_dir = Some(dir);
+        } else {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    let dir = verify_dir.ok_or("no log")?;
+    let bytes: u64 = std::fs::read_dir(&dir)?
+        .filter_map(Result::ok)
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    let started = Instant::now();
+    for entry in std::fs::read_dir(&dir)? {
+        std::hint::black_box(std::fs::read(entry?.path())?);
+    }
+    let read = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let report = audit::verify(&dir, Some(&key()?), None)?;
+    let verified = started.elapsed().as_secs_f64();
+    println!(
+        "\n## verify ({} records, {:.1} MB, files in the page cache)",
+        report.records,
+        bytes as f64 / 1e6
+    );
+    println!("| | seconds | MB/s |");
+    println!("|---|---:|---:|");
+    println!(
+        "| read the files | {read:.3} | {:.0} |",
+        bytes as f64 / 1e6 / read
+    );
+    println!(
+        "| acs_engine::audit::verify | {verified:.3} | {:.0} |",
+        bytes as f64 / 1e6 / verified
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&quiet_dir);
+    let _ = std::fs::remove_dir_all(&all_dir);
+    Ok(())
+}
