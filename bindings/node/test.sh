@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Tests of the Node binding. Installs its own tooling from the npm registry (npm ci, with
-# the committed lockfile), builds the addon in release mode with the napi-rs CLI, builds
+# the committed lockfile), builds the addon (optimised, profile bindings-test) with the napi-rs CLI, builds
 # the `acs` CLI the tests compare against, and runs the suite with `node --test`.
 # Fails when any test fails, when no test ran, or when the generated declarations
 # (native.d.ts, native.js) differ from the committed ones.
@@ -18,7 +18,7 @@ if [ "$major" -lt 18 ]; then
 fi
 
 npm ci --no-audit --no-fund --loglevel=error
-npx napi build --platform --release --js native.js --dts native.d.ts
+npx napi build --platform --profile bindings-test --js native.js --dts native.d.ts
 if ! git diff --quiet -- native.d.ts native.js 2>/dev/null; then
   echo "error: native.d.ts or native.js changed when generated; commit the generated files:" >&2
   git --no-pager diff --stat -- native.d.ts native.js >&2

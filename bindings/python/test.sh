@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests of the Python binding. Creates a virtual environment (.venv, reused), installs
 # maturin, pytest, pyarrow, polars and mypy from the package registry, builds the wheel
-# in release mode, installs it, runs pytest and mypy on the typed example. Fails when any
+# (optimised, profile bindings-test), installs it, runs pytest and mypy on the typed example. Fails when any
 # test fails or when no test ran.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -18,7 +18,7 @@ py=.venv/bin/python
 "$py" -m pip install -q --disable-pip-version-check -r requirements-test.txt
 
 rm -rf dist
-"$py" -m maturin build --release --quiet --out dist 2>&1 | grep -v '^📦\|^🍹\|^🔗\|^🐍' || true
+"$py" -m maturin build --profile bindings-test --quiet --out dist 2>&1 | grep -v '^📦\|^🍹\|^🔗\|^🐍' || true
 wheel=$(ls dist/*.whl 2>/dev/null | head -1)
 if [ -z "$wheel" ]; then
   echo "error: maturin built no wheel" >&2

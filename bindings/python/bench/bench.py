@@ -4,7 +4,7 @@ threads) and by the Rust engine itself (`benches/examples/node_reference.rs`, bu
 run here, which also writes the inputs). Prints calls/s, p50/p99 and the ratios of
 issue #14; with `Engine.evaluate_arrow`, a 100k-row Arrow batch too.
 
-    python bench/bench.py [rounds]     (the wheel installed in release mode)
+    maturin develop --release && python bench/bench.py [rounds]   (from bindings/python, in .venv)
 """
 
 from __future__ import annotations
