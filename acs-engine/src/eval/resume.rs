@@ -83,7 +83,7 @@ use serde_json::Value;
 
 use super::{decide, Evaluator};
 use crate::decision::Decision;
-use crate::functions::{builtins, FunctionError};
+use crate::functions::{builtins, FunctionError, Functions};
 use crate::metrics::{self, Shard};
 use crate::plan::Plan;
 
@@ -274,6 +274,48 @@ impl Evaluation {
         };
         self.decided = Some(decision.clone());
         Step::Decided(decision)
+    }
+
+    /// [`Evaluation::poll`], making itself the calls of the functions in `functions` (a
+    /// host's Rust functions, a stub table's) unless `for_host` claims the name, until the
+    /// evaluation decides or needs calls only the host can make: those are returned, to be
+    /// answered with [`Evaluation::answer`]. A binding whose own functions are
+    /// asynchronous or must run on its own thread (JS, Python) drives an evaluation this
+    /// way and sees only its own calls. A function that panics is that call's failure.
+    pub fn poll_answering(
+        &mut self,
+        functions: &Functions,
+        for_host: &dyn Fn(&str) -> bool,
+    ) -> Step {
+        loop {
+            let calls = match self.poll() {
+                Step::Needs(calls) => calls,
+                decided => return decided,
+            };
+            let mut for_the_host = Vec::new();
+            for call in calls {
+                match functions.get(&call.function) {
+                    Some(function) if !for_host(&call.function) => {
+                        let args: Vec<&Value> = call.args.iter().collect();
+                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            function.call(&args)
+                        }))
+                        .unwrap_or_else(|_| {
+                            Err(FunctionError::new(
+                                FunctionError::PANICKED,
+                                "the function panicked",
+                            ))
+                        });
+                        // The id was just asked for: it cannot be unknown or answered.
+                        let _ = self.answer(call.id, result);
+                    }
+                    _ => for_the_host.push(call),
+                }
+            }
+            if !for_the_host.is_empty() {
+                return Step::Needs(for_the_host);
+            }
+        }
     }
 
     /// Give the result of call `id` (from the [`HostCall`] the evaluation asked for):

@@ -565,3 +565,53 @@ proptest! {
         prop_assert_eq!(distinct, sync_distinct, "rules:\n{}", text);
     }
 }
+
+#[test]
+fn poll_answering_makes_the_rust_calls_and_hands_over_only_the_hosts() {
+    let rules =
+        rule_line("A", 2, "rust.a(ctx.x) > 1") + &rule_line("B", 1, "host.b(ctx.y) == 'yes'");
+    let rust = Functions::new().with(
+        "rust.a",
+        |args: &[&Value]| -> Result<Value, FunctionError> {
+            Ok(json!(
+                args.first().and_then(|v| v.as_i64()).unwrap_or(0) * 2
+            ))
+        },
+    );
+    let host = Functions::new().with("host.b", |_: &[&Value]| -> Result<Value, FunctionError> {
+        Err(FunctionError::failed(
+            "the host's own function is not called by the engine",
+        ))
+    });
+    let mut all = rust.clone();
+    all.extend(host);
+    let engine = Engine::builder()
+        .functions(all.clone())
+        .load_str("rules.yaml", &rules)
+        .unwrap();
+    let mut evaluation = engine.evaluation(json!({"ctx": {"x": 5, "y": "Y"}}));
+    let for_host = |name: &str| name.starts_with("host.");
+    let Step::Needs(calls) = evaluation.poll_answering(&all, &for_host) else {
+        panic!("the host's call is needed")
+    };
+    assert_eq!(keys(&calls), ["host.b([\"Y\"])"]);
+    evaluation.answer(calls[0].id, Ok(json!("yes"))).unwrap();
+    let Step::Decided(decision) = evaluation.poll_answering(&all, &for_host) else {
+        panic!("decided once the host answered")
+    };
+    assert_eq!(decision.matched_ids(), ["A", "B"]);
+    assert_eq!(
+        as_json(&decision),
+        as_json(
+            &Engine::builder()
+                .functions(
+                    rust.with("host.b", |_: &[&Value]| -> Result<Value, FunctionError> {
+                        Ok(json!("yes"))
+                    })
+                )
+                .load_str("rules.yaml", &rules)
+                .unwrap()
+                .evaluate(&json!({"ctx": {"x": 5, "y": "Y"}}))
+        )
+    );
+}

@@ -24,42 +24,16 @@ struct Waiting {
     call: HostCall,
 }
 
-/// Poll `evaluation` until it decides or needs calls of JS functions; calls of
-/// functions registered in Rust are made on the spot. `None`: decided.
+/// Poll `evaluation` until it decides (`None`) or needs calls of JS functions; the
+/// engine makes the calls of functions registered in Rust (a stub table) itself.
 fn advance(
     evaluation: &mut Core,
     registered: &Functions,
     is_js: &dyn Fn(&str) -> bool,
 ) -> Option<Vec<HostCall>> {
-    loop {
-        match evaluation.poll() {
-            Step::Decided(_) => return None,
-            Step::Needs(calls) => {
-                let mut for_js = Vec::new();
-                for call in calls {
-                    match registered.get(&call.function) {
-                        Some(function) if !is_js(&call.function) => {
-                            let args: Vec<&Value> = call.args.iter().collect();
-                            let result =
-                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                    function.call(&args)
-                                }))
-                                .unwrap_or_else(|_| {
-                                    Err(FunctionError::new(
-                                        FunctionError::PANICKED,
-                                        "the function panicked",
-                                    ))
-                                });
-                            let _ = evaluation.answer(call.id, result);
-                        }
-                        _ => for_js.push(call),
-                    }
-                }
-                if !for_js.is_empty() {
-                    return Some(for_js);
-                }
-            }
-        }
+    match evaluation.poll_answering(registered, is_js) {
+        Step::Needs(calls) => Some(calls),
+        Step::Decided(_) => None,
     }
 }
 

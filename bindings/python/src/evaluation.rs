@@ -46,42 +46,17 @@ impl Evaluation {
     }
 }
 
-/// Poll until decided (`None`) or calls of Python functions are needed.
+/// Poll until decided (`None`) or calls of Python functions are needed; the engine
+/// makes the calls of functions registered in Rust (a stub table) itself.
 fn advance(
     evaluation: &mut Core,
     registered: &Functions,
     python: Option<&PyFunctions>,
 ) -> Option<Vec<HostCall>> {
-    loop {
-        match evaluation.poll() {
-            Step::Decided(_) => return None,
-            Step::Needs(calls) => {
-                let mut for_python = Vec::new();
-                for call in calls {
-                    let is_python = python.is_some_and(|p| p.has(&call.function));
-                    match registered.get(&call.function) {
-                        Some(function) if !is_python => {
-                            let args: Vec<&Value> = call.args.iter().collect();
-                            let result =
-                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                    function.call(&args)
-                                }))
-                                .unwrap_or_else(|_| {
-                                    Err(FunctionError::new(
-                                        FunctionError::PANICKED,
-                                        "the function panicked",
-                                    ))
-                                });
-                            let _ = evaluation.answer(call.id, result);
-                        }
-                        _ => for_python.push(call),
-                    }
-                }
-                if !for_python.is_empty() {
-                    return Some(for_python);
-                }
-            }
-        }
+    let is_python = |name: &str| python.is_some_and(|p| p.has(name));
+    match evaluation.poll_answering(registered, &is_python) {
+        Step::Needs(calls) => Some(calls),
+        Step::Decided(_) => None,
     }
 }
 
