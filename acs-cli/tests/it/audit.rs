@@ -234,15 +234,22 @@ fn a_writer_killed_mid_write_loses_no_synced_record() {
         let synced = Arc::new(Mutex::new(0u64));
         let seen = Arc::clone(&synced);
         let stdout = child.stdout.take().unwrap();
+        let (opened, has_opened) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(size) = line.strip_prefix("synced ") {
                     *seen.lock().unwrap() = size.parse().unwrap();
+                    let _ = opened.send(());
                 }
             }
         });
-        std::thread::sleep(Duration::from_millis(5 + random() % 40));
+        // Killed only once it has opened the log (and so cut, and said so, any torn tail
+        // the last run left): a kill before that would leave the count of cuts to chance.
+        has_opened
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the writer syncs within 20 s");
+        std::thread::sleep(Duration::from_millis(random() % 40));
         child.kill().unwrap();
         let status = child.wait().unwrap();
         stop.store(true, Ordering::Relaxed);
