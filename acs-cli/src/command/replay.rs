@@ -268,13 +268,7 @@ impl<R> Recorder<'_, R> {
 
 impl<R: BufRead> Read for Recorder<'_, R> {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let buf = self.fill_buf()?;
-        let n = buf.len().min(out.len());
-        if let (Some(to), Some(from)) = (out.get_mut(..n), buf.get(..n)) {
-            to.copy_from_slice(from);
-        }
-        self.consume(n);
-        Ok(n)
+        read_through_buffer(self, out)
     }
 }
 
@@ -306,6 +300,18 @@ impl<R: BufRead> BufRead for Recorder<'_, R> {
     }
 }
 
+/// `Read::read` for a reader whose `BufRead` side does the work (the wrappers above
+/// and below count or stop at line ends in `fill_buf` / `consume`).
+fn read_through_buffer(reader: &mut impl BufRead, out: &mut [u8]) -> std::io::Result<usize> {
+    let buf = reader.fill_buf()?;
+    let n = buf.len().min(out.len());
+    if let (Some(to), Some(from)) = (out.get_mut(..n), buf.get(..n)) {
+        to.copy_from_slice(from);
+    }
+    reader.consume(n);
+    Ok(n)
+}
+
 /// The input, until `stop` is set: then it ends after the line being read, so the report
 /// covers whole lines and a line cut short is not counted as invalid.
 struct Stoppable<'a, R> {
@@ -318,13 +324,7 @@ struct Stoppable<'a, R> {
 
 impl<R: BufRead> Read for Stoppable<'_, R> {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let buf = self.fill_buf()?;
-        let n = buf.len().min(out.len());
-        if let (Some(to), Some(from)) = (out.get_mut(..n), buf.get(..n)) {
-            to.copy_from_slice(from);
-        }
-        self.consume(n);
-        Ok(n)
+        read_through_buffer(self, out)
     }
 }
 

@@ -152,15 +152,8 @@ impl Engine {
         stubs: Option<PathBuf>,
         public_key: Option<PathBuf>,
     ) -> PyResult<Engine> {
-        let Options {
-            builder,
-            python,
-            registered,
-        } = options(functions, limits, stubs, public_key)?;
-        let core = py
-            .detach(|| builder.load_path(path))
-            .map_err(|e| errors::rules_error(py, &e))?;
-        Ok(Engine::new(core, python, registered))
+        let options = options(functions, limits, stubs, public_key)?;
+        Engine::load(py, RulesSource::Path(path), options)
     }
 
     /// Load rules given as YAML text; `name` names them in diagnostics.
@@ -176,15 +169,8 @@ impl Engine {
         stubs: Option<PathBuf>,
         public_key: Option<PathBuf>,
     ) -> PyResult<Engine> {
-        let Options {
-            builder,
-            python,
-            registered,
-        } = options(functions, limits, stubs, public_key)?;
-        let core = py
-            .detach(|| builder.load(RulesSource::Text { name, text: yaml }))
-            .map_err(|e| errors::rules_error(py, &e))?;
-        Ok(Engine::new(core, python, registered))
+        let options = options(functions, limits, stubs, public_key)?;
+        Engine::load(py, RulesSource::Text { name, text: yaml }, options)
     }
 
     /// Decide on one input dict (`{"event", "ctx", "system", "db"}`).
@@ -481,6 +467,20 @@ impl Engine {
             }
             Err(error) => Ok(error.into_value(py).into_bound(py).into_any()),
         }
+    }
+
+    /// Load `source` with the options of `from_path` / `from_string` (the GIL released
+    /// while reading and compiling).
+    fn load(py: Python<'_>, source: RulesSource, options: Options) -> PyResult<Engine> {
+        let Options {
+            builder,
+            python,
+            registered,
+        } = options;
+        let core = py
+            .detach(|| builder.load(source))
+            .map_err(|e| errors::rules_error(py, &e))?;
+        Ok(Engine::new(core, python, registered))
     }
 
     fn new(core: Core, python: Option<Arc<PyFunctions>>, registered: Functions) -> Engine {
