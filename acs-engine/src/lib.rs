@@ -38,7 +38,9 @@ pub use diagnostic::{Diagnostic, Severity};
 pub use engine::bundle;
 pub use engine::AuditStatus;
 #[cfg(feature = "audit")]
-pub use engine::{AuditOptions, Fsync, Overflow};
+pub use engine::{
+    AuditConfig, AuditOptions, Fsync, FsyncConfig, Overflow, OverflowConfig, RedactConfig,
+};
 pub use engine::{
     Engine, EngineBuilder, LoadError, ReloadEvent, ReloadFailure, RuleSwitch, RulesSource, Status,
     WatchStatus,

@@ -90,6 +90,11 @@ export declare class Engine {
    * `index.js` drives it. An input that cannot be read is that input's error.
    */
   startBatch(inputs: Array<Input | string | Uint8Array>): Batch
+  /**
+   * Write and sync every audit record queued so far, waiting up to `timeoutMs`
+   * (default 10 s); throws when the engine does not audit or its writer stopped.
+   */
+  auditFlush(timeoutMs?: number | undefined | null): void
   /** The ids of the loaded rules, in evaluation order. */
   get ruleIds(): Array<string>
   /** The names of the JS host functions this engine was given. */

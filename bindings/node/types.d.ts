@@ -70,6 +70,8 @@ export interface Decision {
   rules_evaluated: number
   generation: number
   ruleset_hash: string
+  /** Present (true) when auditing is on and this decision's record could not be queued. */
+  audit_unavailable?: boolean
 }
 
 /** One input's outcome in `evaluateBatch`. */

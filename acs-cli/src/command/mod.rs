@@ -93,28 +93,25 @@ impl AuditArgs {
     /// The engine's audit options, or `None` without --audit-dir. Every batch is
     /// synced, and a full queue makes the command wait: a command records every decision.
     fn options(&self) -> Result<Option<acs_engine::AuditOptions>, String> {
-        use acs_engine::audit::{CheckpointSigner, HmacKey};
         let Some(dir) = &self.audit_dir else {
             return Ok(None);
         };
-        let signer: Box<dyn CheckpointSigner> = match (&self.audit_key, &self.audit_hmac_key) {
-            (Some(path), _) => Box::new(
-                acs_engine::bundle::PrivateKey::read(path).map_err(|e| format!("error: {e}"))?,
-            ),
-            (None, Some(path)) => {
-                Box::new(HmacKey::read(path).map_err(|e| format!("error: {e}"))?)
-            }
-            (None, None) => {
-                return Err(
-                    "error: --audit-dir needs a key to sign its checkpoints: --audit-key KEY_FILE (acs bundle keygen) or --audit-hmac-key KEY_FILE (acs audit keygen --hmac)"
-                        .to_owned(),
-                )
-            }
-        };
-        let mut options = acs_engine::AuditOptions::new(dir, signer);
-        options.record_all = self.audit_all;
-        options.overflow = acs_engine::Overflow::Block(std::time::Duration::from_secs(3600));
-        Ok(Some(options))
+        let mut config = acs_engine::AuditConfig::default();
+        config.dir = dir.clone();
+        config.key = self.audit_key.clone();
+        config.hmac_key = self.audit_hmac_key.clone();
+        config.record_all = self.audit_all;
+        config.overflow = Some(acs_engine::OverflowConfig::BlockMillis(3_600_000));
+        if config.key.is_none() && config.hmac_key.is_none() {
+            return Err(
+                "error: --audit-dir needs a key to sign its checkpoints: --audit-key KEY_FILE (acs bundle keygen) or --audit-hmac-key KEY_FILE (acs audit keygen --hmac)"
+                    .to_owned(),
+            );
+        }
+        config
+            .into_options()
+            .map(Some)
+            .map_err(|e| format!("error: {e}"))
     }
 }
 

@@ -105,6 +105,150 @@ impl AuditOptions {
     }
 }
 
+/// [`AuditOptions`] as data, with keys named by their files: what `acs eval
+/// --audit-dir`, the Node binding's `audit` option and the Python binding's `audit=`
+/// dict all read, so every host configures auditing alike. Fields may be written in
+/// snake_case or camelCase.
+///
+/// ```json
+/// { "dir": "/var/lib/acs/audit", "key": "audit.key", "record_all": false,
+///   "fsync": "every_batch", "overflow": { "block_millis": 10 }, "queue_capacity": 8192,
+///   "redact": { "key": "redact.key", "remove": ["/ctx/card"], "hash": ["ctx.userId"] } }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct AuditConfig {
+    /// The log directory.
+    pub dir: PathBuf,
+    /// An Ed25519 private key file (`acs bundle keygen`) that signs the checkpoints.
+    pub key: Option<PathBuf>,
+    /// An HMAC key file (`acs audit keygen --hmac`), the simpler signer.
+    #[serde(alias = "hmacKey")]
+    pub hmac_key: Option<PathBuf>,
+    /// Record every decision, not only those of `audit: true` rules.
+    #[serde(alias = "recordAll")]
+    pub record_all: bool,
+    /// `"every_batch"` (the default), `"never"`, or `{ "every_millis": N }`.
+    pub fsync: Option<FsyncConfig>,
+    /// `{ "block_millis": N }` (the default, 10), `"drop"` or `"mark_unavailable"`.
+    pub overflow: Option<OverflowConfig>,
+    /// Records the queue holds (default 8192).
+    #[serde(alias = "queueCapacity")]
+    pub queue_capacity: Option<usize>,
+    /// Fields removed or HMAC'd before a record leaves the request.
+    pub redact: Option<RedactConfig>,
+}
+
+/// [`Fsync`] as data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs, reason = "the variants are Fsync's")]
+pub enum FsyncConfig {
+    EveryBatch,
+    #[serde(alias = "everyMillis")]
+    EveryMillis(u64),
+    Never,
+}
+
+/// [`Overflow`] as data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs, reason = "the variants are Overflow's")]
+pub enum OverflowConfig {
+    #[serde(alias = "blockMillis")]
+    BlockMillis(u64),
+    Drop,
+    #[serde(alias = "markUnavailable")]
+    MarkUnavailable,
+}
+
+/// The redaction of [`AuditConfig`]: JSON pointers or dotted paths.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct RedactConfig {
+    /// A file of hex digits (at least 32): the HMAC key of the hashed fields.
+    pub key: Option<PathBuf>,
+    /// Fields left out of the record.
+    pub remove: Vec<String>,
+    /// Fields replaced by `hmac-sha256:<hex>` of their value.
+    pub hash: Vec<String>,
+}
+
+impl AuditConfig {
+    /// Read the keys and build the options; an error names the file or field at fault.
+    pub fn into_options(self) -> Result<AuditOptions, AuditError> {
+        let signer: Box<dyn CheckpointSigner> = match (&self.key, &self.hmac_key) {
+            (Some(_), Some(_)) => {
+                return Err(AuditError::Key {
+                    message: "give `key` or `hmac_key`, not both".to_owned(),
+                })
+            }
+            (Some(path), None) => Box::new(super::bundle::PrivateKey::read(path).map_err(|e| {
+                AuditError::Key {
+                    message: e.to_string(),
+                }
+            })?),
+            (None, Some(path)) => Box::new(crate::audit::HmacKey::read(path)?),
+            (None, None) => {
+                return Err(AuditError::Key {
+                    message: "auditing needs a key to sign its checkpoints: `key` (an Ed25519 key file from `acs bundle keygen`) or `hmac_key` (`acs audit keygen --hmac`)".to_owned(),
+                })
+            }
+        };
+        let mut options = AuditOptions::new(self.dir, signer);
+        options.record_all = self.record_all;
+        if let Some(fsync) = self.fsync {
+            options.fsync = match fsync {
+                FsyncConfig::EveryBatch => Fsync::EveryBatch,
+                FsyncConfig::EveryMillis(ms) => Fsync::EveryMillis(ms),
+                FsyncConfig::Never => Fsync::Never,
+            };
+        }
+        if let Some(overflow) = self.overflow {
+            options.overflow = match overflow {
+                OverflowConfig::BlockMillis(ms) => Overflow::Block(Duration::from_millis(ms)),
+                OverflowConfig::Drop => Overflow::Drop,
+                OverflowConfig::MarkUnavailable => Overflow::MarkUnavailable,
+            };
+        }
+        if let Some(capacity) = self.queue_capacity {
+            options.queue_capacity = capacity.max(1);
+        }
+        if let Some(redact) = self.redact {
+            let key = match &redact.key {
+                Some(path) => {
+                    let text =
+                        crate::limits::read_file(path, 4096).map_err(|e| AuditError::Key {
+                            message: format!("`{}`: {e}", path.display()),
+                        })?;
+                    crate::audit::unhex(String::from_utf8_lossy(&text).trim()).ok_or_else(|| {
+                        AuditError::Key {
+                            message: format!("`{}`: not a key of hex digits", path.display()),
+                        }
+                    })?
+                }
+                None if redact.hash.is_empty() => Vec::new(),
+                None => {
+                    return Err(AuditError::Key {
+                        message: "hashing redacted fields needs `redact.key`".to_owned(),
+                    })
+                }
+            };
+            let mut redactor = Redactor::new(key);
+            for path in &redact.remove {
+                redactor = redactor.remove(path)?;
+            }
+            for path in &redact.hash {
+                redactor = redactor.hash(path)?;
+            }
+            options.redactor = Some(redactor);
+        }
+        Ok(options)
+    }
+}
+
 impl std::fmt::Debug for AuditOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuditOptions")

@@ -12,7 +12,9 @@ mod watch;
 
 pub use crate::metrics::AuditStatus;
 #[cfg(feature = "audit")]
-pub use audit::{AuditOptions, Fsync, Overflow};
+pub use audit::{
+    AuditConfig, AuditOptions, Fsync, FsyncConfig, Overflow, OverflowConfig, RedactConfig,
+};
 pub use load::{
     load_plan, load_plan_with, read_sources, read_sources_with, LoadError, RulesSource,
     MAX_RULES_FILE_BYTES,

@@ -101,6 +101,22 @@ fn options(env: &Env, options: Option<Unknown<'_>>) -> napi::Result<Options> {
         }
         _ => return Err(errors::type_error(env, "options.limits must be an object")),
     }
+    let audit: Unknown<'_> = options.get_named_property("audit")?;
+    match audit.get_type()? {
+        ValueType::Undefined | ValueType::Null => {}
+        ValueType::Object => {
+            let mut budget = Budget::new(64, 1 << 20);
+            let config = convert::to_document(&audit, Step::Root("options.audit"), 0, &mut budget)
+                .map_err(|problem| errors::conversion_error(env, problem))?;
+            let config: acs_engine::AuditConfig = serde_json::from_value(config)
+                .map_err(|e| errors::type_error(env, &format!("options.audit: {e}")))?;
+            let audit = config
+                .into_options()
+                .map_err(|e| errors::type_error(env, &format!("options.audit: {e}")))?;
+            builder = builder.audit(audit);
+        }
+        _ => return Err(errors::type_error(env, "options.audit must be an object")),
+    }
     let key: Unknown<'_> = options.get_named_property("publicKey")?;
     match key.get_type()? {
         ValueType::Undefined | ValueType::Null => {}
@@ -409,6 +425,16 @@ impl Engine {
             inputs,
             read,
         )
+    }
+
+    /// Write and sync every audit record queued so far, waiting up to `timeoutMs`
+    /// (default 10 s); throws when the engine does not audit or its writer stopped.
+    #[napi(catch_unwind)]
+    pub fn audit_flush(&self, env: Env, timeout_ms: Option<u32>) -> napi::Result<()> {
+        let wait = std::time::Duration::from_millis(u64::from(timeout_ms.unwrap_or(10_000)));
+        self.core
+            .audit_flush(wait)
+            .map_err(|message| errors::audit_error(&env, &message))
     }
 
     /// The ids of the loaded rules, in evaluation order.

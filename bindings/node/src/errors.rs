@@ -158,6 +158,11 @@ fn problem_words_error(problem: Problem) -> napi::Error {
     }
 }
 
+/// The audit log could not take the records (`auditFlush`).
+pub(crate) fn audit_error(env: &Env, message: &str) -> napi::Error {
+    raise(env, "AcsError", "audit", message, |_, _| Ok(()))
+}
+
 /// The watcher could not start.
 pub(crate) fn watch_error(env: &Env, error: &WatchError) -> napi::Error {
     raise(

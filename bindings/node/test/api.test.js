@@ -211,3 +211,28 @@ test('after a reload, inputs are cut for the new rules: a field only they read i
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('options.audit records the decisions of audit: true rules in a log acs audit verifies', () => {
+  const { execFileSync } = require('node:child_process')
+  const { acsBinary } = require('./support')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acs-node-audit-'))
+  try {
+    execFileSync(acsBinary(), ['bundle', 'keygen', path.join(dir, 'audit.key')])
+    const log = path.join(dir, 'log')
+    const engine = Engine.fromPath(rules, { audit: { dir: log, key: path.join(dir, 'audit.key'), redact: { remove: ['/ctx/userId'] } } })
+    const input = JSON.parse(fs.readFileSync(path.join(examples, 'bid_create_kyc_missing.json'), 'utf8'))
+    assert.equal(engine.evaluate(input).verdict.outcome, 'rejected')
+    engine.auditFlush()
+    const verdict = execFileSync(acsBinary(), ['audit', 'verify', log, '--key', path.join(dir, 'audit.key.pub')], { encoding: 'utf8' })
+    assert.match(verdict, /^ok: /)
+    const records = execFileSync(acsBinary(), ['audit', 'export', log], { encoding: 'utf8' })
+    assert.match(records, /RF01_KYC_MANDATORY/)
+    const decision = records.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((r) => r.kind === 'decision')
+    assert.equal(decision.input.ctx.userId, undefined, 'the removed field is not in the recorded input')
+    assert.equal(decision.input.ctx.userRole, 'operator')
+    assert.throws(() => Engine.fromPath(rules, { audit: { dir: log } }), (e) => e instanceof TypeError && /key/.test(e.message))
+    assert.throws(() => Engine.fromPath(rules).auditFlush(), (e) => e.code === 'audit')
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})

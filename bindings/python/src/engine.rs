@@ -78,8 +78,20 @@ fn options(
     limits: Option<&Bound<'_, PyAny>>,
     stubs: Option<PathBuf>,
     public_key: Option<PathBuf>,
+    audit: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Options> {
     let mut builder = Core::builder();
+    if let Some(audit) = audit.filter(|a| !a.is_none()) {
+        let mut budget = Budget::new(&Limits::default());
+        let config = convert::to_value(audit, &Path::Root("audit"), 0, &mut budget)
+            .map_err(|p| errors::type_error(format!("audit: {}", p.words().1)))?;
+        let config: acs_engine::AuditConfig = serde_json::from_value(config)
+            .map_err(|e| errors::type_error(format!("audit: {e}")))?;
+        let options = config
+            .into_options()
+            .map_err(|e| errors::type_error(format!("audit: {e}")))?;
+        builder = builder.audit(options);
+    }
     let mut registered = match stubs {
         Some(path) => Functions::from_stub_file(&path)
             .map_err(|e| errors::type_error(format!("stubs: {e}")))?,
@@ -143,7 +155,7 @@ fn read_limits(given: &Bound<'_, PyAny>) -> PyResult<Limits> {
 impl Engine {
     /// Load a rules file or a bundle directory.
     #[staticmethod]
-    #[pyo3(signature = (path, functions = None, limits = None, stubs = None, public_key = None))]
+    #[pyo3(signature = (path, functions = None, limits = None, stubs = None, public_key = None, audit = None))]
     fn from_path(
         py: Python<'_>,
         path: PathBuf,
@@ -151,14 +163,15 @@ impl Engine {
         limits: Option<&Bound<'_, PyAny>>,
         stubs: Option<PathBuf>,
         public_key: Option<PathBuf>,
+        audit: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Engine> {
-        let options = options(functions, limits, stubs, public_key)?;
+        let options = options(functions, limits, stubs, public_key, audit)?;
         Engine::load(py, RulesSource::Path(path), options)
     }
 
     /// Load rules given as YAML text; `name` names them in diagnostics.
     #[staticmethod]
-    #[pyo3(signature = (yaml, name = "<string>".to_owned(), functions = None, limits = None, stubs = None, public_key = None))]
+    #[pyo3(signature = (yaml, name = "<string>".to_owned(), functions = None, limits = None, stubs = None, public_key = None, audit = None))]
     #[allow(clippy::too_many_arguments, reason = "Python keyword arguments")]
     fn from_string(
         py: Python<'_>,
@@ -168,9 +181,19 @@ impl Engine {
         limits: Option<&Bound<'_, PyAny>>,
         stubs: Option<PathBuf>,
         public_key: Option<PathBuf>,
+        audit: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Engine> {
-        let options = options(functions, limits, stubs, public_key)?;
+        let options = options(functions, limits, stubs, public_key, audit)?;
         Engine::load(py, RulesSource::Text { name, text: yaml }, options)
+    }
+
+    /// Write and sync every audit record queued so far, waiting up to `timeout` seconds;
+    /// raises when the engine does not audit or its writer stopped.
+    #[pyo3(signature = (timeout = 10.0))]
+    fn audit_flush(&self, py: Python<'_>, timeout: f64) -> PyResult<()> {
+        let wait = std::time::Duration::from_secs_f64(timeout.clamp(0.0, 86_400.0));
+        py.detach(|| self.core.audit_flush(wait))
+            .map_err(errors::misuse)
     }
 
     /// Decide on one input dict (`{"event", "ctx", "system", "db"}`).

@@ -263,3 +263,32 @@ def test_a_panic_would_be_an_exception():
     # pyo3 turns a Rust panic into `PanicException` (a BaseException): reachable from Python.
     from acs import _acs  # noqa: F401
     assert issubclass(acs.AcsError, Exception)
+
+
+def test_audit_option_records_audit_decisions_that_acs_audit_verifies(tmp_path):
+    import subprocess
+
+    from support import acs_binary
+
+    key = tmp_path / "audit.key"
+    subprocess.run([acs_binary(), "bundle", "keygen", str(key)], check=True, capture_output=True)
+    log = tmp_path / "log"
+    engine = acs.Engine.from_path(
+        str(RULES), audit={"dir": str(log), "key": str(key), "redact": {"remove": ["/ctx/userId"]}}
+    )
+    document = json.loads((RULES / "examples" / "bid_create_kyc_missing.json").read_text())
+    assert engine.evaluate(document).is_rejected
+    engine.audit_flush()
+    verified = subprocess.run(
+        [acs_binary(), "audit", "verify", str(log), "--key", f"{key}.pub"], capture_output=True, text=True
+    )
+    assert verified.returncode == 0 and verified.stdout.startswith("ok: "), verified.stderr
+    exported = subprocess.run([acs_binary(), "audit", "export", str(log)], capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in exported.stdout.splitlines() if line]
+    decision = next(r for r in records if r["kind"] == "decision")
+    assert decision["matched"][0]["id"] == "RF01_KYC_MANDATORY"
+    assert "userId" not in decision["input"]["ctx"]
+    with pytest.raises(TypeError, match="key"):
+        acs.Engine.from_path(str(RULES), audit={"dir": str(log)})
+    with pytest.raises(RuntimeError):
+        acs.Engine.from_path(str(RULES)).audit_flush()

@@ -113,6 +113,7 @@ class Engine:
         limits: Optional[Limits] = None,
         stubs: Optional[_Path] = None,
         public_key: Optional[_Path] = None,
+        audit: Optional[Mapping[str, Any]] = None,
     ) -> "Engine": ...
     @staticmethod
     def from_string(
@@ -122,7 +123,9 @@ class Engine:
         limits: Optional[Limits] = None,
         stubs: Optional[_Path] = None,
         public_key: Optional[_Path] = None,
+        audit: Optional[Mapping[str, Any]] = None,
     ) -> "Engine": ...
+    def audit_flush(self, timeout: float = 10.0) -> None: ...
     def evaluate(self, input: Input) -> Decision: ...
     def evaluate_json(self, json: _Json) -> Decision: ...
     def evaluate_many(
