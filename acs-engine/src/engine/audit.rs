@@ -301,6 +301,8 @@ pub(crate) struct AuditSink {
 /// A decision on its way to the writer thread, its input already redacted.
 struct Pending {
     decision: Decision,
+    /// Redacted values and their stand-ins, for the decision's rendered actions.
+    taken: Vec<(Value, Value)>,
     calls: Vec<RecordedCall>,
     now: Option<f64>,
     input: Value,
@@ -318,6 +320,24 @@ fn decision_record(pending: Pending) -> Result<Value, AuditError> {
             message: "a decision is an object".to_owned(),
         });
     };
+    // A rendered action parameter can be a redacted field itself (`userId:
+    // "{{ctx.userId}}"`): it gets the same stand-in as the input, so the log never holds
+    // it in clear and a replay of the redacted input renders what was recorded.
+    // Only the parameters: a rule's id or severity that happens to equal a redacted
+    // value gives nothing away and must stay as it is.
+    if !pending.taken.is_empty() {
+        for key in ["matched", "shadow_matched"] {
+            let rules = fields.get_mut(key).and_then(Value::as_array_mut);
+            for rule in rules.into_iter().flatten() {
+                let actions = rule.get_mut("actions").and_then(Value::as_array_mut);
+                for action in actions.into_iter().flatten() {
+                    if let Some(params) = action.get_mut("params") {
+                        scrub(params, &pending.taken);
+                    }
+                }
+            }
+        }
+    }
     let calls: Vec<Value> = pending
         .calls
         .into_iter()
@@ -497,6 +517,7 @@ impl AuditSink {
         mut input: Value,
     ) -> Result<Pending, AuditError> {
         let mut calls = recording.calls;
+        let mut taken_values = Vec::new();
         if let Some(redactor) = &self.redactor {
             // Host calls are often made with a redacted field (a card number looked
             // up): their copies of it are scrubbed too, to the same stand-in, so that a
@@ -510,9 +531,11 @@ impl AuditSink {
                     }
                 }
             }
+            taken_values = taken;
         }
         Ok(Pending {
             decision: decision.clone(),
+            taken: taken_values,
             calls,
             now: recording.now,
             input,

@@ -329,3 +329,52 @@ fn a_reload_records_the_new_rules_and_the_generation_that_decided() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&rules_dir);
 }
+
+#[test]
+fn a_redacted_field_rendered_into_an_action_is_not_written_in_clear() {
+    let rules = r#"
+- id: WATCH
+  priority: 1
+  severity: high
+  description: d
+  condition: event.type == 'pay'
+  action:
+    - flagWatchlist: { entityType: user, entityId: "{{ctx.user}}", reason: "card {{ctx.card}}" }
+  audit: true
+"#;
+    let dir = temp_dir("redact-actions");
+    let mut options = AuditOptions::new(&dir, Box::new(key()));
+    options.redactor = Some(Redactor::new(vec![9u8; 32]).hash("ctx.user").unwrap());
+    let engine = Engine::builder()
+        .audit(options)
+        .load_str("rules.yaml", rules)
+        .unwrap();
+    let decision = engine.evaluate(
+        &json!({"event": {"type": "pay"}, "ctx": {"user": "SECRET-USER-77", "card": "4111"}}),
+    );
+    assert_eq!(
+        decision.matched_ids(),
+        ["WATCH"],
+        "the caller still gets the clear value"
+    );
+    drop(engine);
+    let recorded = decisions(&dir);
+    let params = &recorded[0]["matched"][0]["actions"][0]["params"];
+    assert!(
+        params["entityId"]
+            .as_str()
+            .unwrap()
+            .starts_with("hmac-sha256:"),
+        "{params}"
+    );
+    assert_eq!(
+        params["entityId"], recorded[0]["input"]["ctx"]["user"],
+        "the input's stand-in"
+    );
+    assert_eq!(recorded[0]["matched"][0]["severity"], "high");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains("SECRET-USER-77"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
