@@ -46,13 +46,22 @@ export declare class Engine {
    */
   evaluateJsonText(json: string | Uint8Array): string
   /**
+   * The decision in the form `index.js` reads fastest, for a caller that already holds
+   * the ruleset hash of plan `generation`: the number of rules evaluated when the
+   * decision is the plain "allowed, nothing matched, no errors" one of that plan
+   * (`index.js` builds that object itself), otherwise the decision's JSON text, whose
+   * `ruleset_hash` is `0` when `generation` decided (the caller writes the hash it
+   * holds in its place) and the hash itself when another plan did.
+   */
+  decideCompact(json: string | Uint8Array, generation: number): number | string
+  /**
    * What the plan serving now may read of an input, per event type: `{ generation,
    * types: { [type]: paths }, other: paths }`, each path root first. `index.js` copies
    * only these subtrees of an input object before it crosses (the decision is the
    * same: the evaluator reads nothing else), and refetches when a decision's
    * generation shows the plan changed.
    */
-  inputReads(): { generation: number; types: Record<string, string[][]>; other: string[][] }
+  inputReads(): { generation: number; rulesetHash: string; types: Record<string, string[][]>; other: string[][] }
   /** Why each rule matched or not, node by node. */
   explain(input: Input): Explanation
   /** Read the rules again now; throws `RulesError` (and keeps serving) when they fail. */

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use acs_engine::{Engine as Core, EngineBuilder, Functions, Limits, RulesSource};
 use napi::bindgen_prelude::{
-    FromNapiValue, Function, JsObjectValue, Object, ObjectFinalize, Uint8Array, Unknown,
+    Either, FromNapiValue, Function, JsObjectValue, Object, ObjectFinalize, Uint8Array, Unknown,
 };
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, JsValue, ValueType};
@@ -269,6 +269,42 @@ impl Engine {
         serde_json::to_string(&decision).map_err(|e| napi::Error::from_reason(e.to_string()))
     }
 
+    /// The decision in the form `index.js` reads fastest, for a caller that already holds
+    /// the ruleset hash of plan `generation`: the number of rules evaluated when the
+    /// decision is the plain "allowed, nothing matched, no errors" one of that plan
+    /// (`index.js` builds that object itself), otherwise the decision's JSON text, whose
+    /// `ruleset_hash` is `0` when `generation` decided (the caller writes the hash it
+    /// holds in its place) and the hash itself when another plan did.
+    #[napi(
+        catch_unwind,
+        ts_args_type = "json: string | Uint8Array, generation: number"
+    )]
+    pub fn decide_compact(
+        &self,
+        env: Env,
+        json: Unknown<'_>,
+        generation: f64,
+    ) -> napi::Result<Either<u32, String>> {
+        let decision = self.decide_bytes(&env, json)?;
+        let known = decision.generation as f64 == generation;
+        if known
+            && decision.matched.is_empty()
+            && decision.shadow_matched.is_empty()
+            && decision.errors.is_empty()
+            && !decision.audit_unavailable
+            && !decision.is_rejected()
+        {
+            return Ok(Either::A(decision.rules_evaluated));
+        }
+        let text = if known {
+            serde_json::to_string(&WithoutHash::of(&decision))
+        } else {
+            serde_json::to_string(&decision)
+        };
+        text.map(Either::B)
+            .map_err(|e| napi::Error::from_reason(e.to_string()))
+    }
+
     /// What the plan serving now may read of an input, per event type: `{ generation,
     /// types: { [type]: paths }, other: paths }`, each path root first. `index.js` copies
     /// only these subtrees of an input object before it crosses (the decision is the
@@ -276,7 +312,7 @@ impl Engine {
     /// generation shows the plan changed.
     #[napi(
         catch_unwind,
-        ts_return_type = "{ generation: number; types: Record<string, string[][]>; other: string[][] }"
+        ts_return_type = "{ generation: number; rulesetHash: string; types: Record<string, string[][]>; other: string[][] }"
     )]
     pub fn input_reads<'env>(&self, env: &'env Env) -> napi::Result<Unknown<'env>> {
         let plan = self.core.plan();
@@ -289,6 +325,7 @@ impl Engine {
             env,
             &serde_json::json!({
                 "generation": plan.generation(),
+                "rulesetHash": plan.ruleset_hash(),
                 "types": types,
                 "other": plan.input_reads(None),
             }),
@@ -493,7 +530,40 @@ impl Engine {
         let rules = i64::try_from(core.plan().rule_count()).unwrap_or(i64::MAX / 2);
         (64 * 1024_i64).saturating_add(rules.saturating_mul(8 * 1024))
     }
+}
 
+/// A decision as JSON with `0` in place of its ruleset hash (see
+/// [`Engine::decide_compact`]); the fields in the order of [`acs_engine::Decision`]'s own
+/// JSON, which a test compares text for text.
+#[derive(serde::Serialize)]
+struct WithoutHash<'a> {
+    verdict: &'a acs_engine::Verdict,
+    matched: &'a [acs_engine::RuleMatch],
+    shadow_matched: &'a [acs_engine::RuleMatch],
+    errors: &'a [acs_engine::RuleError],
+    rules_evaluated: u32,
+    generation: u64,
+    ruleset_hash: u8,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    audit_unavailable: bool,
+}
+
+impl<'a> WithoutHash<'a> {
+    fn of(decision: &'a acs_engine::Decision) -> Self {
+        WithoutHash {
+            verdict: &decision.verdict,
+            matched: &decision.matched,
+            shadow_matched: &decision.shadow_matched,
+            errors: &decision.errors,
+            rules_evaluated: decision.rules_evaluated,
+            generation: decision.generation,
+            ruleset_hash: 0,
+            audit_unavailable: decision.audit_unavailable,
+        }
+    }
+}
+
+impl Engine {
     /// JSON text or bytes, decided through the engine's bytes path.
     fn decide_bytes(&self, env: &Env, json: Unknown<'_>) -> napi::Result<acs_engine::Decision> {
         let bytes = json_bytes(env, json)?;

@@ -43,6 +43,37 @@ test('fromString with a JS host function decides with its answers', () => {
   assert.deepEqual(engine.ruleIds, ['BIG_BID'])
 })
 
+test('host functions get their arguments as JSON would give them: numbers as numbers, any count', () => {
+  const seen = []
+  const record = (...args) => {
+    seen.push(args)
+    return true
+  }
+  const engine = Engine.fromString(
+    `
+- id: ARGS
+  priority: 1
+  severity: low
+  description: calls with scalars, with now(), with an object, with more than eight arguments, with a huge integer
+  condition: >-
+    f.scalars(event.n, event.s, event.b, event.x, 2.5, now()) && f.object(event.o)
+    && f.many(1, 2, 3, 4, 5, 6, 7, 8, 9, 'ten') && f.huge(event.huge)
+  action: [ { flagWatchlist: {} } ]
+  audit: false
+`,
+    { functions: { 'f.scalars': record, 'f.object': record, 'f.many': record, 'f.huge': record } },
+  )
+  const input = { event: { n: 12, s: 'x', b: true, x: null, o: { k: [1, 'two'] }, huge: 2n ** 60n } }
+  assert.equal(engine.evaluate(input).matched.length, 1)
+  const [scalars, object, many, huge] = seen
+  assert.deepEqual(scalars.slice(0, 5), [12, 'x', true, null, 2.5])
+  assert.equal(typeof scalars[5], 'number', 'now() is a number of milliseconds')
+  assert.ok(Math.abs(scalars[5] - Date.now()) < 60_000)
+  assert.deepEqual(object, [{ k: [1, 'two'] }])
+  assert.deepEqual(many, [1, 2, 3, 4, 5, 6, 7, 8, 9, 'ten'])
+  assert.deepEqual(huge, [2n ** 60n], 'an integer beyond 2^53 stays exact, as a BigInt')
+})
+
 test('a host function that throws is an error of its rule; the other rules still run', () => {
   const engine = Engine.fromString(
     RULE +
