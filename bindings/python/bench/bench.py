@@ -89,6 +89,48 @@ def batch(label: str, engine: acs.Engine, inputs: List[Any], threads: int, repea
     return mean
 
 
+def rust_scaling(rounds: int) -> float:
+    """The Rust engine's own 2-thread / 1-thread throughput now (`benches/examples/scaling.rs`)."""
+    out = subprocess.run(
+        [str(REPO / "target/release/examples/scaling"), str(rounds)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return float(json.loads(out)["ratio"])
+
+
+def scaling_pairs(engine: acs.Engine, inputs: List[Any], pairs: int) -> None:
+    """`evaluate_many` on 1 then 2 threads, `pairs` times, each pair followed by the Rust
+    engine's own 1-then-2-thread run on the same cases: noise on a shared machine comes in
+    bursts, so each pair is a ratio of neighbouring runs, and the binding's scaling is read
+    against what the machine gave the engine itself in the same minutes."""
+    subprocess.run(
+        ["cargo", "build", "-q", "--release", "-p", "acs-benches", "--example", "scaling"],
+        cwd=REPO,
+        check=True,
+    )
+    ours: List[float] = []
+    engines: List[float] = []
+    for _ in range(pairs):
+        one = batch_ns(engine, inputs, 1)
+        two = batch_ns(engine, inputs, 2)
+        ours.append(one / two)
+        engines.append(rust_scaling(len(inputs)))
+    ours.sort()
+    engines.sort()
+    mid = pairs // 2
+    print(f"evaluate_many(bytes) 2 threads / 1, {pairs} pairs: {', '.join(f'{r:.2f}' for r in ours)}; median {ours[mid]:.2f} (goal >= 1.8x)")
+    print(f"Rust engine 2 threads / 1, same minutes:   {', '.join(f'{r:.2f}' for r in engines)}; median {engines[mid]:.2f}")
+    print(f"binding's scaling / the engine's own:      {ours[mid] / engines[mid]:.2f}")
+
+
+def batch_ns(engine: acs.Engine, inputs: List[Any], threads: int) -> float:
+    started = time.perf_counter_ns()
+    engine.evaluate_many(inputs, threads=threads)
+    return (time.perf_counter_ns() - started) / len(inputs)
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cases = Path(tmp) / "cases.jsonl"
@@ -128,6 +170,8 @@ def main() -> None:
     s_two = batch("stubs: evaluate_many(bytes), 2 thr", stubbed, many_bytes, 2, repeat)
     s_one_d = batch("stubs: evaluate_many(dicts), 1 thr", stubbed, many_dicts, 1, repeat)
     s_two_d = batch("stubs: evaluate_many(dicts), 2 thr", stubbed, many_dicts, 2, repeat)
+    print()
+    scaling_pairs(stubbed, many_bytes, 7)
     print()
     print(f"stubs: evaluate_json over Rust evaluate_json: {s_json_ns - rust['evaluate_json_ns']:.0f} ns (goal <= 1000 ns)")
     print(f"stubs: evaluate(dict) over Rust evaluate:     {s_dict_ns - rust['evaluate_ns']:.0f} ns")

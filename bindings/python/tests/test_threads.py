@@ -44,6 +44,55 @@ def test_evaluate_many_one_result_per_input_in_order():
     assert shared.evaluate_many([]) == []
 
 
+def test_evaluate_many_across_many_chunks_keeps_every_result_in_its_place():
+    # Thousands of mixed inputs: the batch is handed to the workers in chunks and built
+    # back while they decide, so every kind of input must land where it was given.
+    shared = engine()
+    inputs = [load(p) for p in example_inputs()]
+    kinds = [
+        lambda i: inputs[i % len(inputs)],
+        lambda i: json.dumps(inputs[i % len(inputs)]).encode(),
+        lambda i: json.dumps(inputs[i % len(inputs)]),
+        lambda i: '{"event": ',
+        lambda i: [i],
+    ]
+    mixed = [kinds[(i * 7) % len(kinds)](i) for i in range(3001)]
+
+    def one_by_one(item):
+        try:
+            if isinstance(item, (bytes, str)):
+                return shared.evaluate_json(item)
+            return shared.evaluate(item)
+        except acs.InputError as error:
+            return error.code
+
+    expected = [one_by_one(item) for item in mixed]
+    for threads in (2, 3):
+        results = shared.evaluate_many(iter(mixed), threads=threads)
+        assert len(results) == len(mixed)
+        got = [r.code if isinstance(r, acs.InputError) else r for r in results]
+        assert got == expected
+
+
+def test_an_iterable_that_raises_midway_stops_the_batch_with_its_exception():
+    shared = engine()
+    inputs = [load(p) for p in example_inputs()]
+
+    def feed():
+        for i in range(1500):
+            yield inputs[i % len(inputs)]
+        raise ValueError("the feed broke")
+
+    for threads in (1, 2):
+        try:
+            shared.evaluate_many(feed(), threads=threads)
+        except ValueError as error:
+            assert str(error) == "the feed broke"
+        else:
+            raise AssertionError("the exception was lost")
+    assert shared.evaluate_many(inputs, threads=2) == [shared.evaluate(i) for i in inputs]
+
+
 def test_recorded_lines_in_a_batch_decide_as_one_by_one():
     shared = engine()
     lines = recorded_lines()

@@ -1,0 +1,46 @@
+//! What two threads give the Rust engine itself on this machine, now: `scaling ROUNDS`
+//! decides the representative cases through `Engine::evaluate_json` (the bytes path the
+//! bindings' batch calls take), ROUNDS inputs on one thread, then ROUNDS on each of two
+//! threads sharing the engine, and prints the nanoseconds per input of each and their
+//! ratio. The bindings' benches run it between their own 1-thread / 2-thread pairs, so a
+//! binding's scaling is read against what the machine allowed in the same minutes.
+
+#![allow(clippy::print_stdout, reason = "a bench helper prints its result")]
+
+use std::time::Instant;
+
+use acs_benches::{bundle_engine, cases};
+use acs_engine::Engine;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let rounds: usize = std::env::args().nth(1).map_or(Ok(100_000), |r| r.parse())?;
+    let engine = bundle_engine()?;
+    let inputs: Vec<Vec<u8>> = cases().iter().map(|c| c.json_bytes()).collect();
+    decide(&engine, &inputs, 1, rounds / 10); // warm up
+    let one = decide(&engine, &inputs, 1, rounds);
+    let two = decide(&engine, &inputs, 2, rounds);
+    println!(
+        "{{\"one_thread_ns\": {one:.1}, \"two_threads_ns\": {two:.1}, \"ratio\": {:.3}}}",
+        one / two
+    );
+    Ok(())
+}
+
+/// Nanoseconds per input with `threads` threads deciding `per_thread` inputs each.
+fn decide(engine: &Engine, inputs: &[Vec<u8>], threads: usize, per_thread: usize) -> f64 {
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for offset in 0..threads {
+            scope.spawn(move || {
+                let mut matched = 0usize;
+                for json in inputs.iter().cycle().skip(offset).take(per_thread) {
+                    if let Ok(decision) = engine.evaluate_json(std::hint::black_box(json)) {
+                        matched += decision.matched.len();
+                    }
+                }
+                std::hint::black_box(matched)
+            });
+        }
+    });
+    started.elapsed().as_nanos() as f64 / (threads * per_thread) as f64
+}
