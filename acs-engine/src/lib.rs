@@ -40,6 +40,7 @@ pub use engine::AuditStatus;
 #[cfg(feature = "audit")]
 pub use engine::{
     AuditConfig, AuditOptions, Fsync, FsyncConfig, Overflow, OverflowConfig, RedactConfig,
+    AUDIT_DURABLE_WAIT,
 };
 pub use engine::{
     Engine, EngineBuilder, LoadError, ReloadEvent, ReloadFailure, RuleSwitch, RulesSource, Status,

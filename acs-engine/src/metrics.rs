@@ -441,6 +441,10 @@ pub struct AuditStatus {
     pub last_checkpoint_root: Option<String>,
     /// The error that stopped the writer, or that opening the log gave.
     pub last_error: Option<String>,
+    /// What opening the log repaired: a torn tail a crash left (segment, offset,
+    /// sequence number, bytes cut), which was cut before the first new record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovered: Vec<String>,
 }
 
 /// The `acs_audit_*` lines of the Prometheus text.

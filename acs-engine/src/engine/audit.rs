@@ -28,15 +28,20 @@ use crate::plan::Plan;
 #[non_exhaustive]
 pub enum Fsync {
     /// One fdatasync per batch (group commit: whatever was queued is written, then
-    /// synced once). A record is on disk soon after its evaluation returned; the
-    /// slowest policy, bounded by the disk's sync latency per batch, not per record.
+    /// synced once), and an evaluation whose decision is recorded returns only once its
+    /// record is on disk: no crash, of the process or the machine, loses a record whose
+    /// evaluation returned. The slowest policy: a recorded decision waits for the
+    /// write and sync of its batch (concurrent requests share one sync); if that takes
+    /// longer than [`AUDIT_DURABLE_WAIT`] (a stalled disk), the decision returns marked
+    /// `audit_unavailable`. Decisions that are not recorded never wait.
     EveryBatch,
     /// At most one fdatasync every this many milliseconds (each batch still reaches the
-    /// operating system): a machine crash loses up to that window, a process crash
-    /// nothing.
+    /// operating system), and evaluations do not wait: a process crash loses the
+    /// records still in the queue, a machine crash also up to that window.
     EveryMillis(u64),
-    /// Never fsync (each batch reaches the operating system; checkpoints still sync):
-    /// a process crash loses nothing, a machine crash what the OS had not written.
+    /// Never fsync (each batch reaches the operating system; checkpoints still sync),
+    /// and evaluations do not wait: a process crash loses the records still in the
+    /// queue, a machine crash also what the OS had not written.
     Never,
 }
 
@@ -274,11 +279,17 @@ struct Stats {
     fsync_micros: AtomicU64,
     checkpoint: Mutex<Option<(u64, String)>>,
     error: Mutex<Option<String>>,
+    recovered: Mutex<Vec<String>>,
 }
+
+/// How long a recorded decision waits for its record to be on disk under
+/// [`Fsync::EveryBatch`] before it returns marked `audit_unavailable`.
+pub const AUDIT_DURABLE_WAIT: Duration = Duration::from_secs(10);
 
 enum Message {
     Record(Value),
-    Decision(Box<Pending>),
+    /// A decision's record, and under [`Fsync::EveryBatch`] where to say it is durable.
+    Decision(Box<Pending>, Option<mpsc::SyncSender<Result<(), String>>>),
     /// Write and sync everything queued before it, then answer.
     Flush(mpsc::Sender<Result<(), String>>),
 }
@@ -291,6 +302,7 @@ pub(crate) struct AuditSink {
     stats: Arc<Stats>,
     record_all: bool,
     overflow: Overflow,
+    fsync: Fsync,
     redactor: Option<Redactor>,
     dir: PathBuf,
     /// Told when the thread ends (a Mutex: the engine is shared between threads).
@@ -375,10 +387,21 @@ impl AuditSink {
         if let Some(publish) = options.on_checkpoint {
             writer.on_checkpoint(publish);
         }
+        let mut recovered = Vec::new();
         if let Some(torn) = &report.torn_tail {
             tracing::warn!(%torn, "acs audit log: cut a torn tail left by a crash");
+            recovered.push(format!("cut a torn tail left by a crash: {torn}"));
         }
-        let stats = Arc::new(Stats::default());
+        if let Some(torn) = &report.checkpoints_torn_tail {
+            tracing::warn!(%torn, "acs audit log: cut a torn tail of the checkpoints left by a crash");
+            recovered.push(format!(
+                "cut a torn tail of the checkpoints left by a crash: {torn}"
+            ));
+        }
+        let stats = Arc::new(Stats {
+            recovered: Mutex::new(recovered),
+            ..Stats::default()
+        });
         stats.alive.store(true, Ordering::Relaxed);
         let (sender, receiver) = mpsc::sync_channel(options.queue_capacity.max(1));
         let (done_sender, done) = mpsc::sync_channel(1);
@@ -400,6 +423,7 @@ impl AuditSink {
             stats,
             record_all: options.record_all,
             overflow: options.overflow,
+            fsync: options.fsync,
             redactor: options.redactor,
             dir: options.dir,
             done: Mutex::new(Some(done)),
@@ -457,7 +481,13 @@ impl AuditSink {
             return;
         };
         self.stats.depth.fetch_add(1, Ordering::Relaxed);
-        let mut message = Message::Decision(Box::new(record));
+        let (ack, durable) = if self.fsync == Fsync::EveryBatch {
+            let (ack, durable) = mpsc::sync_channel(1);
+            (Some(ack), Some(durable))
+        } else {
+            (None, None)
+        };
+        let mut message = Message::Decision(Box::new(record), ack);
         let deadline = match self.overflow {
             Overflow::Block(wait) => Some(Instant::now() + wait),
             Overflow::Drop | Overflow::MarkUnavailable => None,
@@ -465,7 +495,17 @@ impl AuditSink {
         let mut pause = Duration::from_micros(20);
         loop {
             match sender.try_send(message) {
-                Ok(()) => return,
+                Ok(()) => {
+                    if let Some(durable) = durable {
+                        // Group commit: the writer answers once the batch holding this
+                        // record is written and synced.
+                        match durable.recv_timeout(AUDIT_DURABLE_WAIT) {
+                            Ok(Ok(())) => {}
+                            Ok(Err(_)) | Err(_) => decision.audit_unavailable = true,
+                        }
+                    }
+                    return;
+                }
                 Err(TrySendError::Disconnected(_)) => {
                     self.stats.depth.fetch_sub(1, Ordering::Relaxed);
                     self.lost(decision, true);
@@ -590,6 +630,11 @@ impl AuditSink {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
+            recovered: s
+                .recovered
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
         }
     }
 }
@@ -640,30 +685,42 @@ fn run(mut writer: Writer, receiver: &Receiver<Message>, stats: &Stats, fsync: F
             }
         }
         let mut flushes = Vec::new();
+        let mut acks: Vec<mpsc::SyncSender<Result<(), String>>> = Vec::new();
         let mut records = 0u64;
         let mut failed = None;
         for message in batch.drain(..) {
             match message {
-                Message::Record(_) | Message::Decision(_) => {
+                Message::Record(_) | Message::Decision(..) => {
                     stats.depth.fetch_sub(1, Ordering::Relaxed);
-                    if failed.is_some() {
-                        stats.dropped.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                    let record = match message {
-                        Message::Decision(pending) => decision_record(*pending),
-                        Message::Record(record) => Ok(record),
+                    let (record, ack) = match message {
+                        Message::Decision(pending, ack) => (decision_record(*pending), ack),
+                        Message::Record(record) => (Ok(record), None),
                         Message::Flush(_) => continue,
                     };
+                    if failed.is_some() {
+                        stats.dropped.fetch_add(1, Ordering::Relaxed);
+                        acks.extend(ack);
+                        continue;
+                    }
                     match record.and_then(|record| writer.append(record)) {
-                        Ok(_) => records += 1,
+                        Ok(_) => {
+                            records += 1;
+                            acks.extend(ack);
+                        }
                         // A record refused (too large) is lost alone; an I/O error
                         // stops the writer.
                         Err(AuditError::Record { message }) => {
                             stats.dropped.fetch_add(1, Ordering::Relaxed);
-                            set(&stats.error, format!("a record was refused: {message}"));
+                            let message = format!("a record was refused: {message}");
+                            if let Some(ack) = ack {
+                                let _ = ack.try_send(Err(message.clone()));
+                            }
+                            set(&stats.error, message);
                         }
-                        Err(error) => failed = Some(error),
+                        Err(error) => {
+                            failed = Some(error);
+                            acks.extend(ack);
+                        }
                     }
                 }
                 Message::Flush(answer) => flushes.push(answer),
@@ -680,7 +737,7 @@ fn run(mut writer: Writer, receiver: &Receiver<Message>, stats: &Stats, fsync: F
                     Fsync::EveryMillis(ms) => synced_at.elapsed() >= Duration::from_millis(ms),
                     Fsync::Never => false,
                 };
-                if unsynced && (due || !flushes.is_empty()) {
+                if unsynced && (due || !flushes.is_empty() || !acks.is_empty()) {
                     let started = Instant::now();
                     let synced = writer.sync();
                     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -713,11 +770,17 @@ fn run(mut writer: Writer, receiver: &Receiver<Message>, stats: &Stats, fsync: F
             for answer in flushes {
                 let _ = answer.send(Err(message.clone()));
             }
+            for ack in acks {
+                let _ = ack.try_send(Err(message.clone()));
+            }
             // Later records find the queue closed: dropped, counted, marked.
             return;
         }
         for answer in flushes {
             let _ = answer.send(Ok(()));
+        }
+        for ack in acks {
+            let _ = ack.try_send(Ok(()));
         }
     }
     // The engine is gone: make everything durable and cover it with a checkpoint.

@@ -14,6 +14,7 @@ pub use crate::metrics::AuditStatus;
 #[cfg(feature = "audit")]
 pub use audit::{
     AuditConfig, AuditOptions, Fsync, FsyncConfig, Overflow, OverflowConfig, RedactConfig,
+    AUDIT_DURABLE_WAIT,
 };
 pub use load::{
     load_plan, load_plan_with, read_sources, read_sources_with, LoadError, RulesSource,

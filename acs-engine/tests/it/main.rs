@@ -20,6 +20,8 @@
 #[cfg(feature = "audit")]
 mod audit;
 #[cfg(feature = "audit")]
+mod audit_crash;
+#[cfg(feature = "audit")]
 mod audit_record;
 #[cfg(feature = "tools")]
 mod backtest;
