@@ -146,6 +146,64 @@ fn an_analyst_makes_inspects_proves_and_verifies_a_log() {
 }
 
 #[test]
+fn closed_segments_compress_and_every_command_reads_them() {
+    let dir = temp_dir("audit-compress");
+    let key = write(&dir, "audit.key", KEY).display().to_string();
+    let log = in_dir(&dir, "log");
+    let append = |n| {
+        acs_lib(
+            &[
+                "audit",
+                "append",
+                &log,
+                "--hmac-key",
+                &key,
+                "--segment-bytes",
+                "400",
+            ],
+            records(n).as_bytes(),
+        )
+        .ok();
+    };
+    append(12);
+    let exported = acs_lib(&["audit", "export", &log], b"").ok().to_owned();
+    let compressed = acs_lib(&["audit", "compress", &log], b"");
+    assert!(
+        compressed.ok().starts_with("compressed "),
+        "{}",
+        compressed.stdout
+    );
+    assert!(!compressed.stdout.starts_with("compressed 0 "));
+    let names: Vec<String> = std::fs::read_dir(&log)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().any(|n| n.ends_with(".log.gz")), "{names:?}");
+    let verified = acs_lib(&["audit", "verify", &log, "--hmac-key", &key], b"");
+    assert!(
+        verified.ok().starts_with("ok: 12 records"),
+        "{}",
+        verified.stdout
+    );
+    assert_eq!(acs_lib(&["audit", "export", &log], b"").ok(), exported);
+    let proof = acs_lib(&["audit", "prove", &log, "2"], b"");
+    assert!(proof.ok().contains("\"seq\": 2"), "{}", proof.stdout);
+    // A writer goes on after compressed segments; a later run compresses what closed.
+    append(3);
+    let verified = acs_lib(&["audit", "verify", &log, "--hmac-key", &key], b"");
+    assert!(
+        verified.ok().starts_with("ok: 15 records"),
+        "{}",
+        verified.stdout
+    );
+    let recent = acs_lib(&["audit", "compress", &log, "--older-than-days", "1"], b"");
+    assert_eq!(
+        recent.ok(),
+        "compressed 0 segments: 0 bytes to 0 (0 saved)\n"
+    );
+}
+
+#[test]
 fn usage_errors_are_exit_2() {
     let dir = temp_dir("audit-usage");
     let log = in_dir(&dir, "log");

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::merkle::{empty_root, leaf_hash, Hash, Tree};
-use super::segment::{parse_segment_name, segment_name, FrameReader, Step, CHECKPOINTS_FILE};
+use super::segment::{
+    parse_compressed_segment_name, parse_segment_name, segment_name, FrameReader, Step,
+    CHECKPOINTS_FILE,
+};
 use super::verify::{CheckpointRef, Place, VerifyError};
 use super::TornTail;
 
@@ -51,22 +54,33 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> VerifyError + '_ {
     }
 }
 
-/// The segments of `dir`, by first sequence number.
+/// The segments of `dir`, by first sequence number, compressed ones (`.log.gz`) among
+/// them. Where a segment is there both ways (a [`compress`](super::compress) cut short
+/// after the compressed copy was in place and before the original was removed), the
+/// original is read.
 pub(crate) fn segments(dir: &Path) -> Result<Vec<(u64, String)>, VerifyError> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io_error(dir))? {
         let entry = entry.map_err(io_error(dir))?;
         let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(first) = parse_compressed_segment_name(&name) {
+            found.push((first, true, name));
+            continue;
+        }
         if name == CHECKPOINTS_FILE || !name.ends_with(".log") {
             continue;
         }
         match parse_segment_name(&name) {
-            Some(first) => found.push((first, name)),
+            Some(first) => found.push((first, false, name)),
             None => return Err(VerifyError::UnexpectedFile { name }),
         }
     }
     found.sort();
-    Ok(found)
+    found.dedup_by_key(|(first, _, _)| *first);
+    Ok(found
+        .into_iter()
+        .map(|(first, _, name)| (first, name))
+        .collect())
 }
 
 /// Walk the log in `dir`, checking framing, checksums, sequence continuity, segment names
@@ -204,7 +218,9 @@ pub(crate) fn walk(
                 });
             }
         }
-        if is_last {
+        // A writer appends to the last segment unless it is compressed (then it starts
+        // a new one).
+        if is_last && parse_segment_name(name).is_some() {
             walk.last_segment = Some((path, end));
         }
     }

@@ -21,6 +21,7 @@
 
 mod canonical;
 mod checkpoint;
+mod compress;
 mod log;
 pub mod merkle;
 mod proof;
@@ -35,10 +36,11 @@ pub use checkpoint::{
     key_id, Checkpoint, CheckpointSigner, CheckpointVerifier, HmacKey, NoteSignature,
     SignatureCheck, MAX_CHECKPOINT_BYTES,
 };
+pub use compress::{compress, CompressReport};
 pub use proof::{prove, verify_proof, InclusionProof, ProofError};
 pub use segment::{
-    parse_segment_name, segment_name, BadFrame, CHECKPOINTS_FILE, FRAME_HEADER_BYTES,
-    MAX_RECORD_BYTES,
+    parse_compressed_segment_name, parse_segment_name, segment_name, BadFrame, CHECKPOINTS_FILE,
+    COMPRESSED_SUFFIX, FRAME_HEADER_BYTES, MAX_DECOMPRESSED_SEGMENT, MAX_RECORD_BYTES,
 };
 pub use verify::{
     read_checkpoints, verify, CheckpointRef, LoggedCheckpoints, Place, VerifyError, VerifyReport,

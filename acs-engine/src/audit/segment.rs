@@ -22,6 +22,20 @@ pub fn segment_name(first_seq: u64) -> String {
     format!("{first_seq:012}.log")
 }
 
+/// What a closed segment's file name ends with once [`compress`](super::compress)ed:
+/// `000000001000.log.gz` holds, gzip-compressed, exactly the bytes `000000001000.log` did.
+pub const COMPRESSED_SUFFIX: &str = ".gz";
+
+/// The most bytes a compressed segment may decompress to (a segment is closed at
+/// `WriterOptions::segment_bytes`, 64 MiB by default): a file that inflates past this is
+/// refused rather than read into memory.
+pub const MAX_DECOMPRESSED_SEGMENT: u64 = 1 << 30;
+
+/// The first sequence number a compressed segment's file name declares, if it is one.
+pub fn parse_compressed_segment_name(name: &str) -> Option<u64> {
+    parse_segment_name(name.strip_suffix(COMPRESSED_SUFFIX)?)
+}
+
 /// The first sequence number a segment's file name declares, if it is a segment's name.
 pub fn parse_segment_name(name: &str) -> Option<u64> {
     let digits = name.strip_suffix(".log")?;
@@ -97,9 +111,15 @@ pub enum Step {
     End,
 }
 
-/// Reads frames from a file front to back, with one buffer for the bodies.
+/// What a [`FrameReader`] reads: a file, or a compressed segment inflated in memory.
+trait Source: Read + Seek + Send {}
+impl<T: Read + Seek + Send> Source for T {}
+
+/// Reads frames from a file front to back, with one buffer for the bodies. A compressed
+/// segment (`.log.gz`) is inflated first and read the same way: the same frames at the
+/// same offsets.
 pub struct FrameReader {
-    file: BufReader<File>,
+    file: Box<dyn Source>,
     offset: u64,
     length: u64,
     /// The body of the last frame read.
@@ -110,9 +130,21 @@ impl FrameReader {
     /// A reader at the start of `path`.
     pub fn open(path: &Path) -> std::io::Result<FrameReader> {
         let file = File::open(path)?;
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with(COMPRESSED_SUFFIX))
+        {
+            let bytes = inflate(file)?;
+            return Ok(FrameReader {
+                length: bytes.len() as u64,
+                file: Box::new(std::io::Cursor::new(bytes)),
+                offset: 0,
+                body: Vec::new(),
+            });
+        }
         let length = file.metadata()?.len();
         Ok(FrameReader {
-            file: BufReader::with_capacity(256 * 1024, file),
+            file: Box::new(BufReader::with_capacity(256 * 1024, file)),
             offset: 0,
             length,
             body: Vec::new(),
@@ -191,6 +223,21 @@ impl FrameReader {
             }
         }
     }
+}
+
+/// The bytes of a gzip file, at most [`MAX_DECOMPRESSED_SEGMENT`] of them.
+pub(crate) fn inflate(file: File) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(BufReader::new(file))
+        .take(MAX_DECOMPRESSED_SEGMENT + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_DECOMPRESSED_SEGMENT {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("a compressed segment inflating past {MAX_DECOMPRESSED_SEGMENT} bytes"),
+        ));
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]
