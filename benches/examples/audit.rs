@@ -64,6 +64,21 @@ fn per_eval(engine: &Engine, input: &serde_json::Value, rounds: u32) -> f64 {
     best
 }
 
+/// [`per_eval`] through `Engine::evaluate_json` (the path of the CLI and the bindings).
+fn per_eval_json(engine: &Engine, json: &[u8], rounds: u32) -> f64 {
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let started = Instant::now();
+        for _ in 0..rounds {
+            let _ = std::hint::black_box(engine.evaluate_json(std::hint::black_box(json)));
+        }
+        let nanos = started.elapsed().as_nanos() as f64 / f64::from(rounds);
+        best = best.min(nanos);
+        let _ = engine.audit_flush(Duration::from_secs(60));
+    }
+    best
+}
+
 fn fresh(base: &Path, name: &str) -> PathBuf {
     let dir = base.join(format!("acs-audit-bench-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -73,25 +88,34 @@ fn fresh(base: &Path, name: &str) -> PathBuf {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1).peekable();
     if args.peek().map(String::as_str) == Some("profile") {
-        // `audit profile CASE ROUNDS`: only the request thread's part of recording (a
-        // queue of one, full, `Overflow::Drop`), for callgrind.
+        // `audit profile CASE ROUNDS [json] [off]`: only the request thread's part of
+        // recording (a queue of one, full, `Overflow::Drop`), through `evaluate` or
+        // `evaluate_json`, or the same calls with auditing off; for callgrind, or for
+        // instruction counts (`perf stat -e instructions:u` at two ROUNDS).
         let _ = args.next();
         let name = args
             .next()
             .unwrap_or_else(|| "bid_create_kyc_missing".to_owned());
         let rounds: u32 = args.next().map_or(Ok(1000), |r| r.parse())?;
+        let rest: Vec<String> = args.collect();
+        let json = rest.iter().any(|a| a == "json");
+        let audited = !rest.iter().any(|a| a == "off");
         let dir = fresh(&std::env::temp_dir(), "profile");
         let mut dropping = options(&dir, true, Fsync::Never)?;
         dropping.queue_capacity = 1;
         dropping.overflow = Overflow::Drop;
-        let engine = engine(Some(dropping))?;
-        let input = cases()
+        let engine = engine(audited.then_some(dropping))?;
+        let case = cases()
             .into_iter()
             .find(|c| c.name == name)
-            .ok_or("no case")?
-            .input;
+            .ok_or("no case")?;
+        let bytes = case.json_bytes();
         for _ in 0..rounds {
-            std::hint::black_box(engine.evaluate(&input));
+            if json {
+                let _ = std::hint::black_box(engine.evaluate_json(std::hint::black_box(&bytes)));
+            } else {
+                std::hint::black_box(engine.evaluate(std::hint::black_box(&case.input)));
+            }
         }
         drop(engine);
         let _ = std::fs::remove_dir_all(&dir);
@@ -124,6 +148,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "| {} | {a:.0} | {b:.0} | {c:.0} | {:+.0}% | {d:.0} |",
             case.name,
             (c / a - 1.0) * 100.0
+        );
+    }
+    println!("\n## evaluate_json (bytes read in place; a recorded decision copies the bytes): off / on (record_all), ns per call");
+    println!("| case | off | on, recorded | added | recorded, built and dropped | added |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for case in cases() {
+        let json = case.json_bytes();
+        let a = per_eval_json(&off, &json, rounds);
+        let c = per_eval_json(&all, &json, rounds);
+        let d = per_eval_json(&dropped, &json, rounds);
+        println!(
+            "| {} | {a:.0} | {c:.0} | {:+.0}% | {d:.0} | {:+.0}% |",
+            case.name,
+            (c / a - 1.0) * 100.0,
+            (d / a - 1.0) * 100.0
         );
     }
     drop((quiet, all, dropped));

@@ -303,28 +303,71 @@ pub(crate) struct AuditSink {
     record_all: bool,
     overflow: Overflow,
     fsync: Fsync,
-    redactor: Option<Redactor>,
     dir: PathBuf,
     /// Told when the thread ends (a Mutex: the engine is shared between threads).
     done: Mutex<Option<Receiver<()>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// A decision on its way to the writer thread, its input already redacted.
+/// A decision on its way to the writer thread, as the request thread had it: the
+/// writer parses, redacts and serializes (nothing of that is on the request path).
 struct Pending {
     decision: Decision,
-    /// Redacted values and their stand-ins, for the decision's rendered actions.
-    taken: Vec<(Value, Value)>,
     calls: Vec<RecordedCall>,
     now: Option<f64>,
-    input: Value,
+    input: RecordedInput,
     time: SystemTime,
 }
 
-/// The record of a decision (see docs/AUDIT.md, "What the engine records").
-fn decision_record(pending: Pending) -> Result<Value, AuditError> {
+/// The input of a recorded decision: a copy of the document `Engine::evaluate` was
+/// given, or of the bytes `Engine::evaluate_json` read in place (a copy of bytes costs
+/// far less than building a document the request path does not need).
+pub(crate) enum RecordedInput {
+    Document(Value),
+    Json(Box<[u8]>),
+}
+
+/// The record of a decision (see docs/AUDIT.md, "What the engine records"): the input
+/// parsed if it came as bytes and redacted, the host calls' copies of redacted values
+/// scrubbed to the same stand-ins, the decision's JSON.
+fn decision_record(pending: Pending, redactor: Option<&Redactor>) -> Result<Value, AuditError> {
+    let Pending {
+        decision,
+        mut calls,
+        now,
+        input,
+        time,
+    } = pending;
+    let mut input = match input {
+        RecordedInput::Document(document) => document,
+        RecordedInput::Json(bytes) => {
+            crate::input::parse(&bytes).map_err(|e| AuditError::Record {
+                message: format!("the input of a recorded decision does not parse: {e}"),
+            })?
+        }
+    };
+    let mut taken = Vec::new();
+    if let Some(redactor) = redactor {
+        // Host calls are often made with a redacted field (a card number looked up):
+        // their copies of it are scrubbed too, to the same stand-in, so that a replay of
+        // the redacted input still finds its calls.
+        // Whatever goes wrong here loses this record alone: never the writer.
+        taken = redactor
+            .apply_collecting(&mut input)
+            .map_err(|e| AuditError::Record {
+                message: format!("the input could not be redacted: {e}"),
+            })?;
+        if !taken.is_empty() {
+            for call in &mut calls {
+                call.args.iter_mut().for_each(|arg| scrub(arg, &taken));
+                if let Ok(result) = &mut call.result {
+                    scrub(result, &taken);
+                }
+            }
+        }
+    }
     let Value::Object(mut fields) =
-        serde_json::to_value(&pending.decision).map_err(|e| AuditError::Record {
+        serde_json::to_value(&decision).map_err(|e| AuditError::Record {
             message: e.to_string(),
         })?
     else {
@@ -337,21 +380,20 @@ fn decision_record(pending: Pending) -> Result<Value, AuditError> {
     // it in clear and a replay of the redacted input renders what was recorded.
     // Only the parameters: a rule's id or severity that happens to equal a redacted
     // value gives nothing away and must stay as it is.
-    if !pending.taken.is_empty() {
+    if !taken.is_empty() {
         for key in ["matched", "shadow_matched"] {
             let rules = fields.get_mut(key).and_then(Value::as_array_mut);
             for rule in rules.into_iter().flatten() {
                 let actions = rule.get_mut("actions").and_then(Value::as_array_mut);
                 for action in actions.into_iter().flatten() {
                     if let Some(params) = action.get_mut("params") {
-                        scrub(params, &pending.taken);
+                        scrub(params, &taken);
                     }
                 }
             }
         }
     }
-    let calls: Vec<Value> = pending
-        .calls
+    let calls: Vec<Value> = calls
         .into_iter()
         .map(|call| {
             let mut entry = Map::new();
@@ -368,12 +410,12 @@ fn decision_record(pending: Pending) -> Result<Value, AuditError> {
         })
         .collect();
     fields.insert("kind".to_owned(), Value::from("decision"));
-    fields.insert("time".to_owned(), Value::from(super::rfc3339(pending.time)));
+    fields.insert("time".to_owned(), Value::from(super::rfc3339(time)));
     fields.insert("calls".to_owned(), Value::Array(calls));
-    if let Some(now) = pending.now {
+    if let Some(now) = now {
         fields.insert("now".to_owned(), json!(now));
     }
-    fields.insert("input".to_owned(), pending.input);
+    fields.insert("input".to_owned(), input);
     Ok(Value::Object(fields))
 }
 
@@ -407,10 +449,11 @@ impl AuditSink {
         let (done_sender, done) = mpsc::sync_channel(1);
         let thread_stats = Arc::clone(&stats);
         let fsync = options.fsync;
+        let redactor = options.redactor;
         let thread = std::thread::Builder::new()
             .name("acs-audit".to_owned())
             .spawn(move || {
-                run(writer, &receiver, &thread_stats, fsync);
+                run(writer, &receiver, &thread_stats, fsync, redactor.as_ref());
                 thread_stats.alive.store(false, Ordering::Relaxed);
                 let _ = done_sender.send(());
             })
@@ -424,7 +467,6 @@ impl AuditSink {
             record_all: options.record_all,
             overflow: options.overflow,
             fsync: options.fsync,
-            redactor: options.redactor,
             dir: options.dir,
             done: Mutex::new(Some(done)),
             thread: Some(thread),
@@ -463,18 +505,21 @@ impl AuditSink {
             || decision.shadow_matched.iter().any(|m| m.audit())
     }
 
-    /// Build `decision`'s record (the input redacted here, on the request thread, so
-    /// that nothing in clear is ever queued) and queue it under the overflow policy.
-    pub(crate) fn submit(&self, decision: &mut Decision, recording: Recording, input: Value) {
-        let record = match self.prepare(decision, recording, input) {
-            Ok(record) => record,
-            Err(error) => {
-                // A redaction that fails is a record not written: counted, never queued
-                // unredacted.
-                self.lost(decision, true);
-                self.set_error(format!("a record could not be built: {error}"));
-                return;
-            }
+    /// Queue `decision`'s record under the overflow policy (under `Fsync::EveryBatch`,
+    /// and wait until it is on disk). The request thread only copies what the record
+    /// needs; the writer thread redacts and serializes.
+    pub(crate) fn submit(
+        &self,
+        decision: &mut Decision,
+        recording: Recording,
+        input: RecordedInput,
+    ) {
+        let record = Pending {
+            decision: decision.clone(),
+            calls: recording.calls,
+            now: recording.now,
+            input,
+            time: SystemTime::now(),
         };
         let Some(sender) = &self.sender else {
             self.lost(decision, true);
@@ -537,50 +582,6 @@ impl AuditSink {
         if mark {
             decision.audit_unavailable = true;
         }
-    }
-
-    fn set_error(&self, message: String) {
-        *self
-            .stats
-            .error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(message);
-    }
-
-    /// What the request thread does to a record: redact the input and scrub the host
-    /// calls' copies of redacted values, so that nothing in clear is ever queued. The
-    /// rest (the decision's JSON, the record's map) is the writer thread's.
-    fn prepare(
-        &self,
-        decision: &Decision,
-        recording: Recording,
-        mut input: Value,
-    ) -> Result<Pending, AuditError> {
-        let mut calls = recording.calls;
-        let mut taken_values = Vec::new();
-        if let Some(redactor) = &self.redactor {
-            // Host calls are often made with a redacted field (a card number looked
-            // up): their copies of it are scrubbed too, to the same stand-in, so that a
-            // replay of the redacted input still finds its calls.
-            let taken = redactor.apply_collecting(&mut input)?;
-            if !taken.is_empty() {
-                for call in &mut calls {
-                    call.args.iter_mut().for_each(|arg| scrub(arg, &taken));
-                    if let Ok(result) = &mut call.result {
-                        scrub(result, &taken);
-                    }
-                }
-            }
-            taken_values = taken;
-        }
-        Ok(Pending {
-            decision: decision.clone(),
-            taken: taken_values,
-            calls,
-            now: recording.now,
-            input,
-            time: SystemTime::now(),
-        })
     }
 
     /// Write and sync everything queued so far (waits up to `wait`).
@@ -667,7 +668,13 @@ const MAX_BATCH: usize = 4096;
 /// The writer thread: take what is queued (group commit), write it, sync per policy,
 /// checkpoint on schedule; until the queue closes (then a last sync and checkpoint) or a
 /// write fails (then it stops, and the error is in the stats).
-fn run(mut writer: Writer, receiver: &Receiver<Message>, stats: &Stats, fsync: Fsync) {
+fn run(
+    mut writer: Writer,
+    receiver: &Receiver<Message>,
+    stats: &Stats,
+    fsync: Fsync,
+    redactor: Option<&Redactor>,
+) {
     let mut synced_at = Instant::now();
     let mut unsynced = false;
     let mut batch = Vec::new();
@@ -693,7 +700,9 @@ fn run(mut writer: Writer, receiver: &Receiver<Message>, stats: &Stats, fsync: F
                 Message::Record(_) | Message::Decision(..) => {
                     stats.depth.fetch_sub(1, Ordering::Relaxed);
                     let (record, ack) = match message {
-                        Message::Decision(pending, ack) => (decision_record(*pending), ack),
+                        Message::Decision(pending, ack) => {
+                            (decision_record(*pending, redactor), ack)
+                        }
                         Message::Record(record) => (Ok(record), None),
                         Message::Flush(_) => continue,
                     };

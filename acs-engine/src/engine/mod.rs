@@ -326,9 +326,7 @@ impl Engine {
         input::check_limits(json, &self.shared.limits)?;
         #[cfg(feature = "audit")]
         if let Some(sink) = &self.shared.audit {
-            // The record holds the input as a document: parse it once, evaluate that.
-            let document = input::parse(json)?;
-            return Ok(audited(sink, &self.shared.plan.load(), &document));
+            return audited_json(sink, &self.shared.plan.load(), json);
         }
         eval::evaluate_json(&self.shared.plan.load(), json, true)
     }
@@ -484,9 +482,30 @@ fn audited(sink: &audit::AuditSink, plan: &Plan, input: &Value) -> Decision {
     let mut recording = eval::Recording::default();
     let mut decision = eval::evaluate_recorded(plan, input, &mut recording);
     if sink.wants(&decision) {
-        sink.submit(&mut decision, recording, input.clone());
+        sink.submit(
+            &mut decision,
+            recording,
+            audit::RecordedInput::Document(input.clone()),
+        );
     }
     decision
+}
+
+/// `plan`'s decision on the JSON document `json`, read in place as without auditing, and
+/// recorded through `sink` with a copy of the bytes when it is audited.
+#[cfg(feature = "audit")]
+#[inline(never)]
+fn audited_json(sink: &audit::AuditSink, plan: &Plan, json: &[u8]) -> Result<Decision, InputError> {
+    let mut recording = eval::Recording::default();
+    let mut decision = eval::evaluate_json_recorded(plan, json, &mut recording)?;
+    if sink.wants(&decision) {
+        sink.submit(
+            &mut decision,
+            recording,
+            audit::RecordedInput::Json(json.into()),
+        );
+    }
+    Ok(decision)
 }
 
 impl Shared {

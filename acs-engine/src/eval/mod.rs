@@ -109,7 +109,11 @@ pub(crate) struct RecordedCall {
 /// [`evaluate`] recording the host calls and `now()` into `recording` (counted in the
 /// plan's metrics like a request).
 #[cfg(feature = "audit")]
-pub(crate) fn evaluate_recorded(plan: &Plan, input: &Value, recording: &mut Recording) -> Decision {
+pub(crate) fn evaluate_recorded<'a, D: Doc<'a>>(
+    plan: &'a Plan,
+    input: D,
+    recording: &'a mut Recording,
+) -> Decision {
     let shard = plan.counters.shard();
     let started = (shard.is_some() && metrics::sample_latency()).then(Instant::now);
     let mut evaluator = Evaluator::over(input);
@@ -133,6 +137,31 @@ pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
 #[cfg(feature = "tools")]
 pub(crate) fn evaluate_uncounted(plan: &Plan, input: &Value) -> Decision {
     evaluate_counted(plan, input, None)
+}
+
+/// [`evaluate_json`] with the host calls recorded (the audit trail's path): the bytes read
+/// in place from a tape as without auditing.
+#[cfg(feature = "audit")]
+pub(crate) fn evaluate_json_recorded(
+    plan: &Plan,
+    bytes: &[u8],
+    recording: &mut Recording,
+) -> std::result::Result<Decision, InputError> {
+    #[cfg(feature = "simd")]
+    {
+        let mut taken = Some(&mut *recording);
+        let decided = input::tape::with_input_tape(bytes, |tape| {
+            taken
+                .take()
+                .map(|recording| evaluate_recorded(plan, TapeRef::root(tape), recording))
+        })
+        .flatten();
+        if let Some(decision) = decided {
+            return Ok(decision);
+        }
+    }
+    let document = input::parse(bytes)?;
+    Ok(evaluate_recorded(plan, &document, recording))
 }
 
 /// `plan`'s decision on the JSON document `bytes`: read in place from a simd-json tape;
