@@ -146,6 +146,49 @@ pub fn scrub(value: &mut Value, taken: &[(Value, Value)]) {
     }
 }
 
+/// Replace, inside every string of `value` (at any depth), each occurrence of a taken
+/// value's text by its stand-in's: for text a template rendered a redacted field into
+/// (`"card {{ctx.card}} refused"`), or a message that quotes it. A taken string counts by
+/// its characters, a taken number by its JSON text; a removed value's stand-in is
+/// `[redacted]`. Every occurrence goes, however short the value (a three-digit card code
+/// is a secret): a record may lose some legible text, never keep a redacted value. Run
+/// [`scrub`] first, so that whole values keep their type.
+pub fn scrub_text(value: &mut Value, taken: &[(Value, Value)]) {
+    let texts: Vec<(String, String)> = taken
+        .iter()
+        .filter_map(|(clear, instead)| {
+            let clear = match clear {
+                Value::String(text) if !text.is_empty() => text.clone(),
+                Value::Number(number) => number.to_string(),
+                _ => return None,
+            };
+            let instead = match instead {
+                Value::String(text) => text.clone(),
+                _ => "[redacted]".to_owned(),
+            };
+            Some((clear, instead))
+        })
+        .collect();
+    if !texts.is_empty() {
+        replace_texts(value, &texts);
+    }
+}
+
+fn replace_texts(value: &mut Value, texts: &[(String, String)]) {
+    match value {
+        Value::String(text) => {
+            for (clear, instead) in texts {
+                if text.contains(clear.as_str()) {
+                    *text = text.replace(clear.as_str(), instead);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| replace_texts(item, texts)),
+        Value::Object(map) => map.values_mut().for_each(|item| replace_texts(item, texts)),
+        _ => {}
+    }
+}
+
 fn descend<'a>(mut at: &'a mut Value, path: &[String]) -> Option<&'a mut Value> {
     for segment in path {
         at = child(at, segment)?;

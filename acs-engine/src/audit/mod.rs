@@ -31,7 +31,7 @@ mod writer;
 
 use std::path::{Path, PathBuf};
 
-pub use canonical::{canonical_json, scrub, Redactor};
+pub use canonical::{canonical_json, scrub, scrub_text, Redactor};
 pub use checkpoint::{
     key_id, Checkpoint, CheckpointSigner, CheckpointVerifier, HmacKey, NoteSignature,
     SignatureCheck, MAX_CHECKPOINT_BYTES,

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{json, Map, Value};
 
 use crate::audit::{
-    scrub, AuditError, Checkpoint, CheckpointSigner, Redactor, Writer, WriterOptions,
+    scrub, scrub_text, AuditError, Checkpoint, CheckpointSigner, Redactor, Writer, WriterOptions,
 };
 use crate::decision::Decision;
 use crate::eval::{RecordedCall, Recording};
@@ -380,6 +380,8 @@ fn decision_record(pending: Pending, redactor: Option<&Redactor>) -> Result<Valu
     // it in clear and a replay of the redacted input renders what was recorded.
     // Only the parameters: a rule's id or severity that happens to equal a redacted
     // value gives nothing away and must stay as it is.
+    // Text a template rendered a redacted field into (`"card {{ctx.card}} refused"`),
+    // and messages that may quote one (the verdict's, a rule error's), lose it too.
     if !taken.is_empty() {
         for key in ["matched", "shadow_matched"] {
             let rules = fields.get_mut(key).and_then(Value::as_array_mut);
@@ -388,8 +390,22 @@ fn decision_record(pending: Pending, redactor: Option<&Redactor>) -> Result<Valu
                 for action in actions.into_iter().flatten() {
                     if let Some(params) = action.get_mut("params") {
                         scrub(params, &taken);
+                        scrub_text(params, &taken);
                     }
                 }
+            }
+        }
+        if let Some(verdict) = fields.get_mut("verdict").and_then(Value::as_object_mut) {
+            for key in ["code", "message"] {
+                if let Some(text) = verdict.get_mut(key) {
+                    scrub_text(text, &taken);
+                }
+            }
+        }
+        let errors = fields.get_mut("errors").and_then(Value::as_array_mut);
+        for error in errors.into_iter().flatten() {
+            if let Some(message) = error.get_mut("message") {
+                scrub_text(message, &taken);
             }
         }
     }
@@ -401,10 +417,14 @@ fn decision_record(pending: Pending, redactor: Option<&Redactor>) -> Result<Valu
             entry.insert("args".to_owned(), Value::Array(call.args));
             match call.result {
                 Ok(value) => entry.insert("result".to_owned(), value),
-                Err(error) => entry.insert(
-                    "error".to_owned(),
-                    json!({"code": error.code, "message": error.message}),
-                ),
+                Err(error) => {
+                    let mut message = Value::from(error.message);
+                    scrub_text(&mut message, &taken);
+                    entry.insert(
+                        "error".to_owned(),
+                        json!({"code": error.code, "message": message}),
+                    )
+                }
             };
             Value::Object(entry)
         })

@@ -378,3 +378,86 @@ fn a_redacted_field_rendered_into_an_action_is_not_written_in_clear() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A redacted field interpolated into text (an action's parameter, the verdict's
+/// message) or quoted by a host function's error is replaced inside that text, whether
+/// the field was hashed or removed: the log holds no copy of it anywhere.
+#[test]
+fn a_redacted_field_inside_rendered_text_and_messages_is_not_written_in_clear() {
+    let rules = r#"
+- id: CARD
+  priority: 10
+  severity: high
+  description: d
+  condition: event.type == 'pay'
+  action:
+    - rejectRequest: { code: CARD, message: "card {{ctx.card}} of {{ctx.user}} refused" }
+    - notifyRole: { role: risk, message: "user={{ctx.user}};cvv={{ctx.cvv}}" }
+  audit: true
+- id: LOOKUP
+  priority: 1
+  severity: low
+  description: d
+  condition: event.type == 'pay' && db.lookup(ctx.user) == 1
+  action: []
+  audit: false
+"#;
+    let dir = temp_dir("redact-text");
+    let mut options = AuditOptions::new(&dir, Box::new(key()));
+    options.redactor = Some(
+        Redactor::new(vec![9u8; 32])
+            .hash("ctx.user")
+            .unwrap()
+            .remove("ctx.card")
+            .unwrap()
+            .remove("ctx.cvv")
+            .unwrap(),
+    );
+    let engine = Engine::builder()
+        .function("db.lookup", |args: &[&Value]| {
+            Err(FunctionError::new(
+                "not_found",
+                format!("no account for {}", args[0]),
+            ))
+        })
+        .audit(options)
+        .load_str("rules.yaml", rules)
+        .unwrap();
+    let input = json!({"event": {"type": "pay"}, "ctx": {"user": "SECRET-USER-77", "card": "4111222233334444", "cvv": 987}});
+    let decision = engine.evaluate(&input);
+    assert_eq!(
+        decision.rejection().unwrap().message(),
+        Some("card 4111222233334444 of SECRET-USER-77 refused"),
+        "the caller still gets the clear text"
+    );
+    let from_bytes = engine.evaluate_json(input.to_string().as_bytes()).unwrap();
+    assert_eq!(from_bytes.matched_ids(), ["CARD"]);
+    drop(engine);
+    let recorded = decisions(&dir);
+    assert_eq!(recorded.len(), 2);
+    for record in &recorded {
+        let text = record.to_string();
+        for secret in ["SECRET-USER-77", "4111222233334444", "cvv=987"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        let message = record["verdict"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("card [redacted] of hmac-sha256:"),
+            "{message}"
+        );
+        let notify = record["matched"][0]["actions"][1]["params"]["message"]
+            .as_str()
+            .unwrap();
+        assert!(notify.ends_with(";cvv=[redacted]"), "{notify}");
+        assert_eq!(
+            record["matched"][0]["id"], "CARD",
+            "rule ids are left alone"
+        );
+    }
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("SECRET-USER-77") && !text.contains("4111222233334444"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
