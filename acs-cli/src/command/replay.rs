@@ -115,17 +115,13 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<u8, String> {
         return Err("error: give --rules and the recorded inputs (or --audit DIR)".to_owned());
     };
     let functions = load_functions(args.functions.as_deref())?;
-    let engine = load_engine(rules, functions.clone(), Limits::default())?;
-    // With --audit-dir, a second engine over the same rules records each line's decision
-    // as the reader hands the line on (the backtest's own plan records nothing).
-    let recorder = match args.record.audit_dir {
-        Some(_) => Some(super::load_engine_audited(
-            rules,
-            functions.clone(),
-            Limits::default(),
-            &args.record,
-        )?),
-        None => None,
+    // With --audit-dir the engine records to the log, and the backtest records each
+    // line's decision through it as it decides the line.
+    let recording = args.record.audit_dir.is_some();
+    let engine = if recording {
+        super::load_engine_audited(rules, functions.clone(), Limits::default(), &args.record)?
+    } else {
+        load_engine(rules, functions.clone(), Limits::default())?
     };
     let baseline = match &args.baseline {
         Some(path) => Some(load_engine(path, functions.clone(), Limits::default())?),
@@ -134,6 +130,9 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<u8, String> {
     let mut backtest = Backtest::new(&engine)
         .threads(args.threads)
         .examples(args.examples);
+    if recording {
+        backtest = backtest.record_to(&engine);
+    }
     if let Some(baseline) = &baseline {
         backtest = backtest.baseline(baseline);
     }
@@ -170,14 +169,6 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<u8, String> {
         }
     }
 
-    let inner: Box<dyn BufRead + '_> = match &recorder {
-        Some(engine) => Box::new(Recorder {
-            inner,
-            engine,
-            line: Vec::new(),
-        }),
-        None => inner,
-    };
     let mut reader = Stoppable {
         inner,
         stop: io.interrupted,
@@ -201,8 +192,8 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<u8, String> {
         let _ = stderr.flush();
     }
     let report = result.map_err(|e| format!("error: `{input_name}`: {e}"))?;
-    if let Some(recorder) = &recorder {
-        recorder
+    if recording {
+        engine
             .audit_flush(std::time::Duration::from_secs(600))
             .map_err(|e| format!("error: audit log: {e}"))?;
     }
@@ -246,62 +237,8 @@ fn replay(args: &Args, io: &mut Io<'_>) -> Result<u8, String> {
     Ok(after_writing(written, code, io.stderr))
 }
 
-/// The input, handed on as read, each whole line also evaluated by an engine that
-/// records its decision in the audit log (`--audit-dir`).
-struct Recorder<'e, R> {
-    inner: R,
-    engine: &'e acs_engine::Engine,
-    /// The line read so far.
-    line: Vec<u8>,
-}
-
-impl<R> Recorder<'_, R> {
-    fn record_line(&mut self) {
-        let line = self.line.trim_ascii();
-        // Blank and invalid lines are the backtest's to count and show.
-        if !line.is_empty() {
-            let _ = self.engine.evaluate_json(line);
-        }
-        self.line.clear();
-    }
-}
-
-impl<R: BufRead> Read for Recorder<'_, R> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        read_through_buffer(self, out)
-    }
-}
-
-impl<R: BufRead> BufRead for Recorder<'_, R> {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        let at_end = self.inner.fill_buf()?.is_empty();
-        if at_end && !self.line.is_empty() {
-            self.record_line();
-        }
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, amount: usize) {
-        // The bytes consumed are still at the front of the inner buffer.
-        let taken = self
-            .inner
-            .fill_buf()
-            .ok()
-            .and_then(|buf| buf.get(..amount))
-            .map(<[u8]>::to_vec)
-            .unwrap_or_default();
-        for piece in taken.split_inclusive(|&b| b == b'\n') {
-            self.line.extend_from_slice(piece);
-            if piece.ends_with(b"\n") {
-                self.record_line();
-            }
-        }
-        self.inner.consume(amount);
-    }
-}
-
-/// `Read::read` for a reader whose `BufRead` side does the work (the wrappers above
-/// and below count or stop at line ends in `fill_buf` / `consume`).
+/// `Read::read` for a reader whose `BufRead` side does the work (the wrapper below stops
+/// at line ends in `fill_buf` / `consume`).
 fn read_through_buffer(reader: &mut impl BufRead, out: &mut [u8]) -> std::io::Result<usize> {
     let buf = reader.fill_buf()?;
     let n = buf.len().min(out.len());

@@ -94,6 +94,8 @@ pub struct Backtest {
     threads: usize,
     examples: usize,
     batch_bytes: usize,
+    #[cfg(feature = "audit")]
+    recorder: Option<Arc<crate::engine::BacktestRecorder>>,
 }
 
 /// How far a running backtest has got, passed to the progress callback.
@@ -136,7 +138,19 @@ impl Backtest {
             threads: 0,
             examples: DEFAULT_EXAMPLES,
             batch_bytes: DEFAULT_BATCH_BYTES,
+            #[cfg(feature = "audit")]
+            recorder: None,
         }
+    }
+
+    /// Record every decision of the backtest's rules in `engine`'s audit log as it is
+    /// made (`acs replay --audit-dir`): each line evaluated once, the records naming the
+    /// backtest's plan. `engine` should serve the same rules (its log then holds their
+    /// text); an engine that does not audit records nothing.
+    #[cfg(feature = "audit")]
+    pub fn record_to(mut self, engine: &Engine) -> Self {
+        self.recorder = crate::engine::BacktestRecorder::of(engine).map(Arc::new);
+        self
     }
 
     /// Compare with the plan `engine` serves now: verdict transitions and per-rule count
@@ -199,6 +213,8 @@ impl Backtest {
                 baseline: baseline.as_ref(),
                 examples: self.examples,
                 done: &done,
+                #[cfg(feature = "audit")]
+                recorder: self.recorder.as_deref(),
             };
             for _ in 0..threads {
                 let tally_tx = tally_tx.clone();

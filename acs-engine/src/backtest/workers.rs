@@ -36,9 +36,30 @@ pub(super) struct Worker<'a> {
     pub(super) baseline: Option<&'a Index>,
     pub(super) examples: usize,
     pub(super) done: &'a Counters,
+    /// Where each decision of the current plan is recorded, if anywhere.
+    #[cfg(feature = "audit")]
+    pub(super) recorder: Option<&'a crate::engine::BacktestRecorder>,
 }
 
 impl Worker<'_> {
+    /// The current plan's decision on a line, recorded when the backtest records.
+    fn decide_json(&self, line: &[u8]) -> Result<crate::decision::Decision, InputError> {
+        #[cfg(feature = "audit")]
+        if let Some(recorder) = self.recorder {
+            return recorder.decide_json(&self.current.plan, line);
+        }
+        evaluate_json(&self.current.plan, line, false)
+    }
+
+    /// The current plan's decision on a document, recorded when the backtest records.
+    fn decide(&self, input: &serde_json::Value) -> crate::decision::Decision {
+        #[cfg(feature = "audit")]
+        if let Some(recorder) = self.recorder {
+            return recorder.decide(&self.current.plan, input);
+        }
+        eval::evaluate_uncounted(&self.current.plan, input)
+    }
+
     pub(super) fn run(self, batches: &Mutex<Receiver<Batch>>) -> Tally {
         let mut tally = Tally::new(self.current, self.baseline);
         loop {
@@ -74,9 +95,9 @@ impl Worker<'_> {
             // One plan reads the bytes in place, as requests are read; two plans need the
             // whole document.
             let decided = match self.baseline {
-                None => evaluate_json(&self.current.plan, line, false).map(|after| (after, None)),
+                None => self.decide_json(line).map(|after| (after, None)),
                 Some(_) => input::parse(line).map(|input| {
-                    let after = eval::evaluate_uncounted(&self.current.plan, &input);
+                    let after = self.decide(&input);
                     (after, Some(input))
                 }),
             };

@@ -326,7 +326,7 @@ impl Engine {
         input::check_limits(json, &self.shared.limits)?;
         #[cfg(feature = "audit")]
         if let Some(sink) = &self.shared.audit {
-            return audited_json(sink, &self.shared.plan.load(), json);
+            return audited_json(sink, &self.shared.plan.load(), json, true);
         }
         eval::evaluate_json(&self.shared.plan.load(), json, true)
     }
@@ -474,6 +474,55 @@ impl Engine {
     }
 }
 
+/// A backtest's decisions, recorded in an engine's audit log as it decides them: each
+/// input evaluated once, by the backtest's plan, counted in no metrics.
+#[cfg(all(feature = "audit", feature = "tools"))]
+pub(crate) struct BacktestRecorder {
+    engine: Engine,
+}
+
+#[cfg(all(feature = "audit", feature = "tools"))]
+impl BacktestRecorder {
+    /// Recording into `engine`'s audit log, if it has one.
+    pub(crate) fn of(engine: &Engine) -> Option<BacktestRecorder> {
+        engine.shared.audit.as_ref().map(|_| BacktestRecorder {
+            engine: engine.clone(),
+        })
+    }
+
+    /// `plan`'s decision on the JSON line `json`, recorded when it is audited.
+    pub(crate) fn decide_json(&self, plan: &Plan, json: &[u8]) -> Result<Decision, InputError> {
+        match &self.engine.shared.audit {
+            Some(sink) => audited_json(sink, plan, json, false),
+            None => eval::evaluate_json(plan, json, false),
+        }
+    }
+
+    /// `plan`'s decision on the document `input`, recorded when it is audited.
+    pub(crate) fn decide(&self, plan: &Plan, input: &Value) -> Decision {
+        let Some(sink) = &self.engine.shared.audit else {
+            return eval::evaluate_uncounted(plan, input);
+        };
+        let mut recording = eval::Recording::default();
+        let mut decision = eval::evaluate_recorded_in(plan, input, &mut recording, None);
+        if sink.wants(&decision) {
+            sink.submit(
+                &mut decision,
+                recording,
+                audit::RecordedInput::Document(input.clone()),
+            );
+        }
+        decision
+    }
+}
+
+#[cfg(all(feature = "audit", feature = "tools"))]
+impl std::fmt::Debug for BacktestRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BacktestRecorder")
+    }
+}
+
 /// `plan`'s decision on `input`, recorded through `sink` when it is audited. Out of
 /// line, so that `Engine::evaluate` without auditing compiles to what it was.
 #[cfg(feature = "audit")]
@@ -495,9 +544,14 @@ fn audited(sink: &audit::AuditSink, plan: &Plan, input: &Value) -> Decision {
 /// recorded through `sink` with a copy of the bytes when it is audited.
 #[cfg(feature = "audit")]
 #[inline(never)]
-fn audited_json(sink: &audit::AuditSink, plan: &Plan, json: &[u8]) -> Result<Decision, InputError> {
+fn audited_json(
+    sink: &audit::AuditSink,
+    plan: &Plan,
+    json: &[u8],
+    counted: bool,
+) -> Result<Decision, InputError> {
     let mut recording = eval::Recording::default();
-    let mut decision = eval::evaluate_json_recorded(plan, json, &mut recording)?;
+    let mut decision = eval::evaluate_json_recorded(plan, json, &mut recording, counted)?;
     if sink.wants(&decision) {
         sink.submit(
             &mut decision,

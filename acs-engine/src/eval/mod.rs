@@ -114,7 +114,17 @@ pub(crate) fn evaluate_recorded<'a, D: Doc<'a>>(
     input: D,
     recording: &'a mut Recording,
 ) -> Decision {
-    let shard = plan.counters.shard();
+    evaluate_recorded_in(plan, input, recording, plan.counters.shard())
+}
+
+/// [`evaluate_recorded`] counted in `shard`, or in no metrics (a backtest's).
+#[cfg(feature = "audit")]
+pub(crate) fn evaluate_recorded_in<'a, D: Doc<'a>>(
+    plan: &'a Plan,
+    input: D,
+    recording: &'a mut Recording,
+    shard: Option<&metrics::Shard>,
+) -> Decision {
     let started = (shard.is_some() && metrics::sample_latency()).then(Instant::now);
     let mut evaluator = Evaluator::over(input);
     evaluator.recorder = Some(recording);
@@ -146,14 +156,16 @@ pub(crate) fn evaluate_json_recorded(
     plan: &Plan,
     bytes: &[u8],
     recording: &mut Recording,
+    counted: bool,
 ) -> std::result::Result<Decision, InputError> {
+    let shard = if counted { plan.counters.shard() } else { None };
     #[cfg(feature = "simd")]
     {
         let mut taken = Some(&mut *recording);
         let decided = input::tape::with_input_tape(bytes, |tape| {
             taken
                 .take()
-                .map(|recording| evaluate_recorded(plan, TapeRef::root(tape), recording))
+                .map(|recording| evaluate_recorded_in(plan, TapeRef::root(tape), recording, shard))
         })
         .flatten();
         if let Some(decision) = decided {
@@ -161,7 +173,7 @@ pub(crate) fn evaluate_json_recorded(
         }
     }
     let document = input::parse(bytes)?;
-    Ok(evaluate_recorded(plan, &document, recording))
+    Ok(evaluate_recorded_in(plan, &document, recording, shard))
 }
 
 /// `plan`'s decision on the JSON document `bytes`: read in place from a simd-json tape;

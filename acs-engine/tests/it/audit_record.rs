@@ -461,3 +461,55 @@ fn a_redacted_field_inside_rendered_text_and_messages_is_not_written_in_clear() 
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A backtest that records (`Backtest::record_to`, what `acs replay --audit-dir` does)
+/// evaluates each line once: the host functions are called once per line, every audited
+/// decision is in the log with the backtest's ruleset hash, and the engine's request
+/// metrics count none of them.
+#[cfg(feature = "tools")]
+#[test]
+fn a_recording_backtest_evaluates_each_line_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let dir = temp_dir("backtest");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let engine = Engine::builder()
+        .function("db.score", move |args: &[&Value]| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            Ok(json!(if args[0] == "U-1" { 9 } else { 1 }))
+        })
+        .audit(AuditOptions::new(&dir, Box::new(key())))
+        .load_str("rules.yaml", RULES)
+        .unwrap();
+    let lines: String = (0..40)
+        .map(|i| {
+            format!(
+                "{}\n",
+                json!({"event": {"type": "pay"}, "ctx": {"user": if i % 2 == 0 { "U-1" } else { "U-2" }, "n": i}})
+            )
+        })
+        .collect();
+    let report = acs_engine::backtest::Backtest::new(&engine)
+        .threads(2)
+        .record_to(&engine)
+        .run(lines.as_bytes(), |_| {})
+        .unwrap();
+    assert_eq!(report.inputs, 40);
+    assert_eq!(calls.load(Ordering::Relaxed), 40, "one host call per line");
+    engine.audit_flush(Duration::from_secs(30)).unwrap();
+    let recorded = decisions(&dir);
+    assert_eq!(recorded.len(), 20, "the U-1 lines matched the audited rule");
+    let hash = engine.plan().ruleset_hash().to_string();
+    assert!(recorded.iter().all(|r| r["ruleset_hash"] == hash.as_str()));
+    let mut ns: Vec<u64> = recorded
+        .iter()
+        .map(|r| r["input"]["ctx"]["n"].as_u64().unwrap())
+        .collect();
+    ns.sort_unstable();
+    assert_eq!(ns, (0..40).step_by(2).collect::<Vec<u64>>());
+    assert_eq!(engine.metrics().evaluations, 0, "a backtest is not traffic");
+    drop(engine);
+    audit::verify(&dir, Some(&key()), None).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
