@@ -781,6 +781,13 @@ fn run(
                 }
             }
         };
+        // The batch is durable: its requests go on now, not after the checkpoint (which
+        // may be slow to publish and is not what they wait for).
+        if result.is_ok() {
+            for ack in acks.drain(..) {
+                let _ = ack.try_send(Ok(()));
+            }
+        }
         let result = result.and_then(|()| {
             if let Some(checkpoint) = writer.maybe_checkpoint(Instant::now())? {
                 set_checkpoint(stats, &checkpoint);
@@ -807,9 +814,6 @@ fn run(
         }
         for answer in flushes {
             let _ = answer.send(Ok(()));
-        }
-        for ack in acks {
-            let _ = ack.try_send(Ok(()));
         }
     }
     // The engine is gone: make everything durable and cover it with a checkpoint.

@@ -177,8 +177,9 @@ fn sigkill_at_random_points_under_load_loses_no_returned_decision() {
     let logged = recorded(&dir);
     let lost: Vec<_> = returned.difference(&logged).collect();
     assert!(lost.is_empty(), "returned but not in the log: {lost:?}");
+    // Each round waited for one returned evaluation before its kill.
     assert!(
-        returned.len() > 100,
+        returned.len() >= 100,
         "the children decided under load ({} returned)",
         returned.len()
     );

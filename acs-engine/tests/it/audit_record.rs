@@ -167,10 +167,12 @@ fn redacted_fields_are_never_written_in_clear() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A writer slowed by its checkpoint publisher (a checkpoint per record).
+/// A writer slowed by its checkpoint publisher (a checkpoint per record), with requests
+/// that do not wait for their records (`Fsync::Never`), so that the queue fills.
 fn slow(label: &str, overflow: Overflow) -> (PathBuf, Engine) {
     let dir = temp_dir(label);
     let mut options = AuditOptions::new(&dir, Box::new(key()));
+    options.fsync = Fsync::Never;
     options.record_all = true;
     options.queue_capacity = 1;
     options.overflow = overflow;
