@@ -297,7 +297,7 @@ impl Engine {
     pub fn evaluate(&self, input: &Value) -> Decision {
         #[cfg(feature = "audit")]
         if let Some(sink) = &self.shared.audit {
-            return audited(sink, &self.shared.plan.load(), input);
+            return audited(sink, &self.shared.plan.load(), input, true);
         }
         eval::evaluate(&self.shared.plan.load(), input)
     }
@@ -500,19 +500,10 @@ impl BacktestRecorder {
 
     /// `plan`'s decision on the document `input`, recorded when it is audited.
     pub(crate) fn decide(&self, plan: &Plan, input: &Value) -> Decision {
-        let Some(sink) = &self.engine.shared.audit else {
-            return eval::evaluate_uncounted(plan, input);
-        };
-        let mut recording = eval::Recording::default();
-        let mut decision = eval::evaluate_recorded_in(plan, input, &mut recording, None);
-        if sink.wants(&decision) {
-            sink.submit(
-                &mut decision,
-                recording,
-                audit::RecordedInput::Document(input.clone()),
-            );
+        match &self.engine.shared.audit {
+            Some(sink) => audited(sink, plan, input, false),
+            None => eval::evaluate_uncounted(plan, input),
         }
-        decision
     }
 }
 
@@ -527,9 +518,9 @@ impl std::fmt::Debug for BacktestRecorder {
 /// line, so that `Engine::evaluate` without auditing compiles to what it was.
 #[cfg(feature = "audit")]
 #[inline(never)]
-fn audited(sink: &audit::AuditSink, plan: &Plan, input: &Value) -> Decision {
+fn audited(sink: &audit::AuditSink, plan: &Plan, input: &Value, counted: bool) -> Decision {
     let mut recording = eval::Recording::default();
-    let mut decision = eval::evaluate_recorded(plan, input, &mut recording);
+    let mut decision = eval::evaluate_recorded(plan, input, &mut recording, counted);
     if sink.wants(&decision) {
         sink.submit(
             &mut decision,

@@ -106,25 +106,16 @@ pub(crate) struct RecordedCall {
     pub result: std::result::Result<Value, crate::functions::FunctionError>,
 }
 
-/// [`evaluate`] recording the host calls and `now()` into `recording` (counted in the
-/// plan's metrics like a request).
+/// [`evaluate`] recording the host calls and `now()` into `recording`, counted in the
+/// plan's metrics like a request or (a backtest's) in none.
 #[cfg(feature = "audit")]
 pub(crate) fn evaluate_recorded<'a, D: Doc<'a>>(
     plan: &'a Plan,
     input: D,
     recording: &'a mut Recording,
+    counted: bool,
 ) -> Decision {
-    evaluate_recorded_in(plan, input, recording, plan.counters.shard())
-}
-
-/// [`evaluate_recorded`] counted in `shard`, or in no metrics (a backtest's).
-#[cfg(feature = "audit")]
-pub(crate) fn evaluate_recorded_in<'a, D: Doc<'a>>(
-    plan: &'a Plan,
-    input: D,
-    recording: &'a mut Recording,
-    shard: Option<&metrics::Shard>,
-) -> Decision {
+    let shard = if counted { plan.counters.shard() } else { None };
     let started = (shard.is_some() && metrics::sample_latency()).then(Instant::now);
     let mut evaluator = Evaluator::over(input);
     evaluator.recorder = Some(recording);
@@ -158,14 +149,13 @@ pub(crate) fn evaluate_json_recorded(
     recording: &mut Recording,
     counted: bool,
 ) -> std::result::Result<Decision, InputError> {
-    let shard = if counted { plan.counters.shard() } else { None };
     #[cfg(feature = "simd")]
     {
         let mut taken = Some(&mut *recording);
         let decided = input::tape::with_input_tape(bytes, |tape| {
             taken
                 .take()
-                .map(|recording| evaluate_recorded_in(plan, TapeRef::root(tape), recording, shard))
+                .map(|recording| evaluate_recorded(plan, TapeRef::root(tape), recording, counted))
         })
         .flatten();
         if let Some(decision) = decided {
@@ -173,7 +163,7 @@ pub(crate) fn evaluate_json_recorded(
         }
     }
     let document = input::parse(bytes)?;
-    Ok(evaluate_recorded_in(plan, &document, recording, shard))
+    Ok(evaluate_recorded(plan, &document, recording, counted))
 }
 
 /// `plan`'s decision on the JSON document `bytes`: read in place from a simd-json tape;
