@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Instructions per evaluation that recording a decision adds on the request thread, from
 # callgrind (deterministic, whatever the machine's speed): (I(N+1) - I(1)) / N of
-# `audit profile CASE ROUNDS [json] [off]`, which records every decision into a full
-# queue of one (`Overflow::Drop`), so the writer thread stays idle and the record is
-# built, offered and dropped on the request thread.
+# `audit profile CASE ROUNDS [json] [off]`, whose writer is held before the loop and
+# whose queue holds one record, so that every record is built, offered and dropped on the
+# request thread. The drop is counted here; in service the writer does it.
 #
 #   benches/audit_instructions.sh            (ROUNDS=1000 by default)
 set -euo pipefail
@@ -13,10 +13,16 @@ command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install va
 bin=target/release/examples/audit
 n=${ROUNDS:-1000}
 total() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null | awk '/Collected :/ { print $NF }'; }
-per() { local case=$1; shift; local one many; one=$(total $bin profile $case 1 "$@"); many=$(total $bin profile $case $((n+1)) "$@"); echo $(( (many - one) / n )); }
+per() {
+  local case=$1; shift
+  local one many
+  one=$(total $bin profile "$case" 1 "$@")
+  many=$(total $bin profile "$case" $((n + 1)) "$@")
+  echo $(( (many - one) / n ))
+}
 echo "| case | evaluate_json off | on, recorded | added | evaluate off | on, recorded | added |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 for case in unknown_event gps_ping pod_uploaded truck_create_over_limit message_send_pii bid_create_clean inspection_uploaded bid_create_kyc_missing; do
-  a=$(per $case json off); b=$(per $case json); c=$(per $case off); d=$(per $case)
-  echo "| $case | $a | $b | +$(( (b-a)*100/a ))% | $c | $d | +$(( (d-c)*100/c ))% |"
+  a=$(per "$case" json off); b=$(per "$case" json); c=$(per "$case" off); d=$(per "$case")
+  echo "| $case | $a | $b | +$(( (b - a) * 100 / a ))% | $c | $d | +$(( (d - c) * 100 / c ))% |"
 done

@@ -89,9 +89,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1).peekable();
     if args.peek().map(String::as_str) == Some("profile") {
         // `audit profile CASE ROUNDS [json] [off]`: only the request thread's part of
-        // recording (a queue of one, full, `Overflow::Drop`), through `evaluate` or
-        // `evaluate_json`, or the same calls with auditing off; for callgrind, or for
-        // instruction counts (`perf stat -e instructions:u` at two ROUNDS).
+        // recording, through `evaluate` or `evaluate_json` (or the same calls with
+        // auditing off), for callgrind (`benches/audit_instructions.sh`). The writer is
+        // held in its first checkpoint's publisher before the loop starts and the queue
+        // holds one record, so every record after the first is built, offered and
+        // dropped on the request thread, the same way in every run.
         let _ = args.next();
         let name = args
             .next()
@@ -104,7 +106,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut dropping = options(&dir, true, Fsync::Never)?;
         dropping.queue_capacity = 1;
         dropping.overflow = Overflow::Drop;
+        dropping.writer.checkpoint_records = 1;
+        let (held, holding) = std::sync::mpsc::channel();
+        let held = std::sync::Mutex::new(held);
+        dropping.on_checkpoint = Some(Box::new(move |_| {
+            if let Ok(held) = held.lock() {
+                let _ = held.send(());
+            }
+            std::thread::sleep(Duration::from_secs(24 * 3600));
+        }));
         let engine = engine(audited.then_some(dropping))?;
+        if audited {
+            // The ruleset's record makes the first checkpoint: the writer is held now.
+            holding.recv_timeout(Duration::from_secs(600))?;
+        }
         let case = cases()
             .into_iter()
             .find(|c| c.name == name)
@@ -117,9 +132,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 std::hint::black_box(engine.evaluate(std::hint::black_box(&case.input)));
             }
         }
-        drop(engine);
         let _ = std::fs::remove_dir_all(&dir);
-        return Ok(());
+        // The writer is held: leave without waiting for it.
+        std::process::exit(0);
     }
     let rounds: u32 = args.next().map_or(Ok(20_000), |r| r.parse())?;
     let base = args.next().map_or_else(std::env::temp_dir, PathBuf::from);
