@@ -2,8 +2,8 @@
 # Instructions per evaluation that recording a decision adds on the request thread, from
 # callgrind (deterministic, whatever the machine's speed): (I(N+1) - I(1)) / N of
 # `audit profile CASE ROUNDS [json] [off]`, whose writer is held before the loop and
-# whose queue holds one record, so that every record is built, offered and dropped on the
-# request thread. The drop is counted here; in service the writer does it.
+# whose queue has room for every record: each is built and queued as in service, and
+# nothing of the writer's work (nor the record's drop, which the writer does) is counted.
 #
 #   benches/audit_instructions.sh            (ROUNDS=1000 by default)
 set -euo pipefail

@@ -92,8 +92,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // recording, through `evaluate` or `evaluate_json` (or the same calls with
         // auditing off), for callgrind (`benches/audit_instructions.sh`). The writer is
         // held in its first checkpoint's publisher before the loop starts and the queue
-        // holds one record, so every record after the first is built, offered and
-        // dropped on the request thread, the same way in every run.
+        // has room for every record, so each is built and queued as in service (the
+        // writer, not the request thread, drops it there), the same way in every run.
         let _ = args.next();
         let name = args
             .next()
@@ -104,7 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let audited = !rest.iter().any(|a| a == "off");
         let dir = fresh(&std::env::temp_dir(), "profile");
         let mut dropping = options(&dir, true, Fsync::Never)?;
-        dropping.queue_capacity = 1;
+        dropping.queue_capacity = rounds as usize + 16;
         dropping.overflow = Overflow::Drop;
         dropping.writer.checkpoint_records = 1;
         let (held, holding) = std::sync::mpsc::channel();
