@@ -13,6 +13,7 @@ use flate2::Compression;
 
 use super::log::segments;
 use super::segment::{inflate, parse_segment_name, COMPRESSED_SUFFIX};
+use super::writer::{io, sync_dir};
 use super::AuditError;
 
 /// What [`compress`] did.
@@ -36,13 +37,6 @@ pub struct CompressReport {
 /// both copies exist, readers read the original; running `compress` again finishes the
 /// job). A running writer may go on appending meanwhile.
 pub fn compress(dir: &Path, older_than: Option<Duration>) -> Result<CompressReport, AuditError> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| AuditError::Io {
-            path: path.clone(),
-            source,
-        }
-    };
     // A compressed copy a crash left half written is never read: clear it first.
     for entry in std::fs::read_dir(dir).map_err(io(dir))? {
         let path = entry.map_err(io(dir))?.path();
@@ -112,13 +106,4 @@ pub fn compress(dir: &Path, older_than: Option<Duration>) -> Result<CompressRepo
         report.segments.push(name.clone());
     }
     Ok(report)
-}
-
-fn sync_dir(dir: &Path) -> Result<(), AuditError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|source| AuditError::Io {
-            path: dir.to_owned(),
-            source,
-        })
 }

@@ -99,7 +99,7 @@ impl std::fmt::Debug for Writer {
     }
 }
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> AuditError + '_ {
+pub(super) fn io(path: &Path) -> impl Fn(std::io::Error) -> AuditError + '_ {
     move |source| AuditError::Io {
         path: path.to_owned(),
         source,
@@ -107,7 +107,7 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> AuditError + '_ {
 }
 
 /// Make a file's creation or removal durable.
-fn sync_dir(dir: &Path) -> Result<(), AuditError> {
+pub(super) fn sync_dir(dir: &Path) -> Result<(), AuditError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
