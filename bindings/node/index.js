@@ -131,14 +131,13 @@ function generateCutter(tree) {
     }
   }
   emit(tree, 'input', 0)
-  const body = `return function cut(input) {\nif (!plain(input)) throw FALLBACK\nlet s = '{'\n${lines.join('\n')}\nreturn s + '}'\n}`
+  const body = `return function cut(input) {\nlet s = '{'\n${lines.join('\n')}\nreturn s + '}'\n}`
   // eslint-disable-next-line no-new-func
   return new Function('plain', 'value', 'hasOwnProperty', 'FALLBACK', body)(plain, value, hasOwnProperty, FALLBACK)
 }
 
 /** `generateCutter`'s walk, interpreted. */
 function cutObject(object, node) {
-  if (!plain(object)) throw FALLBACK
   let s = '{'
   let separator = ''
   for (const [key, child] of node) {
@@ -220,6 +219,7 @@ function check(field, depth) {
 
 /** The JSON text of what the plan reads of `input`, or `undefined` to read it natively. */
 function asJson(state, input) {
+  if (!plain(input)) return undefined // only its own fields are the input's: the native reader
   try {
     return cutterFor(state, input)(input)
   } catch (error) {
@@ -255,15 +255,13 @@ function decide(engine, state, json) {
 
 /** Decide on one input object (`{ event, ctx, system, db }`). */
 Engine.prototype.evaluate = function evaluate(input) {
-  if (plain(input)) {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const state = plan(this)
-      const json = asJson(state, input)
-      if (json === undefined) break
-      const decision = decide(this, state, json)
-      if (decision.generation === state.generation) return decision
-      refresh(this) // the plan changed since its reads were fetched: cut again
-    }
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const state = plan(this)
+    const json = asJson(state, input)
+    if (json === undefined) break
+    const decision = decide(this, state, json)
+    if (decision.generation === state.generation) return decision
+    refresh(this) // the plan changed since its reads were fetched: cut again
   }
   return nativeEvaluate.call(this, input)
 }
@@ -284,7 +282,7 @@ Engine.prototype.evaluateJson = function evaluateJson(json) {
 Engine.prototype.evaluateAsync = async function evaluateAsync(input) {
   for (let attempt = 0; attempt < 3; attempt++) {
     const state = plan(this)
-    const json = plain(input) ? asJson(state, input) : undefined
+    const json = asJson(state, input)
     if (json === undefined) break
     const decision = await drive(this.startEvaluation(json))
     if (decision.generation === state.generation) return decision
@@ -311,7 +309,7 @@ Engine.prototype.evaluateBatch = async function evaluateBatch(inputs, options) {
   }
   const threads = options && options.threads !== undefined ? options.threads : 0
   const state = plan(this)
-  const cut = inputs.map((input) => (plain(input) ? asJson(state, input) : undefined))
+  const cut = inputs.map((input) => asJson(state, input))
   const batch = this.startBatch(inputs.map((input, i) => cut[i] ?? input))
   for (let calls = await batch.run(threads); calls !== null; calls = await batch.run(threads)) {
     await Promise.all(calls.map((id) => answer(batch, id)))

@@ -446,9 +446,8 @@ impl Engine {
     fn whole_again<'py>(
         &self,
         py: Python<'py>,
-        input: Option<&Bound<'py, PyAny>>,
+        input: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let input = input.ok_or_else(|| errors::misuse("an input went missing"))?;
         match self.document(py, input) {
             Ok(document) => {
                 let decision = py.detach(|| self.core.evaluate(&document));
@@ -514,8 +513,6 @@ impl Engine {
         Ok(document)
     }
 
-    /// Decide every item on `threads` threads; workers take small blocks in turn, so a
-    /// slow input (a host function) does not hold a whole share back.
     /// One input of `evaluate_many` as the workers take it: JSON kept as it is, a dict
     /// read into a document (cut to what the plan reads), or the reason it cannot be.
     fn read_item(&self, reads: &PlanReads, input: &Bound<'_, PyAny>) -> Item {
@@ -561,7 +558,7 @@ impl Engine {
         Ok(match outcome {
             Outcome::Decided(decision) => match item {
                 Item::Document(_, Some(generation)) if decision.generation != *generation => {
-                    self.whole_again(py, Some(original))?
+                    self.whole_again(py, original)?
                 }
                 _ => Bound::new(py, Decision::from(decision))?.into_any(),
             },
