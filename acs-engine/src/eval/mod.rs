@@ -151,13 +151,9 @@ pub(crate) fn evaluate_json_recorded(
 ) -> std::result::Result<Decision, InputError> {
     #[cfg(feature = "simd")]
     {
-        let mut taken = Some(&mut *recording);
         let decided = input::tape::with_input_tape(bytes, |tape| {
-            taken
-                .take()
-                .map(|recording| evaluate_recorded(plan, TapeRef::root(tape), recording, counted))
-        })
-        .flatten();
+            evaluate_recorded(plan, TapeRef::root(tape), &mut *recording, counted)
+        });
         if let Some(decision) = decided {
             return Ok(decision);
         }
