@@ -10,7 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
-use acs_engine::{audit, Engine, FunctionError, Functions, Step};
+use acs_engine::backtest::{self, RecordedCalls};
+use acs_engine::{audit, Engine, Functions};
 use serde_json::{json, Value};
 
 use super::replay::Format;
@@ -99,18 +100,8 @@ pub(crate) fn run(
     if let Some(bad) = bad {
         return Err(format!("error: `{}`: {bad}", dir.display()));
     }
-    // Every function the log answers for is registered (its body is never called: the
-    // evaluation asks, the record answers), so that rules compile to host calls.
-    let mut functions = Functions::new();
-    for record in &records {
-        for call in record["calls"].as_array().into_iter().flatten() {
-            if let Some(name) = call["name"].as_str() {
-                functions.register(name, |_: &[&Value]| -> Result<Value, FunctionError> {
-                    Err(FunctionError::failed("answered from the audit record"))
-                });
-            }
-        }
-    }
+    // Every call is answered by the record: the rules need not know the host's functions.
+    let functions = Functions::new().answered_by_recording();
     let mut report = Report::default();
     let mut engines: HashMap<String, Engine> = HashMap::new();
     for record in records.iter().filter(|r| r["kind"] == "ruleset") {
@@ -234,43 +225,17 @@ fn ruleset_engine(record: &Value, functions: Functions) -> Result<Engine, String
 
 /// `engine`'s decision on the record's input, host calls answered from the record.
 fn replay(engine: &Engine, record: &Value) -> Value {
-    let calls = record["calls"].as_array().cloned().unwrap_or_default();
-    let mut evaluation = engine.plan().evaluation(record["input"].clone());
-    if let Some(now) = record["now"].as_f64() {
-        evaluation = evaluation.at(now);
-    }
-    // Each poll asks for new calls or decides; the calls are finitely many, but a bound
-    // keeps a damaged record from looping.
-    for _ in 0..10_000 {
-        match evaluation.poll() {
-            Step::Decided(decision) => {
-                return serde_json::to_value(decision).unwrap_or(Value::Null);
-            }
-            Step::Needs(needed) => {
-                for call in needed {
-                    let found = calls.iter().find(|c| {
-                        c["name"] == call.function.as_str()
-                            && c["args"].as_array() == Some(&call.args)
-                    });
-                    let answer = match found {
-                        Some(c) => match c.get("result") {
-                            Some(result) => Ok(result.clone()),
-                            None => Err(FunctionError::new(
-                                str_at(c, &["error", "code"]).unwrap_or(FunctionError::FAILED),
-                                str_at(c, &["error", "message"]).unwrap_or_default(),
-                            )),
-                        },
-                        None => Err(FunctionError::new(
-                            "not_recorded",
-                            "the call is not in the audit record",
-                        )),
-                    };
-                    let _ = evaluation.answer(call.id, answer);
-                }
-            }
-        }
-    }
-    json!({"error": "the evaluation did not decide"})
+    let calls = match RecordedCalls::from_value(&record["calls"]) {
+        Ok(calls) => calls,
+        Err(e) => return json!({ "error": e.to_string() }),
+    };
+    let decision = backtest::replay(
+        &engine.plan(),
+        &record["input"],
+        &calls,
+        record["now"].as_f64(),
+    );
+    serde_json::to_value(decision).unwrap_or(Value::Null)
 }
 
 /// The fields of a decision (or a decision record) a replay compares.

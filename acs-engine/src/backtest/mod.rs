@@ -49,10 +49,17 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Engine;
 use crate::plan::Plan;
 
+mod part;
 mod read;
+mod replay;
 mod report;
 mod tally;
 mod workers;
+
+pub use part::{BacktestPart, PartError};
+#[cfg(feature = "audit")]
+pub use replay::{recorded_decisions, RecordedDecision};
+pub use replay::{replay, RecordedCalls, RecordedCallsError};
 
 pub use report::{
     BacktestReport, BaselineComparison, ChangeExample, CodeChange, InvalidLines, LineMessage,
@@ -300,13 +307,13 @@ impl Backtest {
         tally
             .invalid
             .merge(std::mem::take(&mut read.oversized), self.examples);
-        Ok(tally.into_report(
+        Ok(tally.report(
             &current,
             baseline.as_ref(),
             read.lines(),
             read.bytes,
             threads,
-            started,
+            started.elapsed().as_secs_f64(),
         ))
     }
 }

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
-use std::time::Instant;
 
 use rustc_hash::FxHashMap;
 
@@ -69,6 +68,7 @@ impl Index {
 }
 
 /// One worker's counts, and after merging, everyone's.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct Tally {
     pub(super) inputs: u64,
     pub(super) blank: u64,
@@ -78,7 +78,7 @@ pub(super) struct Tally {
     pub(super) comparison: Option<Comparison>,
 }
 
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct InvalidTally {
     pub(super) count: u64,
     pub(super) examples: Examples<LineMessage>,
@@ -118,15 +118,46 @@ impl Tally {
         }
     }
 
+    /// Whether a tally read from elsewhere has a count for each rule of these plans.
+    pub(super) fn fits(&self, current: &Index, baseline: Option<&Index>) -> bool {
+        self.current.rules.len() == current.rules.len()
+            && match (&self.baseline, baseline, &self.comparison) {
+                (Some(side), Some(index), Some(_)) => side.rules.len() == index.rules.len(),
+                (None, None, None) => true,
+                _ => false,
+            }
+    }
+
+    /// Add `by` to every line number held (examples, first errors).
+    pub(super) fn shift_lines(&mut self, by: u64) {
+        self.invalid.examples.shift_lines(by);
+        for example in &mut self.invalid.examples.items {
+            example.1.line += by;
+        }
+        for side in std::iter::once(&mut self.current).chain(self.baseline.as_mut()) {
+            for rule in &mut side.rules {
+                if let Some(error) = &mut rule.first_error {
+                    error.line += by;
+                }
+            }
+        }
+        for transition in self.comparison.iter_mut().flat_map(|c| &mut c.transitions) {
+            transition.examples.shift_lines(by);
+            for example in &mut transition.examples.items {
+                example.1.line += by;
+            }
+        }
+    }
+
     /// The report of the merged tally; `lines` and `bytes` are what the reader read.
-    pub(super) fn into_report(
+    pub(super) fn report(
         self,
         current: &Index,
         baseline: Option<&Index>,
         lines: u64,
         bytes: u64,
         threads: usize,
-        started: Instant,
+        elapsed: f64,
     ) -> BacktestReport {
         let Tally {
             inputs,
@@ -136,7 +167,6 @@ impl Tally {
             baseline: before,
             comparison,
         } = self;
-        let elapsed = started.elapsed().as_secs_f64();
         let per_second = |n: f64| if elapsed > 0.0 { n / elapsed } else { 0.0 };
         let rules = current
             .rules
@@ -235,6 +265,7 @@ fn rule_changes(current: &Index, now: &Side, baseline: &Index, before: &Side) ->
 }
 
 /// Counts of one rule set.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct Side {
     rules: Vec<RuleTally>,
     verdicts: VerdictTally,
@@ -242,7 +273,7 @@ pub(super) struct Side {
     inputs_with_shadow_matches: u64,
 }
 
-#[derive(Default, Clone)]
+#[derive(Default, Clone, serde::Serialize, serde::Deserialize)]
 struct RuleTally {
     matches: u64,
     errors: u64,
@@ -307,7 +338,7 @@ impl Side {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct VerdictTally {
     allowed: u64,
     rejected: u64,
@@ -354,7 +385,7 @@ impl VerdictTally {
 }
 
 /// Verdict changes between the baseline and the rule set under test.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct Comparison {
     changed_matches: u64,
     /// Allowed to rejected, rejected to allowed, code changed.
@@ -423,7 +454,7 @@ fn outcome(decision: &Decision) -> Outcome {
 /// Code before and after (`None`: allowed).
 type CodePair = (Option<Arc<str>>, Option<Arc<str>>);
 
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct TransitionTally {
     count: u64,
     by_code: CappedCounts<CodePair>,
@@ -450,7 +481,14 @@ impl TransitionTally {
 }
 
 /// Counts per key for at most [`MAX_REJECTION_KINDS`] keys; the rest go to `other`.
+/// Serialized as a list of `[key, count]` pairs, since its keys are not strings.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(bound(
+    serialize = "K: serde::Serialize",
+    deserialize = "K: serde::Deserialize<'de> + Hash + Eq"
+))]
 struct CappedCounts<K> {
+    #[serde(with = "pairs")]
     counts: HashMap<K, u64>,
     other: u64,
 }
@@ -491,6 +529,7 @@ impl<K: Hash + Eq + Ord + Clone> CappedCounts<K> {
 }
 
 /// The examples with the lowest line numbers seen so far, at most `keep` of them.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct Examples<T> {
     items: Vec<(u64, T)>,
 }
@@ -518,6 +557,12 @@ impl<T> Examples<T> {
         }
     }
 
+    fn shift_lines(&mut self, by: u64) {
+        for (line, _) in &mut self.items {
+            *line += by;
+        }
+    }
+
     fn merge(&mut self, other: Examples<T>, keep: usize) {
         for (line, item) in other.items {
             self.record(line, keep, || item);
@@ -527,5 +572,30 @@ impl<T> Examples<T> {
     fn into_sorted(mut self) -> Vec<T> {
         self.items.sort_by_key(|(line, _)| *line);
         self.items.into_iter().map(|(_, item)| item).collect()
+    }
+}
+
+/// A map with keys that are not strings, as a list of `[key, value]` pairs.
+mod pairs {
+    use std::collections::HashMap;
+    use std::hash::Hash;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<K: Serialize, S: Serializer>(
+        map: &HashMap<K, u64>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(map.iter())
+    }
+
+    pub(super) fn deserialize<'de, K, D>(deserializer: D) -> Result<HashMap<K, u64>, D::Error>
+    where
+        K: Deserialize<'de> + Hash + Eq,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, u64)>::deserialize(deserializer)?
+            .into_iter()
+            .collect())
     }
 }

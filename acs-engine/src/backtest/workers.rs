@@ -5,11 +5,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Mutex, PoisonError};
 
+use crate::decision::Decision;
 use crate::eval;
 use crate::eval::evaluate_json;
 use crate::input::{self, InputError};
 
 use super::read::Batch;
+use super::replay::{replay, RecordedCalls};
 use super::report::LineMessage;
 use super::tally::{Index, Tally};
 
@@ -80,59 +82,108 @@ impl Worker<'_> {
     fn evaluate(&self, batch: &Batch, tally: &mut Tally) {
         let lines = batch.data.split(|&b| b == b'\n');
         for (line_number, line) in (batch.first_line..batch.first_line + batch.lines).zip(lines) {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let line = if line_number == 1 {
-                line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
-            } else {
-                line
-            };
-            if line.iter().all(u8::is_ascii_whitespace) {
-                if !batch.oversized.contains(&line_number) {
-                    tally.blank += 1;
-                }
-                continue;
+            if batch.oversized.contains(&line_number) {
+                continue; // counted by the reader
             }
-            // One plan reads the bytes in place, as requests are read; two plans need the
-            // whole document.
-            let decided = match self.baseline {
-                None => self.decide_json(line).map(|after| (after, None)),
-                Some(_) => input::parse(line).map(|input| {
-                    let after = self.decide(&input);
-                    (after, Some(input))
-                }),
-            };
-            let (after, input) = match decided {
-                Ok(decided) => decided,
-                Err(error) => {
-                    let message = match error {
-                        InputError::Json {
-                            column, message, ..
-                        } => format!("invalid JSON at column {column}: {message}"),
-                        other => other.to_string(),
-                    };
-                    tally.invalid.count += 1;
-                    tally
-                        .invalid
-                        .examples
-                        .record(line_number, self.examples, || LineMessage {
-                            line: line_number,
-                            message,
-                        });
-                    continue;
-                }
-            };
-            tally.inputs += 1;
-            tally.current.record(self.current, &after, line_number);
-            if let (Some(index), Some(input), Some(before_side), Some(comparison)) = (
-                self.baseline,
-                input,
-                tally.baseline.as_mut(),
-                tally.comparison.as_mut(),
-            ) {
-                let before = eval::evaluate_uncounted(&index.plan, &input);
-                before_side.record(index, &before, line_number);
-                comparison.record(&before, &after, line_number, self.examples);
+            self.line(tally, line_number, line);
+        }
+    }
+
+    /// Count one line of JSON-lines input: blank, not a document, or decided.
+    pub(super) fn line(&self, tally: &mut Tally, line_number: u64, line: &[u8]) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = if line_number == 1 {
+            line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
+        } else {
+            line
+        };
+        if line.iter().all(u8::is_ascii_whitespace) {
+            tally.blank += 1;
+            return;
+        }
+        // One plan reads the bytes in place, as requests are read; two plans need the
+        // whole document.
+        let decided = match self.baseline {
+            None => self.decide_json(line).map(|after| (after, None)),
+            Some(_) => input::parse(line).map(|input| {
+                let after = self.decide(&input);
+                (after, Some(input))
+            }),
+        };
+        match decided {
+            Ok((after, input)) => {
+                let before = input.map(|input| {
+                    self.baseline
+                        .map(|index| eval::evaluate_uncounted(&index.plan, &input))
+                });
+                self.count(tally, line_number, &after, before.flatten().as_ref());
             }
+            Err(error) => {
+                let message = match error {
+                    InputError::Json {
+                        column, message, ..
+                    } => format!("invalid JSON at column {column}: {message}"),
+                    other => other.to_string(),
+                };
+                self.invalid(tally, line_number, message);
+            }
+        }
+    }
+
+    /// Count one input document, its host calls answered from `calls` when given (the
+    /// calls' answers recorded with the request) and by the plans' functions otherwise.
+    pub(super) fn document(
+        &self,
+        tally: &mut Tally,
+        line_number: u64,
+        input: &serde_json::Value,
+        calls: Option<(&RecordedCalls, Option<f64>)>,
+    ) {
+        if let Err(error) = InputError::check_document(input) {
+            self.invalid(tally, line_number, error.to_string());
+            return;
+        }
+        let decide = |plan: &std::sync::Arc<crate::plan::Plan>| match calls {
+            Some((calls, now)) => replay(plan, input, calls, now),
+            None => eval::evaluate_uncounted(plan, input),
+        };
+        let after = match calls {
+            Some(_) => decide(&self.current.plan),
+            None => self.decide(input),
+        };
+        let before = self.baseline.map(|index| decide(&index.plan));
+        self.count(tally, line_number, &after, before.as_ref());
+    }
+
+    /// Count a line that holds no input document.
+    pub(super) fn invalid(&self, tally: &mut Tally, line_number: u64, message: String) {
+        tally.invalid.count += 1;
+        tally
+            .invalid
+            .examples
+            .record(line_number, self.examples, || LineMessage {
+                line: line_number,
+                message,
+            });
+    }
+
+    fn count(
+        &self,
+        tally: &mut Tally,
+        line_number: u64,
+        after: &Decision,
+        before: Option<&Decision>,
+    ) {
+        tally.inputs += 1;
+        tally.current.record(self.current, after, line_number);
+        if let (Some(index), Some(before), Some(before_side), Some(comparison)) = (
+            self.baseline,
+            before,
+            tally.baseline.as_mut(),
+            tally.comparison.as_mut(),
+        ) {
+            before_side.record(index, before, line_number);
+            comparison.record(before, after, line_number, self.examples);
         }
     }
 }

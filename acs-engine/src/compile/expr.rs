@@ -2,8 +2,6 @@
 //! functions bound (host, built-in, or unregistered), regex literals compiled, constants
 //! folded by the evaluator itself, comparisons specialised.
 
-use std::sync::Arc;
-
 use regex::RegexBuilder;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
@@ -131,7 +129,12 @@ impl<'a> Compiler<'a> {
         args: &[Node],
         call: &Expr,
     ) -> Callee {
-        if let Some(function) = self.functions.host(name) {
+        let function = self
+            .functions
+            .host(name)
+            .cloned()
+            .or_else(|| self.functions.recorded(name));
+        if let Some(function) = function {
             let next = u32::try_from(self.host_slots.len()).unwrap_or(u32::MAX);
             let slot = *self.host_slots.entry(name.to_owned()).or_insert(next);
             return Callee::Host {
@@ -139,7 +142,7 @@ impl<'a> Compiler<'a> {
                 memoize: self.call_sites.get(name).copied().unwrap_or(0) > 1,
                 slot,
                 name: name.into(),
-                function: Arc::clone(function),
+                function,
             };
         }
         let Some(builtin) = Builtin::by_name(name) else {

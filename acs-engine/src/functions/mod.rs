@@ -38,6 +38,9 @@ impl FunctionError {
     pub const NOT_REGISTERED: &'static str = "not_registered";
     /// The code of a host function that panicked (the panic is caught).
     pub const PANICKED: &'static str = "panicked";
+    /// The code of a call a replay's recording holds no answer for
+    /// ([`Functions::answered_by_recording`]).
+    pub const NOT_RECORDED: &'static str = "not_recorded";
 
     /// A failure with the host's own `code`.
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
@@ -103,13 +106,31 @@ impl HostFunction for Arc<dyn HostFunction> {
 #[derive(Clone, Default)]
 pub struct Functions {
     host: HashMap<String, Arc<dyn HostFunction>>,
+    /// Names neither registered nor built in are host calls answered by a recording.
+    recorded: bool,
+}
+
+/// What a call of [`Functions::answered_by_recording`] gives when nothing answers it from
+/// a recording: it is only ever called outside a replay.
+struct NotRecorded;
+
+impl HostFunction for NotRecorded {
+    fn call(&self, _args: &[&Value]) -> Result<Value, FunctionError> {
+        Err(FunctionError::new(
+            FunctionError::NOT_RECORDED,
+            "the call is not in the recording",
+        ))
+    }
 }
 
 impl fmt::Debug for Functions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut names: Vec<&String> = self.host.keys().collect();
         names.sort();
-        f.debug_struct("Functions").field("host", &names).finish()
+        f.debug_struct("Functions")
+            .field("host", &names)
+            .field("answered_by_recording", &self.recorded)
+            .finish()
     }
 }
 
@@ -139,6 +160,18 @@ impl Functions {
     /// Merge `other` into `self`; `other` wins on equal names.
     pub fn extend(&mut self, other: Functions) {
         self.host.extend(other.host);
+        self.recorded |= other.recorded;
+    }
+
+    /// Make every called name that is neither registered nor built in a host call whose
+    /// answers come from a recording (an audit record's `calls`, a backtest's column of
+    /// answers), for plans run through [`backtest::replay`](crate::backtest::replay): the
+    /// rules need not know the host's functions, and a call the recording does not hold
+    /// is the calling rule's error ([`FunctionError::NOT_RECORDED`]), never a `null`.
+    #[must_use]
+    pub fn answered_by_recording(mut self) -> Self {
+        self.recorded = true;
+        self
     }
 
     /// The names of the registered host functions, sorted.
@@ -165,5 +198,12 @@ impl Functions {
 
     pub(crate) fn host(&self, name: &str) -> Option<&Arc<dyn HostFunction>> {
         self.host.get(name)
+    }
+
+    /// The function a call of `name` compiles to when nothing is registered under it and
+    /// calls are answered by a recording.
+    pub(crate) fn recorded(&self, name: &str) -> Option<Arc<dyn HostFunction>> {
+        (self.recorded && Builtin::by_name(name).is_none())
+            .then(|| Arc::new(NotRecorded) as Arc<dyn HostFunction>)
     }
 }

@@ -3,7 +3,8 @@
 use std::io::{self, BufReader, Read};
 
 use acs_engine::backtest::{
-    Backtest, BacktestError, BacktestReport, CodeChange, LineMessage, RuleChange, MAX_LINE_BYTES,
+    replay, Backtest, BacktestError, BacktestReport, CodeChange, LineMessage, PartError,
+    RecordedCalls, RuleChange, MAX_LINE_BYTES,
 };
 use acs_engine::{Engine, RuleMode, Verdict};
 use serde_json::json;
@@ -572,4 +573,221 @@ fn backtest_counts_lines_that_are_not_objects_or_repeat_a_key_as_invalid() {
             )
         );
     }
+}
+
+/// `input` cut into pieces of `sizes` lines (cycled), each counted by its own part with
+/// line numbers from 1 within the piece, sent through JSON, shifted to its place and
+/// merged in reverse order.
+fn report_in_parts(backtest: &Backtest, input: &str, sizes: &[usize]) -> BacktestReport {
+    let lines: Vec<&str> = input
+        .strip_suffix('\n')
+        .unwrap_or(input)
+        .split('\n')
+        .collect();
+    let mut pieces = Vec::new();
+    let mut at = 0;
+    for size in sizes.iter().cycle() {
+        if at >= lines.len() {
+            break;
+        }
+        let end = (at + size).min(lines.len());
+        let mut part = backtest.part();
+        for (i, line) in lines[at..end].iter().enumerate() {
+            part.add_json(i as u64 + 1, line.as_bytes());
+        }
+        pieces.push((at as u64, part.to_json()));
+        at = end;
+    }
+    let parts: Vec<_> = pieces
+        .into_iter()
+        .rev()
+        .map(|(offset, json)| {
+            let mut part = backtest.part_from_json(json.as_bytes()).unwrap();
+            part.shift_lines(offset);
+            part
+        })
+        .collect();
+    backtest
+        .report(parts, 1, std::time::Duration::from_millis(5))
+        .unwrap()
+}
+
+#[test]
+fn backtest_in_parts_reports_what_one_run_reports() {
+    let current = engine(RULES);
+    let baseline = engine(BASELINE);
+    for input in [small_input(), large_input(3000)] {
+        for backtest in [
+            Backtest::new(&current),
+            Backtest::new(&current).baseline(&baseline),
+        ] {
+            let whole = run(&backtest.clone().threads(2), &input);
+            for sizes in [&[1][..], &[7, 300, 1], &[100_000]] {
+                let parts = report_in_parts(&backtest, &input, sizes);
+                assert_eq!(counts(&whole), counts(&parts), "pieces of {sizes:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn backtest_part_of_other_rules_or_damaged_is_refused() {
+    let current = engine(RULES);
+    let baseline = engine(BASELINE);
+    let mut part = Backtest::new(&current).part();
+    part.add_json(1, bid(5000).as_bytes());
+    let json = part.to_json();
+    let against = Backtest::new(&current).baseline(&baseline);
+    let refused = against.part_from_json(json.as_bytes()).unwrap_err();
+    assert!(matches!(refused, PartError::OtherRules { .. }), "{refused}");
+    assert!(refused.to_string().contains('+'), "{refused}");
+    let other = Backtest::new(&baseline).part_from_json(json.as_bytes());
+    assert!(matches!(other, Err(PartError::OtherRules { .. })));
+    let mut merged = against.part();
+    assert!(merged.merge(part).is_err());
+    for damaged in [&b"{"[..], b"[]", b"{\"lines\": 1}", b""] {
+        let error = Backtest::new(&current).part_from_json(damaged).unwrap_err();
+        assert!(matches!(error, PartError::Malformed(_)), "{error}");
+    }
+    // Counts for fewer rules than the plan has: refused, not read past.
+    let mut wire: serde_json::Value = serde_json::from_str(&json).unwrap();
+    wire["tally"]["current"]["rules"]
+        .as_array_mut()
+        .unwrap()
+        .pop();
+    let short = Backtest::new(&current).part_from_json(wire.to_string().as_bytes());
+    assert!(matches!(short, Err(PartError::Malformed(_))), "{short:?}");
+}
+
+#[test]
+fn backtest_part_counts_documents_and_rows_without_one() {
+    let current = engine(RULES);
+    let backtest = Backtest::new(&current);
+    let mut part = backtest.part();
+    let document: serde_json::Value = serde_json::from_str(&bid(5000)).unwrap();
+    part.add_document(1, Ok(&document), None);
+    part.add_document(2, Err("column `event` is not a struct"), None);
+    part.add_document(3, Ok(&json!([1, 2])), None);
+    part.add_invalid(4, "calls: not an array");
+    assert_eq!((part.lines(), part.inputs()), (4, 1));
+    let report = backtest
+        .report([part], 1, std::time::Duration::ZERO)
+        .unwrap();
+    assert_eq!(rule(&report, "BIG_BID").matches, 1);
+    assert_eq!(report.invalid.count, 3);
+    let messages: Vec<_> = report
+        .invalid
+        .examples
+        .iter()
+        .map(|e| (e.line, e.message.as_str()))
+        .collect();
+    assert_eq!(messages[0], (2, "column `event` is not a struct"));
+    assert_eq!(messages[1].0, 3);
+    assert!(messages[1].1.contains("found an array"), "{messages:?}");
+    assert_eq!(messages[2], (4, "calls: not an array"));
+}
+
+const HOST_RULES: &str = r#"
+- id: MANY_TRUCKS
+  priority: 10
+  severity: high
+  description: Too many trucks
+  condition: "event.type == 'truck.create' && db.count.trucks(ctx.operatorId) >= 10"
+  action:
+    - rejectRequest: { code: TOO_MANY_TRUCKS, message: "{{ctx.operatorId}} has too many" }
+  audit: true
+- id: LATE
+  priority: 5
+  severity: low
+  description: After the deadline
+  condition: "event.type == 'truck.create' && now() > 1000"
+  action:
+    - flagWatchlist: { reason: "late" }
+  audit: false
+"#;
+
+#[test]
+fn backtest_answers_host_calls_from_the_recording_and_counts_a_missing_one_as_an_error() {
+    let recorded = Engine::builder()
+        .functions(acs_engine::Functions::new().answered_by_recording())
+        .load_str("rules.yaml", HOST_RULES)
+        .unwrap();
+    assert!(
+        recorded.plan().warnings().is_empty(),
+        "no ACS401: {:?}",
+        recorded.plan().warnings()
+    );
+    let backtest = Backtest::new(&recorded);
+    let truck = json!({"event": {"type": "truck.create"}, "ctx": {"operatorId": "OP-1"}});
+    let answered = RecordedCalls::from_value(
+        &json!([{"name": "db.count.trucks", "args": ["OP-1"], "result": 12}]),
+    )
+    .unwrap();
+    let failed = RecordedCalls::from_value(&json!([
+        {"name": "db.count.trucks", "args": ["OP-1"], "error": {"code": "timeout", "message": "db slow"}}
+    ]))
+    .unwrap();
+    let other_args = RecordedCalls::from_value(
+        &json!([{"name": "db.count.trucks", "args": ["OP-2"], "result": 12}]),
+    )
+    .unwrap();
+
+    let decision = replay(&recorded.plan(), &truck, &answered, Some(5000.0));
+    assert_eq!(decision.matched_ids(), ["MANY_TRUCKS", "LATE"]);
+    let early = replay(&recorded.plan(), &truck, &answered, Some(10.0));
+    assert_eq!(early.matched_ids(), ["MANY_TRUCKS"]);
+    let missing = replay(&recorded.plan(), &truck, &other_args, Some(10.0));
+    assert!(missing.matched.is_empty());
+    assert_eq!(missing.errors.len(), 1);
+    assert!(
+        missing.errors[0].message.contains("not in the recording"),
+        "{:?}",
+        missing.errors
+    );
+    // Called outside a replay, the placeholder fails the same way: never a `null`.
+    let direct = recorded.evaluate(&truck);
+    assert_eq!(direct.errors.len(), 1);
+
+    let mut part = backtest.part();
+    part.add_document(1, Ok(&truck), Some((&answered, Some(5000.0))));
+    part.add_document(2, Ok(&truck), Some((&failed, Some(5000.0))));
+    part.add_document(3, Ok(&truck), Some((&other_args, None)));
+    let report = backtest
+        .report([part], 1, std::time::Duration::ZERO)
+        .unwrap();
+    assert_eq!(rule(&report, "MANY_TRUCKS").matches, 1);
+    assert_eq!(rule(&report, "MANY_TRUCKS").errors, 2);
+    let first = rule(&report, "MANY_TRUCKS").first_error.clone().unwrap();
+    assert_eq!(first.line, 2);
+    assert!(first.message.contains("db slow"), "{first:?}");
+    assert_eq!(
+        rule(&report, "LATE").matches,
+        3,
+        "now() read the system clock on line 3"
+    );
+    assert_eq!(report.inputs_with_errors, 2);
+}
+
+#[test]
+fn recorded_calls_that_are_not_a_recording_are_refused_with_the_reason() {
+    for (bad, says) in [
+        (json!({"name": "x"}), "expected an array"),
+        (json!([{"args": []}]), "no `name`"),
+        (
+            json!([{"name": "f", "args": 3, "result": 1}]),
+            "not an array",
+        ),
+        (
+            json!([{"name": "f", "args": []}]),
+            "neither `result` nor `error`",
+        ),
+    ] {
+        let error = RecordedCalls::from_value(&bad).unwrap_err().to_string();
+        assert!(error.contains(says), "{bad}: {error}");
+    }
+    assert!(RecordedCalls::from_value(&serde_json::Value::Null)
+        .unwrap()
+        .is_empty());
+    assert!(RecordedCalls::from_json(b"[{\"name\": \"f\", \"result\": null}]").is_ok());
+    assert!(RecordedCalls::from_json(b"not json").is_err());
 }

@@ -60,6 +60,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use acs_engine::backtest::{self, BacktestPart, RecordedCalls};
 use acs_engine::{Decision, Engine, RulesetHash, Verdict};
 use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::cast::AsArray;
@@ -88,25 +89,16 @@ pub fn evaluate_arrow(
     py: Python<'_>,
     engine: &Engine,
     data: &Bound<'_, PyAny>,
-    column: Option<&str>,
+    columns: &Columns<'_>,
     threads: Option<usize>,
 ) -> PyResult<PyRecordBatch> {
-    if !data.hasattr(intern!(py, "__arrow_c_array__"))?
-        && !data.hasattr(intern!(py, "__arrow_c_stream__"))?
-    {
-        return Err(PyTypeError::new_err(format!(
-            "expected an Arrow array, record batch, table or stream (an object with __arrow_c_array__ or __arrow_c_stream__), got {}",
-            data.get_type().name()?
-        )));
-    }
-    let data: AnyArray = data.extract()?;
     let threads = match threads {
         Some(0) => return Err(PyValueError::new_err("threads must be at least 1")),
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, usize::from),
     };
-    let reader = data.into_reader()?;
-    let layout = Layout::of(&reader.field(), column, engine.limits().max_input_depth)?;
+    let reader = arrow_input(py, data)?.into_reader()?;
+    let layout = Layout::of(&reader.field(), columns, engine.limits().max_input_depth)?;
     let schema = output_schema();
     let mut parts = Vec::new();
     // The stream is pulled with the GIL held: its producer may be Python code.
@@ -124,8 +116,37 @@ pub fn evaluate_arrow(
     Ok(PyRecordBatch::new(batch))
 }
 
+/// Anything with an Arrow PyCapsule interface, or a `TypeError` saying what is expected.
+fn arrow_input(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<AnyArray> {
+    if !data.hasattr(intern!(py, "__arrow_c_array__"))?
+        && !data.hasattr(intern!(py, "__arrow_c_stream__"))?
+    {
+        return Err(PyTypeError::new_err(format!(
+            "expected an Arrow array, record batch, table or stream (an object with __arrow_c_array__ or __arrow_c_stream__), got {}",
+            data.get_type().name()?
+        )));
+    }
+    data.extract()
+}
+
+/// The columns a caller names: the JSON documents (`column`), and for replays of recorded
+/// requests the host calls' recorded answers (`calls`, JSON arrays as an audit record
+/// holds them) and the instant `now()` read (`now`, epoch milliseconds).
+#[derive(Default, Clone, Copy)]
+pub struct Columns<'a> {
+    pub column: Option<&'a str>,
+    pub calls: Option<&'a str>,
+    pub now: Option<&'a str>,
+}
+
 /// Where a chunk's rows come from.
-enum Layout {
+struct Layout {
+    inputs: Inputs,
+    /// The recorded answers' column, and the recorded instants' column, in a table.
+    calls: Option<(usize, Option<usize>)>,
+}
+
+enum Inputs {
     /// A JSON column: the chunk itself (`None`), or the column at this index of a table.
     Json(Option<usize>),
     /// Struct columns: the index of each root's column in a table, in [`ROOTS`] order.
@@ -134,7 +155,56 @@ enum Layout {
 
 impl Layout {
     /// Choose the rows' source from the input's type, checking every type it will read.
-    fn of(field: &Field, column: Option<&str>, max_depth: usize) -> PyResult<Layout> {
+    fn of(field: &Field, columns: &Columns<'_>, max_depth: usize) -> PyResult<Layout> {
+        let calls = match (field.data_type(), columns.calls, columns.now) {
+            (_, None, Some(_)) => {
+                return Err(PyValueError::new_err(
+                    "now=... names the recorded instants of recorded calls: give calls=... too",
+                ))
+            }
+            (_, None, None) => None,
+            (DataType::Struct(fields), Some(calls), now) => {
+                let find = |name: &str| {
+                    fields.find(name).ok_or_else(|| {
+                        let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
+                        PyValueError::new_err(format!(
+                            "no column {name:?}; the input's columns are {names:?}"
+                        ))
+                    })
+                };
+                let (calls_index, calls_field) = find(calls)?;
+                check_json_column(&format!("column {calls:?}"), calls_field.data_type())?;
+                let now_index = match now {
+                    Some(now) => {
+                        let (index, field) = find(now)?;
+                        if !matches!(
+                            field.data_type(),
+                            DataType::Float64 | DataType::Int64 | DataType::Null
+                        ) {
+                            return Err(PyTypeError::new_err(format!(
+                                "column {now:?} is of type {}; recorded instants must be float64 or int64 epoch milliseconds",
+                                field.data_type()
+                            )));
+                        }
+                        Some(index)
+                    }
+                    None => None,
+                };
+                Some((calls_index, now_index))
+            }
+            (other, Some(_), _) => {
+                return Err(PyValueError::new_err(format!(
+                    "calls=... names a column of a table, but the input is a single array of type {other}"
+                )))
+            }
+        };
+        let inputs = Inputs::of(field, columns.column, max_depth)?;
+        Ok(Layout { inputs, calls })
+    }
+}
+
+impl Inputs {
+    fn of(field: &Field, column: Option<&str>, max_depth: usize) -> PyResult<Inputs> {
         let DataType::Struct(fields) = field.data_type() else {
             if let Some(name) = column {
                 return Err(PyValueError::new_err(format!(
@@ -143,7 +213,7 @@ impl Layout {
                 )));
             }
             check_json_column("the input array", field.data_type())?;
-            return Ok(Layout::Json(None));
+            return Ok(Inputs::Json(None));
         };
         let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
         if let Some(name) = column {
@@ -153,12 +223,12 @@ impl Layout {
                 ))
             })?;
             check_json_column(&format!("column {name:?}"), field.data_type())?;
-            return Ok(Layout::Json(Some(index)));
+            return Ok(Inputs::Json(Some(index)));
         }
         if let [only] = fields.as_ref() {
             if !ROOTS.contains(&only.name().as_str()) {
                 check_json_column(&format!("column {:?}", only.name()), only.data_type())?;
-                return Ok(Layout::Json(Some(0)));
+                return Ok(Inputs::Json(Some(0)));
             }
         }
         let mut roots = [None; 4];
@@ -180,7 +250,7 @@ impl Layout {
                 "which column holds the inputs? The input's columns are {names:?}: name a JSON column with column=..., or give struct columns named event, ctx, system, db"
             )));
         }
-        Ok(Layout::Roots(roots))
+        Ok(Inputs::Roots(roots))
     }
 }
 
@@ -323,68 +393,81 @@ fn decide_chunk(
 }
 
 /// One chunk's rows, typed once so that each row is read without dispatch on the schema.
-enum Rows<'a> {
-    Json {
-        /// Nulls of the enclosing struct array, when the input is one.
-        outer: Option<&'a StructArray>,
-        column: JsonColumn<'a>,
-    },
-    Roots {
-        outer: Option<&'a StructArray>,
-        roots: Vec<(&'static str, &'a dyn Array)>,
-    },
+struct Rows<'a> {
+    /// Nulls of the enclosing struct array, when the input is one.
+    outer: Option<&'a StructArray>,
+    inputs: RowsFrom<'a>,
+    /// The recorded answers of each row's host calls, and the instant its `now()` read.
+    calls: Option<(JsonColumn<'a>, Option<&'a dyn Array>)>,
+}
+
+enum RowsFrom<'a> {
+    Json(JsonColumn<'a>),
+    Roots(Vec<(&'static str, &'a dyn Array)>),
+}
+
+/// What one row holds.
+enum RowInput<'a> {
+    /// JSON text, read in place.
+    Json(&'a [u8]),
+    /// A document built from root columns.
+    Document(Value),
+    /// Why the row holds no input.
+    Invalid(String),
 }
 
 impl<'a> Rows<'a> {
     fn new(layout: &Layout, chunk: &'a dyn Array) -> PyResult<Rows<'a>> {
         let mismatch = || PyRuntimeError::new_err("a chunk of the input differs from its schema");
         let table = chunk.as_struct_opt();
-        match layout {
-            Layout::Json(None) => Ok(Rows::Json {
-                outer: None,
-                column: JsonColumn::new(chunk).ok_or_else(mismatch)?,
-            }),
-            Layout::Json(Some(index)) => {
-                let table = table.ok_or_else(mismatch)?;
-                let column = table.columns().get(*index).ok_or_else(mismatch)?;
-                Ok(Rows::Json {
-                    outer: Some(table),
-                    column: JsonColumn::new(column.as_ref()).ok_or_else(mismatch)?,
-                })
+        let column = |index: usize| -> PyResult<&'a dyn Array> {
+            let table = table.ok_or_else(mismatch)?;
+            Ok(table.columns().get(index).ok_or_else(mismatch)?.as_ref())
+        };
+        let inputs = match &layout.inputs {
+            Inputs::Json(None) => RowsFrom::Json(JsonColumn::new(chunk).ok_or_else(mismatch)?),
+            Inputs::Json(Some(index)) => {
+                RowsFrom::Json(JsonColumn::new(column(*index)?).ok_or_else(mismatch)?)
             }
-            Layout::Roots(indexes) => {
-                let table = table.ok_or_else(mismatch)?;
+            Inputs::Roots(indexes) => {
                 let mut roots = Vec::with_capacity(4);
                 for (name, index) in ROOTS.into_iter().zip(indexes) {
                     if let Some(index) = index {
-                        let column = table.columns().get(*index).ok_or_else(mismatch)?;
-                        roots.push((name, column.as_ref()));
+                        roots.push((name, column(*index)?));
                     }
                 }
-                Ok(Rows::Roots {
-                    outer: Some(table),
-                    roots,
-                })
+                RowsFrom::Roots(roots)
             }
-        }
+        };
+        let calls = match layout.calls {
+            Some((calls, now)) => Some((
+                JsonColumn::new(column(calls)?).ok_or_else(mismatch)?,
+                now.map(column).transpose()?,
+            )),
+            None => None,
+        };
+        let outer = match layout.inputs {
+            Inputs::Json(None) => None,
+            _ => Some(table.ok_or_else(mismatch)?),
+        };
+        Ok(Rows {
+            outer,
+            inputs,
+            calls,
+        })
     }
 
-    /// Decide row `row` into `out`.
-    fn decide(&self, engine: &Engine, row: usize, hash: RulesetHash, out: &mut Out) {
-        let (Rows::Json { outer, .. } | Rows::Roots { outer, .. }) = self;
-        if outer.is_some_and(|table| table.is_null(row)) {
-            out.error("the row is null", hash);
-            return;
+    /// The input of row `row`.
+    fn input(&self, row: usize) -> RowInput<'a> {
+        if self.outer.is_some_and(|table| table.is_null(row)) {
+            return RowInput::Invalid("the row is null".to_owned());
         }
-        match self {
-            Rows::Json { column, .. } => match column.get(row) {
-                None => out.error("the input is null", hash),
-                Some(json) => match engine.evaluate_json(json) {
-                    Ok(decision) => out.decision(&decision),
-                    Err(e) => out.error(&e.to_string(), hash),
-                },
+        match &self.inputs {
+            RowsFrom::Json(column) => match column.get(row) {
+                None => RowInput::Invalid("the input is null".to_owned()),
+                Some(json) => RowInput::Json(json),
             },
-            Rows::Roots { roots, .. } => {
+            RowsFrom::Roots(roots) => {
                 let mut document = Map::new();
                 for (name, column) in roots {
                     if null_at(*column, row) {
@@ -394,16 +477,166 @@ impl<'a> Rows<'a> {
                         Ok(value) => {
                             document.insert((*name).to_owned(), value);
                         }
-                        Err(e) => {
-                            out.error(&format!("{name}: {e}"), hash);
-                            return;
-                        }
+                        Err(e) => return RowInput::Invalid(format!("{name}: {e}")),
                     }
                 }
-                out.decision(&engine.evaluate(&Value::Object(document)));
+                RowInput::Document(Value::Object(document))
             }
         }
     }
+
+    /// The recorded answers of row `row`'s host calls and its recorded instant, when the
+    /// rows carry them: `Err` when they cannot be read.
+    fn recorded(&self, row: usize) -> Option<Result<(RecordedCalls, Option<f64>), String>> {
+        let (calls, now) = self.calls.as_ref()?;
+        let calls = match calls.get(row) {
+            None => RecordedCalls::new(),
+            Some(json) => match RecordedCalls::from_json(json) {
+                Ok(calls) => calls,
+                Err(e) => return Some(Err(e.to_string())),
+            },
+        };
+        let now = now.and_then(|array| {
+            if row >= array.len() || array.is_null(row) {
+                return None;
+            }
+            if let Some(floats) = array.as_primitive_opt::<Float64Type>() {
+                return Some(floats.value(row));
+            }
+            #[allow(clippy::cast_precision_loss, reason = "epoch milliseconds fit in 2^53")]
+            array
+                .as_primitive_opt::<Int64Type>()
+                .map(|ints| ints.value(row) as f64)
+        });
+        Some(Ok((calls, now)))
+    }
+
+    /// Decide row `row` into `out`.
+    fn decide(&self, engine: &Engine, row: usize, hash: RulesetHash, out: &mut Out) {
+        let input = self.input(row);
+        if let Some(recorded) = self.recorded(row) {
+            let document = match input {
+                RowInput::Invalid(message) => return out.error(&message, hash),
+                RowInput::Document(document) => document,
+                RowInput::Json(json) => match engine.parse_input(json) {
+                    Ok(document) => document,
+                    Err(e) => return out.error(&e.to_string(), hash),
+                },
+            };
+            match recorded {
+                Ok((calls, now)) => {
+                    out.decision(&backtest::replay(&engine.plan(), &document, &calls, now))
+                }
+                Err(message) => out.error(&message, hash),
+            }
+            return;
+        }
+        match input {
+            RowInput::Invalid(message) => out.error(&message, hash),
+            RowInput::Json(json) => match engine.evaluate_json(json) {
+                Ok(decision) => out.decision(&decision),
+                Err(e) => out.error(&e.to_string(), hash),
+            },
+            RowInput::Document(document) => out.decision(&engine.evaluate(&document)),
+        }
+    }
+
+    /// Count row `row` as line `line` of a backtest.
+    fn count(&self, engine: &Engine, row: usize, line: u64, part: &mut BacktestPart) {
+        let input = self.input(row);
+        match self.recorded(row) {
+            Some(Err(message)) => part.add_invalid(line, &message),
+            Some(Ok((calls, now))) => match input {
+                RowInput::Invalid(message) => part.add_document(line, Err(&message), None),
+                RowInput::Document(document) => {
+                    part.add_document(line, Ok(&document), Some((&calls, now)));
+                }
+                RowInput::Json(json) => match engine.parse_input(json) {
+                    Ok(document) => part.add_document(line, Ok(&document), Some((&calls, now))),
+                    Err(e) => part.add_invalid(line, &e.to_string()),
+                },
+            },
+            None => match input {
+                RowInput::Invalid(message) => part.add_document(line, Err(&message), None),
+                RowInput::Json(json) => part.add_json(line, json),
+                RowInput::Document(document) => part.add_document(line, Ok(&document), None),
+            },
+        }
+    }
+}
+
+/// Count every row of `data` (a backtest's input, in any Arrow form: see the module doc)
+/// into `part`, numbering them from `first_line`; the number of rows.
+///
+/// With `numbers`, the column of that name numbers the rows instead (int64, 1-based, no
+/// nulls): the rows' order then does not matter.
+pub fn count_arrow(
+    py: Python<'_>,
+    engine: &Engine,
+    part: &mut BacktestPart,
+    data: &Bound<'_, PyAny>,
+    columns: &Columns<'_>,
+    numbers: Option<&str>,
+    first_line: u64,
+) -> PyResult<u64> {
+    let reader = arrow_input(py, data)?.into_reader()?;
+    let field = reader.field();
+    let layout = Layout::of(&field, columns, engine.limits().max_input_depth)?;
+    let numbers = match numbers {
+        None => None,
+        Some(name) => {
+            let found = match field.data_type() {
+                DataType::Struct(fields) => fields.find(name),
+                _ => None,
+            };
+            let Some((index, numbers)) = found else {
+                return Err(PyValueError::new_err(format!("no line column {name:?}")));
+            };
+            if numbers.data_type() != &DataType::Int64 {
+                return Err(PyTypeError::new_err(format!(
+                    "line column {name:?} is of type {}; line numbers are int64",
+                    numbers.data_type()
+                )));
+            }
+            Some((name, index))
+        }
+    };
+    let mut line = first_line;
+    let mut counted = 0;
+    for chunk in reader {
+        let chunk = chunk.map_err(|e| PyValueError::new_err(format!("reading the input: {e}")))?;
+        let rows = Rows::new(&layout, chunk.as_ref())?;
+        let numbered = match numbers {
+            Some((name, index)) => {
+                let column = chunk
+                    .as_struct_opt()
+                    .and_then(|table| table.columns().get(index))
+                    .and_then(|c| c.as_primitive_opt::<Int64Type>())
+                    .ok_or_else(|| {
+                        PyRuntimeError::new_err("a chunk of the input differs from its schema")
+                    })?;
+                if column.null_count() > 0 {
+                    return Err(PyValueError::new_err(format!(
+                        "line column {name:?} has {} null rows",
+                        column.null_count()
+                    )));
+                }
+                Some(column)
+            }
+            None => None,
+        };
+        py.detach(|| {
+            for row in 0..chunk.len() {
+                let number = numbered.map_or(line, |column| {
+                    u64::try_from(column.value(row)).unwrap_or_default()
+                });
+                rows.count(engine, row, number, part);
+                line += 1;
+            }
+        });
+        counted += chunk.len() as u64;
+    }
+    Ok(counted)
 }
 
 /// A column of JSON documents, by its physical type.

@@ -212,14 +212,17 @@ impl Engine {
         Ok(py.detach(|| self.core.evaluate(&document)).into())
     }
 
-    /// Decide every row of an Arrow array, batch, table or stream (see `arrow.rs`).
-    #[pyo3(signature = (data, column=None, threads=None))]
+    /// Decide every row of an Arrow array, batch, table or stream (see `arrow.rs`); with
+    /// `calls` (and `now`), host calls are answered from each row's recorded calls.
+    #[pyo3(signature = (data, column=None, threads=None, calls=None, now=None))]
     fn evaluate_arrow(
         &self,
         py: Python<'_>,
         data: &Bound<'_, PyAny>,
         column: Option<&str>,
         threads: Option<usize>,
+        calls: Option<&str>,
+        now: Option<&str>,
     ) -> PyResult<pyo3_arrow::PyRecordBatch> {
         // Python host functions need the GIL for each call: one thread decides, as in
         // `evaluate_many` (see there).
@@ -228,7 +231,8 @@ impl Engine {
         } else {
             threads
         };
-        crate::arrow::evaluate_arrow(py, &self.core, data, column, threads)
+        let columns = crate::arrow::Columns { column, calls, now };
+        crate::arrow::evaluate_arrow(py, &self.core, data, &columns, threads)
     }
 
     /// Decide on a JSON document given as bytes or str, through the engine's bytes path.

@@ -7,6 +7,7 @@
 //! (`tools`).
 
 mod arrow;
+mod backtest;
 mod convert;
 mod decision;
 mod engine;
@@ -26,9 +27,11 @@ fn _acs(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<engine::Watch>()?;
     module.add_class::<decision::Decision>()?;
     module.add_class::<evaluation::Evaluation>()?;
+    module.add_class::<backtest::BacktestRun>()?;
     module.add_function(wrap_pyfunction!(tools::lint, module)?)?;
     module.add_function(wrap_pyfunction!(tools::explain_code, module)?)?;
     module.add_function(wrap_pyfunction!(tools::run_tests, module)?)?;
     module.add_function(wrap_pyfunction!(tools::_backtest, module)?)?;
+    module.add_function(wrap_pyfunction!(tools::audit_decisions, module)?)?;
     Ok(())
 }

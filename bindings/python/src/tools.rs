@@ -131,3 +131,33 @@ pub(crate) fn _backtest(
     .map_err(|e| errors::acs_error(py, "backtest", &e.to_string()))?;
     serde_json::to_string(&report).map_err(|e| errors::acs_error(py, "backtest", &e.to_string()))
 }
+
+/// One recorded decision of an audit log as `acs.spark.read_audit` makes it a row:
+/// `(seq, ruleset_hash, input JSON, calls JSON, now, verdict outcome)`.
+type AuditRow = (u64, String, String, String, Option<f64>, String);
+
+/// The decisions recorded in the audit log `dir`, in sequence order (the log is checked
+/// as it is read).
+#[pyfunction]
+pub(crate) fn audit_decisions(py: Python<'_>, dir: PathBuf) -> PyResult<Vec<AuditRow>> {
+    let mut rows = Vec::new();
+    py.detach(|| {
+        acs_engine::backtest::recorded_decisions(&dir, &mut |decision| {
+            rows.push((
+                decision.seq,
+                decision.ruleset_hash,
+                decision.input.to_string(),
+                decision.calls.to_string(),
+                decision.now,
+                decision
+                    .verdict
+                    .get("outcome")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            ));
+        })
+    })
+    .map_err(|e| errors::acs_error(py, "audit", &format!("`{}`: {e}", dir.display())))?;
+    Ok(rows)
+}

@@ -15,7 +15,7 @@ import os
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Union
 
 from ._acs import Decision, Engine, Evaluation, Watch, explain_code, lint, run_tests
-from ._acs import _backtest
+from ._acs import BacktestRun, _backtest, audit_decisions
 from ._errors import (
     AcsError,
     FunctionError,
@@ -29,6 +29,7 @@ from ._errors import (
 __all__ = [
     "AcsError",
     "BacktestReport",
+    "BacktestRun",
     "Decision",
     "Engine",
     "Evaluation",
@@ -39,6 +40,7 @@ __all__ = [
     "TestsError",
     "Watch",
     "WatchError",
+    "audit_decisions",
     "backtest",
     "explain_code",
     "lint",

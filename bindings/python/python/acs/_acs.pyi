@@ -133,7 +133,12 @@ class Engine:
     ) -> List[Union[Decision, InputError]]: ...
     def evaluate_async(self, input: Union[Input, _Json]) -> Coroutine[Any, Any, Decision]: ...
     def evaluate_arrow(
-        self, data: ArrowData, column: Optional[str] = None, threads: Optional[int] = None
+        self,
+        data: ArrowData,
+        column: Optional[str] = None,
+        threads: Optional[int] = None,
+        calls: Optional[str] = None,
+        now: Optional[str] = None,
     ) -> ArrowRecordBatch: ...
     def start_evaluation(self, input: Union[Input, _Json]) -> Evaluation: ...
     def explain(self, input: Union[Input, _Json]) -> Dict[str, Any]: ...
@@ -166,3 +171,39 @@ def _backtest(
     threads: int = 0,
     examples: int = 5,
 ) -> str: ...
+
+class BacktestRun:
+    """One backtest's rules compiled once, counting Arrow batches into parts (`acs.spark`)."""
+
+    def __init__(
+        self,
+        rules: List[Tuple[str, str]],
+        baseline: Optional[List[Tuple[str, str]]] = None,
+        stubs: Optional[str] = None,
+        recorded: bool = False,
+        examples: int = 5,
+    ) -> None: ...
+    @property
+    def ruleset_hash(self) -> str: ...
+    def count_arrow(
+        self,
+        data: ArrowData,
+        column: Optional[str] = None,
+        calls: Optional[str] = None,
+        now: Optional[str] = None,
+        line: Optional[str] = None,
+        first_line: int = 1,
+    ) -> Tuple[int, bytes]: ...
+    def decide_arrow(
+        self,
+        data: ArrowData,
+        column: Optional[str] = None,
+        calls: Optional[str] = None,
+        now: Optional[str] = None,
+    ) -> ArrowRecordBatch: ...
+    def merge(self, parts: List[Tuple[int, bytes]]) -> bytes: ...
+    def report(self, parts: List[Tuple[int, bytes]], threads: int, elapsed_seconds: float) -> str: ...
+
+def audit_decisions(
+    dir: Union[str, "os.PathLike[str]"],
+) -> List[Tuple[int, str, str, str, Optional[float], str]]: ...

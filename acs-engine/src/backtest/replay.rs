@@ -1,0 +1,233 @@
+//! Deciding a recorded request again with the host-call answers recorded beside it (an
+//! audit record's `calls`, a backtest's column of answers) instead of calling anything:
+//! the same resumable evaluation the async bindings drive, answered from the recording.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::decision::Decision;
+use crate::eval::Step;
+use crate::functions::FunctionError;
+use crate::plan::Plan;
+
+/// The host calls one request made and their answers, as an audit record's `calls` holds
+/// them: `[{"name": "db.count.trucksByOperator", "args": ["OP-1"], "result": 12}, ...]`,
+/// a failed call carrying `"error": {"code": ..., "message": ...}` instead of `result`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordedCalls {
+    calls: Vec<RecordedAnswer>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct RecordedAnswer {
+    name: String,
+    args: Vec<Value>,
+    answer: Result<Value, FunctionError>,
+}
+
+/// Why a recording of calls could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("recorded calls: {0}")]
+pub struct RecordedCallsError(String);
+
+impl RecordedCalls {
+    /// No calls: every host call is unanswered.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Read the recording from its JSON value (an array of calls; `null` is none).
+    pub fn from_value(value: &Value) -> Result<Self, RecordedCallsError> {
+        let items = match value {
+            Value::Null => return Ok(Self::new()),
+            Value::Array(items) => items,
+            other => {
+                return Err(RecordedCallsError(format!(
+                    "expected an array of calls, found {}",
+                    kind(other)
+                )))
+            }
+        };
+        let mut calls = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let field = |key: &str| item.get(key);
+            let Some(name) = field("name").and_then(Value::as_str) else {
+                return Err(RecordedCallsError(format!("call {i} has no `name` string")));
+            };
+            let args = match field("args") {
+                Some(Value::Array(args)) => args.clone(),
+                None | Some(Value::Null) => Vec::new(),
+                Some(other) => {
+                    return Err(RecordedCallsError(format!(
+                        "call {i} (`{name}`): `args` is {}, not an array",
+                        kind(other)
+                    )))
+                }
+            };
+            let answer = match (field("result"), field("error")) {
+                (Some(result), _) => Ok(result.clone()),
+                (None, Some(error)) => {
+                    let text = |key: &str| error.get(key).and_then(Value::as_str);
+                    Err(FunctionError::new(
+                        text("code").unwrap_or(FunctionError::FAILED),
+                        text("message").unwrap_or_default(),
+                    ))
+                }
+                (None, None) => {
+                    return Err(RecordedCallsError(format!(
+                        "call {i} (`{name}`) has neither `result` nor `error`"
+                    )))
+                }
+            };
+            calls.push(RecordedAnswer {
+                name: name.to_owned(),
+                args,
+                answer,
+            });
+        }
+        Ok(RecordedCalls { calls })
+    }
+
+    /// Read the recording from JSON text.
+    pub fn from_json(json: &[u8]) -> Result<Self, RecordedCallsError> {
+        let value: Value =
+            serde_json::from_slice(json).map_err(|e| RecordedCallsError(e.to_string()))?;
+        Self::from_value(&value)
+    }
+
+    /// Add one answer (a stub for a test, a call recorded by other means).
+    pub fn push(
+        &mut self,
+        name: impl Into<String>,
+        args: Vec<Value>,
+        answer: Result<Value, FunctionError>,
+    ) {
+        self.calls.push(RecordedAnswer {
+            name: name.into(),
+            args,
+            answer,
+        });
+    }
+
+    /// How many calls the recording holds.
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    fn answer(&self, function: &str, args: &[Value]) -> Result<Value, FunctionError> {
+        self.calls
+            .iter()
+            .find(|call| call.name == function && call.args == args)
+            .map_or_else(
+                || {
+                    Err(FunctionError::new(
+                        FunctionError::NOT_RECORDED,
+                        "the call is not in the recording",
+                    ))
+                },
+                |call| call.answer.clone(),
+            )
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Most rounds a replay runs. A host answering everything needs one round more than the
+/// longest chain of calls waiting on one another; the bound keeps a damaged recording
+/// from looping.
+const MAX_ROUNDS: usize = 10_000;
+
+/// `plan`'s decision on `input` with every host call answered from `calls` (a call the
+/// recording does not hold fails with [`FunctionError::NOT_RECORDED`], an error of its
+/// rule) and `now()` reading `now_millis` when given. Calls compile to host calls only for
+/// registered names, so load the plan with
+/// [`Functions::answered_by_recording`](crate::Functions::answered_by_recording).
+/// Not counted in the plan's metrics when the engine keeps none (backtests load without).
+pub fn replay(
+    plan: &Arc<Plan>,
+    input: &Value,
+    calls: &RecordedCalls,
+    now_millis: Option<f64>,
+) -> Decision {
+    let mut evaluation = plan.evaluation(input.clone());
+    if let Some(now) = now_millis {
+        evaluation = evaluation.at(now);
+    }
+    for _ in 0..MAX_ROUNDS {
+        match evaluation.poll() {
+            Step::Decided(decision) => return decision,
+            Step::Needs(needed) => {
+                for call in needed {
+                    let answer = calls.answer(&call.function, &call.args);
+                    // The id was just asked for: it cannot be unknown or answered.
+                    let _ = evaluation.answer(call.id, answer);
+                }
+            }
+        }
+    }
+    // Not reached (see MAX_ROUNDS), but a decision must come back: the plan's own, every
+    // call unanswered (`not_recorded`).
+    crate::eval::evaluate_uncounted(plan, input)
+}
+
+/// One decision recorded in an audit log, as a backtest replays it.
+#[cfg(feature = "audit")]
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RecordedDecision {
+    /// The record's sequence number in the log.
+    pub seq: u64,
+    /// The rules that decided (`sha256:...`).
+    pub ruleset_hash: String,
+    /// The input as recorded (after redaction); `null` if the record holds none.
+    pub input: Value,
+    /// The host calls and their answers, as [`RecordedCalls::from_value`] reads them.
+    pub calls: Value,
+    /// The instant `now()` read, in epoch milliseconds, when it read one.
+    pub now: Option<f64>,
+    /// The recorded verdict (`{"outcome": "allowed"}`, ...).
+    pub verdict: Value,
+}
+
+/// Every decision recorded in the audit log in `dir`, in sequence order, handed to
+/// `each`; the log is checked as it is read ([`audit::read`](crate::audit::read)). Returns
+/// how many records the log holds (rule sets included).
+#[cfg(feature = "audit")]
+pub fn recorded_decisions(
+    dir: &std::path::Path,
+    each: &mut dyn FnMut(RecordedDecision),
+) -> Result<u64, crate::audit::VerifyError> {
+    crate::audit::read(dir, &mut |entry| {
+        let Ok(mut record) = serde_json::from_slice::<Value>(entry.body) else {
+            return; // framed and checksummed, so written so by the writer: not a decision
+        };
+        if record.get("kind").and_then(Value::as_str) != Some("decision") {
+            return;
+        }
+        let mut take = |key: &str| record.get_mut(key).map(Value::take).unwrap_or_default();
+        let ruleset_hash = take("ruleset_hash").as_str().unwrap_or_default().to_owned();
+        each(RecordedDecision {
+            seq: entry.seq,
+            ruleset_hash,
+            input: take("input"),
+            calls: take("calls"),
+            now: take("now").as_f64(),
+            verdict: take("verdict"),
+        });
+    })
+}

@@ -1,0 +1,281 @@
+"""Backtests on Apache Spark: the engine's backtest, run where the recorded requests are.
+
+`backtest(df, rules)` gives the report `acs replay` prints for the same inputs in the same
+order, counted on the cluster: the rules' text is broadcast once, every Python worker
+compiles it once (and checks its hash), each partition's rows go through the engine's
+Arrow entry point in `mapInArrow` and come back as one part (the engine's counts, a few
+kilobytes), and the driver merges the parts, in partition order, into the report.
+`decisions(df, rules)` gives one decision per row instead, beside the input's key
+columns. `read_audit(spark, dir)` reads an audit log's recorded decisions as a
+DataFrame to backtest production traffic with the answers its host calls got.
+
+Rows are inputs in the DataFrame's order: line `n` of the report is its `n`-th row
+(partition by partition; a JSON-lines file read with `spark.read.text` keeps its line
+order, and a `line` column, when given, numbers the rows instead). Host functions answer
+from a stub table (`functions=`) or from each row's recorded calls (`calls=`, and `now=`
+for the instant `now()` read); a call with no answer is an error of its rule, counted in
+the report. pyspark is imported only by the functions that need it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+
+from . import BacktestReport
+from ._acs import BacktestRun
+
+Rules = Union[str, "os.PathLike[str]"]
+
+__all__ = ["backtest", "decisions", "read_audit", "rules_files"]
+
+# Compiled rules per Python worker process, by what was broadcast: a worker runs many
+# tasks, and compiles each rule set once.
+_RUNS: Dict[str, BacktestRun] = {}
+
+
+def rules_files(rules: Union[Rules, Sequence[Tuple[str, str]]]) -> List[Tuple[str, str]]:
+    """`rules` as `(name, text)` pairs: a rules file, a bundle directory (its `*.yaml` and
+    `*.yml` files), YAML text, or pairs already."""
+    if isinstance(rules, (list, tuple)):
+        return [(str(name), str(text)) for name, text in rules]
+    text = os.fspath(rules)
+    if "\n" not in text and os.path.isdir(text):
+        names = sorted(n for n in os.listdir(text) if n.endswith((".yaml", ".yml")))
+        if not names:
+            raise ValueError(f"{text}: no *.yaml or *.yml rules files in the directory")
+        files = []
+        for name in names:
+            with open(os.path.join(text, name), encoding="utf-8") as f:
+                files.append((os.path.join(text, name), f.read()))
+        return files
+    if "\n" not in text and os.path.isfile(text):
+        with open(text, encoding="utf-8") as f:
+            return [(text, f.read())]
+    if "\n" in text or ":" in text:
+        return [("rules.yaml", text)]
+    raise FileNotFoundError(f"{text}: no such rules file or directory")
+
+
+def _stubs_text(functions: Optional[Union[Mapping[str, Any], Rules]]) -> Optional[str]:
+    if functions is None:
+        return None
+    if isinstance(functions, Mapping):
+        return json.dumps(functions, allow_nan=False)
+    with open(os.fspath(functions), encoding="utf-8") as f:
+        return f.read()
+
+
+def _shipment(
+    rules: Any,
+    baseline: Any,
+    functions: Any,
+    recorded: bool,
+    examples: int,
+) -> Dict[str, Any]:
+    """What the executors need, checked on the driver first: a rule set that does not
+    compile fails here, with its diagnostics, before any task starts."""
+    shipment = {
+        "rules": rules_files(rules),
+        "baseline": rules_files(baseline) if baseline is not None else None,
+        "stubs": _stubs_text(functions),
+        "recorded": recorded,
+        "examples": examples,
+    }
+    run = _run(shipment)
+    shipment["hash"] = run.ruleset_hash
+    return shipment
+
+
+def _key(shipment: Mapping[str, Any]) -> str:
+    fields = ("rules", "baseline", "stubs", "recorded", "examples")
+    return json.dumps([shipment.get(k) for k in fields])
+
+
+def _run(shipment: Mapping[str, Any]) -> BacktestRun:
+    """The worker's compiled rules for `shipment`, compiled on first use."""
+    key = _key(shipment)
+    run = _RUNS.get(key)
+    if run is None:
+        run = BacktestRun(
+            shipment["rules"],
+            shipment["baseline"],
+            shipment["stubs"],
+            shipment["recorded"],
+            shipment["examples"],
+        )
+        expected = shipment.get("hash")
+        if expected is not None and run.ruleset_hash != expected:
+            raise RuntimeError(
+                f"the rules compiled on this worker hash to {run.ruleset_hash}, "
+                f"the driver's to {expected}: the workers run another acs version?"
+            )
+        _RUNS.clear()  # one rule set at a time per worker: memory stays bounded
+        _RUNS[key] = run
+    return run
+
+
+def _columns(
+    df: Any, column: Optional[str], calls: Optional[str], now: Optional[str], line: Optional[str]
+) -> Tuple[Any, Dict[str, Optional[str]]]:
+    """The DataFrame reduced to the columns the engine reads, and how to name them."""
+    names = list(df.columns)
+    for given in (column, calls, now, line):
+        if given is not None and given not in names:
+            raise ValueError(f"no column {given!r}; the DataFrame's columns are {names}")
+    if column is None:
+        roots = [r for r in ("event", "ctx", "system", "db") if r in names]
+        if roots:
+            keep = roots
+        elif len([n for n in names if n not in (calls, now, line)]) == 1:
+            column = next(n for n in names if n not in (calls, now, line))
+            keep = [column]
+        else:
+            raise ValueError(
+                f"which column holds the inputs? The DataFrame's columns are {names}: "
+                "name a JSON column with column=..., or give struct columns named "
+                "event, ctx, system, db"
+            )
+    else:
+        keep = [column]
+    keep += [c for c in (calls, now, line) if c is not None]
+    return df.select(*keep), {"column": column, "calls": calls, "now": now}
+
+
+def backtest(
+    df: Any,
+    rules: Union[Rules, Sequence[Tuple[str, str]]],
+    baseline: Optional[Union[Rules, Sequence[Tuple[str, str]]]] = None,
+    functions: Optional[Union[Mapping[str, Any], Rules]] = None,
+    column: Optional[str] = None,
+    calls: Optional[str] = None,
+    now: Optional[str] = None,
+    line: Optional[str] = None,
+    examples: int = 5,
+) -> BacktestReport:
+    """Backtest `rules` (a file, a bundle directory or YAML text) on the recorded inputs of
+    the Spark DataFrame `df`, optionally against `baseline`: the engine's report, as
+    `acs replay --format json` prints it, counted on the cluster.
+
+    `df` holds a JSON column (`column`, or its only column) or struct columns named
+    `event`, `ctx`, `system`, `db`. `functions` is a stub table (a mapping or a JSON file,
+    as `acs replay --stubs`); `calls` names a column of recorded host-call answers (JSON,
+    an audit record's `calls`) and `now` one of recorded `now()` instants (epoch ms).
+    `line` names a column numbering the rows (the report's line numbers); without it the
+    rows are numbered in the DataFrame's order."""
+    import pyarrow as pa
+    from pyspark import TaskContext
+
+    started = time.monotonic()
+    if calls is not None and functions is not None:
+        raise ValueError("functions= (a stub table) and calls= (recorded answers) exclude each other")
+    selected, names = _columns(df, column, calls, now, line)
+    shipment = _shipment(rules, baseline, functions, calls is not None, examples)
+    shipped = df.sparkSession.sparkContext.broadcast(shipment)
+    by_column = line is not None
+
+    def count(batches: Iterator[Any]) -> Iterator[Any]:
+        run = _run(shipped.value)
+        context = TaskContext.get()
+        partition = context.partitionId() if context is not None else 0
+        parts: List[Tuple[int, bytes]] = []
+        rows = 0
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            counted, part = run.count_arrow(batch, first_line=rows + 1, line=line, **names)
+            parts.append((0, part))
+            rows += counted
+        merged = run.merge(parts)
+        yield pa.RecordBatch.from_pydict(
+            {"partition": [partition], "rows": [rows], "part": [merged]},
+            schema=_part_schema(),
+        )
+
+    counted = selected.mapInArrow(count, "partition int, rows long, part binary").collect()
+    counted.sort(key=lambda r: r["partition"])
+    parts: List[Tuple[int, bytes]] = []
+    offset = 0
+    for row in counted:
+        parts.append((0 if by_column else offset, bytes(row["part"])))
+        offset += row["rows"]
+    run = _run(shipment)
+    threads = df.sparkSession.sparkContext.defaultParallelism
+    text = run.report(parts, threads, time.monotonic() - started)
+    return BacktestReport(json.loads(text))
+
+
+def _part_schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("partition", pa.int32()),
+            pa.field("rows", pa.int64()),
+            pa.field("part", pa.binary()),
+        ]
+    )
+
+
+_DECISION_COLUMNS = (
+    "verdict string, code string, rule_id string, matched_ids array<string>, "
+    "shadow_matched_ids array<string>, errors array<string>, ruleset_hash string"
+)
+
+
+def decisions(
+    df: Any,
+    rules: Union[Rules, Sequence[Tuple[str, str]]],
+    keys: Iterable[str] = (),
+    functions: Optional[Union[Mapping[str, Any], Rules]] = None,
+    column: Optional[str] = None,
+    calls: Optional[str] = None,
+    now: Optional[str] = None,
+) -> Any:
+    """One decision per row of `df` as a DataFrame: the `keys` columns of the input, then
+    `verdict` (`allowed`, `rejected`, or `error` for a row that is no input), `code`,
+    `rule_id`, `matched_ids`, `shadow_matched_ids`, `errors` and `ruleset_hash`. Inputs and
+    host functions as for `backtest`. Lazy: write it (to Parquet, say) or aggregate it."""
+    import pyarrow as pa
+
+    keys = list(keys)
+    if calls is not None and functions is not None:
+        raise ValueError("functions= (a stub table) and calls= (recorded answers) exclude each other")
+    selected, names = _columns(df, column, calls, now, None)
+    for key in keys:
+        if key not in df.columns:
+            raise ValueError(f"no key column {key!r}; the DataFrame's columns are {list(df.columns)}")
+    inputs = list(selected.columns)
+    selected = df.select(*inputs, *[k for k in keys if k not in inputs])
+    shipment = _shipment(rules, None, functions, calls is not None, 0)
+    shipped = df.sparkSession.sparkContext.broadcast(shipment)
+    key_schema = ", ".join(
+        f"`{f.name}` {f.dataType.simpleString()}" for f in df.select(*keys).schema.fields
+    )
+    schema = (key_schema + ", " if key_schema else "") + _DECISION_COLUMNS
+
+    def decide(batches: Iterator[Any]) -> Iterator[Any]:
+        run = _run(shipped.value)
+        for batch in batches:
+            decided = pa.record_batch(run.decide_arrow(batch.select(inputs), **names))
+            columns = [batch.column(k) for k in keys] + list(decided.columns)
+            yield pa.RecordBatch.from_arrays(columns, names=keys + decided.schema.names)
+
+    return selected.mapInArrow(decide, schema)
+
+
+def read_audit(spark: Any, directory: Union[str, "os.PathLike[str]"]) -> Any:
+    """The decisions recorded in the audit log `directory` (verified first: a log that
+    fails verification raises) as a DataFrame with the columns `seq`, `ruleset_hash`,
+    `input` (JSON), `calls` (JSON), `now` (epoch ms) and `verdict`: backtest it with
+    `backtest(df, rules, column="input", calls="calls", now="now", line="seq")`.
+
+    The log is read on the driver (a log is one directory on one host); its rows are then
+    spread over the cluster like any DataFrame's."""
+    from . import audit_decisions
+
+    rows = list(audit_decisions(os.fspath(directory)))
+    schema = "seq long, ruleset_hash string, input string, calls string, now double, verdict string"
+    return spark.createDataFrame(rows, schema)
