@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Tests of the Python binding. Creates a virtual environment (.venv, reused), installs
-# maturin, pytest, pyarrow, polars and mypy from the package registry, builds the wheel
-# (optimised, profile bindings-test), installs it, runs pytest and mypy on the typed example. Fails when any
-# test fails or when no test ran.
+# maturin, pytest, pyarrow, polars, pandas, mypy and PySpark from the package registry
+# (and a Java runtime from Debian's packages when there is none: Spark runs on the JVM),
+# builds the wheel (optimised, profile bindings-test), installs it, runs pytest (the Spark
+# tests on a real Spark in local mode) and mypy on the typed example. Fails when any test
+# fails or when no test ran.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -12,6 +14,10 @@ if ! command -v python3 >/dev/null; then
 fi
 if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
   apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+fi
+if ! java -version >/dev/null 2>&1; then
+  echo "java missing: installing Debian's openjdk-17-jre-headless (for the Spark tests)"
+  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 py=.venv/bin/python
