@@ -25,9 +25,21 @@ const RULES: &str = r#"
   action:
     - flagForReview: { reason: big }
   audit: true
+- id: CLOSED
+  priority: 10
+  severity: low
+  description: the payer's account is closed at this instant (`now` is stubbed)
+  condition: "event.type == 'pay' && db.open(ctx.user, now()) == false"
+  action:
+    - flagForReview: { reason: closed }
+  audit: true
 "#;
 
-const STUBS: &str = r#"{"db.score": [[["U-1"], 9], [["U-2"], 1], [["U-3"], 6]]}"#;
+/// `now` is stubbed too: the record then holds it as a host call, and a replay must pin
+/// the instant from it (the call that reads it passes it on to `db.open`).
+const STUBS: &str = r#"{"db.score": [[["U-1"], 9], [["U-2"], 1], [["U-3"], 6]],
+  "now": [[[], 1763726400000]],
+  "db.open": [[["U-1", 1763726400000], true], [["U-2", 1763726400000], false], [["U-3", 1763726400000], true]]}"#;
 
 fn inputs() -> String {
     (0..40)

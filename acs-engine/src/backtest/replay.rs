@@ -120,6 +120,16 @@ impl RecordedCalls {
         self.calls.is_empty()
     }
 
+    /// The instant a host function named `now` answered, when the host registered one
+    /// (a stub table pinning the clock): the built-in `now()` a replay runs reads it.
+    fn recorded_now(&self) -> Option<f64> {
+        self.calls
+            .iter()
+            .find(|call| call.name == "now" && call.args.is_empty())
+            .and_then(|call| call.answer.as_ref().ok())
+            .and_then(Value::as_f64)
+    }
+
     fn answer(&self, function: &str, args: &[Value]) -> Result<Value, FunctionError> {
         self.calls
             .iter()
@@ -154,7 +164,8 @@ const MAX_ROUNDS: usize = 10_000;
 
 /// `plan`'s decision on `input` with every host call answered from `calls` (a call the
 /// recording does not hold fails with [`FunctionError::NOT_RECORDED`], an error of its
-/// rule) and `now()` reading `now_millis` when given. Calls compile to host calls only for
+/// rule) and `now()` reading `now_millis` when given, else the answer of a recorded call
+/// of a host function named `now` (a host that pinned the clock), else the clock. Calls compile to host calls only for
 /// registered names, so load the plan with
 /// [`Functions::answered_by_recording`](crate::Functions::answered_by_recording).
 /// Not counted in the plan's metrics when the engine keeps none (backtests load without).
@@ -165,7 +176,7 @@ pub fn replay(
     now_millis: Option<f64>,
 ) -> Decision {
     let mut evaluation = plan.evaluation(input.clone());
-    if let Some(now) = now_millis {
+    if let Some(now) = now_millis.or_else(|| calls.recorded_now()) {
         evaluation = evaluation.at(now);
     }
     for _ in 0..MAX_ROUNDS {
