@@ -548,6 +548,10 @@ impl<'a> Rows<'a> {
             Some(Err(message)) => part.add_invalid(line, &message),
             Some(Ok((calls, now))) => match input {
                 RowInput::Invalid(message) => part.add_document(line, Err(&message), None),
+                // A blank line is blank, recorded calls or not (`acs replay` skips it).
+                RowInput::Json(json) if json.iter().all(u8::is_ascii_whitespace) => {
+                    part.add_json(line, json);
+                }
                 RowInput::Document(document) => {
                     part.add_document(line, Ok(&document), Some((&calls, now)));
                 }
@@ -619,6 +623,11 @@ pub fn count_arrow(
                     return Err(PyValueError::new_err(format!(
                         "line column {name:?} has {} null rows",
                         column.null_count()
+                    )));
+                }
+                if let Some(bad) = column.values().iter().find(|&&n| n < 1) {
+                    return Err(PyValueError::new_err(format!(
+                        "line column {name:?} holds {bad}; line numbers start at 1"
                     )));
                 }
                 Some(column)

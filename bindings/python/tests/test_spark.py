@@ -282,6 +282,50 @@ def test_bad_arguments_fail_on_the_driver_before_any_task(spark):
         acs.spark.backtest(two, str(SHIPPED))
 
 
+def test_column_mistakes_fail_on_the_driver_with_the_column_named(spark):
+    import datetime
+
+    df = spark.createDataFrame([(1, "{}", "[]", 1.0)], "n long, input string, calls string, now double")
+    with pytest.raises(ValueError, match="give calls"):
+        acs.spark.backtest(df, HOST_RULES, column="input", now="now")
+    with pytest.raises(ValueError, match="named like decision columns"):
+        acs.spark.decisions(df.withColumnRenamed("n", "verdict"), HOST_RULES, keys=["verdict"], column="input")
+    with pytest.raises(TypeError, match="not shipped"):
+        acs.spark.backtest(df, HOST_RULES, column="input", functions={"db.count.trucksByOperator": lambda op: 1})
+    with pytest.raises(TypeError, match="int64"):
+        acs.spark.backtest(df.withColumn("n", df["n"].cast("int")), HOST_RULES, column="input", line="n")
+    dated = spark.createDataFrame(
+        [({"type": "truck.create", "at": datetime.date(2026, 1, 1)},)], "event struct<type: string, at: date>"
+    )
+    with pytest.raises(TypeError, match="event.at"):
+        acs.spark.backtest(dated, HOST_RULES)
+    # A value in the data is found where the data is read: the task fails, saying why.
+    with pytest.raises(Exception, match="line numbers start at 1"):
+        acs.spark.backtest(df.withColumn("n", df["n"] - 5), HOST_RULES, column="input", line="n")
+
+
+def test_struct_columns_decide_as_their_json_does(spark):
+    rows = [
+        ({"type": "truck.create"}, {"operatorId": "OP-1"}),
+        ({"type": "truck.create"}, {"operatorId": None}),
+        ({"type": "gps.ping"}, {"operatorId": "OP-2"}),
+    ]
+    df = spark.createDataFrame(rows, "event struct<type: string>, ctx struct<operatorId: string>")
+    stubs = {"db.count.trucksByOperator": [[["OP-1"], 12]]}
+    report = acs.spark.backtest(df, HOST_RULES, functions=stubs)
+    rule = {r["id"]: r for r in report["rules"]}
+    assert report["inputs"] == 3
+    assert rule["MANY_TRUCKS"]["matches"] == 1
+    # ctx.operatorId null is absent: the call gets null, which the stub table does not hold.
+    assert rule["MANY_TRUCKS"]["errors"] == 1 and rule["MANY_TRUCKS"]["first_error"]["line"] == 2
+
+
+def test_blank_lines_are_blank_with_recorded_calls_too(spark):
+    df = spark.createDataFrame([(1, "", "[]"), (2, "  ", None)], "n long, input string, calls string")
+    report = acs.spark.backtest(df, HOST_RULES, column="input", calls="calls", line="n")
+    assert (report["blank_lines"], report["inputs"], report["invalid"]["count"]) == (2, 0, 0)
+
+
 def test_a_worker_whose_rules_hash_differently_refuses_to_count():
     shipment = {
         "rules": acs.spark.rules_files(str(SHIPPED)),
@@ -295,10 +339,21 @@ def test_a_worker_whose_rules_hash_differently_refuses_to_count():
         acs.spark._run(shipment)
 
 
-def test_rules_files_reads_a_bundle_directory(tmp_path):
+def test_rules_files_reads_a_bundle_directory_text_and_uris(spark, tmp_path):
     (tmp_path / "a.yaml").write_text(HOST_RULES)
+    (tmp_path / "b.yml").write_text(HOST_RULES.replace("MANY_TRUCKS", "MORE_TRUCKS").replace("AFTER_HOURS", "LATER"))
     (tmp_path / "notes.txt").write_text("not rules")
     files = acs.spark.rules_files(str(tmp_path))
-    assert [Path(name).name for name, _ in files] == ["a.yaml"]
+    assert [Path(name).name for name, _ in files] == ["a.yaml", "b.yml"]
+    assert acs.spark.rules_files("file://" + str(tmp_path)) == [
+        ("file:" + name, text) for name, text in files
+    ]
+    assert acs.spark.rules_files(HOST_RULES) == [("rules.yaml", HOST_RULES)]
+    with pytest.raises(FileNotFoundError):
+        acs.spark.rules_files("no-such-rules.yaml")
+    # Two files load as one bundle: both files' rules count.
     run = acs.BacktestRun(files)
-    assert run.ruleset_hash.startswith("sha256:")
+    df = spark.createDataFrame([('{"event": {"type": "truck.create"}}',)], "request string")
+    report = acs.spark.backtest(df, str(tmp_path))
+    assert report["ruleset_hash"] == run.ruleset_hash
+    assert [r["id"] for r in report["rules"]] == ["MANY_TRUCKS", "MORE_TRUCKS", "AFTER_HOURS", "LATER"]

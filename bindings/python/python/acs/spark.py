@@ -9,12 +9,15 @@ kilobytes), and the driver merges the parts, in partition order, into the report
 columns. `read_audit(spark, dir)` reads an audit log's recorded decisions as a
 DataFrame to backtest production traffic with the answers its host calls got.
 
-Rows are inputs in the DataFrame's order: line `n` of the report is its `n`-th row
-(partition by partition; a JSON-lines file read with `spark.read.text` keeps its line
-order, and a `line` column, when given, numbers the rows instead). Host functions answer
-from a stub table (`functions=`) or from each row's recorded calls (`calls=`, and `now=`
-for the instant `now()` read); a call with no answer is an error of its rule, counted in
-the report. pyspark is imported only by the functions that need it.
+Rows are inputs in the DataFrame's order: line `n` of the report is its `n`-th row,
+partition by partition. One JSON-lines file read with `spark.read.text` keeps its line
+order; a folder of files does not (Spark reads larger files first), so give a `line`
+column (int64, 1-based) to number the rows whatever their order. Host functions answer
+from a stub table (`functions=`, as `acs replay --functions`) or from each row's recorded
+calls (`calls=`, and `now=` for the instant `now()` read); a call with no answer is an
+error of its rule, counted in the report. Python callables are not shipped to executors.
+Everything that can be checked before a task starts (the rules, the columns and their
+types) is checked on the driver. pyspark is imported only by the functions that need it.
 """
 
 from __future__ import annotations
@@ -36,13 +39,19 @@ __all__ = ["backtest", "decisions", "read_audit", "rules_files"]
 _RUNS: Dict[str, BacktestRun] = {}
 
 
-def rules_files(rules: Union[Rules, Sequence[Tuple[str, str]]]) -> List[Tuple[str, str]]:
-    """`rules` as `(name, text)` pairs: a rules file, a bundle directory (its `*.yaml` and
-    `*.yml` files), YAML text, or pairs already."""
+def rules_files(
+    rules: Union[Rules, Sequence[Tuple[str, str]]], spark: Any = None
+) -> List[Tuple[str, str]]:
+    """`rules` as `(name, text)` pairs: YAML text (anything with a line break), a local
+    rules file or bundle directory (its `*.yaml` and `*.yml` files), a URI Spark can read
+    (`s3://...`, `dbfs:/...`, `hdfs://...`; read through `spark`, the active session by
+    default), or pairs already."""
     if isinstance(rules, (list, tuple)):
         return [(str(name), str(text)) for name, text in rules]
     text = os.fspath(rules)
-    if "\n" not in text and os.path.isdir(text):
+    if "\n" in text:
+        return [("rules.yaml", text)]
+    if os.path.isdir(text):
         names = sorted(n for n in os.listdir(text) if n.endswith((".yaml", ".yml")))
         if not names:
             raise ValueError(f"{text}: no *.yaml or *.yml rules files in the directory")
@@ -51,11 +60,21 @@ def rules_files(rules: Union[Rules, Sequence[Tuple[str, str]]]) -> List[Tuple[st
             with open(os.path.join(text, name), encoding="utf-8") as f:
                 files.append((os.path.join(text, name), f.read()))
         return files
-    if "\n" not in text and os.path.isfile(text):
+    if os.path.isfile(text):
         with open(text, encoding="utf-8") as f:
             return [(text, f.read())]
-    if "\n" in text or ":" in text:
-        return [("rules.yaml", text)]
+    if "://" in text or text.startswith("dbfs:"):
+        if spark is None:
+            from pyspark.sql import SparkSession
+
+            spark = SparkSession.getActiveSession()
+        if spark is None:
+            raise ValueError(f"{text}: no active Spark session to read it with")
+        found = spark.sparkContext.wholeTextFiles(text).collect()
+        files = sorted((name, body) for name, body in found if name.endswith((".yaml", ".yml")))
+        if not files:
+            raise FileNotFoundError(f"{text}: no *.yaml or *.yml rules files there")
+        return files
     raise FileNotFoundError(f"{text}: no such rules file or directory")
 
 
@@ -63,12 +82,20 @@ def _stubs_text(functions: Optional[Union[Mapping[str, Any], Rules]]) -> Optiona
     if functions is None:
         return None
     if isinstance(functions, Mapping):
+        called = [name for name, answers in functions.items() if callable(answers)]
+        if called:
+            raise TypeError(
+                f"functions={called!r} are Python callables, which are not shipped to "
+                "executors: give a stub table ({name: [[args, result], ...]}) or recorded "
+                "answers (calls=...)"
+            )
         return json.dumps(functions, allow_nan=False)
     with open(os.fspath(functions), encoding="utf-8") as f:
         return f.read()
 
 
 def _shipment(
+    spark: Any,
     rules: Any,
     baseline: Any,
     functions: Any,
@@ -78,8 +105,8 @@ def _shipment(
     """What the executors need, checked on the driver first: a rule set that does not
     compile fails here, with its diagnostics, before any task starts."""
     shipment = {
-        "rules": rules_files(rules),
-        "baseline": rules_files(baseline) if baseline is not None else None,
+        "rules": rules_files(rules, spark),
+        "baseline": rules_files(baseline, spark) if baseline is not None else None,
         "stubs": _stubs_text(functions),
         "recorded": recorded,
         "examples": examples,
@@ -125,12 +152,15 @@ def _columns(
     for given in (column, calls, now, line):
         if given is not None and given not in names:
             raise ValueError(f"no column {given!r}; the DataFrame's columns are {names}")
+    if now is not None and calls is None:
+        raise ValueError("now=... names the recorded instants of recorded calls: give calls=... too")
     if column is None:
         roots = [r for r in ("event", "ctx", "system", "db") if r in names]
+        others = [n for n in names if n not in (calls, now, line)]
         if roots:
             keep = roots
-        elif len([n for n in names if n not in (calls, now, line)]) == 1:
-            column = next(n for n in names if n not in (calls, now, line))
+        elif len(others) == 1:
+            column = others[0]
             keep = [column]
         else:
             raise ValueError(
@@ -142,6 +172,37 @@ def _columns(
         keep = [column]
     keep += [c for c in (calls, now, line) if c is not None]
     return df.select(*keep), {"column": column, "calls": calls, "now": now}
+
+
+def _check_types(run: BacktestRun, selected: Any, names: Mapping[str, Optional[str]], line: Optional[str]) -> None:
+    """Count an empty batch of `selected`'s Arrow schema on the driver: a column of a type
+    the engine does not read fails here, with its name, not inside a task."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    try:
+        schema = to_arrow_schema(selected.schema)
+    except TypeError as error:  # a Spark type with no Arrow form: Spark would refuse it too
+        raise TypeError(f"a column has no Arrow form: {error}") from None
+    empty = pa.RecordBatch.from_pylist([], schema=schema)
+    run.count_arrow(empty, line=line, **names)
+
+
+def _ship(df: Any, shipment: Dict[str, Any]) -> Any:
+    """A zero-argument function giving `shipment` on an executor: a broadcast variable
+    where there is a SparkContext, else (Spark Connect) the value in the task's closure."""
+    try:
+        shipped = df.sparkSession.sparkContext.broadcast(shipment)
+    except Exception:  # Spark Connect has no SparkContext
+        return lambda: shipment
+    return lambda: shipped.value
+
+
+def _parallelism(df: Any) -> int:
+    try:
+        return int(df.sparkSession.sparkContext.defaultParallelism)
+    except Exception:  # Spark Connect
+        return 0
 
 
 def backtest(
@@ -172,12 +233,13 @@ def backtest(
     if calls is not None and functions is not None:
         raise ValueError("functions= (a stub table) and calls= (recorded answers) exclude each other")
     selected, names = _columns(df, column, calls, now, line)
-    shipment = _shipment(rules, baseline, functions, calls is not None, examples)
-    shipped = df.sparkSession.sparkContext.broadcast(shipment)
+    shipment = _shipment(df.sparkSession, rules, baseline, functions, calls is not None, examples)
+    _check_types(_run(shipment), selected, names, line)
+    shipped = _ship(df, shipment)
     by_column = line is not None
 
     def count(batches: Iterator[Any]) -> Iterator[Any]:
-        run = _run(shipped.value)
+        run = _run(shipped())
         context = TaskContext.get()
         partition = context.partitionId() if context is not None else 0
         parts: List[Tuple[int, bytes]] = []
@@ -202,8 +264,7 @@ def backtest(
         parts.append((0 if by_column else offset, bytes(row["part"])))
         offset += row["rows"]
     run = _run(shipment)
-    threads = df.sparkSession.sparkContext.defaultParallelism
-    text = run.report(parts, threads, time.monotonic() - started)
+    text = run.report(parts, _parallelism(df), time.monotonic() - started)
     return BacktestReport(json.loads(text))
 
 
@@ -218,6 +279,16 @@ def _part_schema() -> Any:
         ]
     )
 
+
+_DECISION_NAMES = (
+    "verdict",
+    "code",
+    "rule_id",
+    "matched_ids",
+    "shadow_matched_ids",
+    "errors",
+    "ruleset_hash",
+)
 
 _DECISION_COLUMNS = (
     "verdict string, code string, rule_id string, matched_ids array<string>, "
@@ -247,17 +318,24 @@ def decisions(
     for key in keys:
         if key not in df.columns:
             raise ValueError(f"no key column {key!r}; the DataFrame's columns are {list(df.columns)}")
+    taken = [k for k in keys if k in _DECISION_NAMES]
+    if taken:
+        raise ValueError(
+            f"key columns {taken} are named like decision columns {list(_DECISION_NAMES)}: "
+            "rename them first (df.withColumnRenamed)"
+        )
+    shipment = _shipment(df.sparkSession, rules, None, functions, calls is not None, 0)
+    _check_types(_run(shipment), selected, names, None)
     inputs = list(selected.columns)
     selected = df.select(*inputs, *[k for k in keys if k not in inputs])
-    shipment = _shipment(rules, None, functions, calls is not None, 0)
-    shipped = df.sparkSession.sparkContext.broadcast(shipment)
+    shipped = _ship(df, shipment)
     key_schema = ", ".join(
         f"`{f.name}` {f.dataType.simpleString()}" for f in df.select(*keys).schema.fields
     )
     schema = (key_schema + ", " if key_schema else "") + _DECISION_COLUMNS
 
     def decide(batches: Iterator[Any]) -> Iterator[Any]:
-        run = _run(shipped.value)
+        run = _run(shipped())
         for batch in batches:
             decided = pa.record_batch(run.decide_arrow(batch.select(inputs), **names))
             columns = [batch.column(k) for k in keys] + list(decided.columns)
@@ -267,13 +345,15 @@ def decisions(
 
 
 def read_audit(spark: Any, directory: Union[str, "os.PathLike[str]"]) -> Any:
-    """The decisions recorded in the audit log `directory` (verified first: a log that
-    fails verification raises) as a DataFrame with the columns `seq`, `ruleset_hash`,
-    `input` (JSON), `calls` (JSON), `now` (epoch ms) and `verdict`: backtest it with
-    `backtest(df, rules, column="input", calls="calls", now="now", line="seq")`.
+    """The decisions recorded in the audit log `directory` as a DataFrame with the columns
+    `seq`, `ruleset_hash`, `input` (JSON), `calls` (JSON), `now` (epoch ms) and `verdict`:
+    backtest it with `backtest(df, rules, column="input", calls="calls", now="now",
+    line="seq")`. The log is checked as it is read (framing, checksums, sequence, the
+    Merkle tree against its checkpoints; a damaged log raises); checkpoint signatures
+    are `acs audit verify`'s.
 
-    The log is read on the driver (a log is one directory on one host); its rows are then
-    spread over the cluster like any DataFrame's."""
+    The log is read on the driver, whole (a log is one directory on one host); its rows
+    are then spread over the cluster like any DataFrame's."""
     from . import audit_decisions
 
     rows = list(audit_decisions(os.fspath(directory)))
