@@ -538,3 +538,25 @@ fn one_engine_serves_many_threads_with_the_same_decisions() {
         }
     });
 }
+
+#[test]
+fn the_shipped_velocity_rule_works_with_no_host_code() {
+    // RF20 reads the `bid.modify` counter the bundle declares: no `rate.limitExceeded`
+    // registered, 20 changes a minute allowed, the 21st throttled.
+    let engine = Engine::from_path(PROJECT_BUNDLE).unwrap();
+    let change = |user: &str| {
+        json!({
+            "event": {"type": "bid.modify"},
+            "ctx": {"userId": user},
+            "system": {"config": {"bidModifyRateLimit": 20}},
+        })
+    };
+    for n in 1..=20 {
+        let decision = engine.evaluate(&change("U-BUSY"));
+        assert!(decision.errors.is_empty(), "{:?}", decision.errors);
+        assert!(decision.matched.is_empty(), "change {n}");
+    }
+    let flood = engine.evaluate(&change("U-BUSY"));
+    assert_eq!(flood.matched_ids(), ["RF20_BID_FLOOD_RATE_LIMIT"]);
+    assert!(engine.evaluate(&change("U-CALM")).matched.is_empty());
+}

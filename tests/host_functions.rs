@@ -98,11 +98,17 @@ fn unregistered_functions_are_load_warnings_not_load_errors() {
         let plan = engine.plan();
         assert_eq!(plan.rule_count(), 25, "{bundle}");
         for (function, _) in HOST_FUNCTIONS {
-            assert!(
-                plan.warnings()
-                    .iter()
-                    .any(|w| w.code == "ACS401" && w.message.contains(&format!("`{function}`"))),
-                "{bundle}: no ACS401 for {function}: {:?}",
+            let warned = plan
+                .warnings()
+                .iter()
+                .any(|w| w.code == "ACS401" && w.message.contains(&format!("`{function}`")));
+            // The project bundle declares the velocity counter RF20 reads, which makes
+            // `rate.limitExceeded` a built-in there; the legacy bundle leaves it to the host.
+            let built_in = function == "rate.limitExceeded" && bundle == "project bundle";
+            assert_eq!(
+                warned,
+                !built_in,
+                "{bundle}: ACS401 for {function}: {:?}",
                 plan.warnings()
             );
         }

@@ -25,6 +25,7 @@ mod ruleset;
 mod source;
 mod stubs;
 mod syntax;
+pub mod velocity;
 // Tools beside the request path, over the engine.
 #[cfg(feature = "tools")]
 pub mod backtest;

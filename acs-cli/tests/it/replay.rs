@@ -485,7 +485,7 @@ fn replay_of_broken_rules_exits_2_with_file_line_and_column() {
         let run = replay(&args);
         let stderr = run.failed_without_panic();
         assert!(stderr.contains("error[ACS101]"), "{stderr}");
-        assert!(stderr.contains("acs_rules_top25.yaml:83:"), "{stderr}");
+        assert!(stderr.contains("acs_rules_top25.yaml:95:"), "{stderr}");
     }
 }
 

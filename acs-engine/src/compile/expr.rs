@@ -16,6 +16,7 @@ use crate::plan::{Callee, HolePlan, Node, TextPlan, NO_SLOT};
 use crate::ruleset::{SourceExpr, Template, TextPart};
 use crate::source::SourceMap;
 use crate::syntax::{Expr, ExprKind, UnaryOp};
+use crate::velocity::Window;
 
 /// Largest compiled size of a regex literal, so a pattern cannot eat the host's memory.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -29,6 +30,8 @@ pub(super) struct Compiler<'a> {
     call_sites: FxHashMap<String, usize>,
     /// The rule being compiled, named in its diagnostics.
     pub(super) rule_id: String,
+    /// The declared velocity counters: names and windows, in declaration order.
+    pub(super) counters: Vec<(String, Vec<Window>)>,
 }
 
 impl<'a> Compiler<'a> {
@@ -44,6 +47,7 @@ impl<'a> Compiler<'a> {
             host_slots: FxHashMap::default(),
             call_sites,
             rule_id: String::new(),
+            counters: Vec::new(),
         }
     }
 
@@ -145,6 +149,14 @@ impl<'a> Compiler<'a> {
                 function,
             };
         }
+        if name == "velocity.count" {
+            return self.velocity_count(source, call, args);
+        }
+        if name == "rate.limitExceeded" {
+            if let Some(callee) = self.rate_limit(source, call, args) {
+                return callee;
+            }
+        }
         let Some(builtin) = Builtin::by_name(name) else {
             let mut diagnostic = Diagnostic::warning("ACS401", format!("function `{name}` is not registered"))
                 .at(self.sources, name_span)
@@ -206,6 +218,149 @@ impl<'a> Compiler<'a> {
             }
         }
         Callee::Builtin(builtin)
+    }
+
+    fn velocity_error(&mut self, source: &SourceExpr, at: &Expr, message: String, help: String) {
+        self.report(
+            Diagnostic::error("ACS304", message)
+                .at(self.sources, source.span(at.span))
+                .with_help(help),
+        );
+    }
+
+    /// The declared counter named by the constant string `arg`, or an error at it.
+    fn counter_named(
+        &mut self,
+        source: &SourceExpr,
+        arg: Option<&Expr>,
+        node: Option<&Node>,
+        call: &Expr,
+    ) -> Option<u32> {
+        let at = arg.unwrap_or(call);
+        let Some(Node::Const(Value::String(name))) = node else {
+            self.velocity_error(
+                source,
+                at,
+                "a counter is named by a string literal".to_owned(),
+                "write the counter's name in quotes, as declared under `velocity:`".to_owned(),
+            );
+            return None;
+        };
+        if let Some(index) = self.counters.iter().position(|(n, _)| n == name) {
+            return u32::try_from(index).ok();
+        }
+        let names: Vec<&str> = self.counters.iter().map(|(n, _)| n.as_str()).collect();
+        let help = if names.is_empty() {
+            "no counter is declared: declare it in the rules file's `velocity:` list (docs/VELOCITY.md)".to_owned()
+        } else {
+            match crate::ruleset::suggest_name(name, &names) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!("the declared counters are {}", names.join(", ")),
+            }
+        };
+        self.velocity_error(
+            source,
+            at,
+            format!("unknown velocity counter `{name}`"),
+            help,
+        );
+        None
+    }
+
+    /// A key given as a literal must be one a key can be: a string or an integer.
+    fn check_key(
+        &mut self,
+        source: &SourceExpr,
+        arg: Option<&Expr>,
+        node: Option<&Node>,
+        call: &Expr,
+    ) {
+        if let Some(Node::Const(value)) = node {
+            if crate::velocity::key_text(value).is_none() {
+                self.velocity_error(
+                    source,
+                    arg.unwrap_or(call),
+                    format!("a counter's key is a string or an integer, found {value}"),
+                    "pass the value the counter is keyed by (`ctx.userId`)".to_owned(),
+                );
+            }
+        }
+    }
+
+    fn velocity_count(&mut self, source: &SourceExpr, call: &Expr, args: &[Node]) -> Callee {
+        let exprs = call_args(call);
+        if args.len() != 3 {
+            self.velocity_error(
+                source,
+                call,
+                format!("`velocity.count` takes 3 arguments, found {}", args.len()),
+                "velocity.count('counter', key, 'window'), e.g. velocity.count('bid.modify', ctx.userId, '1m')".to_owned(),
+            );
+            return Callee::Unregistered("velocity.count".into());
+        }
+        self.check_key(source, exprs.get(1), args.get(1), call);
+        let Some(counter) = self.counter_named(source, exprs.first(), args.first(), call) else {
+            return Callee::Unregistered("velocity.count".into());
+        };
+        let windows = self
+            .counters
+            .get(counter as usize)
+            .map(|(_, w)| w.clone())
+            .unwrap_or_default();
+        let at = exprs.get(2).unwrap_or(call);
+        let declared = windows
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let window = match args.get(2) {
+            Some(Node::Const(Value::String(text))) => match Window::parse(text) {
+                Some(window) => windows.iter().position(|w| *w == window),
+                None => None,
+            },
+            _ => None,
+        };
+        match window.and_then(|w| u32::try_from(w).ok()) {
+            Some(window) => Callee::VelocityCount { counter, window },
+            None => {
+                let shown = match args.get(2) {
+                    Some(Node::Const(Value::String(text))) => format!("`{text}`"),
+                    Some(Node::Const(value)) => value.to_string(),
+                    _ => "given by a computed value".to_owned(),
+                };
+                self.velocity_error(
+                    source,
+                    at,
+                    format!("the window {shown} is not declared for this counter"),
+                    format!("its windows are {declared}: write one of them as a string literal"),
+                );
+                Callee::Unregistered("velocity.count".into())
+            }
+        }
+    }
+
+    /// `rate.limitExceeded(key, 'name', limit)` over the declared counter `name`; `None`
+    /// when no counter has that name (the host may register the function, as before).
+    fn rate_limit(&mut self, source: &SourceExpr, call: &Expr, args: &[Node]) -> Option<Callee> {
+        let Some(Node::Const(Value::String(name))) = args.get(1) else {
+            return None;
+        };
+        let counter = self.counters.iter().position(|(n, _)| n == name)?;
+        if args.len() != 3 {
+            self.velocity_error(
+                source,
+                call,
+                format!(
+                    "`rate.limitExceeded` takes 3 arguments, found {}",
+                    args.len()
+                ),
+                "rate.limitExceeded(key, 'counter', limit)".to_owned(),
+            );
+        }
+        self.check_key(source, call_args(call).first(), args.first(), call);
+        Some(Callee::RateLimit {
+            counter: u32::try_from(counter).ok()?,
+        })
     }
 
     /// `template` as a decision reports it, with the program of each of its holes pushed

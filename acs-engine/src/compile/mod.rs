@@ -25,7 +25,7 @@ use crate::diagnostic::Diagnostic;
 use crate::functions::Functions;
 use crate::limits::Limits;
 use crate::metrics::PlanCounters;
-use crate::plan::{Node, Plan, RulePlan};
+use crate::plan::{CounterPlan, Node, Plan, RulePlan, VelocityPlan};
 use crate::ruleset::{RuleMode, RuleSet, SourceExpr};
 use crate::source::SourceMap;
 use crate::syntax::{Expr, ExprKind};
@@ -47,6 +47,12 @@ pub fn compile(
         }
     }
     let mut compiler = Compiler::new(functions, &rule_set.sources, call_sites);
+    compiler.counters = rule_set
+        .counters
+        .iter()
+        .map(|decl| (decl.counter.name.clone(), decl.counter.windows.clone()))
+        .collect();
+    let velocity = compile_counters(&mut compiler, rule_set, functions);
     let mut order: Vec<usize> = (0..rule_set.rules.len()).collect();
     // A stable sort: equal priorities keep file order.
     order.sort_by_key(|&i| {
@@ -177,8 +183,61 @@ pub fn compile(
         ids,
         disabled,
         counters,
+        velocity,
     };
     Ok((plan, compiler.diagnostics))
+}
+
+/// The declared counters, their keys and ids compiled as expressions, over the stores of
+/// `functions` (or a new in-process store). `None` when nothing is declared.
+fn compile_counters(
+    compiler: &mut Compiler<'_>,
+    rule_set: &RuleSet,
+    functions: &Functions,
+) -> Option<Box<VelocityPlan>> {
+    if rule_set.counters.is_empty() {
+        return None;
+    }
+    let mut counters = Vec::with_capacity(rule_set.counters.len());
+    let mut by_type: FxHashMap<Box<str>, Vec<u32>> = FxHashMap::default();
+    for (index, decl) in rule_set.counters.iter().enumerate() {
+        compiler.rule_id.clone_from(&decl.counter.name);
+        let key = decl
+            .key
+            .iter()
+            .map(|part| compiler.expr(part, &part.expr))
+            .collect();
+        let id = decl.id.as_ref().map(|id| compiler.expr(id, &id.expr));
+        let index = u32::try_from(index).unwrap_or(u32::MAX);
+        for event in &decl.counter.events {
+            let counting = by_type.entry(event.as_str().into()).or_default();
+            if !counting.contains(&index) {
+                counting.push(index);
+            }
+        }
+        counters.push(CounterPlan {
+            counter: decl.counter.clone(),
+            key,
+            id,
+        });
+    }
+    compiler.rule_id.clear();
+    let stores = functions.velocity_stores_if_any().unwrap_or_else(|| {
+        let local = Arc::new(crate::velocity::LocalStore::default());
+        crate::functions::VelocityStores {
+            store: local.clone(),
+            local,
+        }
+    });
+    Some(Box::new(VelocityPlan {
+        counters: counters.into_boxed_slice(),
+        by_type: by_type
+            .into_iter()
+            .map(|(k, v)| (k, v.into_boxed_slice()))
+            .collect(),
+        store: stores.store,
+        local: stores.local,
+    }))
 }
 
 /// Compile one expression (not part of a rule set), e.g. for tools and tests.

@@ -231,8 +231,18 @@ impl EngineBuilder {
         })
     }
 
+    /// Keep velocity counts in `store` (shared by replicas: Redis, say) instead of this
+    /// process. Every plan the engine loads, reloads included, uses it.
+    #[must_use]
+    pub fn velocity_store(mut self, store: crate::velocity::SharedStore) -> Self {
+        self.functions = std::mem::take(&mut self.functions).velocity_store(store);
+        self
+    }
+
     /// Load rules from `source`.
-    pub fn load(self, source: RulesSource) -> Result<Engine, LoadError> {
+    pub fn load(mut self, source: RulesSource) -> Result<Engine, LoadError> {
+        // One store for the engine's life: counts survive reloads.
+        let _ = self.functions.velocity_stores();
         let sources = load::read_bundle(
             &source,
             self.limits.max_rules_file_bytes,

@@ -109,6 +109,18 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                 Ok(Val::Num(now))
             }
             Callee::Unregistered(name) => Err(fail(format!("function `{name}` is not registered"))),
+            Callee::VelocityCount { counter, window } => {
+                let Some(key) = args.get(1) else {
+                    return Err(fail("`velocity.count` takes 3 arguments".to_owned()));
+                };
+                self.velocity_count(self.velocity_plan, *counter, *window, key, span)
+            }
+            Callee::RateLimit { counter } => {
+                let (Some(key), Some(limit)) = (args.first(), args.get(2)) else {
+                    return Err(fail("`rate.limitExceeded` takes 3 arguments".to_owned()));
+                };
+                self.rate_limit(self.velocity_plan, *counter, key, limit, span)
+            }
             Callee::Host {
                 memoize,
                 slot,

@@ -10,6 +10,7 @@ mod ops;
 mod render;
 mod resume;
 mod value;
+mod velocity;
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -75,6 +76,10 @@ pub(crate) struct Evaluator<'a, D = &'a Value> {
     /// for the audit record (replay answers from them). `None` otherwise: read only at
     /// a host call (the slow path already) and at `now()`.
     recorder: Option<&'a mut Recording>,
+    /// The plan's velocity counters, when it declares some (set by `decide`).
+    velocity_plan: Option<&'a crate::plan::VelocityPlan>,
+    /// The counts this evaluation recorded and read (in the book, for a resumable one).
+    velocity: Option<Box<velocity::VelocityState>>,
     /// Values borrowed from the document and the plan live for `'a`.
     lifetime: std::marker::PhantomData<&'a ()>,
 }
@@ -228,6 +233,10 @@ fn decide<'a, D: Doc<'a>>(
         .path(Root::Event, &[], crate::plan::NO_SLOT)
         .and_then(|event| event.field("type"))
         .and_then(Doc::as_str);
+    if let Some(velocity) = plan.velocity.as_deref() {
+        evaluator.velocity_plan = Some(velocity);
+        evaluator.record_velocity(velocity, event_type);
+    }
     let gated: &[u32] = event_type
         .and_then(|t| plan.by_type.get(t))
         .map_or(&[], |v| v);
@@ -389,6 +398,8 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
             now: None,
             book: None,
             recorder: None,
+            velocity_plan: None,
+            velocity: None,
             lifetime: std::marker::PhantomData,
         }
     }

@@ -376,6 +376,8 @@ pub(crate) struct Book {
     entries: Vec<Entry>,
     /// This round met a call without an answer: it decides nothing.
     waiting: bool,
+    /// The evaluation's velocity counts: recorded in its first round, read in every one.
+    pub(super) velocity: super::velocity::VelocityState,
 }
 
 struct Entry {

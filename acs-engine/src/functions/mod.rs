@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::velocity::{LocalStore, SharedStore};
 pub(crate) use builtins::Builtin;
 pub use pii::text_contains_pii;
 
@@ -108,6 +109,17 @@ pub struct Functions {
     host: HashMap<String, Arc<dyn HostFunction>>,
     /// Names neither registered nor built in are host calls answered by a recording.
     recorded: bool,
+    /// Where velocity counts live, shared by every plan compiled with these functions
+    /// (so counts survive reloads); `None`: each plan gets its own in-process store.
+    velocity: Option<VelocityStores>,
+}
+
+/// The store velocity counters use, and the in-process store of the `local` failure
+/// policy.
+#[derive(Clone)]
+pub(crate) struct VelocityStores {
+    pub store: SharedStore,
+    pub local: Arc<LocalStore>,
 }
 
 /// What a call of [`Functions::answered_by_recording`] gives when nothing answers it from
@@ -198,6 +210,36 @@ impl Functions {
 
     pub(crate) fn host(&self, name: &str) -> Option<&Arc<dyn HostFunction>> {
         self.host.get(name)
+    }
+
+    /// Keep velocity counts in `store` (a Redis store shared by replicas, say): every plan
+    /// compiled with these functions records and reads there. Without a store, the
+    /// engine keeps counts in this process ([`LocalStore`]).
+    #[must_use]
+    pub fn velocity_store(mut self, store: SharedStore) -> Self {
+        self.velocity = Some(VelocityStores {
+            store,
+            local: Arc::new(LocalStore::default()),
+        });
+        self
+    }
+
+    /// The velocity stores plans compile against: the given ones, or a new in-process
+    /// store (kept here, so later plans share it).
+    pub(crate) fn velocity_stores(&mut self) -> VelocityStores {
+        self.velocity
+            .get_or_insert_with(|| {
+                let local = Arc::new(LocalStore::default());
+                VelocityStores {
+                    store: local.clone(),
+                    local,
+                }
+            })
+            .clone()
+    }
+
+    pub(crate) fn velocity_stores_if_any(&self) -> Option<VelocityStores> {
+        self.velocity.clone()
     }
 
     /// The function a call of `name` compiles to when nothing is registered under it and

@@ -50,6 +50,8 @@ pub const CODES: &[Code] = &[
     code("ACS209", Error, "duplicate rule id"),
     code("ACS210", Error, "unknown rule mode"),
     code("ACS211", Error, "an empty rule id"),
+    code("ACS212", Error, "an invalid velocity counter declaration"),
+    code("ACS213", Error, "duplicate velocity counter name"),
     code("ACS301", Error, "unclosed `{{` in a template"),
     code(
         "ACS302",
@@ -57,6 +59,11 @@ pub const CODES: &[Code] = &[
         "a built-in function called with the wrong number of arguments",
     ),
     code("ACS303", Error, "invalid regular expression literal"),
+    code(
+        "ACS304",
+        Error,
+        "a velocity call names an undeclared counter or window, or a key that cannot be one",
+    ),
     code(
         "ACS401",
         Warning,

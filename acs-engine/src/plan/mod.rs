@@ -166,6 +166,34 @@ pub(crate) enum Callee {
         function: Arc<dyn HostFunction>,
     },
     Unregistered(Box<str>),
+    /// `velocity.count('name', key, 'window')`: counter and window resolved at load.
+    VelocityCount {
+        counter: u32,
+        window: u32,
+    },
+    /// `rate.limitExceeded(key, 'name', limit)` with a counter of that name declared: the
+    /// count in its shortest window above the limit.
+    RateLimit {
+        counter: u32,
+    },
+}
+
+/// The velocity counters a plan records and reads (none: no `velocity:` declared).
+pub(crate) struct VelocityPlan {
+    pub counters: Box<[CounterPlan]>,
+    /// `event.type` -> the counters that count it.
+    pub by_type: FxHashMap<Box<str>, Box<[u32]>>,
+    pub store: crate::velocity::SharedStore,
+    /// Answers for a counter whose policy is `local` when `store` fails.
+    pub local: Arc<crate::velocity::LocalStore>,
+}
+
+pub(crate) struct CounterPlan {
+    pub counter: crate::velocity::Counter,
+    /// The key's parts, compiled.
+    pub key: Box<[Node]>,
+    /// The event id, compiled.
+    pub id: Option<Node>,
 }
 
 /// What fills one `{{...}}` hole of an action's parameters.
@@ -223,6 +251,8 @@ pub struct Plan {
     /// The engine's kill switch, per rule (true: skip the rule).
     pub(crate) disabled: Box<[AtomicBool]>,
     pub(crate) counters: PlanCounters,
+    /// Velocity counters, when the rules declare some.
+    pub(crate) velocity: Option<Box<VelocityPlan>>,
 }
 
 impl std::fmt::Debug for Plan {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use saphyr_parser::ScalarStyle;
 use serde_json::Value;
 
+use super::counters::CounterDecl;
 use super::scalar_map::ScalarMap;
 use super::template::{compile_template, TemplateParses};
 use super::yaml::{parse_document, Node, NodeKind};
@@ -51,20 +52,33 @@ pub fn load_rule_set(sources: SourceMap) -> (RuleSet, Vec<Diagnostic>) {
 pub fn load_rule_set_with(sources: SourceMap, syntax: &SyntaxLimits) -> (RuleSet, Vec<Diagnostic>) {
     let mut problems = Vec::new();
     let mut rules: Vec<Rule> = Vec::new();
+    let mut counters: Vec<CounterDecl> = Vec::new();
     let mut ids: Vec<(String, Span)> = Vec::new();
     let mut holes = TemplateParses::new(syntax);
     for index in 0..sources.files().len() {
         let file = FileId(u32::try_from(index).unwrap_or(u32::MAX));
         match parse_document(&sources, file, &mut problems) {
-            Ok(Some(root)) => load_file(
-                &root,
-                &sources,
-                syntax,
-                &mut holes,
-                &mut rules,
-                &mut ids,
-                &mut problems,
-            ),
+            Ok(Some(root)) => {
+                let mut ctx = RuleContext {
+                    sources: &sources,
+                    syntax,
+                    holes: &mut holes,
+                    problems: &mut problems,
+                    rule_id: None,
+                };
+                let Some(list) = rules_list(&root, &mut ctx, &mut counters) else {
+                    continue;
+                };
+                load_file(
+                    list,
+                    &sources,
+                    syntax,
+                    &mut holes,
+                    &mut rules,
+                    &mut ids,
+                    &mut problems,
+                );
+            }
             // An empty file is what a reader sees mid-way through a truncate-and-write: it
             // must never load as "no rules".
             Ok(None) => problems.push(empty_file(&sources, file)),
@@ -72,13 +86,60 @@ pub fn load_rule_set_with(sources: SourceMap, syntax: &SyntaxLimits) -> (RuleSet
         }
     }
     check_unique_ids(&ids, &sources, &mut problems);
+    check_unique_counters(&counters, &sources, &mut problems);
     let ruleset_hash = RulesetHash::of_sources(&sources);
     let rule_set = RuleSet {
         rules,
+        counters,
         sources: Arc::new(sources),
         ruleset_hash,
     };
     (rule_set, problems)
+}
+
+/// The keys of a rules file written as a mapping.
+const FILE_KEYS: [&str; 2] = ["rules", "velocity"];
+
+/// The list of rules of a file: the file itself, or the `rules` of a file written as a
+/// mapping (whose `velocity` counters go to `counters`). `None` when the file's problems
+/// are reported already.
+fn rules_list<'n>(
+    root: &'n Node,
+    ctx: &mut RuleContext<'_>,
+    counters: &mut Vec<CounterDecl>,
+) -> Option<&'n Node> {
+    let NodeKind::Map(entries) = &root.kind else {
+        return Some(root);
+    };
+    // A mapping with neither key is most likely one rule written without its `- `: the
+    // list check words that best.
+    if !entries
+        .iter()
+        .any(|(k, _)| matches!(k.scalar_text(), Some("rules" | "velocity")))
+    {
+        return Some(root);
+    }
+    let mut list = None;
+    for (key, value) in entries {
+        match key.scalar_text().unwrap_or_default() {
+            "rules" => list = Some(value),
+            "velocity" => counters.extend(ctx.counters(value)),
+            name => {
+                let help = match suggest(name, &FILE_KEYS) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => "a rules file is a list of rules, or a mapping with `rules` (the list) and `velocity` (counters)".to_owned(),
+                };
+                ctx.problems.push(
+                    Diagnostic::error("ACS204", format!("unknown key `{name}`"))
+                        .at(ctx.sources, key.span)
+                        .with_help(help),
+                );
+            }
+        }
+    }
+    // A mapping of counters only declares no rules, on purpose; `rules:` left empty is
+    // reported as an empty list of rules.
+    list
 }
 
 fn load_file(
@@ -242,16 +303,16 @@ fn load_rule(
     })
 }
 
-struct RuleContext<'a> {
-    sources: &'a SourceMap,
-    syntax: &'a SyntaxLimits,
-    holes: &'a mut TemplateParses,
-    problems: &'a mut Vec<Diagnostic>,
-    rule_id: Option<&'a str>,
+pub(super) struct RuleContext<'a> {
+    pub(super) sources: &'a SourceMap,
+    pub(super) syntax: &'a SyntaxLimits,
+    pub(super) holes: &'a mut TemplateParses,
+    pub(super) problems: &'a mut Vec<Diagnostic>,
+    pub(super) rule_id: Option<&'a str>,
 }
 
 impl RuleContext<'_> {
-    fn wrong_type(&mut self, node: &Node, key: &str, wanted: &str) {
+    pub(super) fn wrong_type(&mut self, node: &Node, key: &str, wanted: &str) {
         self.problems.push(
             Diagnostic::error(
                 "ACS205",
@@ -262,7 +323,7 @@ impl RuleContext<'_> {
         );
     }
 
-    fn string(&mut self, node: &Node, key: &str) -> Option<String> {
+    pub(super) fn string(&mut self, node: &Node, key: &str) -> Option<String> {
         match &node.kind {
             NodeKind::Scalar { value, style }
                 if !(value.is_empty() && *style == ScalarStyle::Plain) =>
@@ -449,7 +510,7 @@ impl RuleContext<'_> {
             .collect()
     }
 
-    fn condition(&mut self, node: &Node) -> Option<SourceExpr> {
+    pub(super) fn condition(&mut self, node: &Node) -> Option<SourceExpr> {
         let NodeKind::Scalar { value, style } = &node.kind else {
             self.wrong_type(node, "condition", "a string");
             return None;
@@ -564,6 +625,34 @@ fn empty_file(sources: &SourceMap, file: FileId) -> Diagnostic {
     Diagnostic::error("ACS203", "the rules file holds no rules")
         .at(sources, Span::new(file, 0, 0))
         .with_help("a rules file is a list of rules; an empty file is refused so a half-written file never removes every rule")
+}
+
+fn check_unique_counters(
+    counters: &[CounterDecl],
+    sources: &SourceMap,
+    problems: &mut Vec<Diagnostic>,
+) {
+    for (i, counter) in counters.iter().enumerate() {
+        let earlier = counters
+            .get(..i)
+            .unwrap_or_default()
+            .iter()
+            .find(|c| c.counter.name == counter.counter.name);
+        if let Some(first) = earlier {
+            let first_at = sources
+                .location(first.name_span)
+                .map(|l| l.to_string())
+                .unwrap_or_default();
+            problems.push(
+                Diagnostic::error(
+                    "ACS213",
+                    format!("duplicate counter name `{}`", counter.counter.name),
+                )
+                .at(sources, counter.name_span)
+                .with_help(format!("first declared at {first_at}")),
+            );
+        }
+    }
 }
 
 fn check_unique_ids(ids: &[(String, Span)], sources: &SourceMap, problems: &mut Vec<Diagnostic>) {

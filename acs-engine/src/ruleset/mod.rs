@@ -1,6 +1,7 @@
 //! YAML rules files -> [`RuleSet`]: rules with parsed conditions and templates, each
 //! remembering where in which file it was written. Knows nothing of plans or evaluation.
 
+mod counters;
 mod load;
 mod scalar_map;
 mod template;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use counters::CounterDecl;
 #[cfg(feature = "tools")]
 pub(crate) use load::list as backticked_list;
 pub(crate) use load::suggest as suggest_name;
@@ -29,6 +31,8 @@ use crate::syntax::{Expr, LocalSpan};
 pub struct RuleSet {
     /// The rules, in file order (files in name order).
     pub rules: Vec<Rule>,
+    /// The velocity counters the files declare.
+    pub counters: Vec<CounterDecl>,
     /// The files the rules came from.
     pub sources: Arc<SourceMap>,
     /// `sha256:<hex>` of the files' names and contents.

@@ -12,6 +12,7 @@ const LAYERS: &[&str] = &[
     "diagnostic",
     "syntax",
     "limits",
+    "velocity",
     "functions",
     "ruleset",
     "decision",

@@ -50,3 +50,4 @@ mod support;
 mod tape_eval;
 #[cfg(feature = "tools")]
 mod testing;
+mod velocity;

@@ -1,0 +1,266 @@
+//! Velocity counters in an evaluation: the evaluation's events recorded once, before
+//! its first rule (one store call for every counter that counts the event's type), and
+//! `velocity.count` / `rate.limitExceeded` answered from what that call returned, or from
+//! a read of the store for a key the evaluation did not record. A resumable evaluation
+//! keeps this state in its book, so its rounds record once and read alike.
+
+use smallvec::SmallVec;
+
+use super::doc::Doc;
+use super::value::{Val, View};
+use super::{EvalError, Evaluator, Result};
+use crate::plan::{Node, VelocityPlan};
+use crate::source::Span;
+use crate::velocity::{join_key, Counts, FailurePolicy, Record, VelocityStore};
+
+/// Counts an evaluation knows, by counter and key: each `Err` says why the store could not
+/// give them (a counter failing open).
+#[derive(Debug, Default)]
+pub(crate) struct VelocityState {
+    recorded: bool,
+    known: SmallVec<[Known; 2]>,
+}
+
+/// A counter's index, a key's text, and its counts or why there are none.
+type Known = (u32, String, std::result::Result<Counts, String>);
+
+/// The text of a key part: a string as it is, an integer in decimal; `None` for anything
+/// else (a missing field, null, a fraction, an object).
+fn key_part(value: &Val<'_>) -> Option<String> {
+    match value.view() {
+        View::Str(text) => Some(text.to_owned()),
+        View::BigInt(n) => Some(n.to_string()),
+        View::Num(n) if n.is_finite() && n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 => {
+            #[allow(clippy::cast_possible_truncation, reason = "an integer below 2^53")]
+            let n = n as i64;
+            Some(n.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// Counts that read as unbounded (a counter failing closed): above any limit.
+fn unbounded(windows: usize) -> Counts {
+    vec![u64::MAX; windows]
+}
+
+impl<'a, D: Doc<'a>> Evaluator<'a, D> {
+    fn velocity_state(&mut self) -> &mut VelocityState {
+        match self.book.as_deref_mut() {
+            Some(book) => &mut book.velocity,
+            None => self.velocity.get_or_insert_with(Box::default),
+        }
+    }
+
+    /// The key's text of a counter's key parts, evaluated on this input; `None` when a
+    /// part is no key (the event is then not counted).
+    fn counter_key(&mut self, parts: &'a [Node]) -> Option<String> {
+        let mut texts: SmallVec<[String; 2]> = SmallVec::new();
+        for part in parts {
+            let value = self.eval(part).ok()?;
+            texts.push(key_part(&value)?);
+        }
+        let borrowed: SmallVec<[&str; 2]> = texts.iter().map(String::as_str).collect();
+        Some(join_key(&borrowed))
+    }
+
+    /// Record this evaluation's event in every counter that counts `event_type`, once per
+    /// evaluation, whatever the rules then do.
+    pub(super) fn record_velocity(&mut self, velocity: &'a VelocityPlan, event_type: Option<&str>) {
+        if self.velocity_state().recorded {
+            return;
+        }
+        self.velocity_state().recorded = true;
+        let Some(counting) = event_type.and_then(|t| velocity.by_type.get(t)) else {
+            return;
+        };
+        let mut keyed: SmallVec<[(u32, String, Option<String>); 2]> = SmallVec::new();
+        for &index in counting.iter() {
+            let Some(counter) = velocity.counters.get(index as usize) else {
+                continue;
+            };
+            let Some(key) = self.counter_key(&counter.key) else {
+                continue;
+            };
+            let id = match &counter.id {
+                Some(node) => self.eval(node).ok().as_ref().and_then(key_part),
+                None => None,
+            };
+            keyed.push((index, key, id));
+        }
+        if keyed.is_empty() {
+            return;
+        }
+        let now = self.now();
+        let records: SmallVec<[Record<'_>; 2]> = keyed
+            .iter()
+            .filter_map(|(index, key, id)| {
+                let counter = &velocity.counters.get(*index as usize)?.counter;
+                Some(Record {
+                    counter: &counter.name,
+                    key,
+                    windows: &counter.windows,
+                    event_id: id.as_deref(),
+                })
+            })
+            .collect();
+        let answered = velocity.store.record(&records, now);
+        let mut known = Vec::with_capacity(keyed.len());
+        match answered {
+            Ok(counts) if counts.len() == keyed.len() => {
+                for ((index, key, _), counts) in keyed.iter().zip(counts) {
+                    known.push((*index, key.clone(), Ok(counts)));
+                }
+            }
+            answered => {
+                let reason = match answered {
+                    Err(error) => error.to_string(),
+                    Ok(_) => "the store answered for other counters than asked".to_owned(),
+                };
+                for ((index, key, _), record) in keyed.iter().zip(&records) {
+                    let index = *index;
+                    let key = key.clone();
+                    let policy = velocity
+                        .counters
+                        .get(index as usize)
+                        .map_or(FailurePolicy::Open, |c| c.counter.on_failure);
+                    let counts = match policy {
+                        FailurePolicy::Open => Err(reason.clone()),
+                        FailurePolicy::Closed => Ok(unbounded(record.windows.len())),
+                        FailurePolicy::Local => velocity
+                            .local
+                            .record(std::slice::from_ref(record), now)
+                            .map_err(|e| e.to_string())
+                            .and_then(|mut c| c.pop().ok_or_else(|| reason.clone())),
+                    };
+                    known.push((index, key, counts));
+                }
+            }
+        }
+        self.velocity_state().known.extend(known);
+    }
+
+    fn now(&mut self) -> f64 {
+        let now = *self
+            .now
+            .get_or_insert_with(crate::functions::builtins::now_millis);
+        if let Some(recording) = self.recorder.as_deref_mut() {
+            recording.now = Some(now);
+        }
+        now
+    }
+
+    /// The counts of `counter` for the key `args[key_at]`, from this evaluation's record
+    /// or a read of the store.
+    fn counts(
+        &mut self,
+        velocity: &'a VelocityPlan,
+        counter: u32,
+        key: &Val<'_>,
+        span: Span,
+    ) -> Result<Counts> {
+        let fail = |message: String| Box::new(EvalError { message, span });
+        let Some(plan) = velocity.counters.get(counter as usize) else {
+            return Err(fail("no such counter".to_owned()));
+        };
+        let Some(key) = key_part(key) else {
+            return Err(fail(format!(
+                "a counter's key is a string or an integer, found {}",
+                key.view().type_name()
+            )));
+        };
+        let known = self
+            .velocity_state()
+            .known
+            .iter()
+            .find(|(c, k, _)| *c == counter && *k == key)
+            .map(|(_, _, counts)| counts.clone());
+        let counts = match known {
+            Some(counts) => counts,
+            None => {
+                let now = self.now();
+                let name = &plan.counter.name;
+                let windows = &plan.counter.windows;
+                let read = match velocity.store.read(name, &key, windows, now) {
+                    Ok(counts) => Ok(counts),
+                    Err(error) => match plan.counter.on_failure {
+                        FailurePolicy::Open => Err(error.to_string()),
+                        FailurePolicy::Closed => Ok(unbounded(windows.len())),
+                        FailurePolicy::Local => velocity
+                            .local
+                            .read(name, &key, windows, now)
+                            .map_err(|e| e.to_string()),
+                    },
+                };
+                self.velocity_state()
+                    .known
+                    .push((counter, key, read.clone()));
+                read
+            }
+        };
+        counts.map_err(|reason| {
+            fail(format!(
+                "counter `{}` is unknown (failing open): {reason}",
+                plan.counter.name
+            ))
+        })
+    }
+
+    /// `velocity.count('name', key, 'window')`.
+    pub(super) fn velocity_count(
+        &mut self,
+        velocity: Option<&'a VelocityPlan>,
+        counter: u32,
+        window: u32,
+        key: &'a Node,
+        span: Span,
+    ) -> Result<Val<'a>> {
+        let Some(velocity) = velocity else {
+            return Err(Box::new(EvalError {
+                message: "no velocity counter is declared".to_owned(),
+                span,
+            }));
+        };
+        let key = self.eval(key)?;
+        let counts = self.counts(velocity, counter, &key, span)?;
+        let count = counts.get(window as usize).copied().unwrap_or(0);
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "counts are far below 2^53, or unbounded"
+        )]
+        Ok(Val::Num(count as f64))
+    }
+
+    /// `rate.limitExceeded(key, 'name', limit)`: the count in the counter's shortest
+    /// window above `limit`.
+    pub(super) fn rate_limit(
+        &mut self,
+        velocity: Option<&'a VelocityPlan>,
+        counter: u32,
+        key: &'a Node,
+        limit: &'a Node,
+        span: Span,
+    ) -> Result<Val<'a>> {
+        let fail = |message: String| Box::new(EvalError { message, span });
+        let Some(velocity) = velocity else {
+            return Err(fail("no velocity counter is declared".to_owned()));
+        };
+        let key = self.eval(key)?;
+        let limit = match self.eval(limit)?.view() {
+            View::Num(n) => n,
+            other => {
+                return Err(fail(format!(
+                    "the limit of `rate.limitExceeded` is a number, found {}",
+                    other.type_name()
+                )))
+            }
+        };
+        let counts = self.counts(velocity, counter, &key, span)?;
+        let count = counts.first().copied().unwrap_or(0);
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "counts are far below 2^53, or unbounded"
+        )]
+        Ok(Val::Bool(count as f64 > limit))
+    }
+}
