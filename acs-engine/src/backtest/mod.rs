@@ -137,10 +137,13 @@ pub enum BacktestError {
 }
 
 impl Backtest {
-    /// A backtest of the plan `engine` serves now.
+    /// A backtest of the plan `engine` serves now. Velocity counters count in a store of
+    /// the backtest's own, never the engine's; a backtest of rules that declare counters
+    /// runs on one thread, in input order, so that its counts are those of the input's
+    /// order (a log's order is its timestamps').
     pub fn new(engine: &Engine) -> Self {
         Backtest {
-            plan: engine.plan(),
+            plan: engine.plan_with_own_counts(),
             baseline: None,
             threads: 0,
             examples: DEFAULT_EXAMPLES,
@@ -163,7 +166,7 @@ impl Backtest {
     /// Compare with the plan `engine` serves now: verdict transitions and per-rule count
     /// changes go into [`BacktestReport::baseline`].
     pub fn baseline(mut self, engine: &Engine) -> Self {
-        self.baseline = Some(engine.plan());
+        self.baseline = Some(engine.plan_with_own_counts());
         self
     }
 
@@ -199,7 +202,10 @@ impl Backtest {
         mut progress: impl FnMut(&Progress),
     ) -> Result<BacktestReport, BacktestError> {
         let started = Instant::now();
+        let counts_in_order = self.plan.velocity.is_some()
+            || self.baseline.as_ref().is_some_and(|b| b.velocity.is_some());
         let threads = match self.threads {
+            _ if counts_in_order => 1,
             0 => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
             n => n,
         };

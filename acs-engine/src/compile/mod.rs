@@ -246,9 +246,41 @@ pub(crate) fn compile_expression(
     sources: &SourceMap,
     functions: &Functions,
 ) -> Result<(Node, Vec<Diagnostic>), Vec<Diagnostic>> {
+    compile_expression_over(source, sources, functions, Vec::new())
+}
+
+/// [`compile_expression`] for a part of one of `plan`'s rules: velocity calls resolve
+/// against the plan's counters.
+pub(crate) fn compile_expression_with(
+    source: &SourceExpr,
+    sources: &SourceMap,
+    functions: &Functions,
+    plan: &Plan,
+) -> Result<(Node, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let counters = plan
+        .velocity
+        .as_deref()
+        .map(|velocity| {
+            velocity
+                .counters
+                .iter()
+                .map(|c| (c.counter.name.clone(), c.counter.windows.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    compile_expression_over(source, sources, functions, counters)
+}
+
+fn compile_expression_over(
+    source: &SourceExpr,
+    sources: &SourceMap,
+    functions: &Functions,
+    counters: Vec<(String, Vec<crate::velocity::Window>)>,
+) -> Result<(Node, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut call_sites = FxHashMap::default();
     count_calls(&source.expr, &mut call_sites);
     let mut compiler = Compiler::new(functions, sources, call_sites);
+    compiler.counters = counters;
     let node = compiler.expr(source, &source.expr);
     for diagnostic in &mut compiler.diagnostics {
         diagnostic.rule_id = None;

@@ -366,6 +366,37 @@ impl Engine {
         self.shared.plan.load_full()
     }
 
+    /// The plan served now, or, when it declares velocity counters, the same rules
+    /// compiled again over a new in-process store: a backtest counts its own events and
+    /// never touches the counts requests see. The kill switch carries over.
+    pub(crate) fn plan_with_own_counts(&self) -> Arc<Plan> {
+        let plan = self.plan();
+        if plan.velocity.is_none() {
+            return plan;
+        }
+        let mut sources = crate::source::SourceMap::default();
+        for file in plan.sources.files() {
+            sources.add(crate::source::SourceFile::new(file.name(), file.text()));
+        }
+        let functions = self
+            .shared
+            .functions
+            .clone()
+            .velocity_store(Arc::new(crate::velocity::LocalStore::default()));
+        match load::plan_from_sources(sources, &functions, &self.shared.limits) {
+            Ok(mut own) => {
+                own.generation = plan.generation;
+                own.counters = PlanCounters::disabled();
+                for (mine, theirs) in own.disabled.iter().zip(plan.disabled.iter()) {
+                    mine.store(theirs.load(Ordering::Relaxed), Ordering::Relaxed);
+                }
+                Arc::new(own)
+            }
+            // The same sources compiled once already: not reached.
+            Err(_) => plan,
+        }
+    }
+
     /// Where the rules come from.
     pub fn source(&self) -> &RulesSource {
         &self.shared.source

@@ -321,10 +321,15 @@ pub(crate) fn evaluate_node(node: &Node, input: &Value) -> Result<Value> {
 }
 
 /// Evaluate one compiled expression with `now()` fixed, so the separately compiled parts
-/// of one condition that `explain` evaluates see one instant, as a rule does.
-pub(crate) fn evaluate_node_at(node: &Node, input: &Value, now: f64) -> Result<Value> {
+/// of one condition that `explain` evaluates see one instant, as a rule does; velocity
+/// counts are read from `plan`'s store, and nothing is recorded.
+pub(crate) fn evaluate_node_at(node: &Node, input: &Value, now: f64, plan: &Plan) -> Result<Value> {
     let mut evaluator = Evaluator::new(input);
     evaluator.now = Some(now);
+    if let Some(velocity) = plan.velocity.as_deref() {
+        evaluator.velocity_plan = Some(velocity);
+        evaluator.velocity = Some(Box::new(velocity::VelocityState::read_only()));
+    }
     evaluator.eval(node).map(|v| v.to_value())
 }
 

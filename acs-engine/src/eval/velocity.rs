@@ -21,6 +21,16 @@ pub(crate) struct VelocityState {
     known: SmallVec<[Known; 2]>,
 }
 
+impl VelocityState {
+    /// A state that records nothing (an explanation reads counts only).
+    pub(super) fn read_only() -> VelocityState {
+        VelocityState {
+            recorded: true,
+            known: SmallVec::new(),
+        }
+    }
+}
+
 /// A counter's index, a key's text, and its counts or why there are none.
 type Known = (u32, String, std::result::Result<Counts, String>);
 

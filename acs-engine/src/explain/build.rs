@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::compile::compile_expression;
+use crate::compile::compile_expression_with;
 use crate::eval::{evaluate_node_at, path_missing, truthy};
 use crate::functions::builtins::now_millis;
 use crate::functions::{FunctionError, Functions, HostFunction};
@@ -46,6 +46,7 @@ pub fn explain(plan: &Plan, functions: &Functions, input: &Value) -> Explanation
                     input,
                     now,
                     source: &rule.condition,
+                    plan,
                 }
                 .node(&rule.condition.expr, enabled),
                 // The plan was compiled from these very sources, so this cannot happen;
@@ -144,6 +145,8 @@ struct Explainer<'a> {
     input: &'a Value,
     now: f64,
     source: &'a SourceExpr,
+    /// Velocity counts are read from the plan's store (an explanation records nothing).
+    plan: &'a Plan,
 }
 
 impl Explainer<'_> {
@@ -170,7 +173,7 @@ impl Explainer<'_> {
             Err(message) => NodeOutcome::Error {
                 message: message.clone(),
             },
-            Ok(node) => match evaluate_node_at(node, self.input, self.now) {
+            Ok(node) => match evaluate_node_at(node, self.input, self.now, self.plan) {
                 Ok(value) => NodeOutcome::Value {
                     missing: value.is_null()
                         && matches!(node, Node::Path { root, keys, .. }
@@ -249,7 +252,7 @@ impl Explainer<'_> {
             expr: expr.clone(),
             map: self.source.map.clone(),
         };
-        compile_expression(&source, self.sources, self.functions)
+        compile_expression_with(&source, self.sources, self.functions, self.plan)
             .map(|(node, _warnings)| node)
             .map_err(|diagnostics| {
                 diagnostics.first().map_or_else(

@@ -295,3 +295,65 @@ fn bad_declarations_are_reported_with_file_line_and_column() {
         .unwrap_err();
     assert!(format!("{:?}", error.diagnostics()).contains("did you mean `rules`?"));
 }
+
+fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as f64
+}
+
+#[test]
+fn an_explanation_reads_the_counts_and_records_nothing() {
+    let store = Arc::new(LocalStore::default());
+    let engine = Engine::builder()
+        .velocity_store(store.clone())
+        .load_str("rules.yaml", RULES)
+        .unwrap();
+    for _ in 0..4 {
+        engine.evaluate(&bid_modify("U-1"));
+    }
+    let explanation = engine.explain(&bid_modify("U-1"));
+    let flood = explanation
+        .rules
+        .iter()
+        .find(|r| r.id == "BID_FLOOD")
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(flood.outcome).unwrap(),
+        json!("matched"),
+        "{flood:?}"
+    );
+    let windows = [Window::parse("1m").unwrap(), Window::parse("1h").unwrap()];
+    assert_eq!(
+        store.read("bid.modify", "U-1", &windows, now_ms()).unwrap(),
+        [4, 4]
+    );
+}
+
+#[test]
+fn a_backtest_counts_in_a_store_of_its_own_in_input_order() {
+    use acs_engine::backtest::Backtest;
+    let store = Arc::new(LocalStore::default());
+    let engine = Engine::builder()
+        .velocity_store(store.clone())
+        .load_str("rules.yaml", RULES)
+        .unwrap();
+    let lines: String = (0..10)
+        .map(|_| format!("{}\n", bid_modify("U-5")))
+        .collect();
+    let report = Backtest::new(&engine)
+        .threads(4)
+        .run(lines.as_bytes(), |_| {})
+        .unwrap();
+    let flood = report.rules.iter().find(|r| r.id == "BID_FLOOD").unwrap();
+    assert_eq!(flood.matches, 7, "changes 4 to 10 of one user");
+    assert_eq!(report.throughput.threads, 1, "in input order");
+    let windows = [Window::parse("1m").unwrap(), Window::parse("1h").unwrap()];
+    assert_eq!(
+        store.read("bid.modify", "U-5", &windows, now_ms()).unwrap(),
+        [0, 0],
+        "the engine's counts are untouched"
+    );
+    assert!(engine.evaluate(&bid_modify("U-5")).matched.is_empty());
+}
