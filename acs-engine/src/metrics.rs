@@ -265,6 +265,9 @@ pub struct MetricsSnapshot {
     /// The audit writer's health and counters, when the engine records decisions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditStatus>,
+    /// The velocity store's figures, when the rules declare counters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub velocity: Option<crate::velocity::VelocityMetrics>,
 }
 
 impl MetricsSnapshot {
@@ -313,6 +316,7 @@ impl MetricsSnapshot {
             watch_last_event_seconds: None,
             subscriber_failures: 0,
             audit: None,
+            velocity: None,
         }
     }
 
@@ -354,6 +358,9 @@ impl MetricsSnapshot {
         }
         if let Some(audit) = &self.audit {
             audit_lines(audit, &mut out);
+        }
+        if let Some(velocity) = &self.velocity {
+            velocity_lines(velocity, &mut out);
         }
         if let Some(seconds) = self.watch_last_event_seconds {
             let _ = writeln!(
@@ -445,6 +452,74 @@ pub struct AuditStatus {
     /// sequence number, bytes cut), which was cut before the first new record.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recovered: Vec<String>,
+}
+
+/// The `acs_velocity_*` lines of the Prometheus text.
+fn velocity_lines(velocity: &crate::velocity::VelocityMetrics, out: &mut String) {
+    let backend = &velocity.backend;
+    for (name, help, value) in [
+        (
+            "acs_velocity_round_trips_total",
+            "Calls to the velocity store.",
+            velocity.round_trips,
+        ),
+        (
+            "acs_velocity_timeouts_total",
+            "Velocity store calls that outlived the time budget.",
+            velocity.timeouts,
+        ),
+        (
+            "acs_velocity_errors_total",
+            "Velocity store calls that failed.",
+            velocity.errors,
+        ),
+        (
+            "acs_velocity_fallbacks_total",
+            "Evaluations answered by a counter's failure policy instead of the store.",
+            velocity.fallbacks,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        let _ = writeln!(out, "{name}{{backend=\"{backend}\"}} {value}");
+    }
+    if let Some(keys) = velocity.keys {
+        let _ = writeln!(
+            out,
+            "# HELP acs_velocity_keys Keys the in-process velocity store holds."
+        );
+        let _ = writeln!(out, "# TYPE acs_velocity_keys gauge");
+        let _ = writeln!(out, "acs_velocity_keys{{backend=\"{backend}\"}} {keys}");
+    }
+    if !velocity.latency_buckets.is_empty() {
+        let name = "acs_velocity_latency_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Round-trip time of velocity store calls."
+        );
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for (bound, count) in &velocity.latency_buckets {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{backend=\"{backend}\",le=\"{bound}\"}} {count}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{backend=\"{backend}\",le=\"+Inf\"}} {}",
+            velocity.round_trips
+        );
+        let _ = writeln!(
+            out,
+            "{name}_sum{{backend=\"{backend}\"}} {}",
+            velocity.latency_sum_seconds
+        );
+        let _ = writeln!(
+            out,
+            "{name}_count{{backend=\"{backend}\"}} {}",
+            velocity.round_trips
+        );
+    }
 }
 
 /// The `acs_audit_*` lines of the Prometheus text.

@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use acs_engine::explain::{Explanation, RuleExplanation, RuleOutcome};
+use acs_engine::velocity::{RedisOptions, RedisStore};
 use acs_engine::{Decision, Limits, ReadError};
 
 use super::{after_writing, load_functions, Io, EXIT_OK, EXIT_USAGE};
@@ -39,6 +40,14 @@ pub struct EvalArgs {
     pub input: Option<PathBuf>,
     #[command(flatten)]
     pub audit: super::AuditArgs,
+    /// Keep velocity counts in Redis (`redis://HOST:PORT`), shared with every other
+    /// process pointed there; by default they live in this process (docs/VELOCITY.md).
+    #[arg(long, value_name = "redis://HOST:PORT")]
+    pub velocity: Option<String>,
+    /// The longest an evaluation waits for Redis, in milliseconds, before its counters'
+    /// failure policies answer instead.
+    #[arg(long, value_name = "MS", default_value_t = 5, requires = "velocity")]
+    pub velocity_budget_ms: u64,
 }
 
 /// `--format`.
@@ -124,7 +133,13 @@ fn evaluate(
     stdin: &mut dyn Read,
     stderr: &mut dyn Write,
 ) -> Result<Outcome, String> {
-    let functions = load_functions(args.functions.as_deref())?;
+    let mut functions = load_functions(args.functions.as_deref())?;
+    if let Some(url) = &args.velocity {
+        let mut options = RedisOptions::new(url.as_str());
+        options.budget = std::time::Duration::from_millis(args.velocity_budget_ms);
+        let store = RedisStore::open(options).map_err(|e| format!("error: --velocity: {e}"))?;
+        functions = functions.velocity_store(std::sync::Arc::new(store));
+    }
     let limits = Limits {
         max_input_bytes: args.max_input_bytes,
         ..Limits::default()

@@ -28,4 +28,5 @@ mod readme_walkthrough;
 mod replay;
 mod support;
 mod test_command;
+mod velocity;
 mod watch;

@@ -494,6 +494,10 @@ impl Engine {
             MetricsSnapshot::from_totals(plan.generation, &plan.ids, &totals, failures);
         snapshot.subscriber_failures = self.shared.subscriber_failures.load(Ordering::Relaxed);
         snapshot.audit = self.audit_status();
+        snapshot.velocity = plan
+            .velocity
+            .as_deref()
+            .and_then(|velocity| velocity.store.metrics());
         if let Some(health) = self.shared.watch_health() {
             snapshot.watch_alive = Some(health.alive);
             snapshot.watch_last_event_seconds = health.last_event_seconds();

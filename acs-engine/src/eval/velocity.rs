@@ -134,6 +134,9 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                         .counters
                         .get(index as usize)
                         .map_or(FailurePolicy::Open, |c| c.counter.on_failure);
+                    if policy != FailurePolicy::Open {
+                        velocity.store.fell_back();
+                    }
                     let counts = match policy {
                         FailurePolicy::Open => Err(reason.clone()),
                         FailurePolicy::Closed => Ok(unbounded(record.windows.len())),
@@ -193,14 +196,20 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                 let windows = &plan.counter.windows;
                 let read = match velocity.store.read(name, &key, windows, now) {
                     Ok(counts) => Ok(counts),
-                    Err(error) => match plan.counter.on_failure {
-                        FailurePolicy::Open => Err(error.to_string()),
-                        FailurePolicy::Closed => Ok(unbounded(windows.len())),
-                        FailurePolicy::Local => velocity
-                            .local
-                            .read(name, &key, windows, now)
-                            .map_err(|e| e.to_string()),
-                    },
+                    Err(error) => {
+                        let policy = plan.counter.on_failure;
+                        if policy != FailurePolicy::Open {
+                            velocity.store.fell_back();
+                        }
+                        match policy {
+                            FailurePolicy::Open => Err(error.to_string()),
+                            FailurePolicy::Closed => Ok(unbounded(windows.len())),
+                            FailurePolicy::Local => velocity
+                                .local
+                                .read(name, &key, windows, now)
+                                .map_err(|e| e.to_string()),
+                        }
+                    }
                 };
                 self.velocity_state()
                     .known

@@ -173,6 +173,9 @@ impl Functions {
     pub fn extend(&mut self, other: Functions) {
         self.host.extend(other.host);
         self.recorded |= other.recorded;
+        if other.velocity.is_some() {
+            self.velocity = other.velocity;
+        }
     }
 
     /// Make every called name that is neither registered nor built in a host call whose

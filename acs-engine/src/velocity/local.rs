@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{Mutex, PoisonError};
 
-use super::{Counts, Record, VelocityError, VelocityStore, Window};
+use super::{Counts, Record, VelocityError, VelocityMetrics, VelocityStore, Window};
 
 const SLICES: usize = 60;
 const SHARDS: usize = 16;
@@ -310,6 +310,19 @@ impl VelocityStore for LocalStore {
         Ok(match shard.keys.get(&id) {
             Some(entry) if entry.fits(windows) => entry.counts(now),
             _ => vec![0; windows.len()],
+        })
+    }
+
+    fn metrics(&self) -> Option<VelocityMetrics> {
+        Some(VelocityMetrics {
+            backend: "local".to_owned(),
+            round_trips: self.records.load(std::sync::atomic::Ordering::Relaxed),
+            timeouts: 0,
+            errors: 0,
+            fallbacks: 0,
+            latency_sum_seconds: 0.0,
+            latency_buckets: Vec::new(),
+            keys: u64::try_from(self.keys()).ok(),
         })
     }
 }

@@ -12,11 +12,15 @@
 //! counted once per id, so a retried request is not counted twice.
 
 mod local;
+#[cfg(feature = "redis")]
+mod redis;
 
 use std::fmt;
 use std::sync::Arc;
 
 pub use local::{LocalStore, LocalStoreOptions};
+#[cfg(feature = "redis")]
+pub use redis::{RedisOptions, RedisStore, DEFAULT_BUDGET};
 
 /// A window length, in milliseconds: `30s`, `1m`, `1h`, `24h`, `7d` as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -144,6 +148,37 @@ pub trait VelocityStore: Send + Sync {
         windows: &[Window],
         now_ms: f64,
     ) -> Result<Counts, VelocityError>;
+
+    /// An evaluation answered without this store (its counter's failure policy), for the
+    /// metrics.
+    fn fell_back(&self) {}
+
+    /// The store's figures for `/metrics`, when it keeps any.
+    fn metrics(&self) -> Option<VelocityMetrics> {
+        None
+    }
+}
+
+/// A velocity store's figures (the `acs_velocity_*` metrics).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct VelocityMetrics {
+    /// `local` or `redis`.
+    pub backend: String,
+    /// Calls to the store (one per evaluation that records, plus reads of other keys).
+    pub round_trips: u64,
+    /// Calls that outlived the time budget.
+    pub timeouts: u64,
+    /// Calls the store failed (down, refused, a script error).
+    pub errors: u64,
+    /// Evaluations answered by a counter's failure policy instead.
+    pub fallbacks: u64,
+    /// Total seconds spent waiting on the store.
+    pub latency_sum_seconds: f64,
+    /// Cumulative counts of calls at or under each bound, in seconds.
+    pub latency_buckets: Vec<(f64, u64)>,
+    /// Keys held, for a store that knows (the in-process one).
+    pub keys: Option<u64>,
 }
 
 impl fmt::Debug for dyn VelocityStore {

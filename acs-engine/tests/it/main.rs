@@ -51,3 +51,5 @@ mod tape_eval;
 #[cfg(feature = "tools")]
 mod testing;
 mod velocity;
+#[cfg(feature = "redis")]
+mod velocity_redis;
