@@ -31,6 +31,19 @@ export interface EngineOptions {
   limits?: Limits
   /** Path of an Ed25519 public key file: only bundles signed with it load. */
   publicKey?: string
+  /** Record decisions in a tamper-evident audit log (`acs_engine::AuditConfig`: `{ dir, key, record_all, fsync, overflow, redact, ... }`; docs/AUDIT.md). */
+  audit?: Record<string, unknown>
+  /** Where velocity counters keep their counts (docs/VELOCITY.md): in the process by default. */
+  velocity?: VelocityOptions
+}
+
+export interface VelocityOptions {
+  /** `redis://HOST:PORT[/DB]`: counts shared with every process pointed at that server. */
+  redis?: string
+  /** The longest an evaluation waits for Redis, in milliseconds (default 5); then each counter's failure policy answers. */
+  budget_ms?: number
+  /** Prefix of the keys written to Redis (default `acs:v:`). */
+  prefix?: string
 }
 
 export interface Location {

@@ -260,3 +260,50 @@ mod tests {
         assert_eq!(join_key(&["x"]), "x");
     }
 }
+
+/// Where a host keeps velocity counts, as data (the bindings' `velocity` option, a
+/// configuration file): `{"redis": "redis://host:6379", "budget_ms": 5, "prefix": "acs:v:"}`;
+/// `{}` (or no `redis`) keeps them in the process.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct VelocityConfig {
+    /// `redis://HOST:PORT[/DB]`: counts shared through that server.
+    #[serde(default)]
+    pub redis: Option<String>,
+    /// The longest an evaluation waits for Redis, in milliseconds (default 5).
+    #[serde(default)]
+    pub budget_ms: Option<u64>,
+    /// Prefix of the keys written to Redis (default `acs:v:`).
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+impl VelocityConfig {
+    /// The store this configuration names: Redis, or a new in-process store.
+    pub fn into_store(self) -> Result<SharedStore, VelocityError> {
+        let Some(url) = self.redis else {
+            if self.budget_ms.is_some() || self.prefix.is_some() {
+                return Err(VelocityError(
+                    "budget_ms and prefix are Redis's: give redis too".to_owned(),
+                ));
+            }
+            return Ok(Arc::new(LocalStore::default()));
+        };
+        #[cfg(feature = "redis")]
+        {
+            let mut options = RedisOptions::new(url);
+            if let Some(ms) = self.budget_ms {
+                options.budget = std::time::Duration::from_millis(ms);
+            }
+            if let Some(prefix) = self.prefix {
+                options.prefix = prefix;
+            }
+            Ok(Arc::new(RedisStore::open(options)?))
+        }
+        #[cfg(not(feature = "redis"))]
+        Err(VelocityError(format!(
+            "{url}: this build has no Redis support (acs-engine's `redis` feature)"
+        )))
+    }
+}

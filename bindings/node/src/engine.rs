@@ -117,6 +117,28 @@ fn options(env: &Env, options: Option<Unknown<'_>>) -> napi::Result<Options> {
         }
         _ => return Err(errors::type_error(env, "options.audit must be an object")),
     }
+    let velocity: Unknown<'_> = options.get_named_property("velocity")?;
+    match velocity.get_type()? {
+        ValueType::Undefined | ValueType::Null => {}
+        ValueType::Object => {
+            let mut budget = Budget::new(8, 1 << 16);
+            let config =
+                convert::to_document(&velocity, Step::Root("options.velocity"), 0, &mut budget)
+                    .map_err(|problem| errors::conversion_error(env, problem))?;
+            let config: acs_engine::velocity::VelocityConfig = serde_json::from_value(config)
+                .map_err(|e| errors::type_error(env, &format!("options.velocity: {e}")))?;
+            let store = config
+                .into_store()
+                .map_err(|e| errors::type_error(env, &format!("options.velocity: {e}")))?;
+            builder = builder.velocity_store(store);
+        }
+        _ => {
+            return Err(errors::type_error(
+                env,
+                "options.velocity must be an object",
+            ))
+        }
+    }
     let key: Unknown<'_> = options.get_named_property("publicKey")?;
     match key.get_type()? {
         ValueType::Undefined | ValueType::Null => {}

@@ -267,3 +267,18 @@ test('options.audit records the decisions of audit: true rules in a log acs audi
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('the shipped velocity rule counts in the process, and options.velocity is checked', () => {
+  // RF20 reads the bid.modify counter the bundle declares: no host function needed.
+  const engine = Engine.fromPath(path.join(rules, 'acs_rules_top25.yaml'), { velocity: {} })
+  const change = { event: { type: 'bid.modify' }, ctx: { userId: 'U-NODE' }, system: { config: { bidModifyRateLimit: 20 } } }
+  for (let n = 1; n <= 20; n++) {
+    assert.deepEqual(engine.evaluate(change).matched, [], `change ${n}`)
+  }
+  assert.deepEqual(engine.evaluate(change).matched.map((m) => m.id), ['RF20_BID_FLOOD_RATE_LIMIT'])
+  assert.match(engine.metrics(), /acs_velocity_keys\{backend="local"\} 1/)
+  assert.throws(() => Engine.fromPath(path.join(rules, 'acs_rules_top25.yaml'), { velocity: { redsi: 'x' } }),
+    (e) => e instanceof TypeError && /options\.velocity: unknown field `redsi`/.test(e.message))
+  assert.throws(() => Engine.fromPath(path.join(rules, 'acs_rules_top25.yaml'), { velocity: { redis: 'not a url' } }),
+    (e) => e instanceof TypeError && /options\.velocity/.test(e.message))
+})

@@ -79,6 +79,7 @@ fn options(
     stubs: Option<PathBuf>,
     public_key: Option<PathBuf>,
     audit: Option<&Bound<'_, PyAny>>,
+    velocity: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Options> {
     let mut builder = Core::builder();
     if let Some(audit) = audit.filter(|a| !a.is_none()) {
@@ -111,6 +112,17 @@ fn options(
         let key = acs_engine::bundle::PublicKey::read(&path)
             .map_err(|e| errors::type_error(format!("public_key: {e}")))?;
         builder = builder.bundle_key(key);
+    }
+    if let Some(velocity) = velocity.filter(|v| !v.is_none()) {
+        let mut budget = Budget::new(&Limits::default());
+        let config = convert::to_value(velocity, &Path::Root("velocity"), 0, &mut budget)
+            .map_err(|p| errors::type_error(format!("velocity: {}", p.words().1)))?;
+        let config: acs_engine::velocity::VelocityConfig = serde_json::from_value(config)
+            .map_err(|e| errors::type_error(format!("velocity: {e}")))?;
+        let store = config
+            .into_store()
+            .map_err(|e| errors::type_error(format!("velocity: {e}")))?;
+        builder = builder.velocity_store(store);
     }
     Ok(Options {
         builder,
@@ -155,7 +167,8 @@ fn read_limits(given: &Bound<'_, PyAny>) -> PyResult<Limits> {
 impl Engine {
     /// Load a rules file or a bundle directory.
     #[staticmethod]
-    #[pyo3(signature = (path, functions = None, limits = None, stubs = None, public_key = None, audit = None))]
+    #[pyo3(signature = (path, functions = None, limits = None, stubs = None, public_key = None, audit = None, velocity = None))]
+    #[allow(clippy::too_many_arguments, reason = "Python keyword arguments")]
     fn from_path(
         py: Python<'_>,
         path: PathBuf,
@@ -164,14 +177,15 @@ impl Engine {
         stubs: Option<PathBuf>,
         public_key: Option<PathBuf>,
         audit: Option<&Bound<'_, PyAny>>,
+        velocity: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Engine> {
-        let options = options(functions, limits, stubs, public_key, audit)?;
+        let options = options(functions, limits, stubs, public_key, audit, velocity)?;
         Engine::load(py, RulesSource::Path(path), options)
     }
 
     /// Load rules given as YAML text; `name` names them in diagnostics.
     #[staticmethod]
-    #[pyo3(signature = (yaml, name = "<string>".to_owned(), functions = None, limits = None, stubs = None, public_key = None, audit = None))]
+    #[pyo3(signature = (yaml, name = "<string>".to_owned(), functions = None, limits = None, stubs = None, public_key = None, audit = None, velocity = None))]
     #[allow(clippy::too_many_arguments, reason = "Python keyword arguments")]
     fn from_string(
         py: Python<'_>,
@@ -182,8 +196,9 @@ impl Engine {
         stubs: Option<PathBuf>,
         public_key: Option<PathBuf>,
         audit: Option<&Bound<'_, PyAny>>,
+        velocity: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Engine> {
-        let options = options(functions, limits, stubs, public_key, audit)?;
+        let options = options(functions, limits, stubs, public_key, audit, velocity)?;
         Engine::load(py, RulesSource::Text { name, text: yaml }, options)
     }
 

@@ -292,3 +292,17 @@ def test_audit_option_records_audit_decisions_that_acs_audit_verifies(tmp_path):
         acs.Engine.from_path(str(RULES), audit={"dir": str(log)})
     with pytest.raises(RuntimeError):
         acs.Engine.from_path(str(RULES)).audit_flush()
+
+
+def test_the_shipped_velocity_rule_counts_in_the_process_and_the_velocity_option_is_checked():
+    # RF20 reads the bid.modify counter the bundle declares: no host function needed.
+    engine = acs.Engine.from_path(str(RULES / "acs_rules_top25.yaml"), velocity={})
+    change = {"event": {"type": "bid.modify"}, "ctx": {"userId": "U-PY"}, "system": {"config": {"bidModifyRateLimit": 20}}}
+    for n in range(20):
+        assert engine.evaluate(change).matched_ids == [], n
+    assert engine.evaluate(change).matched_ids == ["RF20_BID_FLOOD_RATE_LIMIT"]
+    assert 'acs_velocity_keys{backend="local"} 1' in engine.metrics()
+    with pytest.raises(TypeError, match="unknown field `redsi`"):
+        acs.Engine.from_path(str(RULES / "acs_rules_top25.yaml"), velocity={"redsi": "x"})
+    with pytest.raises(TypeError, match="velocity"):
+        acs.Engine.from_path(str(RULES / "acs_rules_top25.yaml"), velocity={"redis": "not a url"})

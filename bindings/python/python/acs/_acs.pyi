@@ -114,6 +114,7 @@ class Engine:
         stubs: Optional[_Path] = None,
         public_key: Optional[_Path] = None,
         audit: Optional[Mapping[str, Any]] = None,
+        velocity: Optional[Mapping[str, Any]] = None,
     ) -> "Engine": ...
     @staticmethod
     def from_string(
@@ -124,6 +125,7 @@ class Engine:
         stubs: Optional[_Path] = None,
         public_key: Optional[_Path] = None,
         audit: Optional[Mapping[str, Any]] = None,
+        velocity: Optional[Mapping[str, Any]] = None,
     ) -> "Engine": ...
     def audit_flush(self, timeout: float = 10.0) -> None: ...
     def evaluate(self, input: Input) -> Decision: ...
