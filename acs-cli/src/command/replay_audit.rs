@@ -225,7 +225,7 @@ fn ruleset_engine(record: &Value, functions: Functions) -> Result<Engine, String
 
 /// `engine`'s decision on the record's input, host calls answered from the record.
 fn replay(engine: &Engine, record: &Value) -> Value {
-    let calls = match RecordedCalls::from_value(&record["calls"]) {
+    let calls = match RecordedCalls::from_record(record) {
         Ok(calls) => calls,
         Err(e) => return json!({ "error": e.to_string() }),
     };

@@ -10,13 +10,55 @@ use crate::decision::Decision;
 use crate::eval::Step;
 use crate::functions::FunctionError;
 use crate::plan::Plan;
+use crate::velocity::{Counts, Record, VelocityError, VelocityStore, Window};
 
 /// The host calls one request made and their answers, as an audit record's `calls` holds
 /// them: `[{"name": "db.count.trucksByOperator", "args": ["OP-1"], "result": 12}, ...]`,
 /// a failed call carrying `"error": {"code": ..., "message": ...}` instead of `result`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct RecordedCalls {
     calls: Vec<RecordedAnswer>,
+    /// The velocity counts the request used, when the record holds them.
+    counts: Option<Arc<RecordedCounts>>,
+}
+
+/// Velocity counts as a record holds them (`"velocity": [{"counter", "key", "windows",
+/// "counts"}]`, `"error"` for a count the store could not give): a store that answers a
+/// replay with them and records nothing.
+#[derive(Debug, Default)]
+struct RecordedCounts {
+    used: Vec<(String, String, Result<Counts, String>)>,
+}
+
+impl VelocityStore for RecordedCounts {
+    fn record(&self, records: &[Record<'_>], _now_ms: f64) -> Result<Vec<Counts>, VelocityError> {
+        records
+            .iter()
+            .map(|r| self.read(r.counter, r.key, r.windows, 0.0))
+            .collect()
+    }
+
+    fn read(
+        &self,
+        counter: &str,
+        key: &str,
+        _windows: &[Window],
+        _now_ms: f64,
+    ) -> Result<Counts, VelocityError> {
+        match self.used.iter().find(|(c, k, _)| c == counter && k == key) {
+            Some((_, _, Ok(counts))) => Ok(counts.clone()),
+            // The recorded reason already reads `velocity store: ...`.
+            Some((_, _, Err(reason))) => Err(VelocityError(
+                reason
+                    .strip_prefix("velocity store: ")
+                    .unwrap_or(reason)
+                    .to_owned(),
+            )),
+            None => Err(VelocityError(format!(
+                "the count of `{counter}` for this key is not in the recording"
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,7 +128,40 @@ impl RecordedCalls {
                 answer,
             });
         }
-        Ok(RecordedCalls { calls })
+        Ok(RecordedCalls {
+            calls,
+            counts: None,
+        })
+    }
+
+    /// The calls and the velocity counts of an audit record (its `calls` and `velocity`).
+    pub fn from_record(record: &Value) -> Result<Self, RecordedCallsError> {
+        let mut recorded = Self::from_value(record.get("calls").unwrap_or(&Value::Null))?;
+        if let Some(Value::Array(items)) = record.get("velocity") {
+            let mut used = Vec::with_capacity(items.len());
+            for item in items {
+                let text = |key: &str| item.get(key).and_then(Value::as_str).map(str::to_owned);
+                let (Some(counter), Some(key)) = (text("counter"), text("key")) else {
+                    return Err(RecordedCallsError(
+                        "a velocity count without `counter` or `key`".to_owned(),
+                    ));
+                };
+                let counts = match (item.get("counts"), text("error")) {
+                    (Some(Value::Array(counts)), _) => {
+                        Ok(counts.iter().filter_map(Value::as_u64).collect())
+                    }
+                    (_, Some(reason)) => Err(reason),
+                    _ => {
+                        return Err(RecordedCallsError(format!(
+                            "the velocity count of `{counter}` has neither `counts` nor `error`"
+                        )))
+                    }
+                };
+                used.push((counter, key, counts));
+            }
+            recorded.counts = Some(Arc::new(RecordedCounts { used }));
+        }
+        Ok(recorded)
     }
 
     /// Read the recording from JSON text.
@@ -176,6 +251,10 @@ pub fn replay(
     now_millis: Option<f64>,
 ) -> Decision {
     let mut evaluation = plan.evaluation(input.clone());
+    if let Some(counts) = &calls.counts {
+        evaluation =
+            evaluation.with_velocity_store(Arc::clone(counts) as crate::velocity::SharedStore);
+    }
     if let Some(now) = now_millis.or_else(|| calls.recorded_now()) {
         evaluation = evaluation.at(now);
     }

@@ -19,7 +19,7 @@ use crate::audit::{
     scrub, scrub_text, AuditError, Checkpoint, CheckpointSigner, Redactor, Writer, WriterOptions,
 };
 use crate::decision::Decision;
-use crate::eval::{RecordedCall, Recording};
+use crate::eval::{RecordedCall, RecordedCount, Recording};
 use crate::metrics::AuditStatus;
 use crate::plan::Plan;
 
@@ -315,6 +315,7 @@ struct Pending {
     decision: Decision,
     calls: Vec<RecordedCall>,
     now: Option<f64>,
+    velocity: Vec<RecordedCount>,
     input: RecordedInput,
     time: SystemTime,
 }
@@ -335,6 +336,7 @@ fn decision_record(pending: Pending, redactor: Option<&Redactor>) -> Result<Valu
         decision,
         mut calls,
         now,
+        velocity,
         input,
         time,
     } = pending;
@@ -434,6 +436,25 @@ fn decision_record(pending: Pending, redactor: Option<&Redactor>) -> Result<Valu
     fields.insert("calls".to_owned(), Value::Array(calls));
     if let Some(now) = now {
         fields.insert("now".to_owned(), json!(now));
+    }
+    if !velocity.is_empty() {
+        let counts: Vec<Value> = velocity
+            .into_iter()
+            .map(|used| {
+                let windows: Vec<String> = used.windows.iter().map(ToString::to_string).collect();
+                let (name, value) = match used.counts {
+                    Ok(counts) => ("counts", json!(counts)),
+                    Err(reason) => ("error", json!(reason)),
+                };
+                json!({
+                    "counter": used.counter,
+                    "key": used.key,
+                    "windows": windows,
+                    name: value,
+                })
+            })
+            .collect();
+        fields.insert("velocity".to_owned(), Value::Array(counts));
     }
     fields.insert("input".to_owned(), input);
     Ok(Value::Object(fields))
@@ -538,6 +559,7 @@ impl AuditSink {
             decision: decision.clone(),
             calls: recording.calls,
             now: recording.now,
+            velocity: recording.velocity,
             input,
             time: SystemTime::now(),
         };

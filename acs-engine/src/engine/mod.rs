@@ -366,6 +366,10 @@ impl Engine {
         self.shared.plan.load_full()
     }
 
+    #[cfg_attr(
+        not(feature = "tools"),
+        allow(dead_code, reason = "backtests are a tool")
+    )]
     /// The plan served now, or, when it declares velocity counters, the same rules
     /// compiled again over a new in-process store: a backtest counts its own events and
     /// never touches the counts requests see. The kill switch carries over.

@@ -97,6 +97,23 @@ const _: () = assert!(PATH_SLOTS <= u8::BITS as usize);
 pub(crate) struct Recording {
     pub calls: Vec<RecordedCall>,
     pub now: Option<f64>,
+    /// The velocity counts the evaluation used (recorded or read), so that a replay
+    /// decides with the same counts.
+    pub velocity: Vec<RecordedCount>,
+}
+
+/// One counter's counts for one key, as an evaluation used them; `Err`: unknown (the
+/// store failed and the counter failed open), with why.
+#[cfg_attr(
+    not(feature = "audit"),
+    allow(dead_code, reason = "only the audit feature reads a recording")
+)]
+#[derive(Debug, Clone)]
+pub(crate) struct RecordedCount {
+    pub counter: String,
+    pub key: String,
+    pub windows: Vec<crate::velocity::Window>,
+    pub counts: std::result::Result<crate::velocity::Counts, String>,
 }
 
 /// One host call of an audited evaluation and its answer.

@@ -348,6 +348,14 @@ impl Evaluation {
         self
     }
 
+    /// Count and read velocity in `store` instead of the plan's (a replay answers from the
+    /// counts its record holds). Before the first poll.
+    #[must_use]
+    pub fn with_velocity_store(mut self, store: crate::velocity::SharedStore) -> Evaluation {
+        self.book.velocity_store = Some(store);
+        self
+    }
+
     /// The plan this evaluation runs, fixed when it started.
     pub fn plan(&self) -> &Arc<Plan> {
         &self.plan
@@ -378,6 +386,8 @@ pub(crate) struct Book {
     waiting: bool,
     /// The evaluation's velocity counts: recorded in its first round, read in every one.
     pub(super) velocity: super::velocity::VelocityState,
+    /// Where its counts come from instead of the plan's store (a replay's recording).
+    pub(super) velocity_store: Option<crate::velocity::SharedStore>,
 }
 
 struct Entry {

@@ -11,6 +11,7 @@ use super::value::{Val, View};
 use super::{EvalError, Evaluator, Result};
 use crate::plan::{Node, VelocityPlan};
 use crate::source::Span;
+use crate::velocity::SharedStore;
 use crate::velocity::{join_key, Counts, FailurePolicy, Record, VelocityStore};
 
 /// Counts an evaluation knows, by counter and key: each `Err` says why the store could not
@@ -55,6 +56,37 @@ fn unbounded(windows: usize) -> Counts {
 }
 
 impl<'a, D: Doc<'a>> Evaluator<'a, D> {
+    /// The store this evaluation counts in: the plan's, or the one a resumable
+    /// evaluation was given (a replay's recorded counts).
+    fn velocity_store(&self, velocity: &VelocityPlan) -> SharedStore {
+        self.book
+            .as_deref()
+            .and_then(|book| book.velocity_store.clone())
+            .unwrap_or_else(|| velocity.store.clone())
+    }
+
+    /// Note the counts this evaluation used, for its audit record.
+    fn note_counts(
+        &mut self,
+        velocity: &VelocityPlan,
+        counter: u32,
+        key: &str,
+        counts: &std::result::Result<Counts, String>,
+    ) {
+        let Some(recording) = self.recorder.as_deref_mut() else {
+            return;
+        };
+        let Some(plan) = velocity.counters.get(counter as usize) else {
+            return;
+        };
+        recording.velocity.push(super::RecordedCount {
+            counter: plan.counter.name.clone(),
+            key: key.to_owned(),
+            windows: plan.counter.windows.clone(),
+            counts: counts.clone(),
+        });
+    }
+
     fn velocity_state(&mut self) -> &mut VelocityState {
         match self.book.as_deref_mut() {
             Some(book) => &mut book.velocity,
@@ -114,7 +146,8 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                 })
             })
             .collect();
-        let answered = velocity.store.record(&records, now);
+        let store = self.velocity_store(velocity);
+        let answered = store.record(&records, now);
         let mut known = Vec::with_capacity(keyed.len());
         match answered {
             Ok(counts) if counts.len() == keyed.len() => {
@@ -135,7 +168,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                         .get(index as usize)
                         .map_or(FailurePolicy::Open, |c| c.counter.on_failure);
                     if policy != FailurePolicy::Open {
-                        velocity.store.fell_back();
+                        store.fell_back();
                     }
                     let counts = match policy {
                         FailurePolicy::Open => Err(reason.clone()),
@@ -149,6 +182,9 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     known.push((index, key, counts));
                 }
             }
+        }
+        for (index, key, counts) in &known {
+            self.note_counts(velocity, *index, key, counts);
         }
         self.velocity_state().known.extend(known);
     }
@@ -194,12 +230,13 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                 let now = self.now();
                 let name = &plan.counter.name;
                 let windows = &plan.counter.windows;
-                let read = match velocity.store.read(name, &key, windows, now) {
+                let store = self.velocity_store(velocity);
+                let read = match store.read(name, &key, windows, now) {
                     Ok(counts) => Ok(counts),
                     Err(error) => {
                         let policy = plan.counter.on_failure;
                         if policy != FailurePolicy::Open {
-                            velocity.store.fell_back();
+                            store.fell_back();
                         }
                         match policy {
                             FailurePolicy::Open => Err(error.to_string()),
@@ -211,6 +248,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                         }
                     }
                 };
+                self.note_counts(velocity, counter, &key, &read);
                 self.velocity_state()
                     .known
                     .push((counter, key, read.clone()));

@@ -515,3 +515,61 @@ fn a_recording_backtest_evaluates_each_line_once() {
     audit::verify(&dir, Some(&key()), None).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[cfg(feature = "tools")]
+#[test]
+fn records_carry_the_velocity_counts_used_and_a_replay_reproduces_them() {
+    const VELOCITY: &str = r#"
+velocity:
+  - name: pays
+    events: [pay]
+    key: ctx.user
+    windows: [1m]
+rules:
+  - id: FAST
+    priority: 1
+    severity: high
+    description: the third payment in a minute
+    condition: "event.type == 'pay' && velocity.count('pays', ctx.user, '1m') >= 3"
+    action:
+      - rejectRequest: { code: FAST, message: "{{velocity.count('pays', ctx.user, '1m')}} payments" }
+    audit: true
+"#;
+    let dir = temp_dir("velocity");
+    let mut options = AuditOptions::new(&dir, Box::new(key()));
+    options.record_all = true;
+    let engine = Engine::builder()
+        .audit(options)
+        .load_str("rules.yaml", VELOCITY)
+        .unwrap();
+    let pay = json!({"event": {"type": "pay"}, "ctx": {"user": "U-1"}});
+    let decided: Vec<bool> = (0..4)
+        .map(|_| engine.evaluate(&pay).matched.is_empty())
+        .collect();
+    assert_eq!(decided, [true, true, false, false]);
+    engine
+        .audit_flush(std::time::Duration::from_secs(10))
+        .unwrap();
+    let recorded = decisions(&dir);
+    assert_eq!(recorded.len(), 4);
+    assert_eq!(
+        recorded[2]["velocity"],
+        json!([{"counter": "pays", "key": "U-1", "windows": ["1m"], "counts": [3]}])
+    );
+    // A fresh engine counts nothing of its own: the record's counts decide, exactly.
+    let fresh = Engine::builder().load_str("rules.yaml", VELOCITY).unwrap();
+    for record in &recorded {
+        let calls = acs_engine::backtest::RecordedCalls::from_record(record).unwrap();
+        let replayed = acs_engine::backtest::replay(
+            &fresh.plan(),
+            &record["input"],
+            &calls,
+            record["now"].as_f64(),
+        );
+        let replayed = serde_json::to_value(&replayed).unwrap();
+        for field in ["verdict", "matched", "errors"] {
+            assert_eq!(replayed[field], record[field], "{field} of {record}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

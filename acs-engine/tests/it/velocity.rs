@@ -331,6 +331,7 @@ fn an_explanation_reads_the_counts_and_records_nothing() {
     );
 }
 
+#[cfg(feature = "tools")]
 #[test]
 fn a_backtest_counts_in_a_store_of_its_own_in_input_order() {
     use acs_engine::backtest::Backtest;
