@@ -7,6 +7,13 @@
 //! program again, `velocity --worker URL N`).
 
 #![allow(clippy::print_stdout, reason = "a bench prints its figures")]
+#![allow(
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation,
+    clippy::cast_precision_loss,
+    clippy::cast_sign_loss,
+    reason = "a bench program over its own fixed inputs and sample counts"
+)]
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
