@@ -87,7 +87,7 @@ impl RecordedCalls {
             other => {
                 return Err(RecordedCallsError(format!(
                     "expected an array of calls, found {}",
-                    kind(other)
+                    crate::input::describe(other)
                 )))
             }
         };
@@ -103,7 +103,7 @@ impl RecordedCalls {
                 Some(other) => {
                     return Err(RecordedCallsError(format!(
                         "call {i} (`{name}`): `args` is {}, not an array",
-                        kind(other)
+                        crate::input::describe(other)
                     )))
                 }
             };
@@ -218,17 +218,6 @@ impl RecordedCalls {
                 },
                 |call| call.answer.clone(),
             )
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -271,7 +271,7 @@ impl<'de> Visitor<'de> for Strict<'_> {
 /// What a JSON value is, in JSON's words, for a message about an input. Rules files and
 /// rule test files are YAML and their messages use YAML's words
 /// (`crate::ruleset::describe_json`: "a list", "a mapping"); an input is JSON.
-fn describe(value: &Value) -> &'static str {
+pub(crate) fn describe(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
