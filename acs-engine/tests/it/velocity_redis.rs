@@ -230,3 +230,58 @@ fn a_killed_redis_answers_through_each_policy_and_a_restarted_one_is_used_again(
     assert!(recovered, "the store never reconnected");
     assert_eq!(count(&redis, "U-BACK"), json!(1));
 }
+
+/// Set in a child process: the Redis URL to count in.
+const CHILD: &str = "ACS_VELOCITY_CHILD";
+/// Evaluations each child makes (two threads, half each).
+const PER_CHILD: usize = 400;
+
+/// The child: a replica of its own (its own engine, store and connection) counting
+/// `PER_CHILD` payments of one user on two threads.
+#[test]
+fn velocity_child_entry() {
+    let Ok(url) = std::env::var(CHILD) else {
+        return; // run as a test of its own: nothing to do
+    };
+    let mut options = RedisOptions::new(url);
+    options.budget = Duration::from_secs(2);
+    let engine = Engine::builder()
+        .velocity_store(Arc::new(RedisStore::open(options).unwrap()))
+        .load_str("rules.yaml", RULES)
+        .unwrap();
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                for _ in 0..PER_CHILD / 2 {
+                    let decision = engine.evaluate(&pay("U-PROCESSES", None));
+                    assert!(decision.errors.is_empty(), "{:?}", decision.errors);
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn two_processes_under_concurrent_load_share_exact_counts() {
+    let redis = Redis::start();
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            Command::new(&exe)
+                .args([
+                    "velocity_redis::velocity_child_entry",
+                    "--exact",
+                    "--test-threads=1",
+                ])
+                .env(CHILD, redis.url())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success(), "a child failed");
+    }
+    assert_eq!(count(&redis, "U-PROCESSES"), json!(2 * PER_CHILD));
+}
