@@ -208,6 +208,7 @@ fn compile_counters(
             .map(|part| compiler.expr(part, &part.expr))
             .collect();
         let id = decl.id.as_ref().map(|id| compiler.expr(id, &id.expr));
+        let time = decl.time.as_ref().map(|t| compiler.expr(t, &t.expr));
         let index = u32::try_from(index).unwrap_or(u32::MAX);
         for event in &decl.counter.events {
             let counting = by_type.entry(event.as_str().into()).or_default();
@@ -219,6 +220,7 @@ fn compile_counters(
             counter: decl.counter.clone(),
             key,
             id,
+            time,
         });
     }
     compiler.rule_id.clear();

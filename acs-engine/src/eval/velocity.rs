@@ -116,7 +116,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
         let Some(counting) = event_type.and_then(|t| velocity.by_type.get(t)) else {
             return;
         };
-        let mut keyed: SmallVec<[(u32, String, Option<String>); 2]> = SmallVec::new();
+        let mut keyed: SmallVec<[(u32, String, Option<String>, f64); 2]> = SmallVec::new();
         for &index in counting.iter() {
             let Some(counter) = velocity.counters.get(index as usize) else {
                 continue;
@@ -128,15 +128,56 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                 Some(node) => self.eval(node).ok().as_ref().and_then(key_part),
                 None => None,
             };
-            keyed.push((index, key, id));
+            let at = self.instant(counter.time.as_ref());
+            keyed.push((index, key, id, at));
         }
         if keyed.is_empty() {
             return;
         }
-        let now = self.now();
+        // One store call per instant: events of counters read at another instant (a
+        // `time:` path) go in a call of their own.
+        let now = keyed.first().map_or(0.0, |k| k.3);
+        if keyed.iter().any(|k| k.3 != now) {
+            let rest: SmallVec<[(u32, String, Option<String>, f64); 2]> =
+                keyed.iter().filter(|k| k.3 != now).cloned().collect();
+            keyed.retain(|k| k.3 == now);
+            self.record_at(velocity, rest);
+        }
+        self.record_at(velocity, keyed);
+    }
+
+    /// The instant a counter counts at: its `time:` value (epoch ms, or an RFC 3339
+    /// text), else this evaluation's `now()`.
+    fn instant(&mut self, time: Option<&'a Node>) -> f64 {
+        if let Some(node) = time {
+            if let Ok(value) = self.eval(node) {
+                match value.view() {
+                    View::Num(ms) if ms.is_finite() => return ms,
+                    View::Str(text) => {
+                        if let Some(ms) = super::ops::timestamp_millis(text) {
+                            return ms;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.now()
+    }
+
+    /// Record `keyed` (all at one instant) in one store call; keep what comes back.
+    fn record_at(
+        &mut self,
+        velocity: &'a VelocityPlan,
+        keyed: SmallVec<[(u32, String, Option<String>, f64); 2]>,
+    ) {
+        if keyed.is_empty() {
+            return;
+        }
+        let now = keyed.first().map_or(0.0, |k| k.3);
         let records: SmallVec<[Record<'_>; 2]> = keyed
             .iter()
-            .filter_map(|(index, key, id)| {
+            .filter_map(|(index, key, id, _)| {
                 let counter = &velocity.counters.get(*index as usize)?.counter;
                 Some(Record {
                     counter: &counter.name,
@@ -151,7 +192,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
         let mut known = Vec::with_capacity(keyed.len());
         match answered {
             Ok(counts) if counts.len() == keyed.len() => {
-                for ((index, key, _), counts) in keyed.iter().zip(counts) {
+                for ((index, key, _, _), counts) in keyed.iter().zip(counts) {
                     known.push((*index, key.clone(), Ok(counts)));
                 }
             }
@@ -160,7 +201,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     Err(error) => error.to_string(),
                     Ok(_) => "the store answered for other counters than asked".to_owned(),
                 };
-                for ((index, key, _), record) in keyed.iter().zip(&records) {
+                for ((index, key, _, _), record) in keyed.iter().zip(&records) {
                     let index = *index;
                     let key = key.clone();
                     let policy = velocity
@@ -227,7 +268,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
         let counts = match known {
             Some(counts) => counts,
             None => {
-                let now = self.now();
+                let now = self.instant(plan.time.as_ref());
                 let name = &plan.counter.name;
                 let windows = &plan.counter.windows;
                 let store = self.velocity_store(velocity);

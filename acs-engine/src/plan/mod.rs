@@ -194,6 +194,8 @@ pub(crate) struct CounterPlan {
     pub key: Box<[Node]>,
     /// The event id, compiled.
     pub id: Option<Node>,
+    /// The event's instant, compiled.
+    pub time: Option<Node>,
 }
 
 /// What fills one `{{...}}` hole of an action's parameters.

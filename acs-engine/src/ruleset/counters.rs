@@ -8,6 +8,7 @@
 //!     key: ctx.userId            # or a list: [ctx.userId, ctx.deviceId]
 //!     windows: [1m, 1h]
 //!     id: event.id               # optional: an event is counted once per id
+//!     time: event.occurredAt     # optional: the event's instant (else `now()`)
 //!     on_failure: open           # open (default), closed or local
 //! rules:
 //!   - id: ...
@@ -21,7 +22,15 @@ use crate::source::Span;
 use crate::velocity::{Counter, FailurePolicy, Window};
 
 /// The keys a counter declaration may have.
-const COUNTER_KEYS: [&str; 6] = ["name", "events", "key", "windows", "id", "on_failure"];
+const COUNTER_KEYS: [&str; 7] = [
+    "name",
+    "events",
+    "key",
+    "windows",
+    "id",
+    "time",
+    "on_failure",
+];
 const REQUIRED: [&str; 4] = ["name", "events", "key", "windows"];
 
 /// A declared counter, with its key and id as expressions of the condition language and
@@ -34,6 +43,8 @@ pub struct CounterDecl {
     pub key: Vec<SourceExpr>,
     /// The event id's expression, when declared.
     pub id: Option<SourceExpr>,
+    /// The event's instant (epoch ms or RFC 3339), when declared.
+    pub time: Option<SourceExpr>,
     /// The whole declaration.
     pub span: Span,
     /// Its name.
@@ -150,6 +161,10 @@ impl RuleContext<'_> {
             Some(node) => self.expression(node, "id").map(Some),
             None => Some(None),
         };
+        let time = match get("time") {
+            Some(node) => self.expression(node, "time").map(Some),
+            None => Some(None),
+        };
         let on_failure = match get("on_failure") {
             None => Some(FailurePolicy::default()),
             Some(node) => {
@@ -180,10 +195,12 @@ impl RuleContext<'_> {
                 key: key.iter().map(|k| k.text.clone()).collect(),
                 windows: windows?,
                 id: id.as_ref()?.as_ref().map(|e| e.text.clone()),
+                time: time.as_ref()?.as_ref().map(|e| e.text.clone()),
                 on_failure: on_failure?,
             },
             key,
             id: id?,
+            time: time?,
             span: item.span,
             name_span: name_node.map_or(item.span, |n| n.span),
         })

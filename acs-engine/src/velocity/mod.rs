@@ -98,6 +98,10 @@ pub struct Counter {
     /// The input path of the event's id, when the events carry one: an event is counted
     /// once per id.
     pub id: Option<String>,
+    /// The input path of the event's instant (epoch milliseconds, or an RFC 3339 text),
+    /// when the events carry one: counted and read at that instant instead of `now()`, so
+    /// a backtest of recorded events counts them when they happened.
+    pub time: Option<String>,
     /// What to do when the store fails.
     pub on_failure: FailurePolicy,
 }

@@ -358,3 +358,54 @@ fn a_backtest_counts_in_a_store_of_its_own_in_input_order() {
     );
     assert!(engine.evaluate(&bid_modify("U-5")).matched.is_empty());
 }
+
+#[cfg(feature = "tools")]
+#[test]
+fn a_backtest_counts_recorded_events_at_their_own_instants() {
+    use acs_engine::backtest::Backtest;
+    const TIMED: &str = r#"
+velocity:
+  - name: pays
+    events: [pay]
+    key: ctx.userId
+    windows: [1m]
+    time: event.occurredAt
+rules:
+  - id: BURST
+    priority: 1
+    severity: low
+    description: a fourth payment within a minute
+    condition: "event.type == 'pay' && velocity.count('pays', ctx.userId, '1m') > 3"
+    action: [ { flagWatchlist: { reason: burst } } ]
+    audit: false
+"#;
+    let engine = Engine::builder().load_str("rules.yaml", TIMED).unwrap();
+    // A day ago: 3 payments 20 s apart (never 4 in a minute), then a burst of 5 within
+    // 10 s, an hour later; instants as epoch ms and as RFC 3339 text.
+    let start = 1_764_800_000_000_i64;
+    let mut instants: Vec<Value> = (0..3).map(|i| json!(start + i * 20_000)).collect();
+    for i in 0..5 {
+        let at = start + 3_600_000 + i * 2_000;
+        let text = chrono::DateTime::from_timestamp_millis(at)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        instants.push(json!(text));
+    }
+    let lines: String = instants
+        .iter()
+        .map(|at| {
+            format!(
+                "{}\n",
+                json!({"event": {"type": "pay", "occurredAt": at}, "ctx": {"userId": "U-T"}})
+            )
+        })
+        .collect();
+    let report = Backtest::new(&engine)
+        .run(lines.as_bytes(), |_| {})
+        .unwrap();
+    assert_eq!(
+        report.rules[0].matches, 2,
+        "the 4th and 5th of the burst only"
+    );
+    assert_eq!(report.rules[0].errors, 0);
+}
