@@ -32,6 +32,9 @@ impl VelocityState {
     }
 }
 
+/// Events to record: a counter's index, the key's text, the event id, the instant.
+type Keyed = SmallVec<[(u32, String, Option<String>, f64); 2]>;
+
 /// A counter's index, a key's text, and its counts or why there are none.
 type Known = (u32, String, std::result::Result<Counts, String>);
 
@@ -116,7 +119,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
         let Some(counting) = event_type.and_then(|t| velocity.by_type.get(t)) else {
             return;
         };
-        let mut keyed: SmallVec<[(u32, String, Option<String>, f64); 2]> = SmallVec::new();
+        let mut keyed: Keyed = SmallVec::new();
         for &index in counting.iter() {
             let Some(counter) = velocity.counters.get(index as usize) else {
                 continue;
@@ -138,8 +141,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
         // `time:` path) go in a call of their own.
         let now = keyed.first().map_or(0.0, |k| k.3);
         if keyed.iter().any(|k| k.3 != now) {
-            let rest: SmallVec<[(u32, String, Option<String>, f64); 2]> =
-                keyed.iter().filter(|k| k.3 != now).cloned().collect();
+            let rest: Keyed = keyed.iter().filter(|k| k.3 != now).cloned().collect();
             keyed.retain(|k| k.3 == now);
             self.record_at(velocity, rest);
         }
@@ -166,11 +168,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
     }
 
     /// Record `keyed` (all at one instant) in one store call; keep what comes back.
-    fn record_at(
-        &mut self,
-        velocity: &'a VelocityPlan,
-        keyed: SmallVec<[(u32, String, Option<String>, f64); 2]>,
-    ) {
+    fn record_at(&mut self, velocity: &'a VelocityPlan, keyed: Keyed) {
         if keyed.is_empty() {
             return;
         }
