@@ -4,7 +4,8 @@
 //! in Redis on localhost (a `redis-server` this program starts on a free port), in
 //! interleaved passes, and prints p50 / p99 / mean per evaluation of each. Then the
 //! throughput of 1 process and of 2 processes sharing that Redis (each process this
-//! program again, `velocity --worker URL N`).
+//! program again, `velocity --worker URL N`). `velocity --memory KEYS` measures the
+//! in-process store's memory per key and its sweep of idle keys.
 
 #![allow(clippy::print_stdout, reason = "a bench prints its figures")]
 #![allow(
@@ -65,6 +66,63 @@ fn redis_engine(url: &str) -> Result<Engine, Box<dyn std::error::Error>> {
         .load_str("rules.yaml", WITH_COUNTER)?)
 }
 
+/// Resident memory of this process, in bytes (Linux).
+fn resident() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// `velocity --memory KEYS`: the in-process store's memory per key (two windows, keys of
+/// 8-9 characters), and what a sweep gives back once the keys are idle.
+fn memory(keys: usize) -> Result<(), Box<dyn std::error::Error>> {
+    use acs_engine::velocity::{LocalStore, LocalStoreOptions, Record, VelocityStore, Window};
+    let windows = [
+        Window::parse("1m").ok_or("1m")?,
+        Window::parse("1h").ok_or("1h")?,
+    ];
+    let store = LocalStore::new(LocalStoreOptions { max_keys: keys * 2 });
+    let before = resident();
+    let start = 1_764_000_000_000.0;
+    for i in 0..keys {
+        let key = format!("U-{i:07}");
+        store.record(
+            &[Record {
+                counter: "bid.modify",
+                key: &key,
+                windows: &windows,
+                event_id: None,
+            }],
+            start,
+        )?;
+    }
+    let after = resident();
+    println!(
+        "{keys} keys, 2 windows: {} bytes resident, {:.0} bytes per key",
+        after - before,
+        (after - before) as f64 / keys as f64
+    );
+    // Two hours on, every key is idle: the sweeps (one shard per 1,024 records) drop them.
+    for i in 0..(16 * 1024 + 1) {
+        let key = format!("busy-{}", i % 8);
+        store.record(
+            &[Record {
+                counter: "bid.modify",
+                key: &key,
+                windows: &windows,
+                event_id: None,
+            }],
+            start + 7_200_000.0,
+        )?;
+    }
+    println!("after the sweeps: {} keys held", store.keys());
+    Ok(())
+}
+
 /// Nanoseconds of each of `rounds` evaluations.
 fn timed(engine: &Engine, inputs: &[Value], rounds: usize) -> Vec<u64> {
     let mut out = Vec::with_capacity(rounds);
@@ -80,6 +138,10 @@ fn timed(engine: &Engine, inputs: &[Value], rounds: usize) -> Vec<u64> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--memory") {
+        let keys: usize = args.get(2).map_or(Ok(200_000), |n| n.parse())?;
+        return memory(keys);
+    }
     if args.get(1).map(String::as_str) == Some("--worker") {
         let url = &args[2];
         let rounds: usize = args[3].parse()?;
