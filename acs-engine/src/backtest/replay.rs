@@ -80,10 +80,24 @@ impl RecordedCalls {
     }
 
     /// Read the recording from its JSON value (an array of calls; `null` is none).
+    ///
+    /// An object is read as an audit record's parts: its `calls` and, when present, its
+    /// `velocity` counts (see [`RecordedCalls::from_record`]), so one column can carry both.
     pub fn from_value(value: &Value) -> Result<Self, RecordedCallsError> {
         let items = match value {
             Value::Null => return Ok(Self::new()),
             Value::Array(items) => items,
+            Value::Object(map) => {
+                if let Some(other) = map
+                    .keys()
+                    .find(|k| !matches!(k.as_str(), "calls" | "velocity"))
+                {
+                    return Err(RecordedCallsError(format!(
+                        "expected an array of calls, or an object of `calls` and `velocity`; found the key `{other}`"
+                    )));
+                }
+                return Self::from_record(value);
+            }
             other => {
                 return Err(RecordedCallsError(format!(
                     "expected an array of calls, found {}",
@@ -136,7 +150,17 @@ impl RecordedCalls {
 
     /// The calls and the velocity counts of an audit record (its `calls` and `velocity`).
     pub fn from_record(record: &Value) -> Result<Self, RecordedCallsError> {
-        let mut recorded = Self::from_value(record.get("calls").unwrap_or(&Value::Null))?;
+        let calls = match record.get("calls") {
+            // An object's calls are a list: no object inside an object.
+            Some(Value::Object(_)) => {
+                return Err(RecordedCallsError(
+                    "`calls` is an object, not an array of calls".to_owned(),
+                ))
+            }
+            Some(calls) => calls,
+            None => &Value::Null,
+        };
+        let mut recorded = Self::from_value(calls)?;
         if let Some(Value::Array(items)) = record.get("velocity") {
             let mut used = Vec::with_capacity(items.len());
             for item in items {
@@ -277,6 +301,8 @@ pub struct RecordedDecision {
     pub input: Value,
     /// The host calls and their answers, as [`RecordedCalls::from_value`] reads them.
     pub calls: Value,
+    /// The velocity counts the evaluation used (`null` when the rules declare none).
+    pub velocity: Value,
     /// The instant `now()` read, in epoch milliseconds, when it read one.
     pub now: Option<f64>,
     /// The recorded verdict (`{"outcome": "allowed"}`, ...).
@@ -305,6 +331,7 @@ pub fn recorded_decisions(
             ruleset_hash,
             input: take("input"),
             calls: take("calls"),
+            velocity: take("velocity"),
             now: take("now").as_f64(),
             verdict: take("verdict"),
         });

@@ -133,21 +133,10 @@ impl<'a> Compiler<'a> {
         args: &[Node],
         call: &Expr,
     ) -> Callee {
-        let function = self
-            .functions
-            .host(name)
-            .cloned()
-            .or_else(|| self.functions.recorded(name));
-        if let Some(function) = function {
-            let next = u32::try_from(self.host_slots.len()).unwrap_or(u32::MAX);
-            let slot = *self.host_slots.entry(name.to_owned()).or_insert(next);
-            return Callee::Host {
-                // One call site runs at most once per evaluation: nothing to remember.
-                memoize: self.call_sites.get(name).copied().unwrap_or(0) > 1,
-                slot,
-                name: name.into(),
-                function,
-            };
+        // A host function wins over every built-in; velocity's built-ins win over names a
+        // recording answers (a replay of velocity rules reads its recorded counts).
+        if let Some(function) = self.functions.host(name).cloned() {
+            return self.host_callee(name, function);
         }
         if name == "velocity.count" {
             return self.velocity_count(source, call, args);
@@ -156,6 +145,9 @@ impl<'a> Compiler<'a> {
             if let Some(callee) = self.rate_limit(source, call, args) {
                 return callee;
             }
+        }
+        if let Some(function) = self.functions.recorded(name) {
+            return self.host_callee(name, function);
         }
         let Some(builtin) = Builtin::by_name(name) else {
             let mut diagnostic = Diagnostic::warning("ACS401", format!("function `{name}` is not registered"))
@@ -218,6 +210,22 @@ impl<'a> Compiler<'a> {
             }
         }
         Callee::Builtin(builtin)
+    }
+
+    fn host_callee(
+        &mut self,
+        name: &str,
+        function: std::sync::Arc<dyn crate::functions::HostFunction>,
+    ) -> Callee {
+        let next = u32::try_from(self.host_slots.len()).unwrap_or(u32::MAX);
+        let slot = *self.host_slots.entry(name.to_owned()).or_insert(next);
+        Callee::Host {
+            // One call site runs at most once per evaluation: nothing to remember.
+            memoize: self.call_sites.get(name).copied().unwrap_or(0) > 1,
+            slot,
+            name: name.into(),
+            function,
+        }
     }
 
     fn velocity_error(&mut self, source: &SourceExpr, at: &Expr, message: String, help: String) {

@@ -556,8 +556,23 @@ rules:
         recorded[2]["velocity"],
         json!([{"counter": "pays", "key": "U-1", "windows": ["1m"], "counts": [3]}])
     );
-    // A fresh engine counts nothing of its own: the record's counts decide, exactly.
+    // A fresh engine counts nothing of its own: the record's counts decide, exactly,
+    // also when unknown names are answered by the recording (as `acs replay --audit`
+    // loads rules): velocity's built-ins are not mistaken for recorded host calls.
     let fresh = Engine::builder().load_str("rules.yaml", VELOCITY).unwrap();
+    let answered = Engine::builder()
+        .functions(acs_engine::Functions::new().answered_by_recording())
+        .load_str("rules.yaml", VELOCITY)
+        .unwrap();
+    for record in &recorded {
+        let calls = acs_engine::backtest::RecordedCalls::from_record(record).unwrap();
+        let replayed =
+            acs_engine::backtest::replay(&answered.plan(), &record["input"], &calls, None);
+        assert_eq!(
+            serde_json::to_value(&replayed).unwrap()["verdict"],
+            record["verdict"]
+        );
+    }
     for record in &recorded {
         let calls = acs_engine::backtest::RecordedCalls::from_record(record).unwrap();
         let replayed = acs_engine::backtest::replay(
@@ -570,6 +585,20 @@ rules:
         for field in ["verdict", "matched", "errors"] {
             assert_eq!(replayed[field], record[field], "{field} of {record}");
         }
+        // One column can carry both parts: `{"calls": ..., "velocity": ...}`.
+        let both = json!({"calls": record["calls"], "velocity": record["velocity"]});
+        let calls = acs_engine::backtest::RecordedCalls::from_value(&both).unwrap();
+        let again = acs_engine::backtest::replay(&fresh.plan(), &record["input"], &calls, None);
+        assert_eq!(
+            serde_json::to_value(&again).unwrap()["verdict"],
+            record["verdict"]
+        );
     }
+    let mut read = Vec::new();
+    acs_engine::backtest::recorded_decisions(&dir, &mut |decision| read.push(decision)).unwrap();
+    assert_eq!(read.len(), 4);
+    assert_eq!(read[3].velocity[0]["counts"], json!([4]));
+    let nested = json!({"calls": {"name": "x"}});
+    assert!(acs_engine::backtest::RecordedCalls::from_value(&nested).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -133,7 +133,9 @@ pub(crate) fn _backtest(
 }
 
 /// One recorded decision of an audit log as `acs.spark.read_audit` makes it a row:
-/// `(seq, ruleset_hash, input JSON, calls JSON, now, verdict outcome)`.
+/// `(seq, ruleset_hash, input JSON, calls JSON, now, verdict outcome)`; when the record
+/// holds velocity counts, the calls JSON is `{"calls": [...], "velocity": [...]}`, which
+/// `calls=` columns read as both.
 type AuditRow = (u64, String, String, String, Option<f64>, String);
 
 /// The decisions recorded in the audit log `dir`, in sequence order (the log is checked
@@ -143,11 +145,17 @@ pub(crate) fn audit_decisions(py: Python<'_>, dir: PathBuf) -> PyResult<Vec<Audi
     let mut rows = Vec::new();
     py.detach(|| {
         acs_engine::backtest::recorded_decisions(&dir, &mut |decision| {
+            let calls = if decision.velocity.is_null() {
+                decision.calls.to_string()
+            } else {
+                serde_json::json!({"calls": decision.calls, "velocity": decision.velocity})
+                    .to_string()
+            };
             rows.push((
                 decision.seq,
                 decision.ruleset_hash,
                 decision.input.to_string(),
-                decision.calls.to_string(),
+                calls,
                 decision.now,
                 decision
                     .verdict

@@ -267,6 +267,36 @@ def test_an_audit_log_replays_on_the_cluster_with_its_recorded_answers(spark, tm
     assert recorded == set(verdicts)
 
 
+def test_an_audit_log_of_velocity_rules_replays_with_its_recorded_counts(spark, tmp_path):
+    rules = """
+velocity:
+  - name: pays
+    events: [pay]
+    key: ctx.userId
+    windows: [1m]
+rules:
+  - id: FAST
+    priority: 1
+    severity: high
+    description: the third payment in a minute
+    condition: "event.type == 'pay' && velocity.count('pays', ctx.userId, '1m') >= 3"
+    action: [ { rejectRequest: { code: FAST, message: fast } } ]
+    audit: true
+"""
+    log = tmp_path / "log"
+    key = tmp_path / "audit.key"
+    subprocess.run([acs_binary(), "bundle", "keygen", str(key)], check=True, capture_output=True)
+    engine = acs.Engine.from_string(rules, audit={"dir": str(log), "key": str(key), "record_all": True})
+    verdicts = [engine.evaluate({"event": {"type": "pay"}, "ctx": {"userId": "U-V"}}).verdict["outcome"] for _ in range(5)]
+    assert verdicts == ["allowed", "allowed", "rejected", "rejected", "rejected"]
+    engine.audit_flush()
+    df = acs.spark.read_audit(spark, str(log))
+    # The cluster's store starts empty: the recorded counts decide, as production did.
+    report = acs.spark.backtest(df, rules, column="input", calls="calls", now="now", line="seq")
+    assert (report["verdicts"]["allowed"], report["verdicts"]["rejected"]) == (2, 3)
+    assert report["inputs_with_errors"] == 0
+
+
 def test_bad_arguments_fail_on_the_driver_before_any_task(spark):
     df = spark.read.text(str(RECORDED))
     with pytest.raises(acs.RulesError):
