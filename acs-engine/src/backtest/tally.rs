@@ -131,21 +131,15 @@ impl Tally {
     /// Add `by` to every line number held (examples, first errors).
     pub(super) fn shift_lines(&mut self, by: u64) {
         self.invalid.examples.shift_lines(by);
-        for example in &mut self.invalid.examples.items {
-            example.1.line += by;
-        }
         for side in std::iter::once(&mut self.current).chain(self.baseline.as_mut()) {
             for rule in &mut side.rules {
                 if let Some(error) = &mut rule.first_error {
-                    error.line += by;
+                    error.shift_line(by);
                 }
             }
         }
         for transition in self.comparison.iter_mut().flat_map(|c| &mut c.transitions) {
             transition.examples.shift_lines(by);
-            for example in &mut transition.examples.items {
-                example.1.line += by;
-            }
         }
     }
 
@@ -540,6 +534,33 @@ impl<T> Default for Examples<T> {
     }
 }
 
+/// An example that names its line.
+pub(super) trait Lined {
+    fn shift_line(&mut self, by: u64);
+}
+
+impl Lined for LineMessage {
+    fn shift_line(&mut self, by: u64) {
+        self.line += by;
+    }
+}
+
+impl Lined for ChangeExample {
+    fn shift_line(&mut self, by: u64) {
+        self.line += by;
+    }
+}
+
+impl<T: Lined> Examples<T> {
+    /// Add `by` to every line number held: the examples' keys and their own `line`.
+    fn shift_lines(&mut self, by: u64) {
+        for (line, item) in &mut self.items {
+            *line += by;
+            item.shift_line(by);
+        }
+    }
+}
+
 impl<T> Examples<T> {
     /// Keep the example of `line` if it is among the `keep` lowest; `make` runs only then.
     pub(super) fn record(&mut self, line: u64, keep: usize, make: impl FnOnce() -> T) {
@@ -554,12 +575,6 @@ impl<T> Examples<T> {
             .filter(|(l, _)| line < *l);
         if let Some(slot) = highest {
             *slot = (line, make());
-        }
-    }
-
-    fn shift_lines(&mut self, by: u64) {
-        for (line, _) in &mut self.items {
-            *line += by;
         }
     }
 

@@ -101,13 +101,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                 let text = self.arg(args, 0, span)?;
                 matches_text(regex, text.view()).map_err(fail)
             }
-            Callee::Builtin(Builtin::Now) => {
-                let now = *self.now.get_or_insert_with(builtins::now_millis);
-                if let Some(recording) = self.recorder.as_deref_mut() {
-                    recording.now = Some(now);
-                }
-                Ok(Val::Num(now))
-            }
+            Callee::Builtin(Builtin::Now) => Ok(Val::Num(self.now())),
             Callee::Unregistered(name) => Err(fail(format!("function `{name}` is not registered"))),
             Callee::VelocityCount { counter, window } => {
                 let Some(key) = args.get(1) else {

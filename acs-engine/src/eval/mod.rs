@@ -426,6 +426,18 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
         }
     }
 
+    /// The instant `now()` reads: fixed at its first read for the whole evaluation (and
+    /// noted for the audit record).
+    pub(super) fn now(&mut self) -> f64 {
+        let now = *self
+            .now
+            .get_or_insert_with(crate::functions::builtins::now_millis);
+        if let Some(recording) = self.recorder.as_deref_mut() {
+            recording.now = Some(now);
+        }
+        now
+    }
+
     /// Follow `root.k1.k2...` in the input; `None` where it is missing. A path with a
     /// slot is looked up once per rule and then read from the slot.
     #[inline]

@@ -228,16 +228,6 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
         self.velocity_state().known.extend(known);
     }
 
-    fn now(&mut self) -> f64 {
-        let now = *self
-            .now
-            .get_or_insert_with(crate::functions::builtins::now_millis);
-        if let Some(recording) = self.recorder.as_deref_mut() {
-            recording.now = Some(now);
-        }
-        now
-    }
-
     /// The counts of `counter` for the key `args[key_at]`, from this evaluation's record
     /// or a read of the store.
     fn counts(

@@ -22,6 +22,7 @@ types) is checked on the driver. pyspark is imported only by the functions that 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -222,7 +223,7 @@ def backtest(
 
     `df` holds a JSON column (`column`, or its only column) or struct columns named
     `event`, `ctx`, `system`, `db`. `functions` is a stub table (a mapping or a JSON file,
-    as `acs replay --stubs`); `calls` names a column of recorded host-call answers (JSON,
+    as `acs replay --functions`); `calls` names a column of recorded host-call answers (JSON,
     an audit record's `calls`) and `now` one of recorded `now()` instants (epoch ms).
     `line` names a column numbering the rows (the report's line numbers); without it the
     rows are numbered in the DataFrame's order."""
@@ -242,17 +243,16 @@ def backtest(
         run = _run(shipped())
         context = TaskContext.get()
         partition = context.partitionId() if context is not None else 0
-        parts: List[Tuple[int, bytes]] = []
-        rows = 0
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            counted, part = run.count_arrow(batch, first_line=rows + 1, line=line, **names)
-            parts.append((0, part))
-            rows += counted
-        merged = run.merge(parts)
+        # The partition's batches as one stream: one part, counted in one call (no part
+        # per batch to serialize and merge again).
+        first = next(batches, None)
+        if first is None:
+            rows, part = 0, run.merge([])
+        else:
+            stream = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
+            rows, part = run.count_arrow(stream, first_line=1, line=line, **names)
         yield pa.RecordBatch.from_pydict(
-            {"partition": [partition], "rows": [rows], "part": [merged]},
+            {"partition": [partition], "rows": [rows], "part": [part]},
             schema=_part_schema(),
         )
 
