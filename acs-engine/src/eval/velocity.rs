@@ -134,18 +134,13 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
             let at = self.instant(counter.time.as_ref());
             keyed.push((index, key, id, at));
         }
-        if keyed.is_empty() {
-            return;
+        // One store call per instant (usually one in all): counters read at another
+        // instant (a `time:` path) go in a call of their own.
+        while let Some(at) = keyed.first().map(|k| k.3) {
+            let (same, rest): (Keyed, Keyed) = keyed.into_iter().partition(|k| k.3 == at);
+            self.record_at(velocity, same);
+            keyed = rest;
         }
-        // One store call per instant: events of counters read at another instant (a
-        // `time:` path) go in a call of their own.
-        let now = keyed.first().map_or(0.0, |k| k.3);
-        if keyed.iter().any(|k| k.3 != now) {
-            let rest: Keyed = keyed.iter().filter(|k| k.3 != now).cloned().collect();
-            keyed.retain(|k| k.3 == now);
-            self.record_at(velocity, rest);
-        }
-        self.record_at(velocity, keyed);
     }
 
     /// The instant a counter counts at: its `time:` value (epoch ms, or an RFC 3339
@@ -228,8 +223,8 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
         self.velocity_state().known.extend(known);
     }
 
-    /// The counts of `counter` for the key `args[key_at]`, from this evaluation's record
-    /// or a read of the store.
+    /// The counts of `counter` for `key`, from this evaluation's record or a read of the
+    /// store.
     fn counts(
         &mut self,
         velocity: &'a VelocityPlan,

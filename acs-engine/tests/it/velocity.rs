@@ -409,3 +409,37 @@ rules:
     );
     assert_eq!(report.rules[0].errors, 0);
 }
+
+#[test]
+fn counters_of_one_event_count_each_at_its_own_instant() {
+    const THREE: &str = r#"
+velocity:
+  - { name: a, events: [pay], key: ctx.userId, windows: [1m], time: event.t1 }
+  - { name: b, events: [pay], key: ctx.userId, windows: [1m], time: event.t2 }
+  - { name: c, events: [pay], key: ctx.userId, windows: [1m] }
+rules:
+  - id: R
+    priority: 1
+    severity: low
+    description: reads nothing
+    condition: "event.type == 'nothing'"
+    action: [ { flagWatchlist: { reason: r } } ]
+    audit: false
+"#;
+    let store = Arc::new(LocalStore::default());
+    let engine = Engine::builder()
+        .velocity_store(store.clone())
+        .load_str("rules.yaml", THREE)
+        .unwrap();
+    let (t1, t2) = (1_000_000_000_000.0, 1_500_000_000_000.0);
+    let event = json!({"event": {"type": "pay", "t1": t1, "t2": t2}, "ctx": {"userId": "U"}});
+    assert!(engine.evaluate(&event).errors.is_empty());
+    let minute = [Window::parse("1m").unwrap()];
+    assert_eq!(store.read("a", "U", &minute, t1).unwrap(), [1]);
+    assert_eq!(store.read("b", "U", &minute, t2).unwrap(), [1]);
+    assert_eq!(
+        store.read("c", "U", &minute, now_ms()).unwrap(),
+        [1],
+        "c at now()"
+    );
+}
