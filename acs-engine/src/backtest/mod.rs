@@ -54,12 +54,14 @@ mod read;
 mod replay;
 mod report;
 mod tally;
+mod timeline;
 mod workers;
 
 pub use part::{BacktestPart, PartError};
+pub use replay::{recorded_counts, replay, RecordedCalls, RecordedCallsError};
 #[cfg(feature = "audit")]
 pub use replay::{recorded_decisions, RecordedDecision};
-pub use replay::{replay, RecordedCalls, RecordedCallsError};
+pub use timeline::{EventCounts, SealedTimeline, Timeline};
 
 pub use report::{
     BacktestReport, BaselineComparison, ChangeExample, CodeChange, InvalidLines, LineMessage,
@@ -134,13 +136,25 @@ pub enum BacktestError {
     /// A worker thread stopped without reporting (it panicked).
     #[error("a worker thread stopped unexpectedly")]
     Worker,
+    /// The temporary file a backtest of velocity rules reads its input back from failed.
+    #[error("cannot keep the input in a temporary file: {0}")]
+    Spool(io::Error),
+}
+
+/// What the first pass of a backtest of velocity rules learned of the input.
+struct Gathered {
+    timeline: Arc<SealedTimeline>,
+    /// Lines too long to hold (left blank in the spool), in order.
+    oversized: Vec<u64>,
+    /// The input as read (lines, bytes, oversized examples), for the report.
+    read: ReadState,
 }
 
 impl Backtest {
-    /// A backtest of the plan `engine` serves now. Velocity counters count in a store of
-    /// the backtest's own, never the engine's; a backtest of rules that declare counters
-    /// runs on one thread, in input order, so that its counts are those of the input's
-    /// order (a log's order is its timestamps').
+    /// A backtest of the plan `engine` serves now. Velocity counters never touch the
+    /// engine's store: a backtest of rules that declare counters reads the whole input
+    /// first and counts each key's events in time order ([`Timeline`]), so every line
+    /// reads the counts production would have seen, whatever the input's order.
     pub fn new(engine: &Engine) -> Self {
         Backtest {
             plan: engine.plan_with_own_counts(),
@@ -196,19 +210,105 @@ impl Backtest {
     ///
     /// Blank lines are skipped; a line that is not JSON is counted and reported in
     /// [`BacktestReport::invalid`]. Only a failure to read the input stops the run.
+    ///
+    /// When the rules declare velocity counters, the input is read twice: once to gather
+    /// every event into a [`Timeline`] (and into a temporary file, so that any reader
+    /// will do), then to decide each line with the counts of the events before it in
+    /// time. Progress is reported for the second pass.
     pub fn run(
         &self,
         mut reader: impl BufRead,
-        mut progress: impl FnMut(&Progress),
+        progress: impl FnMut(&Progress),
     ) -> Result<BacktestReport, BacktestError> {
         let started = Instant::now();
-        let counts_in_order = self.plan.velocity.is_some()
-            || self.baseline.as_ref().is_some_and(|b| b.velocity.is_some());
+        if !self.counts_velocity() {
+            return self.decide_lines(reader, progress, None, started);
+        }
+        let mut spool = tempfile::tempfile().map_err(BacktestError::Spool)?;
+        let gathered = {
+            let mut writer = io::BufWriter::new(&mut spool);
+            let gathered = self.gather(&mut reader, &mut writer)?;
+            io::Write::flush(&mut writer).map_err(BacktestError::Spool)?;
+            gathered
+        };
+        io::Seek::rewind(&mut spool).map_err(BacktestError::Spool)?;
+        let spooled = io::BufReader::with_capacity(1 << 18, spool);
+        self.decide_lines(spooled, progress, Some(gathered), started)
+    }
+
+    /// Whether either rule set declares velocity counters.
+    fn counts_velocity(&self) -> bool {
+        self.plan.velocity.is_some() || self.baseline.as_ref().is_some_and(|b| b.velocity.is_some())
+    }
+
+    /// A timeline of this backtest's counters (both rule sets'), empty: what a host that
+    /// spreads the input over machines fills with [`Backtest::events`] of every line.
+    pub fn timeline(&self) -> Timeline {
+        Timeline::new(std::iter::once(&*self.plan).chain(self.baseline.as_deref()))
+    }
+
+    /// The events `input` makes in this backtest's counters (both rule sets'), for a
+    /// [`Timeline`]. None when the rules declare no counter.
+    pub fn events(&self, input: &serde_json::Value) -> Vec<crate::velocity::CountedEvent> {
+        let mut events = crate::eval::velocity_events(&self.plan, input);
+        if let Some(baseline) = &self.baseline {
+            events.extend(crate::eval::velocity_events(baseline, input));
+        }
+        events
+    }
+
+    /// The first pass of a backtest of velocity rules: every line copied to `spool` (a
+    /// line too long to hold left blank) and its events gathered.
+    fn gather(
+        &self,
+        reader: &mut impl BufRead,
+        spool: &mut impl io::Write,
+    ) -> Result<Gathered, BacktestError> {
+        let mut timeline = self.timeline();
+        let mut read = ReadState::default();
+        let mut oversized = Vec::new();
+        loop {
+            let batch = match read.next_batch(reader, self.batch_bytes) {
+                Ok(Some(batch)) => batch,
+                Ok(None) => break,
+                Err(source) => {
+                    return Err(BacktestError::Read {
+                        line: read.next_line.saturating_sub(1),
+                        source,
+                    })
+                }
+            };
+            spool.write_all(&batch.data).map_err(BacktestError::Spool)?;
+            oversized.extend_from_slice(&batch.oversized);
+            let lines = batch.data.split(|&b| b == b'\n');
+            for (number, line) in (batch.first_line..batch.first_line + batch.lines).zip(lines) {
+                if let Some(input) = read::document(number, line) {
+                    timeline.add(number, self.events(&input));
+                }
+            }
+        }
+        Ok(Gathered {
+            timeline: timeline.seal(),
+            oversized,
+            read,
+        })
+    }
+
+    /// Decide every line of `reader` on the worker threads and report; `gathered` holds
+    /// what a first pass learned (velocity rules), and then `reader` is its spool.
+    fn decide_lines(
+        &self,
+        mut reader: impl BufRead,
+        mut progress: impl FnMut(&Progress),
+        gathered: Option<Gathered>,
+        started: Instant,
+    ) -> Result<BacktestReport, BacktestError> {
         let threads = match self.threads {
-            _ if counts_in_order => 1,
             0 => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
             n => n,
         };
+        let timeline = gathered.as_ref().map(|g| &g.timeline);
+        let oversized = gathered.as_ref().map_or(&[][..], |g| &g.oversized);
         let current = Index::new(&self.plan);
         let baseline = self.baseline.as_ref().map(Index::new);
         let done = Counters::default();
@@ -226,6 +326,7 @@ impl Backtest {
                 baseline: baseline.as_ref(),
                 examples: self.examples,
                 done: &done,
+                timeline,
                 #[cfg(feature = "audit")]
                 recorder: self.recorder.as_deref(),
             };
@@ -265,7 +366,12 @@ impl Backtest {
             let mut read_result = Ok(());
             loop {
                 match read.next_batch(&mut reader, self.batch_bytes) {
-                    Ok(Some(batch)) => {
+                    Ok(Some(mut batch)) => {
+                        // The spool holds a line too long to hold as a blank line.
+                        let range = batch.first_line..batch.first_line + batch.lines;
+                        batch
+                            .oversized
+                            .extend(oversized.iter().filter(|line| range.contains(line)));
                         if batch_tx.send(batch).is_err() {
                             break; // every worker is gone: reported below
                         }
@@ -310,6 +416,9 @@ impl Backtest {
         })?;
 
         let mut tally = outcome;
+        if let Some(first) = gathered {
+            read = first.read; // the input as read, not its spool
+        }
         tally
             .invalid
             .merge(std::mem::take(&mut read.oversized), self.examples);

@@ -164,6 +164,7 @@ impl Plans {
             baseline: self.baseline.as_ref(),
             examples: self.examples,
             done: &self.done,
+            timeline: None,
             #[cfg(feature = "audit")]
             recorder: None,
         }
@@ -197,16 +198,19 @@ impl BacktestPart {
     /// the recorded instant, when there is one); a call it does not hold is its rule's
     /// error. The rules must then be loaded with
     /// [`Functions::answered_by_recording`](crate::Functions::answered_by_recording).
+    /// With `counts` (see [`recorded_counts`](super::recorded_counts)), velocity counts
+    /// are read there: the counts a host's timeline of the whole input gave this line.
     pub fn add_document(
         &mut self,
         line: u64,
         document: Result<&Value, &str>,
         calls: Option<(&RecordedCalls, Option<f64>)>,
+        counts: Option<&crate::velocity::SharedStore>,
     ) {
         self.lines += 1;
         let worker = self.plans.worker();
         match document {
-            Ok(input) => worker.document(&mut self.tally, line, input, calls),
+            Ok(input) => worker.document(&mut self.tally, line, input, calls, counts),
             Err(message) => worker.invalid(&mut self.tally, line, message.to_owned()),
         }
     }

@@ -106,3 +106,23 @@ impl ReadState {
         self.next_line += 1;
     }
 }
+
+/// Line `number` of the input without its trailing `\r` (and line 1 without a byte-order
+/// mark).
+pub(super) fn trim_line(number: u64, line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if number == 1 {
+        line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
+    } else {
+        line
+    }
+}
+
+/// The input document on line `number`, when it holds one (not blank, valid).
+pub(super) fn document(number: u64, line: &[u8]) -> Option<serde_json::Value> {
+    let line = trim_line(number, line);
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    crate::input::parse(line).ok()
+}

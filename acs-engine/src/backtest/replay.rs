@@ -10,7 +10,7 @@ use crate::decision::Decision;
 use crate::eval::Step;
 use crate::functions::FunctionError;
 use crate::plan::Plan;
-use crate::velocity::{Counts, Record, VelocityError, VelocityStore, Window};
+use crate::velocity::{Counts, Record, SharedStore, VelocityError, VelocityStore, Window};
 
 /// The host calls one request made and their answers, as an audit record's `calls` holds
 /// them: `[{"name": "db.count.trucksByOperator", "args": ["OP-1"], "result": 12}, ...]`,
@@ -19,7 +19,7 @@ use crate::velocity::{Counts, Record, VelocityError, VelocityStore, Window};
 pub struct RecordedCalls {
     calls: Vec<RecordedAnswer>,
     /// The velocity counts the request used, when the record holds them.
-    counts: Option<Arc<RecordedCounts>>,
+    counts: Option<SharedStore>,
 }
 
 /// Velocity counts as a record holds them (`"velocity": [{"counter", "key", "windows",
@@ -27,8 +27,12 @@ pub struct RecordedCalls {
 /// replay with them and records nothing.
 #[derive(Debug, Default)]
 struct RecordedCounts {
-    used: Vec<(String, String, Result<Counts, String>)>,
+    used: Vec<UsedCount>,
 }
+
+/// A counter, a key, the windows recorded (when the record names them) and their counts
+/// or why there were none.
+type UsedCount = (String, String, Option<Vec<u64>>, Result<Counts, String>);
 
 impl VelocityStore for RecordedCounts {
     fn record(&self, records: &[Record<'_>], _now_ms: f64) -> Result<Vec<Counts>, VelocityError> {
@@ -42,13 +46,32 @@ impl VelocityStore for RecordedCounts {
         &self,
         counter: &str,
         key: &str,
-        _windows: &[Window],
+        windows: &[Window],
         _now_ms: f64,
     ) -> Result<Counts, VelocityError> {
-        match self.used.iter().find(|(c, k, _)| c == counter && k == key) {
-            Some((_, _, Ok(counts))) => Ok(counts.clone()),
+        match self
+            .used
+            .iter()
+            .find(|(c, k, _, _)| c == counter && k == key)
+        {
+            // Windows named: each asked for is looked up (a baseline may declare fewer).
+            Some((_, _, Some(recorded), Ok(counts))) => windows
+                .iter()
+                .map(|w| {
+                    recorded
+                        .iter()
+                        .position(|&ms| ms == w.millis())
+                        .and_then(|i| counts.get(i).copied())
+                        .ok_or_else(|| {
+                            VelocityError(format!(
+                                "the count of `{counter}` over {w} is not in the recording"
+                            ))
+                        })
+                })
+                .collect(),
+            Some((_, _, None, Ok(counts))) => Ok(counts.clone()),
             // The recorded reason already reads `velocity store: ...`.
-            Some((_, _, Err(reason))) => Err(VelocityError(
+            Some((_, _, _, Err(reason))) => Err(VelocityError(
                 reason
                     .strip_prefix("velocity store: ")
                     .unwrap_or(reason)
@@ -161,31 +184,18 @@ impl RecordedCalls {
             None => &Value::Null,
         };
         let mut recorded = Self::from_value(calls)?;
-        if let Some(Value::Array(items)) = record.get("velocity") {
-            let mut used = Vec::with_capacity(items.len());
-            for item in items {
-                let text = |key: &str| item.get(key).and_then(Value::as_str).map(str::to_owned);
-                let (Some(counter), Some(key)) = (text("counter"), text("key")) else {
-                    return Err(RecordedCallsError(
-                        "a velocity count without `counter` or `key`".to_owned(),
-                    ));
-                };
-                let counts = match (item.get("counts"), text("error")) {
-                    (Some(Value::Array(counts)), _) => {
-                        Ok(counts.iter().filter_map(Value::as_u64).collect())
-                    }
-                    (_, Some(reason)) => Err(reason),
-                    _ => {
-                        return Err(RecordedCallsError(format!(
-                            "the velocity count of `{counter}` has neither `counts` nor `error`"
-                        )))
-                    }
-                };
-                used.push((counter, key, counts));
-            }
-            recorded.counts = Some(Arc::new(RecordedCounts { used }));
+        if let Some(velocity) = record.get("velocity").filter(|v| !v.is_null()) {
+            recorded.counts = Some(read_counts(velocity)?);
         }
         Ok(recorded)
+    }
+
+    /// These calls with velocity counts read from `counts` instead of the recording's.
+    pub fn with_counts(&self, counts: SharedStore) -> RecordedCalls {
+        RecordedCalls {
+            calls: self.calls.clone(),
+            counts: Some(counts),
+        }
     }
 
     /// Read the recording from JSON text.
@@ -245,6 +255,61 @@ impl RecordedCalls {
     }
 }
 
+/// Velocity counts as a record holds them, as the store a replay reads: `[{"counter",
+/// "key", "windows", "counts"}]` (`"error"` instead of `counts` for a count the store
+/// could not give; `windows` as written, `["1m", "1h"]`, or in milliseconds). A host that
+/// computes each line's counts itself (Spark, from a timeline of the whole input) hands
+/// them to [`BacktestPart::add_document`](super::BacktestPart::add_document) so.
+pub fn recorded_counts(value: &Value) -> Result<SharedStore, RecordedCallsError> {
+    read_counts(value)
+}
+
+fn read_counts(value: &Value) -> Result<SharedStore, RecordedCallsError> {
+    let Value::Array(items) = value else {
+        return Err(RecordedCallsError(format!(
+            "velocity counts are an array, found {}",
+            crate::input::describe(value)
+        )));
+    };
+    let mut used = Vec::with_capacity(items.len());
+    for item in items {
+        let text = |key: &str| item.get(key).and_then(Value::as_str).map(str::to_owned);
+        let (Some(counter), Some(key)) = (text("counter"), text("key")) else {
+            return Err(RecordedCallsError(
+                "a velocity count without `counter` or `key`".to_owned(),
+            ));
+        };
+        let windows = match item.get("windows") {
+            Some(Value::Array(windows)) => Some(
+                windows
+                    .iter()
+                    .map(|w| match w {
+                        Value::String(text) => Window::parse(text).map(Window::millis),
+                        other => other.as_u64(),
+                    })
+                    .collect::<Option<Vec<u64>>>()
+                    .ok_or_else(|| {
+                        RecordedCallsError(format!("the windows of `{counter}` are unreadable"))
+                    })?,
+            ),
+            _ => None,
+        };
+        let counts = match (item.get("counts"), text("error")) {
+            (Some(Value::Array(counts)), _) => {
+                Ok(counts.iter().filter_map(Value::as_u64).collect())
+            }
+            (_, Some(reason)) => Err(reason),
+            _ => {
+                return Err(RecordedCallsError(format!(
+                    "the velocity count of `{counter}` has neither `counts` nor `error`"
+                )))
+            }
+        };
+        used.push((counter, key, windows, counts));
+    }
+    Ok(Arc::new(RecordedCounts { used }))
+}
+
 /// Most rounds a replay runs. A host answering everything needs one round more than the
 /// longest chain of calls waiting on one another; the bound keeps a damaged recording
 /// from looping.
@@ -265,8 +330,7 @@ pub fn replay(
 ) -> Decision {
     let mut evaluation = plan.evaluation(input.clone());
     if let Some(counts) = &calls.counts {
-        evaluation =
-            evaluation.with_velocity_store(Arc::clone(counts) as crate::velocity::SharedStore);
+        evaluation = evaluation.with_velocity_store(Arc::clone(counts));
     }
     if let Some(now) = now_millis.or_else(|| calls.recorded_now()) {
         evaluation = evaluation.at(now);

@@ -9,11 +9,14 @@ use crate::decision::Decision;
 use crate::eval;
 use crate::eval::evaluate_json;
 use crate::input::{self, InputError};
+use crate::plan::Plan;
+use crate::velocity::SharedStore;
 
-use super::read::Batch;
+use super::read::{trim_line, Batch};
 use super::replay::{replay, RecordedCalls};
 use super::report::LineMessage;
 use super::tally::{Index, Tally};
+use super::timeline::SealedTimeline;
 
 /// Lines and bytes the workers have finished, for progress.
 #[derive(Default)]
@@ -38,6 +41,9 @@ pub(super) struct Worker<'a> {
     pub(super) baseline: Option<&'a Index>,
     pub(super) examples: usize,
     pub(super) done: &'a Counters,
+    /// The input's velocity events in time order, when the rules count some: each line
+    /// reads its counts there.
+    pub(super) timeline: Option<&'a std::sync::Arc<SealedTimeline>>,
     /// Where each decision of the current plan is recorded, if anywhere.
     #[cfg(feature = "audit")]
     pub(super) recorder: Option<&'a crate::engine::BacktestRecorder>,
@@ -53,13 +59,21 @@ impl Worker<'_> {
         evaluate_json(&self.current.plan, line, false)
     }
 
-    /// The current plan's decision on a document, recorded when the backtest records.
-    fn decide(&self, input: &serde_json::Value) -> crate::decision::Decision {
+    /// The current plan's decision on a document, recorded when the backtest records;
+    /// velocity counts read from `store` when given.
+    fn decide(
+        &self,
+        input: &serde_json::Value,
+        store: Option<&SharedStore>,
+    ) -> crate::decision::Decision {
         #[cfg(feature = "audit")]
         if let Some(recorder) = self.recorder {
-            return recorder.decide(&self.current.plan, input);
+            return match store {
+                Some(store) => recorder.decide_over_store(&self.current.plan, input, store.clone()),
+                None => recorder.decide(&self.current.plan, input),
+            };
         }
-        eval::evaluate_uncounted(&self.current.plan, input)
+        decide_over(&self.current.plan, input, store)
     }
 
     pub(super) fn run(self, batches: &Mutex<Receiver<Batch>>) -> Tally {
@@ -91,22 +105,19 @@ impl Worker<'_> {
 
     /// Count one line of JSON-lines input: blank, not a document, or decided.
     pub(super) fn line(&self, tally: &mut Tally, line_number: u64, line: &[u8]) {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let line = if line_number == 1 {
-            line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
-        } else {
-            line
-        };
+        let line = trim_line(line_number, line);
         if line.iter().all(u8::is_ascii_whitespace) {
             tally.blank += 1;
             return;
         }
-        // One plan reads the bytes in place, as requests are read; two plans need the
-        // whole document.
-        let decided = match self.baseline {
-            None => self.decide_json(line).map(|after| (after, None)),
-            Some(_) => input::parse(line).map(|input| {
-                let after = self.decide(&input);
+        // Velocity counts come from the timeline, at this line.
+        let store = self.timeline.map(|timeline| timeline.at_line(line_number));
+        // One plan reads the bytes in place, as requests are read; two plans (or counts
+        // from a timeline) need the whole document.
+        let decided = match (self.baseline, &store) {
+            (None, None) => self.decide_json(line).map(|after| (after, None)),
+            _ => input::parse(line).map(|input| {
+                let after = self.decide(&input, store.as_ref());
                 (after, Some(input))
             }),
         };
@@ -114,7 +125,7 @@ impl Worker<'_> {
             Ok((after, input)) => {
                 let before = input.map(|input| {
                     self.baseline
-                        .map(|index| eval::evaluate_uncounted(&index.plan, &input))
+                        .map(|index| decide_over(&index.plan, &input, store.as_ref()))
                 });
                 self.count(tally, line_number, &after, before.flatten().as_ref());
             }
@@ -131,25 +142,31 @@ impl Worker<'_> {
     }
 
     /// Count one input document, its host calls answered from `calls` when given (the
-    /// calls' answers recorded with the request) and by the plans' functions otherwise.
+    /// calls' answers recorded with the request) and by the plans' functions otherwise;
+    /// velocity counts read from `counts` when given (the line's counts, from a timeline
+    /// the host built).
     pub(super) fn document(
         &self,
         tally: &mut Tally,
         line_number: u64,
         input: &serde_json::Value,
         calls: Option<(&RecordedCalls, Option<f64>)>,
+        counts: Option<&SharedStore>,
     ) {
         if let Err(error) = InputError::check_document(input) {
             self.invalid(tally, line_number, error.to_string());
             return;
         }
         let decide = |plan: &std::sync::Arc<crate::plan::Plan>| match calls {
-            Some((calls, now)) => replay(plan, input, calls, now),
-            None => eval::evaluate_uncounted(plan, input),
+            Some((calls, now)) => match counts {
+                Some(counts) => replay(plan, input, &calls.with_counts(counts.clone()), now),
+                None => replay(plan, input, calls, now),
+            },
+            None => decide_over(plan, input, counts),
         };
         let after = match calls {
             Some(_) => decide(&self.current.plan),
-            None => self.decide(input),
+            None => self.decide(input, counts),
         };
         let before = self.baseline.map(|index| decide(&index.plan));
         self.count(tally, line_number, &after, before.as_ref());
@@ -185,5 +202,14 @@ impl Worker<'_> {
             before_side.record(index, before, line_number);
             comparison.record(before, after, line_number, self.examples);
         }
+    }
+}
+
+/// `plan`'s decision on `input`, counted in no metrics, velocity counts read from `store`
+/// when given.
+fn decide_over(plan: &Plan, input: &serde_json::Value, store: Option<&SharedStore>) -> Decision {
+    match store {
+        Some(store) => eval::evaluate_over_store(plan, input, store.clone()),
+        None => eval::evaluate_uncounted(plan, input),
     }
 }

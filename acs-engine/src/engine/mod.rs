@@ -307,7 +307,7 @@ impl Engine {
     pub fn evaluate(&self, input: &Value) -> Decision {
         #[cfg(feature = "audit")]
         if let Some(sink) = &self.shared.audit {
-            return audited(sink, &self.shared.plan.load(), input, true);
+            return audited(sink, &self.shared.plan.load(), input, true, None);
         }
         eval::evaluate(&self.shared.plan.load(), input)
     }
@@ -550,8 +550,22 @@ impl BacktestRecorder {
     /// `plan`'s decision on the document `input`, recorded when it is audited.
     pub(crate) fn decide(&self, plan: &Plan, input: &Value) -> Decision {
         match &self.engine.shared.audit {
-            Some(sink) => audited(sink, plan, input, false),
+            Some(sink) => audited(sink, plan, input, false, None),
             None => eval::evaluate_uncounted(plan, input),
+        }
+    }
+
+    /// [`BacktestRecorder::decide`] with velocity counts read from `store` (the
+    /// backtest's timeline).
+    pub(crate) fn decide_over_store(
+        &self,
+        plan: &Plan,
+        input: &Value,
+        store: crate::velocity::SharedStore,
+    ) -> Decision {
+        match &self.engine.shared.audit {
+            Some(sink) => audited(sink, plan, input, false, Some(store)),
+            None => eval::evaluate_over_store(plan, input, store),
         }
     }
 }
@@ -567,9 +581,15 @@ impl std::fmt::Debug for BacktestRecorder {
 /// line, so that `Engine::evaluate` without auditing compiles to what it was.
 #[cfg(feature = "audit")]
 #[inline(never)]
-fn audited(sink: &audit::AuditSink, plan: &Plan, input: &Value, counted: bool) -> Decision {
+fn audited(
+    sink: &audit::AuditSink,
+    plan: &Plan,
+    input: &Value,
+    counted: bool,
+    store: Option<crate::velocity::SharedStore>,
+) -> Decision {
     let mut recording = eval::Recording::default();
-    let mut decision = eval::evaluate_recorded(plan, input, &mut recording, counted);
+    let mut decision = eval::evaluate_recorded(plan, input, &mut recording, counted, store);
     if sink.wants(&decision) {
         sink.submit(
             &mut decision,

@@ -25,6 +25,8 @@ use doc::TapeRef;
 pub(crate) use ops::value_order;
 pub use ops::values_equal;
 use value::{Val, View};
+#[cfg(feature = "tools")]
+pub(crate) use velocity::events as velocity_events;
 
 use call::MemoEntry;
 use resume::Book;
@@ -80,6 +82,9 @@ pub(crate) struct Evaluator<'a, D = &'a Value> {
     velocity_plan: Option<&'a crate::plan::VelocityPlan>,
     /// The counts this evaluation recorded and read (in the book, for a resumable one).
     velocity: Option<Box<velocity::VelocityState>>,
+    /// Where velocity counts come from instead of the plan's store (a backtest's
+    /// timeline), when set.
+    store: Option<crate::velocity::SharedStore>,
     /// Values borrowed from the document and the plan live for `'a`.
     lifetime: std::marker::PhantomData<&'a ()>,
 }
@@ -136,11 +141,13 @@ pub(crate) fn evaluate_recorded<'a, D: Doc<'a>>(
     input: D,
     recording: &'a mut Recording,
     counted: bool,
+    store: Option<crate::velocity::SharedStore>,
 ) -> Decision {
     let shard = if counted { plan.counters.shard() } else { None };
     let started = (shard.is_some() && metrics::sample_latency()).then(Instant::now);
     let mut evaluator = Evaluator::over(input);
     evaluator.recorder = Some(recording);
+    evaluator.store = store;
     decide(
         plan,
         evaluator,
@@ -162,6 +169,25 @@ pub(crate) fn evaluate_uncounted(plan: &Plan, input: &Value) -> Decision {
     evaluate_counted(plan, input, None)
 }
 
+/// [`evaluate_uncounted`] with velocity counts read from `store` instead of the plan's
+/// (a backtest's timeline of the whole input).
+#[cfg(feature = "tools")]
+pub(crate) fn evaluate_over_store(
+    plan: &Plan,
+    input: &Value,
+    store: crate::velocity::SharedStore,
+) -> Decision {
+    let mut evaluator = Evaluator::over(input);
+    evaluator.store = Some(store);
+    decide(
+        plan,
+        evaluator,
+        |index| switched_off(plan, index),
+        None,
+        None,
+    )
+}
+
 /// [`evaluate_json`] with the host calls recorded (the audit trail's path): the bytes read
 /// in place from a tape as without auditing.
 #[cfg(feature = "audit")]
@@ -174,14 +200,14 @@ pub(crate) fn evaluate_json_recorded(
     #[cfg(feature = "simd")]
     {
         let decided = input::tape::with_input_tape(bytes, |tape| {
-            evaluate_recorded(plan, TapeRef::root(tape), &mut *recording, counted)
+            evaluate_recorded(plan, TapeRef::root(tape), &mut *recording, counted, None)
         });
         if let Some(decision) = decided {
             return Ok(decision);
         }
     }
     let document = input::parse(bytes)?;
-    Ok(evaluate_recorded(plan, &document, recording, counted))
+    Ok(evaluate_recorded(plan, &document, recording, counted, None))
 }
 
 /// `plan`'s decision on the JSON document `bytes`: read in place from a simd-json tape;
@@ -422,6 +448,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
             recorder: None,
             velocity_plan: None,
             velocity: None,
+            store: None,
             lifetime: std::marker::PhantomData,
         }
     }

@@ -35,6 +35,10 @@ impl VelocityState {
 /// Events to record: a counter's index, the key's text, the event id, the instant.
 type Keyed = SmallVec<[(u32, String, Option<String>, f64); 2]>;
 
+/// Events an input makes: a counter's index, the key's text, the event id, the instant
+/// the input gives.
+type Found = SmallVec<[(u32, String, Option<String>, Option<f64>); 2]>;
+
 /// A counter's index, a key's text, and its counts or why there are none.
 type Known = (u32, String, std::result::Result<Counts, String>);
 
@@ -65,6 +69,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
         self.book
             .as_deref()
             .and_then(|book| book.velocity_store.clone())
+            .or_else(|| self.store.clone())
             .unwrap_or_else(|| velocity.store.clone())
     }
 
@@ -109,17 +114,14 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
         Some(join_key(&borrowed))
     }
 
-    /// Record this evaluation's event in every counter that counts `event_type`, once per
-    /// evaluation, whatever the rules then do.
-    pub(super) fn record_velocity(&mut self, velocity: &'a VelocityPlan, event_type: Option<&str>) {
-        if self.velocity_state().recorded {
-            return;
-        }
-        self.velocity_state().recorded = true;
+    /// The events this input makes in the counters that count `event_type`: each
+    /// counter's index, key, event id and instant (`None` when the counter has no
+    /// `time:`, or the input's is unreadable).
+    fn velocity_events(&mut self, velocity: &'a VelocityPlan, event_type: Option<&str>) -> Found {
+        let mut events = SmallVec::new();
         let Some(counting) = event_type.and_then(|t| velocity.by_type.get(t)) else {
-            return;
+            return events;
         };
-        let mut keyed: Keyed = SmallVec::new();
         for &index in counting.iter() {
             let Some(counter) = velocity.counters.get(index as usize) else {
                 continue;
@@ -131,7 +133,25 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                 Some(node) => self.eval(node).ok().as_ref().and_then(key_part),
                 None => None,
             };
-            let at = self.instant(counter.time.as_ref());
+            let at = self.recorded_instant(counter.time.as_ref());
+            events.push((index, key, id, at));
+        }
+        events
+    }
+
+    /// Record this evaluation's event in every counter that counts `event_type`, once per
+    /// evaluation, whatever the rules then do.
+    pub(super) fn record_velocity(&mut self, velocity: &'a VelocityPlan, event_type: Option<&str>) {
+        if self.velocity_state().recorded {
+            return;
+        }
+        self.velocity_state().recorded = true;
+        let mut keyed: Keyed = SmallVec::new();
+        for (index, key, id, at) in self.velocity_events(velocity, event_type) {
+            let at = match at {
+                Some(at) => at,
+                None => self.now(),
+            };
             keyed.push((index, key, id, at));
         }
         // One store call per instant (usually one in all): counters read at another
@@ -143,23 +163,23 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
         }
     }
 
-    /// The instant a counter counts at: its `time:` value (epoch ms, or an RFC 3339
-    /// text), else this evaluation's `now()`.
-    fn instant(&mut self, time: Option<&'a Node>) -> f64 {
-        if let Some(node) = time {
-            if let Ok(value) = self.eval(node) {
-                match value.view() {
-                    View::Num(ms) if ms.is_finite() => return ms,
-                    View::Str(text) => {
-                        if let Some(ms) = super::ops::timestamp_millis(text) {
-                            return ms;
-                        }
-                    }
-                    _ => {}
-                }
-            }
+    /// The instant the input gives at a counter's `time:` (epoch ms, or an RFC 3339
+    /// text), if it gives one.
+    fn recorded_instant(&mut self, time: Option<&'a Node>) -> Option<f64> {
+        let value = self.eval(time?).ok()?;
+        match value.view() {
+            View::Num(ms) if ms.is_finite() => Some(ms),
+            View::Str(text) => super::ops::timestamp_millis(text),
+            _ => None,
         }
-        self.now()
+    }
+
+    /// The instant a counter counts at: its `time:` value, else this evaluation's `now()`.
+    fn instant(&mut self, time: Option<&'a Node>) -> f64 {
+        match self.recorded_instant(time) {
+            Some(at) => at,
+            None => self.now(),
+        }
     }
 
     /// Record `keyed` (all at one instant) in one store call; keep what comes back.
@@ -344,4 +364,35 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
         )]
         Ok(Val::Bool(count as f64 > limit))
     }
+}
+
+/// The events `input` makes in `plan`'s counters, recorded nowhere: what a backtest
+/// gathers over its whole input before it decides any line (`backtest::Timeline`).
+#[cfg(feature = "tools")]
+pub(crate) fn events(
+    plan: &crate::plan::Plan,
+    input: &serde_json::Value,
+) -> Vec<crate::velocity::CountedEvent> {
+    let Some(velocity) = plan.velocity.as_deref() else {
+        return Vec::new();
+    };
+    let mut evaluator = Evaluator::new(input);
+    let event_type = input
+        .get("event")
+        .and_then(|event| event.get("type"))
+        .and_then(serde_json::Value::as_str);
+    evaluator
+        .velocity_events(velocity, event_type)
+        .into_iter()
+        .filter_map(|(index, key, id, at)| {
+            let counter = &velocity.counters.get(index as usize)?.counter;
+            Some(crate::velocity::CountedEvent {
+                counter: counter.name.clone(),
+                key,
+                id,
+                at,
+                timed: counter.time.is_some(),
+            })
+        })
+        .collect()
 }

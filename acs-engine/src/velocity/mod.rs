@@ -127,6 +127,44 @@ pub struct Record<'a> {
     pub event_id: Option<&'a str>,
 }
 
+/// One event as a counter counts it, recorded nowhere yet: what a backtest gathers from
+/// its whole input before it decides any line, so that each line reads the counts of the
+/// events before it in time, whatever the input's order.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct CountedEvent {
+    /// The counter's name.
+    pub counter: String,
+    /// The key's text.
+    pub key: String,
+    /// The event's id, when it carries one.
+    pub id: Option<String>,
+    /// The event's instant (epoch milliseconds) read at the counter's `time:`; `None`
+    /// when the counter has none or the input's is unreadable.
+    pub at: Option<f64>,
+    /// Whether the counter declares a `time:` (one without counts events in input order).
+    pub timed: bool,
+}
+
+impl CountedEvent {
+    /// An event of `counter` under `key`, at `at`.
+    pub fn new(
+        counter: impl Into<String>,
+        key: impl Into<String>,
+        id: Option<String>,
+        at: Option<f64>,
+        timed: bool,
+    ) -> Self {
+        CountedEvent {
+            counter: counter.into(),
+            key: key.into(),
+            id,
+            at,
+            timed,
+        }
+    }
+}
+
 /// Counts of one counter and key, one per window, in the windows' order.
 pub type Counts = Vec<u64>;
 

@@ -665,9 +665,9 @@ fn backtest_part_counts_documents_and_rows_without_one() {
     let backtest = Backtest::new(&current);
     let mut part = backtest.part();
     let document: serde_json::Value = serde_json::from_str(&bid(5000)).unwrap();
-    part.add_document(1, Ok(&document), None);
-    part.add_document(2, Err("column `event` is not a struct"), None);
-    part.add_document(3, Ok(&json!([1, 2])), None);
+    part.add_document(1, Ok(&document), None, None);
+    part.add_document(2, Err("column `event` is not a struct"), None, None);
+    part.add_document(3, Ok(&json!([1, 2])), None, None);
     part.add_invalid(4, "calls: not an array");
     assert_eq!((part.lines(), part.inputs()), (4, 1));
     let report = backtest
@@ -749,9 +749,9 @@ fn backtest_answers_host_calls_from_the_recording_and_counts_a_missing_one_as_an
     assert_eq!(direct.errors.len(), 1);
 
     let mut part = backtest.part();
-    part.add_document(1, Ok(&truck), Some((&answered, Some(5000.0))));
-    part.add_document(2, Ok(&truck), Some((&failed, Some(5000.0))));
-    part.add_document(3, Ok(&truck), Some((&other_args, None)));
+    part.add_document(1, Ok(&truck), Some((&answered, Some(5000.0))), None);
+    part.add_document(2, Ok(&truck), Some((&failed, Some(5000.0))), None);
+    part.add_document(3, Ok(&truck), Some((&other_args, None)), None);
     let report = backtest
         .report([part], 1, std::time::Duration::ZERO)
         .unwrap();

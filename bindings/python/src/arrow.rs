@@ -547,23 +547,25 @@ impl<'a> Rows<'a> {
         match self.recorded(row) {
             Some(Err(message)) => part.add_invalid(line, &message),
             Some(Ok((calls, now))) => match input {
-                RowInput::Invalid(message) => part.add_document(line, Err(&message), None),
+                RowInput::Invalid(message) => part.add_document(line, Err(&message), None, None),
                 // A blank line is blank, recorded calls or not (`acs replay` skips it).
                 RowInput::Json(json) if json.iter().all(u8::is_ascii_whitespace) => {
                     part.add_json(line, json);
                 }
                 RowInput::Document(document) => {
-                    part.add_document(line, Ok(&document), Some((&calls, now)));
+                    part.add_document(line, Ok(&document), Some((&calls, now)), None);
                 }
                 RowInput::Json(json) => match engine.parse_input(json) {
-                    Ok(document) => part.add_document(line, Ok(&document), Some((&calls, now))),
+                    Ok(document) => {
+                        part.add_document(line, Ok(&document), Some((&calls, now)), None);
+                    }
                     Err(e) => part.add_invalid(line, &e.to_string()),
                 },
             },
             None => match input {
-                RowInput::Invalid(message) => part.add_document(line, Err(&message), None),
+                RowInput::Invalid(message) => part.add_document(line, Err(&message), None, None),
                 RowInput::Json(json) => part.add_json(line, json),
-                RowInput::Document(document) => part.add_document(line, Ok(&document), None),
+                RowInput::Document(document) => part.add_document(line, Ok(&document), None, None),
             },
         }
     }
