@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Tests of the Node binding. Installs its own tooling from the npm registry (npm ci, with
 # the committed lockfile), builds the addon (optimised, profile bindings-test) with the napi-rs CLI, builds
-# the `acs` CLI the tests compare against, and runs the suite with `node --test`.
+# the `acs` CLI the tests compare against, and runs the suite with `node --test`. The
+# velocity tests (test/velocity.test.js) start their own redis-server on a free localhost
+# port: the server program comes from Debian's packages when missing.
 # Fails when any test fails, when no test ran, or when the generated declarations
 # (native.d.ts, native.js) differ from the committed ones.
 set -euo pipefail
@@ -10,6 +12,12 @@ cd "$(dirname "$0")"
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "node/npm missing: installing Debian's nodejs and npm"
   apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+if ! command -v redis-server >/dev/null; then
+  echo "redis-server missing: installing Debian's redis-server (the velocity tests start their own)"
+  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
+  # The package starts a system-wide server on 6379; the tests need none of it.
+  (service redis-server stop || true) >/dev/null 2>&1
 fi
 major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$major" -lt 18 ]; then
