@@ -3,8 +3,10 @@
 # maturin, pytest, pyarrow, polars, pandas, mypy and PySpark from the package registry
 # (and a Java runtime from Debian's packages when there is none: Spark runs on the JVM),
 # builds the wheel (optimised, profile bindings-test), installs it, runs pytest (the Spark
-# tests on a real Spark in local mode) and mypy on the typed example. Fails when any test
-# fails or when no test ran.
+# tests on a real Spark in local mode) and mypy on the typed example. The velocity tests
+# (tests/test_velocity_redis.py) start their own redis-server on a free localhost port: the
+# server program comes from Debian's packages when missing. Fails when any test fails or
+# when no test ran.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -18,6 +20,12 @@ fi
 if ! java -version >/dev/null 2>&1; then
   echo "java missing: installing Debian's openjdk-17-jre-headless (for the Spark tests)"
   apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+fi
+if ! command -v redis-server >/dev/null; then
+  echo "redis-server missing: installing Debian's redis-server (the velocity tests start their own)"
+  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
+  # The package starts a system-wide server on 6379; the tests need none of it.
+  (service redis-server stop || true) >/dev/null 2>&1
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 py=.venv/bin/python
