@@ -58,7 +58,7 @@ mod timeline;
 mod workers;
 
 pub use part::{BacktestPart, PartError};
-pub use replay::{recorded_counts, replay, RecordedCalls, RecordedCallsError};
+pub use replay::{decide_with_counts, recorded_counts, replay, RecordedCalls, RecordedCallsError};
 #[cfg(feature = "audit")]
 pub use replay::{recorded_decisions, RecordedDecision};
 pub use timeline::{EventCounts, SealedTimeline, Timeline};
@@ -236,8 +236,9 @@ impl Backtest {
         self.decide_lines(spooled, progress, Some(gathered), started)
     }
 
-    /// Whether either rule set declares velocity counters.
-    fn counts_velocity(&self) -> bool {
+    /// Whether either rule set declares velocity counters (its lines then read counts
+    /// from a [`Timeline`] of the whole input).
+    pub fn counts_velocity(&self) -> bool {
         self.plan.velocity.is_some() || self.baseline.as_ref().is_some_and(|b| b.velocity.is_some())
     }
 

@@ -187,9 +187,23 @@ impl BacktestPart {
     /// blank, not a document (an invalid line, with its message), or decided. A trailing
     /// `\r` is dropped, and a byte-order mark on line 1.
     pub fn add_json(&mut self, line: u64, json: &[u8]) {
+        self.add_json_counted(line, json, None);
+    }
+
+    /// [`BacktestPart::add_json`], velocity counts read from `counts` when given (see
+    /// [`recorded_counts`](super::recorded_counts)): the counts a host's timeline of the
+    /// whole input gave this line.
+    pub fn add_json_counted(
+        &mut self,
+        line: u64,
+        json: &[u8],
+        counts: Option<&crate::velocity::SharedStore>,
+    ) {
         self.lines += 1;
         self.bytes += json.len() as u64 + 1;
-        self.plans.worker().line(&mut self.tally, line, json);
+        self.plans
+            .worker()
+            .line(&mut self.tally, line, json, counts);
     }
 
     /// Count line `line` holding the input `document` (read by the host, from columns

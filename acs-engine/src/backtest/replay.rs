@@ -190,6 +190,11 @@ impl RecordedCalls {
         Ok(recorded)
     }
 
+    /// Whether the recording holds velocity counts (an audit record's `velocity`).
+    pub fn has_counts(&self) -> bool {
+        self.counts.is_some()
+    }
+
     /// These calls with velocity counts read from `counts` instead of the recording's.
     pub fn with_counts(&self, counts: SharedStore) -> RecordedCalls {
         RecordedCalls {
@@ -350,6 +355,14 @@ pub fn replay(
     // Not reached (see MAX_ROUNDS), but a decision must come back: the plan's own, every
     // call unanswered (`not_recorded`).
     crate::eval::evaluate_uncounted(plan, input)
+}
+
+/// `plan`'s decision on `input`, its host calls made as usual, its velocity counts read
+/// from `counts` and recorded nowhere: a line of a backtest whose counts the host computed
+/// from a [`Timeline`](super::Timeline) of the whole input (one row of Spark's
+/// `decisions()`). Not counted in the plan's metrics.
+pub fn decide_with_counts(plan: &Plan, input: &Value, counts: &SharedStore) -> Decision {
+    crate::eval::evaluate_over_store(plan, input, Arc::clone(counts))
 }
 
 /// One decision recorded in an audit log, as a backtest replays it.

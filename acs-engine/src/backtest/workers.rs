@@ -99,19 +99,27 @@ impl Worker<'_> {
             if batch.oversized.contains(&line_number) {
                 continue; // counted by the reader
             }
-            self.line(tally, line_number, line);
+            self.line(tally, line_number, line, None);
         }
     }
 
-    /// Count one line of JSON-lines input: blank, not a document, or decided.
-    pub(super) fn line(&self, tally: &mut Tally, line_number: u64, line: &[u8]) {
+    /// Count one line of JSON-lines input: blank, not a document, or decided; velocity
+    /// counts read from `counts` when given, else from the timeline at this line.
+    pub(super) fn line(
+        &self,
+        tally: &mut Tally,
+        line_number: u64,
+        line: &[u8],
+        counts: Option<&SharedStore>,
+    ) {
         let line = trim_line(line_number, line);
         if line.iter().all(u8::is_ascii_whitespace) {
             tally.blank += 1;
             return;
         }
-        // Velocity counts come from the timeline, at this line.
-        let store = self.timeline.map(|timeline| timeline.at_line(line_number));
+        let store = counts
+            .cloned()
+            .or_else(|| self.timeline.map(|timeline| timeline.at_line(line_number)));
         // One plan reads the bytes in place, as requests are read; two plans (or counts
         // from a timeline) need the whole document.
         let decided = match (self.baseline, &store) {
@@ -158,9 +166,12 @@ impl Worker<'_> {
             return;
         }
         let decide = |plan: &std::sync::Arc<crate::plan::Plan>| match calls {
+            // Counts the recording holds are those production saw: they win.
             Some((calls, now)) => match counts {
-                Some(counts) => replay(plan, input, &calls.with_counts(counts.clone()), now),
-                None => replay(plan, input, calls, now),
+                Some(counts) if !calls.has_counts() => {
+                    replay(plan, input, &calls.with_counts(counts.clone()), now)
+                }
+                _ => replay(plan, input, calls, now),
             },
             None => decide_over(plan, input, counts),
         };

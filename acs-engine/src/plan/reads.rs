@@ -8,8 +8,9 @@ use crate::input::Root;
 
 impl Plan {
     /// The paths (root first: `["event", "bid", "amount"]`) an input of type
-    /// `event_type` may be read at, each standing for the whole value there. Sorted, and
-    /// no path is below another in the list (the shorter one covers it).
+    /// `event_type` may be read at, each standing for the whole value there: the rules'
+    /// and the velocity counters' (key, id, instant). Sorted, and no path is below another
+    /// in the list (the shorter one covers it).
     pub fn input_reads(&self, event_type: Option<&str>) -> Vec<Vec<String>> {
         let gated: &[u32] = event_type
             .and_then(|t| self.by_type.get(t))
@@ -30,6 +31,16 @@ impl Plan {
                             }
                         }
                     }
+                }
+            }
+        }
+        // Velocity counters read their key, event id and instant from the input, whatever
+        // the rules read: when the event is counted, and when a rule reads a count.
+        if let Some(velocity) = self.velocity.as_deref() {
+            for counter in velocity.counters.iter() {
+                let nodes = counter.key.iter().chain(&counter.id).chain(&counter.time);
+                for node in nodes {
+                    collect(node, &mut paths);
                 }
             }
         }

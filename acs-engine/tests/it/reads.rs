@@ -93,3 +93,33 @@ fn reads_are_sorted_and_none_is_below_another() {
     );
     assert!(plan.input_reads(Some("no.such")).len() < bid.len());
 }
+
+#[test]
+fn a_velocity_counters_key_id_and_instant_are_read_though_no_rule_reads_them() {
+    const RULES: &str = r#"
+velocity:
+  - { name: pays, events: [pay], key: [ctx.userId, ctx.device.id], windows: [1m], time: event.at, id: event.id }
+rules:
+  - id: BURST
+    priority: 1
+    severity: low
+    description: a third payment within a minute, whoever makes it
+    condition: "event.type == 'pay' && rate.limitExceeded(ctx.accountId, 'pays', 2)"
+    action: [ { flagWatchlist: { reason: burst } } ]
+    audit: false
+"#;
+    let plan = Engine::builder()
+        .load_str("rules.yaml", RULES)
+        .unwrap()
+        .plan();
+    let path = |p: &str| p.split('.').map(str::to_owned).collect::<Vec<_>>();
+    for event_type in [Some("pay"), Some("other"), None] {
+        let reads = plan.input_reads(event_type);
+        for wanted in ["ctx.userId", "ctx.device.id", "event.at", "event.id"] {
+            assert!(reads.contains(&path(wanted)), "{wanted} in {reads:?}");
+        }
+    }
+    assert!(plan
+        .input_reads(Some("pay"))
+        .contains(&path("ctx.accountId")));
+}

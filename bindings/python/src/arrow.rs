@@ -61,6 +61,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use acs_engine::backtest::{self, BacktestPart, RecordedCalls};
+use acs_engine::velocity::{CountedEvent, SharedStore};
 use acs_engine::{Decision, Engine, RulesetHash, Verdict};
 use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::cast::AsArray;
@@ -132,11 +133,14 @@ fn arrow_input(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<AnyArray> {
 /// The columns a caller names: the JSON documents (`column`), and for replays of recorded
 /// requests the host calls' recorded answers (`calls`, JSON arrays as an audit record
 /// holds them) and the instant `now()` read (`now`, epoch milliseconds).
+/// A backtest on Spark adds each row's velocity counts (`velocity`, JSON arrays as
+/// `acs_engine::backtest::recorded_counts` reads them), computed from the whole input.
 #[derive(Default, Clone, Copy)]
 pub struct Columns<'a> {
     pub column: Option<&'a str>,
     pub calls: Option<&'a str>,
     pub now: Option<&'a str>,
+    pub velocity: Option<&'a str>,
 }
 
 /// Where a chunk's rows come from.
@@ -144,6 +148,8 @@ struct Layout {
     inputs: Inputs,
     /// The recorded answers' column, and the recorded instants' column, in a table.
     calls: Option<(usize, Option<usize>)>,
+    /// The velocity counts' column, in a table.
+    velocity: Option<usize>,
 }
 
 enum Inputs {
@@ -198,8 +204,27 @@ impl Layout {
                 )))
             }
         };
+        let velocity = match (field.data_type(), columns.velocity) {
+            (_, None) => None,
+            (DataType::Struct(fields), Some(name)) => {
+                let (index, found) = fields.find(name).ok_or_else(|| {
+                    PyValueError::new_err(format!("no velocity column {name:?}"))
+                })?;
+                check_json_column(&format!("column {name:?}"), found.data_type())?;
+                Some(index)
+            }
+            (other, Some(_)) => {
+                return Err(PyValueError::new_err(format!(
+                    "velocity=... names a column of a table, but the input is a single array of type {other}"
+                )))
+            }
+        };
         let inputs = Inputs::of(field, columns.column, max_depth)?;
-        Ok(Layout { inputs, calls })
+        Ok(Layout {
+            inputs,
+            calls,
+            velocity,
+        })
     }
 }
 
@@ -399,6 +424,8 @@ struct Rows<'a> {
     inputs: RowsFrom<'a>,
     /// The recorded answers of each row's host calls, and the instant its `now()` read.
     calls: Option<(JsonColumn<'a>, Option<&'a dyn Array>)>,
+    /// Each row's velocity counts.
+    velocity: Option<JsonColumn<'a>>,
 }
 
 enum RowsFrom<'a> {
@@ -446,6 +473,10 @@ impl<'a> Rows<'a> {
             )),
             None => None,
         };
+        let velocity = match layout.velocity {
+            Some(index) => Some(JsonColumn::new(column(index)?).ok_or_else(mismatch)?),
+            None => None,
+        };
         let outer = match layout.inputs {
             Inputs::Json(None) => None,
             _ => Some(table.ok_or_else(mismatch)?),
@@ -454,7 +485,32 @@ impl<'a> Rows<'a> {
             outer,
             inputs,
             calls,
+            velocity,
         })
+    }
+
+    /// Row `row`'s velocity counts, when the rows carry them (a row with none made no
+    /// event): `Err` when they cannot be read.
+    fn counts(&self, row: usize) -> Option<Result<SharedStore, String>> {
+        let column = self.velocity.as_ref()?;
+        let value = match column.get(row) {
+            None => Value::Array(Vec::new()),
+            Some(json) => match serde_json::from_slice(json) {
+                Ok(value) => value,
+                Err(e) => return Some(Err(format!("velocity counts: {e}"))),
+            },
+        };
+        Some(backtest::recorded_counts(&value).map_err(|e| e.to_string()))
+    }
+
+    /// The input document of row `row`, when it holds one (the events of a backtest's
+    /// timeline are read from documents).
+    fn document(&self, engine: &Engine, row: usize) -> Option<Value> {
+        match self.input(row) {
+            RowInput::Invalid(_) => None,
+            RowInput::Document(document) => Some(document),
+            RowInput::Json(json) => engine.parse_input(json).ok(),
+        }
     }
 
     /// The input of row `row`.
@@ -514,61 +570,224 @@ impl<'a> Rows<'a> {
     /// Decide row `row` into `out`.
     fn decide(&self, engine: &Engine, row: usize, hash: RulesetHash, out: &mut Out) {
         let input = self.input(row);
-        if let Some(recorded) = self.recorded(row) {
-            let document = match input {
-                RowInput::Invalid(message) => return out.error(&message, hash),
-                RowInput::Document(document) => document,
-                RowInput::Json(json) => match engine.parse_input(json) {
-                    Ok(document) => document,
-                    Err(e) => return out.error(&e.to_string(), hash),
+        let counts = match self.counts(row) {
+            Some(Err(message)) => return out.error(&message, hash),
+            Some(Ok(counts)) => Some(counts),
+            None => None,
+        };
+        let recorded = self.recorded(row);
+        if recorded.is_none() && counts.is_none() {
+            return match input {
+                RowInput::Invalid(message) => out.error(&message, hash),
+                RowInput::Json(json) => match engine.evaluate_json(json) {
+                    Ok(decision) => out.decision(&decision),
+                    Err(e) => out.error(&e.to_string(), hash),
                 },
+                RowInput::Document(document) => out.decision(&engine.evaluate(&document)),
             };
-            match recorded {
-                Ok((calls, now)) => {
-                    out.decision(&backtest::replay(&engine.plan(), &document, &calls, now))
-                }
-                Err(message) => out.error(&message, hash),
-            }
-            return;
         }
-        match input {
-            RowInput::Invalid(message) => out.error(&message, hash),
-            RowInput::Json(json) => match engine.evaluate_json(json) {
-                Ok(decision) => out.decision(&decision),
-                Err(e) => out.error(&e.to_string(), hash),
+        let document = match input {
+            RowInput::Invalid(message) => return out.error(&message, hash),
+            RowInput::Document(document) => document,
+            RowInput::Json(json) => match engine.parse_input(json) {
+                Ok(document) => document,
+                Err(e) => return out.error(&e.to_string(), hash),
             },
-            RowInput::Document(document) => out.decision(&engine.evaluate(&document)),
+        };
+        let plan = engine.plan();
+        match (recorded, counts) {
+            (Some(Err(message)), _) => out.error(&message, hash),
+            // Counts the recording holds are those production saw: they win.
+            (Some(Ok((calls, now))), Some(counts)) if !calls.has_counts() => {
+                let calls = calls.with_counts(counts);
+                out.decision(&backtest::replay(&plan, &document, &calls, now));
+            }
+            (Some(Ok((calls, now))), _) => {
+                out.decision(&backtest::replay(&plan, &document, &calls, now));
+            }
+            (None, Some(counts)) => {
+                out.decision(&backtest::decide_with_counts(&plan, &document, &counts));
+            }
+            (None, None) => {} // decided above
         }
     }
 
     /// Count row `row` as line `line` of a backtest.
     fn count(&self, engine: &Engine, row: usize, line: u64, part: &mut BacktestPart) {
         let input = self.input(row);
-        match self.recorded(row) {
-            Some(Err(message)) => part.add_invalid(line, &message),
-            Some(Ok((calls, now))) => match input {
-                RowInput::Invalid(message) => part.add_document(line, Err(&message), None, None),
-                // A blank line is blank, recorded calls or not (`acs replay` skips it).
-                RowInput::Json(json) if json.iter().all(u8::is_ascii_whitespace) => {
-                    part.add_json(line, json);
-                }
-                RowInput::Document(document) => {
-                    part.add_document(line, Ok(&document), Some((&calls, now)), None);
-                }
-                RowInput::Json(json) => match engine.parse_input(json) {
-                    Ok(document) => {
-                        part.add_document(line, Ok(&document), Some((&calls, now)), None);
-                    }
-                    Err(e) => part.add_invalid(line, &e.to_string()),
-                },
+        let counts = match self.counts(row) {
+            Some(Err(message)) => return part.add_invalid(line, &message),
+            Some(Ok(counts)) => Some(counts),
+            None => None,
+        };
+        let counts = counts.as_ref();
+        let recorded = match self.recorded(row) {
+            Some(Err(message)) => return part.add_invalid(line, &message),
+            Some(Ok(recorded)) => Some(recorded),
+            None => None,
+        };
+        let calls = recorded.as_ref().map(|(calls, now)| (calls, *now));
+        match input {
+            RowInput::Invalid(message) => part.add_document(line, Err(&message), None, None),
+            // A blank line is blank, recorded calls or not (`acs replay` skips it).
+            RowInput::Json(json) if json.iter().all(u8::is_ascii_whitespace) => {
+                part.add_json(line, json);
+            }
+            // Without recordings, the line is read as `acs replay` reads it.
+            RowInput::Json(json) if calls.is_none() => part.add_json_counted(line, json, counts),
+            RowInput::Json(json) => match engine.parse_input(json) {
+                Ok(document) => part.add_document(line, Ok(&document), calls, counts),
+                Err(e) => part.add_invalid(line, &e.to_string()),
             },
-            None => match input {
-                RowInput::Invalid(message) => part.add_document(line, Err(&message), None, None),
-                RowInput::Json(json) => part.add_json(line, json),
-                RowInput::Document(document) => part.add_document(line, Ok(&document), None, None),
-            },
+            RowInput::Document(document) => part.add_document(line, Ok(&document), calls, counts),
         }
     }
+}
+
+/// The velocity events of every row of `data` (a backtest's input, as `count_arrow`
+/// reads it; the `numbers` column numbers the rows), one output row per event: `line`,
+/// `counter`, `key`, `at` (epoch ms, null when the row gives none), `id`.
+pub fn events_arrow(
+    py: Python<'_>,
+    engine: &Engine,
+    backtest: &acs_engine::backtest::Backtest,
+    data: &Bound<'_, PyAny>,
+    columns: &Columns<'_>,
+    numbers: &str,
+) -> PyResult<PyRecordBatch> {
+    let reader = arrow_input(py, data)?.into_reader()?;
+    let field = reader.field();
+    let layout = Layout::of(&field, columns, engine.limits().max_input_depth)?;
+    let index = match field.data_type() {
+        DataType::Struct(fields) => fields.find(numbers).map(|(index, _)| index),
+        _ => None,
+    }
+    .ok_or_else(|| PyValueError::new_err(format!("no line column {numbers:?}")))?;
+    let mut lines = arrow_array::builder::Int64Builder::new();
+    let mut counters = StringBuilder::new();
+    let mut keys = StringBuilder::new();
+    let mut instants = arrow_array::builder::Float64Builder::new();
+    let mut ids = StringBuilder::new();
+    for chunk in reader {
+        let chunk = chunk.map_err(|e| PyValueError::new_err(format!("reading the input: {e}")))?;
+        let rows = Rows::new(&layout, chunk.as_ref())?;
+        let numbered = chunk
+            .as_struct_opt()
+            .and_then(|table| table.columns().get(index))
+            .and_then(|c| c.as_primitive_opt::<Int64Type>())
+            .ok_or_else(|| {
+                PyTypeError::new_err(format!("line column {numbers:?} must be int64"))
+            })?;
+        py.detach(|| {
+            for row in 0..chunk.len() {
+                if numbered.is_null(row) {
+                    continue;
+                }
+                let Some(document) = rows.document(engine, row) else {
+                    continue;
+                };
+                for event in backtest.events(&document) {
+                    lines.append_value(numbered.value(row));
+                    counters.append_value(&event.counter);
+                    keys.append_value(&event.key);
+                    instants.append_option(event.at);
+                    ids.append_option(event.id.as_deref());
+                }
+            }
+        });
+    }
+    let batch = RecordBatch::try_new(
+        events_schema(),
+        vec![
+            Arc::new(lines.finish()),
+            Arc::new(counters.finish()),
+            Arc::new(keys.finish()),
+            Arc::new(instants.finish()),
+            Arc::new(ids.finish()),
+        ],
+    )
+    .map_err(|e| PyRuntimeError::new_err(format!("assembling the events: {e}")))?;
+    Ok(PyRecordBatch::new(batch))
+}
+
+/// The schema of [`events_arrow`]'s output, which [`counts_arrow`] reads.
+pub fn events_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("line", DataType::Int64, false),
+        Field::new("counter", DataType::Utf8, false),
+        Field::new("key", DataType::Utf8, false),
+        Field::new("at", DataType::Float64, true),
+        Field::new("id", DataType::Utf8, true),
+    ]))
+}
+
+/// The counts each event of `data` (rows of [`events_schema`], holding every event of
+/// their counters and keys: a Spark partition after a shuffle by counter and key) reads,
+/// in the timeline of those events: one output row per event, `line` and `velocity` (a
+/// JSON object `{"counter", "key", "windows", "counts"}`).
+pub fn counts_arrow(
+    py: Python<'_>,
+    backtest: &acs_engine::backtest::Backtest,
+    data: &Bound<'_, PyAny>,
+) -> PyResult<PyRecordBatch> {
+    let reader = arrow_input(py, data)?.into_reader()?;
+    let mut timeline = backtest.timeline();
+    let wrong = || {
+        PyTypeError::new_err(
+            "events must have the columns line int64, counter string, key string, at float64, id string",
+        )
+    };
+    for chunk in reader {
+        let chunk = chunk.map_err(|e| PyValueError::new_err(format!("reading the events: {e}")))?;
+        let table = chunk.as_struct_opt().ok_or_else(wrong)?;
+        let column = |name: &str| table.column_by_name(name).ok_or_else(wrong);
+        let lines = column("line")?
+            .as_primitive_opt::<Int64Type>()
+            .ok_or_else(wrong)?;
+        let counters = column("counter")?
+            .as_string_opt::<i32>()
+            .ok_or_else(wrong)?;
+        let keys = column("key")?.as_string_opt::<i32>().ok_or_else(wrong)?;
+        let instants = column("at")?
+            .as_primitive_opt::<Float64Type>()
+            .ok_or_else(wrong)?;
+        let ids = column("id")?.as_string_opt::<i32>().ok_or_else(wrong)?;
+        for row in 0..chunk.len() {
+            if lines.is_null(row) || counters.is_null(row) || keys.is_null(row) {
+                continue;
+            }
+            let at = instants.is_valid(row).then(|| instants.value(row));
+            let id = ids.is_valid(row).then(|| ids.value(row).to_owned());
+            let event =
+                CountedEvent::new(counters.value(row), keys.value(row), id, at, at.is_some());
+            let line = u64::try_from(lines.value(row)).unwrap_or_default();
+            timeline.add(line, [event]);
+        }
+    }
+    let (lines, velocity) = py.detach(|| {
+        let sealed = timeline.seal();
+        let mut lines = arrow_array::builder::Int64Builder::new();
+        let mut velocity = StringBuilder::new();
+        sealed.each_event(|event| {
+            let windows: Vec<String> = event.windows.iter().map(ToString::to_string).collect();
+            let json = serde_json::json!({
+                "counter": event.counter,
+                "key": event.key,
+                "windows": windows,
+                "counts": event.counts,
+            });
+            lines.append_value(i64::try_from(event.line).unwrap_or(i64::MAX));
+            velocity.append_value(json.to_string());
+        });
+        (lines.finish(), velocity.finish())
+    });
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("line", DataType::Int64, false),
+        Field::new("velocity", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(schema, vec![Arc::new(lines), Arc::new(velocity)])
+        .map_err(|e| PyRuntimeError::new_err(format!("assembling the counts: {e}")))?;
+    Ok(PyRecordBatch::new(batch))
 }
 
 /// Count every row of `data` (a backtest's input, in any Arrow form: see the module doc)

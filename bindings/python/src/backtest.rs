@@ -109,8 +109,9 @@ impl BacktestRun {
     /// Count every row of `data` (any Arrow array, batch, table or stream, read as
     /// `Engine.evaluate_arrow` reads it), numbered from `first_line`: the number of rows
     /// and the part, as JSON bytes.
-    /// With `line`, that int64 column numbers the rows instead.
-    #[pyo3(signature = (data, column = None, calls = None, now = None, line = None, first_line = 1))]
+    /// With `line`, that int64 column numbers the rows instead. With `velocity`, that
+    /// JSON column holds each row's velocity counts (from `counts_arrow`).
+    #[pyo3(signature = (data, column = None, calls = None, now = None, line = None, first_line = 1, velocity = None))]
     #[allow(clippy::too_many_arguments, reason = "Python keyword arguments")]
     fn count_arrow<'py>(
         &self,
@@ -121,9 +122,15 @@ impl BacktestRun {
         now: Option<&str>,
         line: Option<&str>,
         first_line: u64,
+        velocity: Option<&str>,
     ) -> PyResult<(u64, Bound<'py, PyBytes>)> {
         let mut part = self.backtest.part();
-        let columns = Columns { column, calls, now };
+        let columns = Columns {
+            column,
+            calls,
+            now,
+            velocity,
+        };
         let rows = arrow::count_arrow(
             py,
             &self.current,
@@ -136,8 +143,9 @@ impl BacktestRun {
         Ok((rows, PyBytes::new(py, part.to_json().as_bytes())))
     }
 
-    /// Each row's decision, as `Engine.evaluate_arrow` gives them (one thread).
-    #[pyo3(signature = (data, column = None, calls = None, now = None))]
+    /// Each row's decision, as `Engine.evaluate_arrow` gives them (one thread); with
+    /// `velocity`, each row's counts are read from that JSON column (from `counts_arrow`).
+    #[pyo3(signature = (data, column = None, calls = None, now = None, velocity = None))]
     fn decide_arrow(
         &self,
         py: Python<'_>,
@@ -145,9 +153,52 @@ impl BacktestRun {
         column: Option<&str>,
         calls: Option<&str>,
         now: Option<&str>,
+        velocity: Option<&str>,
     ) -> PyResult<pyo3_arrow::PyRecordBatch> {
-        let columns = Columns { column, calls, now };
+        let columns = Columns {
+            column,
+            calls,
+            now,
+            velocity,
+        };
         arrow::evaluate_arrow(py, &self.current, data, &columns, Some(1))
+    }
+
+    /// Whether the rules (or the baseline) declare velocity counters: a backtest then
+    /// computes each row's counts from the whole input first (`events_arrow`, a shuffle
+    /// by counter and key, `counts_arrow`).
+    #[getter]
+    fn counts_velocity(&self) -> bool {
+        self.backtest.counts_velocity()
+    }
+
+    /// The velocity events of every row of `data` (read as `count_arrow` reads it; the
+    /// int64 column `line` numbers the rows): a record batch of `line`, `counter`, `key`,
+    /// `at`, `id`, one row per event.
+    #[pyo3(signature = (data, line, column = None))]
+    fn events_arrow(
+        &self,
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        line: &str,
+        column: Option<&str>,
+    ) -> PyResult<pyo3_arrow::PyRecordBatch> {
+        let columns = Columns {
+            column,
+            ..Columns::default()
+        };
+        arrow::events_arrow(py, &self.current, &self.backtest, data, &columns, line)
+    }
+
+    /// The counts each event of `events` reads (every event of their counters and keys,
+    /// as `events_arrow` gives them), in time order per key: a record batch of `line`
+    /// and `velocity` (JSON), one row per event.
+    fn counts_arrow(
+        &self,
+        py: Python<'_>,
+        events: &Bound<'_, PyAny>,
+    ) -> PyResult<pyo3_arrow::PyRecordBatch> {
+        arrow::counts_arrow(py, &self.backtest, events)
     }
 
     /// Merge `parts`, each `(offset, part)`: its line numbers shifted by `offset`, into one

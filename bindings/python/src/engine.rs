@@ -246,7 +246,12 @@ impl Engine {
         } else {
             threads
         };
-        let columns = crate::arrow::Columns { column, calls, now };
+        let columns = crate::arrow::Columns {
+            column,
+            calls,
+            now,
+            velocity: None,
+        };
         crate::arrow::evaluate_arrow(py, &self.core, data, &columns, threads)
     }
 

@@ -294,6 +294,31 @@ def test_audit_option_records_audit_decisions_that_acs_audit_verifies(tmp_path):
         acs.Engine.from_path(str(RULES)).audit_flush()
 
 
+def test_a_counter_reads_its_key_and_instant_from_a_dict_though_no_rule_reads_them():
+    # The binding converts only what the plan reads of a dict: the counters' paths too.
+    rules = """
+velocity:
+  - { name: pays, events: [pay], key: ctx.userId, windows: [1m], time: event.at }
+rules:
+  - id: BURST
+    priority: 1
+    severity: low
+    description: a third payment within a minute
+    condition: "event.type == 'pay' && rate.limitExceeded(ctx.accountId, 'pays', 2)"
+    action: [ { flagWatchlist: { reason: burst } } ]
+    audit: false
+"""
+    engine = acs.Engine.from_string(rules)
+    start = 1_764_800_000_000
+    matched = []
+    for i in range(4):  # a payment every 40 s: never 3 within a minute
+        event = {"event": {"type": "pay", "at": start + i * 40_000}, "ctx": {"userId": "U-1", "accountId": "U-1"}}
+        decision = engine.evaluate(event)
+        assert decision.errors == []
+        matched.append(decision.matched_ids)
+    assert matched == [[], [], [], []]
+
+
 def test_the_shipped_velocity_rule_counts_in_the_process_and_the_velocity_option_is_checked():
     # RF20 reads the bid.modify counter the bundle declares: no host function needed.
     engine = acs.Engine.from_path(str(RULES / "acs_rules_top25.yaml"), velocity={})

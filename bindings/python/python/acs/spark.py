@@ -237,6 +237,16 @@ def backtest(
     shipment = _shipment(df.sparkSession, rules, baseline, functions, calls is not None, examples)
     _check_types(_run(shipment), selected, names, line)
     shipped = _ship(df, shipment)
+    persisted = None
+    if _run(shipment).counts_velocity:
+        # Each row reads the counts of its keys' events before it in time, over the whole
+        # input: gathered, shuffled by counter and key, counted, joined back by line.
+        if line is None:
+            selected, persisted = _numbered(selected)
+            line = _LINE
+        counts = _velocity_counts(selected, shipped, names, line)
+        selected = selected.join(counts, on=line, how="left")
+        names = dict(names, velocity=_VELOCITY)
     by_column = line is not None
 
     def count(batches: Iterator[Any]) -> Iterator[Any]:
@@ -256,7 +266,11 @@ def backtest(
             schema=_part_schema(),
         )
 
-    counted = selected.mapInArrow(count, "partition int, rows long, part binary").collect()
+    try:
+        counted = selected.mapInArrow(count, "partition int, rows long, part binary").collect()
+    finally:
+        if persisted is not None:
+            persisted.unpersist()
     counted.sort(key=lambda r: r["partition"])
     parts: List[Tuple[int, bytes]] = []
     offset = 0
@@ -266,6 +280,68 @@ def backtest(
     run = _run(shipment)
     text = run.report(parts, _parallelism(df), time.monotonic() - started)
     return BacktestReport(json.loads(text))
+
+
+# Columns a velocity backtest adds: a line number when the caller gave none, and each
+# row's counts (JSON).
+_LINE = "__acs_line"
+_VELOCITY = "__acs_velocity"
+
+
+def _numbered(selected: Any) -> Tuple[Any, Any]:
+    """`selected` with a column `_LINE` numbering its rows 1, 2, ... in the DataFrame's
+    order (partition by partition, as `backtest` numbers them), and the persisted
+    DataFrame to unpersist when done: the rows must keep their numbers across the jobs
+    that read them."""
+    from pyspark.sql import functions as F
+
+    ids = selected.withColumn("__acs_id", F.monotonically_increasing_id()).persist()
+    # monotonically_increasing_id: the partition index in the upper 31 bits, the row's
+    # place in its partition in the lower 33.
+    partition = F.shiftright("__acs_id", 33)
+    sizes = sorted(
+        (row["p"], row["count"]) for row in ids.groupBy(partition.alias("p")).count().collect()
+    )
+    offsets = []
+    total = 0
+    for index, size in sizes:
+        offsets += [F.lit(index), F.lit(total)]
+        total += size
+    before = F.create_map(*offsets)[partition] if offsets else F.lit(0)
+    place = F.col("__acs_id") - F.shiftleft(partition, 33)
+    lined = ids.withColumn(_LINE, (before + place + 1).cast("long")).drop("__acs_id")
+    return lined, ids
+
+
+def _velocity_counts(selected: Any, shipped: Any, names: Mapping[str, Optional[str]], line: str) -> Any:
+    """(line, counts JSON) of every row that counts in a velocity counter: the events of
+    every row, shuffled by counter and key so that one task sees all of a key's, counted
+    there in time order (the engine's timeline), grouped back by line."""
+    import pyarrow as pa
+    from pyspark.sql import functions as F
+
+    column = names.get("column")
+
+    def events(batches: Iterator[Any]) -> Iterator[Any]:
+        run = _run(shipped())
+        for batch in batches:
+            yield pa.record_batch(run.events_arrow(batch, line=line, column=column))
+
+    def counts(batches: Iterator[Any]) -> Iterator[Any]:
+        run = _run(shipped())
+        first = next(batches, None)
+        if first is None:
+            return
+        stream = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
+        yield pa.record_batch(run.counts_arrow(stream))
+
+    gathered = selected.mapInArrow(
+        events, "line long, counter string, key string, at double, id string"
+    )
+    counted = gathered.repartition("counter", "key").mapInArrow(counts, "line long, velocity string")
+    return counted.groupBy(F.col("line").alias(line)).agg(
+        F.concat(F.lit("["), F.concat_ws(",", F.collect_list("velocity")), F.lit("]")).alias(_VELOCITY)
+    )
 
 
 def _part_schema() -> Any:
@@ -308,7 +384,10 @@ def decisions(
     """One decision per row of `df` as a DataFrame: the `keys` columns of the input, then
     `verdict` (`allowed`, `rejected`, or `error` for a row that is no input), `code`,
     `rule_id`, `matched_ids`, `shadow_matched_ids`, `errors` and `ruleset_hash`. Inputs and
-    host functions as for `backtest`. Lazy: write it (to Parquet, say) or aggregate it."""
+    host functions as for `backtest`. Lazy: write it (to Parquet, say) or aggregate it.
+    Velocity counts are read in time order over the whole input, as `backtest` reads
+    them (the input is then checkpointed first, and the rows come back in another
+    order: join on the key columns)."""
     import pyarrow as pa
 
     keys = list(keys)
@@ -329,6 +408,17 @@ def decisions(
     inputs = list(selected.columns)
     selected = df.select(*inputs, *[k for k in keys if k not in inputs])
     shipped = _ship(df, shipment)
+    if _run(shipment).counts_velocity:
+        # As in `backtest`: each row reads the counts of its keys' events before it in
+        # time, over the whole input. The rows are numbered in the DataFrame's order (for
+        # events at one instant) and checkpointed, so the numbers hold for both jobs.
+        from pyspark.sql import functions as F
+
+        numbered = selected.withColumn(_LINE, F.monotonically_increasing_id() + 1).localCheckpoint()
+        counts = _velocity_counts(numbered, shipped, names, _LINE)
+        selected = numbered.join(counts, on=_LINE, how="left")
+        inputs = inputs + [_VELOCITY]
+        names = dict(names, velocity=_VELOCITY)
     key_schema = ", ".join(
         f"`{f.name}` {f.dataType.simpleString()}" for f in df.select(*keys).schema.fields
     )
