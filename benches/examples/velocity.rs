@@ -5,7 +5,10 @@
 //! interleaved passes, and prints p50 / p99 / mean per evaluation of each. Then the
 //! throughput of 1 process and of 2 processes sharing that Redis (each process this
 //! program again, `velocity --worker URL N`). `velocity --memory KEYS` measures the
-//! in-process store's memory per key and its sweep of idle keys.
+//! in-process store's memory per key and its sweep of idle keys. `velocity --backtest
+//! LINES` measures a backtest of a timed counter over shuffled lines (the timeline: both
+//! passes, on every core) against the same backtest of rules that count nothing, side by
+//! side, and the resident memory the timeline adds per event.
 
 #![allow(clippy::print_stdout, reason = "a bench prints its figures")]
 #![allow(
@@ -123,6 +126,88 @@ fn memory(keys: usize) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+const TIMED: &str = r#"
+velocity:
+  - name: pays
+    events: [pay]
+    key: ctx.userId
+    windows: [1m, 1h]
+    time: event.at
+    id: event.id
+rules:
+  - id: BURST
+    priority: 1
+    severity: medium
+    description: a fourth payment within a minute
+    condition: "event.type == 'pay' && ctx.amount > 0 && velocity.count('pays', ctx.userId, '1m') > 3"
+    action: [ { flagWatchlist: { reason: burst } } ]
+    audit: false
+"#;
+
+/// `velocity --backtest LINES`: LINES payments of LINES / 10 users over a day, shuffled;
+/// backtests with and without the counter, interleaved, three rounds each.
+fn backtest(lines: usize) -> Result<(), Box<dyn std::error::Error>> {
+    use acs_engine::backtest::Backtest;
+    let users = (lines / 10).max(1);
+    let mut text = String::with_capacity(lines * 110);
+    // A multiplicative walk over the lines: each appears once, far from its neighbours.
+    let step = 7_919 % lines.max(1);
+    let mut at = 0;
+    for _ in 0..lines {
+        at = (at + step.max(1)) % lines.max(1);
+        let instant = 1_764_800_000_000_u64 + (at as u64) * 86_400_000 / lines as u64;
+        text.push_str(&format!(
+            "{}\n",
+            json!({"event": {"type": "pay", "at": instant, "id": format!("E{at}")},
+                   "ctx": {"userId": format!("U-{}", at % users), "amount": 10}})
+        ));
+    }
+    let counting = Engine::builder().load_str("rules.yaml", TIMED)?;
+    // The same rule without the count, and no counter declared: one pass, as before.
+    let rules_only = TIMED
+        .split_once("rules:\n")
+        .map_or("", |(_, rules)| rules)
+        .replace(" && velocity.count('pays', ctx.userId, '1m') > 3", "");
+    let plain = Engine::builder().load_str("rules.yaml", rules_only)?;
+    assert!(!Backtest::new(&plain).counts_velocity());
+    println!(
+        "{lines} lines, {users} users, {} MB",
+        text.len() / 1_000_000
+    );
+    for round in 1..=3 {
+        let mut seconds = [0.0; 2];
+        for (i, engine) in [&plain, &counting].into_iter().enumerate() {
+            let started = Instant::now();
+            let report = Backtest::new(engine).run(text.as_bytes(), |_| {})?;
+            seconds[i] = started.elapsed().as_secs_f64();
+            assert_eq!(report.inputs, lines as u64);
+        }
+        println!(
+            "round {round}: no counter {:.2} s, timed counter {:.2} s: {:.2}x",
+            seconds[0],
+            seconds[1],
+            seconds[1] / seconds[0]
+        );
+    }
+    // The timeline alone: its resident memory per event.
+    let before = resident();
+    let mut timeline = Backtest::new(&counting).timeline();
+    let backtest = Backtest::new(&counting);
+    for (number, line) in text.lines().enumerate() {
+        let input: Value = serde_json::from_str(line)?;
+        timeline.add(number as u64 + 1, backtest.events(&input));
+    }
+    let sealed = timeline.seal();
+    let after = resident();
+    println!(
+        "timeline of {lines} events: {} bytes resident, {:.0} bytes per event",
+        after.saturating_sub(before),
+        after.saturating_sub(before) as f64 / lines as f64
+    );
+    drop(sealed);
+    Ok(())
+}
+
 /// Nanoseconds of each of `rounds` evaluations.
 fn timed(engine: &Engine, inputs: &[Value], rounds: usize) -> Vec<u64> {
     let mut out = Vec::with_capacity(rounds);
@@ -141,6 +226,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.get(1).map(String::as_str) == Some("--memory") {
         let keys: usize = args.get(2).map_or(Ok(200_000), |n| n.parse())?;
         return memory(keys);
+    }
+    if args.get(1).map(String::as_str) == Some("--backtest") {
+        let lines: usize = args.get(2).map_or(Ok(1_000_000), |n| n.parse())?;
+        return backtest(lines);
     }
     if args.get(1).map(String::as_str) == Some("--worker") {
         let url = &args[2];

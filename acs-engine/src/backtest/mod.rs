@@ -47,6 +47,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
+use crate::eval::VelocityFound;
 use crate::plan::Plan;
 
 mod part;
@@ -140,6 +141,9 @@ pub enum BacktestError {
     #[error("cannot keep the input in a temporary file: {0}")]
     Spool(io::Error),
 }
+
+/// A line's number and its events in the counters of the rules and of the baseline.
+type LineEvents = (u64, VelocityFound, VelocityFound);
 
 /// What the first pass of a backtest of velocity rules learned of the input.
 struct Gathered {
@@ -258,6 +262,20 @@ impl Backtest {
         events
     }
 
+    /// The events of line `number` of JSON-lines input in the counters of the rules and
+    /// of the baseline (none when it holds no document), read in place.
+    fn line_events(&self, number: u64, line: &[u8]) -> (VelocityFound, VelocityFound) {
+        let line = read::trim_line(number, line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Default::default();
+        }
+        let found = |plan: &Plan| crate::eval::velocity_found_json(plan, line);
+        (
+            found(&self.plan),
+            self.baseline.as_deref().map(found).unwrap_or_default(),
+        )
+    }
+
     /// The first pass of a backtest of velocity rules: every line copied to `spool` (a
     /// line too long to hold left blank) and its events gathered.
     fn gather(
@@ -265,34 +283,103 @@ impl Backtest {
         reader: &mut impl BufRead,
         spool: &mut impl io::Write,
     ) -> Result<Gathered, BacktestError> {
+        let threads = self.worker_threads();
         let mut timeline = self.timeline();
         let mut read = ReadState::default();
         let mut oversized = Vec::new();
-        loop {
-            let batch = match read.next_batch(reader, self.batch_bytes) {
-                Ok(Some(batch)) => batch,
-                Ok(None) => break,
-                Err(source) => {
-                    return Err(BacktestError::Read {
-                        line: read.next_line.saturating_sub(1),
-                        source,
-                    })
+        // The calling thread reads and spools; the workers find each batch's events. The
+        // timeline sorts when sealed, so batches may come back in any order.
+        let (batch_tx, batch_rx) = mpsc::sync_channel::<Batch>(threads.saturating_mul(2));
+        let batch_rx = Arc::new(Mutex::new(batch_rx));
+        let (events_tx, events_rx) = mpsc::channel::<Vec<LineEvents>>();
+        std::thread::scope(|scope| {
+            let mut workers = Vec::with_capacity(threads);
+            for _ in 0..threads {
+                let batch_rx = Arc::clone(&batch_rx);
+                let events_tx = events_tx.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("acs-backtest".to_owned())
+                    .spawn_scoped(scope, move || loop {
+                        let batch = batch_rx
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .recv();
+                        let Ok(batch) = batch else { return };
+                        if events_tx.send(self.batch_events(&batch)).is_err() {
+                            return;
+                        }
+                    });
+                workers.push(spawned.map_err(BacktestError::Spawn)?);
+            }
+            drop(events_tx);
+            drop(batch_rx);
+            let mut add = |found: Vec<LineEvents>| {
+                for (number, current, baseline) in found {
+                    timeline.add_found(number, &self.plan, current);
+                    if let Some(plan) = &self.baseline {
+                        timeline.add_found(number, plan, baseline);
+                    }
                 }
             };
-            spool.write_all(&batch.data).map_err(BacktestError::Spool)?;
-            oversized.extend_from_slice(&batch.oversized);
-            let lines = batch.data.split(|&b| b == b'\n');
-            for (number, line) in (batch.first_line..batch.first_line + batch.lines).zip(lines) {
-                if let Some(input) = read::document(number, line) {
-                    timeline.add(number, self.events(&input));
+            loop {
+                let batch = match read.next_batch(reader, self.batch_bytes) {
+                    Ok(Some(batch)) => batch,
+                    Ok(None) => break,
+                    Err(source) => {
+                        return Err(BacktestError::Read {
+                            line: read.next_line.saturating_sub(1),
+                            source,
+                        })
+                    }
+                };
+                spool.write_all(&batch.data).map_err(BacktestError::Spool)?;
+                oversized.extend_from_slice(&batch.oversized);
+                if batch_tx.send(batch).is_err() {
+                    return Err(BacktestError::Worker);
+                }
+                while let Ok(found) = events_rx.try_recv() {
+                    add(found);
                 }
             }
-        }
+            drop(batch_tx);
+            for found in events_rx {
+                add(found);
+            }
+            let mut panicked = false;
+            for worker in workers {
+                panicked |= worker.join().is_err();
+            }
+            if panicked {
+                return Err(BacktestError::Worker);
+            }
+            Ok(())
+        })?;
         Ok(Gathered {
             timeline: timeline.seal(),
             oversized,
             read,
         })
+    }
+
+    /// The events of every line of `batch` that makes some.
+    fn batch_events(&self, batch: &Batch) -> Vec<LineEvents> {
+        let lines = batch.data.split(|&b| b == b'\n');
+        (batch.first_line..batch.first_line + batch.lines)
+            .zip(lines)
+            .map(|(number, line)| {
+                let (current, baseline) = self.line_events(number, line);
+                (number, current, baseline)
+            })
+            .filter(|(_, current, baseline)| !current.is_empty() || !baseline.is_empty())
+            .collect()
+    }
+
+    /// Worker threads: as asked, else one per available core.
+    fn worker_threads(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+            n => n,
+        }
     }
 
     /// Decide every line of `reader` on the worker threads and report; `gathered` holds
@@ -304,10 +391,7 @@ impl Backtest {
         gathered: Option<Gathered>,
         started: Instant,
     ) -> Result<BacktestReport, BacktestError> {
-        let threads = match self.threads {
-            0 => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
-            n => n,
-        };
+        let threads = self.worker_threads();
         let timeline = gathered.as_ref().map(|g| &g.timeline);
         let oversized = gathered.as_ref().map_or(&[][..], |g| &g.oversized);
         let current = Index::new(&self.plan);

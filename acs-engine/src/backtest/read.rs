@@ -117,12 +117,3 @@ pub(super) fn trim_line(number: u64, line: &[u8]) -> &[u8] {
         line
     }
 }
-
-/// The input document on line `number`, when it holds one (not blank, valid).
-pub(super) fn document(number: u64, line: &[u8]) -> Option<serde_json::Value> {
-    let line = trim_line(number, line);
-    if line.iter().all(u8::is_ascii_whitespace) {
-        return None;
-    }
-    crate::input::parse(line).ok()
-}

@@ -6,12 +6,14 @@
 //! input's order and however many threads decide.
 //!
 //! A counter without `time:` has no instants: its events count in input order, every
-//! earlier line inside each window. Memory grows with the counted events (about 60 bytes
-//! each plus the keys' text): the price of reading counts in time order.
+//! earlier line inside each window. Memory grows with the counted events (77 bytes each,
+//! keys included, at 10 events per key: BENCHMARKS.md): the price of reading counts in
+//! time order.
 
-use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use crate::plan::Plan;
 use crate::velocity::{
@@ -44,8 +46,9 @@ struct Entry {
 /// The events of a backtest's input, gathered before any line is decided.
 #[derive(Debug, Default)]
 pub struct Timeline {
-    counters: HashMap<String, CounterInfo>,
-    groups: HashMap<(Box<str>, Box<str>), u32>,
+    counters: FxHashMap<String, CounterInfo>,
+    /// Counter, then key: the group of its events (looked up by `&str`, without copying).
+    groups: FxHashMap<Box<str>, FxHashMap<Box<str>, u32>>,
     entries: Vec<Vec<Entry>>,
     names: Vec<(Box<str>, Box<str>)>,
 }
@@ -62,7 +65,7 @@ impl Timeline {
     /// An empty timeline of the counters `plans` declare (a counter both declare counts
     /// once, with the windows of both).
     pub(crate) fn new<'p>(plans: impl IntoIterator<Item = &'p Plan>) -> Self {
-        let mut counters: HashMap<String, CounterInfo> = HashMap::new();
+        let mut counters: FxHashMap<String, CounterInfo> = FxHashMap::default();
         for plan in plans {
             let Some(velocity) = plan.velocity.as_deref() else {
                 continue;
@@ -85,35 +88,61 @@ impl Timeline {
     /// event of a counter the rules do not declare is ignored.
     pub fn add(&mut self, line: u64, events: impl IntoIterator<Item = CountedEvent>) {
         for event in events {
-            let Some(info) = self.counters.get(&event.counter) else {
-                continue;
-            };
-            let at = if info.timed {
-                event.at.unwrap_or(0.0)
-            } else {
-                0.0
-            };
-            let name = (Box::from(event.counter), Box::from(event.key));
-            let next = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
-            let group = *self.groups.entry(name.clone()).or_insert(next);
-            if group == next {
+            self.insert(
+                line,
+                &event.counter,
+                event.key,
+                event.id.as_deref(),
+                event.at,
+            );
+        }
+    }
+
+    /// Add the events line `line` makes in `plan`'s counters, by counter index.
+    pub(crate) fn add_found(&mut self, line: u64, plan: &Plan, found: crate::eval::VelocityFound) {
+        let Some(velocity) = plan.velocity.as_deref() else {
+            return;
+        };
+        for (index, key, id, at) in found {
+            if let Some(counter) = velocity.counters.get(index as usize) {
+                self.insert(line, &counter.counter.name, key, id.as_deref(), at);
+            }
+        }
+    }
+
+    fn insert(&mut self, line: u64, counter: &str, key: String, id: Option<&str>, at: Option<f64>) {
+        let Some(info) = self.counters.get(counter) else {
+            return;
+        };
+        let at = if info.timed { at.unwrap_or(0.0) } else { 0.0 };
+        let next = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+        let keys = match self.groups.get_mut(counter) {
+            Some(keys) => keys,
+            None => self.groups.entry(Box::from(counter)).or_default(),
+        };
+        let group = match keys.get(key.as_str()) {
+            Some(&group) => group,
+            None => {
+                let key: Box<str> = Box::from(key);
+                keys.insert(key.clone(), next);
                 self.entries.push(Vec::new());
-                self.names.push(name);
+                self.names.push((Box::from(counter), key));
+                next
             }
-            let id = event.id.map(|id| {
-                let mut hasher = DefaultHasher::new();
-                id.hash(&mut hasher);
-                hasher.finish()
+        };
+        let id = id.map(|id| {
+            let mut hasher = DefaultHasher::new();
+            id.hash(&mut hasher);
+            hasher.finish()
+        });
+        if let Some(entries) = self.entries.get_mut(group as usize) {
+            entries.push(Entry {
+                at,
+                line,
+                id,
+                counted: true,
+                before: 0,
             });
-            if let Some(entries) = self.entries.get_mut(group as usize) {
-                entries.push(Entry {
-                    at,
-                    line,
-                    id,
-                    counted: true,
-                    before: 0,
-                });
-            }
         }
     }
 
@@ -141,7 +170,7 @@ impl Timeline {
                 .and_then(|(counter, _)| self.counters.get(&**counter))
                 .and_then(|info| info.windows.last())
                 .map_or(0.0, |w| w.millis() as f64);
-            let mut seen: HashMap<u64, f64> = HashMap::new();
+            let mut seen: FxHashMap<u64, f64> = FxHashMap::default();
             let mut counted = 0u32;
             for (position, entry) in entries.iter_mut().enumerate() {
                 if let Some(id) = entry.id {
@@ -227,7 +256,7 @@ impl SealedTimeline {
 
     fn group(&self, counter: &str, key: &str) -> Option<(u32, &[Entry])> {
         let timeline = &self.timeline;
-        let group = *timeline.groups.get(&(Box::from(counter), Box::from(key)))?;
+        let group = *timeline.groups.get(counter)?.get(key)?;
         Some((group, timeline.entries.get(group as usize)?))
     }
 
@@ -322,7 +351,7 @@ mod tests {
     use super::*;
 
     fn timeline(timed: bool, windows: &[&str]) -> Timeline {
-        let mut counters = HashMap::new();
+        let mut counters = FxHashMap::default();
         counters.insert(
             "c".to_owned(),
             CounterInfo {

@@ -50,13 +50,26 @@ pub(super) struct Worker<'a> {
 }
 
 impl Worker<'_> {
-    /// The current plan's decision on a line, recorded when the backtest records.
-    fn decide_json(&self, line: &[u8]) -> Result<crate::decision::Decision, InputError> {
+    /// The current plan's decision on a line, recorded when the backtest records;
+    /// velocity counts read from `store` when given.
+    fn decide_json(
+        &self,
+        line: &[u8],
+        store: Option<&SharedStore>,
+    ) -> Result<crate::decision::Decision, InputError> {
         #[cfg(feature = "audit")]
         if let Some(recorder) = self.recorder {
-            return recorder.decide_json(&self.current.plan, line);
+            return match store {
+                Some(store) => input::parse(line).map(|input| {
+                    recorder.decide_over_store(&self.current.plan, &input, store.clone())
+                }),
+                None => recorder.decide_json(&self.current.plan, line),
+            };
         }
-        evaluate_json(&self.current.plan, line, false)
+        match store {
+            Some(store) => eval::evaluate_json_over_store(&self.current.plan, line, store),
+            None => evaluate_json(&self.current.plan, line, false),
+        }
     }
 
     /// The current plan's decision on a document, recorded when the backtest records;
@@ -120,11 +133,13 @@ impl Worker<'_> {
         let store = counts
             .cloned()
             .or_else(|| self.timeline.map(|timeline| timeline.at_line(line_number)));
-        // One plan reads the bytes in place, as requests are read; two plans (or counts
-        // from a timeline) need the whole document.
-        let decided = match (self.baseline, &store) {
-            (None, None) => self.decide_json(line).map(|after| (after, None)),
-            _ => input::parse(line).map(|input| {
+        // One plan reads the bytes in place, as requests are read; two plans need the
+        // whole document.
+        let decided = match self.baseline {
+            None => self
+                .decide_json(line, store.as_ref())
+                .map(|after| (after, None)),
+            Some(_) => input::parse(line).map(|input| {
                 let after = self.decide(&input, store.as_ref());
                 (after, Some(input))
             }),

@@ -25,8 +25,32 @@ use doc::TapeRef;
 pub(crate) use ops::value_order;
 pub use ops::values_equal;
 use value::{Val, View};
+
+/// The velocity events of the document `input` makes in `plan`'s counters (see
+/// `backtest::Timeline`).
 #[cfg(feature = "tools")]
-pub(crate) use velocity::events as velocity_events;
+pub(crate) fn velocity_events(plan: &Plan, input: &Value) -> Vec<crate::velocity::CountedEvent> {
+    velocity::events(plan, input)
+}
+
+/// The velocity events of the JSON document `bytes` (by counter index), read in place
+/// from a tape as requests are; none when they hold no document.
+#[cfg(feature = "tools")]
+pub(crate) fn velocity_found_json(plan: &Plan, bytes: &[u8]) -> velocity::Found {
+    #[cfg(feature = "simd")]
+    if let Some(found) =
+        input::tape::with_input_tape(bytes, |tape| velocity::found(plan, TapeRef::root(tape)))
+    {
+        return found;
+    }
+    match input::parse(bytes) {
+        Ok(document) => velocity::found(plan, &document),
+        Err(_) => velocity::Found::new(),
+    }
+}
+
+#[cfg(feature = "tools")]
+pub(crate) use velocity::Found as VelocityFound;
 
 use call::MemoEntry;
 use resume::Book;
@@ -186,6 +210,35 @@ pub(crate) fn evaluate_over_store(
         None,
         None,
     )
+}
+
+/// [`evaluate_over_store`] of the JSON document `bytes`, read in place from a tape as
+/// requests are.
+#[cfg(feature = "tools")]
+pub(crate) fn evaluate_json_over_store(
+    plan: &Plan,
+    bytes: &[u8],
+    store: &crate::velocity::SharedStore,
+) -> std::result::Result<Decision, InputError> {
+    #[cfg(feature = "simd")]
+    {
+        let decided = input::tape::with_input_tape(bytes, |tape| {
+            let mut evaluator = Evaluator::over(TapeRef::root(tape));
+            evaluator.store = Some(store.clone());
+            decide(
+                plan,
+                evaluator,
+                |index| switched_off(plan, index),
+                None,
+                None,
+            )
+        });
+        if let Some(decision) = decided {
+            return Ok(decision);
+        }
+    }
+    let document = input::parse(bytes)?;
+    Ok(evaluate_over_store(plan, &document, store.clone()))
 }
 
 /// [`evaluate_json`] with the host calls recorded (the audit trail's path): the bytes read

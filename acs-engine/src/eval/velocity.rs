@@ -37,7 +37,7 @@ type Keyed = SmallVec<[(u32, String, Option<String>, f64); 2]>;
 
 /// Events an input makes: a counter's index, the key's text, the event id, the instant
 /// the input gives.
-type Found = SmallVec<[(u32, String, Option<String>, Option<f64>); 2]>;
+pub(crate) type Found = SmallVec<[(u32, String, Option<String>, Option<f64>); 2]>;
 
 /// A counter's index, a key's text, and its counts or why there are none.
 type Known = (u32, String, std::result::Result<Counts, String>);
@@ -366,23 +366,32 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
     }
 }
 
-/// The events `input` makes in `plan`'s counters, recorded nowhere: what a backtest
-/// gathers over its whole input before it decides any line (`backtest::Timeline`).
+/// The events `input` makes in `plan`'s counters (by the counter's index), recorded
+/// nowhere: what a backtest gathers over its whole input before it decides any line
+/// (`backtest::Timeline`).
 #[cfg(feature = "tools")]
-pub(crate) fn events(
-    plan: &crate::plan::Plan,
-    input: &serde_json::Value,
+pub(crate) fn found<'a, D: Doc<'a>>(plan: &'a crate::plan::Plan, input: D) -> Found {
+    let Some(velocity) = plan.velocity.as_deref() else {
+        return Found::new();
+    };
+    let mut evaluator = Evaluator::over(input);
+    let event_type = evaluator
+        .path(crate::input::Root::Event, &[], crate::plan::NO_SLOT)
+        .and_then(|event| event.field("type"))
+        .and_then(Doc::as_str);
+    evaluator.velocity_events(velocity, event_type)
+}
+
+/// [`found`], each event naming its counter.
+#[cfg(feature = "tools")]
+pub(crate) fn events<'a, D: Doc<'a>>(
+    plan: &'a crate::plan::Plan,
+    input: D,
 ) -> Vec<crate::velocity::CountedEvent> {
     let Some(velocity) = plan.velocity.as_deref() else {
         return Vec::new();
     };
-    let mut evaluator = Evaluator::new(input);
-    let event_type = input
-        .get("event")
-        .and_then(|event| event.get("type"))
-        .and_then(serde_json::Value::as_str);
-    evaluator
-        .velocity_events(velocity, event_type)
+    found(plan, input)
         .into_iter()
         .filter_map(|(index, key, id, at)| {
             let counter = &velocity.counters.get(index as usize)?.counter;
