@@ -276,6 +276,23 @@ impl Backtest {
         )
     }
 
+    /// The counts `input`'s rules may read of keys its own events do not count in (another
+    /// user's, say), each as a [`CountedEvent`](crate::velocity::CountedEvent) that is
+    /// not counted: for [`Timeline::add_read`]. Each `velocity.count` and
+    /// `rate.limitExceeded` of the rules `input` runs has its key evaluated on `input`,
+    /// whatever the conditions around it decide.
+    pub fn reads(&self, input: &serde_json::Value) -> Vec<crate::velocity::CountedEvent> {
+        let mut reads = crate::eval::velocity_reads(&self.plan, input);
+        if let Some(baseline) = &self.baseline {
+            for read in crate::eval::velocity_reads(baseline, input) {
+                if !reads.contains(&read) {
+                    reads.push(read);
+                }
+            }
+        }
+        reads
+    }
+
     /// The first pass of a backtest of velocity rules: every line copied to `spool` (a
     /// line too long to hold left blank) and its events gathered.
     fn gather(

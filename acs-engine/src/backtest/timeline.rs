@@ -51,6 +51,8 @@ pub struct Timeline {
     groups: FxHashMap<Box<str>, FxHashMap<Box<str>, u32>>,
     entries: Vec<Vec<Entry>>,
     names: Vec<(Box<str>, Box<str>)>,
+    /// Counts lines read without counting in them: line, counter, key, instant.
+    reads: Vec<(u64, Box<str>, Box<str>, f64)>,
 }
 
 /// A timeline ready to answer counts: shared by the threads that decide.
@@ -96,6 +98,22 @@ impl Timeline {
                 event.at,
             );
         }
+    }
+
+    /// Add a count line `line` reads without counting in it (from
+    /// [`crate::backtest::Backtest::reads`]): [`SealedTimeline::each_event`] gives its
+    /// counts too. One of a counter the rules do not declare is ignored.
+    pub fn add_read(&mut self, line: u64, read: CountedEvent) {
+        let Some(info) = self.counters.get(&read.counter) else {
+            return;
+        };
+        let at = if info.timed {
+            read.at.unwrap_or(0.0)
+        } else {
+            0.0
+        };
+        self.reads
+            .push((line, read.counter.into(), read.key.into(), at));
     }
 
     /// Add the events line `line` makes in `plan`'s counters, by counter index.
@@ -223,8 +241,9 @@ impl SealedTimeline {
     }
 
     /// Every counted event, each with the counts its line reads (the windows of its
-    /// counter, shortest first): how a host that spreads the work (Spark) turns the
-    /// timeline into a column of counts per line.
+    /// counter, shortest first), then every read added with [`Timeline::add_read`] with
+    /// its counts: how a host that spreads the work (Spark) turns the timeline into a
+    /// column of counts per line.
     pub fn each_event(&self, mut each: impl FnMut(EventCounts<'_>)) {
         let timeline = &self.timeline;
         for ((entries, (counter, key)), position) in timeline
@@ -246,6 +265,20 @@ impl SealedTimeline {
                 .collect();
             each(EventCounts {
                 line: entry.line,
+                counter,
+                key,
+                windows,
+                counts,
+            });
+        }
+        for (line, counter, key, at) in &timeline.reads {
+            let windows = timeline
+                .counters
+                .get(&**counter)
+                .map_or(&[][..], |info| &info.windows);
+            let counts = self.read(*line, counter, key, windows, *at);
+            each(EventCounts {
+                line: *line,
                 counter,
                 key,
                 windows,
@@ -437,6 +470,24 @@ mod tests {
             [2],
             "remembered for a minute only: counted again, beside E2"
         );
+    }
+
+    #[test]
+    fn a_read_of_another_key_counts_that_keys_events_up_to_its_instant() {
+        let mut timeline = timeline(true, &["1m"]);
+        timeline.add(1, [event("friend", 0.0, None)]);
+        timeline.add(2, [event("friend", 50_000.0, None)]);
+        timeline.add(4, [event("friend", 30_000.0, None)]);
+        timeline.add_read(3, event("friend", 40_000.0, None));
+        timeline.add_read(5, CountedEvent::new("undeclared", "friend", None, None, true));
+        let sealed = timeline.seal();
+        let mut read = Vec::new();
+        sealed.each_event(|e| {
+            if e.line == 3 {
+                read.push(e.counts);
+            }
+        });
+        assert_eq!(read, [vec![2]], "lines 1 and 4 are before 40 s; line 2 after");
     }
 
     #[test]

@@ -52,6 +52,28 @@ pub(crate) fn velocity_found_json(plan: &Plan, bytes: &[u8]) -> velocity::Found 
 #[cfg(feature = "tools")]
 pub(crate) use velocity::Found as VelocityFound;
 
+/// The counts the document `input`'s rules may read of keys its own events do not count
+/// in, each as the event it is not (see `backtest::Backtest::reads`).
+#[cfg(feature = "tools")]
+pub(crate) fn velocity_reads(plan: &Plan, input: &Value) -> Vec<crate::velocity::CountedEvent> {
+    let Some(velocity) = plan.velocity.as_deref() else {
+        return Vec::new();
+    };
+    velocity::reads(plan, input)
+        .into_iter()
+        .filter_map(|(index, key, at)| {
+            let counter = &velocity.counters.get(index as usize)?.counter;
+            Some(crate::velocity::CountedEvent::new(
+                counter.name.clone(),
+                key,
+                None,
+                at,
+                counter.time.is_some(),
+            ))
+        })
+        .collect()
+}
+
 use call::MemoEntry;
 use resume::Book;
 pub use resume::{AnswerError, Evaluation, HostCall, Step};

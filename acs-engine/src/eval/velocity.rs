@@ -405,3 +405,61 @@ pub(crate) fn events<'a, D: Doc<'a>>(
         })
         .collect()
 }
+
+/// Counts an input's rules may read of keys its own events do not count in (another
+/// user's, say), by counter index: the key's text and the instant it is read at (`None`
+/// when the counter has no `time:` or the input's is unreadable). Every `velocity.count`
+/// and `rate.limitExceeded` of the rules the input runs, its key evaluated on the input
+/// whatever the conditions around it decide (a key that fails to evaluate is skipped): a
+/// host computing each line's counts ahead of the decision (Spark) computes these too.
+#[cfg(feature = "tools")]
+pub(crate) fn reads<'a, D: Doc<'a>>(
+    plan: &'a crate::plan::Plan,
+    input: D,
+) -> SmallVec<[(u32, String, Option<f64>); 2]> {
+    use crate::plan::Callee;
+    let mut reads: SmallVec<[(u32, String, Option<f64>); 2]> = SmallVec::new();
+    let Some(velocity) = plan.velocity.as_deref() else {
+        return reads;
+    };
+    let mut evaluator = Evaluator::over(input);
+    let event_type = evaluator
+        .path(crate::input::Root::Event, &[], crate::plan::NO_SLOT)
+        .and_then(|event| event.field("type"))
+        .and_then(Doc::as_str);
+    let own = evaluator.velocity_events(velocity, event_type);
+    let mut calls: Vec<(u32, &'a Node)> = Vec::new();
+    plan.each_rule_expression(event_type, &mut |expression| {
+        crate::plan::each_node(expression, &mut |node| {
+            let Node::Call { callee, args, .. } = node else {
+                return;
+            };
+            let key = match callee {
+                Callee::VelocityCount { counter, .. } => args.get(1).map(|key| (*counter, key)),
+                Callee::RateLimit { counter } => args.first().map(|key| (*counter, key)),
+                _ => None,
+            };
+            calls.extend(key);
+        });
+    });
+    for (counter, node) in calls {
+        // Paths are cached per rule: each key is evaluated afresh.
+        evaluator.start_rule();
+        let Some(key) = evaluator.eval(node).ok().as_ref().and_then(key_part) else {
+            continue;
+        };
+        let counted = |c: &u32, k: &String| *c == counter && *k == key;
+        if own.iter().any(|(c, k, _, _)| counted(c, k))
+            || reads.iter().any(|(c, k, _)| counted(c, k))
+        {
+            continue;
+        }
+        let time = velocity
+            .counters
+            .get(counter as usize)
+            .and_then(|c| c.time.as_ref());
+        let at = evaluator.recorded_instant(time);
+        reads.push((counter, key, at));
+    }
+    reads
+}

@@ -4,6 +4,9 @@
 
 mod reads;
 
+#[cfg(feature = "tools")]
+pub(crate) use reads::each_node;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

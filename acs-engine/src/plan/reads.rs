@@ -12,28 +12,8 @@ impl Plan {
     /// and the velocity counters' (key, id, instant). Sorted, and no path is below another
     /// in the list (the shorter one covers it).
     pub fn input_reads(&self, event_type: Option<&str>) -> Vec<Vec<String>> {
-        let gated: &[u32] = event_type
-            .and_then(|t| self.by_type.get(t))
-            .map_or(&[], |v| v);
         let mut paths: Vec<Vec<String>> = vec![vec!["event".to_owned(), "type".to_owned()]];
-        for index in super::merge_sorted(gated, &self.ungated) {
-            let Some(rule) = self.rules.get(index as usize) else {
-                continue;
-            };
-            collect(&rule.condition, &mut paths);
-            for hole in rule.holes.iter() {
-                match hole {
-                    HolePlan::Expr(node) => collect(node, &mut paths),
-                    HolePlan::Text(parts, _) => {
-                        for part in parts.iter() {
-                            if let TextPlan::Expr(node) = part {
-                                collect(node, &mut paths);
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        self.each_rule_expression(event_type, &mut |node| collect(node, &mut paths));
         // Velocity counters read their key, event id and instant from the input, whatever
         // the rules read: when the event is counted, and when a rule reads a count.
         if let Some(velocity) = self.velocity.as_deref() {
@@ -57,6 +37,65 @@ impl Plan {
         }
         minimal
     }
+
+    /// Every expression of the rules an input of type `event_type` runs (gated on it, and
+    /// ungated): conditions and action templates' holes.
+    pub(crate) fn each_rule_expression<'p>(
+        &'p self,
+        event_type: Option<&str>,
+        visit: &mut dyn FnMut(&'p Node),
+    ) {
+        let gated: &[u32] = event_type
+            .and_then(|t| self.by_type.get(t))
+            .map_or(&[], |v| v);
+        for index in super::merge_sorted(gated, &self.ungated) {
+            let Some(rule) = self.rules.get(index as usize) else {
+                continue;
+            };
+            visit(&rule.condition);
+            for hole in rule.holes.iter() {
+                match hole {
+                    HolePlan::Expr(node) => visit(node),
+                    HolePlan::Text(parts, _) => {
+                        for part in parts.iter() {
+                            if let TextPlan::Expr(node) = part {
+                                visit(node);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `node` and every node below it, parents first.
+pub(crate) fn each_node<'p>(node: &'p Node, visit: &mut dyn FnMut(&'p Node)) {
+    visit(node);
+    match node {
+        Node::Const(_) | Node::Path { .. } | Node::PathCompare { .. } | Node::PathPair { .. } => {}
+        Node::Get { base, .. } => each_node(base, visit),
+        Node::Index { base, index } => {
+            each_node(base, visit);
+            each_node(index, visit);
+        }
+        Node::Array(items) | Node::And(items) | Node::Or(items) => {
+            for item in items.iter() {
+                each_node(item, visit);
+            }
+        }
+        Node::Call { args, .. } => {
+            for arg in args.iter() {
+                each_node(arg, visit);
+            }
+        }
+        Node::Not(inner) | Node::Neg(inner, _) => each_node(inner, visit),
+        Node::Binary { lhs, rhs, .. } => {
+            each_node(lhs, visit);
+            each_node(rhs, visit);
+        }
+        Node::BoolCompare { operand, .. } => each_node(operand, visit),
+    }
 }
 
 fn path(root: Root, keys: &[Box<str>]) -> Vec<String> {
@@ -66,8 +105,7 @@ fn path(root: Root, keys: &[Box<str>]) -> Vec<String> {
 }
 
 fn collect(node: &Node, paths: &mut Vec<Vec<String>>) {
-    match node {
-        Node::Const(_) => {}
+    each_node(node, &mut |node| match node {
         Node::Path { root, keys, .. } | Node::PathCompare { root, keys, .. } => {
             paths.push(path(*root, keys));
         }
@@ -75,26 +113,6 @@ fn collect(node: &Node, paths: &mut Vec<Vec<String>>) {
             paths.push(path(lhs.root, &lhs.keys));
             paths.push(path(rhs.root, &rhs.keys));
         }
-        Node::Get { base, .. } => collect(base, paths),
-        Node::Index { base, index } => {
-            collect(base, paths);
-            collect(index, paths);
-        }
-        Node::Array(items) | Node::And(items) | Node::Or(items) => {
-            for item in items.iter() {
-                collect(item, paths);
-            }
-        }
-        Node::Call { args, .. } => {
-            for arg in args.iter() {
-                collect(arg, paths);
-            }
-        }
-        Node::Not(inner) | Node::Neg(inner, _) => collect(inner, paths),
-        Node::Binary { lhs, rhs, .. } => {
-            collect(lhs, paths);
-            collect(rhs, paths);
-        }
-        Node::BoolCompare { operand, .. } => collect(operand, paths),
-    }
+        _ => {}
+    });
 }

@@ -646,7 +646,8 @@ impl<'a> Rows<'a> {
 
 /// The velocity events of every row of `data` (a backtest's input, as `count_arrow`
 /// reads it; the `numbers` column numbers the rows), one output row per event: `line`,
-/// `counter`, `key`, `at` (epoch ms, null when the row gives none), `id`.
+/// `counter`, `key`, `at` (epoch ms, null when the row gives none), `id`, and `read`:
+/// true for a count the row's rules read of a key it does not count in (not an event).
 pub fn events_arrow(
     py: Python<'_>,
     engine: &Engine,
@@ -668,6 +669,7 @@ pub fn events_arrow(
     let mut keys = StringBuilder::new();
     let mut instants = arrow_array::builder::Float64Builder::new();
     let mut ids = StringBuilder::new();
+    let mut reads = arrow_array::builder::BooleanBuilder::new();
     for chunk in reader {
         let chunk = chunk.map_err(|e| PyValueError::new_err(format!("reading the input: {e}")))?;
         let rows = Rows::new(&layout, chunk.as_ref())?;
@@ -686,12 +688,15 @@ pub fn events_arrow(
                 let Some(document) = rows.document(engine, row) else {
                     continue;
                 };
-                for event in backtest.events(&document) {
+                let events = backtest.events(&document).into_iter().map(|e| (e, false));
+                let read = backtest.reads(&document).into_iter().map(|e| (e, true));
+                for (event, read) in events.chain(read) {
                     lines.append_value(numbered.value(row));
                     counters.append_value(&event.counter);
                     keys.append_value(&event.key);
                     instants.append_option(event.at);
                     ids.append_option(event.id.as_deref());
+                    reads.append_value(read);
                 }
             }
         });
@@ -704,6 +709,7 @@ pub fn events_arrow(
             Arc::new(keys.finish()),
             Arc::new(instants.finish()),
             Arc::new(ids.finish()),
+            Arc::new(reads.finish()),
         ],
     )
     .map_err(|e| PyRuntimeError::new_err(format!("assembling the events: {e}")))?;
@@ -718,6 +724,7 @@ pub fn events_schema() -> SchemaRef {
         Field::new("key", DataType::Utf8, false),
         Field::new("at", DataType::Float64, true),
         Field::new("id", DataType::Utf8, true),
+        Field::new("read", DataType::Boolean, false),
     ]))
 }
 
@@ -734,7 +741,7 @@ pub fn counts_arrow(
     let mut timeline = backtest.timeline();
     let wrong = || {
         PyTypeError::new_err(
-            "events must have the columns line int64, counter string, key string, at float64, id string",
+            "events must have the columns line int64, counter string, key string, at float64, id string, read bool",
         )
     };
     for chunk in reader {
@@ -752,6 +759,7 @@ pub fn counts_arrow(
             .as_primitive_opt::<Float64Type>()
             .ok_or_else(wrong)?;
         let ids = column("id")?.as_string_opt::<i32>().ok_or_else(wrong)?;
+        let reads = column("read")?.as_boolean_opt().ok_or_else(wrong)?;
         for row in 0..chunk.len() {
             if lines.is_null(row) || counters.is_null(row) || keys.is_null(row) {
                 continue;
@@ -761,7 +769,11 @@ pub fn counts_arrow(
             let event =
                 CountedEvent::new(counters.value(row), keys.value(row), id, at, at.is_some());
             let line = u64::try_from(lines.value(row)).unwrap_or_default();
-            timeline.add(line, [event]);
+            if reads.is_valid(row) && reads.value(row) {
+                timeline.add_read(line, event);
+            } else {
+                timeline.add(line, [event]);
+            }
         }
     }
     let (lines, velocity) = py.detach(|| {

@@ -405,7 +405,18 @@ rules:
     condition: "event.type == 'pay' && velocity.count('pays', ctx.userId, '1m') > 3"
     action: [ { rejectRequest: { code: BURST, message: "{{velocity.count('pays', ctx.userId, '1h')}} this hour" } } ]
     audit: false
+  - id: BUSY_FRIEND
+    priority: 0
+    severity: low
+    description: the payer's friend paid 3 times within the hour (a count of another key)
+    condition: "event.type == 'pay' && velocity.count('pays', ctx.friendId, '1h') >= 3"
+    action: [ { flagWatchlist: { reason: busy friend } } ]
+    audit: false
 """
+
+
+def matches(report: Dict[str, Any], rule: str) -> int:
+    return next(r["matches"] for r in report["rules"] if r["id"] == rule)
 
 
 def velocity_lines() -> List[str]:
@@ -417,9 +428,10 @@ def velocity_lines() -> List[str]:
         burst = user % 5 == 0
         for i in range(6):
             at = start + user * 600_000 + i * (5_000 if burst else 400_000)
-            events.append((at, {"event": {"type": "pay", "at": at, "id": f"E{user}-{i}"}, "ctx": {"userId": f"U-{user}"}}))
+            ctx = {"userId": f"U-{user}", "friendId": f"U-{(user + 1) % 40}"}
+            events.append((at, {"event": {"type": "pay", "at": at, "id": f"E{user}-{i}"}, "ctx": ctx}))
         if burst:  # a retry of the last payment: not counted again
-            events.append((at + 1_000, {"event": {"type": "pay", "at": at + 1_000, "id": f"E{user}-5"}, "ctx": {"userId": f"U-{user}"}}))
+            events.append((at + 1_000, {"event": {"type": "pay", "at": at + 1_000, "id": f"E{user}-5"}, "ctx": ctx}))
     events.sort(key=lambda e: e[0])
     return [json.dumps(e) for _, e in events]
 
@@ -434,11 +446,15 @@ def test_a_velocity_backtest_counts_in_time_order_across_partitions(spark, tmp_p
     (tmp_path / "shuffled.jsonl").write_text("".join(line + "\n" for line in shuffled))
     expected = replay("--rules", str(rules), str(tmp_path / "sorted.jsonl"))
     # 8 bursting users: their 4th, 5th, 6th payments and the retry.
-    assert expected["rules"][0]["matches"] == 8 * 4
+    assert matches(expected, "BURST") == 8 * 4
+    # Reading the friend's count: the friend's payments before this one, in time.
+    busy = matches(expected, "BUSY_FRIEND")
+    assert 0 < busy < len(lines)
     # The same lines shuffled, read as several partitions, numbered by Spark.
     df = spark.read.text(str(tmp_path / "shuffled.jsonl")).repartition(3)
     report = acs.spark.backtest(df, str(rules))
-    assert report["rules"][0]["matches"] == 8 * 4
+    assert matches(report, "BURST") == 8 * 4
+    assert matches(report, "BUSY_FRIEND") == busy
     assert report["inputs_with_errors"] == 0
     assert report["verdicts"] == expected["verdicts"]
     # Numbered by a line column: the report equals acs replay's of the shuffled file.
@@ -463,9 +479,11 @@ def test_velocity_decisions_row_by_row_read_the_counts_of_time_order(spark, tmp_
     # What a live engine decides, the events in time order.
     engine = acs.Engine.from_string(VELOCITY_RULES)
     expected = {}
+    expected_ids = []
     for line in lines:
         event = json.loads(line)
         decision = engine.evaluate(event)
+        expected_ids.append(decision.matched_ids)
         # A retry shares its id with the payment it repeats: keep both outcomes.
         expected.setdefault(event["event"]["id"], []).append(decision.verdict["outcome"])
     got = {}
@@ -474,3 +492,7 @@ def test_velocity_decisions_row_by_row_read_the_counts_of_time_order(spark, tmp_
         got.setdefault(row["id"], []).append(row["verdict"])
     assert {k: sorted(v) for k, v in got.items()} == {k: sorted(v) for k, v in expected.items()}
     assert sum(v.count("rejected") for v in got.values()) == 8 * 4
+    friends = [row for row in rows if "BUSY_FRIEND" in row["matched_ids"]]
+    assert friends and len(friends) == sum(
+        "BUSY_FRIEND" in engine_ids for engine_ids in expected_ids
+    )

@@ -314,9 +314,10 @@ def _numbered(selected: Any) -> Tuple[Any, Any]:
 
 
 def _velocity_counts(selected: Any, shipped: Any, names: Mapping[str, Optional[str]], line: str) -> Any:
-    """(line, counts JSON) of every row that counts in a velocity counter: the events of
-    every row, shuffled by counter and key so that one task sees all of a key's, counted
-    there in time order (the engine's timeline), grouped back by line."""
+    """(line, counts JSON) of every row that counts in a velocity counter or reads one:
+    the events of every row (and the counts its rules read of other keys), shuffled by
+    counter and key so that one task sees all of a key's, counted there in time order
+    (the engine's timeline), grouped back by line."""
     import pyarrow as pa
     from pyspark.sql import functions as F
 
@@ -336,7 +337,7 @@ def _velocity_counts(selected: Any, shipped: Any, names: Mapping[str, Optional[s
         yield pa.record_batch(run.counts_arrow(stream))
 
     gathered = selected.mapInArrow(
-        events, "line long, counter string, key string, at double, id string"
+        events, "line long, counter string, key string, at double, id string, read boolean"
     )
     counted = gathered.repartition("counter", "key").mapInArrow(counts, "line long, velocity string")
     return counted.groupBy(F.col("line").alias(line)).agg(
