@@ -479,7 +479,10 @@ mod tests {
         timeline.add(2, [event("friend", 50_000.0, None)]);
         timeline.add(4, [event("friend", 30_000.0, None)]);
         timeline.add_read(3, event("friend", 40_000.0, None));
-        timeline.add_read(5, CountedEvent::new("undeclared", "friend", None, None, true));
+        timeline.add_read(
+            5,
+            CountedEvent::new("undeclared", "friend", None, None, true),
+        );
         let sealed = timeline.seal();
         let mut read = Vec::new();
         sealed.each_event(|e| {
@@ -487,7 +490,11 @@ mod tests {
                 read.push(e.counts);
             }
         });
-        assert_eq!(read, [vec![2]], "lines 1 and 4 are before 40 s; line 2 after");
+        assert_eq!(
+            read,
+            [vec![2]],
+            "lines 1 and 4 are before 40 s; line 2 after"
+        );
     }
 
     #[test]

@@ -218,9 +218,9 @@ pub(crate) fn evaluate_uncounted(plan: &Plan, input: &Value) -> Decision {
 /// [`evaluate_uncounted`] with velocity counts read from `store` instead of the plan's
 /// (a backtest's timeline of the whole input).
 #[cfg(feature = "tools")]
-pub(crate) fn evaluate_over_store(
-    plan: &Plan,
-    input: &Value,
+pub(crate) fn evaluate_over_store<'a, D: Doc<'a>>(
+    plan: &'a Plan,
+    input: D,
     store: crate::velocity::SharedStore,
 ) -> Decision {
     let mut evaluator = Evaluator::over(input);
@@ -245,15 +245,7 @@ pub(crate) fn evaluate_json_over_store(
     #[cfg(feature = "simd")]
     {
         let decided = input::tape::with_input_tape(bytes, |tape| {
-            let mut evaluator = Evaluator::over(TapeRef::root(tape));
-            evaluator.store = Some(store.clone());
-            decide(
-                plan,
-                evaluator,
-                |index| switched_off(plan, index),
-                None,
-                None,
-            )
+            evaluate_over_store(plan, TapeRef::root(tape), store.clone())
         });
         if let Some(decision) = decided {
             return Ok(decision);
