@@ -37,6 +37,11 @@
 //! (channel capacity + workers) × batch size, plus a few examples: it does not depend on
 //! the input's size. Every count is exact and the same whatever the number of threads;
 //! examples are the ones with the lowest line numbers.
+//!
+//! Rules with velocity counters are the exception: a first pass gathers every line's
+//! events into a [`Timeline`] (and the input into a temporary file), so that each line
+//! then reads the counts of the events before it in time, whatever the input's order.
+//! The timeline grows with the events counted.
 
 use std::io::{self, BufRead};
 use std::num::NonZeroUsize;
