@@ -268,6 +268,29 @@ test('options.audit records the decisions of audit: true rules in a log acs audi
   }
 })
 
+test('a counter reads its key and instant from an object though no rule reads them', () => {
+  // The binding copies only what the plan reads of an object: the counters' paths too.
+  const rulesText = `
+velocity:
+  - { name: pays, events: [pay], key: ctx.userId, windows: [1m], time: event.at }
+rules:
+  - id: BURST
+    priority: 1
+    severity: low
+    description: a third payment within a minute
+    condition: "event.type == 'pay' && rate.limitExceeded(ctx.accountId, 'pays', 2)"
+    action: [ { flagWatchlist: { reason: burst } } ]
+    audit: false
+`
+  const engine = Engine.fromString(rulesText)
+  const start = 1764800000000
+  for (let i = 0; i < 4; i++) { // a payment every 40 s: never 3 within a minute
+    const decision = engine.evaluate({ event: { type: 'pay', at: start + i * 40000 }, ctx: { userId: 'U-1', accountId: 'U-1' } })
+    assert.deepEqual(decision.errors, [], `payment ${i}`)
+    assert.deepEqual(decision.matched, [], `payment ${i}`)
+  }
+})
+
 test('the shipped velocity rule counts in the process, and options.velocity is checked', () => {
   // RF20 reads the bid.modify counter the bundle declares: no host function needed.
   const engine = Engine.fromPath(path.join(rules, 'acs_rules_top25.yaml'), { velocity: {} })
