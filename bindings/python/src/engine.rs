@@ -641,7 +641,11 @@ impl Engine {
             Ok(())
         };
         std::thread::scope(|scope| -> PyResult<()> {
-            for _ in 0..threads {
+            // This thread is one of the `threads`: it reads inputs and builds results
+            // under the GIL, and decides a chunk itself whenever the workers are behind,
+            // so that `threads` threads share `threads` cores (a worker per thread beside
+            // it left the Python side two thirds of a core on two).
+            for _ in 1..threads {
                 let done = done.clone();
                 let queue = &queue;
                 scope.spawn(move || loop {
@@ -679,18 +683,39 @@ impl Engine {
                     }
                 }
                 emit(&mut waiting, &mut next, &originals)?;
-                py.detach(|| work.send(chunk))
-                    .map_err(|_| errors::misuse("the evaluation workers stopped"))?;
+                match work.try_send(chunk) {
+                    Ok(()) => {}
+                    // The workers are behind: decide this chunk here.
+                    Err(mpsc::TrySendError::Full((index, items))) => {
+                        let outcomes =
+                            py.detach(|| items.iter().map(|i| self.decide_item(i)).collect());
+                        waiting.insert(index, (items, outcomes));
+                    }
+                    Err(mpsc::TrySendError::Disconnected(_)) => {
+                        return Err(errors::misuse("the evaluation workers stopped"));
+                    }
+                }
                 if last {
                     break;
                 }
             }
             drop(work);
             while next < chunks {
-                let (index, items, outcomes) = py
-                    .detach(|| decided.lock().ok().and_then(|d| d.recv().ok()))
-                    .ok_or_else(|| errors::misuse("the evaluation workers stopped"))?;
-                waiting.insert(index, (items, outcomes));
+                // Help with the chunks still queued, then wait for the workers' last.
+                let queued = queue
+                    .try_lock()
+                    .ok()
+                    .and_then(|queue| queue.try_recv().ok());
+                if let Some((index, items)) = queued {
+                    let outcomes =
+                        py.detach(|| items.iter().map(|i| self.decide_item(i)).collect());
+                    waiting.insert(index, (items, outcomes));
+                } else if !waiting.contains_key(&next) {
+                    let (index, items, outcomes) = py
+                        .detach(|| decided.lock().ok().and_then(|d| d.recv().ok()))
+                        .ok_or_else(|| errors::misuse("the evaluation workers stopped"))?;
+                    waiting.insert(index, (items, outcomes));
+                }
                 emit(&mut waiting, &mut next, &originals)?;
             }
             Ok(())

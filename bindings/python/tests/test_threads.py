@@ -74,6 +74,19 @@ def test_evaluate_many_across_many_chunks_keeps_every_result_in_its_place():
         assert got == expected
 
 
+def test_evaluate_many_of_bytes_outrunning_the_workers_keeps_every_result_in_its_place():
+    # JSON bytes are quick to take: the calling thread fills the workers' queue and then
+    # decides chunks itself, and helps with the last ones; the order must hold all the same.
+    shared = engine()
+    texts = [json.dumps(load(p)).encode() for p in example_inputs()]
+    lines = [texts[i % len(texts)] for i in range(20_011)]
+    expected = [shared.evaluate_json(text) for text in texts]
+    for threads in (2, 4):
+        results = shared.evaluate_many(lines, threads=threads)
+        assert len(results) == len(lines)
+        assert all(r == expected[i % len(texts)] for i, r in enumerate(results))
+
+
 def test_an_iterable_that_raises_midway_stops_the_batch_with_its_exception():
     shared = engine()
     inputs = [load(p) for p in example_inputs()]
