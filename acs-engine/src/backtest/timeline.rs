@@ -399,7 +399,7 @@ mod tests {
     }
 
     fn event(key: &str, at: f64, id: Option<&str>) -> CountedEvent {
-        CountedEvent::new("c", key, id.map(str::to_owned), Some(at), true)
+        CountedEvent::new("c", key, id.map(str::to_owned), Some(at))
     }
 
     fn own(sealed: &SealedTimeline, line: u64, key: &str) -> Counts {
@@ -479,10 +479,7 @@ mod tests {
         timeline.add(2, [event("friend", 50_000.0, None)]);
         timeline.add(4, [event("friend", 30_000.0, None)]);
         timeline.add_read(3, event("friend", 40_000.0, None));
-        timeline.add_read(
-            5,
-            CountedEvent::new("undeclared", "friend", None, None, true),
-        );
+        timeline.add_read(5, CountedEvent::new("undeclared", "friend", None, None));
         let sealed = timeline.seal();
         let mut read = Vec::new();
         sealed.each_event(|e| {
@@ -501,9 +498,9 @@ mod tests {
     fn a_counter_without_instants_counts_in_line_order() {
         let mut timeline = timeline(false, &["1m"]);
         for line in [3, 1, 2] {
-            timeline.add(line, [CountedEvent::new("c", "K", None, None, false)]);
+            timeline.add(line, [CountedEvent::new("c", "K", None, None)]);
         }
-        timeline.add(4, [CountedEvent::new("unknown", "K", None, None, false)]);
+        timeline.add(4, [CountedEvent::new("unknown", "K", None, None)]);
         let sealed = timeline.seal();
         assert_eq!(own(&sealed, 1, "K"), [1]);
         assert_eq!(own(&sealed, 3, "K"), [3]);

@@ -30,7 +30,10 @@ use value::{Val, View};
 /// `backtest::Timeline`).
 #[cfg(feature = "tools")]
 pub(crate) fn velocity_events(plan: &Plan, input: &Value) -> Vec<crate::velocity::CountedEvent> {
-    velocity::events(plan, input)
+    velocity::found(plan, input)
+        .into_iter()
+        .filter_map(|event| velocity::named(plan, event))
+        .collect()
 }
 
 /// The velocity events of the JSON document `bytes` (by counter index), read in place
@@ -56,21 +59,9 @@ pub(crate) use velocity::Found as VelocityFound;
 /// in, each as the event it is not (see `backtest::Backtest::reads`).
 #[cfg(feature = "tools")]
 pub(crate) fn velocity_reads(plan: &Plan, input: &Value) -> Vec<crate::velocity::CountedEvent> {
-    let Some(velocity) = plan.velocity.as_deref() else {
-        return Vec::new();
-    };
     velocity::reads(plan, input)
         .into_iter()
-        .filter_map(|(index, key, at)| {
-            let counter = &velocity.counters.get(index as usize)?.counter;
-            Some(crate::velocity::CountedEvent::new(
-                counter.name.clone(),
-                key,
-                None,
-                at,
-                counter.time.is_some(),
-            ))
-        })
+        .filter_map(|(index, key, at)| velocity::named(plan, (index, key, None, at)))
         .collect()
 }
 
@@ -339,10 +330,7 @@ fn decide<'a, D: Doc<'a>>(
     shard: Option<&metrics::Shard>,
     started: Option<Instant>,
 ) -> Decision {
-    let event_type = evaluator
-        .path(Root::Event, &[], crate::plan::NO_SLOT)
-        .and_then(|event| event.field("type"))
-        .and_then(Doc::as_str);
+    let event_type = evaluator.event_type();
     if let Some(velocity) = plan.velocity.as_deref() {
         evaluator.velocity_plan = Some(velocity);
         evaluator.record_velocity(velocity, event_type);
@@ -518,6 +506,15 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
             store: None,
             lifetime: std::marker::PhantomData,
         }
+    }
+
+    /// The input's `event.type`, when it is a string: what selects the rules and the
+    /// velocity counters that run.
+    #[inline]
+    pub(super) fn event_type(&mut self) -> Option<&'a str> {
+        self.path(Root::Event, &[], crate::plan::NO_SLOT)
+            .and_then(|event| event.field("type"))
+            .and_then(Doc::as_str)
     }
 
     /// The instant `now()` reads: fixed at its first read for the whole evaluation (and

@@ -375,35 +375,28 @@ pub(crate) fn found<'a, D: Doc<'a>>(plan: &'a crate::plan::Plan, input: D) -> Fo
         return Found::new();
     };
     let mut evaluator = Evaluator::over(input);
-    let event_type = evaluator
-        .path(crate::input::Root::Event, &[], crate::plan::NO_SLOT)
-        .and_then(|event| event.field("type"))
-        .and_then(Doc::as_str);
+    let event_type = evaluator.event_type();
     evaluator.velocity_events(velocity, event_type)
 }
 
-/// [`found`], each event naming its counter.
+/// `index`'s event in `plan`'s counters, naming its counter.
 #[cfg(feature = "tools")]
-pub(crate) fn events<'a, D: Doc<'a>>(
-    plan: &'a crate::plan::Plan,
-    input: D,
-) -> Vec<crate::velocity::CountedEvent> {
-    let Some(velocity) = plan.velocity.as_deref() else {
-        return Vec::new();
-    };
-    found(plan, input)
-        .into_iter()
-        .filter_map(|(index, key, id, at)| {
-            let counter = &velocity.counters.get(index as usize)?.counter;
-            Some(crate::velocity::CountedEvent {
-                counter: counter.name.clone(),
-                key,
-                id,
-                at,
-                timed: counter.time.is_some(),
-            })
-        })
-        .collect()
+pub(crate) fn named(
+    plan: &crate::plan::Plan,
+    (index, key, id, at): (u32, String, Option<String>, Option<f64>),
+) -> Option<crate::velocity::CountedEvent> {
+    let counter = &plan
+        .velocity
+        .as_deref()?
+        .counters
+        .get(index as usize)?
+        .counter;
+    Some(crate::velocity::CountedEvent::new(
+        counter.name.clone(),
+        key,
+        id,
+        at,
+    ))
 }
 
 /// Counts an input's rules may read of keys its own events do not count in (another
@@ -423,10 +416,7 @@ pub(crate) fn reads<'a, D: Doc<'a>>(
         return reads;
     };
     let mut evaluator = Evaluator::over(input);
-    let event_type = evaluator
-        .path(crate::input::Root::Event, &[], crate::plan::NO_SLOT)
-        .and_then(|event| event.field("type"))
-        .and_then(Doc::as_str);
+    let event_type = evaluator.event_type();
     let own = evaluator.velocity_events(velocity, event_type);
     let mut calls: Vec<(u32, &'a Node)> = Vec::new();
     plan.each_rule_expression(event_type, &mut |expression| {

@@ -142,8 +142,6 @@ pub struct CountedEvent {
     /// The event's instant (epoch milliseconds) read at the counter's `time:`; `None`
     /// when the counter has none or the input's is unreadable.
     pub at: Option<f64>,
-    /// Whether the counter declares a `time:` (one without counts events in input order).
-    pub timed: bool,
 }
 
 impl CountedEvent {
@@ -153,14 +151,12 @@ impl CountedEvent {
         key: impl Into<String>,
         id: Option<String>,
         at: Option<f64>,
-        timed: bool,
     ) -> Self {
         CountedEvent {
             counter: counter.into(),
             key: key.into(),
             id,
             at,
-            timed,
         }
     }
 }

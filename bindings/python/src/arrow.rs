@@ -766,8 +766,7 @@ pub fn counts_arrow(
             }
             let at = instants.is_valid(row).then(|| instants.value(row));
             let id = ids.is_valid(row).then(|| ids.value(row).to_owned());
-            let event =
-                CountedEvent::new(counters.value(row), keys.value(row), id, at, at.is_some());
+            let event = CountedEvent::new(counters.value(row), keys.value(row), id, at);
             let line = u64::try_from(lines.value(row)).unwrap_or_default();
             if reads.is_valid(row) && reads.value(row) {
                 timeline.add_read(line, event);
