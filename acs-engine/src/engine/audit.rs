@@ -286,10 +286,17 @@ struct Stats {
 /// [`Fsync::EveryBatch`] before it returns marked `audit_unavailable`.
 pub const AUDIT_DURABLE_WAIT: Duration = Duration::from_secs(10);
 
+// A decision travels in the queue's slot itself, not boxed: the bounded channel holds
+// its slots from the start (queue_capacity x a few hundred bytes: 3.6 MB at the default
+// 8192), and a request thread saves an allocation per record.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "decisions are the messages; the slots are allocated once"
+)]
 enum Message {
     Record(Value),
     /// A decision's record, and under [`Fsync::EveryBatch`] where to say it is durable.
-    Decision(Box<Pending>, Option<mpsc::SyncSender<Result<(), String>>>),
+    Decision(Pending, Option<mpsc::SyncSender<Result<(), String>>>),
     /// Write and sync everything queued before it, then answer.
     Flush(mpsc::Sender<Result<(), String>>),
 }
@@ -309,15 +316,95 @@ pub(crate) struct AuditSink {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// A decision on its way to the writer thread, as the request thread had it: the
-/// writer parses, redacts and serializes (nothing of that is on the request path).
+/// A decision on its way to the writer thread, as little as the request thread can
+/// hand over: the plan that decided, the input, what the evaluation used from outside
+/// it (host answers in call order, `now()`, velocity counts, rules switched off) and a
+/// summary of the decision. The writer decides the request again from these to get the
+/// decision and each call's name and arguments, then redacts and serializes: nothing of
+/// that is on the request path.
 struct Pending {
-    decision: Decision,
-    calls: Vec<RecordedCall>,
-    now: Option<f64>,
-    velocity: Vec<RecordedCount>,
+    plan: Arc<Plan>,
+    recording: Recording,
     input: RecordedInput,
     time: SystemTime,
+    returned: Summary,
+}
+
+/// What a decision came to, to check the writer's decision against the request's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Summary {
+    rejected: bool,
+    matched: u32,
+    shadow_matched: u32,
+    errors: u32,
+    rules_evaluated: u32,
+}
+
+impl Summary {
+    fn of(decision: &Decision) -> Self {
+        // No more rules than `u32` counts (`rules_evaluated` is one).
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Summary {
+            rejected: decision.is_rejected(),
+            matched: count(decision.matched.len()),
+            shadow_matched: count(decision.shadow_matched.len()),
+            errors: count(decision.errors.len()),
+            rules_evaluated: decision.rules_evaluated,
+        }
+    }
+}
+
+/// The counter a recorded count was counted in, as its plan declares it.
+fn counter_of<'p>(plan: &'p Plan, count: &RecordedCount) -> Option<&'p crate::velocity::Counter> {
+    let velocity = plan.velocity.as_deref()?;
+    Some(&velocity.counters.get(count.counter as usize)?.counter)
+}
+
+/// The request's decision and its host calls in full, from a pending record: the same
+/// plan decides the same input again, every host call answered by the request's answer
+/// in turn, `now()` and the velocity counts read as recorded, the same rules switched
+/// off. Evaluation depends on nothing else, so this is the request's decision; should it
+/// ever differ from the request's summary, the record says so (`decided_again`).
+fn decide_again(
+    pending: &mut Pending,
+) -> Result<(Decision, Vec<RecordedCall>, Option<String>), AuditError> {
+    let lean = &mut pending.recording;
+    let used: Vec<crate::velocity::UsedCount> = lean
+        .velocity
+        .iter()
+        .filter_map(|count| {
+            let counter = counter_of(&pending.plan, count)?;
+            Some((
+                counter.name.clone(),
+                count.key.clone(),
+                Some(counter.windows.iter().map(|w| w.millis()).collect()),
+                count.counts.clone(),
+            ))
+        })
+        .collect();
+    let store: crate::velocity::SharedStore = Arc::new(crate::velocity::RecordedCounts::new(used));
+    let mut again = Recording::replaying(std::mem::take(&mut lean.answers), lean.now);
+    let off = std::mem::take(&mut lean.off);
+    let plan = &*pending.plan;
+    let decision = match &pending.input {
+        RecordedInput::Json(bytes) => crate::eval::evaluate_json_again(
+            plan, bytes, &mut again, &off, &store,
+        )
+        .map_err(|e| AuditError::Record {
+            message: format!("the input of a recorded decision does not parse: {e}"),
+        })?,
+        RecordedInput::Document(document) => {
+            crate::eval::evaluate_again(plan, document, &mut again, &off, store)
+        }
+    };
+    let again_summary = Summary::of(&decision);
+    let differs = (again_summary != pending.returned).then(|| {
+        format!(
+            "the request returned {:?}; deciding it again gave {again_summary:?}",
+            pending.returned
+        )
+    });
+    Ok((decision, again.calls, differs))
 }
 
 /// The input of a recorded decision: a copy of the document `Engine::evaluate` was
@@ -331,15 +418,18 @@ pub(crate) enum RecordedInput {
 /// The record of a decision (see docs/AUDIT.md, "What the engine records"): the input
 /// parsed if it came as bytes and redacted, the host calls' copies of redacted values
 /// scrubbed to the same stand-ins, the decision's JSON.
-fn decision_record(pending: Pending, redactor: Option<&Redactor>) -> Result<Value, AuditError> {
+fn decision_record(mut pending: Pending, redactor: Option<&Redactor>) -> Result<Value, AuditError> {
+    let (decision, mut calls, differs) = decide_again(&mut pending)?;
     let Pending {
-        decision,
-        mut calls,
-        now,
-        velocity,
+        plan,
+        recording: Recording { now, velocity, .. },
         input,
         time,
+        ..
     } = pending;
+    if let Some(differs) = &differs {
+        tracing::error!(%differs, "acs audit log: a recorded decision, decided again, differs");
+    }
     let mut input = match input {
         RecordedInput::Document(document) => document,
         RecordedInput::Json(bytes) => {
@@ -440,21 +530,26 @@ fn decision_record(pending: Pending, redactor: Option<&Redactor>) -> Result<Valu
     if !velocity.is_empty() {
         let counts: Vec<Value> = velocity
             .into_iter()
-            .map(|used| {
-                let windows: Vec<String> = used.windows.iter().map(ToString::to_string).collect();
+            .filter_map(|used| {
+                let counter = counter_of(&plan, &used)?;
+                let windows: Vec<String> =
+                    counter.windows.iter().map(ToString::to_string).collect();
                 let (name, value) = match used.counts {
                     Ok(counts) => ("counts", json!(counts)),
                     Err(reason) => ("error", json!(reason)),
                 };
-                json!({
-                    "counter": used.counter,
+                Some(json!({
+                    "counter": counter.name,
                     "key": used.key,
                     "windows": windows,
                     name: value,
-                })
+                }))
             })
             .collect();
         fields.insert("velocity".to_owned(), Value::Array(counts));
+    }
+    if let Some(differs) = differs {
+        fields.insert("decided_again".to_owned(), Value::from(differs));
     }
     fields.insert("input".to_owned(), input);
     Ok(Value::Object(fields))
@@ -551,17 +646,17 @@ impl AuditSink {
     /// needs; the writer thread redacts and serializes.
     pub(crate) fn submit(
         &self,
+        plan: &Arc<Plan>,
         decision: &mut Decision,
         recording: Recording,
         input: RecordedInput,
     ) {
         let record = Pending {
-            decision: decision.clone(),
-            calls: recording.calls,
-            now: recording.now,
-            velocity: recording.velocity,
+            plan: Arc::clone(plan),
+            recording,
             input,
             time: SystemTime::now(),
+            returned: Summary::of(decision),
         };
         let Some(sender) = &self.sender else {
             self.lost(decision, true);
@@ -574,7 +669,7 @@ impl AuditSink {
         } else {
             (None, None)
         };
-        let mut message = Message::Decision(Box::new(record), ack);
+        let mut message = Message::Decision(record, ack);
         let deadline = match self.overflow {
             Overflow::Block(wait) => Some(Instant::now() + wait),
             Overflow::Drop | Overflow::MarkUnavailable => None,
@@ -743,7 +838,7 @@ fn run(
                     stats.depth.fetch_sub(1, Ordering::Relaxed);
                     let (record, ack) = match message {
                         Message::Decision(pending, ack) => {
-                            (decision_record(*pending, redactor), ack)
+                            (decision_record(pending, redactor), ack)
                         }
                         Message::Record(record) => (Ok(record), None),
                         Message::Flush(_) => continue,
@@ -859,4 +954,47 @@ fn set_checkpoint(stats: &Stats, checkpoint: &Checkpoint) {
         .lock()
         .unwrap_or_else(PoisonError::into_inner) =
         Some((checkpoint.size, crate::audit::hex(&checkpoint.root)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Engine;
+
+    /// A pending record whose summary disagrees with what deciding it again gives (a bug
+    /// the engine does not have: evaluation depends on nothing it does not hand over)
+    /// is still written, with the decision made again and a note saying it differs.
+    #[test]
+    fn a_record_whose_decision_differs_when_decided_again_says_so() {
+        let engine = Engine::builder()
+            .load_str(
+                "rules.yaml",
+                "- id: R\n  priority: 1\n  severity: low\n  description: r\n  condition: \"event.type == 'pay'\"\n  action: []\n  audit: true\n",
+            )
+            .unwrap();
+        let plan = engine.shared.plan.load_full();
+        let pending = |rejected| Pending {
+            plan: Arc::clone(&plan),
+            recording: Recording::lean(),
+            input: RecordedInput::Json(br#"{"event": {"type": "pay"}}"#.to_vec().into()),
+            time: SystemTime::UNIX_EPOCH,
+            returned: Summary {
+                rejected,
+                matched: 1,
+                shadow_matched: 0,
+                errors: 0,
+                rules_evaluated: 1,
+            },
+        };
+        let same = decision_record(pending(false), None).unwrap();
+        assert_eq!(same["matched"][0]["id"], "R");
+        assert!(same.get("decided_again").is_none(), "{same}");
+        let differs = decision_record(pending(true), None).unwrap();
+        assert_eq!(differs["matched"][0]["id"], "R");
+        let note = differs["decided_again"].as_str().unwrap();
+        assert!(
+            note.contains("rejected: true") && note.contains("rejected: false"),
+            "{note}"
+        );
+    }
 }

@@ -540,7 +540,11 @@ impl BacktestRecorder {
     }
 
     /// `plan`'s decision on the JSON line `json`, recorded when it is audited.
-    pub(crate) fn decide_json(&self, plan: &Plan, json: &[u8]) -> Result<Decision, InputError> {
+    pub(crate) fn decide_json(
+        &self,
+        plan: &Arc<Plan>,
+        json: &[u8],
+    ) -> Result<Decision, InputError> {
         match &self.engine.shared.audit {
             Some(sink) => audited_json(sink, plan, json, false),
             None => eval::evaluate_json(plan, json, false),
@@ -548,7 +552,7 @@ impl BacktestRecorder {
     }
 
     /// `plan`'s decision on the document `input`, recorded when it is audited.
-    pub(crate) fn decide(&self, plan: &Plan, input: &Value) -> Decision {
+    pub(crate) fn decide(&self, plan: &Arc<Plan>, input: &Value) -> Decision {
         match &self.engine.shared.audit {
             Some(sink) => audited(sink, plan, input, false, None),
             None => eval::evaluate_uncounted(plan, input),
@@ -559,7 +563,7 @@ impl BacktestRecorder {
     /// backtest's timeline).
     pub(crate) fn decide_over_store(
         &self,
-        plan: &Plan,
+        plan: &Arc<Plan>,
         input: &Value,
         store: crate::velocity::SharedStore,
     ) -> Decision {
@@ -583,15 +587,16 @@ impl std::fmt::Debug for BacktestRecorder {
 #[inline(never)]
 fn audited(
     sink: &audit::AuditSink,
-    plan: &Plan,
+    plan: &Arc<Plan>,
     input: &Value,
     counted: bool,
     store: Option<crate::velocity::SharedStore>,
 ) -> Decision {
-    let mut recording = eval::Recording::default();
+    let mut recording = eval::Recording::lean();
     let mut decision = eval::evaluate_recorded(plan, input, &mut recording, counted, store);
     if sink.wants(&decision) {
         sink.submit(
+            plan,
             &mut decision,
             recording,
             audit::RecordedInput::Document(input.clone()),
@@ -606,14 +611,15 @@ fn audited(
 #[inline(never)]
 fn audited_json(
     sink: &audit::AuditSink,
-    plan: &Plan,
+    plan: &Arc<Plan>,
     json: &[u8],
     counted: bool,
 ) -> Result<Decision, InputError> {
-    let mut recording = eval::Recording::default();
+    let mut recording = eval::Recording::lean();
     let mut decision = eval::evaluate_json_recorded(plan, json, &mut recording, counted)?;
     if sink.wants(&decision) {
         sink.submit(
+            plan,
             &mut decision,
             recording,
             audit::RecordedInput::Json(json.into()),

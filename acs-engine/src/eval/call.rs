@@ -153,7 +153,17 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                         None => Err(fail(UNANSWERED.to_owned())),
                     };
                 }
-                let call = || {
+                let call = |recorder: Option<&mut super::Recording>| {
+                    // The audit writer deciding a recorded request again: the answers
+                    // come back in the order the request's calls were made.
+                    if let Some(replay) = recorder.filter(|r| r.replay) {
+                        return replay.next_answer().unwrap_or_else(|| {
+                            Err(FunctionError::new(
+                                FunctionError::NOT_RECORDED,
+                                "the recording holds no answer for this call",
+                            ))
+                        });
+                    }
                     catch_unwind(AssertUnwindSafe(|| function.call(&values))).unwrap_or_else(|_| {
                         Err(FunctionError::new(
                             FunctionError::PANICKED,
@@ -174,7 +184,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     match cached {
                         Some(result) => result,
                         None => {
-                            let result = call();
+                            let result = call(self.recorder.as_deref_mut());
                             // An audited evaluation keeps every answer it used, for replay.
                             if let Some(recording) = self.recorder.as_deref_mut() {
                                 record_call(recording, name, &values, &result);
@@ -190,7 +200,7 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                     }
                 } else {
                     // Called once: no need to share the result.
-                    let result = call();
+                    let result = call(self.recorder.as_deref_mut());
                     if let Some(recording) = self.recorder.as_deref_mut() {
                         record_call(recording, name, &values, &result);
                     }
@@ -238,6 +248,10 @@ fn record_call(
     values: &[&Value],
     result: &std::result::Result<Value, FunctionError>,
 ) {
+    if recording.lean {
+        recording.answers.push(result.clone());
+        return;
+    }
     recording.calls.push(RecordedCall {
         name: name.to_owned(),
         args: values.iter().map(|v| (*v).clone()).collect(),

@@ -68,6 +68,7 @@ pub(crate) fn velocity_reads(plan: &Plan, input: &Value) -> Vec<crate::velocity:
 use call::MemoEntry;
 use resume::Book;
 pub use resume::{AnswerError, Evaluation, HostCall, Step};
+use smallvec::SmallVec;
 
 use crate::decision::{Decision, Rejection, RuleError, Verdict};
 use crate::input::{self, InputError, Root};
@@ -131,17 +132,69 @@ const _: () = assert!(PATH_SLOTS <= u8::BITS as usize);
 
 /// What an audited evaluation used from outside the input: the host calls it made, in
 /// order (each distinct call once when memoised), and the instant `now()` read.
+///
+/// A request records lean: the answers alone, in the order the calls were made, and the
+/// rules it found switched off. The audit writer then decides the request again with
+/// those answers (`Recording::replaying`), which gives it the decision and each call's
+/// name and arguments without the request thread copying any of them.
 #[cfg_attr(
     not(feature = "audit"),
     allow(dead_code, reason = "only the audit feature reads a recording")
 )]
 #[derive(Debug, Default)]
 pub(crate) struct Recording {
+    /// Each call with its name and arguments (unless `lean`).
     pub calls: Vec<RecordedCall>,
+    /// Each call's answer alone, in order (when `lean`).
+    pub answers: Answers,
+    pub lean: bool,
+    /// Give `answers` back in order instead of calling the host (a writer's replay);
+    /// `replayed` of them were.
+    pub replay: bool,
+    pub replayed: usize,
+    /// The rules the evaluation skipped as switched off, by index.
+    pub off: SmallVec<[u32; 4]>,
     pub now: Option<f64>,
     /// The velocity counts the evaluation used (recorded or read), so that a replay
     /// decides with the same counts.
     pub velocity: Vec<RecordedCount>,
+}
+
+/// A host call's answer.
+pub(crate) type Answer = std::result::Result<Value, crate::functions::FunctionError>;
+/// A request's answers, in call order: a `Vec`, not inline, because the recording is
+/// moved on its way to the audit queue (measured: one answer inline cost more in moves
+/// than the allocation it saves).
+pub(crate) type Answers = Vec<Answer>;
+
+#[cfg(feature = "audit")]
+impl Recording {
+    /// A request's recording: answers only.
+    pub(crate) fn lean() -> Self {
+        Recording {
+            lean: true,
+            ..Recording::default()
+        }
+    }
+
+    /// A full recording of a decision made again from a lean one's answers, in order.
+    pub(crate) fn replaying(answers: Answers, now: Option<f64>) -> Self {
+        Recording {
+            answers,
+            replay: true,
+            now,
+            ..Recording::default()
+        }
+    }
+}
+
+impl Recording {
+    /// The next answer of a replay, `None` once they are used up.
+    pub(crate) fn next_answer(&mut self) -> Option<Answer> {
+        let answer = self.answers.get_mut(self.replayed)?;
+        self.replayed += 1;
+        Some(std::mem::replace(answer, Ok(Value::Null)))
+    }
 }
 
 /// One counter's counts for one key, as an evaluation used them; `Err`: unknown (the
@@ -152,9 +205,10 @@ pub(crate) struct Recording {
 )]
 #[derive(Debug, Clone)]
 pub(crate) struct RecordedCount {
-    pub counter: String,
+    /// The counter's index in the plan's velocity counters (its name and windows are the
+    /// plan's: the recording goes with its plan).
+    pub counter: u32,
     pub key: String,
-    pub windows: Vec<crate::velocity::Window>,
     pub counts: std::result::Result<crate::velocity::Counts, String>,
 }
 
@@ -191,6 +245,32 @@ pub(crate) fn evaluate_recorded<'a, D: Doc<'a>>(
         |index| switched_off(plan, index),
         shard,
         started,
+    )
+}
+
+/// A recorded request decided again by the audit writer: host calls answered from
+/// `recording`'s answers in order, `now()` reading the recorded instant, velocity counts
+/// from `store` (the recorded ones), the rules in `off` switched off as they were. Not
+/// counted in the plan's metrics. The same plan and input give the request's decision:
+/// evaluation depends on nothing else.
+#[cfg(feature = "audit")]
+pub(crate) fn evaluate_again<'a, D: Doc<'a>>(
+    plan: &'a Plan,
+    input: D,
+    recording: &'a mut Recording,
+    off: &[u32],
+    store: crate::velocity::SharedStore,
+) -> Decision {
+    let mut evaluator = Evaluator::over(input);
+    evaluator.now = recording.now;
+    evaluator.recorder = Some(recording);
+    evaluator.store = Some(store);
+    decide(
+        plan,
+        evaluator,
+        |index| u32::try_from(index).is_ok_and(|index| off.contains(&index)),
+        None,
+        None,
     )
 }
 
@@ -244,6 +324,41 @@ pub(crate) fn evaluate_json_over_store(
     }
     let document = input::parse(bytes)?;
     Ok(evaluate_over_store(plan, &document, store.clone()))
+}
+
+/// [`evaluate_again`] of the JSON document `bytes`, read as the request read them: from
+/// a tape where the request did, else parsed whole.
+#[cfg(feature = "audit")]
+pub(crate) fn evaluate_json_again(
+    plan: &Plan,
+    bytes: &[u8],
+    recording: &mut Recording,
+    off: &[u32],
+    store: &crate::velocity::SharedStore,
+) -> std::result::Result<Decision, InputError> {
+    #[cfg(feature = "simd")]
+    {
+        let decided = input::tape::with_input_tape(bytes, |tape| {
+            evaluate_again(
+                plan,
+                TapeRef::root(tape),
+                &mut *recording,
+                off,
+                store.clone(),
+            )
+        });
+        if let Some(decision) = decided {
+            return Ok(decision);
+        }
+    }
+    let document = input::parse(bytes)?;
+    Ok(evaluate_again(
+        plan,
+        &document,
+        recording,
+        off,
+        store.clone(),
+    ))
 }
 
 /// [`evaluate_json`] with the host calls recorded (the audit trail's path): the bytes read
@@ -354,6 +469,7 @@ fn decide<'a, D: Doc<'a>>(
             continue;
         };
         if off(index) {
+            evaluator.note_off(index);
             continue;
         }
         decision.rules_evaluated += 1;
@@ -515,6 +631,14 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
         self.path(Root::Event, &[], crate::plan::NO_SLOT)
             .and_then(|event| event.field("type"))
             .and_then(Doc::as_str)
+    }
+
+    /// Note that rule `index` was skipped as switched off, for the audit record's replay.
+    #[cold]
+    fn note_off(&mut self, index: usize) {
+        if let (Some(recording), Ok(index)) = (self.recorder.as_deref_mut(), u32::try_from(index)) {
+            recording.off.push(index);
+        }
     }
 
     /// The instant `now()` reads: fixed at its first read for the whole evaluation (and

@@ -84,13 +84,12 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
         let Some(recording) = self.recorder.as_deref_mut() else {
             return;
         };
-        let Some(plan) = velocity.counters.get(counter as usize) else {
+        if velocity.counters.get(counter as usize).is_none() {
             return;
-        };
+        }
         recording.velocity.push(super::RecordedCount {
-            counter: plan.counter.name.clone(),
+            counter,
             key: key.to_owned(),
-            windows: plan.counter.windows.clone(),
             counts: counts.clone(),
         });
     }
@@ -142,6 +141,10 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
     /// Record this evaluation's event in every counter that counts `event_type`, once per
     /// evaluation, whatever the rules then do.
     pub(super) fn record_velocity(&mut self, velocity: &'a VelocityPlan, event_type: Option<&str>) {
+        // Most event types count in no counter: they need no state at all.
+        if !event_type.is_some_and(|t| velocity.by_type.contains_key(t)) {
+            return;
+        }
         if self.velocity_state().recorded {
             return;
         }

@@ -12,6 +12,8 @@
 //! counted once per id, so a retried request is not counted twice.
 
 mod local;
+#[cfg(any(feature = "audit", feature = "tools"))]
+mod recorded;
 #[cfg(feature = "redis")]
 mod redis;
 
@@ -19,6 +21,10 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use local::{LocalStore, LocalStoreOptions};
+#[cfg(any(feature = "audit", feature = "tools"))]
+pub(crate) use recorded::RecordedCounts;
+#[cfg(feature = "audit")]
+pub(crate) use recorded::UsedCount;
 #[cfg(feature = "redis")]
 pub use redis::{RedisOptions, RedisStore, DEFAULT_BUDGET};
 

@@ -602,3 +602,127 @@ rules:
     assert!(acs_engine::backtest::RecordedCalls::from_value(&nested).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The writer decides each recorded request again from what the request handed over
+/// (host answers in call order, `now()`, the rules switched off): whatever changed in
+/// between, a host that answers differently on every call and a rule switched back on
+/// before the writer runs, the record holds the decision the request returned and the
+/// calls it made.
+#[test]
+fn a_record_holds_the_decision_the_request_returned_whatever_changed_since() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{mpsc, Arc, Mutex};
+    const MOVING: &str = r#"
+- id: SCORED
+  priority: 100
+  severity: high
+  description: a score that moves with every call
+  condition: "event.type == 'pay' && db.score(ctx.user) > 2 && db.score(ctx.friend) > 3"
+  action:
+    - rejectRequest: { code: RISK, message: "score {{ctx.user}}" }
+  audit: true
+- id: SWITCHED
+  priority: 50
+  severity: low
+  description: switched off for the first requests
+  condition: "event.type == 'pay' && db.limit(ctx.user) < 100"
+  action:
+    - flag: { reason: "limit {{ctx.user}}" }
+  audit: false
+- id: CLOCKED
+  priority: 10
+  severity: low
+  description: reads the clock
+  condition: "event.type == 'pay' && now() > event.at"
+  action:
+    - flag: { reason: "late" }
+  audit: false
+"#;
+    let dir = temp_dir("again");
+    let mut options = AuditOptions::new(&dir, Box::new(key()));
+    options.record_all = true;
+    options.fsync = Fsync::Never;
+    options.writer.checkpoint_records = 1;
+    // The writer is held in the publisher of its first checkpoint (the ruleset's record)
+    // until every request below has returned.
+    let (release, released) = mpsc::channel::<()>();
+    let released = Mutex::new(Some(released));
+    options.on_checkpoint = Some(Box::new(move |_| {
+        if let Some(released) = released.lock().unwrap().take() {
+            let _ = released.recv_timeout(Duration::from_secs(60));
+        }
+    }));
+    let calls = Arc::new(AtomicU64::new(0));
+    let answers = Arc::clone(&calls);
+    let engine = Engine::builder()
+        .function("db.score", move |_: &[&Value]| {
+            Ok(json!(answers.fetch_add(1, Ordering::Relaxed) % 7))
+        })
+        .function("db.limit", |args: &[&Value]| {
+            if args[0] == "U-3" {
+                return Err(FunctionError::new("db_down", "no limit"));
+            }
+            Ok(json!(50))
+        })
+        .audit(options)
+        .load_str("rules.yaml", MOVING)
+        .unwrap();
+    assert!(matches!(
+        engine.set_rule_enabled("SWITCHED", false),
+        acs_engine::RuleSwitch::Applied
+    ));
+    let mut returned = Vec::new();
+    for round in 0..12 {
+        if round == 6 {
+            assert!(matches!(
+                engine.set_rule_enabled("SWITCHED", true),
+                acs_engine::RuleSwitch::Applied
+            ));
+        }
+        let input = json!({
+            "event": {"type": "pay", "at": 1},
+            "ctx": {"user": format!("U-{}", round % 4), "friend": "F"}
+        });
+        let decision = if round % 2 == 0 {
+            engine.evaluate(&input)
+        } else {
+            engine.evaluate_json(input.to_string().as_bytes()).unwrap()
+        };
+        returned.push(serde_json::to_value(&decision).unwrap());
+    }
+    assert!(matches!(
+        engine.set_rule_enabled("SWITCHED", false),
+        acs_engine::RuleSwitch::Applied
+    ));
+    release.send(()).unwrap();
+    engine.audit_flush(Duration::from_secs(30)).unwrap();
+    drop(engine);
+    let recorded = decisions(&dir);
+    assert_eq!(recorded.len(), returned.len());
+    let mut answered = 0;
+    for (record, decision) in recorded.iter().zip(&returned) {
+        assert!(record.get("decided_again").is_none(), "{record}");
+        for (key, value) in decision.as_object().unwrap() {
+            assert_eq!(&record[key], value, "`{key}` of {record}");
+        }
+        for call in record["calls"].as_array().unwrap() {
+            if call["name"] == "db.score" {
+                assert_eq!(call["result"], json!(answered % 7), "{record}");
+                answered += 1;
+            }
+        }
+        assert!(record["now"].as_f64().unwrap() > 1.0);
+    }
+    assert_eq!(answered, calls.load(Ordering::Relaxed));
+    // Some requests were rejected and some not, some ran SWITCHED and some failed in it.
+    let outcome = |d: &Value| d["verdict"]["outcome"].as_str().unwrap().to_owned();
+    assert!(returned.iter().any(|d| outcome(d) == "rejected"));
+    assert!(returned.iter().any(|d| outcome(d) != "rejected"));
+    assert!(returned[..6].iter().all(|d| d["rules_evaluated"] == 2));
+    assert!(returned[6..].iter().all(|d| d["rules_evaluated"] == 3));
+    assert!(returned
+        .iter()
+        .any(|d| d["errors"].as_array().unwrap().len() == 1));
+    audit::verify(&dir, Some(&key()), None).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
