@@ -326,8 +326,28 @@ impl Engine {
     /// Start evaluating `input` with host calls answered by the host rather than made by
     /// the engine, for host functions that are asynchronous (see [`Evaluation`]). The
     /// evaluation keeps the plan serving now, whatever reloads come before it decides.
+    /// With auditing on, its decision is recorded as `evaluate`'s is, by the poll that
+    /// decides (which, under [`Fsync::EveryBatch`], waits for the record's group commit
+    /// as `evaluate` does).
     pub fn evaluation(&self, input: Value) -> Evaluation {
-        self.plan().evaluation(input)
+        let evaluation = self.plan().evaluation(input);
+        #[cfg(feature = "audit")]
+        if self.shared.audit.is_some() {
+            let engine = self.clone();
+            return evaluation.audited_by(Box::new(move |plan, decision, recording, input| {
+                if let Some(sink) = &engine.shared.audit {
+                    if sink.wants(decision) {
+                        sink.submit(
+                            plan,
+                            decision,
+                            recording,
+                            audit::RecordedInput::Document(input),
+                        );
+                    }
+                }
+            }));
+        }
+        evaluation
     }
 
     /// Parse JSON bytes and evaluate them. Inputs beyond `Limits::max_input_bytes` or

@@ -147,7 +147,13 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                 // A round of a resumable evaluation: the host answers, the function is
                 // never called here (resume.rs).
                 if let Some(book) = self.book.as_deref_mut() {
-                    return match book.look_up(name, &values) {
+                    let answer = book.look_up(name, &values);
+                    // The deciding round of an audited evaluation (every call answered).
+                    if let (Some(answer), Some(recording)) = (answer, self.recorder.as_deref_mut())
+                    {
+                        record_call(recording, name, &values, answer);
+                    }
+                    return match answer {
                         Some(Ok(value)) => Ok(Val::from_owned(value.clone())),
                         Some(Err(error)) => Err(fail(host_error(name, error.clone()))),
                         None => Err(fail(UNANSWERED.to_owned())),

@@ -170,7 +170,19 @@ pub struct Evaluation {
     answered: bool,
     /// Kept for a poll after the decision.
     decided: Option<Decision>,
+    /// Where the decision's audit record goes, when the engine audits (set by
+    /// `Engine::evaluation`).
+    #[cfg(feature = "audit")]
+    audit: Option<AuditHook>,
 }
+
+/// Hands a decided evaluation to the engine's audit log: the plan that decided, the
+/// decision (marked `audit_unavailable` if it cannot be recorded), what the deciding
+/// round used (host answers in call order, `now()`, velocity counts, rules switched off)
+/// and the input, which the evaluation no longer needs.
+#[cfg(feature = "audit")]
+pub(crate) type AuditHook =
+    Box<dyn FnOnce(&Arc<Plan>, &mut Decision, super::Recording, Value) + Send + Sync>;
 
 /// What [`Evaluation::poll`] found.
 #[derive(Debug, Clone, PartialEq)]
@@ -244,7 +256,16 @@ impl Evaluation {
             book: Book::default(),
             answered: true,
             decided: None,
+            #[cfg(feature = "audit")]
+            audit: None,
         }
+    }
+
+    /// Record the decision through `hook` (the engine's audit log) when it is made.
+    #[cfg(feature = "audit")]
+    pub(crate) fn audited_by(mut self, hook: AuditHook) -> Evaluation {
+        self.audit = Some(hook);
+        self
     }
 
     /// Run one round: [`Step::Needs`] with the calls it asks for, or [`Step::Decided`].
@@ -268,6 +289,23 @@ impl Evaluation {
         }
         // The deciding round, run again to be counted (see the module's doc).
         let plan = Arc::clone(&self.plan);
+        #[cfg(feature = "audit")]
+        if let Some(audit) = self.audit.take() {
+            // Run again with the recorder on: every call is answered by now, so this
+            // round meets them all in the order a synchronous evaluation makes them,
+            // which is the order the audit writer answers them in when it decides the
+            // request again.
+            let mut recording = super::Recording::lean();
+            let mut decision = self.recorded_round(plan.counters.shard(), &mut recording);
+            audit(
+                &plan,
+                &mut decision,
+                recording,
+                std::mem::take(&mut self.input),
+            );
+            self.decided = Some(decision.clone());
+            return Step::Decided(decision);
+        }
         let decision = match plan.counters.shard() {
             Some(shard) => self.round(Some(shard)),
             None => decision,
@@ -372,6 +410,27 @@ impl Evaluation {
         let disabled = &self.disabled;
         let off = |index: usize| disabled.get(index).is_none_or(|off| *off);
         decide(&self.plan, evaluator, off, shard, started)
+    }
+
+    /// [`Evaluation::round`] recording into `recording`, with every velocity count the
+    /// evaluation used (its first round recorded them; this one may only read them).
+    #[cfg(feature = "audit")]
+    fn recorded_round(
+        &mut self,
+        shard: Option<&Shard>,
+        recording: &mut super::Recording,
+    ) -> Decision {
+        let started = (shard.is_some() && metrics::sample_latency()).then(Instant::now);
+        self.book.waiting = false;
+        let mut evaluator = Evaluator::new(&self.input);
+        evaluator.now = Some(self.now);
+        evaluator.book = Some(&mut self.book);
+        evaluator.recorder = Some(&mut *recording);
+        let disabled = &self.disabled;
+        let off = |index: usize| disabled.get(index).is_none_or(|off| *off);
+        let decision = decide(&self.plan, evaluator, off, shard, started);
+        recording.velocity = self.book.velocity.recorded_counts();
+        decision
     }
 }
 

@@ -23,6 +23,19 @@ pub(crate) struct VelocityState {
 }
 
 impl VelocityState {
+    /// Every count the evaluation used, as its audit record keeps them.
+    #[cfg(feature = "audit")]
+    pub(super) fn recorded_counts(&self) -> Vec<super::RecordedCount> {
+        self.known
+            .iter()
+            .map(|(counter, key, counts)| super::RecordedCount {
+                counter: *counter,
+                key: key.clone(),
+                counts: counts.clone(),
+            })
+            .collect()
+    }
+
     /// A state that records nothing (an explanation reads counts only).
     pub(super) fn read_only() -> VelocityState {
         VelocityState {

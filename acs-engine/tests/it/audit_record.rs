@@ -726,3 +726,115 @@ fn a_record_holds_the_decision_the_request_returned_whatever_changed_since() {
     audit::verify(&dir, Some(&key()), None).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Decisions made through the resumable `Evaluation` (the bindings' `evaluateAsync` /
+/// `evaluate_async`) are recorded like `evaluate`'s: the same record, with the calls in
+/// the order a synchronous evaluation makes them, the velocity counts used, and a replay
+/// of the record gives the decision again.
+#[test]
+fn decisions_of_resumable_evaluations_are_recorded_like_synchronous_ones() {
+    use acs_engine::Step;
+    const ASYNC: &str = r#"
+velocity:
+  - name: pays
+    events: [pay]
+    key: ctx.user
+    windows: [1m]
+rules:
+  - id: RISKY
+    priority: 100
+    severity: high
+    description: a risky payer, or a fast one
+    condition: "event.type == 'pay' && (db.score(ctx.user) > 5 || db.limit(ctx.user) < 10 || velocity.count('pays', ctx.user, '1m') >= 3)"
+    action:
+      - rejectRequest: { code: RISK, message: "risk {{ctx.user}}" }
+    audit: true
+  - id: QUIET
+    priority: 1
+    severity: low
+    description: never matches
+    condition: "event.type == 'login'"
+    action: []
+    audit: false
+"#;
+    let dir = temp_dir("async");
+    let mut options = AuditOptions::new(&dir, Box::new(key()));
+    options.record_all = true;
+    let engine = Engine::builder()
+        .function("db.score", |_: &[&Value]| Ok(json!(0)))
+        .function("db.limit", |_: &[&Value]| Ok(json!(0)))
+        .audit(options)
+        .load_str("rules.yaml", ASYNC)
+        .unwrap();
+    let answer = |function: &str, user: &Value| match (function, user.as_str()) {
+        ("db.score", Some("U-9")) => Ok(json!(9)),
+        ("db.score", _) => Ok(json!(1)),
+        (_, Some("U-down")) => Err(FunctionError::new("db_down", "no limit")),
+        _ => Ok(json!(50)),
+    };
+    let mut returned = Vec::new();
+    for user in ["U-1", "U-9", "U-down", "U-1", "U-1"] {
+        let input = json!({"event": {"type": "pay"}, "ctx": {"user": user}});
+        let mut evaluation = engine.evaluation(input);
+        let decision = loop {
+            match evaluation.poll() {
+                Step::Decided(decision) => break decision,
+                Step::Needs(calls) => {
+                    // Answered in reverse, as a host's concurrent calls may complete.
+                    for call in calls.into_iter().rev() {
+                        let result = answer(&call.function, &call.args[0]);
+                        evaluation.answer(call.id, result).unwrap();
+                    }
+                }
+            }
+        };
+        assert!(!decision.audit_unavailable);
+        returned.push(serde_json::to_value(&decision).unwrap());
+    }
+    engine.audit_flush(Duration::from_secs(10)).unwrap();
+    let recorded = decisions(&dir);
+    assert_eq!(recorded.len(), returned.len());
+    for (record, decision) in recorded.iter().zip(&returned) {
+        assert!(record.get("decided_again").is_none(), "{record}");
+        for (key, value) in decision.as_object().unwrap() {
+            assert_eq!(&record[key], value, "`{key}` of {record}");
+        }
+    }
+    // U-1: `db.score` then `db.limit`, as a synchronous evaluation calls them.
+    assert_eq!(
+        recorded[0]["calls"],
+        json!([
+            {"name": "db.score", "args": ["U-1"], "result": 1},
+            {"name": "db.limit", "args": ["U-1"], "result": 50}
+        ])
+    );
+    assert_eq!(recorded[1]["verdict"]["outcome"], "rejected");
+    assert_eq!(
+        recorded[2]["calls"][1],
+        json!({"name": "db.limit", "args": ["U-down"], "error": {"code": "db_down", "message": "no limit"}})
+    );
+    assert_eq!(
+        recorded[4]["velocity"],
+        json!([{"counter": "pays", "key": "U-1", "windows": ["1m"], "counts": [3]}])
+    );
+    assert_eq!(recorded[4]["verdict"]["outcome"], "rejected");
+    #[cfg(feature = "tools")]
+    let answered = Engine::builder()
+        .functions(acs_engine::Functions::new().answered_by_recording())
+        .load_str("rules.yaml", ASYNC)
+        .unwrap();
+    #[cfg(feature = "tools")]
+    for record in &recorded {
+        let calls = acs_engine::backtest::RecordedCalls::from_record(record).unwrap();
+        let now = record["now"].as_f64();
+        let replayed =
+            acs_engine::backtest::replay(&answered.plan(), &record["input"], &calls, now);
+        assert_eq!(
+            serde_json::to_value(&replayed).unwrap()["verdict"],
+            record["verdict"]
+        );
+    }
+    drop(engine);
+    audit::verify(&dir, Some(&key()), None).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

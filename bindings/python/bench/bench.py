@@ -195,11 +195,13 @@ def main() -> None:
     rows = [inputs[i % n] for i in range(100_000)]
     table = pa.Table.from_pylist(rows)
     batch_ = table.to_batches()[0] if table.num_rows else table
-    engine.evaluate_arrow(batch_)
+    # The stub table, as the Rust reference's host functions are Rust: with Python host
+    # functions every call takes the GIL, and a batch runs on one thread.
+    stubbed.evaluate_arrow(batch_)
     started = time.perf_counter_ns()
-    engine.evaluate_arrow(batch_)
+    stubbed.evaluate_arrow(batch_)
     per_row = (time.perf_counter_ns() - started) / len(rows)
-    print(f"evaluate_arrow 100k rows: {per_row:.0f} ns/row, {per_row / rust['evaluate_json_ns']:.2f}x Rust's bytes path (goal <= 1.3x)")
+    print(f"stubs: evaluate_arrow 100k rows (struct columns): {per_row:.0f} ns/row, {per_row / rust['evaluate_json_ns']:.2f}x Rust's bytes path (goal <= 1.3x)")
 
 
 if __name__ == "__main__":
