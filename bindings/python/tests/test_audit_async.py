@@ -1,0 +1,71 @@
+"""The audit log records the decisions evaluate_async makes (the engine's resumable
+evaluation), as it records evaluate's: the audit: true rules' matches, with their calls."""
+
+import asyncio
+import json
+import subprocess
+
+import acs
+from support import acs_binary
+
+RISKY = """
+- id: RISKY
+  priority: 10
+  severity: high
+  description: a payer the score calls risky
+  condition: "event.type == 'pay' && db.score(ctx.user) > 5"
+  action:
+    - rejectRequest: { code: RISK, message: "risk {{ctx.user}}" }
+  audit: true
+"""
+
+
+def test_evaluate_async_records_the_decision_of_an_audit_rule_with_its_async_call(tmp_path):
+    key = tmp_path / "audit.key"
+    subprocess.run([acs_binary(), "bundle", "keygen", str(key)], check=True, capture_output=True)
+    log = tmp_path / "log"
+    asked = []
+
+    async def score(user):
+        asked.append(user)
+        await asyncio.sleep(0.005)
+        return 9 if user == "U-9" else 1
+
+    engine = acs.Engine.from_string(
+        RISKY,
+        functions={"db.score": score},
+        audit={"dir": str(log), "key": str(key), "record_all": False},
+    )
+
+    async def main():
+        risky = await engine.evaluate_async({"event": {"type": "pay"}, "ctx": {"user": "U-9"}})
+        quiet = await engine.evaluate_async({"event": {"type": "pay"}, "ctx": {"user": "U-1"}})
+        return risky, quiet
+
+    risky, quiet = asyncio.run(main())
+    assert asked == ["U-9", "U-1"], "the async host function answered both evaluations"
+    assert risky.is_rejected and risky.matched_ids == ["RISKY"]
+    assert not quiet.is_rejected and quiet.matched_ids == []
+    engine.audit_flush()
+
+    verified = subprocess.run(
+        [acs_binary(), "audit", "verify", str(log), "--key", f"{key}.pub"], capture_output=True, text=True
+    )
+    assert verified.returncode == 0 and verified.stdout.startswith("ok: "), verified.stderr
+    exported = subprocess.run([acs_binary(), "audit", "export", str(log)], capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in exported.stdout.splitlines() if line]
+    decisions = [r for r in records if r["kind"] == "decision"]
+    # Only the matching decision: record_all is off and the other matched no rule.
+    assert len(decisions) == 1, decisions
+    (record,) = decisions
+    returned = risky.to_dict()
+    assert record["calls"] == [{"name": "db.score", "args": ["U-9"], "result": 9}]
+    assert record["verdict"] == returned["verdict"]
+    assert record["verdict"]["outcome"] == "rejected" and record["verdict"]["rule_id"] == "RISKY"
+    assert [m["id"] for m in record["matched"]] == risky.matched_ids
+    assert record["matched"] == returned["matched"]
+    assert record["errors"] == []
+    assert record["ruleset_hash"] == risky.ruleset_hash
+    assert record["generation"] == risky.generation
+    assert record["input"]["ctx"]["user"] == "U-9"
+    assert "decided_again" not in record, "the writer decided it again the same"
