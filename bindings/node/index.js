@@ -53,8 +53,8 @@ function plan(engine) {
 }
 
 function refresh(engine) {
-  const { generation, rulesetHash, types, other } = engine.inputReads()
-  const state = { generation, rulesetHash, types: new Map(Object.entries(types)), other, cutters: new Map(), otherCutter: undefined }
+  const { generation, rulesetHash, types, other, whole } = engine.inputReads()
+  const state = { generation, rulesetHash, whole, types: new Map(Object.entries(types)), other, cutters: new Map(), otherCutter: undefined }
   known.set(engine, state)
   return state
 }
@@ -219,6 +219,8 @@ function check(field, depth) {
 
 /** The JSON text of what the plan reads of `input`, or `undefined` to read it natively. */
 function asJson(state, input) {
+  // An engine that records its inputs (auditing) keeps them whole: the native reader.
+  if (state.whole) return undefined
   if (!plain(input)) return undefined // only its own fields are the input's: the native reader
   try {
     return cutterFor(state, input)(input)

@@ -56,12 +56,13 @@ export declare class Engine {
   decideCompact(json: string | Uint8Array, generation: number): number | string
   /**
    * What the plan serving now may read of an input, per event type: `{ generation,
-   * types: { [type]: paths }, other: paths }`, each path root first. `index.js` copies
-   * only these subtrees of an input object before it crosses (the decision is the
-   * same: the evaluator reads nothing else), and refetches when a decision's
-   * generation shows the plan changed.
+   * types: { [type]: paths }, other: paths, whole }`, each path root first. `index.js`
+   * copies only these subtrees of an input object before it crosses (the decision is
+   * the same: the evaluator reads nothing else), unless `whole` (the engine records
+   * inputs: `Engine::needs_whole_input`), and refetches when a decision's generation
+   * shows the plan changed.
    */
-  inputReads(): { generation: number; rulesetHash: string; types: Record<string, string[][]>; other: string[][] }
+  inputReads(): { generation: number; rulesetHash: string; types: Record<string, string[][]>; other: string[][]; whole: boolean }
   /** Why each rule matched or not, node by node. */
   explain(input: Input): Explanation
   /** Read the rules again now; throws `RulesError` (and keeps serving) when they fail. */

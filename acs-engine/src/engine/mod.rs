@@ -386,6 +386,18 @@ impl Engine {
         self.shared.plan.load_full()
     }
 
+    /// Whether a host must hand over the whole input rather than what
+    /// [`Plan::input_reads`] names (all that evaluation reads): true when the engine
+    /// records decisions with their input (auditing on), since a record's input must
+    /// serve replays against other rules, which may read any field. A binding that copies
+    /// its own objects into documents copies them whole then.
+    pub fn needs_whole_input(&self) -> bool {
+        #[cfg(feature = "audit")]
+        return self.shared.audit.is_some();
+        #[cfg(not(feature = "audit"))]
+        false
+    }
+
     #[cfg_attr(
         not(feature = "tools"),
         allow(dead_code, reason = "backtests are a tool")

@@ -84,6 +84,12 @@ fn inputs() -> Vec<Value> {
 fn only_audit_decisions_are_recorded_with_their_calls_and_the_ruleset() {
     let dir = temp_dir("only");
     let engine = engine(AuditOptions::new(&dir, Box::new(key())));
+    // Records keep the whole input: a binding must not cut it to the plan's reads.
+    assert!(engine.needs_whole_input());
+    assert!(!Engine::builder()
+        .load_str("rules.yaml", RULES)
+        .unwrap()
+        .needs_whole_input());
     let decided: Vec<_> = inputs().iter().map(|i| engine.evaluate(i)).collect();
     assert!(decided.iter().all(|d| !d.audit_unavailable));
     engine.audit_flush(Duration::from_secs(10)).unwrap();

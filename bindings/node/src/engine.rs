@@ -328,13 +328,14 @@ impl Engine {
     }
 
     /// What the plan serving now may read of an input, per event type: `{ generation,
-    /// types: { [type]: paths }, other: paths }`, each path root first. `index.js` copies
-    /// only these subtrees of an input object before it crosses (the decision is the
-    /// same: the evaluator reads nothing else), and refetches when a decision's
-    /// generation shows the plan changed.
+    /// types: { [type]: paths }, other: paths, whole }`, each path root first. `index.js`
+    /// copies only these subtrees of an input object before it crosses (the decision is
+    /// the same: the evaluator reads nothing else), unless `whole` (the engine records
+    /// inputs: `Engine::needs_whole_input`), and refetches when a decision's generation
+    /// shows the plan changed.
     #[napi(
         catch_unwind,
-        ts_return_type = "{ generation: number; rulesetHash: string; types: Record<string, string[][]>; other: string[][] }"
+        ts_return_type = "{ generation: number; rulesetHash: string; types: Record<string, string[][]>; other: string[][]; whole: boolean }"
     )]
     pub fn input_reads<'env>(&self, env: &'env Env) -> napi::Result<Unknown<'env>> {
         let plan = self.core.plan();
@@ -350,6 +351,7 @@ impl Engine {
                 "rulesetHash": plan.ruleset_hash(),
                 "types": types,
                 "other": plan.input_reads(None),
+                "whole": self.core.needs_whole_input(),
             }),
         )
     }

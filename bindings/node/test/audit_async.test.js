@@ -70,3 +70,48 @@ test('evaluateAsync records the decision of an audit: true rule, with its async 
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })
+
+// A record's input serves replays against other rules, which may read any field: an
+// engine that audits takes each input object whole, never cut to what its rules read.
+test('an engine that audits records the whole input object, from evaluate, evaluateAsync and evaluateBatch', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acs-node-audit-whole-'))
+  try {
+    const key = path.join(dir, 'audit.key')
+    execFileSync(acsBinary(), ['bundle', 'keygen', key])
+    const log = path.join(dir, 'log')
+    const engine = Engine.fromString(RISKY, {
+      functions: { 'db.score': (user) => (user === 'U-9' ? 9 : 1) },
+      audit: { dir: log, key, record_all: true },
+    })
+    const input = (user) => ({
+      event: { type: 'pay', amount: 12.5, channel: 'app' },
+      ctx: { user, device: { id: 'D-7', os: 'android' } },
+      system: { region: 'eu' },
+    })
+    const asyncEngine = Engine.fromString(RISKY, {
+      functions: { 'db.score': async (user) => (user === 'U-9' ? 9 : 1) },
+      audit: { dir: path.join(dir, 'log-async'), key, record_all: true },
+    })
+    const given = [input('U-9'), input('U-1'), input('U-2'), input('U-3')]
+    engine.evaluate(given[0])
+    const batch = await engine.evaluateBatch([given[1], given[2]])
+    assert.equal(batch.length, 2)
+    const awaited = await asyncEngine.evaluateAsync(given[3])
+    assert.equal(awaited.verdict.outcome, 'allowed')
+    engine.auditFlush()
+    asyncEngine.auditFlush()
+    const exported = (dirName) =>
+      execFileSync(acsBinary(), ['audit', 'export', path.join(dir, dirName)], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line))
+        .filter((r) => r.kind === 'decision')
+    const inputs = exported('log').map((r) => r.input)
+    assert.equal(inputs.length, 3)
+    const byUser = (a, b) => a.ctx.user.localeCompare(b.ctx.user)
+    assert.deepEqual([...inputs].sort(byUser), given.slice(0, 3).sort(byUser))
+    assert.deepEqual(exported('log-async').map((r) => r.input), [given[3]])
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})

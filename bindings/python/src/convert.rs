@@ -320,14 +320,17 @@ impl Reads {
 /// What one plan generation may read, per event type.
 pub(crate) struct PlanReads {
     pub(crate) generation: u64,
+    /// Inputs are converted whole (`Engine::needs_whole_input`: the engine records them).
+    whole: bool,
     by_type: HashMap<String, Reads>,
     other: Reads,
 }
 
 impl PlanReads {
-    pub(crate) fn of(plan: &acs_engine::Plan) -> PlanReads {
+    pub(crate) fn of(plan: &acs_engine::Plan, whole: bool) -> PlanReads {
         PlanReads {
             generation: plan.generation(),
+            whole,
             by_type: plan
                 .event_types()
                 .into_iter()
@@ -338,12 +341,15 @@ impl PlanReads {
     }
 
     /// The document of what the plan reads of `input` (a dict), or `None` when the input
-    /// is no dict (the whole conversion then says why).
+    /// is no dict (the whole conversion then says why) or must be converted whole.
     pub(crate) fn cut(
         &self,
         input: &Bound<'_, PyAny>,
         budget: &mut Budget,
     ) -> Option<Result<Value, Problem>> {
+        if self.whole {
+            return None;
+        }
         let dict = input.cast::<PyDict>().ok()?;
         let event_type = dict
             .get_item("event")

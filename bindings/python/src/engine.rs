@@ -514,7 +514,7 @@ impl Engine {
         match &*cached {
             Some(reads) if reads.generation == plan.generation() => Arc::clone(reads),
             _ => {
-                let reads = Arc::new(PlanReads::of(&plan));
+                let reads = Arc::new(PlanReads::of(&plan, self.core.needs_whole_input()));
                 *cached = Some(Arc::clone(&reads));
                 reads
             }

@@ -69,3 +69,47 @@ def test_evaluate_async_records_the_decision_of_an_audit_rule_with_its_async_cal
     assert record["generation"] == risky.generation
     assert record["input"]["ctx"]["user"] == "U-9"
     assert "decided_again" not in record, "the writer decided it again the same"
+
+
+def test_an_engine_that_audits_records_the_whole_input(tmp_path):
+    """A record's input serves replays against other rules, which may read any field: an
+    engine that audits takes each input dict whole, never cut to what its rules read."""
+    key = tmp_path / "audit.key"
+    subprocess.run([acs_binary(), "bundle", "keygen", str(key)], check=True, capture_output=True)
+
+    def given(user):
+        return {
+            "event": {"type": "pay", "amount": 12.5, "channel": "app"},
+            "ctx": {"user": user, "device": {"id": "D-7", "os": "android"}},
+            "system": {"region": "eu"},
+        }
+
+    def sync_score(user):
+        return 9 if user == "U-9" else 1
+
+    async def async_score(user):
+        return sync_score(user)
+
+    def engine(log, score):
+        return acs.Engine.from_string(
+            RISKY,
+            functions={"db.score": score},
+            audit={"dir": str(log), "key": str(key), "record_all": True},
+        )
+
+    plain = engine(tmp_path / "log", sync_score)
+    plain.evaluate(given("U-9"))
+    assert len(plain.evaluate_many([given("U-1"), given("U-2")])) == 2
+    plain.audit_flush()
+    awaiting = engine(tmp_path / "log-async", async_score)
+    assert not asyncio.run(awaiting.evaluate_async(given("U-3"))).is_rejected
+    awaiting.audit_flush()
+
+    def inputs(log):
+        exported = subprocess.run([acs_binary(), "audit", "export", str(log)], capture_output=True, text=True, check=True)
+        records = [json.loads(line) for line in exported.stdout.splitlines() if line]
+        return [r["input"] for r in records if r["kind"] == "decision"]
+
+    recorded = sorted(inputs(tmp_path / "log"), key=lambda i: i["ctx"]["user"])
+    assert recorded == [given("U-1"), given("U-2"), given("U-9")]
+    assert inputs(tmp_path / "log-async") == [given("U-3")]
