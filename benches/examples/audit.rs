@@ -88,7 +88,7 @@ fn fresh(base: &Path, name: &str) -> PathBuf {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1).peekable();
     if args.peek().map(String::as_str) == Some("profile") {
-        // `audit profile CASE ROUNDS [json] [off]`: only the request thread's part of
+        // `audit profile CASE ROUNDS [json|owned] [off]`: only the request thread's part of
         // recording, through `evaluate` or `evaluate_json` (or the same calls with
         // auditing off), for callgrind (`benches/audit_instructions.sh`). The writer is
         // held in its first checkpoint's publisher before the loop starts and the queue
@@ -101,6 +101,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let rounds: u32 = args.next().map_or(Ok(1000), |r| r.parse())?;
         let rest: Vec<String> = args.collect();
         let json = rest.iter().any(|a| a == "json");
+        // `owned`: `evaluate_owned` of a copy made in the loop (in both runs, so the
+        // difference is auditing's: the record keeps the copy).
+        let owned = rest.iter().any(|a| a == "owned");
         let audited = !rest.iter().any(|a| a == "off");
         let dir = fresh(&std::env::temp_dir(), "profile");
         let mut dropping = options(&dir, true, Fsync::Never)?;
@@ -128,6 +131,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for _ in 0..rounds {
             if json {
                 let _ = std::hint::black_box(engine.evaluate_json(std::hint::black_box(&bytes)));
+            } else if owned {
+                let input = std::hint::black_box(case.input.clone());
+                std::hint::black_box(engine.evaluate_owned(input));
             } else {
                 std::hint::black_box(engine.evaluate(std::hint::black_box(&case.input)));
             }

@@ -312,6 +312,18 @@ impl Engine {
         eval::evaluate(&self.shared.plan.load(), input)
     }
 
+    /// [`Engine::evaluate`] of a document the caller gives up: the same decision, and
+    /// when the engine audits, a recorded decision keeps the document itself instead of
+    /// a copy (a deep copy of a `Value` costs more than most evaluations). For a host that
+    /// builds a document per request anyway (a binding converting its own objects).
+    pub fn evaluate_owned(&self, input: Value) -> Decision {
+        #[cfg(feature = "audit")]
+        if let Some(sink) = &self.shared.audit {
+            return audited_owned(sink, &self.shared.plan.load(), input);
+        }
+        eval::evaluate(&self.shared.plan.load(), &input)
+    }
+
     /// Write and sync every audit record queued so far, waiting up to `wait`: for a
     /// host (or a test) that wants the log complete now. An error when the engine does
     /// not audit, or the writer stopped (its error).
@@ -632,6 +644,23 @@ fn audited(
             &mut decision,
             recording,
             audit::RecordedInput::Document(input.clone()),
+        );
+    }
+    decision
+}
+
+/// [`audited`] of a document given up by the caller: a record takes it as it is.
+#[cfg(feature = "audit")]
+#[inline(never)]
+fn audited_owned(sink: &audit::AuditSink, plan: &Arc<Plan>, input: Value) -> Decision {
+    let mut recording = eval::Recording::lean();
+    let mut decision = eval::evaluate_recorded(plan, &input, &mut recording, true, None);
+    if sink.wants(&decision) {
+        sink.submit(
+            plan,
+            &mut decision,
+            recording,
+            audit::RecordedInput::Document(input),
         );
     }
     decision

@@ -120,6 +120,57 @@ fn only_audit_decisions_are_recorded_with_their_calls_and_the_ruleset() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `evaluate_owned` decides as `evaluate` does, and its records keep the document given.
+#[test]
+fn evaluate_owned_decides_and_records_as_evaluate_does() {
+    let (by_ref, by_value) = (temp_dir("by-ref"), temp_dir("by-value"));
+    let mut logs = Vec::new();
+    for dir in [&by_ref, &by_value] {
+        let mut options = AuditOptions::new(dir, Box::new(key()));
+        options.record_all = true;
+        let engine = engine(options);
+        let plain = Engine::builder()
+            .function("db.score", |_: &[&Value]| Ok(json!(9)))
+            .load_str("rules.yaml", RULES)
+            .unwrap();
+        for input in inputs() {
+            let decision = if dir == &by_ref {
+                engine.evaluate(&input)
+            } else {
+                engine.evaluate_owned(input.clone())
+            };
+            assert_eq!(
+                decision.matched.len(),
+                engine.evaluate(&input).matched.len()
+            );
+            assert_eq!(
+                plain.evaluate_owned(input.clone()),
+                plain.evaluate(&input),
+                "{input}"
+            );
+        }
+        drop(engine);
+        let mut recorded = decisions(dir);
+        // Every other record is the check's `evaluate`: keep the decisions under test.
+        recorded = recorded.into_iter().step_by(2).collect();
+        for record in &mut recorded {
+            let fields = record.as_object_mut().unwrap();
+            for varying in ["time", "seq"] {
+                fields.remove(varying);
+            }
+        }
+        logs.push(recorded);
+    }
+    assert_eq!(logs[0].len(), inputs().len());
+    assert_eq!(logs[0], logs[1]);
+    for (record, input) in logs[1].iter().zip(inputs()) {
+        assert_eq!(record["input"], input);
+    }
+    for dir in [by_ref, by_value] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 #[test]
 fn record_all_records_every_decision_and_host_errors() {
     let dir = temp_dir("all");

@@ -263,7 +263,8 @@ impl Engine {
     ) -> napi::Result<Unknown<'env>> {
         let document = self.document(env, &input)?;
         let _running = self.functions.as_ref().map(|f| Running::enter(*env, f));
-        let decision = self.core.evaluate(&document);
+        // Owned: an engine that audits keeps the document in its record, uncopied.
+        let decision = self.core.evaluate_owned(document);
         convert::to_js(env, &decision)
     }
 

@@ -217,14 +217,15 @@ impl Engine {
         let mut budget = Budget::new(self.core.limits());
         if let Some(cut) = reads.cut(input, &mut budget) {
             let document = cut.map_err(|p| errors::problem_error(py, &p))?;
-            let decision = py.detach(|| self.core.evaluate(&document));
+            let decision = py.detach(|| self.core.evaluate_owned(document));
             if decision.generation == reads.generation {
                 return Ok(decision.into());
             }
             // The plan changed since its reads were fetched: decide on the whole input.
         }
         let document = self.document(py, input)?;
-        Ok(py.detach(|| self.core.evaluate(&document)).into())
+        // Owned: an engine that audits keeps the document in its record, uncopied.
+        Ok(py.detach(|| self.core.evaluate_owned(document)).into())
     }
 
     /// Decide every row of an Arrow array, batch, table or stream (see `arrow.rs`); with
@@ -474,7 +475,7 @@ impl Engine {
     ) -> PyResult<Bound<'py, PyAny>> {
         match self.document(py, input) {
             Ok(document) => {
-                let decision = py.detach(|| self.core.evaluate(&document));
+                let decision = py.detach(|| self.core.evaluate_owned(document));
                 Ok(Bound::new(py, Decision::from(decision))?.into_any())
             }
             Err(error) => Ok(error.into_value(py).into_bound(py).into_any()),
