@@ -6,9 +6,8 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { execFileSync } = require('node:child_process')
 const { Engine } = require('..')
-const { acsBinary } = require('./support')
+const { auditKey, auditDecisions } = require('./support')
 
 const RISKY = `
 - id: RISKY
@@ -25,8 +24,7 @@ const sleep = (ms, value) => new Promise((resolve) => setTimeout(() => resolve(v
 test('evaluateAsync records the decision of an audit: true rule, with its async call, in a log acs audit verifies', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acs-node-audit-async-'))
   try {
-    const key = path.join(dir, 'audit.key')
-    execFileSync(acsBinary(), ['bundle', 'keygen', key])
+    const key = auditKey(dir)
     const log = path.join(dir, 'log')
     const asked = []
     const engine = Engine.fromString(RISKY, {
@@ -47,13 +45,7 @@ test('evaluateAsync records the decision of an audit: true rule, with its async 
     assert.deepEqual(quiet.matched, [])
     engine.auditFlush()
 
-    const verified = execFileSync(acsBinary(), ['audit', 'verify', log, '--key', `${key}.pub`], { encoding: 'utf8' })
-    assert.match(verified, /^ok: /)
-    const records = execFileSync(acsBinary(), ['audit', 'export', log], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line))
-    const decisions = records.filter((r) => r.kind === 'decision')
+    const decisions = auditDecisions(log, key)
     // Only the matching decision: record_all is off and the other matched no rule.
     assert.equal(decisions.length, 1, `one decision recorded: ${JSON.stringify(decisions)}`)
     const [record] = decisions
@@ -76,8 +68,7 @@ test('evaluateAsync records the decision of an audit: true rule, with its async 
 test('an engine that audits records the whole input object, from evaluate, evaluateAsync and evaluateBatch', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acs-node-audit-whole-'))
   try {
-    const key = path.join(dir, 'audit.key')
-    execFileSync(acsBinary(), ['bundle', 'keygen', key])
+    const key = auditKey(dir)
     const log = path.join(dir, 'log')
     const engine = Engine.fromString(RISKY, {
       functions: { 'db.score': (user) => (user === 'U-9' ? 9 : 1) },
@@ -100,12 +91,7 @@ test('an engine that audits records the whole input object, from evaluate, evalu
     assert.equal(awaited.verdict.outcome, 'allowed')
     engine.auditFlush()
     asyncEngine.auditFlush()
-    const exported = (dirName) =>
-      execFileSync(acsBinary(), ['audit', 'export', path.join(dir, dirName)], { encoding: 'utf8' })
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line))
-        .filter((r) => r.kind === 'decision')
+    const exported = (dirName) => auditDecisions(path.join(dir, dirName), key)
     const inputs = exported('log').map((r) => r.input)
     assert.equal(inputs.length, 3)
     const byUser = (a, b) => a.ctx.user.localeCompare(b.ctx.user)

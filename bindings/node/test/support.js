@@ -31,4 +31,22 @@ function exampleInputs() {
     .map((f) => path.join(examples, f))
 }
 
-module.exports = { repo, rules, examples, stubs, acsBinary, cliDecision, exampleInputs }
+/** A new Ed25519 key for an audit log in `dir` (`acs bundle keygen`); its public half is `<key>.pub`. */
+function auditKey(dir) {
+  const key = path.join(dir, 'audit.key')
+  execFileSync(acsBinary(), ['bundle', 'keygen', key])
+  return key
+}
+
+/** The decision records of the audit log `log`, once `acs audit verify` has found it sound. */
+function auditDecisions(log, key) {
+  const verified = execFileSync(acsBinary(), ['audit', 'verify', log, '--key', `${key}.pub`], { encoding: 'utf8' })
+  if (!verified.startsWith('ok: ')) throw new Error(`acs audit verify: ${verified}`)
+  return execFileSync(acsBinary(), ['audit', 'export', log], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line))
+    .filter((record) => record.kind === 'decision')
+}
+
+module.exports = { repo, rules, examples, stubs, acsBinary, cliDecision, exampleInputs, auditKey, auditDecisions }

@@ -28,6 +28,22 @@ def cli(*args: str, check: bool = True) -> str:
     return done.stdout
 
 
+def audit_key(directory: Path) -> Path:
+    """A new Ed25519 key for an audit log (`acs bundle keygen`); its public half is `<key>.pub`."""
+    key = directory / "audit.key"
+    subprocess.run([acs_binary(), "bundle", "keygen", str(key)], check=True, capture_output=True)
+    return key
+
+
+def audit_decisions(log: Path, key: Path) -> List[Any]:
+    """The decision records of an audit log, once `acs audit verify` has found it sound."""
+    verified = subprocess.run([acs_binary(), "audit", "verify", str(log), "--key", f"{key}.pub"], capture_output=True, text=True)
+    assert verified.returncode == 0 and verified.stdout.startswith("ok: "), verified.stderr
+    exported = subprocess.run([acs_binary(), "audit", "export", str(log)], capture_output=True, text=True, check=True)
+    records = [json.loads(line) for line in exported.stdout.splitlines() if line]
+    return [r for r in records if r["kind"] == "decision"]
+
+
 def example_inputs() -> List[Path]:
     return sorted(p for p in EXAMPLES.glob("*.json") if p.name != "stubs.json")
 

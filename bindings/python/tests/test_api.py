@@ -266,12 +266,9 @@ def test_a_panic_would_be_an_exception():
 
 
 def test_audit_option_records_audit_decisions_that_acs_audit_verifies(tmp_path):
-    import subprocess
+    from support import audit_decisions, audit_key
 
-    from support import acs_binary
-
-    key = tmp_path / "audit.key"
-    subprocess.run([acs_binary(), "bundle", "keygen", str(key)], check=True, capture_output=True)
+    key = audit_key(tmp_path)
     log = tmp_path / "log"
     engine = acs.Engine.from_path(
         str(RULES), audit={"dir": str(log), "key": str(key), "redact": {"remove": ["/ctx/userId"]}}
@@ -279,13 +276,7 @@ def test_audit_option_records_audit_decisions_that_acs_audit_verifies(tmp_path):
     document = json.loads((RULES / "examples" / "bid_create_kyc_missing.json").read_text())
     assert engine.evaluate(document).is_rejected
     engine.audit_flush()
-    verified = subprocess.run(
-        [acs_binary(), "audit", "verify", str(log), "--key", f"{key}.pub"], capture_output=True, text=True
-    )
-    assert verified.returncode == 0 and verified.stdout.startswith("ok: "), verified.stderr
-    exported = subprocess.run([acs_binary(), "audit", "export", str(log)], capture_output=True, text=True, check=True)
-    records = [json.loads(line) for line in exported.stdout.splitlines() if line]
-    decision = next(r for r in records if r["kind"] == "decision")
+    decision = audit_decisions(log, key)[0]
     assert decision["matched"][0]["id"] == "RF01_KYC_MANDATORY"
     assert "userId" not in decision["input"]["ctx"]
     with pytest.raises(TypeError, match="key"):

@@ -2,11 +2,9 @@
 evaluation), as it records evaluate's: the audit: true rules' matches, with their calls."""
 
 import asyncio
-import json
-import subprocess
 
 import acs
-from support import acs_binary
+from support import audit_decisions, audit_key
 
 RISKY = """
 - id: RISKY
@@ -21,8 +19,7 @@ RISKY = """
 
 
 def test_evaluate_async_records_the_decision_of_an_audit_rule_with_its_async_call(tmp_path):
-    key = tmp_path / "audit.key"
-    subprocess.run([acs_binary(), "bundle", "keygen", str(key)], check=True, capture_output=True)
+    key = audit_key(tmp_path)
     log = tmp_path / "log"
     asked = []
 
@@ -48,13 +45,7 @@ def test_evaluate_async_records_the_decision_of_an_audit_rule_with_its_async_cal
     assert not quiet.is_rejected and quiet.matched_ids == []
     engine.audit_flush()
 
-    verified = subprocess.run(
-        [acs_binary(), "audit", "verify", str(log), "--key", f"{key}.pub"], capture_output=True, text=True
-    )
-    assert verified.returncode == 0 and verified.stdout.startswith("ok: "), verified.stderr
-    exported = subprocess.run([acs_binary(), "audit", "export", str(log)], capture_output=True, text=True, check=True)
-    records = [json.loads(line) for line in exported.stdout.splitlines() if line]
-    decisions = [r for r in records if r["kind"] == "decision"]
+    decisions = audit_decisions(log, key)
     # Only the matching decision: record_all is off and the other matched no rule.
     assert len(decisions) == 1, decisions
     (record,) = decisions
@@ -74,8 +65,7 @@ def test_evaluate_async_records_the_decision_of_an_audit_rule_with_its_async_cal
 def test_an_engine_that_audits_records_the_whole_input(tmp_path):
     """A record's input serves replays against other rules, which may read any field: an
     engine that audits takes each input dict whole, never cut to what its rules read."""
-    key = tmp_path / "audit.key"
-    subprocess.run([acs_binary(), "bundle", "keygen", str(key)], check=True, capture_output=True)
+    key = audit_key(tmp_path)
 
     def given(user):
         return {
@@ -106,9 +96,7 @@ def test_an_engine_that_audits_records_the_whole_input(tmp_path):
     awaiting.audit_flush()
 
     def inputs(log):
-        exported = subprocess.run([acs_binary(), "audit", "export", str(log)], capture_output=True, text=True, check=True)
-        records = [json.loads(line) for line in exported.stdout.splitlines() if line]
-        return [r["input"] for r in records if r["kind"] == "decision"]
+        return [r["input"] for r in audit_decisions(log, key)]
 
     recorded = sorted(inputs(tmp_path / "log"), key=lambda i: i["ctx"]["user"])
     assert recorded == [given("U-1"), given("U-2"), given("U-9")]
