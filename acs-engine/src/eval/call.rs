@@ -147,13 +147,14 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
                 // A round of a resumable evaluation: the host answers, the function is
                 // never called here (resume.rs).
                 if let Some(book) = self.book.as_deref_mut() {
-                    let answer = book.look_up(name, &values);
                     // The deciding round of an audited evaluation (every call answered).
-                    if let (Some(answer), Some(recording)) = (answer, self.recorder.as_deref_mut())
-                    {
-                        record_call(recording, name, &values, answer);
+                    #[cfg(feature = "audit")]
+                    if let Some(recording) = self.recorder.as_deref_mut() {
+                        if let Some(answer) = book.answer_to_record(name, &values, *memoize) {
+                            record_call(recording, name, &values, &answer);
+                        }
                     }
-                    return match answer {
+                    return match book.look_up(name, &values) {
                         Some(Ok(value)) => Ok(Val::from_owned(value.clone())),
                         Some(Err(error)) => Err(fail(host_error(name, error.clone()))),
                         None => Err(fail(UNANSWERED.to_owned())),

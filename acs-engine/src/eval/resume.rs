@@ -452,9 +452,38 @@ pub(crate) struct Book {
 struct Entry {
     call: HostCall,
     answer: Option<Result<Value, FunctionError>>,
+    /// Recorded for the audit log in the deciding round (see `Book::answer_to_record`).
+    #[cfg_attr(
+        not(feature = "audit"),
+        allow(dead_code, reason = "only an audited evaluation records")
+    )]
+    recorded: bool,
 }
 
 impl Book {
+    /// The answer to record for a call met in an audited deciding round, as a
+    /// synchronous evaluation would make the call: a memoised function's once per
+    /// evaluation, any other's each time. `None` when it is not to be recorded (or has
+    /// no answer).
+    #[cfg(feature = "audit")]
+    pub(super) fn answer_to_record(
+        &mut self,
+        function: &str,
+        args: &[&Value],
+        memoized: bool,
+    ) -> Option<Result<Value, FunctionError>> {
+        let entry = self.entries.iter_mut().find(|entry| {
+            *entry.call.function == *function
+                && entry.call.args.len() == args.len()
+                && entry.call.args.iter().zip(args).all(|(a, b)| a == *b)
+        })?;
+        if memoized && entry.recorded {
+            return None;
+        }
+        entry.recorded = true;
+        entry.answer.clone()
+    }
+
     /// The answer to `function(args)`; `None` when there is none yet, and then the call
     /// is asked for (unless it was before) and the round marked as waiting.
     pub(super) fn look_up(
@@ -476,6 +505,7 @@ impl Book {
                     args: args.iter().map(|arg| (*arg).clone()).collect(),
                 },
                 answer: None,
+                recorded: false,
             });
             id
         });

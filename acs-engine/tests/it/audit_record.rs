@@ -806,6 +806,13 @@ rules:
     action:
       - rejectRequest: { code: RISK, message: "risk {{ctx.user}}" }
     audit: true
+  - id: AGAIN
+    priority: 50
+    severity: low
+    description: the same score again (a synchronous evaluation asks once), then a friend's limit
+    condition: "event.type == 'pay' && db.score(ctx.user) >= 0 && db.limit(ctx.friend) < 0"
+    action: []
+    audit: false
   - id: QUIET
     priority: 1
     severity: low
@@ -827,11 +834,12 @@ rules:
         ("db.score", Some("U-9")) => Ok(json!(9)),
         ("db.score", _) => Ok(json!(1)),
         (_, Some("U-down")) => Err(FunctionError::new("db_down", "no limit")),
+        (_, Some("F")) => Ok(json!(-1)),
         _ => Ok(json!(50)),
     };
     let mut returned = Vec::new();
     for user in ["U-1", "U-9", "U-down", "U-1", "U-1"] {
-        let input = json!({"event": {"type": "pay"}, "ctx": {"user": user}});
+        let input = json!({"event": {"type": "pay"}, "ctx": {"user": user, "friend": "F"}});
         let mut evaluation = engine.evaluation(input);
         let decision = loop {
             match evaluation.poll() {
@@ -857,14 +865,18 @@ rules:
             assert_eq!(&record[key], value, "`{key}` of {record}");
         }
     }
-    // U-1: `db.score` then `db.limit`, as a synchronous evaluation calls them.
+    // U-1: `db.score` then `db.limit`, then the friend's limit (the second score is
+    // the first's, asked once), as a synchronous evaluation calls them.
     assert_eq!(
         recorded[0]["calls"],
         json!([
             {"name": "db.score", "args": ["U-1"], "result": 1},
-            {"name": "db.limit", "args": ["U-1"], "result": 50}
+            {"name": "db.limit", "args": ["U-1"], "result": 50},
+            {"name": "db.limit", "args": ["F"], "result": -1}
         ])
     );
+    assert_eq!(recorded[0]["shadow_matched"], json!([]));
+    assert_eq!(recorded[0]["matched"][0]["id"], "AGAIN");
     assert_eq!(recorded[1]["verdict"]["outcome"], "rejected");
     assert_eq!(
         recorded[2]["calls"][1],
