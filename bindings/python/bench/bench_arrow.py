@@ -4,7 +4,8 @@ The representative inputs and the Rust figure come from the benches' `node_refer
 example, as for the Node binding's bench: it writes the cases as JSON lines and prints the
 mean ns per `Engine::evaluate_json` over them (with `--no-functions`, of an engine with
 no host functions, as this binding's engines are for now). Those lines, repeated to ROWS rows, make one
-pyarrow string array, decided by evaluate_arrow on one thread and on every core.
+pyarrow string array, decided by evaluate_arrow on one thread and on every core; then the
+same rows as struct columns.
 
     .venv/bin/python bench/bench_arrow.py [rows] [rounds]   (after ./test.sh; from bindings/python)
 """
@@ -66,12 +67,20 @@ def main():
     engine = acs.Engine.from_path(str(REPO / "rules" / "acs_rules_top25.yaml"))
     one = best_ns_per_row(engine, data, 1)
     every = best_ns_per_row(engine, data, None)
+    # The same rows as struct columns `event`, `ctx`, `system`, `db` (each row's struct
+    # holds the fields of every event type, null where it has none).
+    docs = [json.loads(line) for line in lines]
+    structs = pa.Table.from_pylist([docs[i % len(docs)] for i in range(ROWS)]).combine_chunks().to_batches()[0]
+    struct_one = best_ns_per_row(engine, structs, 1)
+    struct_every = best_ns_per_row(engine, structs, None)
     rust_ns = plain["evaluate_json_ns"]
     print(f"{len(lines)} representative inputs x {ROWS} rows, best of {ROUNDS}; {os.cpu_count()} cpus")
     print("| path | ns/row | vs Rust evaluate_json |")
     print("|---|---:|---:|")
     print(f"| evaluate_arrow, threads=1 | {one:.0f} | {one / rust_ns:.2f}x |")
     print(f"| evaluate_arrow, threads=default | {every:.0f} | {every / rust_ns:.2f}x |")
+    print(f"| evaluate_arrow, struct columns, threads=1 | {struct_one:.0f} | {struct_one / rust_ns:.2f}x |")
+    print(f"| evaluate_arrow, struct columns, threads=default | {struct_every:.0f} | {struct_every / rust_ns:.2f}x |")
     print(f"| Rust Engine::evaluate_json, no host functions (reference) | {rust_ns:.0f} | 1.00x |")
     with_functions = rust["evaluate_json_ns"]
     print(f"| Rust Engine::evaluate_json, the benches' host functions | {with_functions:.0f} | {with_functions / rust_ns:.2f}x |")

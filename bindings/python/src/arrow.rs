@@ -60,6 +60,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use crate::convert::{PlanReads, Reads};
 use acs_engine::backtest::{self, BacktestPart, RecordedCalls};
 use acs_engine::velocity::{CountedEvent, SharedStore};
 use acs_engine::{Decision, Engine, RulesetHash, Verdict};
@@ -379,7 +380,10 @@ fn decide_chunk(
     hash: RulesetHash,
     threads: usize,
 ) -> PyResult<Vec<RecordBatch>> {
-    let rows = Rows::new(layout, chunk.as_ref())?;
+    let mut rows = Rows::new(layout, chunk.as_ref())?;
+    // Root columns are converted to documents only where the plan may read them (as
+    // dicts are; `Plan::input_reads`).
+    rows.reads = Some(PlanReads::of(&engine.plan(), engine.needs_whole_input()));
     let len = chunk.len();
     let workers = threads.min(len.div_ceil(MIN_ROWS_PER_THREAD)).max(1);
     let per_worker = len.div_ceil(workers);
@@ -426,6 +430,8 @@ struct Rows<'a> {
     calls: Option<(JsonColumn<'a>, Option<&'a dyn Array>)>,
     /// Each row's velocity counts.
     velocity: Option<JsonColumn<'a>>,
+    /// What the plan may read of an input, when root columns need convert only that.
+    reads: Option<PlanReads>,
 }
 
 enum RowsFrom<'a> {
@@ -486,6 +492,7 @@ impl<'a> Rows<'a> {
             inputs,
             calls,
             velocity,
+            reads: None,
         })
     }
 
@@ -515,6 +522,12 @@ impl<'a> Rows<'a> {
 
     /// The input of row `row`.
     fn input(&self, row: usize) -> RowInput<'a> {
+        self.input_reading(row, None)
+    }
+
+    /// The input of row `row`, root columns converted only where `reads` says the plan
+    /// may read them (all of them when `None`).
+    fn input_reading(&self, row: usize, reads: Option<&Reads>) -> RowInput<'a> {
         if self.outer.is_some_and(|table| table.is_null(row)) {
             return RowInput::Invalid("the row is null".to_owned());
         }
@@ -526,10 +539,21 @@ impl<'a> Rows<'a> {
             RowsFrom::Roots(roots) => {
                 let mut document = Map::new();
                 for (name, column) in roots {
+                    let part = match reads {
+                        None => Some(&Reads::All),
+                        Some(Reads::All) => Some(&Reads::All),
+                        Some(Reads::Keys(keys)) => keys
+                            .iter()
+                            .find(|(key, _)| key == name)
+                            .map(|(_, part)| part),
+                    };
+                    let Some(part) = part else {
+                        continue;
+                    };
                     if null_at(*column, row) {
                         continue;
                     }
-                    match to_json(*column, row) {
+                    match to_json_reading(*column, row, part) {
                         Ok(value) => {
                             document.insert((*name).to_owned(), value);
                         }
@@ -538,6 +562,28 @@ impl<'a> Rows<'a> {
                 }
                 RowInput::Document(Value::Object(document))
             }
+        }
+    }
+
+    /// Row `row`'s `event.type` when its root columns give it as text.
+    fn event_type(&self, row: usize) -> Option<&'a str> {
+        let RowsFrom::Roots(roots) = &self.inputs else {
+            return None;
+        };
+        let (_, event) = roots.iter().find(|(name, _)| *name == "event")?;
+        let event = event.as_struct_opt()?;
+        if event.is_null(row) {
+            return None;
+        }
+        let kind = event.column_by_name("type")?;
+        if row >= kind.len() || kind.is_null(row) {
+            return None;
+        }
+        match kind.data_type() {
+            DataType::Utf8 => Some(kind.as_string_opt::<i32>()?.value(row)),
+            DataType::LargeUtf8 => Some(kind.as_string_opt::<i64>()?.value(row)),
+            DataType::Utf8View => Some(kind.as_string_view_opt()?.value(row)),
+            _ => None,
         }
     }
 
@@ -569,7 +615,6 @@ impl<'a> Rows<'a> {
 
     /// Decide row `row` into `out`.
     fn decide(&self, engine: &Engine, row: usize, hash: RulesetHash, out: &mut Out) {
-        let input = self.input(row);
         let counts = match self.counts(row) {
             Some(Err(message)) => return out.error(&message, hash),
             Some(Ok(counts)) => Some(counts),
@@ -577,15 +622,32 @@ impl<'a> Rows<'a> {
         };
         let recorded = self.recorded(row);
         if recorded.is_none() && counts.is_none() {
-            return match input {
+            let reads = self.reads.as_ref();
+            let cut = reads.and_then(|r| r.for_type(self.event_type(row)));
+            return match self.input_reading(row, cut) {
                 RowInput::Invalid(message) => out.error(&message, hash),
                 RowInput::Json(json) => match engine.evaluate_json(json) {
                     Ok(decision) => out.decision(&decision),
                     Err(e) => out.error(&e.to_string(), hash),
                 },
-                RowInput::Document(document) => out.decision(&engine.evaluate(&document)),
+                RowInput::Document(document) => {
+                    let decision = engine.evaluate_owned(document);
+                    match reads {
+                        // A plan that a reload put in place meanwhile may read more.
+                        Some(reads) if cut.is_some() && decision.generation != reads.generation => {
+                            match self.input(row) {
+                                RowInput::Document(whole) => {
+                                    out.decision(&engine.evaluate_owned(whole))
+                                }
+                                _ => out.decision(&decision),
+                            }
+                        }
+                        _ => out.decision(&decision),
+                    }
+                }
             };
         }
+        let input = self.input(row);
         let document = match input {
             RowInput::Invalid(message) => return out.error(&message, hash),
             RowInput::Document(document) => document,
@@ -1017,6 +1079,33 @@ fn to_json(array: &dyn Array, row: usize) -> Result<Value, String> {
         }
         other => return Err(format!("type {other} has no JSON form here")),
     })
+}
+
+/// [`to_json`] of only the members of structs that `reads` names.
+fn to_json_reading(array: &dyn Array, row: usize, reads: &Reads) -> Result<Value, String> {
+    let Reads::Keys(keys) = reads else {
+        return to_json(array, row);
+    };
+    let Some(object) = array.as_struct_opt() else {
+        return to_json(array, row);
+    };
+    if row >= array.len() || array.is_null(row) {
+        return to_json(array, row);
+    }
+    let mut document = Map::new();
+    for (field, column) in object.fields().iter().zip(object.columns()) {
+        let Some((_, part)) = keys.iter().find(|(key, _)| key == field.name()) else {
+            continue;
+        };
+        if null_at(column.as_ref(), row) {
+            continue;
+        }
+        document.insert(
+            field.name().clone(),
+            to_json_reading(column.as_ref(), row, part)?,
+        );
+    }
+    Ok(Value::Object(document))
 }
 
 /// Whether `array` has no value at `row` (a row beyond it included: Arrow's own check

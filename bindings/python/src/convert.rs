@@ -340,6 +340,19 @@ impl PlanReads {
         }
     }
 
+    /// What the plan may read of an input of type `event_type`; `None` when inputs are
+    /// taken whole.
+    pub(crate) fn for_type(&self, event_type: Option<&str>) -> Option<&Reads> {
+        if self.whole {
+            return None;
+        }
+        Some(
+            event_type
+                .and_then(|t| self.by_type.get(t))
+                .unwrap_or(&self.other),
+        )
+    }
+
     /// The document of what the plan reads of `input` (a dict), or `None` when the input
     /// is no dict (the whole conversion then says why) or must be converted whole.
     pub(crate) fn cut(

@@ -236,3 +236,29 @@ def test_one_thread_and_every_thread_give_the_same_batch(engine, texts):
 def test_importing_acs_imports_no_arrow_library():
     code = "import sys, acs; assert 'pyarrow' not in sys.modules and 'polars' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_struct_columns_of_many_event_types_in_one_table_decide_as_their_documents(engine):
+    """Rows of every event type in one table (each row's struct holds the fields of all of
+    them, null where it has none): each row's fields are read as the plan for its
+    `event.type` may read them, and decide as its own JSON does."""
+    docs = [json.loads(p.read_text()) for p in sorted(EXAMPLES.glob("*.json")) if p.name != "stubs.json"]
+    # An unknown event type, with fields no rule reads at all.
+    docs.append({"event": {"type": "noise", "extra": {"deep": [1, 2]}}, "ctx": {"userId": "U-1", "unread": "x"}})
+    table = pa.Table.from_pylist(docs)
+    assert rows(engine.evaluate_arrow(table)) == [expected_row(engine, json.dumps(d)) for d in docs]
+    assert rows(engine.evaluate_arrow(table, threads=2)) == [expected_row(engine, json.dumps(d)) for d in docs]
+
+
+def test_struct_columns_are_recorded_whole_when_the_engine_audits(tmp_path):
+    from support import audit_decisions, audit_key
+
+    key = audit_key(tmp_path)
+    log = tmp_path / "log"
+    audited = acs.Engine.from_path(str(RULES), audit={"dir": str(log), "key": str(key), "record_all": True})
+    doc = json.loads((EXAMPLES / "bid_create_kyc_missing.json").read_text())
+    doc["ctx"]["unreadByAnyRule"] = "kept"
+    audited.evaluate_arrow(pa.Table.from_pylist([doc]))
+    audited.audit_flush()
+    (record,) = audit_decisions(log, key)
+    assert record["input"] == doc
