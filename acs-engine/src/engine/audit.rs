@@ -634,8 +634,22 @@ impl AuditSink {
         }
     }
 
+    /// Record `decision` of `plan` if it is recorded ([`AuditSink::wants`]): the
+    /// request's input is copied (`input`) only then.
+    pub(crate) fn record(
+        &self,
+        plan: &Arc<Plan>,
+        decision: &mut Decision,
+        recording: Recording,
+        input: impl FnOnce() -> RecordedInput,
+    ) {
+        if self.wants(decision) {
+            self.submit(plan, decision, recording, input());
+        }
+    }
+
     /// Whether `decision` is recorded.
-    pub(crate) fn wants(&self, decision: &Decision) -> bool {
+    fn wants(&self, decision: &Decision) -> bool {
         self.record_all
             || decision.matched.iter().any(|m| m.audit())
             || decision.shadow_matched.iter().any(|m| m.audit())
@@ -644,7 +658,7 @@ impl AuditSink {
     /// Queue `decision`'s record under the overflow policy (under `Fsync::EveryBatch`,
     /// and wait until it is on disk). The request thread only copies what the record
     /// needs; the writer thread redacts and serializes.
-    pub(crate) fn submit(
+    fn submit(
         &self,
         plan: &Arc<Plan>,
         decision: &mut Decision,

@@ -26,6 +26,8 @@ pub use status::{ReloadEvent, ReloadFailure, RuleSwitch, Status, WatchStatus};
 #[cfg(feature = "watch")]
 pub use watch::{WatchError, WatchOptions, Watcher};
 
+#[cfg(feature = "audit")]
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -307,7 +309,13 @@ impl Engine {
     pub fn evaluate(&self, input: &Value) -> Decision {
         #[cfg(feature = "audit")]
         if let Some(sink) = &self.shared.audit {
-            return audited(sink, &self.shared.plan.load(), input, true, None);
+            return audited(
+                sink,
+                &self.shared.plan.load(),
+                Cow::Borrowed(input),
+                true,
+                None,
+            );
         }
         eval::evaluate(&self.shared.plan.load(), input)
     }
@@ -319,7 +327,13 @@ impl Engine {
     pub fn evaluate_owned(&self, input: Value) -> Decision {
         #[cfg(feature = "audit")]
         if let Some(sink) = &self.shared.audit {
-            return audited_owned(sink, &self.shared.plan.load(), input);
+            return audited(
+                sink,
+                &self.shared.plan.load(),
+                Cow::Owned(input),
+                true,
+                None,
+            );
         }
         eval::evaluate(&self.shared.plan.load(), &input)
     }
@@ -348,14 +362,9 @@ impl Engine {
             let engine = self.clone();
             return evaluation.audited_by(Box::new(move |plan, decision, recording, input| {
                 if let Some(sink) = &engine.shared.audit {
-                    if sink.wants(decision) {
-                        sink.submit(
-                            plan,
-                            decision,
-                            recording,
-                            audit::RecordedInput::Document(input),
-                        );
-                    }
+                    sink.record(plan, decision, recording, || {
+                        audit::RecordedInput::Document(input)
+                    });
                 }
             }));
         }
@@ -598,7 +607,7 @@ impl BacktestRecorder {
     /// `plan`'s decision on the document `input`, recorded when it is audited.
     pub(crate) fn decide(&self, plan: &Arc<Plan>, input: &Value) -> Decision {
         match &self.engine.shared.audit {
-            Some(sink) => audited(sink, plan, input, false, None),
+            Some(sink) => audited(sink, plan, Cow::Borrowed(input), false, None),
             None => eval::evaluate_uncounted(plan, input),
         }
     }
@@ -612,7 +621,7 @@ impl BacktestRecorder {
         store: crate::velocity::SharedStore,
     ) -> Decision {
         match &self.engine.shared.audit {
-            Some(sink) => audited(sink, plan, input, false, Some(store)),
+            Some(sink) => audited(sink, plan, Cow::Borrowed(input), false, Some(store)),
             None => eval::evaluate_over_store(plan, input, store),
         }
     }
@@ -625,44 +634,23 @@ impl std::fmt::Debug for BacktestRecorder {
     }
 }
 
-/// `plan`'s decision on `input`, recorded through `sink` when it is audited. Out of
-/// line, so that `Engine::evaluate` without auditing compiles to what it was.
+/// `plan`'s decision on `input`, recorded through `sink` when it is audited (a borrowed
+/// document is copied for its record then; one given up goes as it is). Out of line, so
+/// that `Engine::evaluate` without auditing compiles to what it was.
 #[cfg(feature = "audit")]
 #[inline(never)]
 fn audited(
     sink: &audit::AuditSink,
     plan: &Arc<Plan>,
-    input: &Value,
+    input: Cow<'_, Value>,
     counted: bool,
     store: Option<crate::velocity::SharedStore>,
 ) -> Decision {
     let mut recording = eval::Recording::lean();
-    let mut decision = eval::evaluate_recorded(plan, input, &mut recording, counted, store);
-    if sink.wants(&decision) {
-        sink.submit(
-            plan,
-            &mut decision,
-            recording,
-            audit::RecordedInput::Document(input.clone()),
-        );
-    }
-    decision
-}
-
-/// [`audited`] of a document given up by the caller: a record takes it as it is.
-#[cfg(feature = "audit")]
-#[inline(never)]
-fn audited_owned(sink: &audit::AuditSink, plan: &Arc<Plan>, input: Value) -> Decision {
-    let mut recording = eval::Recording::lean();
-    let mut decision = eval::evaluate_recorded(plan, &input, &mut recording, true, None);
-    if sink.wants(&decision) {
-        sink.submit(
-            plan,
-            &mut decision,
-            recording,
-            audit::RecordedInput::Document(input),
-        );
-    }
+    let mut decision = eval::evaluate_recorded(plan, &*input, &mut recording, counted, store);
+    sink.record(plan, &mut decision, recording, || {
+        audit::RecordedInput::Document(input.into_owned())
+    });
     decision
 }
 
@@ -678,14 +666,9 @@ fn audited_json(
 ) -> Result<Decision, InputError> {
     let mut recording = eval::Recording::lean();
     let mut decision = eval::evaluate_json_recorded(plan, json, &mut recording, counted)?;
-    if sink.wants(&decision) {
-        sink.submit(
-            plan,
-            &mut decision,
-            recording,
-            audit::RecordedInput::Json(json.into()),
-        );
-    }
+    sink.record(plan, &mut decision, recording, || {
+        audit::RecordedInput::Json(json.into())
+    });
     Ok(decision)
 }
 

@@ -282,7 +282,7 @@ impl Evaluation {
         }
         self.answered = false;
         let asked_before = self.book.entries.len();
-        let decision = self.round(None);
+        let decision = self.round(None, None);
         if self.book.waiting {
             let asked = self.book.entries.get(asked_before..).unwrap_or_default();
             return Step::Needs(asked.iter().map(|entry| entry.call.clone()).collect());
@@ -296,7 +296,7 @@ impl Evaluation {
             // which is the order the audit writer answers them in when it decides the
             // request again.
             let mut recording = super::Recording::lean();
-            let mut decision = self.recorded_round(plan.counters.shard(), &mut recording);
+            let mut decision = self.round(plan.counters.shard(), Some(&mut recording));
             audit(
                 &plan,
                 &mut decision,
@@ -307,7 +307,7 @@ impl Evaluation {
             return Step::Decided(decision);
         }
         let decision = match plan.counters.shard() {
-            Some(shard) => self.round(Some(shard)),
+            Some(shard) => self.round(Some(shard), None),
             None => decision,
         };
         self.decided = Some(decision.clone());
@@ -400,36 +400,26 @@ impl Evaluation {
     }
 
     /// One round over the pinned plan, input, instant and kill switch; counted into
-    /// `shard` when given.
-    fn round(&mut self, shard: Option<&Shard>) -> Decision {
-        let started = (shard.is_some() && metrics::sample_latency()).then(Instant::now);
-        self.book.waiting = false;
-        let mut evaluator = Evaluator::new(&self.input);
-        evaluator.now = Some(self.now);
-        evaluator.book = Some(&mut self.book);
-        let disabled = &self.disabled;
-        let off = |index: usize| disabled.get(index).is_none_or(|off| *off);
-        decide(&self.plan, evaluator, off, shard, started)
-    }
-
-    /// [`Evaluation::round`] recording into `recording`, with every velocity count the
-    /// evaluation used (its first round recorded them; this one may only read them).
-    #[cfg(feature = "audit")]
-    fn recorded_round(
+    /// `shard` when given; recording into `recording` when given (an audited
+    /// evaluation's deciding round), with every velocity count the evaluation used (its
+    /// first round recorded them; this one may only read them).
+    fn round(
         &mut self,
         shard: Option<&Shard>,
-        recording: &mut super::Recording,
+        mut recording: Option<&mut super::Recording>,
     ) -> Decision {
         let started = (shard.is_some() && metrics::sample_latency()).then(Instant::now);
         self.book.waiting = false;
         let mut evaluator = Evaluator::new(&self.input);
         evaluator.now = Some(self.now);
         evaluator.book = Some(&mut self.book);
-        evaluator.recorder = Some(&mut *recording);
+        evaluator.recorder = recording.as_deref_mut();
         let disabled = &self.disabled;
         let off = |index: usize| disabled.get(index).is_none_or(|off| *off);
         let decision = decide(&self.plan, evaluator, off, shard, started);
-        recording.velocity = self.book.velocity.recorded_counts();
+        if let Some(recording) = recording {
+            recording.velocity = self.book.velocity.recorded_counts();
+        }
         decision
     }
 }
@@ -472,16 +462,22 @@ impl Book {
         args: &[&Value],
         memoized: bool,
     ) -> Option<Result<Value, FunctionError>> {
-        let entry = self.entries.iter_mut().find(|entry| {
-            *entry.call.function == *function
-                && entry.call.args.len() == args.len()
-                && entry.call.args.iter().zip(args).all(|(a, b)| a == *b)
-        })?;
+        let index = self.position(function, args)?;
+        let entry = self.entries.get_mut(index)?;
         if memoized && entry.recorded {
             return None;
         }
         entry.recorded = true;
         entry.answer.clone()
+    }
+
+    /// Where the call `function(args)` is in the book, if it was asked for.
+    fn position(&self, function: &str, args: &[&Value]) -> Option<usize> {
+        self.entries.iter().position(|entry| {
+            *entry.call.function == *function
+                && entry.call.args.len() == args.len()
+                && entry.call.args.iter().zip(args).all(|(a, b)| a == *b)
+        })
     }
 
     /// The answer to `function(args)`; `None` when there is none yet, and then the call
@@ -491,12 +487,7 @@ impl Book {
         function: &str,
         args: &[&Value],
     ) -> Option<&Result<Value, FunctionError>> {
-        let found = self.entries.iter().position(|entry| {
-            *entry.call.function == *function
-                && entry.call.args.len() == args.len()
-                && entry.call.args.iter().zip(args).all(|(a, b)| a == *b)
-        });
-        let index = found.unwrap_or_else(|| {
+        let index = self.position(function, args).unwrap_or_else(|| {
             let id = self.entries.len();
             self.entries.push(Entry {
                 call: HostCall {

@@ -24,7 +24,6 @@ pub(crate) struct VelocityState {
 
 impl VelocityState {
     /// Every count the evaluation used, as its audit record keeps them.
-    #[cfg(feature = "audit")]
     pub(super) fn recorded_counts(&self) -> Vec<super::RecordedCount> {
         self.known
             .iter()
@@ -129,12 +128,21 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
     /// The events this input makes in the counters that count `event_type`: each
     /// counter's index, key, event id and instant (`None` when the counter has no
     /// `time:`, or the input's is unreadable).
+    #[cfg_attr(
+        not(feature = "tools"),
+        allow(dead_code, reason = "backtests and the timeline read the events")
+    )]
     fn velocity_events(&mut self, velocity: &'a VelocityPlan, event_type: Option<&str>) -> Found {
+        match event_type.and_then(|t| velocity.by_type.get(t)) {
+            Some(counting) => self.events_in(velocity, counting),
+            None => SmallVec::new(),
+        }
+    }
+
+    /// The events this input makes in the counters `counting` (indexes).
+    fn events_in(&mut self, velocity: &'a VelocityPlan, counting: &[u32]) -> Found {
         let mut events = SmallVec::new();
-        let Some(counting) = event_type.and_then(|t| velocity.by_type.get(t)) else {
-            return events;
-        };
-        for &index in counting.iter() {
+        for &index in counting {
             let Some(counter) = velocity.counters.get(index as usize) else {
                 continue;
             };
@@ -155,15 +163,15 @@ impl<'a, D: Doc<'a>> Evaluator<'a, D> {
     /// evaluation, whatever the rules then do.
     pub(super) fn record_velocity(&mut self, velocity: &'a VelocityPlan, event_type: Option<&str>) {
         // Most event types count in no counter: they need no state at all.
-        if !event_type.is_some_and(|t| velocity.by_type.contains_key(t)) {
+        let Some(counting) = event_type.and_then(|t| velocity.by_type.get(t)) else {
             return;
-        }
+        };
         if self.velocity_state().recorded {
             return;
         }
         self.velocity_state().recorded = true;
         let mut keyed: Keyed = SmallVec::new();
-        for (index, key, id, at) in self.velocity_events(velocity, event_type) {
+        for (index, key, id, at) in self.events_in(velocity, counting) {
             let at = match at {
                 Some(at) => at,
                 None => self.now(),
