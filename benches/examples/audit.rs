@@ -88,7 +88,7 @@ fn fresh(base: &Path, name: &str) -> PathBuf {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1).peekable();
     if args.peek().map(String::as_str) == Some("profile") {
-        // `audit profile CASE ROUNDS [json|owned] [off]`: only the request thread's part of
+        // `audit profile CASE ROUNDS [json] [owned] [off]`: only the request thread's part of
         // recording, through `evaluate` or `evaluate_json` (or the same calls with
         // auditing off), for callgrind (`benches/audit_instructions.sh`). The writer is
         // held in its first checkpoint's publisher before the loop starts and the queue
@@ -101,8 +101,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let rounds: u32 = args.next().map_or(Ok(1000), |r| r.parse())?;
         let rest: Vec<String> = args.collect();
         let json = rest.iter().any(|a| a == "json");
-        // `owned`: `evaluate_owned` of a copy made in the loop (in both runs, so the
-        // difference is auditing's: the record keeps the copy).
+        // `owned`: `evaluate_owned` (with `json`: `evaluate_json_owned`) of a copy made in
+        // the loop (in both runs, so the difference is auditing's: the record keeps the
+        // copy).
         let owned = rest.iter().any(|a| a == "owned");
         let audited = !rest.iter().any(|a| a == "off");
         // `running`: the writer is not held but writes as in service (for callgrind's
@@ -134,7 +135,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .ok_or("no case")?;
         let bytes = case.json_bytes();
         for _ in 0..rounds {
-            if json {
+            if json && owned {
+                let bytes = std::hint::black_box(bytes.clone());
+                let _ = std::hint::black_box(engine.evaluate_json_owned(bytes));
+            } else if json {
                 let _ = std::hint::black_box(engine.evaluate_json(std::hint::black_box(&bytes)));
             } else if owned {
                 let input = std::hint::black_box(case.input.clone());

@@ -412,7 +412,8 @@ fn decide_again(
 /// far less than building a document the request path does not need).
 pub(crate) enum RecordedInput {
     Document(Value),
-    Json(Box<[u8]>),
+    // A `Vec`, not a boxed slice: a caller's buffer is kept as it is, not shrunk.
+    Json(Vec<u8>),
 }
 
 /// The record of a decision (see docs/AUDIT.md, "What the engine records"): the input
@@ -684,10 +685,9 @@ impl AuditSink {
             (None, None)
         };
         let mut message = Message::Decision(record, ack);
-        let deadline = match self.overflow {
-            Overflow::Block(wait) => Some(Instant::now() + wait),
-            Overflow::Drop | Overflow::MarkUnavailable => None,
-        };
+        // Read the clock only once the queue is full: a record that finds room (all of
+        // them, in service) costs no clock read for a deadline it never needs.
+        let mut deadline = None;
         let mut pause = Duration::from_micros(20);
         loop {
             match sender.try_send(message) {
@@ -710,6 +710,12 @@ impl AuditSink {
                 Err(TrySendError::Full(back)) => {
                     // std's bounded channel has no stable send_timeout: poll with a
                     // growing pause, bounded by the policy's wait.
+                    let deadline = match self.overflow {
+                        Overflow::Block(wait) => {
+                            Some(*deadline.get_or_insert_with(|| Instant::now() + wait))
+                        }
+                        Overflow::Drop | Overflow::MarkUnavailable => None,
+                    };
                     match deadline {
                         Some(deadline) if Instant::now() < deadline => {
                             std::thread::sleep(pause);
@@ -990,7 +996,7 @@ mod tests {
         let pending = |rejected| Pending {
             plan: Arc::clone(&plan),
             recording: Recording::lean(),
-            input: RecordedInput::Json(br#"{"event": {"type": "pay"}}"#.to_vec().into()),
+            input: RecordedInput::Json(br#"{"event": {"type": "pay"}}"#.to_vec()),
             time: SystemTime::UNIX_EPOCH,
             returned: Summary {
                 rejected,

@@ -377,9 +377,22 @@ impl Engine {
         input::check_limits(json, &self.shared.limits)?;
         #[cfg(feature = "audit")]
         if let Some(sink) = &self.shared.audit {
-            return audited_json(sink, &self.shared.plan.load(), json, true);
+            return audited_json(sink, &self.shared.plan.load(), Cow::Borrowed(json), true);
         }
         eval::evaluate_json(&self.shared.plan.load(), json, true)
+    }
+
+    /// [`Engine::evaluate_json`] of bytes the caller gives up: the same decision, and
+    /// when the engine audits, a recorded decision keeps the bytes themselves instead of
+    /// a copy. For a host that owns the request's bytes anyway (a line it read, a body
+    /// buffer, a string a binding copied in).
+    pub fn evaluate_json_owned(&self, json: Vec<u8>) -> Result<Decision, InputError> {
+        input::check_limits(&json, &self.shared.limits)?;
+        #[cfg(feature = "audit")]
+        if let Some(sink) = &self.shared.audit {
+            return audited_json(sink, &self.shared.plan.load(), Cow::Owned(json), true);
+        }
+        eval::evaluate_json(&self.shared.plan.load(), &json, true)
     }
 
     /// Read JSON bytes into an input document as [`Engine::evaluate_json`] reads them: the
@@ -599,7 +612,7 @@ impl BacktestRecorder {
         json: &[u8],
     ) -> Result<Decision, InputError> {
         match &self.engine.shared.audit {
-            Some(sink) => audited_json(sink, plan, json, false),
+            Some(sink) => audited_json(sink, plan, Cow::Borrowed(json), false),
             None => eval::evaluate_json(plan, json, false),
         }
     }
@@ -661,13 +674,13 @@ fn audited(
 fn audited_json(
     sink: &audit::AuditSink,
     plan: &Arc<Plan>,
-    json: &[u8],
+    json: Cow<'_, [u8]>,
     counted: bool,
 ) -> Result<Decision, InputError> {
     let mut recording = eval::Recording::lean();
-    let mut decision = eval::evaluate_json_recorded(plan, json, &mut recording, counted)?;
+    let mut decision = eval::evaluate_json_recorded(plan, &json, &mut recording, counted)?;
     sink.record(plan, &mut decision, recording, || {
-        audit::RecordedInput::Json(json.into())
+        audit::RecordedInput::Json(json.into_owned())
     });
     Ok(decision)
 }

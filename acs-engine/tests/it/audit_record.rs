@@ -907,3 +907,60 @@ rules:
     audit::verify(&dir, Some(&key()), None).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `evaluate_json_owned` decides as `evaluate_json` does, and its records hold the same
+/// input: the bytes given, read as the borrowed path reads them.
+#[test]
+fn evaluate_json_owned_decides_and_records_as_evaluate_json_does() {
+    let (borrowed, owned) = (temp_dir("json-borrowed"), temp_dir("json-owned"));
+    let mut logs = Vec::new();
+    let mut returned = Vec::new();
+    for dir in [&borrowed, &owned] {
+        let mut options = AuditOptions::new(dir, Box::new(key()));
+        options.record_all = true;
+        let engine = engine(options);
+        let plain = Engine::builder()
+            .function("db.score", |_: &[&Value]| Ok(json!(9)))
+            .load_str("rules.yaml", RULES)
+            .unwrap();
+        for input in inputs() {
+            let bytes = serde_json::to_vec(&input).unwrap();
+            let decision = if dir == &borrowed {
+                engine.evaluate_json(&bytes).unwrap()
+            } else {
+                engine.evaluate_json_owned(bytes.clone()).unwrap()
+            };
+            returned.push(decision);
+            assert_eq!(
+                plain.evaluate_json_owned(bytes.clone()).unwrap(),
+                plain.evaluate_json(&bytes).unwrap(),
+                "{input}"
+            );
+        }
+        // Refused the same way, before anything is recorded.
+        assert_eq!(
+            engine.evaluate_json_owned(b"[1]".to_vec()).unwrap_err(),
+            engine.evaluate_json(b"[1]").unwrap_err()
+        );
+        drop(engine);
+        let mut recorded = decisions(dir);
+        for record in &mut recorded {
+            let fields = record.as_object_mut().unwrap();
+            for varying in ["time", "seq"] {
+                fields.remove(varying);
+            }
+        }
+        logs.push(recorded);
+    }
+    assert_eq!(logs[0].len(), inputs().len());
+    assert_eq!(logs[0], logs[1]);
+    for (record, input) in logs[1].iter().zip(inputs()) {
+        assert_eq!(record["input"], input);
+    }
+    let (by_borrowed, by_owned) = returned.split_at(inputs().len());
+    assert_eq!(by_borrowed, by_owned);
+    assert!(by_owned.iter().any(|d| !d.matched.is_empty()));
+    for dir in [borrowed, owned] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -593,9 +593,13 @@ impl Engine {
     fn decide_bytes(&self, env: &Env, json: Unknown<'_>) -> napi::Result<acs_engine::Decision> {
         let bytes = json_bytes(env, json)?;
         let _running = self.functions.as_ref().map(|f| Running::enter(*env, f));
-        self.core
-            .evaluate_json(bytes.as_ref())
-            .map_err(|e| errors::input_error(env, &e))
+        match bytes {
+            // A string was copied out of V8 already: the engine keeps that copy when it
+            // records the decision rather than making another.
+            JsonBytes::Text(text) => self.core.evaluate_json_owned(text.into_bytes()),
+            JsonBytes::Bytes(bytes) => self.core.evaluate_json(&bytes),
+        }
+        .map_err(|e| errors::input_error(env, &e))
     }
 
     /// JSON text or bytes as an input document, as `evaluateJson` reads them.

@@ -306,7 +306,7 @@ impl Engine {
             originals.push(input);
         }
         let outcomes: Vec<Outcome> =
-            py.detach(|| items.iter().map(|i| self.decide_item(i)).collect());
+            py.detach(|| items.iter_mut().map(|i| self.decide_item(i)).collect());
         let results = PyList::empty(py);
         for ((item, outcome), original) in items.iter().zip(outcomes).zip(&originals) {
             results.append(self.result(py, item, outcome, original)?)?;
@@ -555,15 +555,17 @@ impl Engine {
         }
     }
 
-    /// Decide one item; touches no Python, so any thread may run it.
-    fn decide_item(&self, item: &Item) -> Outcome {
+    /// Decide one item; touches no Python, so any thread may run it. A document is given
+    /// up to the engine (an engine that audits keeps it in its record, uncopied; one that
+    /// does not drops it on this thread): nothing reads it after its decision.
+    fn decide_item(&self, item: &mut Item) -> Outcome {
         match item {
             Item::Json(json) => match self.core.evaluate_json(json.as_ref()) {
                 Ok(decision) => Outcome::Decided(decision),
                 Err(error) => Outcome::Input(error),
             },
             Item::Document(document, _) => match acs_engine::InputError::check_document(document) {
-                Ok(()) => Outcome::Decided(self.core.evaluate(document)),
+                Ok(()) => Outcome::Decided(self.core.evaluate_owned(std::mem::take(document))),
                 Err(error) => Outcome::Input(error),
             },
             Item::Refused(problem) => Outcome::Refused(problem.clone()),
@@ -654,8 +656,8 @@ impl Engine {
                         Ok(queue) => queue.recv(),
                         Err(_) => break,
                     };
-                    let Ok((index, items)) = chunk else { break };
-                    let outcomes = items.iter().map(|i| self.decide_item(i)).collect();
+                    let Ok((index, mut items)) = chunk else { break };
+                    let outcomes = items.iter_mut().map(|i| self.decide_item(i)).collect();
                     if done.send((index, items, outcomes)).is_err() {
                         break;
                     }
@@ -687,9 +689,9 @@ impl Engine {
                 match work.try_send(chunk) {
                     Ok(()) => {}
                     // The workers are behind: decide this chunk here.
-                    Err(mpsc::TrySendError::Full((index, items))) => {
+                    Err(mpsc::TrySendError::Full((index, mut items))) => {
                         let outcomes =
-                            py.detach(|| items.iter().map(|i| self.decide_item(i)).collect());
+                            py.detach(|| items.iter_mut().map(|i| self.decide_item(i)).collect());
                         waiting.insert(index, (items, outcomes));
                     }
                     Err(mpsc::TrySendError::Disconnected(_)) => {
@@ -707,9 +709,9 @@ impl Engine {
                     .try_lock()
                     .ok()
                     .and_then(|queue| queue.try_recv().ok());
-                if let Some((index, items)) = queued {
+                if let Some((index, mut items)) = queued {
                     let outcomes =
-                        py.detach(|| items.iter().map(|i| self.decide_item(i)).collect());
+                        py.detach(|| items.iter_mut().map(|i| self.decide_item(i)).collect());
                     waiting.insert(index, (items, outcomes));
                 } else if !waiting.contains_key(&next) {
                     let (index, items, outcomes) = py
