@@ -53,7 +53,7 @@ function generator(seed) {
 }
 
 const strings = ['', 'VERIFIED', 'OP-1', 'say "hi"', 'back\\slash', 'line\nbreak', 'tab\t', '\u0001', 'é', '😀', 'bid.create', '+91 98480 22338']
-const numbers = [0, -0, 1, -1, 0.6, 1e21, 1e-7, 12000, 46500.5, 2 ** 53, -(2 ** 53), 17.4012]
+const numbers = [0, -0, 1, -1, 0.6, 1e21, 1e20, 1e-7, 12000, 46500.5, 2 ** 53, -(2 ** 53), 2 ** 63, -(2 ** 63), 2 ** 64, 17.4012]
 
 function randomValue(rng, depth) {
   const kind = rng.next()
