@@ -53,20 +53,8 @@ function plan(engine) {
 }
 
 function refresh(engine) {
-  const { generation, rulesetHash, types, layouts, other, whole } = engine.inputReads()
-  const state = {
-    generation,
-    rulesetHash,
-    whole,
-    types: new Map(Object.entries(types)),
-    other,
-    cutters: new Map(),
-    otherCutter: undefined,
-    // The native side numbers its layouts 0 for `other`, then in `layouts`' order.
-    layouts: new Map(layouts.map((type, i) => [type, i + 1])),
-    writers: new Map(),
-    otherWriter: undefined,
-  }
+  const { generation, rulesetHash, types, other, whole } = engine.inputReads()
+  const state = { generation, rulesetHash, whole, types: new Map(Object.entries(types)), other, cutters: new Map(), otherCutter: undefined }
   known.set(engine, state)
   return state
 }
@@ -229,139 +217,6 @@ function check(field, depth) {
   }
 }
 
-// The leaf crossing, which `evaluate` uses: per event type, a function generated from the
-// plan's read paths puts the value at each path into a Float64Array (a tag and a number
-// per path) and returns the strings (and any container's JSON text) end to end; the
-// engine reads those leaves in place (`decideLeaves`, `Engine::evaluate_leaves`). Against
-// the JSON text above, no number is formatted and parsed again, no string is scanned
-// for escapes, and the engine parses nothing but containers read whole.
-const ABSENT = 0
-const NULL = 1
-const FALSE = 2
-const TRUE = 3
-const NUMBER = 4
-const STRING = 5
-const JSON_TEXT = 6
-
-function writerFor(state, input) {
-  const event = input.event
-  const type = event !== null && typeof event === 'object' ? event.type : undefined
-  const layout = typeof type === 'string' ? state.layouts.get(type) : undefined
-  if (layout === undefined) {
-    return (state.otherWriter ??= compileWriter(state.other, 0))
-  }
-  let writer = state.writers.get(type)
-  if (writer === undefined) {
-    writer = compileWriter(state.types.get(type), layout)
-    state.writers.set(type, writer)
-  }
-  return writer
-}
-
-/**
- * `{ layout, slots, write }`: `write(input, slots)` fills `slots` with the leaves at
- * `paths` (in their order) and returns their strings. An object on the way to a path is
- * entered when it is a plain one; anything else there is checked as the JSON cutter
- * checks it (what that would refuse goes to the native reader) and the paths below it
- * are absent, as they are in the whole input.
- */
-function compileWriter(paths, layout) {
-  const tree = new Map()
-  paths.forEach((path, index) => {
-    let node = tree
-    for (let i = 0; i < path.length - 1; i++) {
-      let next = node.get(path[i])
-      if (next === undefined) {
-        next = new Map()
-        node.set(path[i], next)
-      }
-      node = next
-    }
-    node.set(path[path.length - 1], index)
-  })
-  let write
-  try {
-    write = generateWriter(tree)
-  } catch (error) {
-    if (!(error instanceof EvalError)) throw error
-    write = (input, slots) => {
-      slots.fill(ABSENT)
-      return writeObject(input, tree, slots)
-    }
-  }
-  return { layout, slots: new Float64Array(2 * paths.length), write }
-}
-
-function generateWriter(tree) {
-  const lines = []
-  let count = 0
-  const emit = (node, source) => {
-    for (const [key, child] of node) {
-      const v = `v${count++}`
-      const name = JSON.stringify(key)
-      lines.push(`if (hasOwnProperty.call(${source}, ${name})) { const ${v} = ${source}[${name}]`)
-      if (typeof child === 'number') {
-        lines.push(`s += put(slots, ${2 * child}, ${v})`)
-      } else {
-        lines.push(`if (plain(${v})) {`)
-        emit(child, v)
-        lines.push(`} else check(${v}, 0)`)
-      }
-      lines.push('}')
-    }
-  }
-  emit(tree, 'input')
-  const body = `return function write(input, slots) {\nslots.fill(${ABSENT})\nlet s = ''\n${lines.join('\n')}\nreturn s\n}`
-  // eslint-disable-next-line no-new-func
-  return new Function('plain', 'check', 'put', 'hasOwnProperty', body)(plain, check, put, hasOwnProperty)
-}
-
-/** `generateWriter`'s walk, interpreted. */
-function writeObject(object, node, slots) {
-  let s = ''
-  for (const [key, child] of node) {
-    if (!hasOwnProperty.call(object, key)) continue
-    const field = object[key]
-    if (typeof child === 'number') s += put(slots, 2 * child, field)
-    else if (plain(field)) s += writeObject(field, child, slots)
-    else check(field, 0)
-  }
-  return s
-}
-
-/** One leaf into `slots[at]` (its tag) and `slots[at + 1]`; returns its text, if any. */
-function put(slots, at, field) {
-  switch (typeof field) {
-    case 'string':
-      slots[at] = STRING
-      slots[at + 1] = field.length
-      return field
-    case 'number':
-      if (!Number.isFinite(field)) throw FALLBACK
-      slots[at] = NUMBER
-      slots[at + 1] = field
-      return ''
-    case 'boolean':
-      slots[at] = field ? TRUE : FALSE
-      return ''
-    case 'undefined':
-      return ''
-    case 'object': {
-      if (field === null) {
-        slots[at] = NULL
-        return ''
-      }
-      check(field, 0)
-      const text = JSON.stringify(field)
-      slots[at] = JSON_TEXT
-      slots[at + 1] = text.length
-      return text
-    }
-    default:
-      throw FALLBACK
-  }
-}
-
 /** The JSON text of what the plan reads of `input`, or `undefined` to read it natively. */
 function asJson(state, input) {
   // An engine that records its inputs (auditing) keeps them whole: the native reader.
@@ -383,11 +238,7 @@ function asJson(state, input) {
  * the decision's JSON, field for field and in the same order.
  */
 function decide(engine, state, json) {
-  return build(state, engine.decideCompact(json, state.generation))
-}
-
-/** The decision object of `decideCompact`'s (or `decideLeaves`') answer. */
-function build(state, out) {
+  const out = engine.decideCompact(json, state.generation)
   if (typeof out === 'number') {
     return {
       verdict: { outcome: 'allowed' },
@@ -408,24 +259,11 @@ function build(state, out) {
 Engine.prototype.evaluate = function evaluate(input) {
   for (let attempt = 0; attempt < 3; attempt++) {
     const state = plan(this)
-    // An engine that records its inputs (auditing) keeps them whole, and an object that
-    // is not a plain one may hold more than its own fields: the native reader.
-    if (state.whole || !plain(input)) break
-    const writer = writerFor(state, input)
-    let strings
-    try {
-      strings = writer.write(input, writer.slots)
-    } catch (error) {
-      // A getter's own exception is the caller's; the reader below meets it again.
-      if (error === FALLBACK || error instanceof TypeError || error instanceof RangeError) break
-      throw error
-    }
-    const out = this.decideLeaves(writer.layout, writer.slots, strings, state.generation)
-    if (out !== null) {
-      const decision = build(state, out)
-      if (decision.generation === state.generation) return decision
-    }
-    refresh(this) // the plan changed since its reads were fetched: read again
+    const json = asJson(state, input)
+    if (json === undefined) break
+    const decision = decide(this, state, json)
+    if (decision.generation === state.generation) return decision
+    refresh(this) // the plan changed since its reads were fetched: cut again
   }
   return nativeEvaluate.call(this, input)
 }

@@ -55,26 +55,14 @@ export declare class Engine {
    */
   decideCompact(json: string | Uint8Array, generation: number): number | string
   /**
-   * `decideCompact` of an input object that `index.js` read at the paths of layout
-   * `layout` (see `inputReads`) of plan `generation`: per path a tag and a number in
-   * `slots` (absent, null, false, true, a number, or a string's or container's JSON
-   * text with its length in UTF-16 units), those strings and texts end to end in
-   * `strings`. The engine reads the leaves in place (`Engine::evaluate_leaves`): no
-   * JSON is written or parsed for a scalar. `null` when the plan is no longer that
-   * generation: read the layouts again.
-   */
-  decideLeaves(layout: number, slots: Float64Array, strings: string, generation: number): number | string | null
-  /**
    * What the plan serving now may read of an input, per event type: `{ generation,
-   * types: { [type]: paths }, layouts, other: paths, whole }`, each path root first;
-   * `layouts` lists the types in the order `decideLeaves` numbers them (from 1; 0 is
-   * `other`). `index.js`
+   * types: { [type]: paths }, other: paths, whole }`, each path root first. `index.js`
    * copies only these subtrees of an input object before it crosses (the decision is
    * the same: the evaluator reads nothing else), unless `whole` (the engine records
    * inputs: `Engine::needs_whole_input`), and refetches when a decision's generation
    * shows the plan changed.
    */
-  inputReads(): { generation: number; rulesetHash: string; types: Record<string, string[][]>; layouts: string[]; other: string[][]; whole: boolean }
+  inputReads(): { generation: number; rulesetHash: string; types: Record<string, string[][]>; other: string[][]; whole: boolean }
   /** Why each rule matched or not, node by node. */
   explain(input: Input): Explanation
   /** Read the rules again now; throws `RulesError` (and keeps serving) when they fail. */

@@ -33,7 +33,6 @@ mod fuzz_regressions;
 mod hot_reload;
 mod inputs;
 mod layering;
-mod leaves;
 mod limits;
 #[cfg(feature = "tools")]
 mod lint;

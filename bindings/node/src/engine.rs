@@ -2,15 +2,13 @@
 //! and operations. Each method converts its arguments, calls one `acs_engine` method and
 //! converts the result.
 
-use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Mutex;
 
 use acs_engine::{Engine as Core, EngineBuilder, Functions, Limits, RulesSource};
 use napi::bindgen_prelude::{
-    Either, Float64ArraySlice, FromNapiValue, Function, JsObjectValue, Object, ObjectFinalize,
-    Uint8Array, Unknown, Utf16String,
+    Either, FromNapiValue, Function, JsObjectValue, Object, ObjectFinalize, Uint8Array, Unknown,
 };
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, JsValue, ValueType};
@@ -32,12 +30,6 @@ pub struct Engine {
     /// Every host function, JS or from a stub table, as the engine has them: the
     /// resumable evaluations answer the stub table's calls from here.
     registered: Functions,
-    /// The layouts `inputReads` last handed to `index.js`, by number (0: event types no
-    /// rule is gated on; then its `layouts` in order): `decideLeaves` reads leaves
-    /// against these.
-    /// Shared, not borrowed, while deciding: a JS host function may call back into
-    /// this engine (and refresh them).
-    layouts: RefCell<Rc<Vec<acs_engine::LeafLayout>>>,
 }
 
 /// What `Engine.fromPath` and `Engine.fromString` read from their options object.
@@ -317,87 +309,52 @@ impl Engine {
         generation: f64,
     ) -> napi::Result<Either<u32, String>> {
         let decision = self.decide_bytes(&env, json)?;
-        compact(&decision, generation)
-    }
-
-    /// `decideCompact` of an input object that `index.js` read at the paths of layout
-    /// `layout` (see `inputReads`) of plan `generation`: per path a tag and a number in
-    /// `slots` (absent, null, false, true, a number, or a string's or container's JSON
-    /// text with its length in UTF-16 units), those strings and texts end to end in
-    /// `strings`. The engine reads the leaves in place (`Engine::evaluate_leaves`): no
-    /// JSON is written or parsed for a scalar. `null` when the plan is no longer that
-    /// generation: read the layouts again.
-    #[napi(
-        catch_unwind,
-        ts_args_type = "layout: number, slots: Float64Array, strings: string, generation: number"
-    )]
-    pub fn decide_leaves(
-        &self,
-        env: Env,
-        layout: u32,
-        slots: Float64ArraySlice<'_>,
-        strings: Utf16String,
-        generation: f64,
-    ) -> napi::Result<Option<Either<u32, String>>> {
-        let decision = {
-            let layouts = Rc::clone(&self.layouts.borrow());
-            let Some(layout) = layouts
-                .get(layout as usize)
-                .filter(|l| l.generation() as f64 == generation)
-            else {
-                return Ok(None);
-            };
-            let mut text = String::new();
-            let spans = decode_strings(&slots, &strings, layout.paths().len(), &mut text)
-                .ok_or_else(|| errors::type_error(&env, "slots and strings do not agree"))?;
-            let leaves = leaves(&slots, &spans, &text);
-            let _running = self.functions.as_ref().map(|f| Running::enter(env, f));
-            self.core
-                .evaluate_leaves(layout, &leaves)
-                .map_err(|e| errors::input_error(&env, &e))?
-        };
-        match decision {
-            Some(decision) => compact(&decision, generation).map(Some),
-            None => Ok(None),
+        let known = decision.generation as f64 == generation;
+        if known
+            && decision.matched.is_empty()
+            && decision.shadow_matched.is_empty()
+            && decision.errors.is_empty()
+            && !decision.audit_unavailable
+            && !decision.is_rejected()
+        {
+            return Ok(Either::A(decision.rules_evaluated));
         }
+        let text = if known {
+            serde_json::to_string(&WithoutHash::of(&decision))
+        } else {
+            serde_json::to_string(&decision)
+        };
+        text.map(Either::B)
+            .map_err(|e| napi::Error::from_reason(e.to_string()))
     }
 
     /// What the plan serving now may read of an input, per event type: `{ generation,
-    /// types: { [type]: paths }, layouts, other: paths, whole }`, each path root first;
-    /// `layouts` lists the types in the order `decideLeaves` numbers them (from 1; 0 is
-    /// `other`). `index.js`
+    /// types: { [type]: paths }, other: paths, whole }`, each path root first. `index.js`
     /// copies only these subtrees of an input object before it crosses (the decision is
     /// the same: the evaluator reads nothing else), unless `whole` (the engine records
     /// inputs: `Engine::needs_whole_input`), and refetches when a decision's generation
     /// shows the plan changed.
     #[napi(
         catch_unwind,
-        ts_return_type = "{ generation: number; rulesetHash: string; types: Record<string, string[][]>; layouts: string[]; other: string[][]; whole: boolean }"
+        ts_return_type = "{ generation: number; rulesetHash: string; types: Record<string, string[][]>; other: string[][]; whole: boolean }"
     )]
     pub fn input_reads<'env>(&self, env: &'env Env) -> napi::Result<Unknown<'env>> {
         let plan = self.core.plan();
-        let order = plan.event_types();
-        let mut layouts = Vec::with_capacity(order.len() + 1);
-        layouts.push(plan.leaf_layout(None));
-        let mut types = serde_json::Map::new();
-        for event_type in &order {
-            let layout = plan.leaf_layout(Some(event_type));
-            types.insert((*event_type).to_owned(), serde_json::json!(layout.paths()));
-            layouts.push(layout);
-        }
-        let reads = convert::to_js(
+        let types: serde_json::Map<String, Value> = plan
+            .event_types()
+            .into_iter()
+            .map(|t| (t.to_owned(), serde_json::json!(plan.input_reads(Some(t)))))
+            .collect();
+        convert::to_js(
             env,
             &serde_json::json!({
                 "generation": plan.generation(),
                 "rulesetHash": plan.ruleset_hash(),
                 "types": types,
-                "layouts": order,
-                "other": layouts.first().map(acs_engine::LeafLayout::paths),
+                "other": plan.input_reads(None),
                 "whole": self.core.needs_whole_input(),
             }),
-        )?;
-        *self.layouts.borrow_mut() = Rc::new(layouts);
-        Ok(reads)
+        )
     }
 
     /// Why each rule matched or not, node by node.
@@ -588,7 +545,6 @@ impl Engine {
             core,
             functions,
             registered,
-            layouts: RefCell::default(),
         })
     }
 
@@ -630,105 +586,6 @@ impl<'a> WithoutHash<'a> {
             audit_unavailable: decision.audit_unavailable,
         }
     }
-}
-
-/// The decision as `decideCompact` hands it to `index.js`: the number of rules evaluated
-/// for the plain "allowed" decision of plan `generation`, otherwise JSON text (without the
-/// ruleset hash when `generation` decided).
-fn compact(decision: &acs_engine::Decision, generation: f64) -> napi::Result<Either<u32, String>> {
-    let known = decision.generation as f64 == generation;
-    if known
-        && decision.matched.is_empty()
-        && decision.shadow_matched.is_empty()
-        && decision.errors.is_empty()
-        && !decision.audit_unavailable
-        && !decision.is_rejected()
-    {
-        return Ok(Either::A(decision.rules_evaluated));
-    }
-    let text = if known {
-        serde_json::to_string(&WithoutHash::of(decision))
-    } else {
-        serde_json::to_string(decision)
-    };
-    text.map(Either::B)
-        .map_err(|e| napi::Error::from_reason(e.to_string()))
-}
-
-// The tags of `decideLeaves`' slots, as `index.js` writes them.
-const ABSENT: f64 = 0.0;
-const NULL: f64 = 1.0;
-const FALSE: f64 = 2.0;
-const TRUE: f64 = 3.0;
-const NUMBER: f64 = 4.0;
-const STRING: f64 = 5.0;
-const JSON_TEXT: f64 = 6.0;
-
-/// The strings of `count` slots (tag, value pairs), decoded from `strings` into `text`
-/// one after another: each string's byte range in `text` (empty for other leaves), or
-/// `None` when the slots and strings do not agree. Decoded one by one, so that a lone
-/// surrogate ending one string never pairs with one starting the next (each becomes
-/// U+FFFD, as every string crossing Node-API does).
-fn decode_strings(
-    slots: &[f64],
-    strings: &[u16],
-    count: usize,
-    text: &mut String,
-) -> Option<Vec<std::ops::Range<usize>>> {
-    let pairs = slots.get(..count.checked_mul(2)?)?;
-    let mut spans = Vec::with_capacity(count);
-    let mut offset = 0usize;
-    text.reserve(strings.len());
-    for pair in pairs.chunks_exact(2) {
-        let &[tag, value] = pair else { return None };
-        let start = text.len();
-        if tag == STRING || tag == JSON_TEXT {
-            if !(value >= 0.0 && value.fract() == 0.0) {
-                return None;
-            }
-            #[allow(
-                clippy::cast_possible_truncation,
-                clippy::cast_sign_loss,
-                reason = "checked whole and not negative; past the end is refused below"
-            )]
-            let end = offset.checked_add(value as usize)?;
-            let units = strings.get(offset..end)?;
-            offset = end;
-            text.extend(char::decode_utf16(units.iter().copied()).map(|c| c.unwrap_or('\u{FFFD}')));
-        } else if ![ABSENT, NULL, FALSE, TRUE, NUMBER].contains(&tag) {
-            return None;
-        }
-        spans.push(start..text.len());
-    }
-    Some(spans)
-}
-
-/// The leaves of checked `slots` whose strings `decode_strings` put in `text`.
-fn leaves<'t>(
-    slots: &[f64],
-    spans: &[std::ops::Range<usize>],
-    text: &'t str,
-) -> Vec<acs_engine::Leaf<'t>> {
-    slots
-        .chunks_exact(2)
-        .zip(spans)
-        .map(|(pair, span)| {
-            let (tag, value) = match pair {
-                &[tag, value] => (tag, value),
-                _ => (ABSENT, 0.0),
-            };
-            let string = || text.get(span.clone()).unwrap_or_default();
-            match tag {
-                NULL => acs_engine::Leaf::Null,
-                FALSE => acs_engine::Leaf::Bool(false),
-                TRUE => acs_engine::Leaf::Bool(true),
-                NUMBER => acs_engine::Leaf::Number(value),
-                STRING => acs_engine::Leaf::Str(string()),
-                JSON_TEXT => acs_engine::Leaf::Json(string()),
-                _ => acs_engine::Leaf::Absent,
-            }
-        })
-        .collect()
 }
 
 impl Engine {
