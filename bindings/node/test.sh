@@ -25,7 +25,15 @@ if [ "$major" -lt 18 ]; then
   exit 1
 fi
 
-npm ci --no-audit --no-fund --loglevel=error
+# `test.sh --install-only` installs the tooling and stops: scripts/test-all runs it early,
+# beside the Rust build, and then tells this script (ACS_BINDING_TOOLING=installed) that
+# it need not install again.
+if [ "${ACS_BINDING_TOOLING:-}" != installed ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+if [ "${1:-}" = --install-only ]; then
+  exit 0
+fi
 npx napi build --platform --profile bindings-test --js native.js --dts native.d.ts
 if ! git diff --quiet -- native.d.ts native.js 2>/dev/null; then
   echo "error: native.d.ts or native.js changed when generated; commit the generated files:" >&2

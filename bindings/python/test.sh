@@ -29,7 +29,15 @@ if ! command -v redis-server >/dev/null; then
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 py=.venv/bin/python
-"$py" -m pip install -q --disable-pip-version-check -r requirements-test.txt
+# `test.sh --install-only` installs the tooling and stops: scripts/test-all runs it early,
+# beside the Rust build, and then tells this script (ACS_BINDING_TOOLING=installed) that
+# it need not install again.
+if [ "${ACS_BINDING_TOOLING:-}" != installed ]; then
+  "$py" -m pip install -q --disable-pip-version-check -r requirements-test.txt
+fi
+if [ "${1:-}" = --install-only ]; then
+  exit 0
+fi
 
 rm -rf dist
 "$py" -m maturin build --profile bindings-test --quiet --out dist 2>&1 | grep -v '^📦\|^🍹\|^🔗\|^🐍' || true
