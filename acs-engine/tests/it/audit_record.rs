@@ -120,19 +120,46 @@ fn only_audit_decisions_are_recorded_with_their_calls_and_the_ruleset() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// An engine recording every decision into `dir`, and one that does not audit (whose
+/// host function answers alike for every input).
+fn recording_all_and_plain(dir: &Path) -> (Engine, Engine) {
+    let mut options = AuditOptions::new(dir, Box::new(key()));
+    options.record_all = true;
+    let plain = Engine::builder()
+        .function("db.score", |_: &[&Value]| Ok(json!(9)))
+        .load_str("rules.yaml", RULES)
+        .unwrap();
+    (engine(options), plain)
+}
+
+/// The decision records in `dir` without the fields two runs cannot share (time, seq).
+fn comparable_decisions(dir: &Path) -> Vec<Value> {
+    let mut recorded = decisions(dir);
+    for record in &mut recorded {
+        let fields = record.as_object_mut().unwrap();
+        for varying in ["time", "seq"] {
+            fields.remove(varying);
+        }
+    }
+    recorded
+}
+
+/// Two runs over `inputs()` recorded the same records, each holding its input.
+fn assert_same_records_of_the_inputs(logs: &[Vec<Value>]) {
+    assert_eq!(logs[0].len(), inputs().len());
+    assert_eq!(logs[0], logs[1]);
+    for (record, input) in logs[1].iter().zip(inputs()) {
+        assert_eq!(record["input"], input);
+    }
+}
+
 /// `evaluate_owned` decides as `evaluate` does, and its records keep the document given.
 #[test]
 fn evaluate_owned_decides_and_records_as_evaluate_does() {
     let (by_ref, by_value) = (temp_dir("by-ref"), temp_dir("by-value"));
     let mut logs = Vec::new();
     for dir in [&by_ref, &by_value] {
-        let mut options = AuditOptions::new(dir, Box::new(key()));
-        options.record_all = true;
-        let engine = engine(options);
-        let plain = Engine::builder()
-            .function("db.score", |_: &[&Value]| Ok(json!(9)))
-            .load_str("rules.yaml", RULES)
-            .unwrap();
+        let (engine, plain) = recording_all_and_plain(dir);
         for input in inputs() {
             let decision = if dir == &by_ref {
                 engine.evaluate(&input)
@@ -150,22 +177,10 @@ fn evaluate_owned_decides_and_records_as_evaluate_does() {
             );
         }
         drop(engine);
-        let mut recorded = decisions(dir);
         // Every other record is the check's `evaluate`: keep the decisions under test.
-        recorded = recorded.into_iter().step_by(2).collect();
-        for record in &mut recorded {
-            let fields = record.as_object_mut().unwrap();
-            for varying in ["time", "seq"] {
-                fields.remove(varying);
-            }
-        }
-        logs.push(recorded);
+        logs.push(comparable_decisions(dir).into_iter().step_by(2).collect());
     }
-    assert_eq!(logs[0].len(), inputs().len());
-    assert_eq!(logs[0], logs[1]);
-    for (record, input) in logs[1].iter().zip(inputs()) {
-        assert_eq!(record["input"], input);
-    }
+    assert_same_records_of_the_inputs(&logs);
     for dir in [by_ref, by_value] {
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -916,13 +931,7 @@ fn evaluate_json_owned_decides_and_records_as_evaluate_json_does() {
     let mut logs = Vec::new();
     let mut returned = Vec::new();
     for dir in [&borrowed, &owned] {
-        let mut options = AuditOptions::new(dir, Box::new(key()));
-        options.record_all = true;
-        let engine = engine(options);
-        let plain = Engine::builder()
-            .function("db.score", |_: &[&Value]| Ok(json!(9)))
-            .load_str("rules.yaml", RULES)
-            .unwrap();
+        let (engine, plain) = recording_all_and_plain(dir);
         for input in inputs() {
             let bytes = serde_json::to_vec(&input).unwrap();
             let decision = if dir == &borrowed {
@@ -943,20 +952,9 @@ fn evaluate_json_owned_decides_and_records_as_evaluate_json_does() {
             engine.evaluate_json(b"[1]").unwrap_err()
         );
         drop(engine);
-        let mut recorded = decisions(dir);
-        for record in &mut recorded {
-            let fields = record.as_object_mut().unwrap();
-            for varying in ["time", "seq"] {
-                fields.remove(varying);
-            }
-        }
-        logs.push(recorded);
+        logs.push(comparable_decisions(dir));
     }
-    assert_eq!(logs[0].len(), inputs().len());
-    assert_eq!(logs[0], logs[1]);
-    for (record, input) in logs[1].iter().zip(inputs()) {
-        assert_eq!(record["input"], input);
-    }
+    assert_same_records_of_the_inputs(&logs);
     let (by_borrowed, by_owned) = returned.split_at(inputs().len());
     assert_eq!(by_borrowed, by_owned);
     assert!(by_owned.iter().any(|d| !d.matched.is_empty()));
