@@ -555,9 +555,12 @@ impl Engine {
         }
     }
 
-    /// Decide one item; touches no Python, so any thread may run it. A document is given
-    /// up to the engine (an engine that audits keeps it in its record, uncopied; one that
-    /// does not drops it on this thread): nothing reads it after its decision.
+    /// Decide one item; touches no Python, so any thread may run it. An engine that
+    /// audits is given the document (its record keeps it instead of a deep copy). One
+    /// that does not only borrows it: the document stays to be dropped on the thread
+    /// that built it, since glibc's free of another thread's allocations contends for
+    /// that thread's arena (2 threads ran dicts at 0.77x one thread that way, against
+    /// 1.8x; BENCHMARKS.md, issue #14).
     fn decide_item(&self, item: &mut Item) -> Outcome {
         match item {
             Item::Json(json) => match self.core.evaluate_json(json.as_ref()) {
@@ -565,7 +568,10 @@ impl Engine {
                 Err(error) => Outcome::Input(error),
             },
             Item::Document(document, _) => match acs_engine::InputError::check_document(document) {
-                Ok(()) => Outcome::Decided(self.core.evaluate_owned(std::mem::take(document))),
+                Ok(()) if self.core.needs_whole_input() => {
+                    Outcome::Decided(self.core.evaluate_owned(std::mem::take(document)))
+                }
+                Ok(()) => Outcome::Decided(self.core.evaluate(document)),
                 Err(error) => Outcome::Input(error),
             },
             Item::Refused(problem) => Outcome::Refused(problem.clone()),
