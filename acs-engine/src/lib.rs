@@ -52,6 +52,7 @@ pub use engine::{WatchError, WatchOptions, Watcher};
 pub use eval::{AnswerError, Evaluation, HostCall, Step};
 pub use expression::{Expression, ExpressionError};
 pub use functions::{FunctionError, Functions, HostFunction};
+pub use input::leaves::{Leaf, LeafLayout};
 pub use input::{parse_json, InputError};
 pub use limits::{read_bounded, read_file, Limits, ReadError};
 pub use metrics::{LatencyBucket, MetricsSnapshot, RuleCounters};

@@ -41,6 +41,7 @@ use serde_json::Value;
 use crate::decision::Decision;
 use crate::eval::{self, Evaluation};
 use crate::functions::{Functions, HostFunction};
+use crate::input::leaves::{Leaf, LeafLayout};
 use crate::input::{self, InputError};
 use crate::limits::Limits;
 use crate::metrics::{MetricsSnapshot, PlanCounters, Totals};
@@ -336,6 +337,37 @@ impl Engine {
             );
         }
         eval::evaluate(&self.shared.plan.load(), &input)
+    }
+
+    /// Decide on an input given as the values a host read at the paths of `layout` (one
+    /// leaf per path, in order; missing ones absent; see [`Plan::leaf_layout`]), read in
+    /// place: for a host whose inputs cost more to build into a document than to read at
+    /// a few paths (the Python binding's Arrow struct columns). The decision is the one the whole input gets: the plan reads
+    /// nothing else. `None` when the serving plan is no longer the layout's (a reload
+    /// since): take the new plan's layout and read the input again. An engine that audits
+    /// records the document these leaves make, so a host that audits hands over whole
+    /// inputs instead ([`Engine::needs_whole_input`]).
+    pub fn evaluate_leaves(
+        &self,
+        layout: &LeafLayout,
+        leaves: Vec<Leaf<'_>>,
+    ) -> Result<Option<Decision>, InputError> {
+        let plan = self.shared.plan.load();
+        if plan.generation() != layout.generation() {
+            return Ok(None);
+        }
+        let doc = eval::LeafDoc::new(layout, leaves, &self.shared.limits)?;
+        #[cfg(feature = "audit")]
+        if let Some(sink) = &self.shared.audit {
+            return Ok(Some(audited(
+                sink,
+                &plan,
+                Cow::Owned(doc.to_value()),
+                true,
+                None,
+            )));
+        }
+        Ok(Some(eval::evaluate_leaves(&plan, &doc)))
     }
 
     /// Write and sync every audit record queued so far, waiting up to `wait`: for a

@@ -19,6 +19,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use doc::Doc;
+pub(crate) use doc::LeafDoc;
 #[cfg(feature = "simd")]
 use doc::TapeRef;
 #[cfg(feature = "tools")]
@@ -277,6 +278,11 @@ pub(crate) fn evaluate_again<'a, D: Doc<'a>>(
 /// Evaluate every candidate rule of `plan` against `input`.
 pub(crate) fn evaluate(plan: &Plan, input: &Value) -> Decision {
     evaluate_counted(plan, input, plan.counters.shard())
+}
+
+/// `plan`'s decision on an input given as a host's leaves at its read paths.
+pub(crate) fn evaluate_leaves(plan: &Plan, doc: &LeafDoc<'_>) -> Decision {
+    evaluate_counted(plan, doc.root(), plan.counters.shard())
 }
 
 /// [`evaluate`] without touching the plan's metrics: backtests replay recorded traffic

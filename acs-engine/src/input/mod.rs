@@ -3,6 +3,7 @@
 //! declines, parsed whole by `serde_json`, which decides and words every error. Knows
 //! nothing of rules or plans.
 
+pub(crate) mod leaves;
 #[cfg(feature = "simd")]
 pub(crate) mod tape;
 
@@ -102,11 +103,20 @@ pub enum InputError {
         /// What it is instead: `a number`, `an array`, `a string`, `a boolean`, `null`.
         found: &'static str,
     },
+    /// A value a host handed over that JSON has no form for (NaN, an infinity), at `path`
+    /// (dotted, root first).
+    #[error("`{path}` is {found}, which JSON cannot hold")]
+    NotJson {
+        /// Where it was.
+        path: String,
+        /// What it is.
+        found: &'static str,
+    },
 }
 
 impl InputError {
     /// A stable, machine-readable name for the kind of error (`too_large`, `too_deep`,
-    /// `json`, `duplicate_key`, `not_an_object`), for bindings that raise it as a typed
+    /// `json`, `duplicate_key`, `not_an_object`, `not_json`), for bindings that raise it as a typed
     /// error with a `code`.
     pub fn code(&self) -> &'static str {
         match self {
@@ -115,6 +125,7 @@ impl InputError {
             InputError::Json { .. } => "json",
             InputError::DuplicateKey { .. } => "duplicate_key",
             InputError::NotAnObject { .. } => "not_an_object",
+            InputError::NotJson { .. } => "not_json",
         }
     }
 

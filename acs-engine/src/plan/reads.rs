@@ -4,6 +4,7 @@
 //! nothing else; the decision is the same, since the evaluator reads nothing more.
 
 use super::{HolePlan, Node, Plan, TextPlan};
+use crate::input::leaves::LeafLayout;
 use crate::input::Root;
 
 impl Plan {
@@ -36,6 +37,12 @@ impl Plan {
             minimal.push(path);
         }
         minimal
+    }
+
+    /// [`Plan::input_reads`] of `event_type` as a layout a host fills with the values at
+    /// those paths, for [`crate::Engine::evaluate_leaves`].
+    pub fn leaf_layout(&self, event_type: Option<&str>) -> LeafLayout {
+        LeafLayout::new(self.generation, self.input_reads(event_type))
     }
 
     /// Every expression of the rules an input of type `event_type` runs (gated on it, and

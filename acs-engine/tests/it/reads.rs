@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use acs_engine::{Engine, Functions};
+use acs_engine::Engine;
 use serde_json::{Map, Value};
 
 /// The input with only the subtrees at `reads`; an array on the way is taken whole.
@@ -34,25 +34,8 @@ fn pruned(input: &Value, reads: &[Vec<String>]) -> Value {
 
 #[test]
 fn a_document_of_the_reads_alone_decides_as_the_whole_document() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("rules");
-    let stubs = Functions::from_stub_file(&root.join("examples").join("stubs.json")).unwrap();
+    let (root, stubs, inputs) = crate::support::shipped_rules_and_inputs();
     let engine = Engine::builder().functions(stubs).load_path(&root).unwrap();
-    let mut inputs: Vec<Value> = std::fs::read_dir(root.join("examples"))
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json") && !p.ends_with("stubs.json"))
-        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
-        .collect();
-    let recorded = std::fs::read_to_string(root.join("examples").join("recorded.jsonl")).unwrap();
-    inputs.extend(
-        recorded
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(Value::is_object),
-    );
-    assert!(inputs.len() > 20);
     let plan = engine.plan();
     for input in &inputs {
         let event_type = input.pointer("/event/type").and_then(Value::as_str);

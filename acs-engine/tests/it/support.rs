@@ -57,3 +57,32 @@ pub fn rule_line(id: &str, priority: i64, condition: &str) -> String {
         "- {{ id: {id}, priority: {priority}, severity: low, description: d, audit: false, condition: {condition}, action: [] }}\n"
     )
 }
+
+/// The shipped rules directory, its stub table, and every input shipped beside them: the
+/// example requests and each object line of the recorded traffic.
+pub fn shipped_rules_and_inputs() -> (
+    std::path::PathBuf,
+    acs_engine::Functions,
+    Vec<serde_json::Value>,
+) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("rules");
+    let stubs =
+        acs_engine::Functions::from_stub_file(&root.join("examples").join("stubs.json")).unwrap();
+    let mut inputs: Vec<serde_json::Value> = std::fs::read_dir(root.join("examples"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && !p.ends_with("stubs.json"))
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect();
+    let recorded = std::fs::read_to_string(root.join("examples").join("recorded.jsonl")).unwrap();
+    inputs.extend(
+        recorded
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(serde_json::Value::is_object),
+    );
+    assert!(inputs.len() > 20);
+    (root, stubs, inputs)
+}

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 /// Every rule matches (or fails) on its own, and renders what it reads, so the decision
 /// shows every value the evaluator saw.
-const RULES: &str = r#"
+pub(crate) const RULES: &str = r#"
 - id: SEES
   priority: 10
   severity: low
@@ -85,7 +85,7 @@ const RULES: &str = r#"
   audit: false
 "#;
 
-fn functions() -> Functions {
+pub(crate) fn functions() -> Functions {
     Functions::new()
         .with("f", |args: &[&Value]| {
             Ok(Value::Array(args.iter().map(|v| (*v).clone()).collect()))
@@ -332,7 +332,7 @@ fn deep_inputs_and_inputs_the_tape_refuses() {
 }
 
 /// JSON text in the forms both parsers must agree on, with the keys the rules read.
-fn json_text() -> impl Strategy<Value = String> {
+pub(crate) fn json_text() -> impl Strategy<Value = String> {
     let number = prop_oneof![
         "-?(0|[1-9][0-9]{0,22})(\\.[0-9]{1,20})?([eE][-+]?[0-9]{1,3})?",
         any::<f64>().prop_map(|f| f.to_string()),
@@ -380,7 +380,7 @@ fn json_text() -> impl Strategy<Value = String> {
 }
 
 /// A whole input: the roots, sometimes given twice, around generated values.
-fn input_text() -> impl Strategy<Value = String> {
+pub(crate) fn input_text() -> impl Strategy<Value = String> {
     (
         json_text(),
         json_text(),

@@ -22,7 +22,12 @@
 //! read in place from the Arrow buffer and decided by `acs_engine::Engine::evaluate_json`,
 //! exactly as `evaluate_json_text` decides them.
 //!
-//! Root columns are converted to JSON values per row:
+//! Root columns are read where they lie, at the paths the serving plan may read for the
+//! row's `event.type` (`Plan::leaf_layout`): strings borrowed from the Arrow buffers,
+//! numbers as they are, and the engine decides on these leaves without a document being
+//! built (`Engine::evaluate_leaves`). A path through a map (whose keys differ per row),
+//! an engine that audits (its records keep whole inputs), and recorded calls or counts
+//! convert the row into a document instead. Either way, values read as JSON values:
 //!
 //! | Arrow | JSON |
 //! |---|---|
@@ -382,8 +387,14 @@ fn decide_chunk(
 ) -> PyResult<Vec<RecordBatch>> {
     let mut rows = Rows::new(layout, chunk.as_ref())?;
     // Root columns are converted to documents only where the plan may read them (as
-    // dicts are; `Plan::input_reads`).
-    rows.reads = Some(PlanReads::of(&engine.plan(), engine.needs_whole_input()));
+    // dicts are; `Plan::input_reads`), or not at all: read as leaves where they lie.
+    let plan = engine.plan();
+    rows.reads = Some(PlanReads::of(&plan, engine.needs_whole_input()));
+    if let RowsFrom::Roots(roots) = &rows.inputs {
+        if !engine.needs_whole_input() {
+            rows.leaves = Some(LeafColumns::of(&plan, roots));
+        }
+    }
     let len = chunk.len();
     let workers = threads.min(len.div_ceil(MIN_ROWS_PER_THREAD)).max(1);
     let per_worker = len.div_ceil(workers);
@@ -432,6 +443,192 @@ struct Rows<'a> {
     velocity: Option<JsonColumn<'a>>,
     /// What the plan may read of an input, when root columns need convert only that.
     reads: Option<PlanReads>,
+    /// Where the plan's read paths lie in the root columns, when rows are read as
+    /// leaves (struct columns, an engine that does not audit).
+    leaves: Option<LeafColumns<'a>>,
+}
+
+/// The serving plan's read paths of each event type, each resolved once per chunk to the
+/// arrays it runs through: a row's leaves are then read where they lie (strings borrowed
+/// from the Arrow buffers, numbers as they are), and no document is built
+/// (`Engine::evaluate_leaves`).
+struct LeafColumns<'a> {
+    by_type: std::collections::HashMap<String, Option<PathsAt<'a>>>,
+    other: Option<PathsAt<'a>>,
+}
+
+/// One event type's layout and, per path, its arrays (`None`: no column has that path,
+/// so it is absent in every row). `None` for the whole type when a path runs through a
+/// column that is not a struct (a map's keys differ per row): such rows are converted
+/// into documents instead.
+struct PathsAt<'a> {
+    layout: acs_engine::LeafLayout,
+    paths: Vec<Option<PathAt<'a>>>,
+}
+
+/// The structs on the way to a path (a null one there leaves the path absent) and the
+/// array at its end.
+struct PathAt<'a> {
+    on_the_way: Vec<&'a StructArray>,
+    end: &'a dyn Array,
+}
+
+impl<'a> LeafColumns<'a> {
+    fn of(plan: &acs_engine::Plan, roots: &[(&'static str, &'a dyn Array)]) -> LeafColumns<'a> {
+        let resolve = |event_type: Option<&str>| {
+            let layout = plan.leaf_layout(event_type);
+            let paths = layout
+                .paths()
+                .iter()
+                .map(|path| PathAt::of(roots, path))
+                .collect::<Option<Vec<_>>>()?;
+            Some(PathsAt { layout, paths })
+        };
+        LeafColumns {
+            by_type: plan
+                .event_types()
+                .into_iter()
+                .map(|t| (t.to_owned(), resolve(Some(t))))
+                .collect(),
+            other: resolve(None),
+        }
+    }
+
+    fn for_type(&self, event_type: Option<&str>) -> Option<&PathsAt<'a>> {
+        match event_type.and_then(|t| self.by_type.get(t)) {
+            Some(found) => found.as_ref(),
+            None => self.other.as_ref(),
+        }
+    }
+}
+
+impl<'a> PathAt<'a> {
+    /// `Some(None)`: no column has `path`; `None`: it runs through a column that is not a
+    /// struct.
+    fn of(roots: &[(&'static str, &'a dyn Array)], path: &[String]) -> Option<Option<PathAt<'a>>> {
+        let Some((root, keys)) = path.split_first() else {
+            return Some(None);
+        };
+        let Some((_, mut end)) = roots.iter().find(|(name, _)| name == root).copied() else {
+            return Some(None);
+        };
+        let mut on_the_way = Vec::with_capacity(keys.len());
+        for key in keys {
+            match end.data_type() {
+                DataType::Struct(_) => {
+                    let object = end.as_struct_opt()?;
+                    on_the_way.push(object);
+                    match object.column_by_name(key) {
+                        Some(child) => end = child.as_ref(),
+                        None => return Some(None),
+                    }
+                }
+                // What is no object in any row has no fields: the path is absent.
+                DataType::Boolean
+                | DataType::Null
+                | DataType::Utf8
+                | DataType::LargeUtf8
+                | DataType::Utf8View
+                | DataType::List(_)
+                | DataType::LargeList(_)
+                | DataType::FixedSizeList(_, _) => return Some(None),
+                t if t.is_numeric() => return Some(None),
+                _ => return None,
+            }
+        }
+        Some(Some(PathAt { on_the_way, end }))
+    }
+
+    /// The leaf at row `row`, as the document conversion reads it (`to_json`).
+    fn leaf(&self, row: usize) -> Result<acs_engine::Leaf<'a>, String> {
+        use acs_engine::Leaf;
+        if self.on_the_way.iter().any(|s| s.is_null(row)) || null_at(self.end, row) {
+            return Ok(Leaf::Absent);
+        }
+        // Containers, and integers beyond i64, as the document conversion builds them.
+        match scalar(self.end, row)? {
+            Some(leaf) => Ok(leaf),
+            None => Ok(Leaf::Value(to_json(self.end, row)?)),
+        }
+    }
+}
+
+/// A scalar of `array` at `row` (not null) as a leaf, strings borrowed from the buffer;
+/// `None` for a type that is no scalar here (containers, integers beyond i64).
+fn scalar(array: &dyn Array, row: usize) -> Result<Option<acs_engine::Leaf<'_>>, String> {
+    use acs_engine::Leaf;
+    let mismatch = || format!("unexpected array for type {}", array.data_type());
+    let integer = |i: Option<i64>| i.map(Leaf::Integer).ok_or_else(mismatch);
+    // JSON has no NaN nor infinities: they read as null.
+    let float = |f: f64| {
+        if f.is_finite() {
+            Leaf::Float(f)
+        } else {
+            Leaf::Null
+        }
+    };
+    Ok(Some(match array.data_type() {
+        DataType::Boolean => Leaf::Bool(array.as_boolean_opt().ok_or_else(mismatch)?.value(row)),
+        DataType::Int8 => integer(
+            array
+                .as_primitive_opt::<Int8Type>()
+                .map(|a| i64::from(a.value(row))),
+        )?,
+        DataType::Int16 => integer(
+            array
+                .as_primitive_opt::<Int16Type>()
+                .map(|a| i64::from(a.value(row))),
+        )?,
+        DataType::Int32 => integer(
+            array
+                .as_primitive_opt::<Int32Type>()
+                .map(|a| i64::from(a.value(row))),
+        )?,
+        DataType::Int64 => integer(array.as_primitive_opt::<Int64Type>().map(|a| a.value(row)))?,
+        DataType::UInt8 => integer(
+            array
+                .as_primitive_opt::<UInt8Type>()
+                .map(|a| i64::from(a.value(row))),
+        )?,
+        DataType::UInt16 => integer(
+            array
+                .as_primitive_opt::<UInt16Type>()
+                .map(|a| i64::from(a.value(row))),
+        )?,
+        DataType::UInt32 => integer(
+            array
+                .as_primitive_opt::<UInt32Type>()
+                .map(|a| i64::from(a.value(row))),
+        )?,
+        DataType::Float32 => float(f64::from(
+            array
+                .as_primitive_opt::<Float32Type>()
+                .ok_or_else(mismatch)?
+                .value(row),
+        )),
+        DataType::Float64 => float(
+            array
+                .as_primitive_opt::<Float64Type>()
+                .ok_or_else(mismatch)?
+                .value(row),
+        ),
+        DataType::Utf8 => Leaf::Str(
+            array
+                .as_string_opt::<i32>()
+                .ok_or_else(mismatch)?
+                .value(row),
+        ),
+        DataType::LargeUtf8 => Leaf::Str(
+            array
+                .as_string_opt::<i64>()
+                .ok_or_else(mismatch)?
+                .value(row),
+        ),
+        DataType::Utf8View => {
+            Leaf::Str(array.as_string_view_opt().ok_or_else(mismatch)?.value(row))
+        }
+        _ => return Ok(None),
+    }))
 }
 
 enum RowsFrom<'a> {
@@ -493,6 +690,7 @@ impl<'a> Rows<'a> {
             calls,
             velocity,
             reads: None,
+            leaves: None,
         })
     }
 
@@ -565,6 +763,30 @@ impl<'a> Rows<'a> {
         }
     }
 
+    /// Row `row`'s leaves at the read paths of its event type, with where they were read;
+    /// `None` when the row is not read as leaves (a null row, a path through a map).
+    #[allow(clippy::type_complexity, reason = "a private helper's one result")]
+    fn leaves_of(
+        &self,
+        row: usize,
+    ) -> Option<Result<(&PathsAt<'a>, Vec<acs_engine::Leaf<'a>>), String>> {
+        if self.outer.is_some_and(|table| table.is_null(row)) {
+            return None;
+        }
+        let at = self.leaves.as_ref()?.for_type(self.event_type(row))?;
+        let mut leaves = Vec::with_capacity(at.paths.len());
+        for (path, name) in at.paths.iter().zip(at.layout.paths()) {
+            leaves.push(match path {
+                None => acs_engine::Leaf::Absent,
+                Some(path) => match path.leaf(row) {
+                    Ok(leaf) => leaf,
+                    Err(e) => return Some(Err(format!("{}: {e}", name.join(".")))),
+                },
+            });
+        }
+        Some(Ok((at, leaves)))
+    }
+
     /// Row `row`'s `event.type` when its root columns give it as text.
     fn event_type(&self, row: usize) -> Option<&'a str> {
         let RowsFrom::Roots(roots) = &self.inputs else {
@@ -622,6 +844,17 @@ impl<'a> Rows<'a> {
         };
         let recorded = self.recorded(row);
         if recorded.is_none() && counts.is_none() {
+            if let Some(leaves) = self.leaves_of(row) {
+                match leaves {
+                    Err(message) => return out.error(&message, hash),
+                    Ok((at, leaves)) => match engine.evaluate_leaves(&at.layout, leaves) {
+                        Ok(Some(decision)) => return out.decision(&decision),
+                        Err(e) => return out.error(&e.to_string(), hash),
+                        // The plan changed since the chunk was read: as a document, below.
+                        Ok(None) => {}
+                    },
+                }
+            }
             let reads = self.reads.as_ref();
             let cut = reads.and_then(|r| r.for_type(self.event_type(row)));
             return match self.input_reading(row, cut) {
@@ -993,51 +1226,20 @@ fn to_json(array: &dyn Array, row: usize) -> Result<Value, String> {
     if array.is_null(row) {
         return Ok(Value::Null);
     }
+    if let Some(leaf) = scalar(array, row)? {
+        return Ok(match leaf {
+            acs_engine::Leaf::Bool(b) => Value::Bool(b),
+            acs_engine::Leaf::Integer(i) => Value::from(i),
+            acs_engine::Leaf::Float(f) => float(f),
+            acs_engine::Leaf::Str(text) => Value::String(text.to_owned()),
+            // `scalar` gives no other kind of leaf.
+            _ => Value::Null,
+        });
+    }
     let mismatch = || format!("unexpected array for type {}", array.data_type());
     Ok(match array.data_type() {
         DataType::Null => Value::Null,
-        DataType::Boolean => Value::Bool(array.as_boolean_opt().ok_or_else(mismatch)?.value(row)),
-        DataType::Int8 => int(array.as_primitive_opt::<Int8Type>(), row, mismatch)?,
-        DataType::Int16 => int(array.as_primitive_opt::<Int16Type>(), row, mismatch)?,
-        DataType::Int32 => int(array.as_primitive_opt::<Int32Type>(), row, mismatch)?,
-        DataType::Int64 => int(array.as_primitive_opt::<Int64Type>(), row, mismatch)?,
-        DataType::UInt8 => int(array.as_primitive_opt::<UInt8Type>(), row, mismatch)?,
-        DataType::UInt16 => int(array.as_primitive_opt::<UInt16Type>(), row, mismatch)?,
-        DataType::UInt32 => int(array.as_primitive_opt::<UInt32Type>(), row, mismatch)?,
         DataType::UInt64 => int(array.as_primitive_opt::<UInt64Type>(), row, mismatch)?,
-        DataType::Float32 => float(f64::from(
-            array
-                .as_primitive_opt::<Float32Type>()
-                .ok_or_else(mismatch)?
-                .value(row),
-        )),
-        DataType::Float64 => float(
-            array
-                .as_primitive_opt::<Float64Type>()
-                .ok_or_else(mismatch)?
-                .value(row),
-        ),
-        DataType::Utf8 => Value::String(
-            array
-                .as_string_opt::<i32>()
-                .ok_or_else(mismatch)?
-                .value(row)
-                .to_owned(),
-        ),
-        DataType::LargeUtf8 => Value::String(
-            array
-                .as_string_opt::<i64>()
-                .ok_or_else(mismatch)?
-                .value(row)
-                .to_owned(),
-        ),
-        DataType::Utf8View => Value::String(
-            array
-                .as_string_view_opt()
-                .ok_or_else(mismatch)?
-                .value(row)
-                .to_owned(),
-        ),
         DataType::Struct(_) => {
             let array = array.as_struct_opt().ok_or_else(mismatch)?;
             let mut object = Map::new();

@@ -262,3 +262,70 @@ def test_struct_columns_are_recorded_whole_when_the_engine_audits(tmp_path):
     audited.audit_flush()
     (record,) = audit_decisions(log, key)
     assert record["input"] == doc
+
+
+VALUES = """
+- { id: F64, priority: 9, severity: low, description: f, condition: "event.a.f == 1.5", action: [], audit: false }
+- { id: F32, priority: 9, severity: low, description: f, condition: "event.a.g == 0.25", action: [], audit: false }
+- { id: I64, priority: 9, severity: low, description: i, condition: "event.a.i == 9007199254740993", action: [], audit: false }
+- { id: U64, priority: 9, severity: low, description: u, condition: "event.a.u == 18446744073709551615", action: [], audit: false }
+- { id: I8, priority: 9, severity: low, description: i, condition: "event.a.small == -3", action: [], audit: false }
+- { id: STR, priority: 9, severity: low, description: s, condition: "event.a.s == 'é😀 x'", action: [], audit: false }
+- { id: BOOL, priority: 9, severity: low, description: b, condition: "event.a.b == false", action: [], audit: false }
+- { id: NULL, priority: 9, severity: low, description: absent or null, condition: "event.a.s == null", action: [], audit: false }
+- { id: DEEP, priority: 9, severity: low, description: nested, condition: "event.a.deep.x == 2", action: [], audit: false }
+- { id: LIST, priority: 9, severity: low, description: a list read whole, condition: "3 in event.a.xs", action: [], audit: false }
+- { id: NAN, priority: 9, severity: low, description: NaN reads as null, condition: "event.a.nan == null && event.type == 'x'", action: [], audit: false }
+- { id: MAP, priority: 9, severity: low, description: a map on the way, condition: "ctx.tags.k == 'v'", action: [], audit: false }
+"""
+
+
+def test_struct_columns_read_every_value_type_as_their_json_does():
+    """Rows of every Arrow type a rule may compare, exact integers past 2^53, floats that
+    must stay floats, null structs on the way and a map on the way: struct columns decide
+    as the same documents given as JSON."""
+    engine = acs.Engine.from_string(VALUES)
+    a = pa.struct(
+        [
+            ("f", pa.float64()),
+            ("g", pa.float32()),
+            ("i", pa.int64()),
+            ("u", pa.uint64()),
+            ("small", pa.int8()),
+            ("s", pa.string()),
+            ("b", pa.bool_()),
+            ("deep", pa.struct([("x", pa.int32())])),
+            ("xs", pa.list_(pa.int64())),
+            ("nan", pa.float64()),
+        ]
+    )
+    rows_ = [
+        {"f": 1.5, "g": 0.25, "i": 2**53 + 1, "u": 2**64 - 1, "small": -3, "s": "é😀 x", "b": False, "deep": {"x": 2}, "xs": [1, 3], "nan": float("nan")},
+        {"f": 1.25, "g": 0.5, "i": 2**53, "u": 2**63, "small": 3, "s": "é😀", "b": True, "deep": {"x": 3}, "xs": [2], "nan": 1.0},
+        {"f": None, "g": None, "i": None, "u": None, "small": None, "s": None, "b": None, "deep": None, "xs": None, "nan": None},
+        None,
+    ]
+    types = ["x", "x", "y", None]
+    tags = [[("k", "v")], [("k", "w")], None, [("k", "v")]]
+    table = pa.table(
+        {
+            "event": pa.StructArray.from_arrays(
+                [pa.array(types, pa.string()), pa.array(rows_, a)], names=["type", "a"]
+            ),
+            "ctx": pa.StructArray.from_arrays([pa.array(tags, pa.map_(pa.string(), pa.string()))], names=["tags"]),
+        }
+    )
+    # Without the map, every path runs through structs and rows are read as leaves; with
+    # it, rows are converted into documents (a map's keys differ per row).
+    for with_map in (False, True):
+        given = table if with_map else table.drop_columns(["ctx"])
+        got = rows(engine.evaluate_arrow(given))
+        want_first = {"BOOL", "DEEP", "F32", "F64", "I64", "I8", "LIST", "NAN", "STR", "U64"} | ({"MAP"} if with_map else set())
+        assert set(got[0]["matched_ids"]) == want_first, got[0]
+        for row, value, kind, tag in zip(got, rows_, types, tags):
+            doc = {"event": {"type": kind}}
+            if with_map:
+                doc["ctx"] = {"tags": dict(tag) if tag is not None else None}
+            if value is not None:
+                doc["event"]["a"] = {k: (None if isinstance(v, float) and v != v else v) for k, v in value.items()}
+            assert row == expected_row(engine, json.dumps(doc)), (row, doc)

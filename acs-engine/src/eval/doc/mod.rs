@@ -8,6 +8,7 @@
 //! `simd` feature the tape form is an empty type, so every tape case in the evaluator
 //! compiles to nothing.
 
+mod leaves;
 #[cfg(not(feature = "simd"))]
 mod no_tape;
 #[cfg(feature = "simd")]
@@ -15,6 +16,7 @@ mod tape;
 
 use serde_json::Value;
 
+pub(crate) use leaves::LeafDoc;
 #[cfg(not(feature = "simd"))]
 pub(crate) use no_tape::TapeRef;
 #[cfg(feature = "simd")]
