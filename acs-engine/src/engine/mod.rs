@@ -342,11 +342,11 @@ impl Engine {
     /// Decide on an input given as the values a host read at the paths of `layout` (one
     /// leaf per path, in order; missing ones absent; see [`Plan::leaf_layout`]), read in
     /// place: for a host whose inputs cost more to build into a document than to read at
-    /// a few paths (the Python binding's Arrow struct columns). The decision is the one the whole input gets: the plan reads
-    /// nothing else. `None` when the serving plan is no longer the layout's (a reload
-    /// since): take the new plan's layout and read the input again. An engine that audits
-    /// records the document these leaves make, so a host that audits hands over whole
-    /// inputs instead ([`Engine::needs_whole_input`]).
+    /// a few paths (the Python binding's Arrow struct columns). The decision is the one
+    /// the whole input gets: the plan reads nothing else. `None` when the serving plan is
+    /// no longer the layout's (a reload since): take the new plan's layout and read the
+    /// input again. An engine that audits records the document these leaves make, so a
+    /// host that audits hands over whole inputs instead ([`Engine::needs_whole_input`]).
     pub fn evaluate_leaves(
         &self,
         layout: &LeafLayout,

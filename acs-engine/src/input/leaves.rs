@@ -1,10 +1,9 @@
 //! An input given as the values at a plan's read paths ([`crate::Plan::input_reads`]),
 //! for a host whose inputs are not JSON nor `Value`s (Arrow struct columns): the host
 //! reads those few paths where its data lies and hands the values over flat, in the
-//! order of a [`LeafLayout`]. No JSON text is written, parsed or built
-//! into a `Value` for a scalar: the evaluator reads the leaves in place
-//! (`eval/doc/leaves.rs`), and the decision is the one the whole input would get, since
-//! the plan reads nothing else.
+//! order of a [`LeafLayout`]. No JSON text is written, parsed or built into a `Value`
+//! for a scalar: the evaluator reads the leaves in place (`eval/doc/leaves.rs`), and the
+//! decision is the one the whole input would get, since the plan reads nothing else.
 
 use std::ops::Range;
 
