@@ -46,6 +46,8 @@ fn leaves_of<'a>(
             Some(Value::Bool(b)) => Leaf::Bool(*b),
             Some(Value::Number(n)) => match n.as_i64() {
                 Some(i) => Leaf::Integer(i),
+                // An integer beyond i64 only as text: a double would round it.
+                None if !n.is_f64() => Leaf::Json(text),
                 // A whole float stays a float, by either form.
                 None if !text.is_empty() && text.len() % 2 == 0 => Leaf::Json(text),
                 None if !text.is_empty() => Leaf::Float(n.as_f64().unwrap()),
