@@ -26,7 +26,6 @@ pub use status::{ReloadEvent, ReloadFailure, RuleSwitch, Status, WatchStatus};
 #[cfg(feature = "watch")]
 pub use watch::{WatchError, WatchOptions, Watcher};
 
-#[cfg(feature = "audit")]
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
@@ -308,17 +307,7 @@ impl Engine {
     /// Evaluate one input document (`{"event": ..., "ctx": ..., "system": ..., "db": ...}`).
     /// A non-object input has no fields: every path in it is null.
     pub fn evaluate(&self, input: &Value) -> Decision {
-        #[cfg(feature = "audit")]
-        if let Some(sink) = &self.shared.audit {
-            return audited(
-                sink,
-                &self.shared.plan.load(),
-                Cow::Borrowed(input),
-                true,
-                None,
-            );
-        }
-        eval::evaluate(&self.shared.plan.load(), input)
+        self.evaluate_document(Cow::Borrowed(input))
     }
 
     /// [`Engine::evaluate`] of a document the caller gives up: the same decision, and
@@ -326,15 +315,16 @@ impl Engine {
     /// a copy (a deep copy of a `Value` costs more than most evaluations). For a host that
     /// builds a document per request anyway (a binding converting its own objects).
     pub fn evaluate_owned(&self, input: Value) -> Decision {
+        self.evaluate_document(Cow::Owned(input))
+    }
+
+    /// [`Engine::evaluate`] and [`Engine::evaluate_owned`]: a recorded decision keeps an
+    /// owned document and copies a borrowed one.
+    #[inline(always)]
+    fn evaluate_document(&self, input: Cow<'_, Value>) -> Decision {
         #[cfg(feature = "audit")]
         if let Some(sink) = &self.shared.audit {
-            return audited(
-                sink,
-                &self.shared.plan.load(),
-                Cow::Owned(input),
-                true,
-                None,
-            );
+            return audited(sink, &self.shared.plan.load(), input, true, None);
         }
         eval::evaluate(&self.shared.plan.load(), &input)
     }
