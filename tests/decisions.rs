@@ -494,7 +494,8 @@ fn decisions_serialise_with_the_documented_shape() {
 
 #[test]
 fn a_disabled_rule_is_neither_evaluated_nor_matched() {
-    let dir = temp_dir("disabled");
+    let scratch = temp_dir("disabled");
+    let dir = scratch.path();
     let text = std::fs::read_to_string(PROJECT_BUNDLE).unwrap();
     let disabled = text.replacen(
         "  priority: 1000\n",
@@ -509,7 +510,6 @@ fn a_disabled_rule_is_neither_evaluated_nor_matched() {
     assert!(decision.matched.is_empty(), "{:?}", decision.matched_ids());
     assert_eq!(decision.rules_evaluated, 5);
     assert_eq!(decision.verdict, Verdict::Allowed);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

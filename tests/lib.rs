@@ -11,7 +11,7 @@
 )]
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use acs_engine::{Decision, Engine, FunctionError, Functions, RuleMatch};
 use serde_json::{json, Map, Value};
@@ -194,18 +194,13 @@ pub fn all_engines() -> Vec<(&'static str, Engine)> {
     engines
 }
 
-/// A fresh, empty, uniquely named directory under the system temp dir.
-pub fn temp_dir(label: &str) -> PathBuf {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "acs-it-{label}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh, empty, uniquely named directory under the system temp dir, removed when the
+/// guard drops (a test that panics too): keep it bound for as long as the test uses it.
+pub fn temp_dir(label: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("acs-it-{label}-"))
+        .tempdir()
+        .unwrap()
 }
 
 // ---------------------------------------------------------------------------------------

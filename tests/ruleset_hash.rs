@@ -61,19 +61,19 @@ fn the_same_files_give_the_same_hash() {
         "rules/ as a directory"
     );
     // Same file name and bytes elsewhere on disk.
-    let dir = temp_dir("same-hash");
-    let copy = copy_project_bundle_to(&dir);
+    let scratch = temp_dir("same-hash");
+    let dir = scratch.path();
+    let copy = copy_project_bundle_to(dir);
     assert_eq!(
         engine_at(&copy).plan().ruleset_hash(),
         first,
         "a copy in another directory"
     );
     assert_eq!(
-        engine_at(&dir).plan().ruleset_hash(),
+        engine_at(dir).plan().ruleset_hash(),
         first,
         "that directory"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 
     if let Some(legacy) = legacy_bundle() {
         let a = engine_at(legacy).plan().ruleset_hash().to_owned();
@@ -86,8 +86,9 @@ fn the_same_files_give_the_same_hash() {
 #[test]
 fn a_changed_file_gives_a_different_hash() {
     let original = project_engine().plan().ruleset_hash().to_owned();
-    let dir = temp_dir("changed-hash");
-    let copy = copy_project_bundle_to(&dir);
+    let scratch = temp_dir("changed-hash");
+    let dir = scratch.path();
+    let copy = copy_project_bundle_to(dir);
     let text = std::fs::read_to_string(&copy).unwrap();
 
     // A comment changes no rule but does change the file.
@@ -130,16 +131,16 @@ fn a_changed_file_gives_a_different_hash() {
         "- id: EXTRA\n  priority: 1\n  severity: low\n  description: Extra.\n  condition: \"event.type == 'x'\"\n  action:\n    - proceed: {}\n  audit: false\n",
     )
     .unwrap();
-    let two_files = engine_at(&dir);
+    let two_files = engine_at(dir);
     assert_eq!(two_files.plan().rule_count(), 26);
     assert_ne!(two_files.plan().ruleset_hash(), original);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn reload_picks_up_a_changed_file_and_new_decisions_carry_the_new_hash() {
-    let dir = temp_dir("reload-hash");
-    let copy = copy_project_bundle_to(&dir);
+    let scratch = temp_dir("reload-hash");
+    let dir = scratch.path();
+    let copy = copy_project_bundle_to(dir);
     let engine = engine_at(&copy);
     let before = engine.plan().ruleset_hash().to_owned();
     let ping = event(
@@ -164,5 +165,4 @@ fn reload_picks_up_a_changed_file_and_new_decisions_carry_the_new_hash() {
     std::fs::write(&copy, "- id: [unclosed\n").unwrap();
     assert!(engine.reload().is_err());
     assert_eq!(engine.evaluate(&ping).ruleset_hash, plan.ruleset_hash());
-    std::fs::remove_dir_all(dir).unwrap();
 }

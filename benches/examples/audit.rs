@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use acs_benches::{cases, host_functions, BUNDLE_NAME, BUNDLE_YAML};
 use acs_engine::audit::{self, HmacKey};
 use acs_engine::{AuditOptions, Engine, Fsync, Overflow};
+use tempfile::TempDir;
 
 fn key() -> Result<HmacKey, acs_engine::audit::AuditError> {
     HmacKey::new(vec![3u8; 32])
@@ -79,10 +80,13 @@ fn per_eval_json(engine: &Engine, json: &[u8], rounds: u32) -> f64 {
     best
 }
 
-fn fresh(base: &Path, name: &str) -> PathBuf {
-    let dir = base.join(format!("acs-audit-bench-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A new empty directory under `base` for a log, removed when the guard drops (on an
+/// early return with an error too).
+fn fresh(base: &Path, name: &str) -> std::io::Result<TempDir> {
+    std::fs::create_dir_all(base)?;
+    tempfile::Builder::new()
+        .prefix(&format!("acs-audit-bench-{name}-"))
+        .tempdir_in(base)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -109,8 +113,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // `running`: the writer is not held but writes as in service (for callgrind's
         // `--separate-threads=yes`, which counts the request thread apart).
         let running = rest.iter().any(|a| a == "running");
-        let dir = fresh(&std::env::temp_dir(), "profile");
-        let mut dropping = options(&dir, true, Fsync::Never)?;
+        let dir = fresh(&std::env::temp_dir(), "profile")?;
+        let mut dropping = options(dir.path(), true, Fsync::Never)?;
         dropping.queue_capacity = rounds as usize + 16;
         dropping.overflow = Overflow::Drop;
         let (held, holding) = std::sync::mpsc::channel();
@@ -147,8 +151,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 std::hint::black_box(engine.evaluate(std::hint::black_box(&case.input)));
             }
         }
-        let _ = std::fs::remove_dir_all(&dir);
-        // The writer is held: leave without waiting for it.
+        // `exit` runs no destructors: the log goes first. The writer is held: leave
+        // without waiting for it.
+        drop(dir);
         std::process::exit(0);
     }
     let rounds: u32 = args.next().map_or(Ok(20_000), |r| r.parse())?;
@@ -158,14 +163,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("| case | off | on, not recorded | on, recorded | added (recorded) | recorded, built and dropped |");
     println!("|---|---:|---:|---:|---:|---:|");
     let off = engine(None)?;
-    let quiet_dir = fresh(&base, "quiet");
-    let quiet = engine(Some(options(&quiet_dir, false, Fsync::Never)?))?;
-    let all_dir = fresh(&base, "all");
-    let all = engine(Some(options(&all_dir, true, Fsync::Never)?))?;
+    let quiet_dir = fresh(&base, "quiet")?;
+    let quiet = engine(Some(options(quiet_dir.path(), false, Fsync::Never)?))?;
+    let all_dir = fresh(&base, "all")?;
+    let all = engine(Some(options(all_dir.path(), true, Fsync::Never)?))?;
     // The request thread's part alone: records built, redacted and offered to a queue of
     // one that is full (`Overflow::Drop`), so the writer thread is idle.
-    let dropped_dir = fresh(&base, "dropped");
-    let mut dropping = options(&dropped_dir, true, Fsync::Never)?;
+    let dropped_dir = fresh(&base, "dropped")?;
+    let mut dropping = options(dropped_dir.path(), true, Fsync::Never)?;
     dropping.queue_capacity = 1;
     dropping.overflow = Overflow::Drop;
     let dropped = engine(Some(dropping))?;
@@ -196,7 +201,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     drop((quiet, all, dropped));
-    let _ = std::fs::remove_dir_all(&dropped_dir);
+    drop((quiet_dir, all_dir, dropped_dir));
 
     // Eight requesting threads: under `Fsync::EveryBatch` each recorded `evaluate` waits
     // for the sync of its batch, so throughput comes from requests sharing syncs.
@@ -215,8 +220,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("EveryMillis(10)", Fsync::EveryMillis(10)),
         ("Never", Fsync::Never),
     ] {
-        let dir = fresh(&base, name);
-        let engine = engine(Some(options(&dir, true, fsync)?))?;
+        let dir = fresh(&base, name)?;
+        let engine = engine(Some(options(dir.path(), true, fsync)?))?;
         let n = u64::from(rounds) * 5 / REQUESTERS * REQUESTERS;
         let started = Instant::now();
         std::thread::scope(|scope| {
@@ -240,24 +245,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         drop(engine);
         if verify_dir.is_none() {
             verify_dir = Some(dir);
-        } else {
-            let _ = std::fs::remove_dir_all(&dir);
         }
     }
 
-    let dir = verify_dir.ok_or("no log")?;
-    let bytes: u64 = std::fs::read_dir(&dir)?
+    let scratch = verify_dir.ok_or("no log")?;
+    let dir = scratch.path();
+    let bytes: u64 = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
         .filter_map(|e| e.metadata().ok())
         .map(|m| m.len())
         .sum();
     let started = Instant::now();
-    for entry in std::fs::read_dir(&dir)? {
+    for entry in std::fs::read_dir(dir)? {
         std::hint::black_box(std::fs::read(entry?.path())?);
     }
     let read = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let report = audit::verify(&dir, Some(&key()?), None)?;
+    let report = audit::verify(dir, Some(&key()?), None)?;
     let verified = started.elapsed().as_secs_f64();
     println!(
         "\n## verify ({} records, {:.1} MB, files in the page cache)",
@@ -274,8 +278,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "| acs_engine::audit::verify | {verified:.3} | {:.0} |",
         bytes as f64 / 1e6 / verified
     );
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir_all(&quiet_dir);
-    let _ = std::fs::remove_dir_all(&all_dir);
     Ok(())
 }

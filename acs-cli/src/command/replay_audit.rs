@@ -201,24 +201,25 @@ fn ruleset_engine(record: &Value, functions: Functions) -> Result<Engine, String
             )
             .map_err(|e| e.to_string()),
         many => {
-            // Several files: a directory of them, under their base names.
-            let dir = std::env::temp_dir().join(format!(
-                "acs-replay-{}-{}",
-                std::process::id(),
-                record["seq"].as_u64().unwrap_or_default()
-            ));
-            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            // Several files: a directory of them, under their base names. A new private
+            // directory (nothing left by another run is loaded with them), removed when
+            // `dir` drops, on every way out of here.
+            let dir = tempfile::Builder::new()
+                .prefix("acs-replay-")
+                .tempdir()
+                .map_err(|e| e.to_string())?;
             for file in many {
                 let name = file["name"].as_str().unwrap_or("rules.yaml");
                 let base = Path::new(name)
                     .file_name()
                     .map_or_else(|| "rules.yaml".into(), |n| n.to_os_string());
-                std::fs::write(dir.join(base), file["text"].as_str().unwrap_or_default())
-                    .map_err(|e| e.to_string())?;
+                std::fs::write(
+                    dir.path().join(base),
+                    file["text"].as_str().unwrap_or_default(),
+                )
+                .map_err(|e| e.to_string())?;
             }
-            let engine = builder.load_path(&dir).map_err(|e| e.to_string());
-            let _ = std::fs::remove_dir_all(&dir);
-            engine
+            builder.load_path(dir.path()).map_err(|e| e.to_string())
         }
     }
 }

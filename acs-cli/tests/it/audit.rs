@@ -29,9 +29,10 @@ fn records(n: u64) -> String {
 
 #[test]
 fn an_analyst_makes_inspects_proves_and_verifies_a_log() {
-    let dir = temp_dir("audit-walk");
-    let key = write(&dir, "audit.key", KEY).display().to_string();
-    let log = in_dir(&dir, "log");
+    let scratch = temp_dir("audit-walk");
+    let dir = scratch.path();
+    let key = write(dir, "audit.key", KEY).display().to_string();
+    let log = in_dir(dir, "log");
 
     let appended = acs_lib(
         &[
@@ -73,20 +74,20 @@ fn an_analyst_makes_inspects_proves_and_verifies_a_log() {
 
     let checkpoint = acs_lib(&["audit", "checkpoint", &log], b"");
     insta::assert_snapshot!("checkpoint", checkpoint.ok());
-    let saved = write(&dir, "saved.txt", checkpoint.ok())
+    let saved = write(dir, "saved.txt", checkpoint.ok())
         .display()
         .to_string();
 
     let proof = acs_lib(&["audit", "prove", &log, "3", "--checkpoint", &saved], b"");
     insta::assert_snapshot!("proof", proof.ok());
-    let proof_file = write(&dir, "proof.json", proof.ok()).display().to_string();
+    let proof_file = write(dir, "proof.json", proof.ok()).display().to_string();
     let checked = acs_lib(
         &["audit", "verify-proof", &proof_file, "--hmac-key", &key],
         b"",
     );
     insta::assert_snapshot!("verify_proof", checked.ok());
     let changed = write(
-        &dir,
+        dir,
         "changed.json",
         &proof
             .ok()
@@ -147,9 +148,10 @@ fn an_analyst_makes_inspects_proves_and_verifies_a_log() {
 
 #[test]
 fn closed_segments_compress_and_every_command_reads_them() {
-    let dir = temp_dir("audit-compress");
-    let key = write(&dir, "audit.key", KEY).display().to_string();
-    let log = in_dir(&dir, "log");
+    let scratch = temp_dir("audit-compress");
+    let dir = scratch.path();
+    let key = write(dir, "audit.key", KEY).display().to_string();
+    let log = in_dir(dir, "log");
     let append = |n| {
         acs_lib(
             &[
@@ -205,8 +207,9 @@ fn closed_segments_compress_and_every_command_reads_them() {
 
 #[test]
 fn usage_errors_are_exit_2() {
-    let dir = temp_dir("audit-usage");
-    let log = in_dir(&dir, "log");
+    let scratch = temp_dir("audit-usage");
+    let dir = scratch.path();
+    let log = in_dir(dir, "log");
     let no_key = acs_lib(&["audit", "append", &log], b"{}\n");
     assert_eq!(no_key.code, 2);
     assert!(
@@ -214,7 +217,7 @@ fn usage_errors_are_exit_2() {
         "{}",
         no_key.stderr
     );
-    let key = write(&dir, "audit.key", KEY).display().to_string();
+    let key = write(dir, "audit.key", KEY).display().to_string();
     let not_json = acs_lib(
         &["audit", "append", &log, "--hmac-key", &key],
         b"{}\nnope\n",
@@ -225,9 +228,9 @@ fn usage_errors_are_exit_2() {
         "{}",
         not_json.stderr
     );
-    let no_log = acs_lib(&["audit", "verify", &in_dir(&dir, "absent")], b"");
+    let no_log = acs_lib(&["audit", "verify", &in_dir(dir, "absent")], b"");
     assert_eq!(no_log.code, 2, "{}", no_log.stderr);
-    let generated = in_dir(&dir, "new.key");
+    let generated = in_dir(dir, "new.key");
     acs_lib(&["audit", "keygen", "--hmac", &generated], b"").ok();
     assert_eq!(
         acs_lib(&["audit", "keygen", "--hmac", &generated], b"").code,
@@ -241,9 +244,10 @@ fn usage_errors_are_exit_2() {
 #[test]
 fn a_writer_killed_mid_write_loses_no_synced_record() {
     const KILLS: u64 = 20;
-    let dir = temp_dir("audit-kill");
-    let key = write(&dir, "audit.key", KEY).display().to_string();
-    let log = in_dir(&dir, "log");
+    let scratch = temp_dir("audit-kill");
+    let dir = scratch.path();
+    let key = write(dir, "audit.key", KEY).display().to_string();
+    let log = in_dir(dir, "log");
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut random = move || {
         state ^= state << 13;

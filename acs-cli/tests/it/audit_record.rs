@@ -55,12 +55,13 @@ fn inputs() -> String {
 
 #[test]
 fn replay_records_verifies_reproduces_and_reports_changed_rules() {
-    let dir = temp_dir("audit-record");
-    let key = write(&dir, "audit.key", KEY).display().to_string();
-    let rules = write(&dir, "rules.yaml", RULES).display().to_string();
-    let stubs = write(&dir, "stubs.json", STUBS).display().to_string();
-    let events = write(&dir, "events.jsonl", &inputs()).display().to_string();
-    let log = in_dir(&dir, "log");
+    let scratch = temp_dir("audit-record");
+    let dir = scratch.path();
+    let key = write(dir, "audit.key", KEY).display().to_string();
+    let rules = write(dir, "rules.yaml", RULES).display().to_string();
+    let stubs = write(dir, "stubs.json", STUBS).display().to_string();
+    let events = write(dir, "events.jsonl", &inputs()).display().to_string();
+    let log = in_dir(dir, "log");
 
     let replayed = acs_lib(
         &[
@@ -107,7 +108,7 @@ fn replay_records_verifies_reproduces_and_reports_changed_rules() {
     assert_eq!(report["nondeterministic"], serde_json::json!([]));
 
     // New rules: a score of 6 is no longer risky.
-    let stricter = write(&dir, "new.yaml", &RULES.replace("> 5", "> 7"))
+    let stricter = write(dir, "new.yaml", &RULES.replace("> 5", "> 7"))
         .display()
         .to_string();
     let changed = acs_lib(&["replay", "--audit", &log, "--rules", &stricter], b"");
@@ -117,14 +118,14 @@ fn replay_records_verifies_reproduces_and_reports_changed_rules() {
         "{}",
         changed.stdout
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn eval_needs_a_key_for_its_audit_log() {
-    let dir = temp_dir("audit-nokey");
-    let rules = write(&dir, "rules.yaml", RULES).display().to_string();
-    let log = in_dir(&dir, "log");
+    let scratch = temp_dir("audit-nokey");
+    let dir = scratch.path();
+    let rules = write(dir, "rules.yaml", RULES).display().to_string();
+    let log = in_dir(dir, "log");
     let run = acs_lib(&["eval", "--rules", &rules, "--audit-dir", &log], b"{}");
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("--audit-key"), "{}", run.stderr);
@@ -136,11 +137,12 @@ fn eval_needs_a_key_for_its_audit_log() {
 #[cfg(unix)]
 #[test]
 fn eval_killed_at_random_points_loses_no_printed_decision() {
-    let dir = temp_dir("audit-kill");
-    let key = write(&dir, "audit.key", KEY).display().to_string();
-    let rules = write(&dir, "rules.yaml", RULES).display().to_string();
-    let stubs = write(&dir, "stubs.json", STUBS).display().to_string();
-    let log = in_dir(&dir, "log");
+    let scratch = temp_dir("audit-kill");
+    let dir = scratch.path();
+    let key = write(dir, "audit.key", KEY).display().to_string();
+    let rules = write(dir, "rules.yaml", RULES).display().to_string();
+    let stubs = write(dir, "stubs.json", STUBS).display().to_string();
+    let log = in_dir(dir, "log");
     let mut printed = Vec::new();
     let mut kills = 0;
     // A cheap deterministic spread of kill delays (no rand dependency).
@@ -154,7 +156,7 @@ fn eval_killed_at_random_points_loses_no_printed_decision() {
         let input = format!(
             "{{\"event\": {{\"type\": \"pay\", \"amount\": 5}}, \"ctx\": {{\"user\": \"U-1\", \"n\": {n}}}}}"
         );
-        let input_path = write(&dir, "input.json", &input);
+        let input_path = write(dir, "input.json", &input);
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_acs"))
             .args([
                 "eval",
@@ -222,5 +224,4 @@ fn eval_killed_at_random_points_loses_no_printed_decision() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     let verified = acs_lib(&["audit", "verify", &log, "--hmac-key", &key], b"");
     assert_eq!(verified.code, 0, "{}", verified.stderr);
-    let _ = std::fs::remove_dir_all(&dir);
 }

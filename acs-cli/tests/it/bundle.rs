@@ -6,11 +6,12 @@ const RULE: &str = "- {id: A, priority: 1, severity: low, description: d, condit
 
 #[test]
 fn keygen_manifest_sign_and_verify_then_a_tampered_file_is_refused() {
-    let dir = temp_dir("bundle");
+    let scratch = temp_dir("bundle");
+    let dir = scratch.path();
     let rules = dir.join("rules");
     std::fs::create_dir(&rules).unwrap();
     write(&rules, "a.yaml", RULE);
-    let key = in_dir(&dir, "deploy.key");
+    let key = in_dir(dir, "deploy.key");
     let public = format!("{key}.pub");
     let rules_arg = rules.display().to_string();
 
@@ -56,11 +57,12 @@ fn keygen_manifest_sign_and_verify_then_a_tampered_file_is_refused() {
 
 #[test]
 fn watch_with_a_public_key_refuses_an_unsigned_bundle_at_start() {
-    let dir = temp_dir("bundle-watch");
+    let scratch = temp_dir("bundle-watch");
+    let dir = scratch.path();
     let rules = dir.join("rules");
     std::fs::create_dir(&rules).unwrap();
     write(&rules, "a.yaml", RULE);
-    let key = in_dir(&dir, "deploy.key");
+    let key = in_dir(dir, "deploy.key");
     acs_lib(&["bundle", "keygen", &key], b"").ok();
     let public = format!("{key}.pub");
     let rules_arg = rules.display().to_string();

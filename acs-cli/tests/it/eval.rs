@@ -219,9 +219,10 @@ fn eval_input_with_an_unknown_event_type_evaluates_no_rule() {
 
 #[test]
 fn eval_of_a_rules_file_with_a_bad_condition_exits_2_with_file_line_and_column() {
-    let dir = temp_dir("bad-condition");
+    let scratch = temp_dir("bad-condition");
+    let dir = scratch.path();
     let rules = write(
-        &dir,
+        dir,
         "broken.yaml",
         "- id: BROKEN\n  priority: 1\n  severity: low\n  description: Broken.\n  condition: \"event.type == 'x' && (ctx.a == \"\n  action:\n    - proceed: { outcome: x }\n  audit: false\n",
     );
@@ -238,18 +239,18 @@ fn eval_of_a_rules_file_with_a_bad_condition_exits_2_with_file_line_and_column()
     );
     assert!(stderr.contains("ACS101"), "{stderr}");
     assert!(stderr.contains("BROKEN"), "{stderr}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn eval_of_a_rules_directory_reports_every_broken_file_with_positions() {
-    let dir = temp_dir("bad-dir");
+    let scratch = temp_dir("bad-dir");
+    let dir = scratch.path();
     let typo = write(
-        &dir,
+        dir,
         "a_typo.yaml",
         "- id: TYPO\n  priority: 1\n  severity: low\n  description: Typo.\n  condition: \"event.type == 'x'\"\n  enabeld: false\n  action:\n    - proceed: { outcome: x }\n  audit: false\n",
     );
-    let yaml = write(&dir, "b_yaml.yaml", "- id: [unclosed\n");
+    let yaml = write(dir, "b_yaml.yaml", "- id: [unclosed\n");
     let run = eval(
         dir.to_str().unwrap(),
         None,
@@ -267,7 +268,6 @@ fn eval_of_a_rules_directory_reports_every_broken_file_with_positions() {
         "{stderr}"
     );
     assert!(stderr.contains("2 errors"), "{stderr}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -285,9 +285,11 @@ fn eval_of_invalid_json_input_exits_2() {
         "{stderr}"
     );
 
-    let dir = temp_dir("bad-input");
+    let scratch = temp_dir("bad-input");
+
+    let dir = scratch.path();
     let input = write(
-        &dir,
+        dir,
         "input.json",
         "{\n  \"event\": {\"type\": \"bid.create\"},\n  oops\n}\n",
     );
@@ -295,7 +297,6 @@ fn eval_of_invalid_json_input_exits_2() {
     let stderr = from_file.failed();
     assert!(stderr.contains(&input.display().to_string()), "{stderr}");
     assert!(stderr.contains("line 3"), "{stderr}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -323,7 +324,8 @@ fn eval_of_a_missing_rules_path_exits_2() {
 
 #[test]
 fn eval_of_a_directory_without_rules_files_exits_2() {
-    let dir = temp_dir("empty-dir");
+    let scratch = temp_dir("empty-dir");
+    let dir = scratch.path();
     let run = eval(
         dir.to_str().unwrap(),
         None,
@@ -335,7 +337,6 @@ fn eval_of_a_directory_without_rules_files_exits_2() {
         "{}",
         run.stderr
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -346,7 +347,8 @@ fn eval_without_the_rules_option_exits_2_with_usage() {
 
 #[test]
 fn eval_with_a_bad_stubs_file_exits_2() {
-    let dir = temp_dir("bad-stubs");
+    let scratch = temp_dir("bad-stubs");
+    let dir = scratch.path();
     let cases = [
         ("not_json.json", "{ \"now\": [[[], 1] ", "not valid JSON"),
         (
@@ -372,7 +374,7 @@ fn eval_with_a_bad_stubs_file_exits_2() {
         ),
     ];
     for (name, text, message) in cases {
-        let stubs = write(&dir, name, text);
+        let stubs = write(dir, name, text);
         let run = eval(
             RULES_FILE,
             Some(stubs.to_str().unwrap()),
@@ -391,12 +393,12 @@ fn eval_with_a_bad_stubs_file_exits_2() {
         None,
     );
     assert!(run.failed().contains("missing.json"), "{}", run.stderr);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn eval_stubs_pin_now_for_rules_that_pass_it_to_the_host() {
-    let dir = temp_dir("pinned-now");
+    let scratch = temp_dir("pinned-now");
+    let dir = scratch.path();
     let stubs_at = |now: i64| {
         json!({
             "now": [[[], now]],
@@ -408,7 +410,7 @@ fn eval_stubs_pin_now_for_rules_that_pass_it_to_the_host() {
     let input = br#"{"event": {"type": "truck.create"}, "ctx": {"operatorId": "OP-9"},
                      "system": {"config": {"maxTrucksPerOperator": 10}}}"#;
 
-    let pinned = write(&dir, "pinned.json", &stubs_at(1_700_000_000_000));
+    let pinned = write(dir, "pinned.json", &stubs_at(1_700_000_000_000));
     let decision = eval(
         RULES_FILE,
         Some(pinned.to_str().unwrap()),
@@ -425,7 +427,7 @@ fn eval_stubs_pin_now_for_rules_that_pass_it_to_the_host() {
     );
 
     // Another instant has no stub entry: RF22 errors, and says which function.
-    let other = write(&dir, "other.json", &stubs_at(1_800_000_000_000));
+    let other = write(dir, "other.json", &stubs_at(1_800_000_000_000));
     let decision = eval(RULES_FILE, Some(other.to_str().unwrap()), None, Some(input)).decision();
     assert_eq!(decision["matched"], json!([]));
     assert_eq!(
@@ -436,18 +438,18 @@ fn eval_stubs_pin_now_for_rules_that_pass_it_to_the_host() {
         .as_str()
         .unwrap()
         .contains("`operator.maintenanceWindowActive` is not registered for these arguments"));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn eval_stubbed_now_reaches_conditions_and_templates_directly() {
-    let dir = temp_dir("now-template");
+    let scratch = temp_dir("now-template");
+    let dir = scratch.path();
     let rules = write(
-        &dir,
+        dir,
         "clock.yaml",
         "- id: CLOCK\n  priority: 1\n  severity: low\n  description: Pinned clock.\n  condition: \"event.type == 'tick' && now() == 1234\"\n  action:\n    - emitEvent: { name: tick, payload: { at: \"{{now()}}\", text: \"at {{now()}}\" } }\n  audit: false\n",
     );
-    let stubs = write(&dir, "stubs.json", "{\"now\": [[[], 1234]]}");
+    let stubs = write(dir, "stubs.json", "{\"now\": [[[], 1234]]}");
     let decision = eval(
         rules.to_str().unwrap(),
         Some(stubs.to_str().unwrap()),
@@ -469,7 +471,6 @@ fn eval_stubbed_now_reaches_conditions_and_templates_directly() {
     )
     .decision();
     assert_eq!(decision["matched"], json!([]));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// `yes` as standard input: `y\n` over and over, here up to 64 MiB; counts what was read.
@@ -525,9 +526,10 @@ fn eval_of_endless_standard_input_stops_reading_at_the_limit_and_names_the_flag(
 
 #[test]
 fn eval_of_an_input_file_past_the_limit_names_the_flag() {
-    let dir = temp_dir("eval-large");
+    let scratch = temp_dir("eval-large");
+    let dir = scratch.path();
     let input = write(
-        &dir,
+        dir,
         "large.json",
         &format!("{{\"event\": \"{}\"}}", "x".repeat(2000)),
     );

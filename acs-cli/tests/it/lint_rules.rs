@@ -297,8 +297,9 @@ fn explain_prints_a_codes_documentation() {
 #[cfg(unix)]
 #[test]
 fn a_config_that_is_a_device_is_refused_unread() {
-    let dir = crate::support::temp_dir("lint-config-device");
-    let rules = crate::support::write(&dir, "rules.yaml", "- {id: A, priority: 1, severity: low, description: d, condition: \"event.type == 'a'\", action: [], audit: false}\n");
+    let scratch = crate::support::temp_dir("lint-config-device");
+    let dir = scratch.path();
+    let rules = crate::support::write(dir, "rules.yaml", "- {id: A, priority: 1, severity: low, description: d, condition: \"event.type == 'a'\", action: [], audit: false}\n");
     let run = crate::support::acs_lib(
         &[
             "lint-rules",
@@ -318,8 +319,9 @@ fn a_config_that_is_a_device_is_refused_unread() {
 
 #[test]
 fn a_path_given_twice_is_linted_and_reported_once() {
-    let dir = crate::support::temp_dir("lint-twice");
-    let rules = crate::support::write(&dir, "rules.yaml", "- {id: A, priority: 1, severity: low, description: d, condition: \"event.type == 'a' && f(1) > 1\", action: [], audit: false}\n");
+    let scratch = crate::support::temp_dir("lint-twice");
+    let dir = scratch.path();
+    let rules = crate::support::write(dir, "rules.yaml", "- {id: A, priority: 1, severity: low, description: d, condition: \"event.type == 'a' && f(1) > 1\", action: [], audit: false}\n");
     let path = rules.to_str().unwrap().to_owned();
     let again = format!("{}/./rules.yaml", dir.display());
     let twice = crate::support::acs_lib(&["lint-rules", &path, &again], b"");

@@ -7,8 +7,9 @@ const ONE_RULE: &str = "- {id: ONLY, priority: 1, severity: low, description: d,
 
 #[test]
 fn one_rule_is_one_rule_not_one_rules() {
-    let dir = temp_dir("one-rule");
-    let rules = write(&dir, "one.yaml", ONE_RULE);
+    let scratch = temp_dir("one-rule");
+    let dir = scratch.path();
+    let rules = write(dir, "one.yaml", ONE_RULE);
     let rules = rules.to_str().unwrap();
     let replay = acs_lib(&["replay", "--rules", rules, "-"], b"{\"event\": {}}\n");
     assert!(replay.stdout.contains(", 1 rule)"), "{}", replay.stdout);
@@ -19,7 +20,7 @@ fn one_rule_is_one_rule_not_one_rules() {
         watch.stdout
     );
     let test = write(
-        &dir,
+        dir,
         "one.test.yaml",
         &format!("rules: {rules}\ntests:\n  - name: t\n    input: {{event: {{type: b}}}}\n    expect:\n      matched: []\n"),
     );
@@ -37,7 +38,8 @@ fn eval_accepts_a_utf8_byte_order_mark_before_the_json() {
     input.extend_from_slice(br#"{"event": {"type": "a"}}"#);
     let run = acs_lib(&["eval", "--quiet", "--rules", RULES_DIR, "-"], &input);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let dir = temp_dir("bom");
+    let scratch = temp_dir("bom");
+    let dir = scratch.path();
     std::fs::write(dir.join("bom.json"), &input).unwrap();
     let file = dir.join("bom.json");
     let run = acs_lib(

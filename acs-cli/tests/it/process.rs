@@ -7,6 +7,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tempfile::TempDir;
+
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 const CHILD: &str = "ACS_IT_PANIC_CHILD";
 const CHILD_TEST: &str = "process::child_panics_on_a_thread_while_a_command_runs";
@@ -193,17 +195,19 @@ fn finished_within_a_minute(mut child: std::process::Child) -> Option<std::proce
     Some(child.wait_with_output().unwrap())
 }
 
-/// A FIFO that nobody writes to: opening it for reading waits for a writer.
-fn fifo(label: &str) -> String {
-    let path = crate::support::temp_dir(label).join("fifo");
+/// A FIFO that nobody writes to: opening it for reading waits for a writer. It lives in
+/// the scratch directory returned with it, removed when that guard drops.
+fn fifo(label: &str) -> (TempDir, String) {
+    let scratch = crate::support::temp_dir(label);
+    let path = scratch.path().join("fifo");
     let made = Command::new("mkfifo").arg(&path).status().unwrap();
     assert!(made.success());
-    path.display().to_string()
+    (scratch, path.display().to_string())
 }
 
 #[test]
 fn a_fifo_or_a_device_given_as_a_file_is_refused_at_once() {
-    let pipe = fifo("fifo-input");
+    let (_fifo_scratch, pipe) = fifo("fifo-input");
     let stubs = "rules/examples/stubs.json";
     let example = "rules/examples/bid_create_clean.json";
     for special in [pipe.as_str(), "/dev/zero"] {
@@ -226,11 +230,12 @@ fn a_fifo_or_a_device_given_as_a_file_is_refused_at_once() {
 
 #[test]
 fn a_rule_test_whose_input_file_is_a_fifo_or_a_device_is_an_error() {
-    let dir = crate::support::temp_dir("fifo-test");
-    let pipe = fifo("fifo-test-input");
+    let scratch = crate::support::temp_dir("fifo-test");
+    let dir = scratch.path();
+    let (_fifo_scratch, pipe) = fifo("fifo-test-input");
     for special in [pipe.as_str(), "/dev/zero"] {
         let test = crate::support::write(
-            &dir,
+            dir,
             "special.test.yaml",
             &format!(
                 "rules: {ROOT}/rules/\ntests:\n  - name: special input\n    input_file: {special}\n    expect:\n      matched: []\n"

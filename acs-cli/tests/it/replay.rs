@@ -6,12 +6,13 @@ use crate::support::{acs, acs_lib, temp_dir, Run, RULES_DIR, RULES_FILE, STUBS};
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use acs_engine::{Engine, Functions};
 use acs_integration_tests::legacy_bundle;
 use serde_json::Value;
+use tempfile::TempDir;
 
 const SAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -84,15 +85,16 @@ fn reported_matches(report: &Value) -> BTreeMap<String, u64> {
         .collect()
 }
 
-/// A copy of the project bundle in a temp directory with `edits` (from, to) applied.
-fn edited_bundle(label: &str, edits: &[(&str, &str)]) -> PathBuf {
+/// A copy of the project bundle in a temp directory with `edits` (from, to) applied; the
+/// directory goes when the guard drops.
+fn edited_bundle(label: &str, edits: &[(&str, &str)]) -> TempDir {
     let mut text = std::fs::read_to_string(RULES_FILE).unwrap();
     for (from, to) in edits {
         assert!(text.contains(from), "`{from}` is not in the bundle");
         text = text.replacen(from, to, 1);
     }
     let dir = temp_dir(label);
-    std::fs::write(dir.join("acs_rules_top25.yaml"), text).unwrap();
+    std::fs::write(dir.path().join("acs_rules_top25.yaml"), text).unwrap();
     dir
 }
 
@@ -192,7 +194,7 @@ fn replay_table_of_the_sample_shows_rules_verdicts_errors_invalid_lines_and_thro
 #[test]
 fn replay_against_a_baseline_reports_verdict_transitions_and_rule_changes() {
     // RF01 gets a new code, RF05 a lower threshold, RF25 a new id.
-    let changed = edited_bundle(
+    let changed_dir = edited_bundle(
         "changed",
         &[
             ("code: \"KYC_REQUIRED\"", "code: \"KYC_MISSING\""),
@@ -200,7 +202,7 @@ fn replay_against_a_baseline_reports_verdict_transitions_and_rule_changes() {
             ("id: RF25_BATCH_KYC_INGEST_INCONSISTENT", "id: RF26_RENAMED"),
         ],
     );
-    let changed = changed.to_str().unwrap();
+    let changed = changed_dir.path().to_str().unwrap();
     let report = replay(&[
         "--rules",
         changed,
@@ -455,7 +457,8 @@ fn replay_of_a_missing_input_file_exits_2() {
 
 #[test]
 fn replay_of_a_directory_as_input_exits_2() {
-    let dir = temp_dir("input-dir");
+    let scratch = temp_dir("input-dir");
+    let dir = scratch.path();
     let stderr = replay(&["--rules", RULES_DIR, dir.to_str().unwrap()])
         .failed_without_panic()
         .to_owned();
@@ -471,7 +474,7 @@ fn replay_of_broken_rules_exits_2_with_file_line_and_column() {
             "gps.deltaDistanceKm >= >= 200",
         )],
     );
-    let broken_file = broken.join("acs_rules_top25.yaml");
+    let broken_file = broken.path().join("acs_rules_top25.yaml");
     for args in [
         vec!["--rules", broken_file.to_str().unwrap(), SAMPLE],
         vec![
@@ -495,7 +498,8 @@ fn replay_of_a_missing_rules_path_or_bad_stubs_exits_2() {
         .failed_without_panic()
         .to_owned();
     assert!(stderr.starts_with("error: "), "{stderr}");
-    let dir = temp_dir("stubs");
+    let scratch = temp_dir("stubs");
+    let dir = scratch.path();
     let stubs = dir.join("stubs.json");
     std::fs::write(&stubs, "{not json").unwrap();
     let stderr = replay(&[
@@ -603,8 +607,9 @@ rules:
     action: [ { flagWatchlist: { reason: burst } } ]
     audit: false
 "#;
-    let dir = temp_dir("replay-velocity");
-    let rules = crate::support::write(&dir, "rules.yaml", BURSTS);
+    let scratch = temp_dir("replay-velocity");
+    let dir = scratch.path();
+    let rules = crate::support::write(dir, "rules.yaml", BURSTS);
     let rules = rules.to_str().unwrap();
     // Three devices; D-1 logs in 4 times in 6 minutes, D-2 every 6 minutes, D-3 twice.
     let mut events = Vec::new();

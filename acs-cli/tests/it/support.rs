@@ -3,9 +3,9 @@
 //! directories, and a finished run's exit code and output.
 
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use assert_cmd::Command;
+use tempfile::TempDir;
 
 pub const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 pub const RULES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules");
@@ -39,17 +39,13 @@ pub fn acs_lib(args: &[&str], stdin: &[u8]) -> Run {
     }
 }
 
-/// A fresh, empty, uniquely named directory under the system temp dir.
-pub fn temp_dir(label: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "acs-cli-test-{label}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh, empty, uniquely named directory under the system temp dir, removed when the
+/// guard drops (a test that panics too): keep it bound for as long as the test uses it.
+pub fn temp_dir(label: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("acs-cli-test-{label}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// Write `text` to `dir/name` and return the path.

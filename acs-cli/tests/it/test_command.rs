@@ -172,9 +172,10 @@ fn the_shipped_file_passes_on_the_unchanged_legacy_bundle() {
 
 #[test]
 fn a_failing_test_exits_1_and_shows_what_differed() {
-    let dir = temp_dir("failing");
-    failing_file(&dir);
-    let run = acs_test(&["failing.test.yaml"], Some(&dir));
+    let scratch = temp_dir("failing");
+    let dir = scratch.path();
+    failing_file(dir);
+    let run = acs_test(&["failing.test.yaml"], Some(dir));
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     insta::assert_snapshot!("failure_output", run.stdout);
     assert!(
@@ -182,14 +183,14 @@ fn a_failing_test_exits_1_and_shows_what_differed() {
         "{}",
         run.stderr
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn quiet_prints_only_failures_and_the_summary_line() {
-    let dir = temp_dir("quiet");
-    failing_file(&dir);
-    let run = acs_test(&["--quiet", "failing.test.yaml"], Some(&dir));
+    let scratch = temp_dir("quiet");
+    let dir = scratch.path();
+    failing_file(dir);
+    let run = acs_test(&["--quiet", "failing.test.yaml"], Some(dir));
     assert_eq!(run.code, 1);
     assert!(!run.stdout.contains("ok "), "{}", run.stdout);
     assert_eq!(run.stdout.matches("FAILED").count(), 3, "{}", run.stdout);
@@ -198,16 +199,16 @@ fn quiet_prints_only_failures_and_the_summary_line() {
 
     let shipped = acs_test(&["-q", SHIPPED], None);
     assert_eq!(shipped.passed(), summary(SHIPPED_TESTS, 0));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn colour_only_when_asked_or_on_a_terminal() {
-    let dir = temp_dir("colour");
-    failing_file(&dir);
-    let piped = acs_test(&["failing.test.yaml"], Some(&dir));
+    let scratch = temp_dir("colour");
+    let dir = scratch.path();
+    failing_file(dir);
+    let piped = acs_test(&["failing.test.yaml"], Some(dir));
     assert!(!piped.stdout.contains('\x1b'), "{}", piped.stdout);
-    let forced = acs_test(&["--color", "always", "failing.test.yaml"], Some(&dir));
+    let forced = acs_test(&["--color", "always", "failing.test.yaml"], Some(dir));
     assert!(
         forced.stdout.contains("\x1b[1;31mFAILED\x1b[0m"),
         "{}",
@@ -218,14 +219,14 @@ fn colour_only_when_asked_or_on_a_terminal() {
         "{}",
         forced.stdout
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn json_format_prints_the_report() {
-    let dir = temp_dir("json");
-    failing_file(&dir);
-    let run = acs_test(&["--format", "json", "failing.test.yaml"], Some(&dir));
+    let scratch = temp_dir("json");
+    let dir = scratch.path();
+    failing_file(dir);
+    let run = acs_test(&["--format", "json", "failing.test.yaml"], Some(dir));
     assert_eq!(run.code, 1);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["passed"], 1);
@@ -244,17 +245,17 @@ fn json_format_prints_the_report() {
     let report: Value = serde_json::from_str(shipped.passed()).unwrap();
     assert_eq!(report["failed"], 0);
     assert_eq!(report["coverage"][0]["uncovered"], serde_json::json!([]));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn an_invalid_test_file_exits_2_with_every_error_and_its_position() {
-    let dir = temp_dir("invalid");
-    let rules = bundled_rules(&dir);
+    let scratch = temp_dir("invalid");
+    let dir = scratch.path();
+    let rules = bundled_rules(dir);
     let text = format!(
         "rules: {rules}\ntests:\n  - name: t\n    input: {{ event: {{ type: x }} }}\n    expect:\n      matchd: []\n      verdict: maybe\n"
     );
-    let file = write(&dir, "bad.test.yaml", &text);
+    let file = write(dir, "bad.test.yaml", &text);
     let stderr = acs_test(&[file.to_str().unwrap()], None)
         .usage_error()
         .to_owned();
@@ -272,7 +273,7 @@ fn an_invalid_test_file_exits_2_with_every_error_and_its_position() {
         "{stderr}"
     );
 
-    let yaml = write(&dir, "yaml.test.yaml", "tests: [\n");
+    let yaml = write(dir, "yaml.test.yaml", "tests: [\n");
     let stderr = acs_test(&[yaml.to_str().unwrap()], None)
         .usage_error()
         .to_owned();
@@ -281,15 +282,15 @@ fn an_invalid_test_file_exits_2_with_every_error_and_its_position() {
         stderr.contains(&format!("{}:2:1", yaml.display())),
         "{stderr}"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn an_unknown_rule_id_exits_2_with_a_suggestion() {
-    let dir = temp_dir("unknown-id");
-    let rules = bundled_rules(&dir);
+    let scratch = temp_dir("unknown-id");
+    let dir = scratch.path();
+    let rules = bundled_rules(dir);
     let file = write(
-        &dir,
+        dir,
         "ids.test.yaml",
         &format!("rules: {rules}\ntests:\n  - name: t\n    input: {{}}\n    expect: {{ matched: [RF01_KYC_MANDATROY] }}\n"),
     );
@@ -308,14 +309,14 @@ fn an_unknown_rule_id_exits_2_with_a_suggestion() {
         stderr.contains(&format!("{}:5:25", file.display())),
         "{stderr}"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn invalid_or_missing_rules_exit_2() {
-    let dir = temp_dir("bad-rules");
+    let scratch = temp_dir("bad-rules");
+    let dir = scratch.path();
     let broken = write(
-        &dir,
+        dir,
         "broken.yaml",
         "- id: BROKEN\n  priority: 1\n  severity: low\n  description: Broken.\n  condition: \"event.type == 'x' && (\"\n  action:\n    - proceed: { outcome: x }\n  audit: false\n",
     );
@@ -338,7 +339,7 @@ fn invalid_or_missing_rules_exit_2() {
     );
 
     let unnamed = write(
-        &dir,
+        dir,
         "unnamed.test.yaml",
         "tests:\n  - name: t\n    input: {}\n    expect: { matched: [] }\n",
     );
@@ -349,17 +350,17 @@ fn invalid_or_missing_rules_exit_2() {
     assert!(stderr.contains("--rules"), "{stderr}");
     // `--rules` supplies them.
     acs_test(&["--rules", RULES_FILE, unnamed.to_str().unwrap()], None).passed();
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn missing_paths_and_directories_without_test_files_exit_2() {
-    let dir = temp_dir("no-tests");
+    let scratch = temp_dir("no-tests");
+    let dir = scratch.path();
     let stderr = acs_test(&[dir.join("nope.test.yaml").to_str().unwrap()], None)
         .usage_error()
         .to_owned();
     assert!(stderr.contains("nope.test.yaml"), "{stderr}");
-    write(&dir, "rules.yaml", "[]\n");
+    write(dir, "rules.yaml", "[]\n");
     let stderr = acs_test(&[dir.to_str().unwrap()], None)
         .usage_error()
         .to_owned();
@@ -370,21 +371,21 @@ fn missing_paths_and_directories_without_test_files_exit_2() {
     let usage = acs_test(&[], None);
     assert_eq!(usage.code, 2);
     assert!(usage.stderr.contains("FILE_OR_DIR"), "{}", usage.stderr);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn directories_are_searched_for_test_files_in_name_order() {
-    let dir = temp_dir("search");
+    let scratch = temp_dir("search");
+    let dir = scratch.path();
     std::fs::create_dir_all(dir.join("b/deeper")).unwrap();
     let test = |name: &str, rules: &str| {
         format!("rules: {rules}\ntests:\n  - name: {name}\n    input: {{}}\n    expect: {{ matched: [] }}\n")
     };
     let deeper = bundled_rules(&dir.join("b/deeper"));
-    write(&dir, "b/deeper/z.test.yaml", &test("deep", &deeper));
-    write(&dir, "a.test.yml", &test("first", &bundled_rules(&dir)));
-    write(&dir, "not-a-test.yaml", "this: is ignored\n");
-    write(&dir, ".hidden.test.yaml", "ignored: [\n");
+    write(dir, "b/deeper/z.test.yaml", &test("deep", &deeper));
+    write(dir, "a.test.yml", &test("first", &bundled_rules(dir)));
+    write(dir, "not-a-test.yaml", "this: is ignored\n");
+    write(dir, ".hidden.test.yaml", "ignored: [\n");
     let run = acs_test(&[dir.to_str().unwrap()], None);
     let names: Vec<&str> = run
         .passed()
@@ -392,13 +393,13 @@ fn directories_are_searched_for_test_files_in_name_order() {
         .filter_map(|l| l.rsplit("  ").next().filter(|_| l.starts_with("ok")))
         .collect();
     assert_eq!(names, ["first", "deep"]);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn the_binary_exits_0_when_all_pass_1_when_one_fails_and_2_on_usage_errors() {
-    let dir = temp_dir("binary");
-    let failing = failing_file(&dir);
+    let scratch = temp_dir("binary");
+    let dir = scratch.path();
+    let failing = failing_file(dir);
     assert_eq!(run(acs().args(["test", SHIPPED])).code, 0);
     let failed = run(acs().arg("test").arg(&failing));
     assert_eq!(failed.code, 1, "{}", failed.stderr);
@@ -407,7 +408,6 @@ fn the_binary_exits_0_when_all_pass_1_when_one_fails_and_2_on_usage_errors() {
     assert_eq!(usage.code, 2);
     assert!(usage.stderr.contains("--no-such-flag"), "{}", usage.stderr);
     usage.no_panic();
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -422,9 +422,10 @@ fn help_shows_an_example() {
 
 #[test]
 fn rules_outside_the_bundle_are_read_only_with_allow_outside_reads() {
-    let dir = temp_dir("outside");
+    let scratch = temp_dir("outside");
+    let dir = scratch.path();
     let file = write(
-        &dir,
+        dir,
         "outside.test.yaml",
         &format!("rules: {RULES_FILE}\ntests:\n  - name: t\n    input: {{}}\n    expect: {{ matched: [] }}\n"),
     );
@@ -436,5 +437,4 @@ fn rules_outside_the_bundle_are_read_only_with_allow_outside_reads() {
         "{stderr}"
     );
     acs_test(&["--allow-outside-reads", file], None).passed();
-    std::fs::remove_dir_all(dir).unwrap();
 }

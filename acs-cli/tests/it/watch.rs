@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use acs_integration_tests::legacy_bundle;
 use serde_json::Value;
+use tempfile::TempDir;
 
 use crate::support::acs_lib;
 
@@ -19,13 +20,16 @@ fn rule(id: &str) -> String {
     )
 }
 
-fn temp_rules(label: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("acs-watch-{label}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("rules.yaml");
+/// `dir/rules.yaml` holding `text`, in a scratch directory removed when the guard
+/// returned with it drops (a test that panics too).
+fn temp_rules(label: &str, text: &str) -> (TempDir, PathBuf) {
+    let scratch = tempfile::Builder::new()
+        .prefix(&format!("acs-watch-{label}-"))
+        .tempdir()
+        .unwrap();
+    let path = scratch.path().join("rules.yaml");
     std::fs::write(&path, text).unwrap();
-    path
+    (scratch, path)
 }
 
 /// Lines of a child's stdout, read on a thread so the test can wait with a deadline.
@@ -77,7 +81,7 @@ fn write(path: &Path, text: &str) {
 
 #[test]
 fn reports_each_reload_as_it_happens() {
-    let path = temp_rules("events", &rule("A"));
+    let (_scratch, path) = temp_rules("events", &rule("A"));
     let mut watch = Lines::spawn(&[
         "watch",
         "--json",
@@ -121,7 +125,7 @@ fn reports_each_reload_as_it_happens() {
 
 #[test]
 fn human_output_names_the_failing_line() {
-    let path = temp_rules("human", &rule("A"));
+    let (_scratch, path) = temp_rules("human", &rule("A"));
     let watch = Lines::spawn(&["watch", "--debounce", "10", path.to_str().unwrap()]);
     let first = watch.lines.recv_timeout(Duration::from_secs(30)).unwrap();
     assert!(
@@ -143,7 +147,7 @@ fn human_output_names_the_failing_line() {
 
 #[test]
 fn rules_that_do_not_load_stop_it_with_exit_2() {
-    let path = temp_rules("broken", "- id: A\n  priority: x\n");
+    let (_scratch, path) = temp_rules("broken", "- id: A\n  priority: x\n");
     let run = acs_lib(&["watch", path.to_str().unwrap()], b"");
     assert_eq!(run.code, 2);
     let stderr = run.stderr;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use acs_engine::audit::{self, HmacKey};
 use acs_engine::{AuditOptions, Engine, Fsync};
 use serde_json::{json, Value};
+use tempfile::TempDir;
 
 const CHILD: &str = "ACS_AUDIT_CRASH_CHILD";
 const ROUND: &str = "ACS_AUDIT_CRASH_ROUND";
@@ -92,10 +93,15 @@ fn parse_returned(line: &str) -> Option<(u64, u64)> {
     Some((round.parse().ok()?, n.parse().ok()?))
 }
 
-fn temp_dir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("acs-audit-crash-{label}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A scratch directory, removed when the guard drops (a test that panics too), and a path
+/// inside it that does not exist yet, for the log's writer to create.
+fn temp_dir(label: &str) -> (TempDir, PathBuf) {
+    let scratch = tempfile::Builder::new()
+        .prefix(&format!("acs-audit-crash-{label}-"))
+        .tempdir()
+        .unwrap();
+    let dir = scratch.path().join("log");
+    (scratch, dir)
 }
 
 /// `(round, n)` of every decision record in the log.
@@ -116,7 +122,7 @@ fn recorded(dir: &Path) -> HashSet<(u64, u64)> {
 #[cfg(unix)]
 #[test]
 fn sigkill_at_random_points_under_load_loses_no_returned_decision() {
-    let dir = temp_dir("kill");
+    let (_scratch, dir) = temp_dir("kill");
     std::fs::create_dir_all(&dir).unwrap();
     let exe = std::env::current_exe().unwrap();
     // A cheap deterministic spread of kill delays (no rand dependency).
@@ -201,14 +207,13 @@ fn sigkill_at_random_points_under_load_loses_no_returned_decision() {
         "100 kills: {} evaluations returned, all in the log; {repairs} torn tails cut on restart",
         returned.len()
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A torn tail written by hand (half a frame at the end of the last segment) is cut when
 /// the engine opens the log, named in its status, and the chain goes on.
 #[test]
 fn a_torn_tail_is_cut_and_reported_in_status() {
-    let dir = temp_dir("torn");
+    let (_scratch, dir) = temp_dir("torn");
     let first = engine(&dir);
     first.evaluate(&json!({"event": {"type": "pay"}, "ctx": {"user": "U-1", "round": 0, "n": 1}}));
     drop(first);
@@ -234,14 +239,13 @@ fn a_torn_tail_is_cut_and_reported_in_status() {
     drop(reopened);
     audit::verify(&dir, Some(&key()), None).unwrap();
     assert_eq!(recorded(&dir).len(), 2);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Under `Fsync::EveryBatch` the record is in the files when `evaluate` returns, with no
 /// flush: what a process killed right after it returned leaves behind.
 #[test]
 fn every_batch_returns_with_the_record_on_disk() {
-    let dir = temp_dir("durable");
+    let (_scratch, dir) = temp_dir("durable");
     let engine = engine(&dir);
     for n in 0..20 {
         let decision = engine.evaluate(
@@ -253,5 +257,4 @@ fn every_batch_returns_with_the_record_on_disk() {
             "record {n} not on disk when evaluate returned"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use acs_engine::audit::{self, HmacKey, Redactor};
 use acs_engine::{AuditOptions, Engine, Fsync, FunctionError, Overflow};
 use serde_json::{json, Value};
+use tempfile::TempDir;
 
 const RULES: &str = r#"
 - id: AUDITED
@@ -30,16 +31,15 @@ fn key() -> HmacKey {
     HmacKey::new(vec![7u8; 32]).unwrap()
 }
 
-fn temp_dir(label: &str) -> PathBuf {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "acs-audit-rec-{label}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+/// A scratch directory, removed when the guard drops (a test that panics too), and a path
+/// inside it that does not exist yet, for the log's writer to create.
+fn temp_dir(label: &str) -> (TempDir, PathBuf) {
+    let scratch = tempfile::Builder::new()
+        .prefix(&format!("acs-audit-rec-{label}-"))
+        .tempdir()
+        .unwrap();
+    let dir = scratch.path().join("log");
+    (scratch, dir)
 }
 
 fn engine(options: AuditOptions) -> Engine {
@@ -82,7 +82,7 @@ fn inputs() -> Vec<Value> {
 
 #[test]
 fn only_audit_decisions_are_recorded_with_their_calls_and_the_ruleset() {
-    let dir = temp_dir("only");
+    let (_scratch, dir) = temp_dir("only");
     let engine = engine(AuditOptions::new(&dir, Box::new(key())));
     // Records keep the whole input: a binding must not cut it to the plan's reads.
     assert!(engine.needs_whole_input());
@@ -117,7 +117,6 @@ fn only_audit_decisions_are_recorded_with_their_calls_and_the_ruleset() {
     let report = audit::verify(&dir, Some(&key()), None).unwrap();
     assert_eq!(report.records, 2);
     assert!(report.checkpoints >= 1);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// An engine recording every decision into `dir`, and one that does not audit (whose
@@ -156,7 +155,8 @@ fn assert_same_records_of_the_inputs(logs: &[Vec<Value>]) {
 /// `evaluate_owned` decides as `evaluate` does, and its records keep the document given.
 #[test]
 fn evaluate_owned_decides_and_records_as_evaluate_does() {
-    let (by_ref, by_value) = (temp_dir("by-ref"), temp_dir("by-value"));
+    let (_by_ref_scratch, by_ref) = temp_dir("by-ref");
+    let (_by_value_scratch, by_value) = temp_dir("by-value");
     let mut logs = Vec::new();
     for dir in [&by_ref, &by_value] {
         let (engine, plain) = recording_all_and_plain(dir);
@@ -181,14 +181,11 @@ fn evaluate_owned_decides_and_records_as_evaluate_does() {
         logs.push(comparable_decisions(dir).into_iter().step_by(2).collect());
     }
     assert_same_records_of_the_inputs(&logs);
-    for dir in [by_ref, by_value] {
-        let _ = std::fs::remove_dir_all(dir);
-    }
 }
 
 #[test]
 fn record_all_records_every_decision_and_host_errors() {
-    let dir = temp_dir("all");
+    let (_scratch, dir) = temp_dir("all");
     let mut options = AuditOptions::new(&dir, Box::new(key()));
     options.record_all = true;
     options.fsync = Fsync::Never;
@@ -208,12 +205,11 @@ fn record_all_records_every_decision_and_host_errors() {
     );
     assert_eq!(recorded[3]["errors"][0]["rule_id"], "AUDITED");
     audit::verify(&dir, Some(&key()), None).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn redacted_fields_are_never_written_in_clear() {
-    let dir = temp_dir("redact");
+    let (_scratch, dir) = temp_dir("redact");
     let mut options = AuditOptions::new(&dir, Box::new(key()));
     options.record_all = true;
     options.redactor = Some(
@@ -236,13 +232,12 @@ fn redacted_fields_are_never_written_in_clear() {
         assert!(!text.contains("4999123412341234"));
         assert!(!text.contains("SECRET-USER-77"));
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A writer slowed by its checkpoint publisher (a checkpoint per record), with requests
 /// that do not wait for their records (`Fsync::Never`), so that the queue fills.
-fn slow(label: &str, overflow: Overflow) -> (PathBuf, Engine) {
-    let dir = temp_dir(label);
+fn slow(label: &str, overflow: Overflow) -> (TempDir, PathBuf, Engine) {
+    let (scratch, dir) = temp_dir(label);
     let mut options = AuditOptions::new(&dir, Box::new(key()));
     options.fsync = Fsync::Never;
     options.record_all = true;
@@ -250,13 +245,13 @@ fn slow(label: &str, overflow: Overflow) -> (PathBuf, Engine) {
     options.overflow = overflow;
     options.writer.checkpoint_records = 1;
     options.on_checkpoint = Some(Box::new(|_| std::thread::sleep(Duration::from_millis(20))));
-    (dir, engine(options))
+    (scratch, dir, engine(options))
 }
 
 #[test]
 fn overflow_drop_counts_and_mark_unavailable_marks() {
     let login = json!({"event": {"type": "login"}});
-    let (dir, engine) = slow("drop", Overflow::Drop);
+    let (_scratch, _, engine) = slow("drop", Overflow::Drop);
     let decided: Vec<_> = (0..50).map(|_| engine.evaluate(&login)).collect();
     assert!(decided.iter().all(|d| !d.audit_unavailable));
     let dropped = engine.status().audit.unwrap().dropped;
@@ -266,9 +261,8 @@ fn overflow_drop_counts_and_mark_unavailable_marks() {
         .to_prometheus()
         .contains(&format!("acs_audit_dropped_total {dropped}")));
     drop(engine);
-    let _ = std::fs::remove_dir_all(&dir);
 
-    let (dir, engine) = slow("mark", Overflow::MarkUnavailable);
+    let (_scratch, _, engine) = slow("mark", Overflow::MarkUnavailable);
     let decided: Vec<_> = (0..50).map(|_| engine.evaluate(&login)).collect();
     let marked = decided.iter().filter(|d| d.audit_unavailable).count() as u64;
     assert!(marked > 0);
@@ -278,13 +272,12 @@ fn overflow_drop_counts_and_mark_unavailable_marks() {
     let json = serde_json::to_value(engine.plan().evaluate(&login)).unwrap();
     assert!(json.get("audit_unavailable").is_none());
     drop(engine);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn overflow_block_waits_for_room() {
     let login = json!({"event": {"type": "login"}});
-    let (dir, engine) = slow("block", Overflow::Block(Duration::from_secs(5)));
+    let (_scratch, dir, engine) = slow("block", Overflow::Block(Duration::from_secs(5)));
     let started = std::time::Instant::now();
     let decided: Vec<_> = (0..10).map(|_| engine.evaluate(&login)).collect();
     assert!(decided.iter().all(|d| !d.audit_unavailable));
@@ -293,26 +286,24 @@ fn overflow_block_waits_for_room() {
     assert_eq!(engine.status().audit.unwrap().dropped, 0);
     drop(engine);
     assert_eq!(decisions(&dir).len(), 10);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn an_unusable_directory_is_a_load_error_and_a_failed_write_is_in_status() {
     // A directory that cannot be made: a file stands in its way.
-    let blocker = temp_dir("blocker");
+    let (_blocker_scratch, blocker) = temp_dir("blocker");
     std::fs::write(&blocker, b"x").unwrap();
     let error = Engine::builder()
         .audit(AuditOptions::new(blocker.join("log"), Box::new(key())))
         .load_str("rules.yaml", RULES)
         .unwrap_err();
     assert_eq!(error.code(), "audit");
-    let _ = std::fs::remove_file(&blocker);
 
     // A log whose segment vanishes under the writer (as a disk that fails): reported,
     // no panic, later records dropped and marked.
     #[cfg(target_os = "linux")]
     if Path::new("/dev/full").exists() {
-        let dir = temp_dir("full");
+        let (_scratch, dir) = temp_dir("full");
         let mut options = AuditOptions::new(&dir, Box::new(key()));
         options.record_all = true;
         options.overflow = Overflow::MarkUnavailable;
@@ -355,14 +346,13 @@ fn an_unusable_directory_is_a_load_error_and_a_failed_write_is_in_status() {
                     .audit_unavailable
             );
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
 #[test]
 fn a_reload_records_the_new_rules_and_the_generation_that_decided() {
-    let dir = temp_dir("reload");
-    let rules_dir = temp_dir("reload-rules");
+    let (_scratch, dir) = temp_dir("reload");
+    let (_rules_scratch, rules_dir) = temp_dir("reload-rules");
     std::fs::create_dir_all(&rules_dir).unwrap();
     let path = rules_dir.join("rules.yaml");
     std::fs::write(&path, RULES).unwrap();
@@ -400,8 +390,6 @@ fn a_reload_records_the_new_rules_and_the_generation_that_decided() {
     );
     assert_eq!(all[3]["ruleset_hash"], all[2]["ruleset_hash"]);
     assert_ne!(all[1]["ruleset_hash"], all[3]["ruleset_hash"]);
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir_all(&rules_dir);
 }
 
 #[test]
@@ -416,7 +404,7 @@ fn a_redacted_field_rendered_into_an_action_is_not_written_in_clear() {
     - flagWatchlist: { entityType: user, entityId: "{{ctx.user}}", reason: "card {{ctx.card}}" }
   audit: true
 "#;
-    let dir = temp_dir("redact-actions");
+    let (_scratch, dir) = temp_dir("redact-actions");
     let mut options = AuditOptions::new(&dir, Box::new(key()));
     options.redactor = Some(Redactor::new(vec![9u8; 32]).hash("ctx.user").unwrap());
     let engine = Engine::builder()
@@ -450,7 +438,6 @@ fn a_redacted_field_rendered_into_an_action_is_not_written_in_clear() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         assert!(!String::from_utf8_lossy(&bytes).contains("SECRET-USER-77"));
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A redacted field interpolated into text (an action's parameter, the verdict's
@@ -476,7 +463,7 @@ fn a_redacted_field_inside_rendered_text_and_messages_is_not_written_in_clear() 
   action: []
   audit: false
 "#;
-    let dir = temp_dir("redact-text");
+    let (_scratch, dir) = temp_dir("redact-text");
     let mut options = AuditOptions::new(&dir, Box::new(key()));
     options.redactor = Some(
         Redactor::new(vec![9u8; 32])
@@ -533,7 +520,6 @@ fn a_redacted_field_inside_rendered_text_and_messages_is_not_written_in_clear() 
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains("SECRET-USER-77") && !text.contains("4111222233334444"));
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A backtest that records (`Backtest::record_to`, what `acs replay --audit-dir` does)
@@ -545,7 +531,7 @@ fn a_redacted_field_inside_rendered_text_and_messages_is_not_written_in_clear() 
 fn a_recording_backtest_evaluates_each_line_once() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-    let dir = temp_dir("backtest");
+    let (_scratch, dir) = temp_dir("backtest");
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&calls);
     let engine = Engine::builder()
@@ -585,7 +571,6 @@ fn a_recording_backtest_evaluates_each_line_once() {
     assert_eq!(engine.metrics().evaluations, 0, "a backtest is not traffic");
     drop(engine);
     audit::verify(&dir, Some(&key()), None).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[cfg(feature = "tools")]
@@ -607,7 +592,7 @@ rules:
       - rejectRequest: { code: FAST, message: "{{velocity.count('pays', ctx.user, '1m')}} payments" }
     audit: true
 "#;
-    let dir = temp_dir("velocity");
+    let (_scratch, dir) = temp_dir("velocity");
     let mut options = AuditOptions::new(&dir, Box::new(key()));
     options.record_all = true;
     let engine = Engine::builder()
@@ -672,7 +657,6 @@ rules:
     assert_eq!(read[3].velocity[0]["counts"], json!([4]));
     let nested = json!({"calls": {"name": "x"}});
     assert!(acs_engine::backtest::RecordedCalls::from_value(&nested).is_err());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The writer decides each recorded request again from what the request handed over
@@ -710,7 +694,7 @@ fn a_record_holds_the_decision_the_request_returned_whatever_changed_since() {
     - flag: { reason: "late" }
   audit: false
 "#;
-    let dir = temp_dir("again");
+    let (_scratch, dir) = temp_dir("again");
     let mut options = AuditOptions::new(&dir, Box::new(key()));
     options.record_all = true;
     options.fsync = Fsync::Never;
@@ -796,7 +780,6 @@ fn a_record_holds_the_decision_the_request_returned_whatever_changed_since() {
         .iter()
         .any(|d| d["errors"].as_array().unwrap().len() == 1));
     audit::verify(&dir, Some(&key()), None).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Decisions made through the resumable `Evaluation` (the bindings' `evaluateAsync` /
@@ -836,7 +819,7 @@ rules:
     action: []
     audit: false
 "#;
-    let dir = temp_dir("async");
+    let (_scratch, dir) = temp_dir("async");
     let mut options = AuditOptions::new(&dir, Box::new(key()));
     options.record_all = true;
     let engine = Engine::builder()
@@ -920,14 +903,14 @@ rules:
     }
     drop(engine);
     audit::verify(&dir, Some(&key()), None).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `evaluate_json_owned` decides as `evaluate_json` does, and its records hold the same
 /// input: the bytes given, read as the borrowed path reads them.
 #[test]
 fn evaluate_json_owned_decides_and_records_as_evaluate_json_does() {
-    let (borrowed, owned) = (temp_dir("json-borrowed"), temp_dir("json-owned"));
+    let (_borrowed_scratch, borrowed) = temp_dir("json-borrowed");
+    let (_owned_scratch, owned) = temp_dir("json-owned");
     let mut logs = Vec::new();
     let mut returned = Vec::new();
     for dir in [&borrowed, &owned] {
@@ -958,7 +941,4 @@ fn evaluate_json_owned_decides_and_records_as_evaluate_json_does() {
     let (by_borrowed, by_owned) = returned.split_at(inputs().len());
     assert_eq!(by_borrowed, by_owned);
     assert!(by_owned.iter().any(|d| !d.matched.is_empty()));
-    for dir in [borrowed, owned] {
-        let _ = std::fs::remove_dir_all(dir);
-    }
 }

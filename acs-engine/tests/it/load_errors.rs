@@ -88,20 +88,24 @@ fn a_missing_rules_file_is_told_apart_as_not_found() {
 
 #[test]
 fn an_empty_directory_is_an_error_not_an_empty_rule_set() {
-    let dir = std::env::temp_dir().join(format!("acs-empty-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let error = Engine::from_path(&dir).unwrap_err();
+    let scratch = tempfile::Builder::new()
+        .prefix("acs-empty-")
+        .tempdir()
+        .unwrap();
+    let error = Engine::from_path(scratch.path()).unwrap_err();
     assert!(
         error.to_string().contains("holds no `*.yaml` rules files"),
         "{error}"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn ids_are_unique_across_the_files_of_a_bundle_directory() {
-    let dir = std::env::temp_dir().join(format!("acs-dup-ids-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new()
+        .prefix("acs-dup-ids-")
+        .tempdir()
+        .unwrap();
+    let dir = scratch.path();
     let rule = |priority: u32| {
         format!(
             "- id: SAME\n  priority: {priority}\n  severity: low\n  description: d\n  condition: \"true\"\n  action: []\n  audit: false\n"
@@ -109,8 +113,7 @@ fn ids_are_unique_across_the_files_of_a_bundle_directory() {
     };
     std::fs::write(dir.join("a.yaml"), rule(1)).unwrap();
     std::fs::write(dir.join("b.yaml"), rule(2)).unwrap();
-    let error = Engine::from_path(&dir).unwrap_err().to_string();
-    std::fs::remove_dir_all(&dir).unwrap();
+    let error = Engine::from_path(dir).unwrap_err().to_string();
     assert!(
         error.contains("error[ACS209]: duplicate rule id `SAME`"),
         "{error}"

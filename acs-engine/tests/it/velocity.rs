@@ -124,9 +124,11 @@ fn an_event_is_counted_once_per_id_and_whatever_the_conditions_read() {
 #[test]
 fn a_store_of_the_hosts_choosing_is_shared_across_reloads_and_engines() {
     let store = Arc::new(LocalStore::default());
-    let dir = std::env::temp_dir().join(format!("acs-velocity-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("rules.yaml");
+    let scratch = tempfile::Builder::new()
+        .prefix("acs-velocity-")
+        .tempdir()
+        .unwrap();
+    let file = scratch.path().join("rules.yaml");
     std::fs::write(&file, RULES).unwrap();
     let first = Engine::builder()
         .velocity_store(store.clone())
@@ -154,7 +156,6 @@ fn a_store_of_the_hosts_choosing_is_shared_across_reloads_and_engines() {
         second.evaluate(&bid_modify("U-7")).matched_ids(),
         ["BID_FLOOD"]
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
