@@ -20,6 +20,28 @@ impl From<acs_engine::Decision> for Decision {
     }
 }
 
+impl Decision {
+    /// `decision` as a Python object that the cyclic garbage collector does not track.
+    ///
+    /// pyo3 makes every class a GC type, so each `Decision` counted toward a collection
+    /// and was traversed by it: over `evaluate_many`'s 100,000 results the collector took
+    /// about a tenth of the calling thread (perf, BENCHMARKS.md, issue #14). A `Decision`
+    /// holds Rust data only, no Python reference, so it can never be part of a cycle and
+    /// tracking it finds nothing.
+    pub(crate) fn untracked(
+        py: Python<'_>,
+        decision: acs_engine::Decision,
+    ) -> PyResult<Bound<'_, Decision>> {
+        let object = Bound::new(py, Decision::from(decision))?;
+        // SAFETY: `object` is a live object of a GC type (pyo3 gives every class
+        // Py_TPFLAGS_HAVE_GC), just created and held here, with the GIL held; CPython lets
+        // an object be untracked at any time and again by its deallocator (pyo3's calls
+        // PyObject_GC_UnTrack too, which does nothing for an untracked object).
+        unsafe { pyo3::ffi::PyObject_GC_UnTrack(object.as_ptr().cast()) };
+        Ok(object)
+    }
+}
+
 fn json_error(e: serde_json::Error) -> PyErr {
     pyo3::exceptions::PyValueError::new_err(e.to_string())
 }

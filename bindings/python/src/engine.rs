@@ -212,20 +212,24 @@ impl Engine {
     }
 
     /// Decide on one input dict (`{"event", "ctx", "system", "db"}`).
-    fn evaluate(&self, py: Python<'_>, input: &Bound<'_, PyAny>) -> PyResult<Decision> {
+    fn evaluate<'py>(
+        &self,
+        py: Python<'py>,
+        input: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Decision>> {
         let reads = self.reads();
         let mut budget = Budget::new(self.core.limits());
         if let Some(cut) = reads.cut(input, &mut budget) {
             let document = cut.map_err(|p| errors::problem_error(py, &p))?;
             let decision = py.detach(|| self.core.evaluate_owned(document));
             if decision.generation == reads.generation {
-                return Ok(decision.into());
+                return Decision::untracked(py, decision);
             }
             // The plan changed since its reads were fetched: decide on the whole input.
         }
         let document = self.document(py, input)?;
         // Owned: an engine that audits keeps the document in its record, uncopied.
-        Ok(py.detach(|| self.core.evaluate_owned(document)).into())
+        Decision::untracked(py, py.detach(|| self.core.evaluate_owned(document)))
     }
 
     /// Decide every row of an Arrow array, batch, table or stream (see `arrow.rs`); with
@@ -257,12 +261,17 @@ impl Engine {
     }
 
     /// Decide on a JSON document given as bytes or str, through the engine's bytes path.
-    fn evaluate_json(&self, py: Python<'_>, json: &Bound<'_, PyAny>) -> PyResult<Decision> {
+    fn evaluate_json<'py>(
+        &self,
+        py: Python<'py>,
+        json: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, Decision>> {
         let json = json_arg(json)
             .ok_or_else(|| errors::type_error("json must be bytes, bytearray or str"))?;
-        py.detach(|| self.core.evaluate_json(json.as_ref()))
-            .map(Decision::from)
-            .map_err(|e| errors::input_error(py, &e))
+        let decision = py
+            .detach(|| self.core.evaluate_json(json.as_ref()))
+            .map_err(|e| errors::input_error(py, &e))?;
+        Decision::untracked(py, decision)
     }
 
     /// Decide on many inputs (dicts, JSON bytes or str) on `threads` threads (None: one
@@ -476,7 +485,7 @@ impl Engine {
         match self.document(py, input) {
             Ok(document) => {
                 let decision = py.detach(|| self.core.evaluate_owned(document));
-                Ok(Bound::new(py, Decision::from(decision))?.into_any())
+                Ok(Decision::untracked(py, decision)?.into_any())
             }
             Err(error) => Ok(error.into_value(py).into_bound(py).into_any()),
         }
@@ -593,7 +602,7 @@ impl Engine {
                 Item::Document(_, Some(generation)) if decision.generation != *generation => {
                     self.whole_again(py, original)?
                 }
-                _ => Bound::new(py, Decision::from(decision))?.into_any(),
+                _ => Decision::untracked(py, decision)?.into_any(),
             },
             Outcome::Input(error) => errors::input_error(py, &error)
                 .into_value(py)

@@ -103,9 +103,9 @@ impl Evaluation {
     }
 
     /// The decision, once `poll()` gave None.
-    fn decision(&mut self) -> PyResult<Decision> {
+    fn decision<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, Decision>> {
         match self.core.poll() {
-            Step::Decided(decision) => Ok(decision.into()),
+            Step::Decided(decision) => Decision::untracked(py, decision),
             Step::Needs(_) => Err(errors::misuse("the evaluation has not decided yet")),
         }
     }
