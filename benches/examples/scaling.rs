@@ -4,6 +4,8 @@
 //! threads sharing the engine, and prints the nanoseconds per input of each and their
 //! ratio. The bindings' benches run it between their own 1-thread / 2-thread pairs, so a
 //! binding's scaling is read against what the machine allowed in the same minutes.
+//! `SCALING_CASES=gps_ping,unknown_event` decides only the cases named (to compare
+//! inputs that match rules with inputs that do not, say).
 
 #![allow(clippy::print_stdout, reason = "a bench helper prints its result")]
 
@@ -15,7 +17,13 @@ use acs_engine::Engine;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rounds: usize = std::env::args().nth(1).map_or(Ok(100_000), |r| r.parse())?;
     let engine = bundle_engine()?;
-    let inputs: Vec<Vec<u8>> = cases().iter().map(|c| c.json_bytes()).collect();
+    // `SCALING_CASES=gps_ping,bid_create_clean` decides only the cases named.
+    let only = std::env::var("SCALING_CASES").ok();
+    let inputs: Vec<Vec<u8>> = cases()
+        .iter()
+        .filter(|c| only.as_deref().is_none_or(|o| o.split(',').any(|n| n == c.name)))
+        .map(|c| c.json_bytes())
+        .collect();
     decide(&engine, &inputs, 1, rounds / 10); // warm up
     let one = decide(&engine, &inputs, 1, rounds);
     let two = decide(&engine, &inputs, 2, rounds);
