@@ -21,7 +21,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let only = std::env::var("SCALING_CASES").ok();
     let inputs: Vec<Vec<u8>> = cases()
         .iter()
-        .filter(|c| only.as_deref().is_none_or(|o| o.split(',').any(|n| n == c.name)))
+        .filter(|c| {
+            only.as_deref()
+                .is_none_or(|o| o.split(',').any(|n| n == c.name))
+        })
         .map(|c| c.json_bytes())
         .collect();
     decide(&engine, &inputs, 1, rounds / 10); // warm up

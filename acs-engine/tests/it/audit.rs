@@ -19,10 +19,7 @@ fn key() -> HmacKey {
 
 /// An empty scratch directory, removed when the guard drops (a test that panics too).
 fn temp_dir(label: &str) -> TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("acs-audit-{label}-"))
-        .tempdir()
-        .unwrap()
+    crate::support::scratch(&format!("audit-{label}"))
 }
 
 fn options() -> WriterOptions {

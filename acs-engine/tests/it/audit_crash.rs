@@ -93,15 +93,8 @@ fn parse_returned(line: &str) -> Option<(u64, u64)> {
     Some((round.parse().ok()?, n.parse().ok()?))
 }
 
-/// A scratch directory, removed when the guard drops (a test that panics too), and a path
-/// inside it that does not exist yet, for the log's writer to create.
 fn temp_dir(label: &str) -> (TempDir, PathBuf) {
-    let scratch = tempfile::Builder::new()
-        .prefix(&format!("acs-audit-crash-{label}-"))
-        .tempdir()
-        .unwrap();
-    let dir = scratch.path().join("log");
-    (scratch, dir)
+    crate::support::scratch_log(&format!("audit-crash-{label}"))
 }
 
 /// `(round, n)` of every decision record in the log.

@@ -31,15 +31,8 @@ fn key() -> HmacKey {
     HmacKey::new(vec![7u8; 32]).unwrap()
 }
 
-/// A scratch directory, removed when the guard drops (a test that panics too), and a path
-/// inside it that does not exist yet, for the log's writer to create.
 fn temp_dir(label: &str) -> (TempDir, PathBuf) {
-    let scratch = tempfile::Builder::new()
-        .prefix(&format!("acs-audit-rec-{label}-"))
-        .tempdir()
-        .unwrap();
-    let dir = scratch.path().join("log");
-    (scratch, dir)
+    crate::support::scratch_log(&format!("audit-rec-{label}"))
 }
 
 fn engine(options: AuditOptions) -> Engine {

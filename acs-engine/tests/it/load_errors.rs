@@ -88,10 +88,7 @@ fn a_missing_rules_file_is_told_apart_as_not_found() {
 
 #[test]
 fn an_empty_directory_is_an_error_not_an_empty_rule_set() {
-    let scratch = tempfile::Builder::new()
-        .prefix("acs-empty-")
-        .tempdir()
-        .unwrap();
+    let scratch = crate::support::scratch("empty");
     let error = Engine::from_path(scratch.path()).unwrap_err();
     assert!(
         error.to_string().contains("holds no `*.yaml` rules files"),
@@ -101,10 +98,7 @@ fn an_empty_directory_is_an_error_not_an_empty_rule_set() {
 
 #[test]
 fn ids_are_unique_across_the_files_of_a_bundle_directory() {
-    let scratch = tempfile::Builder::new()
-        .prefix("acs-dup-ids-")
-        .tempdir()
-        .unwrap();
+    let scratch = crate::support::scratch("dup-ids");
     let dir = scratch.path();
     let rule = |priority: u32| {
         format!(

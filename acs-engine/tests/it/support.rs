@@ -86,3 +86,20 @@ pub fn shipped_rules_and_inputs() -> (
     assert!(inputs.len() > 20);
     (root, stubs, inputs)
 }
+
+/// A scratch directory named `acs-{label}-...`, removed when the guard drops (a test that
+/// panics too): keep the guard bound for as long as the test uses the directory.
+pub fn scratch(label: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("acs-{label}-"))
+        .tempdir()
+        .unwrap()
+}
+
+/// A scratch directory and a path inside it that does not exist yet, for an audit log's
+/// writer to create.
+pub fn scratch_log(label: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let guard = scratch(label);
+    let log = guard.path().join("log");
+    (guard, log)
+}

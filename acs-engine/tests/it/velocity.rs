@@ -124,10 +124,7 @@ fn an_event_is_counted_once_per_id_and_whatever_the_conditions_read() {
 #[test]
 fn a_store_of_the_hosts_choosing_is_shared_across_reloads_and_engines() {
     let store = Arc::new(LocalStore::default());
-    let scratch = tempfile::Builder::new()
-        .prefix("acs-velocity-")
-        .tempdir()
-        .unwrap();
+    let scratch = crate::support::scratch("velocity");
     let file = scratch.path().join("rules.yaml");
     std::fs::write(&file, RULES).unwrap();
     let first = Engine::builder()
