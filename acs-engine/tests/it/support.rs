@@ -98,6 +98,7 @@ pub fn scratch(label: &str) -> tempfile::TempDir {
 
 /// A scratch directory and a path inside it that does not exist yet, for an audit log's
 /// writer to create.
+#[cfg(feature = "audit")]
 pub fn scratch_log(label: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let guard = scratch(label);
     let log = guard.path().join("log");
