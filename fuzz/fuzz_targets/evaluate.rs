@@ -1,12 +1,19 @@
 //! Compile + evaluate + explain: the shipped bundle, with the example function stubs,
 //! against arbitrary JSON bytes never panics, the decision serialises, and the
-//! explanation matches the rules the decision matched; bytes (read on the simd-json tape)
-//! and the same document parsed by `serde_json` give the same decision.
+//! explanation matches the rules the decision matched; bytes (read on the simd-json tape),
+//! the same document parsed by `serde_json`, and the document's values at the plan's read
+//! paths (`Engine::evaluate_leaves`, as the Python binding reads Arrow struct columns) give
+//! the same decision.
 #![no_main]
 
 use acs_engine::{Engine, Functions};
 use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
 use std::sync::OnceLock;
+
+// The engine's tests read a document into leaves this way too: one reading for both.
+#[path = "../../acs-engine/tests/it/leaf_input.rs"]
+mod leaf_input;
 
 static ENGINE: OnceLock<Engine> = OnceLock::new();
 
@@ -34,6 +41,16 @@ fuzz_target!(|bytes: &[u8]| {
         // the two must decide alike (the stubs pin `now()`).
         if let Ok(input) = &parsed {
             assert_eq!(engine.evaluate(input), decision, "tape and Value decide differently");
+            let plan = engine.plan();
+            let layout = plan.leaf_layout(input.pointer("/event/type").and_then(Value::as_str));
+            let mut texts = Vec::new();
+            let leaves = leaf_input::leaves_of(input, &layout, &mut texts);
+            let by_leaves = engine.evaluate_leaves(&layout, leaves);
+            assert_eq!(
+                by_leaves.ok().flatten().as_ref(),
+                Some(&decision),
+                "leaves and bytes decide differently"
+            );
         }
         // `explain` reloads the rules file on every call, too slow to run on every input;
         // inputs no rule is gated on have nothing to explain anyway.

@@ -33,6 +33,7 @@ mod fuzz_regressions;
 mod hot_reload;
 mod inputs;
 mod layering;
+mod leaf_input;
 mod leaves;
 mod limits;
 #[cfg(feature = "tools")]
