@@ -569,37 +569,13 @@ fn scalar(array: &dyn Array, row: usize) -> Result<Option<acs_engine::Leaf<'_>>,
     };
     Ok(Some(match array.data_type() {
         DataType::Boolean => Leaf::Bool(array.as_boolean_opt().ok_or_else(mismatch)?.value(row)),
-        DataType::Int8 => integer(
-            array
-                .as_primitive_opt::<Int8Type>()
-                .map(|a| i64::from(a.value(row))),
-        )?,
-        DataType::Int16 => integer(
-            array
-                .as_primitive_opt::<Int16Type>()
-                .map(|a| i64::from(a.value(row))),
-        )?,
-        DataType::Int32 => integer(
-            array
-                .as_primitive_opt::<Int32Type>()
-                .map(|a| i64::from(a.value(row))),
-        )?,
-        DataType::Int64 => integer(array.as_primitive_opt::<Int64Type>().map(|a| a.value(row)))?,
-        DataType::UInt8 => integer(
-            array
-                .as_primitive_opt::<UInt8Type>()
-                .map(|a| i64::from(a.value(row))),
-        )?,
-        DataType::UInt16 => integer(
-            array
-                .as_primitive_opt::<UInt16Type>()
-                .map(|a| i64::from(a.value(row))),
-        )?,
-        DataType::UInt32 => integer(
-            array
-                .as_primitive_opt::<UInt32Type>()
-                .map(|a| i64::from(a.value(row))),
-        )?,
+        DataType::Int8 => integer(integer_at::<Int8Type>(array, row))?,
+        DataType::Int16 => integer(integer_at::<Int16Type>(array, row))?,
+        DataType::Int32 => integer(integer_at::<Int32Type>(array, row))?,
+        DataType::Int64 => integer(integer_at::<Int64Type>(array, row))?,
+        DataType::UInt8 => integer(integer_at::<UInt8Type>(array, row))?,
+        DataType::UInt16 => integer(integer_at::<UInt16Type>(array, row))?,
+        DataType::UInt32 => integer(integer_at::<UInt32Type>(array, row))?,
         DataType::Float32 => float(f64::from(
             array
                 .as_primitive_opt::<Float32Type>()
@@ -629,6 +605,16 @@ fn scalar(array: &dyn Array, row: usize) -> Result<Option<acs_engine::Leaf<'_>>,
         }
         _ => return Ok(None),
     }))
+}
+
+/// The integer of a primitive array of type `T` at `row`, for types every value of which
+/// an `i64` holds (`UInt64` is not one); `None` when `array` is not of `T`.
+fn integer_at<T>(array: &dyn Array, row: usize) -> Option<i64>
+where
+    T: arrow_array::ArrowPrimitiveType,
+    T::Native: Into<i64>,
+{
+    array.as_primitive_opt::<T>().map(|a| a.value(row).into())
 }
 
 enum RowsFrom<'a> {

@@ -329,3 +329,27 @@ def test_struct_columns_read_every_value_type_as_their_json_does():
             if value is not None:
                 doc["event"]["a"] = {k: (None if isinstance(v, float) and v != v else v) for k, v in value.items()}
             assert row == expected_row(engine, json.dumps(doc)), (row, doc)
+
+
+def test_struct_columns_read_every_integer_width():
+    """Each signed and unsigned width read from a struct column, at its extremes, decides
+    as the same number given as JSON."""
+    widths = {
+        "i8": (pa.int8(), -(2**7)), "i16": (pa.int16(), -(2**15)), "i32": (pa.int32(), -(2**31)),
+        "i64": (pa.int64(), -(2**63)), "u8": (pa.uint8(), 2**8 - 1), "u16": (pa.uint16(), 2**16 - 1),
+        "u32": (pa.uint32(), 2**32 - 1), "u64": (pa.uint64(), 2**64 - 1),
+    }
+    yaml = "".join(
+        f"- {{ id: {name.upper()}, priority: 9, severity: low, description: d, "
+        f"condition: \"event.n.{name} == {value}\", action: [], audit: false }}\n"
+        for name, (_, value) in widths.items()
+    )
+    engine = acs.Engine.from_string(yaml)
+    kind = pa.struct([(name, t) for name, (t, _) in widths.items()])
+    values = [{name: v for name, (_, v) in widths.items()}, {name: 1 for name in widths}]
+    table = pa.table({"event": pa.StructArray.from_arrays([pa.array(values, kind)], names=["n"])})
+    got = rows(engine.evaluate_arrow(table))
+    assert set(got[0]["matched_ids"]) == {name.upper() for name in widths}, got[0]
+    assert got[1]["matched_ids"] == []
+    for row, value in zip(got, values):
+        assert row == expected_row(engine, json.dumps({"event": {"n": value}}))
