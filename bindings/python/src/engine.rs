@@ -52,6 +52,11 @@ fn json_arg(value: &Bound<'_, PyAny>) -> Option<Json> {
     value.extract::<PyBackedBytes>().ok().map(Json::Bytes)
 }
 
+/// Inputs `evaluate_many` reads, decides and turns into results at a time: big enough
+/// that a hand-over to a worker costs nothing per input, small enough that the workers
+/// start at once and that a chunk's documents and decisions stay in cache.
+const CHUNK: usize = 256;
+
 /// One input of `evaluate_many`, as it goes to the workers.
 enum Item {
     Json(Json),
@@ -304,23 +309,7 @@ impl Engine {
         if threads > 1 && self.python.is_none() {
             return self.evaluate_many_on(py, iterator, threads);
         }
-        // Read every input under the GIL: dicts become documents (cut to what the plan
-        // reads), JSON is kept as it is; decide them all with the GIL released.
-        let reads = self.reads();
-        let mut items = Vec::new();
-        let mut originals = Vec::new();
-        for input in iterator {
-            let input = input?;
-            items.push(self.read_item(&reads, &input));
-            originals.push(input);
-        }
-        let outcomes: Vec<Outcome> =
-            py.detach(|| items.iter_mut().map(|i| self.decide_item(i)).collect());
-        let results = PyList::empty(py);
-        for ((item, outcome), original) in items.iter().zip(outcomes).zip(&originals) {
-            results.append(self.result(py, item, outcome, original)?)?;
-        }
-        Ok(results)
+        self.evaluate_many_here(py, iterator)
     }
 
     /// Start an evaluation whose Python host calls the caller makes (`evaluate_async`
@@ -615,6 +604,39 @@ impl Engine {
         })
     }
 
+    /// `evaluate_many` on this thread alone, a chunk at a time: a chunk's inputs are read
+    /// under the GIL, decided with it released, and turned into results while their
+    /// documents and decisions are still in cache. Reading the whole batch first, then
+    /// deciding it, then building every result ran dicts at half the speed of calling
+    /// `evaluate` in a loop (BENCHMARKS.md, issue #14).
+    fn evaluate_many_here<'py>(
+        &self,
+        py: Python<'py>,
+        mut inputs: Bound<'py, pyo3::types::PyIterator>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let reads = self.reads();
+        let results = PyList::empty(py);
+        let mut items = Vec::with_capacity(CHUNK);
+        let mut originals = Vec::with_capacity(CHUNK);
+        loop {
+            for input in inputs.by_ref().take(CHUNK) {
+                let input = input?;
+                items.push(self.read_item(&reads, &input));
+                originals.push(input);
+            }
+            if items.is_empty() {
+                return Ok(results);
+            }
+            let outcomes: Vec<Outcome> =
+                py.detach(|| items.iter_mut().map(|i| self.decide_item(i)).collect());
+            for ((item, outcome), original) in
+                items.drain(..).zip(outcomes).zip(originals.drain(..))
+            {
+                results.append(self.result(py, &item, outcome, &original)?)?;
+            }
+        }
+    }
+
     /// `evaluate_many` on `threads` workers, pipelined: this thread reads inputs under the
     /// GIL a chunk at a time and hands each chunk to the workers, which decide without the
     /// GIL, and turns decided chunks into Python results (in input order) while the
@@ -627,9 +649,6 @@ impl Engine {
         inputs: Bound<'py, pyo3::types::PyIterator>,
         threads: usize,
     ) -> PyResult<Bound<'py, PyList>> {
-        /// Inputs per hand-over: big enough that the channels cost nothing per input,
-        /// small enough that the workers start at once and the pipeline stays full.
-        const CHUNK: usize = 256;
         type Decided = (usize, Vec<Item>, Vec<Outcome>);
         let reads = self.reads();
         // Bounded, so that a long iterable is not read far ahead of the workers.
