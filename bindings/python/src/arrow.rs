@@ -389,7 +389,7 @@ fn decide_chunk(
     // Root columns are converted to documents only where the plan may read them (as
     // dicts are; `Plan::input_reads`), or not at all: read as leaves where they lie.
     let plan = engine.plan();
-    rows.reads = Some(PlanReads::of(&plan, engine.needs_whole_input()));
+    rows.reads = Some(PlanReads::of(&plan, engine.needs_whole_input(), None));
     if let RowsFrom::Roots(roots) = &rows.inputs {
         if !engine.needs_whole_input() {
             rows.leaves = Some(LeafColumns::of(&plan, roots));
@@ -728,8 +728,8 @@ impl<'a> Rows<'a> {
                         Some(Reads::All) => Some(&Reads::All),
                         Some(Reads::Keys(keys)) => keys
                             .iter()
-                            .find(|(key, _)| key == name)
-                            .map(|(_, part)| part),
+                            .find(|key| key.name == *name)
+                            .map(|key| &key.below),
                     };
                     let Some(part) = part else {
                         continue;
@@ -1282,7 +1282,11 @@ fn to_json_reading(array: &dyn Array, row: usize, reads: &Reads) -> Result<Value
     }
     let mut document = Map::new();
     for (field, column) in object.fields().iter().zip(object.columns()) {
-        let Some((_, part)) = keys.iter().find(|(key, _)| key == field.name()) else {
+        let Some(part) = keys
+            .iter()
+            .find(|key| key.name == *field.name())
+            .map(|key| &key.below)
+        else {
             continue;
         };
         if null_at(column.as_ref(), row) {

@@ -162,14 +162,19 @@ fn to_value_reading(
         let mut map = Map::new();
         match reads {
             Some(Reads::Keys(keys)) => {
-                for (key, below) in keys {
-                    let Ok(Some(value)) = dict.get_item(key.as_str()) else {
+                for key in keys {
+                    let found = match &key.python {
+                        Some(python) => dict.get_item(python.bind(dict.py())),
+                        None => dict.get_item(key.name.as_str()),
+                    };
+                    let Ok(Some(value)) = found else {
                         continue;
                     };
-                    let here = Path::Key(path, key);
-                    budget.spend(key.len())?;
-                    let value = to_value_reading(&value, &here, depth + 1, budget, Some(below))?;
-                    map.insert(key.clone(), value);
+                    let here = Path::Key(path, &key.name);
+                    budget.spend(key.name.len())?;
+                    let value =
+                        to_value_reading(&value, &here, depth + 1, budget, Some(&key.below))?;
+                    map.insert(key.name.clone(), value);
                 }
             }
             _ => {
@@ -285,32 +290,48 @@ pub(crate) fn serde_to_py<'py, T: serde::Serialize>(
 /// end, `Keys` where only some members are read.
 pub(crate) enum Reads {
     All,
-    Keys(Vec<(String, Reads)>),
+    Keys(Vec<ReadKey>),
+}
+
+/// A member the plan may read, and what it may read below it.
+pub(crate) struct ReadKey {
+    pub(crate) name: String,
+    /// The name as an interned Python string, made once per plan: a dict lookup by a
+    /// `&str` builds, hashes and frees a Python string every time (a quarter of the
+    /// instructions of converting a dict in `evaluate_many`, BENCHMARKS.md issue #14),
+    /// while this one keeps its hash. `None` where no interpreter was at hand (Arrow).
+    pub(crate) python: Option<Py<PyString>>,
+    pub(crate) below: Reads,
 }
 
 impl Reads {
-    /// The tree of `paths` (each root first, prefix-minimal as `Plan::input_reads` gives).
-    fn of(paths: &[Vec<String>]) -> Reads {
+    /// The tree of `paths` (each root first, prefix-minimal as `Plan::input_reads` gives),
+    /// its names also made Python strings when `py` is given.
+    fn of(paths: &[Vec<String>], py: Option<Python<'_>>) -> Reads {
         let mut root = Reads::Keys(Vec::new());
         for path in paths {
             let mut node = &mut root;
-            for (i, key) in path.iter().enumerate() {
+            for (i, name) in path.iter().enumerate() {
                 let last = i + 1 == path.len();
                 let Reads::Keys(keys) = node else { break };
-                let at = match keys.iter().position(|(k, _)| k == key) {
+                let at = match keys.iter().position(|key| key.name == *name) {
                     Some(at) => at,
                     None => {
-                        keys.push((key.clone(), Reads::Keys(Vec::new())));
+                        keys.push(ReadKey {
+                            name: name.clone(),
+                            python: py.map(|py| PyString::intern(py, name).unbind()),
+                            below: Reads::Keys(Vec::new()),
+                        });
                         keys.len() - 1
                     }
                 };
-                let Some((_, child)) = keys.get_mut(at) else {
+                let Some(key) = keys.get_mut(at) else {
                     break;
                 };
                 if last {
-                    *child = Reads::All;
+                    key.below = Reads::All;
                 }
-                node = child;
+                node = &mut key.below;
             }
         }
         root
@@ -327,16 +348,18 @@ pub(crate) struct PlanReads {
 }
 
 impl PlanReads {
-    pub(crate) fn of(plan: &acs_engine::Plan, whole: bool) -> PlanReads {
+    /// What `plan` reads; with `py`, its member names are made Python strings too, for
+    /// reading dicts.
+    pub(crate) fn of(plan: &acs_engine::Plan, whole: bool, py: Option<Python<'_>>) -> PlanReads {
         PlanReads {
             generation: plan.generation(),
             whole,
             by_type: plan
                 .event_types()
                 .into_iter()
-                .map(|t| (t.to_owned(), Reads::of(&plan.input_reads(Some(t)))))
+                .map(|t| (t.to_owned(), Reads::of(&plan.input_reads(Some(t)), py)))
                 .collect(),
-            other: Reads::of(&plan.input_reads(None)),
+            other: Reads::of(&plan.input_reads(None), py),
         }
     }
 
@@ -364,11 +387,19 @@ impl PlanReads {
             return None;
         }
         let dict = input.cast::<PyDict>().ok()?;
+        let py = dict.py();
         let event_type = dict
-            .get_item("event")
+            .get_item(pyo3::intern!(py, "event"))
             .ok()
             .flatten()
-            .and_then(|event| event.cast::<PyDict>().ok()?.get_item("type").ok().flatten())
+            .and_then(|event| {
+                event
+                    .cast::<PyDict>()
+                    .ok()?
+                    .get_item(pyo3::intern!(py, "type"))
+                    .ok()
+                    .flatten()
+            })
             .and_then(|t| {
                 t.cast::<PyString>()
                     .ok()?

@@ -222,7 +222,7 @@ impl Engine {
         py: Python<'py>,
         input: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, Decision>> {
-        let reads = self.reads();
+        let reads = self.reads(py);
         let mut budget = Budget::new(self.core.limits());
         if let Some(cut) = reads.cut(input, &mut budget) {
             let document = cut.map_err(|p| errors::problem_error(py, &p))?;
@@ -504,7 +504,7 @@ impl Engine {
     }
 
     /// The reads of the plan serving now, computed once per generation.
-    fn reads(&self) -> Arc<PlanReads> {
+    fn reads(&self, py: Python<'_>) -> Arc<PlanReads> {
         let plan = self.core.plan();
         let mut cached = match self.reads.lock() {
             Ok(guard) => guard,
@@ -513,7 +513,11 @@ impl Engine {
         match &*cached {
             Some(reads) if reads.generation == plan.generation() => Arc::clone(reads),
             _ => {
-                let reads = Arc::new(PlanReads::of(&plan, self.core.needs_whole_input()));
+                let reads = Arc::new(PlanReads::of(
+                    &plan,
+                    self.core.needs_whole_input(),
+                    Some(py),
+                ));
                 *cached = Some(Arc::clone(&reads));
                 reads
             }
@@ -614,7 +618,7 @@ impl Engine {
         py: Python<'py>,
         mut inputs: Bound<'py, pyo3::types::PyIterator>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let reads = self.reads();
+        let reads = self.reads(py);
         let results = PyList::empty(py);
         let mut items = Vec::with_capacity(CHUNK);
         let mut originals = Vec::with_capacity(CHUNK);
@@ -650,7 +654,7 @@ impl Engine {
         threads: usize,
     ) -> PyResult<Bound<'py, PyList>> {
         type Decided = (usize, Vec<Item>, Vec<Outcome>);
-        let reads = self.reads();
+        let reads = self.reads(py);
         // Bounded, so that a long iterable is not read far ahead of the workers.
         let (work, queue) = mpsc::sync_channel::<(usize, Vec<Item>)>(threads * 2);
         let queue = Mutex::new(queue);
