@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use acs_engine::backtest::{self, RecordedCalls};
-use acs_engine::{audit, Engine, Functions};
+use acs_engine::{audit, Engine, Functions, RulesSource};
 use serde_json::{json, Value};
 
 use super::replay::Format;
@@ -200,27 +200,18 @@ fn ruleset_engine(record: &Value, functions: Functions) -> Result<Engine, String
                 one["text"].as_str().unwrap_or_default(),
             )
             .map_err(|e| e.to_string()),
-        many => {
-            // Several files: a directory of them, under their base names. A new private
-            // directory (nothing left by another run is loaded with them), removed when
-            // `dir` drops, on every way out of here.
-            let dir = tempfile::Builder::new()
-                .prefix("acs-replay-")
-                .tempdir()
-                .map_err(|e| e.to_string())?;
-            for file in many {
-                let name = file["name"].as_str().unwrap_or("rules.yaml");
-                let base = Path::new(name)
-                    .file_name()
-                    .map_or_else(|| "rules.yaml".into(), |n| n.to_os_string());
-                std::fs::write(
-                    dir.path().join(base),
-                    file["text"].as_str().unwrap_or_default(),
-                )
-                .map_err(|e| e.to_string())?;
-            }
-            builder.load_path(dir.path()).map_err(|e| e.to_string())
-        }
+        many => builder
+            .load(RulesSource::Files(
+                many.iter()
+                    .map(|file| {
+                        (
+                            file["name"].as_str().unwrap_or("rules.yaml").to_owned(),
+                            file["text"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect(),
+            ))
+            .map_err(|e| e.to_string()),
     }
 }
 

@@ -121,6 +121,46 @@ fn replay_records_verifies_reproduces_and_reports_changed_rules() {
 }
 
 #[test]
+fn replay_audit_reproduces_decisions_of_rules_split_over_a_directory() {
+    // The log's ruleset record holds both files; the replay loads them as the directory
+    // they came from (`RulesSource::Files`): same hash, same decisions.
+    let scratch = temp_dir("audit-dir-rules");
+    let dir = scratch.path();
+    let key = write(dir, "audit.key", KEY).display().to_string();
+    let stubs = write(dir, "stubs.json", STUBS).display().to_string();
+    let events = write(dir, "events.jsonl", &inputs()).display().to_string();
+    let bundle = dir.join("rules");
+    std::fs::create_dir(&bundle).unwrap();
+    let (first, rest) = RULES.split_at(RULES.find("- id: BIG").unwrap());
+    write(&bundle, "a.yaml", first);
+    write(&bundle, "b.yml", rest);
+    let log = in_dir(dir, "log");
+    let bundle = bundle.display().to_string();
+    let replayed = acs_lib(
+        &[
+            "replay",
+            "--rules",
+            &bundle,
+            "--functions",
+            &stubs,
+            "--audit-dir",
+            &log,
+            "--audit-hmac-key",
+            &key,
+            &events,
+        ],
+        b"",
+    );
+    assert_eq!(replayed.code, 0, "{}", replayed.stderr);
+    let audited = acs_lib(&["replay", "--audit", &log, "--format", "json"], b"");
+    assert_eq!(audited.code, 0, "{}", audited.stdout);
+    let report: serde_json::Value = serde_json::from_str(&audited.stdout).unwrap();
+    assert!(report["decisions"].as_u64().unwrap() > 20, "{report}");
+    assert_eq!(report["decisions"], report["reproduced"], "{report}");
+    assert_eq!(report["nondeterministic"], serde_json::json!([]));
+}
+
+#[test]
 fn eval_needs_a_key_for_its_audit_log() {
     let scratch = temp_dir("audit-nokey");
     let dir = scratch.path();

@@ -17,6 +17,7 @@ pub const MAX_RULES_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Where an engine's rules come from; kept so [`Engine::reload`](crate::Engine::reload) can read them again.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RulesSource {
     /// A rules file, or a directory whose `*.yaml` / `*.yml` files form one rule set.
     Path(PathBuf),
@@ -27,6 +28,28 @@ pub enum RulesSource {
         /// The YAML.
         text: String,
     },
+    /// Rules files given as `(name, text)` pairs, read as a directory holding them would
+    /// be: each under its base name, in name order, with the same ruleset hash. For a rule
+    /// set kept somewhere other than a directory (an audit log's ruleset record, the rules
+    /// a backtest sends to its workers). Every name must be a rules file's (`*.yaml` or
+    /// `*.yml`, not hidden) and base names must differ: what a directory would skip or
+    /// could not hold is refused ([`LoadError::FileSet`]), never dropped.
+    Files(Vec<(String, String)>),
+}
+
+impl RulesSource {
+    /// How a status or a test report names the source: the path, the text's name, or the
+    /// given files' names.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            RulesSource::Path(path) => path.display().to_string(),
+            RulesSource::Text { name, .. } => name.clone(),
+            RulesSource::Files(files) => {
+                let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+                names.join(", ")
+            }
+        }
+    }
 }
 
 /// Why rules could not be loaded. Nothing already loaded is affected.
@@ -102,6 +125,13 @@ pub enum LoadError {
         /// `a file`, `a directory`, or what else is there.
         now: &'static str,
     },
+    /// Files given as [`RulesSource::Files`] that no rules directory could hold as they
+    /// are: none at all, a name not like a rules file's, two with one base name.
+    #[error("rules files given: {problem}")]
+    FileSet {
+        /// What is wrong, naming the file.
+        problem: String,
+    },
     /// The rules have errors; every one found is listed.
     #[error("{}\n\n{}", Diagnostic::render_all(diagnostics), summary(diagnostics))]
     Invalid {
@@ -113,7 +143,7 @@ pub enum LoadError {
 impl LoadError {
     /// A stable, machine-readable name for the kind of failure (`invalid`, `io`,
     /// `too_large`, `not_utf8`, `no_rules_files`, `not_a_file`, `bundle`,
-    /// `kind_changed`, `audit`), for bindings that raise it as a typed error with a `code`. The
+    /// `kind_changed`, `file_set`, `audit`), for bindings that raise it as a typed error with a `code`. The
     /// codes of the rules' own problems are in [`LoadError::diagnostics`].
     pub fn code(&self) -> &'static str {
         match self {
@@ -124,6 +154,7 @@ impl LoadError {
             LoadError::NotAFile { .. } => "not_a_file",
             LoadError::Bundle { .. } => "bundle",
             LoadError::KindChanged { .. } => "kind_changed",
+            LoadError::FileSet { .. } => "file_set",
             LoadError::Invalid { .. } => "invalid",
             #[cfg(feature = "audit")]
             LoadError::Audit(_) => "audit",
@@ -172,6 +203,10 @@ impl LoadError {
                 path,
                 format!("it was {was} when the engine loaded it and is {now} now"),
             ),
+            LoadError::FileSet { problem } => vec![Diagnostic::error(
+                "ACS200",
+                format!("cannot read rules: {problem}"),
+            )],
             LoadError::Invalid { diagnostics } => diagnostics.clone(),
             #[cfg(feature = "audit")]
             LoadError::Audit(source) => {
@@ -267,6 +302,18 @@ pub(crate) fn read_bundle(
             }
             sources.add(SourceFile::new(name.clone(), text.clone()));
         }
+        RulesSource::Files(files) => {
+            for (name, text) in as_directory(files)? {
+                if text.len() as u64 > max_file_bytes {
+                    return Err(LoadError::TooLarge {
+                        path: name.into(),
+                        size: text.len() as u64,
+                        limit: max_file_bytes,
+                    });
+                }
+                sources.add(SourceFile::new(name, text.to_owned()));
+            }
+        }
         RulesSource::Path(path) => {
             let io = |path: &Path| {
                 let path = path.to_owned();
@@ -323,6 +370,37 @@ pub(crate) fn read_bundle(
         }
     }
     Ok(sources)
+}
+
+/// `files` as a rules directory would hold them: base names, in name order (the order and
+/// names the ruleset hash covers), or why no directory could.
+fn as_directory(files: &[(String, String)]) -> Result<Vec<(String, &str)>, LoadError> {
+    let refuse = |problem: String| LoadError::FileSet { problem };
+    if files.is_empty() {
+        return Err(refuse("no rules files given".to_owned()));
+    }
+    let mut named = Vec::with_capacity(files.len());
+    for (name, text) in files {
+        let base = Path::new(name)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|base| named_like_rules(Path::new(base)))
+            .ok_or_else(|| {
+                refuse(format!(
+                    "`{name}` is not named like a rules file (`*.yaml` or `*.yml`, not hidden)"
+                ))
+            })?;
+        named.push((base.to_owned(), text.as_str()));
+    }
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    for pair in named.windows(2) {
+        if let [(first, _), (second, _)] = pair {
+            if first == second {
+                return Err(refuse(format!("two files are named `{first}`")));
+            }
+        }
+    }
+    Ok(named)
 }
 
 /// The bytes of the regular file at `path`, at most `limit` of them

@@ -260,7 +260,7 @@ impl EngineBuilder {
             RulesSource::Path(path) => std::fs::metadata(path)
                 .ok()
                 .map(|m| crate::limits::kind_of(&m)),
-            RulesSource::Text { .. } => None,
+            RulesSource::Text { .. } | RulesSource::Files(_) => None,
         };
         #[cfg(feature = "audit")]
         let audit = match self.audit {
@@ -525,10 +525,7 @@ impl Engine {
             ruleset_hash: plan.ruleset_hash(),
             rule_count: plan.rule_count(),
             loaded_at: rfc3339(plan.loaded_at),
-            source: match &self.shared.source {
-                RulesSource::Path(path) => path.display().to_string(),
-                RulesSource::Text { name, .. } => name.clone(),
-            },
+            source: self.shared.source.describe(),
             last_error: self.shared.last_error.load_full().map(|e| (*e).clone()),
             overrides,
             subscriber_failures: self.shared.subscriber_failures.load(Ordering::Relaxed),

@@ -457,10 +457,7 @@ pub struct TestBundle {
 impl TestBundle {
     /// Read a rules file or directory and check it loads and compiles.
     pub fn load(source: &RulesSource) -> Result<TestBundle, LoadError> {
-        let name = match source {
-            RulesSource::Path(path) => path.display().to_string(),
-            RulesSource::Text { name, .. } => name.clone(),
-        };
+        let name = source.describe();
         let sources = read_sources(source)?;
         let (rule_set, mut diagnostics) = load_rule_set(sources);
         // Without stubs every host call is unregistered: a warning, never an error, so

@@ -28,6 +28,7 @@ mod backtest;
 mod bounded_read;
 mod bundles;
 mod explain;
+mod file_sets;
 mod fuzz_regressions;
 #[cfg(feature = "watch")]
 mod hot_reload;

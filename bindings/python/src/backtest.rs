@@ -3,8 +3,6 @@
 //! `acs_engine::backtest::BacktestPart` does the counting; `acs.spark` drives this class
 //! from Spark's Python workers (one part per partition) and its driver (the merge).
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use acs_engine::backtest::{Backtest, BacktestPart};
@@ -23,45 +21,21 @@ pub struct BacktestRun {
     backtest: Backtest,
 }
 
-/// Rule files given as `(name, text)` pairs: one file is loaded from its text; several
-/// form a bundle directory, written to a private temporary directory for the load.
+/// Rule files given as `(name, text)` pairs: one file is loaded from its text, several
+/// as the directory holding them would be (`RulesSource::Files`).
 fn load(py: Python<'_>, files: Vec<(String, String)>, functions: &Functions) -> PyResult<Engine> {
-    static DIRS: AtomicU64 = AtomicU64::new(0);
     let builder = Engine::builder()
         .functions(functions.clone())
         .metrics(false);
-    let loaded = match <[(String, String); 1]>::try_from(files) {
-        Ok([(name, text)]) => py.detach(|| builder.load(RulesSource::Text { name, text })),
+    let source = match <[(String, String); 1]>::try_from(files) {
+        Ok([(name, text)]) => RulesSource::Text { name, text },
         Err(files) if files.is_empty() => {
             return Err(errors::type_error("rules: no rules files given"))
         }
-        Err(files) => {
-            let dir: PathBuf = std::env::temp_dir().join(format!(
-                "acs-backtest-{}-{}",
-                std::process::id(),
-                DIRS.fetch_add(1, Ordering::Relaxed)
-            ));
-            let written = std::fs::create_dir_all(&dir).and_then(|()| {
-                for (name, text) in &files {
-                    let base = std::path::Path::new(name)
-                        .file_name()
-                        .map_or_else(|| "rules.yaml".into(), |n| n.to_os_string());
-                    std::fs::write(dir.join(base), text)?;
-                }
-                Ok(())
-            });
-            let loaded = match written {
-                Ok(()) => py.detach(|| builder.load_path(&dir)),
-                Err(e) => {
-                    let _ = std::fs::remove_dir_all(&dir);
-                    return Err(e.into());
-                }
-            };
-            let _ = std::fs::remove_dir_all(&dir);
-            loaded
-        }
+        Err(files) => RulesSource::Files(files),
     };
-    loaded.map_err(|e| errors::rules_error(py, &e))
+    py.detach(|| builder.load(source))
+        .map_err(|e| errors::rules_error(py, &e))
 }
 
 #[pymethods]

@@ -373,6 +373,7 @@ def test_rules_files_reads_a_bundle_directory_text_and_uris(spark, tmp_path):
     (tmp_path / "a.yaml").write_text(HOST_RULES)
     (tmp_path / "b.yml").write_text(HOST_RULES.replace("MANY_TRUCKS", "MORE_TRUCKS").replace("AFTER_HOURS", "LATER"))
     (tmp_path / "notes.txt").write_text("not rules")
+    (tmp_path / ".draft.yaml").write_text("hidden, as the engine skips it in a directory")
     files = acs.spark.rules_files(str(tmp_path))
     assert [Path(name).name for name, _ in files] == ["a.yaml", "b.yml"]
     assert acs.spark.rules_files("file://" + str(tmp_path)) == [

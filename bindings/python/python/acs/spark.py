@@ -40,6 +40,13 @@ __all__ = ["backtest", "decisions", "read_audit", "rules_files"]
 _RUNS: Dict[str, BacktestRun] = {}
 
 
+def _named_like_rules(name: str) -> bool:
+    """The files a rules directory serves, as the engine lists them: `*.yaml` or `*.yml`,
+    not hidden."""
+    base = name.rstrip("/").rsplit("/", 1)[-1]
+    return base.endswith((".yaml", ".yml")) and not base.startswith(".")
+
+
 def rules_files(
     rules: Union[Rules, Sequence[Tuple[str, str]]], spark: Any = None
 ) -> List[Tuple[str, str]]:
@@ -53,7 +60,7 @@ def rules_files(
     if "\n" in text:
         return [("rules.yaml", text)]
     if os.path.isdir(text):
-        names = sorted(n for n in os.listdir(text) if n.endswith((".yaml", ".yml")))
+        names = sorted(n for n in os.listdir(text) if _named_like_rules(n))
         if not names:
             raise ValueError(f"{text}: no *.yaml or *.yml rules files in the directory")
         files = []
@@ -72,7 +79,7 @@ def rules_files(
         if spark is None:
             raise ValueError(f"{text}: no active Spark session to read it with")
         found = spark.sparkContext.wholeTextFiles(text).collect()
-        files = sorted((name, body) for name, body in found if name.endswith((".yaml", ".yml")))
+        files = sorted((name, body) for name, body in found if _named_like_rules(name))
         if not files:
             raise FileNotFoundError(f"{text}: no *.yaml or *.yml rules files there")
         return files
