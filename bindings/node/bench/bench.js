@@ -17,6 +17,8 @@ const rounds = Number(process.argv[2] || 200000)
 
 // The Rust engine's figure on this machine, now, and the cases it benches (the same inputs).
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acs-bench-'))
+// Removed however the bench ends, a failed assertion included.
+process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
 const { reference: rust, lines } = rustReference(path.join(dir, 'cases.jsonl'), rounds)
 const inputs = lines.map((l) => JSON.parse(l))
 const buffers = lines.map((l) => Buffer.from(l))
@@ -134,7 +136,6 @@ async function main() {
   const bytesPath = results[2].ns / rust.evaluate_json_ns
   const nativeHost = results[5].ns / rust.evaluate_json_ns
   console.log(`evaluateJson(Buffer) / Rust evaluate_json: ${bytesPath.toFixed(2)}x with JS host functions, ${nativeHost.toFixed(2)}x with the stub table; evaluate / jexl: ${(results[1].perSecond / base).toFixed(1)}x`)
-  fs.rmSync(dir, { recursive: true, force: true })
 }
 
 main().catch((error) => {

@@ -20,6 +20,8 @@ const { rulesFile, rustReference, functions, recordStubs } = require('./support'
 
 const rounds = Number(process.argv[2] || 50000)
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acs-crossing-'))
+// Removed however the bench ends, a failed assertion included.
+process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
 const { lines } = rustReference(path.join(dir, 'cases.jsonl'), 1)
 const inputs = lines.map((l) => JSON.parse(l))
 const engine = Engine.fromPath(rulesFile, { functions })
@@ -74,4 +76,3 @@ for (const input of inputs) {
   console.log(`| ${input.event.type} | ${row.map((v) => v.toFixed(0)).join(' | ')} | ${kind} |`)
 }
 console.log(`| **mean** | ${totals.map((v) => v.toFixed(0)).join(' | ')} | |`)
-fs.rmSync(dir, { recursive: true, force: true })

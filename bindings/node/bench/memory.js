@@ -33,6 +33,8 @@ for (let i = 0; i <= evaluations; i++) {
   if (i < evaluations) engine.evaluate(inputs[i % inputs.length])
 }
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'acs-memory-'))
+// Removed however the bench ends, a failed assertion included.
+process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
 fs.copyFileSync(path.join(rules, 'acs_rules_top25.yaml'), path.join(dir, 'rules.yaml'))
 for (let i = 0; i <= engines; i++) {
   if (i % (engines / 5) === 0) {
@@ -53,7 +55,6 @@ for (let i = 0; i <= engines; i++) {
     w.close()
   }
 }
-fs.rmSync(dir, { recursive: true, force: true })
 console.log(`node ${process.version}, ${new Date().toISOString()}`)
 console.log('| phase | count | RSS MiB |')
 console.log('|---|---:|---:|')

@@ -23,10 +23,12 @@ Build first: cargo build --release -p acs-cli; the binding installed in the venv
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import random
 import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -84,6 +86,8 @@ def main() -> None:
     import acs.spark
 
     work = Path(tempfile.mkdtemp(prefix="acs-spark-velocity-"))
+    # Removed however the bench ends (an assertion, Ctrl-C): the inputs are regenerated.
+    atexit.register(shutil.rmtree, work, True)
     users = max(1, n // 10)
     rng = random.Random(17)
     order = list(range(n))
