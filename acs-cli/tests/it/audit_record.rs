@@ -2,6 +2,7 @@
 //! replay --audit` reproduces every recorded decision and reports what new rules change,
 //! and `acs eval` killed with SIGKILL at random points loses no decision it printed.
 
+use std::path::Path;
 use std::time::Duration;
 
 use crate::support::{acs_lib, in_dir, temp_dir, write};
@@ -53,32 +54,57 @@ fn inputs() -> String {
         .collect()
 }
 
-#[test]
-fn replay_records_verifies_reproduces_and_reports_changed_rules() {
-    let scratch = temp_dir("audit-record");
-    let dir = scratch.path();
-    let key = write(dir, "audit.key", KEY).display().to_string();
-    let rules = write(dir, "rules.yaml", RULES).display().to_string();
-    let stubs = write(dir, "stubs.json", STUBS).display().to_string();
-    let events = write(dir, "events.jsonl", &inputs()).display().to_string();
-    let log = in_dir(dir, "log");
+/// The files of a recorded replay in `dir`, and the audit log it writes.
+struct Recorded {
+    key: String,
+    stubs: String,
+    log: String,
+}
 
+/// `acs replay` of the 40 payments under `rules` (a file or a directory), with the stub
+/// table, recording every decision in the signed audit log `dir/log`.
+fn replay_recorded(dir: &Path, rules: &str) -> Recorded {
+    let recorded = Recorded {
+        key: write(dir, "audit.key", KEY).display().to_string(),
+        stubs: write(dir, "stubs.json", STUBS).display().to_string(),
+        log: in_dir(dir, "log"),
+    };
+    let events = write(dir, "events.jsonl", &inputs()).display().to_string();
     let replayed = acs_lib(
         &[
             "replay",
             "--rules",
-            &rules,
+            rules,
             "--functions",
-            &stubs,
+            &recorded.stubs,
             "--audit-dir",
-            &log,
+            &recorded.log,
             "--audit-hmac-key",
-            &key,
+            &recorded.key,
             &events,
         ],
         b"",
     );
     assert_eq!(replayed.code, 0, "{}", replayed.stderr);
+    recorded
+}
+
+/// `acs replay --audit log`: every recorded decision reproduced, and more than 20 of them.
+fn assert_every_decision_reproduced(log: &str) {
+    let audited = acs_lib(&["replay", "--audit", log, "--format", "json"], b"");
+    assert_eq!(audited.code, 0, "{}", audited.stdout);
+    let report: serde_json::Value = serde_json::from_str(&audited.stdout).unwrap();
+    assert_eq!(report["decisions"], report["reproduced"], "{report}");
+    assert!(report["decisions"].as_u64().unwrap() > 20, "{report}");
+    assert_eq!(report["nondeterministic"], serde_json::json!([]));
+}
+
+#[test]
+fn replay_records_verifies_reproduces_and_reports_changed_rules() {
+    let scratch = temp_dir("audit-record");
+    let dir = scratch.path();
+    let rules = write(dir, "rules.yaml", RULES).display().to_string();
+    let Recorded { key, stubs, log } = replay_recorded(dir, &rules);
     let evaluated = acs_lib(
         &[
             "eval",
@@ -100,12 +126,7 @@ fn replay_records_verifies_reproduces_and_reports_changed_rules() {
 
     // 40 payments: U-1 and U-3 are risky (27), and 19 more are big; the login is
     // recorded by --audit-all.
-    let audited = acs_lib(&["replay", "--audit", &log, "--format", "json"], b"");
-    assert_eq!(audited.code, 0, "{}", audited.stdout);
-    let report: serde_json::Value = serde_json::from_str(&audited.stdout).unwrap();
-    assert_eq!(report["decisions"], report["reproduced"]);
-    assert!(report["decisions"].as_u64().unwrap() > 20);
-    assert_eq!(report["nondeterministic"], serde_json::json!([]));
+    assert_every_decision_reproduced(&log);
 
     // New rules: a score of 6 is no longer risky.
     let stricter = write(dir, "new.yaml", &RULES.replace("> 5", "> 7"))
@@ -126,38 +147,13 @@ fn replay_audit_reproduces_decisions_of_rules_split_over_a_directory() {
     // they came from (`RulesSource::Files`): same hash, same decisions.
     let scratch = temp_dir("audit-dir-rules");
     let dir = scratch.path();
-    let key = write(dir, "audit.key", KEY).display().to_string();
-    let stubs = write(dir, "stubs.json", STUBS).display().to_string();
-    let events = write(dir, "events.jsonl", &inputs()).display().to_string();
     let bundle = dir.join("rules");
     std::fs::create_dir(&bundle).unwrap();
     let (first, rest) = RULES.split_at(RULES.find("- id: BIG").unwrap());
     write(&bundle, "a.yaml", first);
     write(&bundle, "b.yml", rest);
-    let log = in_dir(dir, "log");
-    let bundle = bundle.display().to_string();
-    let replayed = acs_lib(
-        &[
-            "replay",
-            "--rules",
-            &bundle,
-            "--functions",
-            &stubs,
-            "--audit-dir",
-            &log,
-            "--audit-hmac-key",
-            &key,
-            &events,
-        ],
-        b"",
-    );
-    assert_eq!(replayed.code, 0, "{}", replayed.stderr);
-    let audited = acs_lib(&["replay", "--audit", &log, "--format", "json"], b"");
-    assert_eq!(audited.code, 0, "{}", audited.stdout);
-    let report: serde_json::Value = serde_json::from_str(&audited.stdout).unwrap();
-    assert!(report["decisions"].as_u64().unwrap() > 20, "{report}");
-    assert_eq!(report["decisions"], report["reproduced"], "{report}");
-    assert_eq!(report["nondeterministic"], serde_json::json!([]));
+    let recorded = replay_recorded(dir, &bundle.display().to_string());
+    assert_every_decision_reproduced(&recorded.log);
 }
 
 #[test]
