@@ -18,7 +18,8 @@ wheel), with pyspark, pyarrow and matplotlib installed there too:
     .venv/bin/python examples/spark_backtest.py [CHART.png] [--work DIR]
 
 CHART.png defaults to docs/spark_backtest.png in the repository; DIR (the Parquet
-folders, the candidate rules and report.json) defaults to a new temporary directory.
+folders, the candidate rules and report.json) defaults to a new temporary directory,
+which is kept, since the example prints the paths it wrote there for you to look at.
 """
 
 from __future__ import annotations
