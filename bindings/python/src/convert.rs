@@ -4,6 +4,9 @@
 //! [`Reads`] lets `Engine.evaluate` convert only the subtrees the serving plan may read.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use acs_engine::{Leaf, LeafLayout};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -147,16 +150,7 @@ fn to_value_reading(
                 found: format!("the float {}", python_float(x)),
             });
     }
-    let deeper = || {
-        if depth >= budget_depth(budget) {
-            Err(Problem::TooDeep {
-                path: path.render(),
-                limit: budget_depth(budget),
-            })
-        } else {
-            Ok(())
-        }
-    };
+    let deeper = || within_depth(path, depth, budget);
     if let Ok(dict) = object.cast::<PyDict>() {
         deeper()?;
         let mut map = Map::new();
@@ -225,6 +219,63 @@ fn to_value_reading(
 
 fn budget_depth(budget: &Budget) -> usize {
     budget.max_depth
+}
+
+/// A container at `depth` is refused at the depth limit.
+fn within_depth(path: &Path<'_>, depth: usize, budget: &Budget) -> Result<(), Problem> {
+    if depth >= budget_depth(budget) {
+        Err(Problem::TooDeep {
+            path: path.render(),
+            limit: budget_depth(budget),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// [`to_value_reading`] of a dict read by `keys`, with each read path's value put at its
+/// place in `leaves` instead of into a document: the same members converted in the same
+/// order under the same budget, so the same input is refused for the same reason, and
+/// what is kept is what `Engine::evaluate_leaves` reads, without the objects on the way.
+fn leaves_reading(
+    dict: &Bound<'_, PyDict>,
+    keys: &[ReadKey],
+    path: &Path<'_>,
+    depth: usize,
+    budget: &mut Budget,
+    leaves: &mut [Leaf<'static>],
+) -> Result<(), Problem> {
+    within_depth(path, depth, budget)?;
+    for key in keys {
+        let found = match &key.python {
+            Some(python) => dict.get_item(python.bind(dict.py())),
+            None => dict.get_item(key.name.as_str()),
+        };
+        let Ok(Some(value)) = found else {
+            continue;
+        };
+        let here = Path::Key(path, &key.name);
+        budget.spend(key.name.len())?;
+        match (&key.below, key.leaf) {
+            (Reads::Keys(below), _) if value.cast::<PyDict>().is_ok() => {
+                if let Ok(inner) = value.cast::<PyDict>() {
+                    leaves_reading(inner, below, &here, depth + 1, budget, leaves)?;
+                }
+            }
+            (Reads::All, Some(index)) => {
+                let converted = to_value_reading(&value, &here, depth + 1, budget, None)?;
+                if let Some(leaf) = leaves.get_mut(index as usize) {
+                    *leaf = Leaf::Value(converted);
+                }
+            }
+            // No object on the way to the paths below: the plan finds nothing there. It
+            // is converted all the same, for the checks a document would have made.
+            (below, _) => {
+                to_value_reading(&value, &here, depth + 1, budget, Some(below))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn python_float(x: f64) -> &'static str {
@@ -296,6 +347,9 @@ pub(crate) enum Reads {
 /// A member the plan may read, and what it may read below it.
 pub(crate) struct ReadKey {
     pub(crate) name: String,
+    /// The number of the read path that ends here, in the plan's order
+    /// (`Plan::input_reads`, as its `LeafLayout` numbers them).
+    pub(crate) leaf: Option<u32>,
     /// The name as an interned Python string, made once per plan: a dict lookup by a
     /// `&str` builds, hashes and frees a Python string every time (a quarter of the
     /// instructions of converting a dict in `evaluate_many`, BENCHMARKS.md issue #14),
@@ -309,7 +363,7 @@ impl Reads {
     /// its names also made Python strings when `py` is given.
     fn of(paths: &[Vec<String>], py: Option<Python<'_>>) -> Reads {
         let mut root = Reads::Keys(Vec::new());
-        for path in paths {
+        for (number, path) in paths.iter().enumerate() {
             let mut node = &mut root;
             for (i, name) in path.iter().enumerate() {
                 let last = i + 1 == path.len();
@@ -319,6 +373,7 @@ impl Reads {
                     None => {
                         keys.push(ReadKey {
                             name: name.clone(),
+                            leaf: None,
                             python: py.map(|py| PyString::intern(py, name).unbind()),
                             below: Reads::Keys(Vec::new()),
                         });
@@ -330,6 +385,7 @@ impl Reads {
                 };
                 if last {
                     key.below = Reads::All;
+                    key.leaf = u32::try_from(number).ok();
                 }
                 node = &mut key.below;
             }
@@ -343,8 +399,27 @@ pub(crate) struct PlanReads {
     pub(crate) generation: u64,
     /// Inputs are converted whole (`Engine::needs_whole_input`: the engine records them).
     whole: bool,
-    by_type: HashMap<String, Reads>,
-    other: Reads,
+    by_type: HashMap<String, TypeReads>,
+    other: TypeReads,
+}
+
+/// A dict read as leaves: the layout they follow and the leaves.
+pub(crate) type DictLeaves = (Arc<LeafLayout>, Vec<Leaf<'static>>);
+
+/// What the plan reads of one event type: as a tree of members, and as the engine's
+/// layout of leaves (the same paths, numbered alike).
+struct TypeReads {
+    reads: Reads,
+    layout: Arc<LeafLayout>,
+}
+
+impl TypeReads {
+    fn of(plan: &acs_engine::Plan, event_type: Option<&str>, py: Option<Python<'_>>) -> Self {
+        TypeReads {
+            reads: Reads::of(&plan.input_reads(event_type), py),
+            layout: Arc::new(plan.leaf_layout(event_type)),
+        }
+    }
 }
 
 impl PlanReads {
@@ -357,9 +432,9 @@ impl PlanReads {
             by_type: plan
                 .event_types()
                 .into_iter()
-                .map(|t| (t.to_owned(), Reads::of(&plan.input_reads(Some(t)), py)))
+                .map(|t| (t.to_owned(), TypeReads::of(plan, Some(t), py)))
                 .collect(),
-            other: Reads::of(&plan.input_reads(None), py),
+            other: TypeReads::of(plan, None, py),
         }
     }
 
@@ -370,23 +445,15 @@ impl PlanReads {
             return None;
         }
         Some(
-            event_type
+            &event_type
                 .and_then(|t| self.by_type.get(t))
-                .unwrap_or(&self.other),
+                .unwrap_or(&self.other)
+                .reads,
         )
     }
 
-    /// The document of what the plan reads of `input` (a dict), or `None` when the input
-    /// is no dict (the whole conversion then says why) or must be converted whole.
-    pub(crate) fn cut(
-        &self,
-        input: &Bound<'_, PyAny>,
-        budget: &mut Budget,
-    ) -> Option<Result<Value, Problem>> {
-        if self.whole {
-            return None;
-        }
-        let dict = input.cast::<PyDict>().ok()?;
+    /// What the plan reads of `dict`, by its `event.type`.
+    fn of_dict(&self, dict: &Bound<'_, PyDict>) -> &TypeReads {
         let py = dict.py();
         let event_type = dict
             .get_item(pyo3::intern!(py, "event"))
@@ -407,16 +474,52 @@ impl PlanReads {
                     .ok()
                     .map(|t| t.into_owned())
             });
-        let reads = event_type
+        event_type
             .as_deref()
             .and_then(|t| self.by_type.get(t))
-            .unwrap_or(&self.other);
+            .unwrap_or(&self.other)
+    }
+
+    /// The document of what the plan reads of `input` (a dict), or `None` when the input
+    /// is no dict (the whole conversion then says why) or must be converted whole.
+    pub(crate) fn cut(
+        &self,
+        input: &Bound<'_, PyAny>,
+        budget: &mut Budget,
+    ) -> Option<Result<Value, Problem>> {
+        if self.whole {
+            return None;
+        }
+        let dict = input.cast::<PyDict>().ok()?;
         Some(to_value_reading(
             input,
             &Path::Root("input"),
             0,
             budget,
-            Some(reads),
+            Some(&self.of_dict(dict).reads),
         ))
+    }
+
+    /// What the plan reads of `input` (a dict) as leaves of its layout, for
+    /// `Engine::evaluate_leaves`: refused exactly as [`PlanReads::cut`] would refuse it,
+    /// and decided alike. `None` as for `cut`, and when the plan reads the input whole.
+    pub(crate) fn leaves(
+        &self,
+        input: &Bound<'_, PyAny>,
+        budget: &mut Budget,
+    ) -> Option<Result<DictLeaves, Problem>> {
+        if self.whole {
+            return None;
+        }
+        let dict = input.cast::<PyDict>().ok()?;
+        let of_type = self.of_dict(dict);
+        let Reads::Keys(keys) = &of_type.reads else {
+            return None;
+        };
+        let mut leaves = vec![Leaf::Absent; of_type.layout.paths().len()];
+        Some(
+            leaves_reading(dict, keys, &Path::Root("input"), 0, budget, &mut leaves)
+                .map(|()| (Arc::clone(&of_type.layout), leaves)),
+        )
     }
 }

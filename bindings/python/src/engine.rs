@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
 
-use acs_engine::{Engine as Core, EngineBuilder, Functions, Limits, RulesSource};
+use acs_engine::{Engine as Core, EngineBuilder, Functions, Leaf, LeafLayout, Limits, RulesSource};
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::{PyDict, PyList, PyString};
@@ -60,14 +60,20 @@ const CHUNK: usize = 256;
 /// One input of `evaluate_many`, as it goes to the workers.
 enum Item {
     Json(Json),
-    /// A document, and whether it was cut to the plan's reads of generation `.1`.
-    Document(Value, Option<u64>),
+    /// A dict read as the values at the serving plan's read paths: flat, no object built
+    /// on the way, so a worker on another core reads one array instead of walking a tree
+    /// built on this one.
+    Leaves(Arc<LeafLayout>, Vec<Leaf<'static>>),
+    /// A whole document (an engine that audits keeps it in its record).
+    Document(Value),
     Refused(Problem),
 }
 
 /// One result of `evaluate_many` before it becomes Python: a decision or an input error.
 enum Outcome {
     Decided(acs_engine::Decision),
+    /// Read for a plan that a reload has replaced since: to be decided again, whole.
+    Replaced,
     Input(acs_engine::InputError),
     Refused(Problem),
 }
@@ -541,35 +547,39 @@ impl Engine {
     }
 
     /// One input of `evaluate_many` as the workers take it: JSON kept as it is, a dict
-    /// read into a document (cut to what the plan reads), or the reason it cannot be.
+    /// read into leaves (what the plan reads; refused as `evaluate` would refuse it) or
+    /// into a whole document, or the reason it cannot be.
     fn read_item(&self, reads: &PlanReads, input: &Bound<'_, PyAny>) -> Item {
         if let Some(json) = json_arg(input) {
             return Item::Json(json);
         }
         let mut budget = Budget::new(self.core.limits());
-        match reads.cut(input, &mut budget) {
-            Some(Ok(document)) => Item::Document(document, Some(reads.generation)),
+        match reads.leaves(input, &mut budget) {
+            Some(Ok((layout, leaves))) => Item::Leaves(layout, leaves),
             Some(Err(problem)) => Item::Refused(problem),
             None => match self.whole(input) {
-                Ok(document) => Item::Document(document, None),
+                Ok(document) => Item::Document(document),
                 Err(problem) => Item::Refused(problem),
             },
         }
     }
 
     /// Decide one item; touches no Python, so any thread may run it. An engine that
-    /// audits is given the document (its record keeps it instead of a deep copy). One
-    /// that does not only borrows it: the document stays to be dropped on the thread
-    /// that built it, since glibc's free of another thread's allocations contends for
-    /// that thread's arena (2 threads ran dicts at 0.77x one thread that way, against
-    /// 1.8x; BENCHMARKS.md, issue #14).
+    /// audits is given the whole document (its record keeps it instead of a deep copy).
     fn decide_item(&self, item: &mut Item) -> Outcome {
         match item {
             Item::Json(json) => match self.core.evaluate_json(json.as_ref()) {
                 Ok(decision) => Outcome::Decided(decision),
                 Err(error) => Outcome::Input(error),
             },
-            Item::Document(document, _) => match acs_engine::InputError::check_document(document) {
+            Item::Leaves(layout, leaves) => {
+                match self.core.evaluate_leaves(layout, std::mem::take(leaves)) {
+                    Ok(Some(decision)) => Outcome::Decided(decision),
+                    Ok(None) => Outcome::Replaced,
+                    Err(error) => Outcome::Input(error),
+                }
+            }
+            Item::Document(document) => match acs_engine::InputError::check_document(document) {
                 Ok(()) if self.core.needs_whole_input() => {
                     Outcome::Decided(self.core.evaluate_owned(std::mem::take(document)))
                 }
@@ -581,22 +591,17 @@ impl Engine {
     }
 
     /// One result of `evaluate_many` as Python sees it: a `Decision`, or an `InputError`
-    /// instance. An input cut for a plan that a reload has since replaced is decided
+    /// instance. An input read for a plan that a reload has since replaced is decided
     /// again, whole.
     fn result<'py>(
         &self,
         py: Python<'py>,
-        item: &Item,
         outcome: Outcome,
         original: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         Ok(match outcome {
-            Outcome::Decided(decision) => match item {
-                Item::Document(_, Some(generation)) if decision.generation != *generation => {
-                    self.whole_again(py, original)?
-                }
-                _ => Decision::untracked(py, decision)?.into_any(),
-            },
+            Outcome::Decided(decision) => Decision::untracked(py, decision)?.into_any(),
+            Outcome::Replaced => self.whole_again(py, original)?,
             Outcome::Input(error) => errors::input_error(py, &error)
                 .into_value(py)
                 .into_bound(py)
@@ -633,11 +638,11 @@ impl Engine {
             }
             let outcomes: Vec<Outcome> =
                 py.detach(|| items.iter_mut().map(|i| self.decide_item(i)).collect());
-            for ((item, outcome), original) in
-                items.drain(..).zip(outcomes).zip(originals.drain(..))
-            {
-                results.append(self.result(py, &item, outcome, &original)?)?;
+            for (outcome, original) in outcomes.into_iter().zip(originals.drain(..)) {
+                results.append(self.result(py, outcome, &original)?)?;
             }
+            // Dropped here, under the GIL, by the thread that made them.
+            items.clear();
         }
     }
 
@@ -669,13 +674,15 @@ impl Engine {
                     next: &mut usize,
                     originals: &[Bound<'py, PyAny>]|
          -> PyResult<()> {
-            while let Some((items, outcomes)) = waiting.remove(next) {
+            // A chunk's items come back with its outcomes, to be dropped on this thread,
+            // under the GIL, after its results are built.
+            while let Some((_items, outcomes)) = waiting.remove(next) {
                 let first = *next * CHUNK;
-                for (k, (item, outcome)) in items.iter().zip(outcomes).enumerate() {
+                for (k, outcome) in outcomes.into_iter().enumerate() {
                     let original = originals
                         .get(first + k)
                         .ok_or_else(|| errors::misuse("an input went missing"))?;
-                    results.append(self.result(py, item, outcome, original)?)?;
+                    results.append(self.result(py, outcome, original)?)?;
                 }
                 *next += 1;
             }

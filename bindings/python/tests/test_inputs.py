@@ -99,3 +99,88 @@ def test_accepted_python_values(engine):
     data = {"event": {"payload": (1, 2.5, True, None, "é", [{"x": -1}])}}
     assert engine.evaluate(data).matched_ids == ["P"]
     assert engine.evaluate(data) == engine.evaluate_json(json.dumps(data))
+
+
+def outcome(result):
+    if isinstance(result, acs.InputError):
+        return ("refused", result.code, getattr(result, "path", None), str(result))
+    return ("decided", result.to_dict())
+
+
+def one_by_one(engine, data):
+    try:
+        return outcome(engine.evaluate(data))
+    except acs.InputError as error:
+        return outcome(error)
+
+
+def test_a_batch_refuses_and_decides_each_dict_as_evaluate_does(engine):
+    # evaluate_many reads a dict into the plan's leaves, evaluate into a document cut to
+    # the same paths: every input must get the same decision or the same refusal.
+    deep = {}
+    node = deep
+    for _ in range(300):
+        node["a"] = {}
+        node = node["a"]
+    cyclic = {}
+    cyclic["self"] = cyclic
+    inputs = [
+        {"event": {"type": "x", "payload": {"amount": object()}}},
+        {"event": {"type": "x", "payload": [1, {1, 2}]}},
+        {"event": {"type": "x", "payload": {3: "int key"}}},
+        {"event": {"payload": float("nan")}},
+        {"event": {"payload": float("-inf")}},
+        {"event": {"payload": 1}, "unread": float("nan")},
+        {"event": [1, 2]},
+        {"event": [float("nan")]},
+        {"event": "text"},
+        {"event": {"payload": 2**64 - 1}},
+        {"event": {"payload": -(2**63)}},
+        {"event": {"payload": 2**64}},
+        {"event": {"payload": 3.0}},
+        {"event": {"payload": deep}},
+        {"event": {"payload": cyclic}},
+        {"event": {"payload": "x" * (17 << 20)}},
+        {"event": {"payload": (1, 2.5, True, None, "é", [{"x": -1}])}},
+        {"event": {"payload": None}},
+        {"event": {"type": 5, "payload": False}},
+        {},
+        [1],
+    ]
+    expected = [one_by_one(engine, data) for data in inputs]
+    assert {kind for kind, *_ in expected} == {"refused", "decided"}
+    for threads in (1, 2):
+        got = [outcome(r) for r in engine.evaluate_many(inputs * 3, threads=threads)]
+        assert got == expected * 3
+
+
+def test_a_batch_read_before_a_reload_is_decided_by_the_new_rules(tmp_path):
+    # The first chunk is read for the plan serving then; a host function reloads new rules
+    # midway, and the inputs read for the old plan are decided again, whole, by the new.
+    rules = tmp_path / "rules.yaml"
+    old = """
+- id: OLD
+  priority: 1
+  severity: low
+  description: d
+  condition: f.hook(event.n) > 100 || event.a == 1
+  action: [ { flagWatchlist: {} } ]
+  audit: false
+"""
+    new = old.replace("OLD", "NEW").replace("event.a == 1", "ctx.b == 2")
+    rules.write_text(old)
+    holder = {}
+
+    def hook(n):
+        if n == 5:
+            rules.write_text(new)
+            holder["engine"].reload()
+        return n
+
+    engine = acs.Engine.from_path(rules, functions={"f.hook": hook})
+    holder["engine"] = engine
+    inputs = [{"event": {"n": n, "a": 1}, "ctx": {"b": 2}} for n in range(300)]
+    results = engine.evaluate_many(inputs)
+    assert [r.matched_ids for r in results[:6]] == [["OLD"]] * 6
+    assert [r.matched_ids for r in results[6:]] == [["NEW"]] * 294
+    assert all(r.generation == 2 for r in results[6:])
