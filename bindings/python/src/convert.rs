@@ -480,29 +480,12 @@ impl PlanReads {
             .unwrap_or(&self.other)
     }
 
-    /// The document of what the plan reads of `input` (a dict), or `None` when the input
-    /// is no dict (the whole conversion then says why) or must be converted whole.
-    pub(crate) fn cut(
-        &self,
-        input: &Bound<'_, PyAny>,
-        budget: &mut Budget,
-    ) -> Option<Result<Value, Problem>> {
-        if self.whole {
-            return None;
-        }
-        let dict = input.cast::<PyDict>().ok()?;
-        Some(to_value_reading(
-            input,
-            &Path::Root("input"),
-            0,
-            budget,
-            Some(&self.of_dict(dict).reads),
-        ))
-    }
-
     /// What the plan reads of `input` (a dict) as leaves of its layout, for
-    /// `Engine::evaluate_leaves`: refused exactly as [`PlanReads::cut`] would refuse it,
-    /// and decided alike. `None` as for `cut`, and when the plan reads the input whole.
+    /// `Engine::evaluate_leaves`: the members on the read paths converted as [`to_value`]
+    /// converts them, in the same order under the same budget, so an input is refused
+    /// for what a document cut to those paths would be refused for. `None` when the
+    /// input is no dict (the whole conversion then says why), must be converted whole,
+    /// or is read whole by the plan.
     pub(crate) fn leaves(
         &self,
         input: &Bound<'_, PyAny>,

@@ -230,10 +230,12 @@ impl Engine {
     ) -> PyResult<Bound<'py, Decision>> {
         let reads = self.reads(py);
         let mut budget = Budget::new(self.core.limits());
-        if let Some(cut) = reads.cut(input, &mut budget) {
-            let document = cut.map_err(|p| errors::problem_error(py, &p))?;
-            let decision = py.detach(|| self.core.evaluate_owned(document));
-            if decision.generation == reads.generation {
+        if let Some(read) = reads.leaves(input, &mut budget) {
+            let (layout, leaves) = read.map_err(|p| errors::problem_error(py, &p))?;
+            let decided = py
+                .detach(|| self.core.evaluate_leaves(&layout, leaves))
+                .map_err(|e| errors::input_error(py, &e))?;
+            if let Some(decision) = decided {
                 return Decision::untracked(py, decision);
             }
             // The plan changed since its reads were fetched: decide on the whole input.
@@ -471,7 +473,7 @@ impl Engine {
 }
 
 impl Engine {
-    /// An input of `evaluate_many` again, whole (its cut was for a replaced plan).
+    /// An input of `evaluate_many` again, whole (it was read for a plan since replaced).
     fn whole_again<'py>(
         &self,
         py: Python<'py>,

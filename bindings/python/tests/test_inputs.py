@@ -149,6 +149,18 @@ def test_a_batch_refuses_and_decides_each_dict_as_evaluate_does(engine):
     ]
     expected = [one_by_one(engine, data) for data in inputs]
     assert {kind for kind, *_ in expected} == {"refused", "decided"}
+    # Where a dict is decided, its JSON text is decided alike: the bytes path shares none
+    # of the dict reading.
+    compared = 0
+    for data, (kind, *decided) in zip(inputs, expected):
+        try:
+            text = json.dumps(data, allow_nan=False)
+        except (TypeError, ValueError):
+            continue
+        if kind == "decided":
+            assert decided == [engine.evaluate_json(text).to_dict()], text[:200]
+            compared += 1
+    assert compared >= 8
     for threads in (1, 2):
         got = [outcome(r) for r in engine.evaluate_many(inputs * 3, threads=threads)]
         assert got == expected * 3
