@@ -103,17 +103,6 @@ pub(crate) fn to_value(
     depth: usize,
     budget: &mut Budget,
 ) -> Result<Value, Problem> {
-    to_value_reading(object, path, depth, budget, None)
-}
-
-/// [`to_value`], copying of dicts only the keys `reads` names (all below a leaf).
-fn to_value_reading(
-    object: &Bound<'_, PyAny>,
-    path: &Path<'_>,
-    depth: usize,
-    budget: &mut Budget,
-    reads: Option<&Reads>,
-) -> Result<Value, Problem> {
     if let Ok(text) = object.cast::<PyString>() {
         let text = text.to_cow().map_err(|_| Problem::NotJson {
             path: path.render(),
@@ -154,41 +143,21 @@ fn to_value_reading(
     if let Ok(dict) = object.cast::<PyDict>() {
         deeper()?;
         let mut map = Map::new();
-        match reads {
-            Some(Reads::Keys(keys)) => {
-                for key in keys {
-                    let found = match &key.python {
-                        Some(python) => dict.get_item(python.bind(dict.py())),
-                        None => dict.get_item(key.name.as_str()),
-                    };
-                    let Ok(Some(value)) = found else {
-                        continue;
-                    };
-                    let here = Path::Key(path, &key.name);
-                    budget.spend(key.name.len())?;
-                    let value =
-                        to_value_reading(&value, &here, depth + 1, budget, Some(&key.below))?;
-                    map.insert(key.name.clone(), value);
-                }
-            }
-            _ => {
-                for (key, value) in dict.iter() {
-                    let Ok(key) = key.cast::<PyString>() else {
-                        return Err(Problem::NotJson {
-                            path: path.render(),
-                            found: format!("a dict with a key of type {}", type_name(&key)),
-                        });
-                    };
-                    let key = key.to_cow().map_err(|_| Problem::NotJson {
-                        path: path.render(),
-                        found: "a dict with a key with lone surrogates".to_owned(),
-                    })?;
-                    budget.spend(key.len())?;
-                    let here = Path::Key(path, &key);
-                    let value = to_value_reading(&value, &here, depth + 1, budget, None)?;
-                    map.insert(key.into_owned(), value);
-                }
-            }
+        for (key, value) in dict.iter() {
+            let Ok(key) = key.cast::<PyString>() else {
+                return Err(Problem::NotJson {
+                    path: path.render(),
+                    found: format!("a dict with a key of type {}", type_name(&key)),
+                });
+            };
+            let key = key.to_cow().map_err(|_| Problem::NotJson {
+                path: path.render(),
+                found: "a dict with a key with lone surrogates".to_owned(),
+            })?;
+            budget.spend(key.len())?;
+            let here = Path::Key(path, &key);
+            let value = to_value(&value, &here, depth + 1, budget)?;
+            map.insert(key.into_owned(), value);
         }
         return Ok(Value::Object(map));
     }
@@ -199,7 +168,7 @@ fn to_value_reading(
         let mut out = Vec::with_capacity(len);
         for (index, item) in items.enumerate() {
             let here = Path::Index(path, index);
-            out.push(to_value_reading(&item, &here, depth + 1, budget, None)?);
+            out.push(to_value(&item, &here, depth + 1, budget)?);
         }
         Ok(Value::Array(out))
     };
@@ -233,10 +202,10 @@ fn within_depth(path: &Path<'_>, depth: usize, budget: &Budget) -> Result<(), Pr
     }
 }
 
-/// [`to_value_reading`] of a dict read by `keys`, with each read path's value put at its
-/// place in `leaves` instead of into a document: the same members converted in the same
-/// order under the same budget, so the same input is refused for the same reason, and
-/// what is kept is what `Engine::evaluate_leaves` reads, without the objects on the way.
+/// The members of `dict` on the read paths `keys`, each path's value converted by
+/// [`to_value`] and put at its place in `leaves`: what `Engine::evaluate_leaves` reads,
+/// without the objects on the way. A member the plan reads nothing of is not looked at;
+/// one on the way that is no dict is converted all the same, for its checks.
 fn leaves_reading(
     dict: &Bound<'_, PyDict>,
     keys: &[ReadKey],
@@ -263,15 +232,15 @@ fn leaves_reading(
                 }
             }
             (Reads::All, Some(index)) => {
-                let converted = to_value_reading(&value, &here, depth + 1, budget, None)?;
+                let converted = to_value(&value, &here, depth + 1, budget)?;
                 if let Some(leaf) = leaves.get_mut(index as usize) {
                     *leaf = Leaf::Value(converted);
                 }
             }
             // No object on the way to the paths below: the plan finds nothing there. It
             // is converted all the same, for the checks a document would have made.
-            (below, _) => {
-                to_value_reading(&value, &here, depth + 1, budget, Some(below))?;
+            _ => {
+                to_value(&value, &here, depth + 1, budget)?;
             }
         }
     }
