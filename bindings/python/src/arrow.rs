@@ -386,8 +386,9 @@ fn decide_chunk(
     threads: usize,
 ) -> PyResult<Vec<RecordBatch>> {
     let mut rows = Rows::new(layout, chunk.as_ref())?;
-    // Root columns are converted to documents only where the plan may read them (as
-    // dicts are; `Plan::input_reads`), or not at all: read as leaves where they lie.
+    // Root columns are converted to documents only where the plan may read them (the
+    // paths dicts are read at; `Plan::input_reads`), or not at all: read as leaves where
+    // they lie.
     let plan = engine.plan();
     rows.reads = Some(PlanReads::of(&plan, engine.needs_whole_input(), None));
     if let RowsFrom::Roots(roots) = &rows.inputs {

@@ -225,21 +225,20 @@ fn leaves_reading(
         };
         let here = Path::Key(path, &key.name);
         budget.spend(key.name.len())?;
-        match (&key.below, key.leaf) {
-            (Reads::Keys(below), _) if value.cast::<PyDict>().is_ok() => {
-                if let Ok(inner) = value.cast::<PyDict>() {
-                    leaves_reading(inner, below, &here, depth + 1, budget, leaves)?;
-                }
+        match (&key.below, value.cast::<PyDict>()) {
+            (Reads::Keys(below), Ok(inner)) => {
+                leaves_reading(inner, below, &here, depth + 1, budget, leaves)?;
             }
-            (Reads::All, Some(index)) => {
+            (Reads::All, _) => {
                 let converted = to_value(&value, &here, depth + 1, budget)?;
-                if let Some(leaf) = leaves.get_mut(index as usize) {
+                let slot = key.leaf.and_then(|index| leaves.get_mut(index as usize));
+                if let Some(leaf) = slot {
                     *leaf = Leaf::Value(converted);
                 }
             }
             // No object on the way to the paths below: the plan finds nothing there. It
             // is converted all the same, for the checks a document would have made.
-            _ => {
+            (Reads::Keys(_), Err(_)) => {
                 to_value(&value, &here, depth + 1, budget)?;
             }
         }
@@ -375,25 +374,26 @@ pub(crate) struct PlanReads {
 /// A dict read as leaves: the layout they follow and the leaves.
 pub(crate) type DictLeaves = (Arc<LeafLayout>, Vec<Leaf<'static>>);
 
-/// What the plan reads of one event type: as a tree of members, and as the engine's
-/// layout of leaves (the same paths, numbered alike).
+/// What the plan reads of one event type: as a tree of members, and, for reading dicts,
+/// as the engine's layout of leaves (the same paths, numbered alike).
 struct TypeReads {
     reads: Reads,
-    layout: Arc<LeafLayout>,
+    layout: Option<Arc<LeafLayout>>,
 }
 
 impl TypeReads {
     fn of(plan: &acs_engine::Plan, event_type: Option<&str>, py: Option<Python<'_>>) -> Self {
         TypeReads {
             reads: Reads::of(&plan.input_reads(event_type), py),
-            layout: Arc::new(plan.leaf_layout(event_type)),
+            // Arrow reads struct columns through layouts of its own, per chunk.
+            layout: py.map(|_| Arc::new(plan.leaf_layout(event_type))),
         }
     }
 }
 
 impl PlanReads {
-    /// What `plan` reads; with `py`, its member names are made Python strings too, for
-    /// reading dicts.
+    /// What `plan` reads; with `py`, for reading dicts: its member names are made Python
+    /// strings too, and its leaf layouts are made.
     pub(crate) fn of(plan: &acs_engine::Plan, whole: bool, py: Option<Python<'_>>) -> PlanReads {
         PlanReads {
             generation: plan.generation(),
@@ -454,7 +454,7 @@ impl PlanReads {
     /// converts them, in the same order under the same budget, so an input is refused
     /// for what a document cut to those paths would be refused for. `None` when the
     /// input is no dict (the whole conversion then says why), must be converted whole,
-    /// or is read whole by the plan.
+    /// is read whole by the plan, or these reads were made without an interpreter.
     pub(crate) fn leaves(
         &self,
         input: &Bound<'_, PyAny>,
@@ -465,13 +465,13 @@ impl PlanReads {
         }
         let dict = input.cast::<PyDict>().ok()?;
         let of_type = self.of_dict(dict);
-        let Reads::Keys(keys) = &of_type.reads else {
+        let (Reads::Keys(keys), Some(layout)) = (&of_type.reads, &of_type.layout) else {
             return None;
         };
-        let mut leaves = vec![Leaf::Absent; of_type.layout.paths().len()];
+        let mut leaves = vec![Leaf::Absent; layout.paths().len()];
         Some(
             leaves_reading(dict, keys, &Path::Root("input"), 0, budget, &mut leaves)
-                .map(|()| (Arc::clone(&of_type.layout), leaves)),
+                .map(|()| (Arc::clone(layout), leaves)),
         )
     }
 }

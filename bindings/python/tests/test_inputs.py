@@ -57,13 +57,18 @@ def test_integers_of_64_bits_are_exact_beyond_is_an_error(engine):
     assert "64 bits" in str(error)
 
 
-def test_deep_nesting_and_cycles(engine):
+def nested(depth):
+    """A dict `depth` levels deep: {"a": {"a": ... {}}}."""
     deep = {}
     node = deep
-    for _ in range(100_000):
+    for _ in range(depth):
         node["a"] = {}
         node = node["a"]
-    refused(engine, {"event": {"payload": deep}}, "too_deep")
+    return deep
+
+
+def test_deep_nesting_and_cycles(engine):
+    refused(engine, {"event": {"payload": nested(100_000)}}, "too_deep")
     cyclic = {}
     cyclic["self"] = cyclic
     refused(engine, {"event": {"payload": cyclic}}, "too_deep")
@@ -115,13 +120,9 @@ def one_by_one(engine, data):
 
 
 def test_a_batch_refuses_and_decides_each_dict_as_evaluate_does(engine):
-    # evaluate_many reads a dict into the plan's leaves, evaluate into a document cut to
-    # the same paths: every input must get the same decision or the same refusal.
-    deep = {}
-    node = deep
-    for _ in range(300):
-        node["a"] = {}
-        node = node["a"]
+    # A batch (read in chunks, decided on workers) must give every dict the decision or
+    # the refusal evaluate gives it.
+    deep = nested(300)
     cyclic = {}
     cyclic["self"] = cyclic
     inputs = [
