@@ -48,6 +48,10 @@ def test_nan_and_infinity(engine):
     for bad in (float("nan"), float("inf"), float("-inf")):
         error = refused(engine, {"event": {"payload": bad}}, "not_json")
         assert error.path == "input.event.payload"
+        # No object on the way to `event.payload`: nothing is read there, but the value
+        # is still no JSON.
+        error = refused(engine, {"event": [bad]}, "not_json")
+        assert error.path == "input.event[0]"
 
 
 def test_integers_of_64_bits_are_exact_beyond_is_an_error(engine):
