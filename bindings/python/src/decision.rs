@@ -9,15 +9,14 @@ use pyo3::prelude::*;
 use crate::convert::serde_to_py;
 
 /// The outcome of evaluating one input.
+///
+/// The engine's decision is boxed, so the Python object holds a pointer (40 bytes of the
+/// interpreter's object memory instead of 208): `evaluate_many`'s 100,000 results
+/// fault in half the pages they did, and a decision made on a worker is allocated there,
+/// not by the thread that builds the results (BENCHMARKS.md, issue #14).
 #[pyclass(module = "acs", name = "Decision", frozen)]
 pub(crate) struct Decision {
-    pub(crate) inner: acs_engine::Decision,
-}
-
-impl From<acs_engine::Decision> for Decision {
-    fn from(inner: acs_engine::Decision) -> Self {
-        Decision { inner }
-    }
+    pub(crate) inner: Box<acs_engine::Decision>,
 }
 
 impl Decision {
@@ -30,9 +29,10 @@ impl Decision {
     /// tracking it finds nothing.
     pub(crate) fn untracked(
         py: Python<'_>,
-        decision: acs_engine::Decision,
+        decision: impl Into<Box<acs_engine::Decision>>,
     ) -> PyResult<Bound<'_, Decision>> {
-        let object = Bound::new(py, Decision::from(decision))?;
+        let inner = decision.into();
+        let object = Bound::new(py, Decision { inner })?;
         // SAFETY: `object` is a live object of a GC type (pyo3 gives every class
         // Py_TPFLAGS_HAVE_GC), just created and held here, with the GIL held; CPython lets
         // an object be untracked at any time and again by its deallocator (pyo3's calls

@@ -71,7 +71,8 @@ enum Item {
 
 /// One result of `evaluate_many` before it becomes Python: a decision or an input error.
 enum Outcome {
-    Decided(acs_engine::Decision),
+    /// Boxed where it is made (on a worker, in a batch): see [`Decision`].
+    Decided(Box<acs_engine::Decision>),
     /// Read for a plan that a reload has replaced since: to be decided again, whole.
     Replaced,
     Input(acs_engine::InputError),
@@ -571,21 +572,21 @@ impl Engine {
     fn decide_item(&self, item: &mut Item) -> Outcome {
         match item {
             Item::Json(json) => match self.core.evaluate_json(json.as_ref()) {
-                Ok(decision) => Outcome::Decided(decision),
+                Ok(decision) => Outcome::Decided(Box::new(decision)),
                 Err(error) => Outcome::Input(error),
             },
             Item::Leaves(layout, leaves) => {
                 match self.core.evaluate_leaves(layout, std::mem::take(leaves)) {
-                    Ok(Some(decision)) => Outcome::Decided(decision),
+                    Ok(Some(decision)) => Outcome::Decided(Box::new(decision)),
                     Ok(None) => Outcome::Replaced,
                     Err(error) => Outcome::Input(error),
                 }
             }
             Item::Document(document) => match acs_engine::InputError::check_document(document) {
                 Ok(()) if self.core.needs_whole_input() => {
-                    Outcome::Decided(self.core.evaluate_owned(std::mem::take(document)))
+                    Outcome::Decided(Box::new(self.core.evaluate_owned(std::mem::take(document))))
                 }
-                Ok(()) => Outcome::Decided(self.core.evaluate(document)),
+                Ok(()) => Outcome::Decided(Box::new(self.core.evaluate(document))),
                 Err(error) => Outcome::Input(error),
             },
             Item::Refused(problem) => Outcome::Refused(problem.clone()),

@@ -2,6 +2,7 @@
 the GIL released (a pure-Python thread keeps running meanwhile); results in order."""
 
 import json
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -42,6 +43,18 @@ def test_evaluate_many_one_result_per_input_in_order():
     assert isinstance(tail[4], acs.InputError) and tail[4].code == "not_json"
     assert shared.evaluate_many(iter(many[:10]), threads=1) == [shared.evaluate(d) for d in many[:10]]
     assert shared.evaluate_many([]) == []
+
+
+def test_a_decision_object_holds_its_decision_by_pointer():
+    # A batch's results are 100,000 of these: the engine's decision stays boxed in Rust,
+    # so each costs the interpreter's object memory a header and a pointer (inline, it
+    # took 208 bytes and twice the page faults per batch; BENCHMARKS.md, issue #14).
+    class Bare:  # an object the collector tracks, with no field: the interpreter's part
+        __slots__ = ()
+
+    decision = engine().evaluate(load(example_inputs()[0]))
+    assert sys.getsizeof(decision) <= sys.getsizeof(Bare()) + 16
+    assert decision.to_dict() == json.loads(decision.to_json())
 
 
 def test_evaluate_many_across_many_chunks_keeps_every_result_in_its_place():
