@@ -75,7 +75,11 @@ use arrow_array::types::{
     Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type,
     UInt64Type, UInt8Type,
 };
-use arrow_array::{Array, ArrayRef, OffsetSizeTrait, RecordBatch, StructArray};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, LargeStringArray,
+    OffsetSizeTrait, RecordBatch, StringArray, StringViewArray, StructArray,
+};
+use arrow_buffer::NullBuffer;
 use arrow_schema::{ArrowError, DataType, Field, FieldRef, Schema, SchemaRef};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::intern;
@@ -456,6 +460,8 @@ struct Rows<'a> {
 struct LeafColumns<'a> {
     by_type: std::collections::HashMap<String, Option<PathsAt<'a>>>,
     other: Option<PathsAt<'a>>,
+    /// Where each row's `event.type` lies, resolved like the read paths.
+    event_type: Option<PathAt<'a>>,
 }
 
 /// One event type's layout and, per path, its arrays (`None`: no column has that path,
@@ -467,11 +473,70 @@ struct PathsAt<'a> {
     paths: Vec<Option<PathAt<'a>>>,
 }
 
-/// The structs on the way to a path (a null one there leaves the path absent) and the
-/// array at its end.
+/// A path's array, resolved once per chunk: the null masks of the structs on the way
+/// and of the end (a null anywhere there leaves the path absent), and the end typed, so
+/// that a row's leaf is read without asking the array its type again.
 struct PathAt<'a> {
-    on_the_way: Vec<&'a StructArray>,
-    end: &'a dyn Array,
+    nulls: Vec<&'a NullBuffer>,
+    len: usize,
+    end: End<'a>,
+}
+
+/// The array at a path's end, by the types rows commonly hold; any other type (narrow
+/// integers, containers) is read through `scalar` and `to_json`, as a document would be.
+enum End<'a> {
+    Bool(&'a BooleanArray),
+    Int64(&'a Int64Array),
+    Int32(&'a Int32Array),
+    Float64(&'a Float64Array),
+    Utf8(&'a StringArray),
+    LargeUtf8(&'a LargeStringArray),
+    Utf8View(&'a StringViewArray),
+    Other(&'a dyn Array),
+}
+
+impl<'a> End<'a> {
+    fn of(array: &'a dyn Array) -> End<'a> {
+        let typed = match array.data_type() {
+            DataType::Boolean => array.as_boolean_opt().map(End::Bool),
+            DataType::Int64 => array.as_primitive_opt::<Int64Type>().map(End::Int64),
+            DataType::Int32 => array.as_primitive_opt::<Int32Type>().map(End::Int32),
+            DataType::Float64 => array.as_primitive_opt::<Float64Type>().map(End::Float64),
+            DataType::Utf8 => array.as_string_opt::<i32>().map(End::Utf8),
+            DataType::LargeUtf8 => array.as_string_opt::<i64>().map(End::LargeUtf8),
+            DataType::Utf8View => array.as_string_view_opt().map(End::Utf8View),
+            _ => None,
+        };
+        typed.unwrap_or(End::Other(array))
+    }
+
+    /// The value at `row` (not null), as `scalar` and `to_json` read it.
+    fn leaf(&self, row: usize) -> Result<acs_engine::Leaf<'a>, String> {
+        use acs_engine::Leaf;
+        Ok(match *self {
+            End::Bool(array) => Leaf::Bool(array.value(row)),
+            End::Int64(array) => Leaf::Integer(array.value(row)),
+            End::Int32(array) => Leaf::Integer(array.value(row).into()),
+            End::Float64(array) => finite(array.value(row)),
+            End::Utf8(array) => Leaf::Str(array.value(row)),
+            End::LargeUtf8(array) => Leaf::Str(array.value(row)),
+            End::Utf8View(array) => Leaf::Str(array.value(row)),
+            // Containers, and integers beyond i64, as the document conversion builds them.
+            End::Other(array) => match scalar(array, row)? {
+                Some(leaf) => leaf,
+                None => Leaf::Value(to_json(array, row)?),
+            },
+        })
+    }
+}
+
+/// JSON has no NaN nor infinities: they read as null.
+fn finite(f: f64) -> acs_engine::Leaf<'static> {
+    if f.is_finite() {
+        acs_engine::Leaf::Float(f)
+    } else {
+        acs_engine::Leaf::Null
+    }
 }
 
 impl<'a> LeafColumns<'a> {
@@ -492,10 +557,16 @@ impl<'a> LeafColumns<'a> {
                 .map(|t| (t.to_owned(), resolve(Some(t))))
                 .collect(),
             other: resolve(None),
+            event_type: PathAt::of(roots, &["event".to_owned(), "type".to_owned()]).flatten(),
         }
     }
 
-    fn for_type(&self, event_type: Option<&str>) -> Option<&PathsAt<'a>> {
+    /// The layout and arrays of row `row`'s event type (as [`Rows::event_type`] reads it).
+    fn for_row(&self, row: usize) -> Option<&PathsAt<'a>> {
+        let event_type = match self.event_type.as_ref().map(|path| path.leaf(row)) {
+            Some(Ok(acs_engine::Leaf::Str(text))) => Some(text),
+            _ => None,
+        };
         match event_type.and_then(|t| self.by_type.get(t)) {
             Some(found) => found.as_ref(),
             None => self.other.as_ref(),
@@ -537,20 +608,24 @@ impl<'a> PathAt<'a> {
                 _ => return None,
             }
         }
-        Some(Some(PathAt { on_the_way, end }))
+        let nulls = on_the_way
+            .into_iter()
+            .filter_map(|object: &'a StructArray| object.nulls())
+            .chain(end.nulls())
+            .collect();
+        Some(Some(PathAt {
+            nulls,
+            len: end.len(),
+            end: End::of(end),
+        }))
     }
 
     /// The leaf at row `row`, as the document conversion reads it (`to_json`).
     fn leaf(&self, row: usize) -> Result<acs_engine::Leaf<'a>, String> {
-        use acs_engine::Leaf;
-        if self.on_the_way.iter().any(|s| s.is_null(row)) || null_at(self.end, row) {
-            return Ok(Leaf::Absent);
+        if row >= self.len || self.nulls.iter().any(|nulls| nulls.is_null(row)) {
+            return Ok(acs_engine::Leaf::Absent);
         }
-        // Containers, and integers beyond i64, as the document conversion builds them.
-        match scalar(self.end, row)? {
-            Some(leaf) => Ok(leaf),
-            None => Ok(Leaf::Value(to_json(self.end, row)?)),
-        }
+        self.end.leaf(row)
     }
 }
 
@@ -560,14 +635,7 @@ fn scalar(array: &dyn Array, row: usize) -> Result<Option<acs_engine::Leaf<'_>>,
     use acs_engine::Leaf;
     let mismatch = || format!("unexpected array for type {}", array.data_type());
     let integer = |i: Option<i64>| i.map(Leaf::Integer).ok_or_else(mismatch);
-    // JSON has no NaN nor infinities: they read as null.
-    let float = |f: f64| {
-        if f.is_finite() {
-            Leaf::Float(f)
-        } else {
-            Leaf::Null
-        }
-    };
+    let float = finite;
     Ok(Some(match array.data_type() {
         DataType::Boolean => Leaf::Bool(array.as_boolean_opt().ok_or_else(mismatch)?.value(row)),
         DataType::Int8 => integer(integer_at::<Int8Type>(array, row))?,
@@ -760,7 +828,7 @@ impl<'a> Rows<'a> {
         if self.outer.is_some_and(|table| table.is_null(row)) {
             return None;
         }
-        let at = self.leaves.as_ref()?.for_type(self.event_type(row))?;
+        let at = self.leaves.as_ref()?.for_row(row)?;
         let mut leaves = Vec::with_capacity(at.paths.len());
         for (path, name) in at.paths.iter().zip(at.layout.paths()) {
             leaves.push(match path {

@@ -331,6 +331,35 @@ def test_struct_columns_read_every_value_type_as_their_json_does():
             assert row == expected_row(engine, json.dumps(doc)), (row, doc)
 
 
+STRINGS = """
+- { id: TYPED, priority: 9, severity: low, description: d, condition: "event.type == 'x' && event.s == 'é😀'", action: [], audit: false }
+- { id: ANY, priority: 8, severity: low, description: d, condition: "event.s == 'é😀' && event.flag", action: [], audit: false }
+"""
+
+
+@pytest.mark.parametrize("text", [pa.string(), pa.large_string(), pa.string_view()])
+def test_struct_columns_read_every_string_type_as_their_json_does(text):
+    """Text and `event.type` in each Arrow string type, a null `event` row and a type that
+    is no string: each row decides as its document given as JSON."""
+    engine = acs.Engine.from_string(STRINGS)
+    events = [
+        {"type": "x", "s": "é😀", "flag": True},
+        {"type": "y", "s": "é😀", "flag": True},
+        {"type": None, "s": "é😀", "flag": False},
+        None,
+    ]
+    kind = pa.struct([("type", text), ("s", text), ("flag", pa.bool_())])
+    table = pa.table({"event": pa.array(events, kind)})
+    got = rows(engine.evaluate_arrow(table))
+    assert got[0]["matched_ids"] == ["TYPED", "ANY"]
+    assert got[1]["matched_ids"] == ["ANY"]
+    for row, event in zip(got, events):
+        doc = {} if event is None else {"event": event}
+        assert row == expected_row(engine, json.dumps(doc)), (row, doc)
+    numbered = pa.table({"event": pa.array([{"type": 7, "s": "é😀"}], pa.struct([("type", pa.int64()), ("s", text)]))})
+    assert rows(engine.evaluate_arrow(numbered)) == [expected_row(engine, json.dumps({"event": {"type": 7, "s": "é😀"}}))]
+
+
 def test_struct_columns_read_every_integer_width():
     """Each signed and unsigned width read from a struct column, at its extremes, decides
     as the same number given as JSON."""
