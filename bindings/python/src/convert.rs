@@ -3,6 +3,7 @@
 //! the field it refuses; engine values become Python objects through [`to_py`].
 //! [`Reads`] lets `Engine.evaluate` convert only the subtrees the serving plan may read.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -95,6 +96,55 @@ impl Budget {
     }
 }
 
+/// `text` as UTF-8, or `None` when it holds lone surrogates (no UTF-8 exists).
+///
+/// On CPython 3.10 and later the text is borrowed in place: `PyUnicode_AsUTF8AndSize`
+/// returns the string's own UTF-8 (an ASCII string's characters as they lie). pyo3's
+/// `to_cow` cannot use it in this abi3-py39 build, since 3.9's stable ABI lacks it, and
+/// copies every string through a new `bytes` object instead: about 290 instructions a
+/// string, a third of reading a dict's leaves (callgrind, BENCHMARKS.md, #14).
+pub(crate) fn utf8<'a>(text: &'a Bound<'_, PyString>) -> Option<Cow<'a, str>> {
+    #[cfg(unix)]
+    if *UTF8_IN_PLACE.get_or_init(|| text.py().version_info() >= (3, 10)) {
+        let mut size: pyo3::ffi::Py_ssize_t = 0;
+        // SAFETY: `text` is a live str object, and this thread is attached to the
+        // interpreter (a `Bound` proves both); the function is in the stable ABI of the
+        // running interpreter (3.10+), with the signature declared below.
+        let data = unsafe { PyUnicode_AsUTF8AndSize(text.as_ptr(), &mut size) };
+        if data.is_null() {
+            // Lone surrogates: clear the UnicodeEncodeError, the caller words the refusal.
+            drop(PyErr::take(text.py()));
+            return None;
+        }
+        let size = usize::try_from(size).ok()?;
+        // SAFETY: on success CPython returns `size` bytes of valid UTF-8, cached in the
+        // string object and freed with it; `text` keeps the object alive for `'a`, and a
+        // str is immutable.
+        let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), size) };
+        // SAFETY: valid UTF-8, as above (CPython encodes strictly, refusing surrogates).
+        return Some(Cow::Borrowed(unsafe {
+            std::str::from_utf8_unchecked(bytes)
+        }));
+    }
+    text.to_cow().ok()
+}
+
+/// Whether the running interpreter has `PyUnicode_AsUTF8AndSize` in its stable ABI.
+#[cfg(unix)]
+static UTF8_IN_PLACE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+// Exported by every CPython since 3.3, and part of the stable ABI since 3.10: on unix an
+// extension's symbols resolve against the interpreter when it is loaded, so declaring it
+// costs nothing on 3.9, where `utf8` never calls it. (Windows links abi3 extensions
+// against python3.dll, which exports only the stable ABI of its version: `to_cow` there.)
+#[cfg(unix)]
+extern "C" {
+    fn PyUnicode_AsUTF8AndSize(
+        unicode: *mut pyo3::ffi::PyObject,
+        size: *mut pyo3::ffi::Py_ssize_t,
+    ) -> *const std::ffi::c_char;
+}
+
 /// `object` as a document: dict (str keys), list, tuple, str, int within 64 bits, finite
 /// float, bool, None. Anything else is refused with the path of the field.
 pub(crate) fn to_value(
@@ -104,7 +154,7 @@ pub(crate) fn to_value(
     budget: &mut Budget,
 ) -> Result<Value, Problem> {
     if let Ok(text) = object.cast::<PyString>() {
-        let text = text.to_cow().map_err(|_| Problem::NotJson {
+        let text = utf8(text).ok_or_else(|| Problem::NotJson {
             path: path.render(),
             found: "a string with lone surrogates".to_owned(),
         })?;
@@ -150,7 +200,7 @@ pub(crate) fn to_value(
                     found: format!("a dict with a key of type {}", type_name(&key)),
                 });
             };
-            let key = key.to_cow().map_err(|_| Problem::NotJson {
+            let key = utf8(key).ok_or_else(|| Problem::NotJson {
                 path: path.render(),
                 found: "a dict with a key with lone surrogates".to_owned(),
             })?;
@@ -436,13 +486,7 @@ impl PlanReads {
                     .ok()
                     .flatten()
             })
-            .and_then(|t| {
-                t.cast::<PyString>()
-                    .ok()?
-                    .to_cow()
-                    .ok()
-                    .map(|t| t.into_owned())
-            });
+            .and_then(|t| Some(utf8(t.cast::<PyString>().ok()?)?.into_owned()));
         event_type
             .as_deref()
             .and_then(|t| self.by_type.get(t))

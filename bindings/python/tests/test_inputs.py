@@ -104,6 +104,34 @@ def test_explain_and_async_read_the_whole_input(engine):
         engine.explain({"event": {}, "unread": float("nan")})
 
 
+def test_strings_are_read_as_their_utf8_and_lone_surrogates_are_refused(engine):
+    texts = ["ascii", "é", "😀 emoji", "日本語", "", "a\x00b", "x" * 10_000]
+    equal = acs.Engine.from_string(
+        "".join(
+            f"- {{ id: T{i}, priority: 1, severity: low, description: d, condition: 'event.payload == {json.dumps(t, ensure_ascii=False)}', action: [], audit: false }}\n"
+            for i, t in enumerate(texts[:4])
+        )
+    )
+    for i, text in enumerate(texts):
+        data = {"event": {"payload": text, text: {"k": text}}}
+        assert engine.evaluate(data) == engine.evaluate_json(json.dumps(data)), text
+        assert engine.evaluate_many([data])[0] == engine.evaluate_json(json.dumps(data)), text
+        if i < 4:
+            assert equal.evaluate(data).matched_ids == [f"T{i}"], text
+    error = refused(engine, {"event": {"payload": "a\ud800b"}}, "not_json")
+    assert error.path == "input.event.payload"
+    assert "lone surrogates" in str(error)
+    error = refused(engine, {"event": {"payload": {"\udfff": 1}}}, "not_json")
+    assert error.path == "input.event.payload"
+    # The refusal leaves no Python exception pending: a batch goes on past it and returns.
+    for threads in (1, 2):
+        alone = engine.evaluate_many([{"event": {"payload": "\ud800"}}], threads=threads)
+        assert isinstance(alone[0], acs.InputError) and alone[0].code == "not_json"
+        results = engine.evaluate_many([{"event": {"payload": "\ud800"}}, {"event": {"payload": "é"}}], threads=threads)
+        assert isinstance(results[0], acs.InputError) and results[0].code == "not_json"
+        assert results[1].matched_ids == ["P"]
+
+
 def test_accepted_python_values(engine):
     data = {"event": {"payload": (1, 2.5, True, None, "é", [{"x": -1}])}}
     assert engine.evaluate(data).matched_ids == ["P"]
