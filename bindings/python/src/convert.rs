@@ -485,10 +485,13 @@ impl PlanReads {
                     .get_item(pyo3::intern!(py, "type"))
                     .ok()
                     .flatten()
-            })
-            .and_then(|t| Some(utf8(t.cast::<PyString>().ok()?)?.into_owned()));
-        event_type
-            .as_deref()
+            });
+        // Kept alive here, so that its text is looked up where it lies.
+        let text = event_type
+            .as_ref()
+            .and_then(|t| t.cast::<PyString>().ok())
+            .and_then(utf8);
+        text.as_deref()
             .and_then(|t| self.by_type.get(t))
             .unwrap_or(&self.other)
     }
