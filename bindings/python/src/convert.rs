@@ -102,7 +102,7 @@ impl Budget {
 /// returns the string's own UTF-8 (an ASCII string's characters as they lie). pyo3's
 /// `to_cow` cannot use it in this abi3-py39 build, since 3.9's stable ABI lacks it, and
 /// copies every string through a new `bytes` object instead: about 290 instructions a
-/// string, a third of reading a dict's leaves (callgrind, BENCHMARKS.md, #14).
+/// string, a fifth of reading a dict's leaves (callgrind, BENCHMARKS.md, #14).
 pub(crate) fn utf8<'a>(text: &'a Bound<'_, PyString>) -> Option<Cow<'a, str>> {
     #[cfg(unix)]
     if *UTF8_IN_PLACE.get_or_init(|| text.py().version_info() >= (3, 10)) {
