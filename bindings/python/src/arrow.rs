@@ -451,6 +451,8 @@ struct Rows<'a> {
     /// Where the plan's read paths lie in the root columns, when rows are read as
     /// leaves (struct columns, an engine that does not audit).
     leaves: Option<LeafColumns<'a>>,
+    /// Where each row's `event.type` lies in the root columns, resolved once per chunk.
+    event_type: Option<PathAt<'a>>,
 }
 
 /// The serving plan's read paths of each event type, each resolved once per chunk to the
@@ -460,8 +462,6 @@ struct Rows<'a> {
 struct LeafColumns<'a> {
     by_type: std::collections::HashMap<String, Option<PathsAt<'a>>>,
     other: Option<PathsAt<'a>>,
-    /// Where each row's `event.type` lies, resolved like the read paths.
-    event_type: Option<PathAt<'a>>,
 }
 
 /// One event type's layout and, per path, its arrays (`None`: no column has that path,
@@ -557,16 +557,10 @@ impl<'a> LeafColumns<'a> {
                 .map(|t| (t.to_owned(), resolve(Some(t))))
                 .collect(),
             other: resolve(None),
-            event_type: PathAt::of(roots, &["event".to_owned(), "type".to_owned()]).flatten(),
         }
     }
 
-    /// The layout and arrays of row `row`'s event type (as [`Rows::event_type`] reads it).
-    fn for_row(&self, row: usize) -> Option<&PathsAt<'a>> {
-        let event_type = match self.event_type.as_ref().map(|path| path.leaf(row)) {
-            Some(Ok(acs_engine::Leaf::Str(text))) => Some(text),
-            _ => None,
-        };
+    fn for_type(&self, event_type: Option<&str>) -> Option<&PathsAt<'a>> {
         match event_type.and_then(|t| self.by_type.get(t)) {
             Some(found) => found.as_ref(),
             None => self.other.as_ref(),
@@ -622,10 +616,27 @@ impl<'a> PathAt<'a> {
 
     /// The leaf at row `row`, as the document conversion reads it (`to_json`).
     fn leaf(&self, row: usize) -> Result<acs_engine::Leaf<'a>, String> {
-        if row >= self.len || self.nulls.iter().any(|nulls| nulls.is_null(row)) {
+        if self.absent(row) {
             return Ok(acs_engine::Leaf::Absent);
         }
         self.end.leaf(row)
+    }
+
+    /// The text at row `row`, when the path ends in a string column and the row has one.
+    fn text(&self, row: usize) -> Option<&'a str> {
+        if self.absent(row) {
+            return None;
+        }
+        match self.end {
+            End::Utf8(array) => Some(array.value(row)),
+            End::LargeUtf8(array) => Some(array.value(row)),
+            End::Utf8View(array) => Some(array.value(row)),
+            _ => None,
+        }
+    }
+
+    fn absent(&self, row: usize) -> bool {
+        row >= self.len || self.nulls.iter().any(|nulls| nulls.is_null(row))
     }
 }
 
@@ -739,6 +750,12 @@ impl<'a> Rows<'a> {
             Inputs::Json(None) => None,
             _ => Some(table.ok_or_else(mismatch)?),
         };
+        let event_type = match &inputs {
+            RowsFrom::Roots(roots) => {
+                PathAt::of(roots, &["event".to_owned(), "type".to_owned()]).flatten()
+            }
+            RowsFrom::Json(_) => None,
+        };
         Ok(Rows {
             outer,
             inputs,
@@ -746,6 +763,7 @@ impl<'a> Rows<'a> {
             velocity,
             reads: None,
             leaves: None,
+            event_type,
         })
     }
 
@@ -828,7 +846,7 @@ impl<'a> Rows<'a> {
         if self.outer.is_some_and(|table| table.is_null(row)) {
             return None;
         }
-        let at = self.leaves.as_ref()?.for_row(row)?;
+        let at = self.leaves.as_ref()?.for_type(self.event_type(row))?;
         let mut leaves = Vec::with_capacity(at.paths.len());
         for (path, name) in at.paths.iter().zip(at.layout.paths()) {
             leaves.push(match path {
@@ -844,24 +862,7 @@ impl<'a> Rows<'a> {
 
     /// Row `row`'s `event.type` when its root columns give it as text.
     fn event_type(&self, row: usize) -> Option<&'a str> {
-        let RowsFrom::Roots(roots) = &self.inputs else {
-            return None;
-        };
-        let (_, event) = roots.iter().find(|(name, _)| *name == "event")?;
-        let event = event.as_struct_opt()?;
-        if event.is_null(row) {
-            return None;
-        }
-        let kind = event.column_by_name("type")?;
-        if row >= kind.len() || kind.is_null(row) {
-            return None;
-        }
-        match kind.data_type() {
-            DataType::Utf8 => Some(kind.as_string_opt::<i32>()?.value(row)),
-            DataType::LargeUtf8 => Some(kind.as_string_opt::<i64>()?.value(row)),
-            DataType::Utf8View => Some(kind.as_string_view_opt()?.value(row)),
-            _ => None,
-        }
+        self.event_type.as_ref()?.text(row)
     }
 
     /// The recorded answers of row `row`'s host calls and its recorded instant, when the
